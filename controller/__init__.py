@@ -1,0 +1,1 @@
+"""The huis kernel: event bus, state, clock, configuration, MQTT link and the hub that ties them."""

@@ -1,0 +1,171 @@
+"""The `huis` command: run the hub, run the demo home, check configuration, drive simulators.
+
+The CLI is the composition root: it is the one place in `controller/` that reaches out to
+`dashboard/` and `simulators/`, and it does so lazily, per command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from controller import logs
+from controller.clock import AcceleratedClock, Clock, RealClock
+from controller.config import HomeConfig, load_home
+from controller.errors import ConfigError
+
+log = logging.getLogger("huis")
+
+DEFAULT_CONFIG = "config/home.yaml"
+EXIT_CONFIG = 2
+
+
+def _load(path: str) -> HomeConfig:
+    return load_home(path)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Validate configuration files; print every problem as file:line."""
+    problems = []
+    checked = 0
+    for path in args.paths or [DEFAULT_CONFIG]:
+        try:
+            _load(path)
+            checked += 1
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    for p in problems:
+        print(p, file=sys.stderr)
+    if problems:
+        print(f"{len(problems)} problem(s) found.", file=sys.stderr)
+        return EXIT_CONFIG
+    print(f"OK: {checked} file(s) valid.")
+    return 0
+
+
+async def _run_until_stopped(main: Coroutine[Any, Any, None]) -> None:
+    # SIGTERM (docker stop, systemd) stops as cleanly as Ctrl-C does.
+    task = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+    if task is not None:
+        loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    await main
+
+
+async def _serve_hub(cfg: HomeConfig, clock: Clock, host: str, port: int,
+                     extra: list[Callable[[], Coroutine[Any, Any, None]]]) -> None:
+    from controller.runtime import build_hub, link_settings
+    from controller.config import Mqtt
+    from dashboard.app import create_app
+    from dashboard.server import serve
+
+    settings = link_settings(cfg, cfg.mqtt or Mqtt(host=host, port=port))
+    hub = build_hub(cfg, clock, settings)
+    app = create_app(hub)
+
+    async def dashboard() -> None:
+        await serve(app, cfg.dashboard.host, cfg.dashboard.port)
+
+    await hub.run(dashboard, *extra)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run the hub against the broker named in the configuration."""
+    cfg = _load(args.config)
+    if cfg.mqtt is None:
+        print(f"{args.config}: no 'mqtt' section: `huis run` needs an external broker "
+              "(use `huis demo` for the embedded one).", file=sys.stderr)
+        return EXIT_CONFIG
+    clock = RealClock()
+    try:
+        asyncio.run(_run_until_stopped(_serve_hub(cfg, clock, cfg.mqtt.host, cfg.mqtt.port, [])))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Run the demo home: embedded broker (unless configured), simulators, hub and dashboard."""
+    from controller.broker import embedded_broker
+    from simulators.home import run_simulators
+
+    cfg = _load(args.config)
+    speed = args.speed or cfg.simulation.speed
+    clock: Clock = AcceleratedClock(speed) if speed != 1 else RealClock()
+
+    async def main() -> None:
+        if cfg.mqtt is not None:
+            host, port = cfg.mqtt.host, cfg.mqtt.port
+            await _serve_hub(cfg, clock, host, port, [lambda: run_simulators(cfg, clock, host, port)])
+            return
+        eb = cfg.embedded_broker
+        async with embedded_broker(eb.host, eb.port) as (host, port):
+            await _serve_hub(cfg, clock, host, port, [lambda: run_simulators(cfg, clock, host, port)])
+
+    print(f"huis demo: dashboard on http://{cfg.dashboard.host}:{cfg.dashboard.port}  (Ctrl-C stops)")
+    try:
+        asyncio.run(_run_until_stopped(main()))
+    except KeyboardInterrupt:
+        pass
+    print("huis demo: stopped.")
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    """Drive a simulated device by hand."""
+    from simulators.cli import simulate
+
+    return simulate(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    parser = argparse.ArgumentParser(prog="huis", description="Domotics hub for the Huis van de toekomst.")
+    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
+    parser.add_argument("--log-json", action="store_true", help="log one JSON object per line")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="run the hub against an external MQTT broker")
+    p.add_argument("--config", default=DEFAULT_CONFIG)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("demo", help="run the demo home: broker, simulators, hub, dashboard")
+    p.add_argument("--config", default=DEFAULT_CONFIG)
+    p.add_argument("--speed", type=float, default=None, help="simulated seconds per real second")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("check", help="validate configuration and scenario files")
+    p.add_argument("paths", nargs="*", help=f"files to check (default: {DEFAULT_CONFIG})")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("simulate", help="drive simulated devices by hand (e.g. the bed becomes empty)")
+    from simulators.cli import add_arguments
+
+    add_arguments(p)
+    p.add_argument("--config", default=DEFAULT_CONFIG)
+    p.set_defaults(func=cmd_simulate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `huis` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logs.setup(args.log_level, args.log_json)
+    try:
+        code: int = args.func(args)
+    except ConfigError as exc:
+        for p in exc.problems:
+            print(p, file=sys.stderr)
+        return EXIT_CONFIG
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,242 @@
+"""The home's configuration (`config/home.yaml`): rooms, devices, resident, caregivers, broker.
+
+Validated on load; every problem is reported at once as `file:line: key.path: message (hint)`.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from controller.errors import ConfigError, Problem
+from controller.yamlfile import Located, load_file, pydantic_problems, suggest
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Location(_Strict):
+    latitude: float = Field(52.5168, ge=-90, le=90)
+    longitude: float = Field(6.0830, ge=-180, le=180)
+    timezone: str = "Europe/Amsterdam"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        from zoneinfo import available_timezones
+
+        if v not in available_timezones():
+            hint = suggest(v, available_timezones())
+            raise ValueError(f"{v!r} is not a known time zone" + (f"; {hint}" if hint else ""))
+        return v
+
+
+class Home(_Strict):
+    name: str = "Huis van de toekomst"
+    location: Location = Location()
+    language: Literal["nl", "en"] = "nl"
+
+
+class Tls(_Strict):
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    insecure: bool = False
+
+
+class Mqtt(_Strict):
+    """An external broker. Without this section `huis demo` embeds one on loopback."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(1883, ge=1, le=65535)
+    username: str | None = None
+    # Passwords never live in the YAML that gets shared and committed: name a file or env var.
+    password_file: str | None = None
+    password_env: str | None = None
+    tls: Tls | None = None
+    client_id: str = "huis-hub"
+    keepalive: int = Field(30, ge=5, le=3600)
+
+    def password(self) -> str | None:
+        """The broker password from its file or environment variable, if configured."""
+        import os
+
+        if self.password_file:
+            return Path(self.password_file).read_text(encoding="utf-8").strip()
+        if self.password_env:
+            return os.environ.get(self.password_env)
+        return None
+
+
+class EmbeddedBroker(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(1884, ge=0, le=65535)
+
+
+class Dashboard(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+
+
+class Storage(_Strict):
+    path: str = "var/huis.db"
+
+
+class Room(_Strict):
+    name: str
+    name_en: str | None = None
+    # Floor-plan rectangle in plan units: [x, y, width, height].
+    area: tuple[float, float, float, float]
+
+
+class Device(_Strict):
+    kind: str
+    model: str | None = None
+    room: str | None = None
+    name: str | None = None
+    topic: str | None = None  # default: zigbee2mqtt/<id>, or the kind's own convention
+    power: Literal["battery", "mains"] | None = None  # default: the kind's
+    position: tuple[float, float] | None = None  # on the floor plan; default: room centre
+    # Per-device settings a kind understands (e.g. a tag's stale timeout).
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class Resident(_Strict):
+    pseudonym: str  # never a real name: visitors see this
+    rooms: list[str] = Field(default_factory=list)
+
+
+class Caregiver(_Strict):
+    name: str
+    relation: str | None = None
+    language: Literal["nl", "en"] = "nl"
+    channels: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class Simulation(_Strict):
+    """Settings for `huis demo`: how fast simulated time runs."""
+
+    speed: float = Field(1.0, gt=0, le=3600)
+
+
+_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class HomeConfig(_Strict):
+    home: Home = Home()
+    mqtt: Mqtt | None = None
+    embedded_broker: EmbeddedBroker = EmbeddedBroker()
+    dashboard: Dashboard = Dashboard()
+    storage: Storage = Storage()
+    simulation: Simulation = Simulation()
+    floorplan: tuple[float, float] = (1000.0, 600.0)
+    rooms: dict[str, Room] = Field(default_factory=dict)
+    devices: dict[str, Device] = Field(default_factory=dict)
+    resident: Resident
+    caregivers: dict[str, Caregiver] = Field(default_factory=dict)
+    scenarios: list[str] = Field(default_factory=lambda: ["../scenarios"])
+
+    # Set by the loader: where the file was, so relative paths resolve against it.
+    source: str = Field("<memory>", exclude=True)
+
+
+def _field_names() -> dict[tuple[str | int, ...], list[str]]:
+    """Valid keys at each schema position, for 'did you mean' hints."""
+    return {
+        (): list(HomeConfig.model_fields),
+        ("home",): list(Home.model_fields),
+        ("home", "location"): list(Location.model_fields),
+        ("mqtt",): list(Mqtt.model_fields),
+        ("mqtt", "tls"): list(Tls.model_fields),
+        ("embedded_broker",): list(EmbeddedBroker.model_fields),
+        ("dashboard",): list(Dashboard.model_fields),
+        ("storage",): list(Storage.model_fields),
+        ("simulation",): list(Simulation.model_fields),
+        ("rooms", "*"): list(Room.model_fields),
+        ("devices", "*"): list(Device.model_fields),
+        ("resident",): list(Resident.model_fields),
+        ("caregivers", "*"): list(Caregiver.model_fields),
+    }
+
+
+def _star_paths(fields: dict[tuple[str | int, ...], list[str]], data: Any) -> dict[tuple[str | int, ...], list[str]]:
+    # Map keys like devices.<id> to the '*' entries so hints work under user-chosen ids.
+    out = dict(fields)
+    if isinstance(data, dict):
+        for section in ("rooms", "devices", "caregivers"):
+            for key in data.get(section) or {}:
+                if (section, "*") in fields:
+                    out[(section, str(key))] = fields[(section, "*")]
+    return out
+
+
+def parse_home(doc: Located) -> HomeConfig:
+    """Validate parsed YAML as a home configuration; raises ConfigError listing every problem."""
+    problems: list[Problem] = []
+    if not isinstance(doc.data, dict):
+        raise ConfigError([doc.problem((), "the file should be a mapping of sections")])
+    try:
+        cfg = HomeConfig.model_validate({**doc.data, "source": doc.file})
+    except ValidationError as exc:
+        raise ConfigError(
+            pydantic_problems(doc, exc, fields=_star_paths(_field_names(), doc.data))
+        ) from exc
+    problems.extend(cross_check(cfg, doc))
+    if problems:
+        raise ConfigError(problems)
+    return cfg
+
+
+def cross_check(cfg: HomeConfig, doc: Located) -> list[Problem]:
+    """References between sections: ids, rooms, device kinds and models."""
+    from devices import KINDS
+
+    problems: list[Problem] = []
+    for section, items in (("rooms", cfg.rooms), ("devices", cfg.devices), ("caregivers", cfg.caregivers)):
+        for key in items:
+            if not _ID.match(key):
+                problems.append(doc.problem((section, key), f"'{key}' is not a valid id",
+                                            "use lower case letters, digits and '_', starting with a letter"))
+    for dev_id, dev in cfg.devices.items():
+        path = ("devices", dev_id)
+        if dev.kind not in KINDS:
+            problems.append(doc.problem((*path, "kind"), f"unknown device kind '{dev.kind}'",
+                                        suggest(dev.kind, KINDS) or f"known kinds: {', '.join(sorted(KINDS))}"))
+        elif dev.model is not None and dev.model not in KINDS[dev.kind].models:
+            problems.append(doc.problem((*path, "model"), f"model '{dev.model}' is not supported for kind '{dev.kind}'",
+                                        suggest(dev.model, KINDS[dev.kind].models)
+                                        or f"supported: {', '.join(KINDS[dev.kind].models)}"))
+        if dev.room is not None and dev.room not in cfg.rooms:
+            problems.append(doc.problem((*path, "room"), f"unknown room '{dev.room}'",
+                                        suggest(dev.room, cfg.rooms) or f"rooms: {', '.join(cfg.rooms)}"))
+    for i, room in enumerate(cfg.resident.rooms):
+        if room not in cfg.rooms:
+            problems.append(doc.problem(("resident", "rooms", i), f"unknown room '{room}'",
+                                        suggest(room, cfg.rooms)))
+    return problems
+
+
+def load_home(path: str | Path) -> HomeConfig:
+    """Load and validate a home configuration file."""
+    return parse_home(load_file(path))
+
+
+def resolve(cfg: HomeConfig, relative: str) -> Path:
+    """A path from the config, resolved against the config file's folder."""
+    p = Path(relative)
+    return p if p.is_absolute() else (Path(cfg.source).parent / p).resolve()
+
+
+def device_topic(dev_id: str, dev: Device) -> str:
+    """The base MQTT topic of a device."""
+    if dev.topic:
+        return dev.topic
+    if dev.kind == "tag":
+        return f"espresense/devices/{dev_id}"
+    if dev.kind == "dispenser":
+        return f"huis/dispenser/{dev_id}"
+    return f"zigbee2mqtt/{dev_id}"

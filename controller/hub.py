@@ -1,0 +1,231 @@
+"""The hub: routes MQTT messages through device adapters into state and events, sends commands.
+
+It owns the event bus and the state store, and supervises every long-lived loop (the MQTT link,
+the health monitor and whatever services are plugged in) under one TaskGroup.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from controller.bus import EventBus
+from controller.clock import Clock
+from controller.config import HomeConfig, device_topic
+from controller.errors import PayloadError
+from controller.events import (
+    AVAILABILITY,
+    COMMAND_SENT,
+    DEVICE_EVENT,
+    HUB_STATUS,
+    PAYLOAD_ERROR,
+    STATE_CHANGED,
+    Context,
+    Event,
+)
+from controller.mqtt import Link, MemoryLink
+from controller.state import StateStore
+from devices import KINDS
+from devices.base import Availability, Command, DeviceEvent, DeviceKind, DeviceSpec
+
+log = logging.getLogger(__name__)
+
+Service = Callable[[], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BoundDevice:
+    """A configured device together with the adapter that speaks for it."""
+
+    spec: DeviceSpec
+    adapter: DeviceKind
+    kind: str
+    room: str | None
+    power: str
+
+
+class Hub:
+    """Routes messages to devices and keeps the picture of the home up to date."""
+
+    def __init__(self, config: HomeConfig, clock: Clock, link: Link | None = None) -> None:
+        self.config = config
+        self.clock = clock
+        self.link: Link = link if link is not None else MemoryLink()
+        self.bus = EventBus()
+        self.state = StateStore()
+        self.devices: dict[str, BoundDevice] = {}
+        self._exact: dict[str, str] = {}
+        self._prefix: dict[str, str] = {}  # 'a/b' routes 'a/b/<anything>' (filters ending in '/+')
+        self.messages = 0
+        self.payload_errors = 0
+        for dev_id, dev in config.devices.items():
+            adapter = KINDS[dev.kind]
+            spec = DeviceSpec(id=dev_id, topic=device_topic(dev_id, dev), model=dev.model,
+                              options=dict(dev.options))
+            bound = BoundDevice(spec=spec, adapter=adapter, kind=dev.kind, room=dev.room,
+                                power=dev.power or adapter.power)
+            self.devices[dev_id] = bound
+            self.state.add(dev_id, dev.kind, dev.room)
+            for flt in adapter.subscriptions(spec):
+                if flt.endswith("/+"):
+                    self._prefix[flt[:-2]] = dev_id
+                elif "+" in flt or "#" in flt:
+                    raise ValueError(f"{dev_id}: unsupported topic filter {flt!r}")
+                else:
+                    self._exact[flt] = dev_id
+
+    def subscriptions(self) -> list[str]:
+        """Every topic filter the hub needs."""
+        return [*self._exact, *(f"{p}/+" for p in self._prefix)]
+
+    # -- incoming -------------------------------------------------------------------------------
+
+    def route(self, topic: str) -> str | None:
+        """The device a topic belongs to, if any."""
+        dev_id = self._exact.get(topic)
+        if dev_id is None:
+            dev_id = self._prefix.get(topic.rpartition("/")[0])
+        return dev_id
+
+    def handle_message(self, topic: str, payload: bytes) -> None:
+        """Decode one MQTT message and apply it; bad payloads are logged and counted, never raised."""
+        self.messages += 1
+        dev_id = self.route(topic)
+        if dev_id is None:
+            return
+        bound = self.devices[dev_id]
+        now = self.clock.now()
+        try:
+            readings = bound.adapter.decode(bound.spec, topic, payload)
+        except PayloadError as exc:
+            self._payload_error(dev_id, topic, payload, str(exc))
+            return
+        except Exception as exc:  # an adapter bug must not take the hub down
+            log.exception("adapter %s failed on %s", bound.kind, topic)
+            self._payload_error(dev_id, topic, payload, f"adapter error: {exc!r}")
+            return
+        ctx = Context(origin=f"device:{dev_id}", description=f"message on {topic}")
+        for reading in readings:
+            if isinstance(reading, Availability):
+                self.set_available(dev_id, reading.online, ctx, reason="reported by the device")
+            elif isinstance(reading, DeviceEvent):
+                self.state.get(dev_id).last_seen = now
+                self._mark_online(dev_id, ctx)
+                self.bus.publish(Event(type=DEVICE_EVENT, time=now, context=ctx, device=dev_id,
+                                       data={"event": reading.name, **reading.data}))
+            else:
+                self.apply(dev_id, reading.attributes(), ctx)
+        refresh = getattr(bound.adapter, "refresh", None)
+        if refresh is not None:
+            self.apply(dev_id, refresh(bound.spec, self.state.get(dev_id).attributes, now), ctx,
+                       seen=False)
+
+    def apply(self, dev_id: str, attributes: Mapping[str, Any], ctx: Context, *, seen: bool = True) -> None:
+        """Merge attributes into a device's state and announce what changed."""
+        now = self.clock.now()
+        st = self.state.get(dev_id)
+        if seen:
+            changed = self.state.update(dev_id, attributes, now)
+            self._mark_online(dev_id, ctx)
+        else:
+            last_seen = st.last_seen
+            changed = self.state.update(dev_id, attributes, now)
+            st.last_seen = last_seen
+        if changed:
+            self.bus.publish(Event(type=STATE_CHANGED, time=now, context=ctx, device=dev_id,
+                                   data={"changes": changed}))
+
+    def _mark_online(self, dev_id: str, ctx: Context) -> None:
+        # A device that talks is online, whatever it said before (Zigbee2MQTT may be late).
+        if self.state.get(dev_id).available is not True:
+            self.set_available(dev_id, True, ctx, reason="sent a message")
+
+    def set_available(self, dev_id: str, online: bool, ctx: Context, *, reason: str) -> None:
+        """Record a device's availability; announce it when it changed."""
+        st = self.state.get(dev_id)
+        if st.available is online:
+            return
+        st.available = online
+        self.bus.publish(Event(type=AVAILABILITY, time=self.clock.now(), context=ctx, device=dev_id,
+                               data={"online": online, "reason": reason}))
+
+    def _payload_error(self, dev_id: str, topic: str, payload: bytes, reason: str) -> None:
+        self.payload_errors += 1
+        st = self.state.get(dev_id)
+        st.payload_errors += 1
+        st.last_error = reason
+        log.warning("bad payload from %s on %s: %s", dev_id, topic, reason)
+        self.bus.publish(Event(type=PAYLOAD_ERROR, time=self.clock.now(),
+                               context=Context(origin=f"device:{dev_id}", description=topic),
+                               device=dev_id, data={"topic": topic, "reason": reason}))
+
+    def inject(self, topic: str, payload: Mapping[str, Any] | bytes | str) -> None:
+        """Feed a message as if it came from the broker (tests, replay)."""
+        if isinstance(payload, Mapping):
+            data = json.dumps(payload).encode()
+        elif isinstance(payload, str):
+            data = payload.encode()
+        else:
+            data = payload
+        self.handle_message(topic, data)
+
+    # -- outgoing -------------------------------------------------------------------------------
+
+    def command(self, dev_id: str, values: Mapping[str, Any], ctx: Context) -> None:
+        """Send a command to a device; raises KeyError/ValueError for an impossible one."""
+        bound = self.devices[dev_id]
+        for out in bound.adapter.encode(bound.spec, Command(device=dev_id, values=dict(values))):
+            self.link.send(out.topic, out.payload, qos=out.qos, retain=out.retain)
+        self.bus.publish(Event(type=COMMAND_SENT, time=self.clock.now(), context=ctx, device=dev_id,
+                               data={"values": dict(values)}))
+
+    def link_status(self, connected: bool) -> None:
+        """Called by the MQTT link when the broker comes or goes."""
+        self.bus.publish(Event(type=HUB_STATUS, time=self.clock.now(),
+                               context=Context(origin="hub", description="mqtt link"),
+                               data={"mqtt_connected": connected}))
+
+    # -- health ---------------------------------------------------------------------------------
+
+    def offline_after(self, bound: BoundDevice) -> timedelta:
+        """How long a device may be silent before we call it offline."""
+        opts = bound.spec.options
+        if "offline_after" in opts:
+            from controller.durations import parse_duration
+
+            return parse_duration(opts["offline_after"])
+        return timedelta(hours=25) if bound.power == "battery" else timedelta(minutes=10)
+
+    def check_health(self) -> None:
+        """Mark devices silent for longer than their allowance as offline; refresh derived state."""
+        now = self.clock.now()
+        for dev_id, bound in self.devices.items():
+            st = self.state.get(dev_id)
+            refresh = getattr(bound.adapter, "refresh", None)
+            if refresh is not None:
+                ctx = Context(origin="hub", description="periodic refresh")
+                self.apply(dev_id, refresh(bound.spec, st.attributes, now), ctx, seen=False)
+            if st.available and st.last_seen is not None and now - st.last_seen > self.offline_after(bound):
+                self.set_available(dev_id, False, Context(origin="hub", description="health check"),
+                                   reason=f"silent since {st.last_seen.isoformat()}")
+
+    async def health_loop(self, interval: timedelta = timedelta(seconds=10)) -> None:
+        """Run `check_health` every `interval` of clock time."""
+        while True:
+            await self.clock.sleep(interval.total_seconds())
+            self.check_health()
+
+    async def run(self, *services: Service) -> None:
+        """Run the link, the health monitor and `services` until cancelled; a crash stops all."""
+        async with asyncio.TaskGroup() as tg:
+            run_link = getattr(self.link, "run", None)
+            if run_link is not None:
+                tg.create_task(run_link(), name="mqtt-link")
+            tg.create_task(self.health_loop(), name="health")
+            for i, service in enumerate(services):
+                tg.create_task(service(), name=getattr(service, "__name__", f"service-{i}"))

@@ -1,0 +1,206 @@
+"""The hub's MQTT link: the only module that imports aiomqtt.
+
+It keeps one connection up for as long as the hub runs: connects, announces the hub on
+`huis/status` (retained `online`, last will `offline`), subscribes, hands every message to the
+hub, and on any loss reconnects with capped exponential backoff and subscribes again. Outgoing
+messages queue while the broker is away and are sent, in order, once it is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import ssl
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import aiomqtt
+
+from controller.clock import Clock
+
+log = logging.getLogger(__name__)
+
+STATUS_TOPIC = "huis/status"
+
+MessageHandler = Callable[[str, bytes], None]
+
+
+class Link(Protocol):
+    """Where the hub sends MQTT messages. `MqttLink` in production, `MemoryLink` in unit tests."""
+
+    def send(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
+        """Queue a message for sending; never blocks and never loses it."""
+        ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LinkSettings:
+    """How to reach the broker."""
+
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+    client_id: str = "huis-hub"
+    keepalive: int = 30
+    tls: ssl.SSLContext | None = None
+    backoff_initial: float = 0.2
+    backoff_max: float = 5.0
+    status_topic: str = STATUS_TOPIC
+
+    def __post_init__(self) -> None:
+        if not 0 < self.port < 65536:
+            raise ValueError(f"port {self.port} is out of range")
+        if self.backoff_initial <= 0 or self.backoff_max < self.backoff_initial:
+            raise ValueError("backoff needs 0 < initial <= max")
+
+
+@dataclass(frozen=True, slots=True)
+class _Message:
+    topic: str
+    payload: bytes
+    qos: int
+    retain: bool
+
+
+# Nagle plus delayed ACK add up to tens of milliseconds per hop on small MQTT packets.
+_SOCKET_OPTIONS = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)
+
+
+class MqttLink:
+    """A self-healing MQTT connection."""
+
+    def __init__(
+        self,
+        settings: LinkSettings,
+        clock: Clock,
+        on_message: MessageHandler,
+        *,
+        on_connection: Callable[[bool], None] | None = None,
+        outbox_limit: int = 100_000,
+    ) -> None:
+        self.settings = settings
+        self._clock = clock
+        self._on_message = on_message
+        self._on_connection = on_connection
+        self._filters: set[str] = set()
+        self._outbox: deque[_Message] = deque()
+        self._outbox_limit = outbox_limit
+        self._wakeup = asyncio.Event()
+        self._client: aiomqtt.Client | None = None
+        self.connected = asyncio.Event()
+        self.connects = 0  # how many times we (re)connected; useful to tests and health pages
+        self.dropped = 0
+
+    def subscribe(self, *filters: str) -> None:
+        """Add topic filters; they are (re)subscribed on every connect."""
+        new = [f for f in filters if f not in self._filters]
+        self._filters.update(new)
+        if new and self._client is not None and self.connected.is_set():
+            self._wakeup.set()  # the sender task subscribes them
+
+    def send(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
+        if len(self._outbox) >= self._outbox_limit:
+            dropped = self._outbox.popleft()
+            self.dropped += 1
+            log.error("outbox full (%d messages): dropped the oldest, to %s", self._outbox_limit, dropped.topic)
+        self._outbox.append(_Message(topic, payload, qos, retain))
+        self._wakeup.set()
+
+    @property
+    def pending(self) -> int:
+        """Messages waiting for the broker."""
+        return len(self._outbox)
+
+    async def run(self) -> None:
+        """Stay connected until cancelled."""
+        delay = self.settings.backoff_initial
+        s = self.settings
+        while True:
+            try:
+                async with aiomqtt.Client(
+                    s.host,
+                    s.port,
+                    username=s.username,
+                    password=s.password,
+                    identifier=s.client_id,
+                    keepalive=s.keepalive,
+                    tls_context=s.tls,
+                    will=aiomqtt.Will(s.status_topic, b"offline", qos=1, retain=True),
+                    socket_options=_SOCKET_OPTIONS,
+                    timeout=10,
+                ) as client:
+                    self._client = client
+                    await client.publish(s.status_topic, b"online", qos=1, retain=True)
+                    subscribed = await self._subscribe_all(client, set())
+                    self.connects += 1
+                    self.connected.set()
+                    delay = s.backoff_initial
+                    log.info("connected to MQTT broker %s:%d", s.host, s.port)
+                    if self._on_connection:
+                        self._on_connection(True)
+                    async with asyncio.TaskGroup() as tg:
+                        tg.create_task(self._receive(client), name="mqtt-receive")
+                        tg.create_task(self._send_loop(client, subscribed), name="mqtt-send")
+            except* aiomqtt.MqttError as group:
+                reason = "; ".join(str(e) for e in group.exceptions)
+                was_connected = self.connected.is_set()
+                self.connected.clear()
+                self._client = None
+                if was_connected:
+                    log.warning("lost MQTT broker %s:%d: %s", s.host, s.port, reason)
+                    if self._on_connection:
+                        self._on_connection(False)
+                else:
+                    log.warning("cannot reach MQTT broker %s:%d (%s); retrying in %.1fs",
+                                s.host, s.port, reason, delay)
+            await self._clock.sleep(delay)
+            delay = min(delay * 2, s.backoff_max)
+
+    async def _subscribe_all(self, client: aiomqtt.Client, done: set[str]) -> set[str]:
+        todo = sorted(self._filters - done)
+        if todo:
+            await client.subscribe([(f, 1) for f in todo])
+        return done | set(todo)
+
+    async def _receive(self, client: aiomqtt.Client) -> None:
+        handler = self._on_message
+        async for message in client.messages:
+            payload = message.payload
+            if not isinstance(payload, bytes):
+                payload = b"" if payload is None else str(payload).encode()
+            try:
+                handler(message.topic.value, payload)
+            except Exception:
+                # A bug in handling one message must not take the link down with it.
+                log.exception("handling a message on %s failed", message.topic.value)
+
+    async def _send_loop(self, client: aiomqtt.Client, subscribed: set[str]) -> None:
+        outbox = self._outbox
+        while True:
+            if self._filters - subscribed:
+                subscribed = await self._subscribe_all(client, subscribed)
+            while outbox:
+                msg = outbox[0]
+                # Left in the outbox until the broker has it: a failure here resends it later.
+                await client.publish(msg.topic, msg.payload, qos=msg.qos, retain=msg.retain)
+                outbox.popleft()
+            self._wakeup.clear()
+            await self._wakeup.wait()
+
+
+class MemoryLink:
+    """A link that records what was sent, for unit tests and dry runs."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, bytes, int, bool]] = []
+
+    def send(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
+        self.sent.append((topic, payload, qos, retain))
+
+    def topics(self) -> list[str]:
+        """Topics sent to, in order."""
+        return [t for t, *_ in self.sent]

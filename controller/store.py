@@ -1,0 +1,97 @@
+"""The hub's SQLite file: one connection, WAL, synchronous FULL, per-component schemas.
+
+Components (rule engine timers and traces, alerts and their audit log, event history) each
+declare their tables through `migrate`; nothing here knows what they store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+
+class Database:
+    """An open SQLite database. Use `async with Database.open(path) as db`."""
+
+    def __init__(self, conn: aiosqlite.Connection, path: str) -> None:
+        self.conn = conn
+        self.path = path
+
+    @classmethod
+    async def connect(cls, path: str | Path) -> Database:
+        """Open (creating if needed) the database file at `path`."""
+        p = str(path)
+        if p != ":memory:":
+            Path(p).parent.mkdir(parents=True, exist_ok=True)
+        conn = await aiosqlite.connect(p, isolation_level=None)
+        conn.row_factory = aiosqlite.Row
+        # WAL lets the dashboard read while the hub writes; FULL makes a committed alert survive
+        # a power cut, which matters more here than write speed.
+        await conn.execute("PRAGMA journal_mode=WAL")
+        await conn.execute("PRAGMA synchronous=FULL")
+        await conn.execute("PRAGMA foreign_keys=ON")
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_version (component TEXT PRIMARY KEY, version INTEGER NOT NULL)"
+        )
+        return cls(conn, p)
+
+    async def close(self) -> None:
+        await self.conn.close()
+
+    async def __aenter__(self) -> Database:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def migrate(self, component: str, steps: Sequence[str]) -> None:
+        """Apply the schema steps of `component` not applied yet; steps are append-only."""
+        row = await self.fetchone("SELECT version FROM schema_version WHERE component = ?", (component,))
+        done = row["version"] if row else 0
+        for version, sql in enumerate(steps[done:], start=done + 1):
+            await self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                for stmt in _split(sql):
+                    await self.conn.execute(stmt)
+                await self.conn.execute(
+                    "INSERT INTO schema_version (component, version) VALUES (?, ?) "
+                    "ON CONFLICT(component) DO UPDATE SET version = excluded.version",
+                    (component, version),
+                )
+                await self.conn.execute("COMMIT")
+            except BaseException:
+                await self.conn.execute("ROLLBACK")
+                raise
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one statement in its own transaction; returns lastrowid."""
+        cur = await self.conn.execute(sql, params)
+        rowid = cur.lastrowid or 0
+        await cur.close()
+        return rowid
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        """Run one statement for many rows in a single transaction."""
+        await self.conn.execute("BEGIN")
+        try:
+            await self.conn.executemany(sql, rows)
+            await self.conn.execute("COMMIT")
+        except BaseException:
+            await self.conn.execute("ROLLBACK")
+            raise
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[aiosqlite.Row]:
+        async with self.conn.execute(sql, params) as cur:
+            return list(await cur.fetchall())
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> aiosqlite.Row | None:
+        async with self.conn.execute(sql, params) as cur:
+            row: aiosqlite.Row | None = await cur.fetchone()
+            return row
+
+
+def _split(sql: str) -> list[str]:
+    return [s.strip() for s in sql.split(";") if s.strip()]

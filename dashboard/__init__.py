@@ -1,0 +1,1 @@
+"""The web dashboard: a FastAPI app served from inside the hub process."""

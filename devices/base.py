@@ -1,0 +1,188 @@
+"""What every device adapter provides, and the values adapters produce.
+
+An adapter turns one device's MQTT messages into typed readings (a pure function of topic and
+payload) and commands into MQTT messages. It does no I/O: the MQTT link and the hub do that.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from typing import Any, ClassVar, Protocol
+
+from controller.errors import PayloadError
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reading:
+    """Decoded attributes of one message. Subclasses add typed fields; None means 'not in this message'."""
+
+    def attributes(self) -> dict[str, Any]:
+        """The attributes this message carried."""
+        return {f.name: v for f in fields(self) if (v := getattr(self, f.name)) is not None}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Availability(Reading):
+    """A device's own online/offline report (Zigbee2MQTT `<topic>/availability`)."""
+
+    online: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeviceEvent(Reading):
+    """A momentary happening (a button press, a dispenser event) rather than a lasting state."""
+
+    name: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Command:
+    """Something to make a device do, as attribute values (Zigbee2MQTT `/set` vocabulary)."""
+
+    device: str
+    values: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Outgoing:
+    """An MQTT message an adapter wants sent."""
+
+    topic: str
+    payload: bytes
+    qos: int = 1
+    retain: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeviceSpec:
+    """The configured facts about one device an adapter needs."""
+
+    id: str
+    topic: str
+    model: str | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+class DeviceKind(Protocol):
+    """A kind of device (bed sensor, door contact, ...) and how to talk to it."""
+
+    kind: ClassVar[str]
+    models: ClassVar[tuple[str, ...]]  # models this adapter was written against; first is default
+    power: ClassVar[str]  # 'battery' or 'mains', the default for offline detection
+
+    def subscriptions(self, spec: DeviceSpec) -> list[str]:
+        """MQTT topic filters carrying this device's messages."""
+        ...
+
+    def decode(self, spec: DeviceSpec, topic: str, payload: bytes) -> list[Reading]:
+        """Readings in one message; raises PayloadError with a reason."""
+        ...
+
+    def encode(self, spec: DeviceSpec, command: Command) -> list[Outgoing]:
+        """MQTT messages carrying `command`; raises ValueError for a command this kind cannot do."""
+        ...
+
+
+class Refreshing(Protocol):
+    """Optional: an adapter whose state depends on time as well as messages (a BLE tag's room).
+
+    The hub calls `refresh` after each message and periodically; it returns derived attributes.
+    """
+
+    def refresh(self, spec: DeviceSpec, attributes: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+        ...
+
+
+def json_object(payload: bytes) -> dict[str, Any]:
+    """Decode a JSON object payload or raise PayloadError saying why not."""
+    try:
+        value = json.loads(payload)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise PayloadError(f"not JSON: {_preview(payload)}") from exc
+    if not isinstance(value, dict):
+        raise PayloadError(f"expected a JSON object, got {type(value).__name__}: {_preview(payload)}")
+    return value
+
+
+def _preview(payload: bytes, limit: int = 60) -> str:
+    text = payload[:limit].decode("utf-8", errors="replace")
+    return repr(text + ("..." if len(payload) > limit else ""))
+
+
+def get_bool(data: Mapping[str, Any], key: str) -> bool | None:
+    """A boolean attribute, None when absent; PayloadError when of the wrong type."""
+    value = data.get(key)
+    if value is None or isinstance(value, bool):
+        return value
+    raise PayloadError(f"'{key}' should be true or false, got {value!r}")
+
+
+def get_number(
+    data: Mapping[str, Any], key: str, lo: float | None = None, hi: float | None = None
+) -> float | None:
+    """A numeric attribute within [lo, hi], None when absent; PayloadError otherwise."""
+    value = data.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PayloadError(f"'{key}' should be a number, got {value!r}")
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        raise PayloadError(f"'{key}' = {value} is outside {lo}..{hi}")
+    return float(value)
+
+
+def get_int(
+    data: Mapping[str, Any], key: str, lo: int | None = None, hi: int | None = None
+) -> int | None:
+    """An integer attribute within [lo, hi] (floats rounded), None when absent."""
+    value = get_number(data, key, lo, hi)
+    return None if value is None else round(value)
+
+
+def get_choice(data: Mapping[str, Any], key: str, choices: tuple[str, ...]) -> str | None:
+    """A string attribute from a fixed vocabulary (case-insensitive), None when absent."""
+    value = data.get(key)
+    if value is None:
+        return None
+    if isinstance(value, str) and value.upper() in choices:
+        return value.upper()
+    raise PayloadError(f"'{key}' should be one of {', '.join(choices)}, got {value!r}")
+
+
+class Zigbee2MqttDevice:
+    """Shared topic handling for Zigbee2MQTT devices: state on `<topic>`, `<topic>/availability`."""
+
+    kind: ClassVar[str]
+    models: ClassVar[tuple[str, ...]]
+    power: ClassVar[str] = "battery"
+
+    def subscriptions(self, spec: DeviceSpec) -> list[str]:
+        return [spec.topic, f"{spec.topic}/availability"]
+
+    def decode(self, spec: DeviceSpec, topic: str, payload: bytes) -> list[Reading]:
+        if topic == f"{spec.topic}/availability":
+            return [decode_availability(payload)]
+        return self.decode_state(json_object(payload))
+
+    def decode_state(self, data: dict[str, Any]) -> list[Reading]:
+        """Readings in a Zigbee2MQTT state object."""
+        raise NotImplementedError
+
+    def encode(self, spec: DeviceSpec, command: Command) -> list[Outgoing]:
+        raise ValueError(f"a {self.kind} device takes no commands")
+
+
+def decode_availability(payload: bytes) -> Availability:
+    """Zigbee2MQTT availability: `{"state": "online"}`, or the legacy plain `online`/`offline`."""
+    text = payload.strip()
+    if text in (b"online", b"offline"):
+        return Availability(online=text == b"online")
+    data = json_object(payload)
+    state = data.get("state")
+    if state not in ("online", "offline"):
+        raise PayloadError(f"availability 'state' should be online or offline, got {state!r}")
+    return Availability(online=state == "online")

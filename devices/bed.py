@@ -1,0 +1,34 @@
+"""Bed occupancy sensor: Tuya TS0601_bed_presence_sensor through Zigbee2MQTT.
+
+Payload: {"occupancy": true, "battery": 87, "linkquality": 120}. `occupancy` false means the
+bed is empty.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from devices.base import Reading, Zigbee2MqttDevice, get_bool, get_int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BedReading(Reading):
+    occupancy: bool | None = None
+    battery: int | None = None
+    linkquality: int | None = None
+
+
+class BedSensor(Zigbee2MqttDevice):
+    kind: ClassVar[str] = "bed"
+    models: ClassVar[tuple[str, ...]] = ("TS0601_bed_presence_sensor",)
+    power: ClassVar[str] = "battery"
+
+    def decode_state(self, data: dict[str, Any]) -> list[Reading]:
+        return [
+            BedReading(
+                occupancy=get_bool(data, "occupancy"),
+                battery=get_int(data, "battery", 0, 100),
+                linkquality=get_int(data, "linkquality", 0, 255),
+            )
+        ]

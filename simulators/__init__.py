@@ -1,0 +1,1 @@
+"""Simulated devices that publish exactly what the real models publish, and obey commands."""
