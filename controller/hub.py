@@ -31,7 +31,7 @@ from controller.events import (
 from controller.mqtt import Link, MemoryLink
 from controller.state import StateStore
 from devices import KINDS
-from devices.base import Availability, Command, DeviceEvent, DeviceKind, DeviceSpec
+from devices.base import Availability, Command, DeviceEvent, DeviceKind, DeviceSpec, Reading
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +110,8 @@ class Hub:
             self._payload_error(dev_id, topic, payload, f"adapter error: {exc!r}")
             return
         ctx = Context(origin=f"device:{dev_id}", description=f"message on {topic}")
+        refresh = getattr(bound.adapter, "refresh", None)
+        plain: list[Reading] = []
         for reading in readings:
             if isinstance(reading, Availability):
                 self.set_available(dev_id, reading.online, ctx, reason="reported by the device")
@@ -118,12 +120,12 @@ class Hub:
                 self._mark_online(dev_id, ctx)
                 self.bus.publish(Event(type=DEVICE_EVENT, time=now, context=ctx, device=dev_id,
                                        data={"event": reading.name, **reading.data}))
-            else:
+            elif refresh is None:
                 self.apply(dev_id, reading.attributes(), ctx)
-        refresh = getattr(bound.adapter, "refresh", None)
-        if refresh is not None:
-            self.apply(dev_id, refresh(bound.spec, self.state.get(dev_id).attributes, now), ctx,
-                       seen=False)
+            else:
+                plain.append(reading)
+        if refresh is not None and plain:
+            self.apply(dev_id, refresh(bound.spec, self.state.get(dev_id).attributes, plain, now), ctx)
 
     def apply(self, dev_id: str, attributes: Mapping[str, Any], ctx: Context, *, seen: bool = True) -> None:
         """Merge attributes into a device's state and announce what changed."""
@@ -209,7 +211,7 @@ class Hub:
             refresh = getattr(bound.adapter, "refresh", None)
             if refresh is not None:
                 ctx = Context(origin="hub", description="periodic refresh")
-                self.apply(dev_id, refresh(bound.spec, st.attributes, now), ctx, seen=False)
+                self.apply(dev_id, refresh(bound.spec, st.attributes, [], now), ctx, seen=False)
             if st.available and st.last_seen is not None and now - st.last_seen > self.offline_after(bound):
                 self.set_available(dev_id, False, Context(origin="hub", description="health check"),
                                    reason=f"silent since {st.last_seen.isoformat()}")

@@ -88,12 +88,17 @@ class DeviceKind(Protocol):
 
 
 class Refreshing(Protocol):
-    """Optional: an adapter whose state depends on time as well as messages (a BLE tag's room).
+    """Optional: an adapter whose state depends on time and history, not only on the last message.
 
-    The hub calls `refresh` after each message and periodically; it returns derived attributes.
+    A BLE tag's room, for example, is the nearest receiver among recent sightings. For such an
+    adapter the hub does not merge readings itself: it calls `refresh` with the device's current
+    attributes and the new readings (none on the periodic call, every few seconds) and merges
+    what it returns. `refresh` must be pure: same inputs, same output.
     """
 
-    def refresh(self, spec: DeviceSpec, attributes: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    def refresh(
+        self, spec: DeviceSpec, attributes: Mapping[str, Any], readings: list[Reading], now: datetime
+    ) -> dict[str, Any]:
         ...
 
 
