@@ -176,47 +176,57 @@ def _star_paths(fields: dict[tuple[str | int, ...], list[str]], data: Any) -> di
 
 def parse_home(doc: Located) -> HomeConfig:
     """Validate parsed YAML as a home configuration; raises ConfigError listing every problem."""
-    problems: list[Problem] = []
     if not isinstance(doc.data, dict):
         raise ConfigError([doc.problem((), "the file should be a mapping of sections")])
+    # Cross-references are checked on the raw data too, so one run reports schema mistakes and
+    # dangling references together.
+    problems = cross_check(doc)
     try:
         cfg = HomeConfig.model_validate({**doc.data, "source": doc.file})
     except ValidationError as exc:
-        raise ConfigError(
-            pydantic_problems(doc, exc, fields=_star_paths(_field_names(), doc.data))
-        ) from exc
-    problems.extend(cross_check(cfg, doc))
+        problems = pydantic_problems(doc, exc, fields=_star_paths(_field_names(), doc.data)) + problems
+        raise ConfigError(sorted(problems, key=lambda p: p.line or 0)) from exc
     if problems:
         raise ConfigError(problems)
     return cfg
 
 
-def cross_check(cfg: HomeConfig, doc: Located) -> list[Problem]:
-    """References between sections: ids, rooms, device kinds and models."""
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def cross_check(doc: Located) -> list[Problem]:
+    """References between sections (ids, rooms, device kinds and models), on the raw data."""
     from devices import KINDS
 
+    data = _mapping(doc.data)
+    rooms = _mapping(data.get("rooms"))
+    devices = _mapping(data.get("devices"))
     problems: list[Problem] = []
-    for section, items in (("rooms", cfg.rooms), ("devices", cfg.devices), ("caregivers", cfg.caregivers)):
-        for key in items:
-            if not _ID.match(key):
-                problems.append(doc.problem((section, key), f"'{key}' is not a valid id",
+    for section in ("rooms", "devices", "caregivers"):
+        for key in _mapping(data.get(section)):
+            if not isinstance(key, str) or not _ID.match(key):
+                problems.append(doc.problem((section, str(key)), f"'{key}' is not a valid id",
                                             "use lower case letters, digits and '_', starting with a letter"))
-    for dev_id, dev in cfg.devices.items():
-        path = ("devices", dev_id)
-        if dev.kind not in KINDS:
-            problems.append(doc.problem((*path, "kind"), f"unknown device kind '{dev.kind}'",
-                                        suggest(dev.kind, KINDS) or f"known kinds: {', '.join(sorted(KINDS))}"))
-        elif dev.model is not None and dev.model not in KINDS[dev.kind].models:
-            problems.append(doc.problem((*path, "model"), f"model '{dev.model}' is not supported for kind '{dev.kind}'",
-                                        suggest(dev.model, KINDS[dev.kind].models)
-                                        or f"supported: {', '.join(KINDS[dev.kind].models)}"))
-        if dev.room is not None and dev.room not in cfg.rooms:
-            problems.append(doc.problem((*path, "room"), f"unknown room '{dev.room}'",
-                                        suggest(dev.room, cfg.rooms) or f"rooms: {', '.join(cfg.rooms)}"))
-    for i, room in enumerate(cfg.resident.rooms):
-        if room not in cfg.rooms:
+    for dev_id, dev in devices.items():
+        dev = _mapping(dev)
+        path = ("devices", str(dev_id))
+        kind, model, room = dev.get("kind"), dev.get("model"), dev.get("room")
+        if isinstance(kind, str) and kind not in KINDS:
+            problems.append(doc.problem((*path, "kind"), f"unknown device kind '{kind}'",
+                                        suggest(kind, KINDS) or f"known kinds: {', '.join(sorted(KINDS))}"))
+        elif isinstance(kind, str) and isinstance(model, str) and model not in KINDS[kind].models:
+            supported = KINDS[kind].models
+            problems.append(doc.problem((*path, "model"), f"model '{model}' is not supported for kind '{kind}'",
+                                        suggest(model, supported) or f"supported: {', '.join(supported)}"))
+        if isinstance(room, str) and room not in rooms:
+            problems.append(doc.problem((*path, "room"), f"unknown room '{room}'",
+                                        suggest(room, rooms) or f"rooms: {', '.join(rooms)}"))
+    resident = _mapping(data.get("resident"))
+    for i, room in enumerate(resident.get("rooms") or []):
+        if isinstance(room, str) and room not in rooms:
             problems.append(doc.problem(("resident", "rooms", i), f"unknown room '{room}'",
-                                        suggest(room, cfg.rooms)))
+                                        suggest(room, rooms)))
     return problems
 
 
