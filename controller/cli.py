@@ -12,7 +12,6 @@ import logging
 import signal
 import sys
 from collections.abc import Callable, Coroutine
-from pathlib import Path
 from typing import Any
 
 from controller import logs
@@ -60,8 +59,8 @@ async def _run_until_stopped(main: Coroutine[Any, Any, None]) -> None:
 
 async def _serve_hub(cfg: HomeConfig, clock: Clock, host: str, port: int,
                      extra: list[Callable[[], Coroutine[Any, Any, None]]]) -> None:
-    from controller.runtime import build_hub, link_settings
     from controller.config import Mqtt
+    from controller.runtime import build_hub, link_settings
     from dashboard.app import create_app
     from dashboard.server import serve
 
@@ -75,9 +74,25 @@ async def _serve_hub(cfg: HomeConfig, clock: Clock, host: str, port: int,
     await hub.run(dashboard, *extra)
 
 
+def _overrides(cfg: HomeConfig, args: argparse.Namespace) -> HomeConfig:
+    """Apply command-line overrides (containers name the broker host, not the YAML)."""
+    from controller.config import Mqtt
+
+    if getattr(args, "mqtt_host", None) or getattr(args, "mqtt_port", None):
+        base = cfg.mqtt or Mqtt()
+        mqtt = base.model_copy(update={k: v for k, v in (("host", args.mqtt_host), ("port", args.mqtt_port)) if v})
+        cfg = cfg.model_copy(update={"mqtt": mqtt})
+    if getattr(args, "dashboard_host", None) or getattr(args, "dashboard_port", None):
+        dash = cfg.dashboard.model_copy(update={k: v for k, v in (("host", args.dashboard_host),
+                                                                  ("port", args.dashboard_port))
+                                                if v is not None})
+        cfg = cfg.model_copy(update={"dashboard": dash})
+    return cfg
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the hub against the broker named in the configuration."""
-    cfg = _load(args.config)
+    cfg = _overrides(_load(args.config), args)
     if cfg.mqtt is None:
         print(f"{args.config}: no 'mqtt' section: `huis run` needs an external broker "
               "(use `huis demo` for the embedded one).", file=sys.stderr)
@@ -92,10 +107,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Run the demo home: embedded broker (unless configured), simulators, hub and dashboard."""
-    from controller.broker import embedded_broker
     from simulators.home import run_simulators
 
-    cfg = _load(args.config)
+    from controller.broker import embedded_broker
+
+    cfg = _overrides(_load(args.config), args)
     speed = args.speed or cfg.simulation.speed
     clock: Clock = AcceleratedClock(speed) if speed != 1 else RealClock()
 
@@ -117,6 +133,29 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_simulators(args: argparse.Namespace) -> int:
+    """Run the simulated devices of the configured home until stopped (docker-compose)."""
+    from simulators.home import run_simulators
+
+    cfg = _overrides(_load(args.config), args)
+    speed = args.speed or cfg.simulation.speed
+    clock: Clock = AcceleratedClock(speed) if speed != 1 else RealClock()
+    host, port = (cfg.mqtt.host, cfg.mqtt.port) if cfg.mqtt else (cfg.embedded_broker.host, cfg.embedded_broker.port)
+    try:
+        asyncio.run(_run_until_stopped(run_simulators(cfg, clock, host, port)))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _server_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", default=DEFAULT_CONFIG)
+    p.add_argument("--mqtt-host", default=None, help="override the broker host from the config")
+    p.add_argument("--mqtt-port", type=int, default=None)
+    p.add_argument("--dashboard-host", default=None, help="override the dashboard address")
+    p.add_argument("--dashboard-port", type=int, default=None)
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     """Drive a simulated device by hand."""
     from simulators.cli import simulate
@@ -132,13 +171,20 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("run", help="run the hub against an external MQTT broker")
-    p.add_argument("--config", default=DEFAULT_CONFIG)
+    _server_options(p)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("demo", help="run the demo home: broker, simulators, hub, dashboard")
-    p.add_argument("--config", default=DEFAULT_CONFIG)
+    _server_options(p)
     p.add_argument("--speed", type=float, default=None, help="simulated seconds per real second")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("simulators", help="run only the simulated devices against a broker")
+    p.add_argument("--config", default=DEFAULT_CONFIG)
+    p.add_argument("--mqtt-host", default=None)
+    p.add_argument("--mqtt-port", type=int, default=None)
+    p.add_argument("--speed", type=float, default=None, help="simulated seconds per real second")
+    p.set_defaults(func=cmd_simulators)
 
     p = sub.add_parser("check", help="validate configuration and scenario files")
     p.add_argument("paths", nargs="*", help=f"files to check (default: {DEFAULT_CONFIG})")

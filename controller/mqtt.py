@@ -9,6 +9,7 @@ messages queue while the broker is away and are sent, in order, once it is back.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import ssl
@@ -142,9 +143,16 @@ class MqttLink:
                     log.info("connected to MQTT broker %s:%d", s.host, s.port)
                     if self._on_connection:
                         self._on_connection(True)
-                    async with asyncio.TaskGroup() as tg:
-                        tg.create_task(self._receive(client), name="mqtt-receive")
-                        tg.create_task(self._send_loop(client, subscribed), name="mqtt-send")
+                    try:
+                        async with asyncio.TaskGroup() as tg:
+                            tg.create_task(self._receive(client), name="mqtt-receive")
+                            tg.create_task(self._send_loop(client, subscribed), name="mqtt-send")
+                    except asyncio.CancelledError:
+                        # A clean stop says so; the last will covers the unclean ones.
+                        with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
+                            await client.publish(s.status_topic, b"offline", qos=1, retain=True,
+                                                 timeout=1)
+                        raise
             except* aiomqtt.MqttError as group:
                 reason = "; ".join(str(e) for e in group.exceptions)
                 was_connected = self.connected.is_set()
