@@ -42,9 +42,9 @@ class RealClock:
         return datetime.now(UTC)
 
     async def sleep_until(self, when: datetime) -> None:
-        while (delta := (when - self.now()).total_seconds()) > 0:
+        while (delta := (when - self.now()).total_seconds()) > 0:  # noqa: ASYNC110 - this is the clock
             # Re-check after waking: the wall clock may have been adjusted meanwhile.
-            await asyncio.sleep(min(delta, 60.0))  # noqa: ASYNC110 - this IS the clock
+            await asyncio.sleep(min(delta, 60.0))
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(seconds, 0.0))
@@ -64,8 +64,8 @@ class AcceleratedClock:
         return self._start + timedelta(seconds=(time.monotonic() - self._t0) * self.factor)
 
     async def sleep_until(self, when: datetime) -> None:
-        while (delta := (when - self.now()).total_seconds()) > 0:
-            await asyncio.sleep(delta / self.factor)  # noqa: ASYNC110 - this IS the clock
+        while (delta := (when - self.now()).total_seconds()) > 0:  # noqa: ASYNC110 - this is the clock
+            await asyncio.sleep(delta / self.factor)
 
     async def sleep(self, seconds: float) -> None:
         await self.sleep_until(self.now() + timedelta(seconds=seconds))
