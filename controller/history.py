@@ -98,7 +98,8 @@ class History:
         rows, self._pending = self._pending, []
         if rows:
             await self.db.executemany(
-                "INSERT INTO history (time, type, device, attribute, value, origin, cause) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO history (time, type, device, attribute, value, origin, cause)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
         return len(rows)
