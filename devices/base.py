@@ -7,6 +7,7 @@ payload) and commands into MQTT messages. It does no I/O: the MQTT link and the 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
@@ -135,6 +136,8 @@ def get_number(
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise PayloadError(f"'{key}' should be a number, got {value!r}")
+    if not math.isfinite(value):  # Python's json accepts NaN and Infinity; devices never mean them
+        raise PayloadError(f"'{key}' should be a finite number, got {value!r}")
     if (lo is not None and value < lo) or (hi is not None and value > hi):
         raise PayloadError(f"'{key}' = {value} is outside {lo}..{hi}")
     return float(value)
@@ -149,13 +152,57 @@ def get_int(
 
 
 def get_choice(data: Mapping[str, Any], key: str, choices: tuple[str, ...]) -> str | None:
-    """A string attribute from a fixed vocabulary (case-insensitive), None when absent."""
+    """A string attribute from a fixed vocabulary (case-insensitive), None when absent.
+
+    Returns the spelling used in `choices`, so ('OPEN', 'CLOSE') yields 'OPEN' for 'open' and
+    ('closed', 'open') yields 'closed' for 'CLOSED'.
+    """
     value = data.get(key)
     if value is None:
         return None
-    if isinstance(value, str) and value.upper() in choices:
-        return value.upper()
+    if isinstance(value, str):
+        for choice in choices:
+            if value.casefold() == choice.casefold():
+                return choice
     raise PayloadError(f"'{key}' should be one of {', '.join(choices)}, got {value!r}")
+
+
+def get_str(data: Mapping[str, Any], key: str, max_len: int = 200) -> str | None:
+    """A non-empty string attribute of at most `max_len` characters, None when absent."""
+    value = data.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise PayloadError(f"'{key}' should be a string, got {value!r}")
+    if not value or len(value) > max_len:
+        raise PayloadError(f"'{key}' should be 1..{max_len} characters, got {len(value)}")
+    return value
+
+
+def get_time(data: Mapping[str, Any], key: str) -> datetime | None:
+    """An ISO 8601 timestamp with a UTC offset, None when absent.
+
+    A time without an offset is rejected: a dispenser in Amsterdam and a hub in UTC would
+    otherwise disagree by an hour or two about when a dose was taken.
+    """
+    value = data.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise PayloadError(f"'{key}' should be an ISO 8601 time string, got {value!r}")
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise PayloadError(f"'{key}' is not an ISO 8601 time: {value!r}") from exc
+    if when.tzinfo is None or when.utcoffset() is None:
+        raise PayloadError(f"'{key}' has no UTC offset: {value!r} (add e.g. '+01:00' or 'Z')")
+    return when
+
+
+def json_message(topic: str, body: Mapping[str, Any], *, retain: bool = False) -> Outgoing:
+    """A command as compact JSON at QoS 1 (delivered at least once, as Zigbee2MQTT expects)."""
+    payload = json.dumps(dict(body), separators=(",", ":"), ensure_ascii=False).encode()
+    return Outgoing(topic=topic, payload=payload, qos=1, retain=retain)
 
 
 class Zigbee2MqttDevice:
@@ -191,3 +238,40 @@ def decode_availability(payload: bytes) -> Availability:
     if state not in ("online", "offline"):
         raise PayloadError(f"availability 'state' should be online or offline, got {state!r}")
     return Availability(online=state == "online")
+
+
+# -- commands: the same checks, but a bad command is the caller's mistake, so ValueError --------
+
+
+def check_keys(kind: str, values: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
+    """Raise ValueError when a command is empty or names something `kind` cannot do."""
+    if not values:
+        raise ValueError(f"a {kind} command needs at least one of: {', '.join(allowed)}")
+    unknown = sorted(set(values) - set(allowed))
+    if unknown:
+        raise ValueError(f"a {kind} cannot do {', '.join(map(repr, unknown))}; "
+                         f"it understands {', '.join(allowed)}")
+
+
+def param_number(values: Mapping[str, Any], key: str, lo: float, hi: float) -> float | None:
+    """A numeric command value within [lo, hi], None when absent; ValueError otherwise."""
+    value = values.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"'{key}' should be a number, got {value!r}")
+    if not lo <= value <= hi:
+        raise ValueError(f"'{key}' = {value} is outside {lo:g}..{hi:g}")
+    return float(value)
+
+
+def param_choice(values: Mapping[str, Any], key: str, choices: tuple[str, ...]) -> str | None:
+    """A command value from a fixed vocabulary (case-insensitive), None when absent."""
+    value = values.get(key)
+    if value is None:
+        return None
+    if isinstance(value, str):
+        for choice in choices:
+            if value.casefold() == choice.casefold():
+                return choice
+    raise ValueError(f"'{key}' should be one of {', '.join(choices)}, got {value!r}")

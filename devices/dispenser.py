@@ -1,0 +1,125 @@
+"""Medication dispenser, in huis's own MQTT convention (docs/devices.md has the full spec).
+
+No standard exists, so we defined one after how Medido-class dispensers behave: the dispenser
+holds the schedule, alarms when a dose is due, registers when the resident takes it and gives
+up after its own window, and it knows how many doses are left. Base topic `huis/dispenser/<id>`:
+
+- `<base>/event`: {"event": "dose_taken", "dose": "08:00", "time": "2026-01-05T08:04:12+01:00"}
+  -> DeviceEvent "dose_due" | "dose_taken" | "dose_missed" | "refill_low";
+- `<base>/state`: {"doses_left": 12, "next_dose": "2026-01-05T13:00:00+01:00", "battery": 100,
+  "door": "closed", "alarm": false} -> DispenserReading (published on change and at least every
+  5 minutes, so silence means trouble);
+- `<base>/availability`: {"state": "online"|"offline"}, retained and set as the MQTT last will;
+- `<base>/set`: {"snooze": 600, "dose": "08:00"} postpones a due dose's alarm (seconds).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, ClassVar
+
+from controller.durations import parse_duration
+from controller.errors import PayloadError
+from devices.base import (
+    Command,
+    DeviceEvent,
+    DeviceSpec,
+    Outgoing,
+    Reading,
+    check_keys,
+    decode_availability,
+    get_bool,
+    get_choice,
+    get_int,
+    get_str,
+    get_time,
+    json_message,
+    json_object,
+)
+
+EVENTS = ("dose_due", "dose_taken", "dose_missed", "refill_low")
+DOSE_EVENTS = ("dose_due", "dose_taken", "dose_missed")
+DOSES_MAX = 10_000  # a roll of sachets is a few hundred at most; more is a broken counter
+SNOOZE = (timedelta(minutes=1), timedelta(hours=2))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DispenserReading(Reading):
+    doses_left: int | None = None
+    next_dose: str | None = None  # ISO 8601 with offset
+    battery: int | None = None  # % of the backup battery
+    door: str | None = None  # 'open' or 'closed' (the refill door)
+    alarm: bool | None = None  # alarming now for a due dose
+
+
+class Dispenser:
+    kind: ClassVar[str] = "dispenser"
+    models: ClassVar[tuple[str, ...]] = ("medido",)
+    power: ClassVar[str] = "mains"
+
+    def subscriptions(self, spec: DeviceSpec) -> list[str]:
+        return [f"{spec.topic}/event", f"{spec.topic}/state", f"{spec.topic}/availability"]
+
+    def decode(self, spec: DeviceSpec, topic: str, payload: bytes) -> list[Reading]:
+        if topic == f"{spec.topic}/availability":
+            return [decode_availability(payload)]
+        if topic == f"{spec.topic}/event":
+            return [decode_event(json_object(payload))]
+        if topic == f"{spec.topic}/state":
+            return [decode_state(json_object(payload))]
+        raise PayloadError(f"not a dispenser topic: {topic!r}")
+
+    def encode(self, spec: DeviceSpec, command: Command) -> list[Outgoing]:
+        values = command.values
+        check_keys(self.kind, values, ("snooze", "dose"))
+        if values.get("snooze") is None:
+            raise ValueError("a dispenser command needs 'snooze' (a duration such as '10m')")
+        try:
+            snooze = parse_duration(values["snooze"])
+        except ValueError as exc:
+            raise ValueError(f"'snooze': {exc}") from exc
+        if not SNOOZE[0] <= snooze <= SNOOZE[1]:
+            raise ValueError(f"'snooze' should be between 1m and 2h, got {values['snooze']!r}")
+        body: dict[str, Any] = {"snooze": round(snooze.total_seconds())}
+        dose = values.get("dose")
+        if dose is not None:
+            if not isinstance(dose, str) or not dose or len(dose) > 40:
+                raise ValueError(f"'dose' should be a dose id such as '08:00', got {dose!r}")
+            body["dose"] = dose
+        return [json_message(f"{spec.topic}/set", body)]
+
+
+def decode_event(data: dict[str, Any]) -> DeviceEvent:
+    """A dispenser event; unknown extra keys are ignored so newer firmware can add some."""
+    name = data.get("event")
+    if name not in EVENTS:
+        raise PayloadError(f"'event' should be one of {', '.join(EVENTS)}, got {name!r}")
+    when = get_time(data, "time")
+    if when is None:
+        raise PayloadError(f"{name} event has no 'time'")
+    event: dict[str, Any] = {"time": when.isoformat()}
+    dose = get_str(data, "dose", 40)
+    if dose is not None:
+        event["dose"] = dose
+    elif name in DOSE_EVENTS:
+        raise PayloadError(f"{name} event has no 'dose'")
+    due = get_time(data, "due")
+    if due is not None:
+        event["due"] = due.isoformat()
+    doses_left = get_int(data, "doses_left", 0, DOSES_MAX)
+    if doses_left is not None:
+        event["doses_left"] = doses_left
+    return DeviceEvent(name=name, data=event)
+
+
+def decode_state(data: dict[str, Any]) -> DispenserReading:
+    """The dispenser's state message."""
+    next_dose = get_time(data, "next_dose")
+    return DispenserReading(
+        doses_left=get_int(data, "doses_left", 0, DOSES_MAX),
+        next_dose=None if next_dose is None else next_dose.isoformat(),
+        battery=get_int(data, "battery", 0, 100),
+        door=get_choice(data, "door", ("open", "closed")),
+        alarm=get_bool(data, "alarm"),
+    )

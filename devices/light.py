@@ -1,0 +1,117 @@
+"""Dimmable lamp: IKEA TRADFRI bulbs through Zigbee2MQTT.
+
+State: {"brightness": 254, "color_mode": "color_temp", "color_temp": 370, "linkquality": 87,
+"power_on_behavior": "previous", "state": "ON"}. Commands go to `<topic>/set` in Zigbee2MQTT's
+vocabulary: `state` ON/OFF/TOGGLE, `brightness` 0..254, `color_temp` in mireds and `transition`
+in seconds. For people and rules we also accept `brightness_percent` 0..100.
+
+Models: LED1623G12 and LED2102G3 are dimmable only; LED2201G8 and LED1545G12 are "white
+spectrum" and take a colour temperature of 250 (cool, 4000 K) to 454 mireds (warm, 2200 K).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from devices.base import (
+    Command,
+    DeviceSpec,
+    Outgoing,
+    Reading,
+    Zigbee2MqttDevice,
+    check_keys,
+    get_choice,
+    get_int,
+    json_message,
+    param_choice,
+    param_number,
+)
+
+# Colour-temperature range per model, in mireds, from the Zigbee2MQTT device pages.
+COLOR_TEMP: dict[str, tuple[int, int] | None] = {
+    "LED1623G12": None,
+    "LED2102G3": None,
+    "LED2201G8": (250, 454),
+    "LED1545G12": (250, 454),
+}
+# Zigbee2MQTT also takes these names for a white-spectrum bulb's colour temperature.
+COLOR_TEMP_NAMES = ("coolest", "cool", "neutral", "warm", "warmest")
+# ZCL transition time is a 16-bit count of tenths of a second.
+TRANSITION_MAX = 6553.5
+COMMAND_KEYS = ("state", "brightness", "brightness_percent", "color_temp", "transition")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LightReading(Reading):
+    state: str | None = None  # ON or OFF
+    brightness: int | None = None  # 0..254
+    color_temp: int | None = None  # mireds
+    color_mode: str | None = None
+    linkquality: int | None = None
+
+
+class Light(Zigbee2MqttDevice):
+    kind: ClassVar[str] = "light"
+    models: ClassVar[tuple[str, ...]] = tuple(COLOR_TEMP)
+    power: ClassVar[str] = "mains"
+
+    def decode_state(self, data: dict[str, Any]) -> list[Reading]:
+        return [
+            LightReading(
+                state=get_choice(data, "state", ("ON", "OFF")),
+                # ZCL levels stop at 254, but some firmware reports 255 for "full": accept it
+                # rather than drop the whole state update.
+                brightness=get_int(data, "brightness", 0, 255),
+                # Physically meaningful range (1000 K..20000 K); the model's own range only
+                # limits what we ask for, not what a bulb may report after a power cycle.
+                color_temp=get_int(data, "color_temp", 50, 1000),
+                color_mode=get_choice(data, "color_mode", ("color_temp", "xy", "hs")),
+                linkquality=get_int(data, "linkquality", 0, 255),
+            )
+        ]
+
+    def encode(self, spec: DeviceSpec, command: Command) -> list[Outgoing]:
+        values = command.values
+        check_keys(self.kind, values, COMMAND_KEYS)
+        body: dict[str, Any] = {}
+        state = values.get("state")
+        if isinstance(state, bool):
+            body["state"] = "ON" if state else "OFF"
+        elif state is not None:
+            body["state"] = param_choice(values, "state", ("ON", "OFF", "TOGGLE"))
+        if "brightness" in values and "brightness_percent" in values:
+            raise ValueError("give 'brightness' or 'brightness_percent', not both")
+        brightness = param_number(values, "brightness", 0, 254)
+        if brightness is not None:
+            if brightness != int(brightness):
+                raise ValueError(f"'brightness' should be a whole number, got {brightness}")
+            body["brightness"] = int(brightness)
+        percent = param_number(values, "brightness_percent", 0, 100)
+        if percent is not None:
+            body["brightness"] = round(percent * 254 / 100)
+        if values.get("color_temp") is not None:
+            body["color_temp"] = self._color_temp(spec, values["color_temp"])
+        transition = param_number(values, "transition", 0, TRANSITION_MAX)
+        if transition is not None:
+            if len(body) == 0:
+                raise ValueError("'transition' needs something to change (state, brightness, color_temp)")
+            body["transition"] = int(transition) if transition == int(transition) else transition
+        if not body:
+            raise ValueError("a light command needs a value for state, brightness or color_temp")
+        return [json_message(f"{spec.topic}/set", body)]
+
+    def _color_temp(self, spec: DeviceSpec, value: Any) -> int | str:
+        model = spec.model or self.models[0]
+        span = COLOR_TEMP.get(model)
+        if span is None:
+            raise ValueError(f"a {model} has no adjustable colour temperature")
+        if isinstance(value, str):
+            name = param_choice({"color_temp": value}, "color_temp", COLOR_TEMP_NAMES)
+            assert name is not None
+            return name
+        mireds = param_number({"color_temp": value}, "color_temp", *span)
+        assert mireds is not None
+        if mireds != int(mireds):
+            raise ValueError(f"'color_temp' should be whole mireds, got {mireds}")
+        return int(mireds)

@@ -1,0 +1,47 @@
+"""Motion and light-level sensor: Aqara RTCGQ11LM through Zigbee2MQTT.
+
+Payload: {"battery": 100, "voltage": 3055, "illuminance": 7, "illuminance_lux": 7,
+"linkquality": 26, "occupancy": true}. The sensor reports motion, then sleeps for 60 s;
+Zigbee2MQTT itself sends `occupancy: false` after its `occupancy_timeout` (default 90 s).
+On this model `illuminance` and `illuminance_lux` are both lux; newer Zigbee2MQTT releases
+may send only `illuminance`, so either may be absent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from devices.base import Reading, Zigbee2MqttDevice, get_bool, get_int
+
+# The sensor's photodiode saturates far below 100 klx (direct sunlight); more is garbage.
+LUX_MAX = 100_000
+VOLTAGE_MV = (1000, 5000)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MotionReading(Reading):
+    occupancy: bool | None = None
+    illuminance: int | None = None  # lx
+    illuminance_lux: int | None = None  # lx, when Zigbee2MQTT sends it separately
+    battery: int | None = None  # %
+    voltage: int | None = None  # mV
+    linkquality: int | None = None
+
+
+class MotionSensor(Zigbee2MqttDevice):
+    kind: ClassVar[str] = "motion"
+    models: ClassVar[tuple[str, ...]] = ("RTCGQ11LM",)
+    power: ClassVar[str] = "battery"
+
+    def decode_state(self, data: dict[str, Any]) -> list[Reading]:
+        return [
+            MotionReading(
+                occupancy=get_bool(data, "occupancy"),
+                illuminance=get_int(data, "illuminance", 0, LUX_MAX),
+                illuminance_lux=get_int(data, "illuminance_lux", 0, LUX_MAX),
+                battery=get_int(data, "battery", 0, 100),
+                voltage=get_int(data, "voltage", *VOLTAGE_MV),
+                linkquality=get_int(data, "linkquality", 0, 255),
+            )
+        ]
