@@ -46,9 +46,16 @@ class Curtain(Zigbee2MqttDevice):
     power: ClassVar[str] = "mains"
 
     def decode_state(self, data: dict[str, Any]) -> list[Reading]:
+        state = data.get("state")
+        if isinstance(state, str) and state.upper() in ("ON", "OFF"):
+            # Zigbee2MQTT has been seen publishing a leftover light-style "state": "OFF" for
+            # Aqara curtain motors (nurikk/zigbee2mqtt-frontend#1517, Koenkk/zigbee2mqtt#33001)
+            # next to a correct `position`. It says nothing about the curtain, and rejecting
+            # the message would lose the position, so it is dropped.
+            state = None
         return [
             CurtainReading(
-                state=get_choice(data, "state", STATES),
+                state=get_choice({"state": state}, "state", STATES),
                 position=get_int(data, "position", 0, 100),
                 running=get_bool(data, "running"),
                 motor_state=get_choice(data, "motor_state", MOTOR_STATES),

@@ -24,6 +24,7 @@ ACTIONS = ("emergency",)
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SosReading(Reading):
     battery: int | None = None  # %
+    voltage: int | None = None  # mV, reported by some firmware
     linkquality: int | None = None
 
 
@@ -41,6 +42,7 @@ class SosButton(Zigbee2MqttDevice):
         readings: list[Reading] = [
             SosReading(
                 battery=get_int(data, "battery", 0, 100),
+                voltage=get_int(data, "voltage", 1000, 5000),
                 linkquality=get_int(data, "linkquality", 0, 255),
             )
         ]
