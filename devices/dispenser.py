@@ -6,9 +6,9 @@ up after its own window, and it knows how many doses are left. Base topic `huis/
 
 - `<base>/event`: {"event": "dose_taken", "dose": "08:00", "time": "2026-01-05T08:04:12+01:00"}
   -> DeviceEvent "dose_due" | "dose_taken" | "dose_missed" | "refill_low";
-- `<base>/state`: {"doses_left": 12, "next_dose": "2026-01-05T13:00:00+01:00", "battery": 100,
-  "door": "closed", "alarm": false} -> DispenserReading (published on change and at least every
-  5 minutes, so silence means trouble);
+- `<base>/state`: {"doses_left": 12, "next_dose": "13:00", "next_dose_at":
+  "2026-01-05T13:00:00+01:00", "battery": 100, "door": "closed", "alarm": false} ->
+  DispenserReading (published on change and at least every 5 minutes, so silence means trouble);
 - `<base>/availability`: {"state": "online"|"offline"}, retained and set as the MQTT last will;
 - `<base>/set`: {"snooze": 600, "dose": "08:00"} postpones a due dose's alarm (seconds).
 """
@@ -41,13 +41,15 @@ from devices.base import (
 EVENTS = ("dose_due", "dose_taken", "dose_missed", "refill_low")
 DOSE_EVENTS = ("dose_due", "dose_taken", "dose_missed")
 DOSES_MAX = 10_000  # a roll of sachets is a few hundred at most; more is a broken counter
+DOSE_ID_MAX = 40  # '08:00', or a name such as 'ontbijt'
 SNOOZE = (timedelta(minutes=1), timedelta(hours=2))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DispenserReading(Reading):
     doses_left: int | None = None
-    next_dose: str | None = None  # ISO 8601 with offset
+    next_dose: str | None = None  # dose id, e.g. '13:00'
+    next_dose_at: str | None = None  # ISO 8601 with offset
     battery: int | None = None  # % of the backup battery
     door: str | None = None  # 'open' or 'closed' (the refill door)
     alarm: bool | None = None  # alarming now for a due dose
@@ -84,7 +86,7 @@ class Dispenser:
         body: dict[str, Any] = {"snooze": round(snooze.total_seconds())}
         dose = values.get("dose")
         if dose is not None:
-            if not isinstance(dose, str) or not dose or len(dose) > 40:
+            if not isinstance(dose, str) or not dose or len(dose) > DOSE_ID_MAX:
                 raise ValueError(f"'dose' should be a dose id such as '08:00', got {dose!r}")
             body["dose"] = dose
         return [json_message(f"{spec.topic}/set", body)]
@@ -99,7 +101,7 @@ def decode_event(data: dict[str, Any]) -> DeviceEvent:
     if when is None:
         raise PayloadError(f"{name} event has no 'time'")
     event: dict[str, Any] = {"time": when.isoformat()}
-    dose = get_str(data, "dose", 40)
+    dose = get_str(data, "dose", DOSE_ID_MAX)
     if dose is not None:
         event["dose"] = dose
     elif name in DOSE_EVENTS:
@@ -115,10 +117,11 @@ def decode_event(data: dict[str, Any]) -> DeviceEvent:
 
 def decode_state(data: dict[str, Any]) -> DispenserReading:
     """The dispenser's state message."""
-    next_dose = get_time(data, "next_dose")
+    next_at = get_time(data, "next_dose_at")
     return DispenserReading(
         doses_left=get_int(data, "doses_left", 0, DOSES_MAX),
-        next_dose=None if next_dose is None else next_dose.isoformat(),
+        next_dose=get_str(data, "next_dose", DOSE_ID_MAX),
+        next_dose_at=None if next_at is None else next_at.isoformat(),
         battery=get_int(data, "battery", 0, 100),
         door=get_choice(data, "door", ("open", "closed")),
         alarm=get_bool(data, "alarm"),

@@ -2,8 +2,8 @@
 
 A small player (e.g. a Raspberry Pi running a text-to-speech engine) on base topic
 `huis/speaker/<id>`:
-- command {"say": "De voordeur staat open", "language": "nl"} -> `<base>/say`
-  {"text": "...", "language": "nl"} (plus "volume" 0..100 for this announcement only);
+- command {"say": "De voordeur staat open", "language": "nl"} -> `<base>/say` with the same
+  JSON (plus "volume" 0..100 for this announcement only);
 - command {"volume": 40} -> `<base>/set` {"volume": 40};
 - `<base>/state`: {"volume": 40, "speaking": false};
 - `<base>/availability`: {"state": "online"|"offline"}, retained, the player's MQTT last will.
@@ -77,7 +77,7 @@ class Speaker:
         language = values.get("language", spec.options.get("language", "nl"))
         if not isinstance(language, str) or not LANGUAGE.match(language):
             raise ValueError(f"'language' should be a language code such as 'nl', got {language!r}")
-        body: dict[str, Any] = {"text": text.strip(), "language": language}
+        body: dict[str, Any] = {"say": text.strip(), "language": language}
         if volume is not None:
             body["volume"] = int(volume)
         # Not retained: a speaker that reconnects must not repeat yesterday's announcement.

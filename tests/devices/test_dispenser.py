@@ -88,11 +88,15 @@ def test_bad_events_are_payload_errors(payload: bytes, reason: str) -> None:
 
 
 def test_state() -> None:
-    reading = state(b'{"doses_left":12,"next_dose":"2026-01-05T13:00:00+01:00","battery":100,'
-                    b'"door":"closed","alarm":false}')
+    reading = state(b'{"doses_left":12,"next_dose":"13:00","next_dose_at":"2026-01-05T13:00:00+01:00",'
+                    b'"battery":100,"door":"closed","alarm":false}')
     assert reading.attributes() == {
-        "doses_left": 12, "next_dose": "2026-01-05T13:00:00+01:00", "battery": 100,
-        "door": "closed", "alarm": False,
+        "doses_left": 12, "next_dose": "13:00", "next_dose_at": "2026-01-05T13:00:00+01:00",
+        "battery": 100, "door": "closed", "alarm": False,
+    }
+    # The minimal state, as simulators/dispenser.py publishes it.
+    assert state(b'{"doses_left":27,"next_dose":"13:00","battery":96}').attributes() == {
+        "doses_left": 27, "next_dose": "13:00", "battery": 96,
     }
     assert state(b'{"door":"OPEN","alarm":true}').attributes() == {"door": "open", "alarm": True}
 
@@ -105,7 +109,8 @@ def test_state() -> None:
         (b'{"battery":-1}', "'battery' = -1"),
         (b'{"door":"ajar"}', "'door' should be one of open, closed"),
         (b'{"alarm":"beeping"}', "'alarm' should be true or false"),
-        (b'{"next_dose":"13:00"}', "no UTC offset|not an ISO 8601"),
+        (b'{"next_dose_at":"13:00"}', "no UTC offset|not an ISO 8601"),
+        (b'{"next_dose":1300}', "'next_dose' should be a string"),
     ],
 )
 def test_bad_state_is_payload_error(payload: bytes, reason: str) -> None:

@@ -91,8 +91,8 @@ async def test_dispenser_events_state_and_snooze(hub: Hub) -> None:
     events = collect(hub, DEVICE_EVENT)
     hub.inject("huis/dispenser/dispenser/availability", {"state": "online"})
     hub.inject("huis/dispenser/dispenser/state",
-               {"doses_left": 12, "next_dose": "2026-01-05T13:00:00+01:00", "battery": 100,
-                "door": "closed", "alarm": False})
+               {"doses_left": 12, "next_dose": "13:00", "next_dose_at": "2026-01-05T13:00:00+01:00",
+                "battery": 100, "door": "closed", "alarm": False})
     hub.inject("huis/dispenser/dispenser/event",
                {"event": "dose_due", "dose": "13:00", "time": "2026-01-05T13:00:00+01:00"})
     st = hub.state.get("dispenser")
@@ -137,7 +137,7 @@ async def test_speaker_with_an_explicit_topic(demo_config: HomeConfig, clock: Vi
     assert isinstance(hub.link, MemoryLink)
     topic, payload, qos, retain = hub.link.sent[-1]
     assert (topic, qos, retain) == ("huis/speaker/kitchen_speaker/say", 1, False)
-    assert json.loads(payload) == {"text": "De achterdeur staat open.", "language": "nl"}
+    assert json.loads(payload) == {"say": "De achterdeur staat open.", "language": "nl"}
 
 
 @pytest.mark.parametrize(

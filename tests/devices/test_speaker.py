@@ -33,7 +33,7 @@ def test_registered() -> None:
 def test_say_goes_to_the_say_topic() -> None:
     out = encode({"say": "De voordeur staat open.", "language": "nl"})
     assert out.topic == "huis/speaker/kitchen_speaker/say"
-    assert sent_json(out) == {"text": "De voordeur staat open.", "language": "nl"}
+    assert sent_json(out) == {"say": "De voordeur staat open.", "language": "nl"}
 
 
 def test_non_ascii_text_is_sent_as_utf8() -> None:
@@ -45,7 +45,7 @@ def test_non_ascii_text_is_sent_as_utf8() -> None:
 def test_default_language_from_options_and_one_off_volume() -> None:
     spec = DeviceSpec(id="s", topic="huis/speaker/s", options={"language": "en"})
     assert sent_json(encode({"say": "  Front door is open  ", "volume": 70}, spec)) == {
-        "text": "Front door is open", "language": "en", "volume": 70,
+        "say": "Front door is open", "language": "en", "volume": 70,
     }
 
 
