@@ -1,0 +1,42 @@
+"""Anything Apprise speaks (Telegram, Pushover, Signal, e-mail, SMS gateways) from one URL.
+
+URLs usually hold secrets, so a caregiver's channel may name an environment variable
+(`url_env`) instead of spelling the URL out in config/alerts.yaml. Errors never repeat the
+URL, only its scheme.
+"""
+
+from __future__ import annotations
+
+import os
+
+import apprise
+
+from controller.alerts.channels.base import plain_text
+from controller.alerts.model import KIND_ALERT, ChannelTarget, Notification
+from controller.errors import DeliveryError
+
+_TYPES = {"urgent": apprise.NotifyType.FAILURE, "warning": apprise.NotifyType.WARNING,
+          "info": apprise.NotifyType.INFO}
+
+
+class AppriseChannel:
+    """Sends through Apprise, one URL per caregiver channel."""
+
+    type = "apprise"
+
+    async def send(self, notification: Notification, target: ChannelTarget) -> str | None:
+        url = target.options.get("url")
+        if not url and target.options.get("url_env"):
+            url = os.environ.get(str(target.options["url_env"]))
+        if not url:
+            raise DeliveryError("no Apprise URL configured (url, or url_env naming a set variable)")
+        scheme = str(url).split(":", 1)[0]
+        ap = apprise.Apprise()
+        if not ap.add(str(url)):
+            raise DeliveryError(f"Apprise does not accept this {scheme}:// URL")
+        kind = _TYPES[notification.severity] if notification.kind == KIND_ALERT else apprise.NotifyType.SUCCESS
+        result = await ap.async_notify(body=plain_text(notification), title=notification.title,
+                                       notify_type=kind)
+        if not result:
+            raise DeliveryError(f"Apprise could not deliver through {scheme}:// ({result.status})")
+        return scheme

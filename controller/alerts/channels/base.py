@@ -1,0 +1,32 @@
+"""The one interface every delivery channel implements.
+
+A channel makes one attempt: it either returns (delivered; optionally a receipt such as the
+push service's message id) or raises DeliveryError saying why not. Timeouts, retries with
+backoff and falling through to the caregiver's next channel are the service's job, so every
+channel gets them the same way and every attempt is recorded in one place.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from controller.alerts.model import KIND_ALERT, ChannelTarget, Notification
+
+
+class Channel(Protocol):
+    """One way of putting a notification in front of a caregiver."""
+
+    type: str  # matches `type:` in config/alerts.yaml
+
+    async def send(self, notification: Notification, target: ChannelTarget) -> str | None:
+        """Make one delivery attempt; return a receipt or None; raise DeliveryError on failure."""
+        ...
+
+
+def plain_text(n: Notification) -> str:
+    """The message with its link spelled out, for channels without buttons (mail, SMS, MQTT)."""
+    if n.kind != KIND_ALERT:
+        return n.message
+    if n.recipient.language == "en":
+        return f"{n.message}\n\nOn your way? Confirm here: {n.view_url}"
+    return f"{n.message}\n\nGaat u erheen? Bevestig hier: {n.view_url}"

@@ -1,0 +1,164 @@
+"""Values of the alert system: alerts, their states, recipients and the notifications they get."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal, Protocol
+
+from controller.events import Context
+
+Severity = Literal["urgent", "warning", "info"]
+SEVERITIES: tuple[Severity, ...] = ("urgent", "warning", "info")
+
+# States, in the order an alert normally goes through them.
+RAISED = "raised"  # stored, nobody paged yet
+DELIVERING = "delivering"  # the first escalation step has been handed to channels
+DELIVERED = "delivered"  # at least one caregiver's channel accepted it
+ACKNOWLEDGED = "acknowledged"  # a caregiver said "ik ga erheen": escalation stops
+RESOLVED = "resolved"  # over: by a rule, by a caregiver with a note, or automatically
+CANCELLED = "cancelled"  # withdrawn before anyone was reached, or by a technician
+
+ACTIVE_STATES = (RAISED, DELIVERING, DELIVERED, ACKNOWLEDGED)
+ESCALATING_STATES = (RAISED, DELIVERING, DELIVERED)
+FINAL_STATES = (RESOLVED, CANCELLED)
+
+# What a delivery carries: the alert itself, or a follow-up to those already paged.
+KIND_ALERT = "alert"
+KIND_ACKNOWLEDGED = "acknowledged"
+KIND_RESOLVED = "resolved"
+
+# Bus event type published for every alert change (see `AlertService`).
+ALERT_EVENT = "alert"
+
+
+class AlertSink(Protocol):
+    """What the rule engine raises and resolves alerts through."""
+
+    async def raise_alert(self, *, key: str, scenario: str, severity: str, message: str,
+                          context: Context, data: Mapping[str, Any]) -> str:
+        """Store and start delivering an alert; an active alert with `key` is returned as is."""
+        ...
+
+    async def resolve_alert(self, *, key: str, reason: str, context: Context) -> bool:
+        """Resolve the active alert with `key` and tell whoever was paged; False if none."""
+        ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChannelTarget:
+    """One way to reach one caregiver: a channel type plus its per-caregiver options."""
+
+    type: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+    timeout: timedelta = timedelta(seconds=10)
+    retries: int = 2  # extra attempts after the first
+    backoff: timedelta = timedelta(seconds=2)  # before the first retry; doubles each time
+
+    def __post_init__(self) -> None:
+        if self.retries < 0:
+            raise ValueError("retries cannot be negative")
+        if self.timeout <= timedelta(0):
+            raise ValueError("timeout must be positive")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Recipient:
+    """A caregiver as the alert system sees them: a name to show and channels in order."""
+
+    id: str
+    name: str
+    relation: str | None = None
+    language: Literal["nl", "en"] = "nl"
+    channels: tuple[ChannelTarget, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Alert:
+    """One alert as stored. The service replaces it with an updated copy on every transition."""
+
+    id: str
+    key: str
+    scenario: str
+    severity: Severity
+    message: str
+    resident: str
+    policy: str
+    state: str
+    cause: str  # Context.explain(): the cause chain as one line
+    cause_chain: tuple[Mapping[str, str], ...] = ()
+    data: Mapping[str, Any] = field(default_factory=dict)
+    raised_at: datetime
+    updated_at: datetime
+    step: int = 0  # the next escalation step to run
+    next_at: datetime | None = None  # when it runs; None once escalation is over
+    acknowledged_by: str | None = None
+    acknowledged_via: str | None = None
+    acknowledged_at: datetime | None = None
+    resolved_at: datetime | None = None
+    resolved_by: str | None = None
+    resolution: str | None = None  # 'rule', 'caregiver', 'auto' or 'cancelled'
+    note: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.state in ACTIVE_STATES
+
+    @property
+    def escalating(self) -> bool:
+        return self.state in ESCALATING_STATES
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-friendly copy."""
+
+        def iso(t: datetime | None) -> str | None:
+            return t.isoformat() if t is not None else None
+
+        return {
+            "id": self.id, "key": self.key, "scenario": self.scenario, "severity": self.severity,
+            "message": self.message, "resident": self.resident, "policy": self.policy,
+            "state": self.state, "cause": self.cause, "cause_chain": [dict(c) for c in self.cause_chain],
+            "data": dict(self.data), "raised_at": iso(self.raised_at),
+            "updated_at": iso(self.updated_at), "step": self.step, "next_at": iso(self.next_at),
+            "acknowledged_by": self.acknowledged_by, "acknowledged_via": self.acknowledged_via,
+            "acknowledged_at": iso(self.acknowledged_at), "resolved_at": iso(self.resolved_at),
+            "resolved_by": self.resolved_by, "resolution": self.resolution, "note": self.note,
+        }
+
+
+def chain_of(context: Context) -> tuple[dict[str, str], ...]:
+    """A context's cause chain as plain dicts, newest first (what we store)."""
+    return tuple({"id": c.id, "origin": c.origin, "description": c.description}
+                 for c in context.chain())
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Notification:
+    """What one channel is asked to put on one caregiver's phone."""
+
+    alert_id: str
+    kind: str  # KIND_ALERT, KIND_ACKNOWLEDGED or KIND_RESOLVED
+    severity: Severity
+    title: str
+    message: str
+    recipient: Recipient
+    view_url: str  # the alert's page (opens the signed link's confirm page)
+    ack_url: str | None = None  # POST here to acknowledge; only on KIND_ALERT
+    ack_label: str = "Ik ga erheen"
+    view_label: str = "Bekijk"
+    tag: str = ""  # stable per alert, so phones that support it replace instead of stack
+
+    @property
+    def urgent(self) -> bool:
+        return self.severity == "urgent"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AckOutcome:
+    """What happened to an acknowledgement: `ok`, or why not, and the alert as it now is."""
+
+    ok: bool
+    reason: str  # 'acknowledged', 'already', 'closed', 'unknown', 'forged', 'expired', 'reused'
+    alert: Alert | None = None
+    by: str | None = None

@@ -1,0 +1,325 @@
+"""Escalation policies and caregivers' channels, from `config/alerts.yaml`.
+
+Validated like the home configuration: every problem is reported at once as
+`file:line: key.path: message (hint)`. Caregivers themselves (names, language) live in
+`config/home.yaml`; this file says how and when to reach them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import time, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from controller.alerts.model import SEVERITIES, ChannelTarget, Recipient, Severity
+from controller.durations import parse_duration
+from controller.errors import ConfigError, Problem
+from controller.yamlfile import Located, load_file, pydantic_problems, suggest
+
+# Channel types the service knows, and the options each needs per caregiver.
+CHANNEL_TYPES: dict[str, tuple[str, ...]] = {
+    "ntfy": ("topic",),
+    "apprise": (),  # 'url' or 'url_env'
+    "homeassistant": ("service",),
+    "mqtt": (),
+    "page": (),
+}
+RETRY_KEYS = ("timeout", "retries", "backoff")
+
+
+def _duration(value: object) -> timedelta:
+    return parse_duration(value)
+
+
+def _time_of_day(value: object) -> time:
+    # Unquoted 22:00 is a base-60 integer in YAML 1.1 (22*60); read it back as the time meant.
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 24 * 60:
+        return time(value // 60, value % 60)
+    if isinstance(value, str):
+        try:
+            return time.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise ValueError(f"{value!r} is not a time of day (try '22:00')")
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+TimeOfDay = Annotated[time, BeforeValidator(_time_of_day)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Open(BaseModel):
+    # Channel sections carry type-specific options (server, topic, url, ...).
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class ChannelSettingsModel(_Open):
+    timeout: Duration | None = None
+    retries: int | None = Field(None, ge=0, le=10)
+    backoff: Duration | None = None
+
+
+class CaregiverChannelModel(ChannelSettingsModel):
+    type: str
+
+
+class CaregiverModel(_Strict):
+    channels: list[CaregiverChannelModel] = Field(default_factory=list)
+
+
+class StepModel(_Strict):
+    after: Duration
+    notify: list[str] = Field(min_length=1)
+
+
+class PolicyModel(_Strict):
+    steps: list[StepModel] = Field(min_length=1)
+    repeat_last_every: Duration | None = None
+    auto_resolve_after: Duration | None = None
+
+
+class SeverityModel(_Strict):
+    policy: str
+    channels: list[str] = Field(min_length=1)
+    quiet_hours: bool = False
+
+
+class QuietHoursModel(_Strict):
+    start: TimeOfDay
+    end: TimeOfDay
+
+
+class AlertsFileModel(_Strict):
+    ack_link_ttl: Duration = timedelta(hours=12)
+    quiet_hours: QuietHoursModel | None = None
+    channels: dict[str, ChannelSettingsModel] = Field(default_factory=dict)
+    severities: dict[Severity, SeverityModel]
+    policies: dict[str, PolicyModel]
+    scenarios: dict[str, str] = Field(default_factory=dict)
+    caregivers: dict[str, CaregiverModel] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PolicyStep:
+    """Who is paged, how long after the alert was raised."""
+
+    after: timedelta
+    notify: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EscalationPolicy:
+    """Ordered steps; the last one repeats every `repeat_every` until someone acknowledges."""
+
+    name: str
+    steps: tuple[PolicyStep, ...]
+    repeat_every: timedelta | None = None
+    auto_resolve_after: timedelta | None = None
+
+    def __post_init__(self) -> None:
+        if not self.steps:
+            raise ValueError("a policy needs at least one step")
+        if self.repeat_every is not None and self.repeat_every <= timedelta(0):
+            raise ValueError("repeat_every must be positive")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SeverityRule:
+    """Which policy and which channel types a severity uses; whether quiet hours hold it back."""
+
+    policy: str
+    channels: tuple[str, ...]
+    quiet_hours: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AlertsConfig:
+    """Everything `config/alerts.yaml` says, validated."""
+
+    policies: Mapping[str, EscalationPolicy]
+    severities: Mapping[str, SeverityRule]
+    scenarios: Mapping[str, str] = field(default_factory=dict)  # scenario -> policy name
+    quiet_hours: tuple[time, time] | None = None
+    ack_link_ttl: timedelta = timedelta(hours=12)
+    channel_settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    caregiver_channels: Mapping[str, tuple[ChannelTarget, ...]] = field(default_factory=dict)
+    source: str = "<memory>"
+
+    def policy_for(self, scenario: str, severity: str) -> EscalationPolicy:
+        """The policy an alert follows: the scenario's own, else its severity's."""
+        name = self.scenarios.get(scenario) or self.severities[severity].policy
+        return self.policies[name]
+
+    def recipients(self, caregivers: Mapping[str, Any]) -> dict[str, Recipient]:
+        """Recipients from home.yaml's caregivers (name, relation, language) plus our channels."""
+        out: dict[str, Recipient] = {}
+        for cid, cg in caregivers.items():
+            out[cid] = Recipient(id=cid, name=getattr(cg, "name", cid),
+                                 relation=getattr(cg, "relation", None),
+                                 language=getattr(cg, "language", "nl"),
+                                 channels=self.caregiver_channels.get(cid, ()))
+        return out
+
+
+_TARGET_DEFAULTS: dict[str, tuple[timedelta, int, timedelta]] = {
+    "ntfy": (timedelta(seconds=10), 2, timedelta(seconds=2)),
+    "apprise": (timedelta(seconds=30), 1, timedelta(seconds=5)),
+    "homeassistant": (timedelta(seconds=10), 2, timedelta(seconds=2)),
+    "mqtt": (timedelta(seconds=5), 0, timedelta(seconds=1)),
+    "page": (timedelta(seconds=5), 0, timedelta(seconds=1)),
+}
+
+
+def _fields() -> dict[tuple[str | int, ...], list[str]]:
+    return {
+        (): list(AlertsFileModel.model_fields),
+        ("quiet_hours",): list(QuietHoursModel.model_fields),
+        ("severities", "*"): list(SeverityModel.model_fields),
+        ("policies", "*"): list(PolicyModel.model_fields),
+        ("policies", "*", "steps", "*"): list(StepModel.model_fields),
+        ("caregivers", "*"): list(CaregiverModel.model_fields),
+    }
+
+
+def _star(fields: dict[tuple[str | int, ...], list[str]], data: Any) -> dict[tuple[str | int, ...], list[str]]:
+    out = dict(fields)
+    if isinstance(data, dict):
+        for section in ("severities", "policies", "caregivers"):
+            for key in data.get(section) or {}:
+                for path, names in fields.items():
+                    if path[:2] == (section, "*"):
+                        out[(section, str(key), *path[2:])] = names
+    return out
+
+
+def parse_alerts(doc: Located, caregiver_ids: Iterable[str] | None = None) -> AlertsConfig:
+    """Validate parsed YAML; raises ConfigError listing every problem.
+
+    `caregiver_ids` are the caregivers of home.yaml; steps may only page those.
+    """
+    if not isinstance(doc.data, dict):
+        raise ConfigError([doc.problem((), "the file should be a mapping of sections")])
+    try:
+        model = AlertsFileModel.model_validate(doc.data)
+    except ValidationError as exc:
+        raise ConfigError(pydantic_problems(doc, exc, fields=_star(_fields(), doc.data))) from exc
+    known = set(caregiver_ids) if caregiver_ids is not None else set(model.caregivers)
+    problems = _cross_check(model, doc, known)
+    if problems:
+        raise ConfigError(problems)
+    return _build(model, doc.file)
+
+
+def _cross_check(model: AlertsFileModel, doc: Located, caregivers: set[str]) -> list[Problem]:
+    problems: list[Problem] = []
+    for sev in SEVERITIES:
+        if sev not in model.severities:
+            problems.append(doc.problem(("severities",), f"severity '{sev}' is not configured",
+                                        "every alert has a severity; give each a policy and channels"))
+    for sev, rule in model.severities.items():
+        path = ("severities", sev)
+        if rule.policy not in model.policies:
+            problems.append(doc.problem((*path, "policy"), f"unknown policy '{rule.policy}'",
+                                        suggest(rule.policy, model.policies)))
+        if rule.quiet_hours and sev == "urgent":
+            problems.append(doc.problem((*path, "quiet_hours"), "quiet hours never apply to urgent alerts",
+                                        "remove 'quiet_hours' here"))
+        for i, ch in enumerate(rule.channels):
+            if ch not in CHANNEL_TYPES:
+                problems.append(doc.problem((*path, "channels", i), f"unknown channel type '{ch}'",
+                                            suggest(ch, CHANNEL_TYPES) or f"known: {', '.join(CHANNEL_TYPES)}"))
+    if any(r.quiet_hours for r in model.severities.values()) and model.quiet_hours is None:
+        problems.append(doc.problem(("quiet_hours",), "a severity respects quiet hours but none are set",
+                                    "add quiet_hours: {start: '22:00', end: '07:00'}"))
+    for name, policy in model.policies.items():
+        last = timedelta(0)
+        for i, step in enumerate(policy.steps):
+            spath = ("policies", name, "steps", i)
+            if step.after < last:
+                problems.append(doc.problem((*spath, "after"), "steps must be in order of 'after'",
+                                            "a later step cannot come sooner than the one before"))
+            last = step.after
+            for j, who in enumerate(step.notify):
+                if who not in caregivers:
+                    problems.append(doc.problem((*spath, "notify", j), f"unknown caregiver '{who}'",
+                                                suggest(who, caregivers)
+                                                or f"caregivers in home.yaml: {', '.join(sorted(caregivers))}"))
+        if policy.repeat_last_every is not None and policy.repeat_last_every <= timedelta(0):
+            problems.append(doc.problem(("policies", name, "repeat_last_every"), "must be longer than 0s"))
+    for scenario, pname in model.scenarios.items():
+        if pname not in model.policies:
+            problems.append(doc.problem(("scenarios", scenario), f"unknown policy '{pname}'",
+                                        suggest(pname, model.policies)))
+    for ctype in model.channels:
+        if ctype not in CHANNEL_TYPES:
+            problems.append(doc.problem(("channels", ctype), f"unknown channel type '{ctype}'",
+                                        suggest(ctype, CHANNEL_TYPES)))
+    for cid, cg in model.caregivers.items():
+        if cid not in caregivers:
+            problems.append(doc.problem(("caregivers", cid), f"'{cid}' is not a caregiver in home.yaml",
+                                        suggest(cid, caregivers)))
+        for i, cch in enumerate(cg.channels):
+            cpath = ("caregivers", cid, "channels", i)
+            if cch.type not in CHANNEL_TYPES:
+                problems.append(doc.problem((*cpath, "type"), f"unknown channel type '{cch.type}'",
+                                            suggest(cch.type, CHANNEL_TYPES)
+                                            or f"known: {', '.join(CHANNEL_TYPES)}"))
+                continue
+            extra = cch.model_extra or {}
+            for needed in CHANNEL_TYPES[cch.type]:
+                if needed not in extra:
+                    problems.append(doc.problem(cpath, f"a {cch.type} channel needs '{needed}'"))
+            if cch.type == "apprise" and "url" not in extra and "url_env" not in extra:
+                problems.append(doc.problem(cpath, "an apprise channel needs 'url' or 'url_env'",
+                                            "url_env names an environment variable holding the URL"))
+    return problems
+
+
+def _build(model: AlertsFileModel, source: str) -> AlertsConfig:
+    policies = {
+        name: EscalationPolicy(
+            name=name,
+            steps=tuple(PolicyStep(after=s.after, notify=tuple(s.notify)) for s in p.steps),
+            repeat_every=p.repeat_last_every,
+            auto_resolve_after=p.auto_resolve_after,
+        )
+        for name, p in model.policies.items()
+    }
+    severities: dict[str, SeverityRule] = {
+        sev: SeverityRule(policy=r.policy, channels=tuple(r.channels), quiet_hours=r.quiet_hours)
+        for sev, r in model.severities.items()
+    }
+    settings: dict[str, dict[str, Any]] = {}
+    for ctype, s in model.channels.items():
+        settings[ctype] = {**(s.model_extra or {}),
+                           **{k: getattr(s, k) for k in RETRY_KEYS if getattr(s, k) is not None}}
+    caregiver_channels: dict[str, tuple[ChannelTarget, ...]] = {}
+    for cid, cg in model.caregivers.items():
+        targets = []
+        for ch in cg.channels:
+            timeout, retries, backoff = _TARGET_DEFAULTS[ch.type]
+            base = settings.get(ch.type, {})
+            targets.append(ChannelTarget(
+                type=ch.type,
+                options=dict(ch.model_extra or {}),
+                timeout=ch.timeout or base.get("timeout") or timeout,
+                retries=ch.retries if ch.retries is not None else base.get("retries", retries),
+                backoff=ch.backoff or base.get("backoff") or backoff,
+            ))
+        caregiver_channels[cid] = tuple(targets)
+    qh = (model.quiet_hours.start, model.quiet_hours.end) if model.quiet_hours else None
+    return AlertsConfig(policies=policies, severities=severities, scenarios=dict(model.scenarios),
+                        quiet_hours=qh, ack_link_ttl=model.ack_link_ttl, channel_settings=settings,
+                        caregiver_channels=caregiver_channels, source=source)
+
+
+def load_alerts(path: str | Path, caregiver_ids: Iterable[str] | None = None) -> AlertsConfig:
+    """Load and validate an alerts file."""
+    return parse_alerts(load_file(path), caregiver_ids)
