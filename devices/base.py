@@ -105,6 +105,11 @@ class Refreshing(Protocol):
 
 def json_object(payload: bytes) -> dict[str, Any]:
     """Decode a JSON object payload or raise PayloadError saying why not."""
+    if not payload.strip():
+        # Zigbee2MQTT publishes an empty retained message to clear a device's topic when it is
+        # removed or renamed there; say so, because the fix is in Zigbee2MQTT, not in huis.
+        raise PayloadError("empty payload (a removed or renamed device in Zigbee2MQTT clears "
+                           "its topic this way)")
     try:
         value = json.loads(payload)
     except (UnicodeDecodeError, ValueError) as exc:

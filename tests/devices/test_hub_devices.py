@@ -36,6 +36,17 @@ def test_demo_config_routes_every_device(hub: Hub) -> None:
             assert hub.route(concrete) == dev_id, concrete
 
 
+async def test_bed_and_availability(hub: Hub) -> None:
+    hub.inject("zigbee2mqtt/bed_sensor", {"occupancy": True, "battery": 87, "linkquality": 120})
+    st = hub.state.get("bed_sensor")
+    assert st.attributes == {"occupancy": True, "battery": 87, "linkquality": 120}
+    assert st.available is True
+    hub.inject("zigbee2mqtt/bed_sensor/availability", {"state": "offline"})
+    assert st.available is False
+    hub.inject("zigbee2mqtt/bed_sensor/availability", "online")
+    assert st.available is True
+
+
 async def test_contact(hub: Hub) -> None:
     changes = collect(hub, STATE_CHANGED)
     hub.inject("zigbee2mqtt/front_door", b'{"battery":100,"contact":false,"device_temperature":26,'
