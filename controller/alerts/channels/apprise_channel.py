@@ -8,6 +8,7 @@ URL, only its scheme.
 from __future__ import annotations
 
 import os
+import warnings
 
 import apprise
 
@@ -32,7 +33,12 @@ class AppriseChannel:
             raise DeliveryError("no Apprise URL configured (url, or url_env naming a set variable)")
         scheme = str(url).split(":", 1)[0]
         ap = apprise.Apprise()
-        if not ap.add(str(url)):
+        with warnings.catch_warnings():
+            # Apprise's e-mail plugin imports the stdlib 'imghdr' (deprecated in 3.11) when it
+            # first loads; that is Apprise's business, not a reason to fail a delivery.
+            warnings.filterwarnings("ignore", message=".*imghdr.*", category=DeprecationWarning)
+            added = ap.add(str(url))
+        if not added:
             raise DeliveryError(f"Apprise does not accept this {scheme}:// URL")
         kind = _TYPES[notification.severity] if notification.kind == KIND_ALERT else apprise.NotifyType.SUCCESS
         result = await ap.async_notify(body=plain_text(notification), title=notification.title,

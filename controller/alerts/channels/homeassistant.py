@@ -13,6 +13,7 @@ from typing import Any
 
 from homeassistant_api import AsyncClient
 from homeassistant_api.errors import HomeassistantAPIError
+from niquests import AsyncSession
 
 from controller.alerts.model import KIND_ALERT, ChannelTarget, Notification
 from controller.errors import DeliveryError
@@ -59,9 +60,16 @@ class HomeAssistantChannel:
         url = str(target.options.get("url") or self.url)
         timeout = target.timeout.total_seconds()
         try:
-            async with AsyncClient(url, self._access_token(),
-                                   global_request_kwargs={"timeout": timeout}) as client:
+            # We own the session rather than `async with AsyncClient`: when HA refuses the
+            # client's opening check, its __aexit__ never runs and the connection would leak.
+            async with AsyncSession() as session:
+                client = AsyncClient(url, self._access_token(), session=session,
+                                     global_request_kwargs={"timeout": timeout})
+                if not await client.check_api_running():
+                    raise DeliveryError(f"Home Assistant at {url} says its API is not running")
                 await client.trigger_service("notify", service, **ha_service_data(notification))
+        except DeliveryError:
+            raise
         except (HomeassistantAPIError, OSError, ValueError, TypeError) as exc:
             raise DeliveryError(f"Home Assistant notify.{service} failed: {exc!r}") from exc
         except Exception as exc:  # niquests' own errors do not share a base we can import cleanly
