@@ -107,11 +107,12 @@ class Light(Zigbee2MqttDevice):
         if span is None:
             raise ValueError(f"a {model} has no adjustable colour temperature")
         if isinstance(value, str):
-            name = param_choice({"color_temp": value}, "color_temp", COLOR_TEMP_NAMES)
-            assert name is not None
-            return name
+            for name in COLOR_TEMP_NAMES:
+                if value.casefold() == name:
+                    return name
+            raise ValueError(f"'color_temp' should be mireds or one of {', '.join(COLOR_TEMP_NAMES)}, "
+                             f"got {value!r}")
         mireds = param_number({"color_temp": value}, "color_temp", *span)
-        assert mireds is not None
-        if mireds != int(mireds):
-            raise ValueError(f"'color_temp' should be whole mireds, got {mireds}")
+        if mireds is None or mireds != int(mireds):
+            raise ValueError(f"'color_temp' should be whole mireds, got {value!r}")
         return int(mireds)

@@ -31,7 +31,7 @@ from devices.base import (
 )
 
 TEXT_MAX = 500  # a minute of speech; longer is a message for a screen, not a speaker
-LANGUAGE = re.compile(r"^[a-z]{2}(-[A-Z]{2})?$")  # 'nl', 'en', 'nl-BE'
+LANGUAGE = re.compile(r"[a-z]{2}(-[A-Z]{2})?")  # 'nl', 'en', 'nl-BE'
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -75,7 +75,7 @@ class Speaker:
         if len(text) > TEXT_MAX:
             raise ValueError(f"'say' is {len(text)} characters; at most {TEXT_MAX} can be spoken")
         language = values.get("language", spec.options.get("language", "nl"))
-        if not isinstance(language, str) or not LANGUAGE.match(language):
+        if not isinstance(language, str) or not LANGUAGE.fullmatch(language):
             raise ValueError(f"'language' should be a language code such as 'nl', got {language!r}")
         body: dict[str, Any] = {"say": text.strip(), "language": language}
         if volume is not None:

@@ -101,6 +101,8 @@ class WanderTag:
         distance = get_number(data, "distance", 0, DISTANCE_MAX_M)
         if distance is None:
             raise PayloadError("no 'distance' in the sighting")
+        # ESPresense 4.x calls the advertising interval `int`; the brief and simulators say `interval`.
+        interval_key = "interval" if "interval" in data else "int"
         return [
             TagSighting(
                 receiver=receiver,
@@ -111,8 +113,7 @@ class WanderTag:
                 mac=get_str(data, "mac", 40),
                 raw=get_number(data, "raw", 0),
                 speed=get_number(data, "speed"),
-                interval=get_number(data, "interval", 0) if "interval" in data
-                else get_number(data, "int", 0),
+                interval=get_number(data, interval_key, 0),
             )
         ]
 

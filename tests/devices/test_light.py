@@ -143,7 +143,7 @@ def test_impossible_commands_are_value_errors(values: dict[str, object], reason:
 @pytest.mark.parametrize(
     "value, reason",
     [(200, "'color_temp' = 200 is outside 250..454"), (500, "outside"), (300.5, "whole mireds"),
-     ("purple", "should be one of coolest"), (False, "should be a number")],
+     ("purple", "should be mireds or one of coolest"), (False, "should be a number")],
 )
 def test_impossible_colour_temperatures(value: object, reason: str) -> None:
     with pytest.raises(ValueError, match=reason):

@@ -65,6 +65,7 @@ def test_volume_alone_goes_to_set() -> None:
         ({"say": "x" * 501}, "at most 500"),
         ({"say": "Hallo", "language": "Nederlands"}, "language code"),
         ({"say": "Hallo", "language": 31}, "language code"),
+        ({"say": "Hallo", "language": "nl\n"}, "language code"),
         ({"language": "nl"}, "only goes with 'say'"),
         ({"volume": 101}, "outside 0..100"),
         ({"volume": 33.3}, "whole percentage"),
