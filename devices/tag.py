@@ -101,7 +101,7 @@ class WanderTag:
         distance = get_number(data, "distance", 0, DISTANCE_MAX_M)
         if distance is None:
             raise PayloadError("no 'distance' in the sighting")
-        # ESPresense 4.x calls the advertising interval `int`; the brief and simulators say `interval`.
+        # ESPresense 4.x calls the advertising interval `int`; other tools (and our simulator) `interval`.
         interval_key = "interval" if "interval" in data else "int"
         return [
             TagSighting(
