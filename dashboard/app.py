@@ -1,46 +1,148 @@
-"""The dashboard app. For now: the device page and its JSON API."""
+"""The dashboard app: the visitor tour, the caregiver view and the technician console.
+
+`create_app(hub, ...)` wires everything to a running hub. The app reads the hub's bus and state,
+keeps its accounts in the hub's SQLite file, and serves every asset itself (no CDN: the demo
+home may be offline). Routes live in one module per audience: `routes_tour`, `routes_account`,
+`routes_care`, `routes_tech`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse
 
+from controller.config import resolve
 from controller.hub import Hub
+from controller.store import Database
+from dashboard.auth import CSRF_COOKIE, Auth
+from dashboard.live import LiveFeed
+from dashboard.narrate import Narrator
+from dashboard.stories import StoryRunner
+
+Service = Callable[[], Awaitable[None]]
+
+# Pages only load what the hub serves; WebSockets go back to the same host.
+_CSP = ("default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; "
+        "style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+        "form-action 'self'")
 
 
-def create_app(hub: Hub) -> FastAPI:
-    """A FastAPI app showing `hub`'s live state."""
-    app = FastAPI(title="huis", version="0.1.0", summary="Huis van de toekomst hub API")
-    page = resources.files("dashboard").joinpath("static/devices.html").read_text(encoding="utf-8")
+@dataclass(slots=True, kw_only=True)
+class Dashboard:
+    """What the routes share: the hub and the services the dashboard shows."""
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    async def devices_page() -> str:
-        return page
+    hub: Hub
+    auth: Auth
+    narrator: Narrator
+    feed: LiveFeed
+    engine: Any = None
+    alerts: Any = None
+    stories: StoryRunner | None = None
+    secure_cookies: bool | None = None
+    # Residents by the id alerts carry; the demo home has one, named by pseudonym only.
+    residents: list[str] = field(default_factory=list)
 
-    @app.get("/api/devices")
-    async def devices() -> list[dict[str, Any]]:
-        """Every configured device with its latest state."""
-        out = []
-        for st in hub.state.all():
-            item = st.as_dict()
-            dev = hub.config.devices[st.device]
-            item["name"] = dev.name or st.device
-            item["room_name"] = hub.config.rooms[st.room].name if st.room else None
-            out.append(item)
+    def services(self) -> list[Service]:
+        """Long-lived loops to run next to the web server (see dashboard.server.serve)."""
+        out: list[Service] = []
+        if self.stories is not None:
+            out.append(self.stories.run)
         return out
 
-    @app.get("/api/health")
-    async def health() -> dict[str, Any]:
-        """The hub's own health: link, message and error counters."""
-        link_connected = getattr(hub.link, "connected", None)
-        return {
-            "mqtt_connected": link_connected.is_set() if link_connected is not None else None,
-            "messages": hub.messages,
-            "payload_errors": hub.payload_errors,
-            "time": hub.clock.now().isoformat(),
-        }
+    async def aclose(self) -> None:
+        self.feed.close()
+        await self.auth.close()
 
+
+def static_text(name: str) -> str:
+    """A file from dashboard/static."""
+    return resources.files("dashboard").joinpath("static", name).read_text(encoding="utf-8")
+
+
+def page(name: str) -> HTMLResponse:
+    return HTMLResponse(static_text(name))
+
+
+def create_app(
+    hub: Hub,
+    *,
+    db: Database | None = None,
+    engine: Any = None,
+    alerts: Any = None,
+    simulated_home: Any = None,
+    secure_cookies: bool | None = None,
+    login_limit: int = 5,
+) -> FastAPI:
+    """A FastAPI app showing `hub`'s home live.
+
+    Args:
+        db: the hub's open database; without it the file named in the config is opened on
+            first use (and closed when the server stops).
+        engine: the scenario engine, for the technician's scenarios, traces and reload.
+        alerts: the AlertService; its router is mounted and its alerts shown.
+        simulated_home: the demo's simulators, for the tour-guide buttons.
+        secure_cookies: force the cookies' Secure flag; by default set when served over TLS.
+        login_limit: failed logins per user name within 15 minutes before logins are refused.
+    """
+    narrator = Narrator(hub.config)
+    feed = LiveFeed(hub, narrator)
+    path = None if db is not None else str(resolve(hub.config, hub.config.storage.path))
+    auth = Auth(db, hub.clock, path=path, limit=login_limit)
+    d = Dashboard(hub=hub, auth=auth, narrator=narrator, feed=feed, engine=engine, alerts=alerts,
+                  secure_cookies=secure_cookies,
+                  residents=[hub.config.resident.pseudonym])
+    if alerts is not None:
+        feed.alert_source = lambda: [a.as_dict() for a in alerts.active()]
+    if simulated_home is not None:
+        d.stories = StoryRunner(simulated_home, feed.publish_tour)
+
+    app = FastAPI(
+        title="huis",
+        version="0.1.0",
+        summary="Huis van de toekomst: hub API for the tour, caregivers and technicians",
+        # The bundled Swagger UI loads from a CDN; the demo home may be offline. The schema
+        # itself stays at /openapi.json and the technician console links to it.
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.huis = d
+
+    @app.middleware("http")
+    async def headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        response = await call_next(request)
+        response.headers.setdefault("Content-Security-Policy", _CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if request.url.path.startswith("/api/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        # Every page visit hands out the CSRF token its scripts echo on POST.
+        if request.cookies.get(CSRF_COOKIE) is None and "text/html" in response.headers.get(
+                "content-type", ""):
+            from dashboard.security import set_csrf_cookie
+
+            set_csrf_cookie(request, response)
+        return response
+
+    from dashboard import routes_account, routes_care, routes_tech, routes_tour
+
+    app.include_router(routes_tour.router)
+    app.include_router(routes_account.router)
+    app.include_router(routes_care.router)
+    app.include_router(routes_tech.router)
+
+    if alerts is not None:
+        try:
+            from dashboard.alerts_api import create_alerts_router
+        except ImportError:  # the alerts router has not landed in this checkout
+            create_alerts_router = None  # type: ignore[assignment]
+        if create_alerts_router is not None:
+            from dashboard.security import require_caregiver, require_technician
+
+            app.include_router(create_alerts_router(alerts, require_caregiver=require_caregiver,
+                                                    require_technician=require_technician))
     return app

@@ -1,0 +1,290 @@
+"""The live picture the pages draw: a floor plan, recent events and narrations, pushed as deltas.
+
+`LiveFeed` listens on the hub's bus. It keeps a bounded ring of recent events (the technician's
+event log and the caregiver's timeline read it) and a shorter list of narrations (the tour's
+panel and timeline), and fans each change out to every open WebSocket as a small delta message.
+A WebSocket first gets a snapshot, then deltas; a subscriber too slow to keep up is told to
+resync instead of being allowed to grow its queue without bound.
+
+Two audiences: `tour` messages are safe for visitors (pseudonyms, no caregiver names, no phone
+numbers: they pass the Scrubber); `staff` messages add the raw event records and go only to
+technicians and admins.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from controller.events import AVAILABILITY, STATE_CHANGED, Event
+from controller.hub import Hub
+from dashboard.narrate import Narration, Narrator
+
+_SUBSCRIBER_QUEUE = 500
+_TAG_OUTSIDE = "outside"
+_TOUR_NARRATIONS = 30
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EventRecord:
+    """One bus event in JSON-friendly form, for the event log."""
+
+    seq: int
+    time: datetime
+    type: str
+    device: str | None
+    data: Mapping[str, Any]
+    cause: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"seq": self.seq, "time": self.time.isoformat(), "type": self.type,
+                "device": self.device, "data": self.data, "cause": self.cause}
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+@dataclass(slots=True)
+class Subscriber:
+    """One open WebSocket's inbox."""
+
+    staff: bool
+    queue: asyncio.Queue[dict[str, Any]] = field(
+        default_factory=lambda: asyncio.Queue(maxsize=_SUBSCRIBER_QUEUE))
+    overflowed: bool = False
+
+    def offer(self, message: dict[str, Any]) -> None:
+        if self.overflowed:
+            return
+        try:
+            self.queue.put_nowait(message)
+        except asyncio.QueueFull:
+            # The page will be sent a fresh snapshot instead of the deltas it missed.
+            self.overflowed = True
+
+
+class LiveFeed:
+    """Recent history of the home and the fan-out of its changes to open pages."""
+
+    def __init__(self, hub: Hub, narrator: Narrator, *, ring_size: int = 2000,
+                 narrations: int = 1000) -> None:
+        self.hub = hub
+        self.narrator = narrator
+        self.ring: deque[EventRecord] = deque(maxlen=ring_size)
+        self.narrations: deque[Narration] = deque(maxlen=narrations)
+        self.alerts: dict[str, dict[str, Any]] = {}  # visitor-safe view of active alerts
+        self.subscribers: set[Subscriber] = set()
+        # The alert service's active alerts, when one runs; else alerts are followed from events.
+        self.alert_source: Callable[[], list[Mapping[str, Any]]] | None = None
+        self._seq = itertools.count(1)
+        self.layout = plan_layout(hub)
+        self._unsubscribe = hub.bus.subscribe(self.on_event)
+
+    def close(self) -> None:
+        """Stop listening to the bus."""
+        self._unsubscribe()
+
+    # -- intake ---------------------------------------------------------------------------------
+
+    def on_event(self, event: Event) -> None:
+        """Bus listener: record, narrate and fan out one event."""
+        record = EventRecord(seq=next(self._seq), time=event.time, type=event.type,
+                             device=event.device, data=_jsonable(event.data),
+                             cause=event.context.explain())
+        self.ring.append(record)
+        staff_msg = {"type": "event", "event": record.as_dict()}
+        for sub in self.subscribers:
+            if sub.staff:
+                sub.offer(staff_msg)
+        if event.device is not None and event.type in (STATE_CHANGED, AVAILABILITY) \
+                and event.device in self.hub.state:
+            self.publish_tour({"type": "device", "device": self.device_view(event.device)})
+        if event.type.startswith("alert"):
+            self._track_alert(event)
+        narration = self.narrator.narrate(event)
+        if narration is not None:
+            self.narrations.append(narration)
+            self.publish_tour({"type": "narration", "narration": narration.as_dict()})
+
+    def publish_tour(self, message: dict[str, Any]) -> None:
+        """Send a visitor-safe message to every page."""
+        clean = self.narrator.scrub.deep(message)
+        for sub in self.subscribers:
+            sub.offer(clean)
+
+    def _track_alert(self, event: Event) -> None:
+        # The alert service publishes {"action": raised|acknowledged|escalated|resolved, "key",
+        # "severity", "by", ...}; "by" names a caregiver and never reaches a visitor.
+        if self.alert_source is not None:
+            self.refresh_alerts()
+            return
+        data = event.data
+        inner = data.get("alert")
+        if isinstance(inner, Mapping):
+            data = {**inner, **{k: v for k, v in data.items() if k != "alert"}}
+        key = data.get("id") or data.get("alert_id") or data.get("key")
+        if not isinstance(key, str | int):
+            return
+        state = str(data.get("state") or data.get("action") or "raised")
+        key = str(key)
+        if state in ("resolved", "cancelled"):
+            self.alerts.pop(key, None)
+            for k, a in list(self.alerts.items()):
+                if a.get("key") == data.get("key"):
+                    self.alerts.pop(k, None)
+        else:
+            prev = next((a for a in self.alerts.values() if a.get("key") == data.get("key")),
+                        self.alerts.get(key, {}))
+            self.alerts.pop(str(prev.get("id")), None)
+            merged = {**prev, **{k: v for k, v in data.items() if v is not None}, "state": state}
+            merged["id"] = str(prev.get("id") or key)
+            self.alerts[merged["id"]] = self.visitor_alert(merged)
+        self.publish_tour({"type": "alerts", "alerts": list(self.alerts.values())})
+
+    def refresh_alerts(self, *, publish: bool = True) -> None:
+        """Take the active alerts from the alert service (in memory, no I/O) and tell the pages."""
+        if self.alert_source is None:
+            return
+        self.alerts = {str(a.get("id")): self.visitor_alert(a) for a in self.alert_source()}
+        if publish:
+            self.publish_tour({"type": "alerts", "alerts": list(self.alerts.values())})
+
+    def visitor_alert(self, alert: Mapping[str, Any]) -> dict[str, Any]:
+        """Only what a visitor may see of an alert: no one who was paged, no one who answered."""
+        state = str(alert.get("state") or "raised")
+        return {
+            "id": str(alert.get("id")),
+            "key": str(alert.get("key") or ""),
+            "severity": str(alert.get("severity") or "warning"),
+            "message": self.narrator.scrub.text(str(alert.get("message") or "")),
+            "state": state,
+            "acknowledged": state == "acknowledged",
+        }
+
+    # -- views ----------------------------------------------------------------------------------
+
+    def device_view(self, device: str) -> dict[str, Any]:
+        """A device as the floor plan draws it."""
+        st = self.hub.state.get(device)
+        dev = self.hub.config.devices[device]
+        x, y = self.layout[device]
+        attrs = dict(st.attributes)
+        view: dict[str, Any] = {
+            "id": device,
+            "name": self.narrator.device_name(device, "nl"),
+            "name_en": self.narrator.device_name(device, "en"),
+            "kind": dev.kind,
+            "room": dev.room,
+            "x": x,
+            "y": y,
+            "available": st.available,
+            "attributes": _jsonable(attrs),
+        }
+        if dev.kind == "tag":
+            where = attrs.get("room")
+            if isinstance(where, str) and where in self.hub.config.rooms:
+                view["x"], view["y"] = _centre(self.hub.config.rooms[where].area)
+                view["y"] += 40  # just below the room label, clear of the room's devices
+                view["where"] = where
+            elif where is not None or st.last_seen is not None:
+                view["where"] = _TAG_OUTSIDE
+        return view
+
+    def tour_snapshot(self) -> dict[str, Any]:
+        """Everything the tour page draws, visitor-safe."""
+        cfg = self.hub.config
+        self.refresh_alerts(publish=False)
+        snap = {
+            "type": "snapshot",
+            "home": cfg.home.name,
+            "resident": cfg.resident.pseudonym,
+            "time": self.hub.clock.now().isoformat(),
+            "timezone": cfg.home.location.timezone,
+            "plan": {
+                "width": cfg.floorplan[0],
+                "height": cfg.floorplan[1],
+                "rooms": [{"id": rid, "name": r.name, "name_en": r.name_en or r.name,
+                           "area": list(r.area)} for rid, r in cfg.rooms.items()],
+            },
+            "devices": [self.device_view(d) for d in cfg.devices],
+            "narrations": [n.as_dict() for n in list(self.narrations)[-_TOUR_NARRATIONS:]],
+            "alerts": list(self.alerts.values()),
+        }
+        clean: dict[str, Any] = self.narrator.scrub.deep(snap)
+        return clean
+
+    def subscribe(self, *, staff: bool) -> Subscriber:
+        sub = Subscriber(staff=staff)
+        self.subscribers.add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscriber) -> None:
+        self.subscribers.discard(sub)
+
+    def events(self, *, device: str | None = None, type: str | None = None,
+               since: datetime | None = None, text: str | None = None,
+               limit: int = 200) -> list[EventRecord]:
+        """Recent events, newest first, filtered."""
+        out: list[EventRecord] = []
+        needle = text.lower() if text else None
+        for rec in reversed(self.ring):
+            if since is not None and rec.time < since:
+                break
+            if device and rec.device != device:
+                continue
+            if type and rec.type != type:
+                continue
+            if needle and needle not in f"{rec.device} {rec.data} {rec.cause}".lower():
+                continue
+            out.append(rec)
+            if len(out) >= limit:
+                break
+        return out
+
+
+def _centre(area: tuple[float, float, float, float]) -> tuple[float, float]:
+    x, y, w, h = area
+    return x + w / 2, y + h / 2
+
+
+def plan_layout(hub: Hub) -> dict[str, tuple[float, float]]:
+    """Where each device sits on the plan: its `position`, else spread around its room's centre."""
+    cfg = hub.config
+    out: dict[str, tuple[float, float]] = {}
+    by_room: dict[str | None, list[str]] = {}
+    for dev_id, dev in cfg.devices.items():
+        if dev.position is not None:
+            out[dev_id] = (float(dev.position[0]), float(dev.position[1]))
+        else:
+            by_room.setdefault(dev.room if dev.room in cfg.rooms else None, []).append(dev_id)
+    for room, devices in by_room.items():
+        if room is None:
+            # Devices without a room (a tag that moves about) start outside the house, bottom right.
+            w, h = cfg.floorplan
+            for i, dev_id in enumerate(devices):
+                out[dev_id] = (w - 40 - 70 * i, h + 40)
+            continue
+        x, y, w, h = cfg.rooms[room].area
+        cols = max(1, min(len(devices), int(w // 80)))
+        rows = (len(devices) + cols - 1) // cols
+        # A grid of icons centred in the room, below the room's name.
+        step_x, step_y = min(90.0, w / (cols + 1)), min(80.0, (h - 40) / (rows + 1))
+        x0 = x + w / 2 - step_x * (cols - 1) / 2
+        y0 = y + 40 + (h - 40) / 2 - step_y * (rows - 1) / 2
+        for i, dev_id in enumerate(devices):
+            out[dev_id] = (round(x0 + step_x * (i % cols), 1), round(y0 + step_y * (i // cols), 1))
+    return out

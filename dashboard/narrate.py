@@ -1,0 +1,338 @@
+"""Plain-language sentences about what happens in the home and why, in Dutch and English.
+
+The tour's explanation panel reads these aloud, in effect: "Mevrouw Jansen stapt uit bed." then
+"Het licht in de badkamer gaat aan op 10%. Waarom: scenario night exit, omdat Mevrouw Jansen
+uit bed stapte." The "why" comes from the event's Context chain: the narrator remembers the
+sentence it produced for each context, so an effect can name its cause in the cause's own words.
+
+Visitors read every sentence, so nothing here may name a caregiver or carry a phone number:
+`Scrubber` replaces caregiver names by their relation and blanks anything that looks like a
+phone number, and it is applied to every sentence before it leaves this module.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from controller.config import HomeConfig
+from controller.events import (
+    AVAILABILITY,
+    COMMAND_SENT,
+    DEVICE_EVENT,
+    STATE_CHANGED,
+    Context,
+    Event,
+)
+
+LANGS = ("nl", "en")
+
+# Phone numbers: +31 6 12345678, 06-12345678, 0612345678, 038 123 4567, (038) 1234567.
+_PHONE = re.compile(r"(?<![\w])(?:\+|00)?\(?\d[\d\s\-()]{7,}\d(?![\w])")
+_MAX_REMEMBERED = 2000
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Narration:
+    """One sentence about one event, with the reason behind it when there is one."""
+
+    id: int
+    time: datetime
+    event_type: str
+    device: str | None
+    room: str | None
+    text: Mapping[str, str]  # language -> sentence
+    why: Mapping[str, str]  # language -> reason; empty when the event has no known cause
+    severity: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly."""
+        return {
+            "id": self.id,
+            "time": self.time.isoformat(),
+            "type": self.event_type,
+            "device": self.device,
+            "room": self.room,
+            "text": dict(self.text),
+            "why": dict(self.why),
+            "severity": self.severity,
+        }
+
+
+class Scrubber:
+    """Removes what visitors must not see: caregiver names and phone numbers."""
+
+    def __init__(self, config: HomeConfig) -> None:
+        pairs: list[tuple[str, str]] = []
+        for cid, cg in config.caregivers.items():
+            stand_in = cg.relation or "zorgverlener"
+            for name in {cg.name, cid}:
+                # Short ids like 'buur' would clobber ordinary words; names are what matter.
+                if len(name) >= 3 and name.lower() != stand_in.lower():
+                    pairs.append((name, stand_in))
+        # Longest first, so "Zorgteam Zwolle" goes before a caregiver called "Zorgteam".
+        pairs.sort(key=lambda p: -len(p[0]))
+        self._pairs = [(re.compile(rf"\b{re.escape(n)}\b", re.IGNORECASE), s) for n, s in pairs]
+
+    def text(self, value: str) -> str:
+        """`value` with caregiver names replaced by their relation and phone numbers blanked."""
+        out = _PHONE.sub("[nummer]", value)
+        for pattern, stand_in in self._pairs:
+            out = pattern.sub(stand_in, out)
+        return out
+
+    def deep(self, value: Any) -> Any:
+        """Scrub every string inside nested dicts and lists."""
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, Mapping):
+            return {k: self.deep(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.deep(v) for v in value]
+        return value
+
+
+def _pct(brightness: Any) -> int | None:
+    # Zigbee2MQTT brightness runs 0..254.
+    if isinstance(brightness, int | float) and not isinstance(brightness, bool):
+        return max(0, min(100, round(brightness / 254 * 100)))
+    return None
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:] if text else text
+
+
+class Narrator:
+    """Turns bus events into Narrations; remembers recent ones so effects can name causes."""
+
+    def __init__(self, config: HomeConfig) -> None:
+        self.config = config
+        self.scrub = Scrubber(config)
+        self.person = config.resident.pseudonym
+        self._by_context: OrderedDict[str, Mapping[str, str]] = OrderedDict()
+        self._seq = 0
+
+    # -- names ----------------------------------------------------------------------------------
+
+    def room_name(self, room: str | None, lang: str) -> str:
+        """A room's display name (lower case, for inside a sentence)."""
+        if room is None or room not in self.config.rooms:
+            return {"nl": "het huis", "en": "the house"}[lang]
+        r = self.config.rooms[room]
+        name = (r.name_en or r.name) if lang == "en" else r.name
+        return name.lower()
+
+    def device_name(self, device: str, lang: str) -> str:
+        """A device's display name."""
+        dev = self.config.devices.get(device)
+        if dev is None:
+            return device
+        if lang == "en":
+            return str(dev.options.get("name_en") or dev.name or device.replace("_", " "))
+        return dev.name or device.replace("_", " ")
+
+    # -- sentences ------------------------------------------------------------------------------
+
+    def narrate(self, event: Event) -> Narration | None:
+        """A sentence for `event`, or None when it is not worth telling a visitor."""
+        text = self._sentences(event)
+        if text is None:
+            return None
+        text = {lang: self.scrub.text(t) for lang, t in text.items()}
+        why = {lang: self.scrub.text(w) for lang, w in self._why(event.context).items()}
+        # The first sentence told for a context is how later effects refer to it.
+        if event.context.id not in self._by_context:
+            self._by_context[event.context.id] = text
+            if len(self._by_context) > _MAX_REMEMBERED:
+                self._by_context.popitem(last=False)
+        self._seq += 1
+        room = None
+        if event.device is not None and event.device in self.config.devices:
+            room = self.config.devices[event.device].room
+        severity = event.data.get("severity") if event.type.startswith("alert") else None
+        return Narration(id=self._seq, time=event.time, event_type=event.type, device=event.device,
+                         room=room, text=text, why=why,
+                         severity=severity if isinstance(severity, str) else None)
+
+    def _sentences(self, event: Event) -> dict[str, str] | None:
+        dev = self.config.devices.get(event.device) if event.device else None
+        kind = dev.kind if dev else None
+        if event.type == STATE_CHANGED and event.device and kind:
+            changes = event.data.get("changes", {})
+            new = {k: v[1] if isinstance(v, list | tuple) and len(v) == 2 else v
+                   for k, v in changes.items()}
+            return self._state_sentences(event.device, kind, new)
+        if event.type == COMMAND_SENT and event.device and kind:
+            return self._command_sentences(event.device, kind, event.data.get("values", {}))
+        if event.type == DEVICE_EVENT and event.device and kind:
+            return self._device_event_sentences(event.device, kind, event.data)
+        if event.type == AVAILABILITY and event.device:
+            online = bool(event.data.get("online"))
+            nl = self.device_name(event.device, "nl")
+            en = self.device_name(event.device, "en")
+            return ({"nl": f"{nl} is weer bereikbaar.", "en": f"{en} is reachable again."} if online
+                    else {"nl": f"{nl} reageert niet meer.", "en": f"{en} stopped responding."})
+        if event.type.startswith("alert"):
+            return self._alert_sentences(event)
+        return None
+
+    def _state_sentences(self, device: str, kind: str, new: Mapping[str, Any]) -> dict[str, str] | None:
+        p = self.person
+        room_nl = self.room_name(self.config.devices[device].room, "nl")
+        room_en = self.room_name(self.config.devices[device].room, "en")
+        if kind == "bed" and "occupancy" in new:
+            return ({"nl": f"{p} gaat in bed liggen.", "en": f"{p} gets into bed."} if new["occupancy"]
+                    else {"nl": f"{p} stapt uit bed.", "en": f"{p} gets out of bed."})
+        if kind == "contact" and "contact" in new:
+            # Zigbee2MQTT: contact true means the magnet is near, i.e. the door is closed.
+            nl, en = self.device_name(device, "nl"), self.device_name(device, "en")
+            return ({"nl": f"De {_lower_first(nl)} gaat dicht.", "en": f"The {_lower_first(en)} closes."}
+                    if new["contact"] else
+                    {"nl": f"De {_lower_first(nl)} gaat open.", "en": f"The {_lower_first(en)} opens."})
+        if kind == "motion" and new.get("occupancy") is True:
+            return {"nl": f"Beweging in de {room_nl}.", "en": f"Movement in the {room_en}."}
+        if kind == "light" and ("state" in new or "brightness" in new):
+            return self._light(room_nl, room_en, new)
+        if kind == "curtain" and "position" in new and isinstance(new["position"], int | float):
+            opened = new["position"] >= 50
+            return ({"nl": f"Het gordijn in de {room_nl} gaat open.",
+                     "en": f"The curtain in the {room_en} opens."} if opened else
+                    {"nl": f"Het gordijn in de {room_nl} gaat dicht.",
+                     "en": f"The curtain in the {room_en} closes."})
+        if kind == "tag" and "room" in new:
+            where = new["room"]
+            if isinstance(where, str) and where in self.config.rooms:
+                return {"nl": f"{p} is nu in de {self.room_name(where, 'nl')}.",
+                        "en": f"{p} is now in the {self.room_name(where, 'en')}."}
+            return {"nl": f"{p} is niet meer in huis te zien.",
+                    "en": f"{p} can no longer be seen in the house."}
+        return None
+
+    def _light(self, room_nl: str, room_en: str, new: Mapping[str, Any]) -> dict[str, str]:
+        state = str(new.get("state", "")).upper()
+        pct = _pct(new.get("brightness"))
+        if state == "OFF":
+            return {"nl": f"Het licht in de {room_nl} gaat uit.",
+                    "en": f"The light in the {room_en} goes off."}
+        at_nl = f" op {pct}%" if pct is not None else ""
+        at_en = f" at {pct}%" if pct is not None else ""
+        if state == "ON":
+            return {"nl": f"Het licht in de {room_nl} gaat aan{at_nl}.",
+                    "en": f"The light in the {room_en} comes on{at_en}."}
+        return {"nl": f"Het licht in de {room_nl} wordt {pct}%.",
+                "en": f"The light in the {room_en} changes to {pct}%."}
+
+    def _command_sentences(self, device: str, kind: str, values: Mapping[str, Any]) -> dict[str, str] | None:
+        room = self.config.devices[device].room
+        room_nl, room_en = self.room_name(room, "nl"), self.room_name(room, "en")
+        if kind == "light":
+            return self._light(room_nl, room_en, values)
+        if kind == "curtain":
+            pos = values.get("position")
+            state = str(values.get("state", "")).upper()
+            opened = state == "OPEN" or (isinstance(pos, int | float) and pos >= 50)
+            return ({"nl": f"De hub opent het gordijn in de {room_nl}.",
+                     "en": f"The hub opens the curtain in the {room_en}."} if opened else
+                    {"nl": f"De hub sluit het gordijn in de {room_nl}.",
+                     "en": f"The hub closes the curtain in the {room_en}."})
+        if kind == "speaker" or "announce" in values or "text" in values:
+            said = values.get("text") or values.get("announce")
+            if isinstance(said, str):
+                return {"nl": f"De hub zegt: “{said}”", "en": f"The hub says: “{said}”"}
+        return None
+
+    def _device_event_sentences(self, device: str, kind: str, data: Mapping[str, Any]) -> dict[str, str] | None:
+        p = self.person
+        name = str(data.get("event") or data.get("action") or "")
+        if kind == "sos" or name in ("sos", "emergency"):
+            return {"nl": f"{p} drukt op de alarmknop.", "en": f"{p} presses the alarm button."}
+        if kind == "dispenser":
+            known = {
+                "dose_due": ("Tijd voor de medicijnen: de dispenser piept.",
+                             "Medication time: the dispenser beeps."),
+                "due": ("Tijd voor de medicijnen: de dispenser piept.",
+                        "Medication time: the dispenser beeps."),
+                "taken": (f"{p} neemt de medicijnen uit de dispenser.",
+                          f"{p} takes the medication from the dispenser."),
+                "dose_taken": (f"{p} neemt de medicijnen uit de dispenser.",
+                               f"{p} takes the medication from the dispenser."),
+                "missed": ("De medicijnen zijn niet op tijd genomen.",
+                           "The medication was not taken in time."),
+                "dose_missed": ("De medicijnen zijn niet op tijd genomen.",
+                                "The medication was not taken in time."),
+                "refill_low": ("De dispenser is bijna leeg.", "The dispenser is almost empty."),
+            }
+            if name in known:
+                nl, en = known[name]
+                return {"nl": nl, "en": en}
+            return None
+        if name:
+            nl, en = self.device_name(device, "nl"), self.device_name(device, "en")
+            return {"nl": f"{nl}: {name}.", "en": f"{en}: {name}."}
+        return None
+
+    def _alert_sentences(self, event: Event) -> dict[str, str] | None:
+        data = event.data
+        message = data.get("message")
+        state = str(data.get("action") or data.get("state") or "")
+        msg = f": {message}" if isinstance(message, str) and message else ""
+        table = {
+            "raised": ("Melding aan de zorgverleners", "Alert to the caregivers"),
+            "delivered": ("De melding is bezorgd", "The alert was delivered"),
+            "escalated": ("Niemand reageert: de melding gaat naar de volgende zorgverlener",
+                          "Nobody responded: the alert goes to the next caregiver"),
+            "acknowledged": ("Een zorgverlener is onderweg", "A caregiver is on the way"),
+            "resolved": ("De melding is afgehandeld", "The alert is resolved"),
+            "cancelled": ("De melding is ingetrokken", "The alert was withdrawn"),
+        }
+        if state not in table:
+            return None
+        nl, en = table[state]
+        # Only the raise carries the message; later steps would repeat it.
+        if state == "raised":
+            return {"nl": f"{nl}{msg}", "en": f"{en}{msg}"}
+        return {"nl": f"{nl}.", "en": f"{en}."}
+
+    # -- causes ---------------------------------------------------------------------------------
+
+    def _why(self, ctx: Context) -> dict[str, str]:
+        """What led to an event: the rule that acted and the earlier sentence that started it."""
+        parts: dict[str, list[str]] = {"nl": [], "en": []}
+        cause_text: Mapping[str, str] | None = None
+        for depth, c in enumerate(ctx.chain()):
+            kind, _, name = c.origin.partition(":")
+            if kind in ("scenario", "rule", "automation"):
+                label = name.replace("_", " ").replace("-", " ")
+                parts["nl"].append(f"scenario ‘{label}’")
+                parts["en"].append(f"scenario ‘{label}’")
+            elif kind in ("user", "caregiver"):
+                parts["nl"].append("een zorgverlener")
+                parts["en"].append("a caregiver")
+            elif kind == "simulator":
+                parts["nl"].append("de demonstratie")
+                parts["en"].append("the demonstration")
+            if depth > 0 and cause_text is None and c.id in self._by_context:
+                cause_text = self._by_context[c.id]
+        if cause_text is not None:
+            for lang in LANGS:
+                sentence = cause_text.get(lang, "").rstrip(".")
+                joiner = "na: " if lang == "nl" else "after: "
+                parts[lang].append(joiner + sentence)
+        if not parts["nl"]:
+            return {}
+        return {lang: ", ".join(_dedupe(parts[lang])) for lang in LANGS}
+
+
+def _dedupe(items: Iterable[str]) -> list[str]:
+    seen: set[str] = set()
+    out = []
+    for item in items:
+        if item not in seen:
+            seen.add(item)
+            out.append(item)
+    return out

@@ -1,0 +1,166 @@
+"""Logging in and out, first-run setup of the admin, and user management."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
+
+from dashboard.app import page
+from dashboard.auth import ROLES, SESSION_COOKIE, AuthError, User
+from dashboard.security import (
+    Admin,
+    current_user,
+    dashboard_of,
+    require_csrf,
+    set_csrf_cookie,
+    set_session_cookie,
+)
+
+router = APIRouter()
+
+HOME_OF_ROLE = {"caregiver": "/zorg", "technician": "/technicus", "admin": "/technicus"}
+
+
+class Credentials(BaseModel):
+    username: str = Field(max_length=64)
+    password: str = Field(max_length=1024)
+
+
+class NewUser(BaseModel):
+    username: str = Field(max_length=64)
+    password: str = Field(max_length=1024)
+    role: str = "caregiver"
+    display_name: str | None = Field(None, max_length=100)
+    caregiver: str | None = Field(None, max_length=64)
+    residents: list[str] = Field(default_factory=list)
+
+
+class Setup(BaseModel):
+    username: str = Field(max_length=64)
+    password: str = Field(max_length=1024)
+    display_name: str | None = Field(None, max_length=100)
+
+
+@router.get("/login", response_class=HTMLResponse, include_in_schema=False)
+async def login_page() -> HTMLResponse:
+    return page("login.html")
+
+
+@router.get("/setup", include_in_schema=False, response_model=None)
+async def setup_page(request: Request) -> Response:
+    if not await dashboard_of(request).auth.setup_needed():
+        return RedirectResponse("/login", status_code=303)
+    return page("setup.html")
+
+
+@router.get("/api/session", tags=["account"])
+async def session(request: Request) -> dict[str, Any]:
+    """Who is logged in (null for a visitor), and whether first-run setup is still open."""
+    d = dashboard_of(request)
+    user = await current_user(request)
+    return {
+        "user": user.as_dict() if user else None,
+        "home": HOME_OF_ROLE.get(user.role) if user else "/",
+        "setup_needed": await d.auth.setup_needed(),
+        "home_name": d.hub.config.home.name,
+    }
+
+
+async def _start_session(request: Request, user: User, token: str) -> JSONResponse:
+    response = JSONResponse({"user": user.as_dict(), "home": HOME_OF_ROLE[user.role]})
+    set_session_cookie(request, response, token)
+    # A fresh CSRF token with the fresh session: nothing from before login carries over.
+    set_csrf_cookie(request, response)
+    return response
+
+
+@router.post("/api/login", tags=["account"], dependencies=[Depends(require_csrf)],
+             response_model=None)
+async def login(body: Credentials, request: Request) -> Response:
+    """Log in; sets an HttpOnly session cookie. Too many failures: 429 with Retry-After."""
+    d = dashboard_of(request)
+    address = request.client.host if request.client else "unknown"
+    wait = d.auth.login_blocked(body.username, address)
+    if wait > 0:
+        return JSONResponse(
+            {"detail": "Too many failed attempts: wait a few minutes before trying again.",
+             "retry_after": round(wait)},
+            status_code=429, headers={"Retry-After": str(round(wait))})
+    result = await d.auth.login(body.username, body.password, address)
+    if result is None:
+        raise HTTPException(401, "Wrong user name or password.")
+    return await _start_session(request, *result)
+
+
+@router.post("/api/logout", tags=["account"], dependencies=[Depends(require_csrf)],
+             response_model=None)
+async def logout(request: Request) -> Response:
+    """End this session."""
+    d = dashboard_of(request)
+    user = await current_user(request)
+    await d.auth.logout(request.cookies.get(SESSION_COOKIE))
+    if user is not None:
+        await d.auth.audit(user, "logout")
+    response = JSONResponse({"ok": True})
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.post("/api/setup", tags=["account"], dependencies=[Depends(require_csrf)],
+             response_model=None)
+async def setup(body: Setup, request: Request) -> Response:
+    """Create the first admin. Only possible while no admin exists; logs the admin in."""
+    d = dashboard_of(request)
+    if not await d.auth.setup_needed():
+        raise HTTPException(403, "Setup is done: an admin exists. Log in instead.")
+    try:
+        await d.auth.create_user(username=body.username, password=body.password, role="admin",
+                                 display_name=body.display_name)
+    except AuthError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    address = request.client.host if request.client else "unknown"
+    result = await d.auth.login(body.username, body.password, address)
+    if result is None:  # pragma: no cover - we just created it
+        raise HTTPException(500, "The new admin could not log in.")
+    await d.auth.audit(result[0], "setup", detail="first admin created")
+    return await _start_session(request, *result)
+
+
+@router.get("/api/admin/users", tags=["admin"])
+async def users(request: Request, admin: Admin) -> list[dict[str, Any]]:
+    """Every account (never a password hash)."""
+    return [u.as_dict() for u in await dashboard_of(request).auth.users()]
+
+
+@router.post("/api/admin/users", tags=["admin"], status_code=201)
+async def add_user(body: NewUser, request: Request,
+                   admin: Admin) -> dict[str, Any]:
+    """Add an account: caregiver (with residents), technician or admin."""
+    d = dashboard_of(request)
+    if body.role not in ROLES:
+        raise HTTPException(422, f"'{body.role}' is not a role; choose one of {', '.join(ROLES)}.")
+    if body.caregiver is not None and body.caregiver not in d.hub.config.caregivers:
+        raise HTTPException(422, f"There is no caregiver '{body.caregiver}' in the configuration.")
+    unknown = [r for r in body.residents if r not in d.residents]
+    if unknown:
+        raise HTTPException(422, f"Unknown resident(s): {', '.join(unknown)}.")
+    try:
+        user = await d.auth.create_user(username=body.username, password=body.password,
+                                        role=body.role, display_name=body.display_name,
+                                        caregiver=body.caregiver, residents=body.residents)
+    except AuthError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    await d.auth.audit(admin, "user_added", detail=f"{user.username} as {user.role}")
+    return user.as_dict()
+
+
+@router.get("/api/admin/options", tags=["admin"])
+async def options(request: Request, admin: Admin) -> dict[str, Any]:
+    """What a new account can be linked to: the configured caregivers and the residents."""
+    d = dashboard_of(request)
+    return {"caregivers": [{"id": cid, "name": c.name, "relation": c.relation}
+                           for cid, c in d.hub.config.caregivers.items()],
+            "residents": d.residents, "roles": list(ROLES)}

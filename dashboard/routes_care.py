@@ -1,0 +1,148 @@
+"""The caregiver view: their residents, today's timeline. Alerts come from the alerts router.
+
+Every route here depends on `require_caregiver`, which writes each access to the audit log.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from html import escape
+from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, Field
+
+from dashboard.app import page, static_text
+from dashboard.auth import User
+from dashboard.security import CARE_ROLES, Caregiver, current_user, dashboard_of
+
+router = APIRouter()
+
+
+def forbidden_page(request: Request) -> HTMLResponse:
+    """403 with a way forward: a visitor is shown where to log in."""
+    html = static_text("forbidden.html")
+    target = escape(quote(request.url.path, safe="/"))
+    return HTMLResponse(html.replace("{next}", target), status_code=403)
+
+
+@router.get("/zorg", response_class=HTMLResponse, include_in_schema=False)
+async def care_page(request: Request) -> HTMLResponse:
+    user = await current_user(request)
+    if user is None or user.role not in CARE_ROLES:
+        return forbidden_page(request)
+    return page("care.html")
+
+
+@router.get("/api/care/me", tags=["care"])
+async def me(request: Request, user: Caregiver) -> dict[str, Any]:
+    """The caregiver and the residents they may see (by pseudonym)."""
+    d = dashboard_of(request)
+    return {"user": user.as_dict(),
+            "residents": [r for r in d.residents if user.can_see(r)],
+            "home": d.hub.config.home.name}
+
+
+@router.get("/api/care/timeline", tags=["care"])
+async def timeline(request: Request, user: Caregiver,
+                   resident: str | None = None) -> dict[str, Any]:
+    """Today's events (local time) in the home of a resident this caregiver is assigned to."""
+    d = dashboard_of(request)
+    mine = [r for r in d.residents if user.can_see(r)]
+    if resident is None:
+        if not mine:
+            raise HTTPException(403, "No resident is assigned to you.")
+        resident = mine[0]
+    if resident not in mine:
+        raise HTTPException(403, "This resident is not assigned to you.")
+    tz = ZoneInfo(d.hub.config.home.location.timezone)
+    now = d.hub.clock.now().astimezone(tz)
+    midnight = datetime(now.year, now.month, now.day, tzinfo=tz)
+    items = [n.as_dict() for n in d.feed.narrations if n.time >= midnight]
+    items.reverse()
+    return {"resident": resident, "date": now.date().isoformat(), "items": items}
+
+
+# -- alerts, through the AlertService, limited to the caregiver's own residents ------------------
+
+
+class ResolveBody(BaseModel):
+    note: str = Field(min_length=1, max_length=2000)
+
+
+def _alerts(request: Request) -> Any:
+    service = dashboard_of(request).alerts
+    if service is None:
+        raise HTTPException(501, "The alert service is not running in this hub.")
+    return service
+
+
+def _who(user: User) -> str:
+    """How the alert service knows this person: their caregiver id, else their user name."""
+    return user.caregiver or user.username
+
+
+async def _alert_view(service: Any, alert: Any) -> dict[str, Any]:
+    item: dict[str, Any] = alert.as_dict()
+    paged = await service.store.paged(alert.id)
+    relation = {cid: r.relation for cid, r in service.caregivers.items()}
+    item["notified"] = [{"id": p, "name": service.name_of(p), "relation": relation.get(p)}
+                        for p in paged]
+    item["acknowledged_by_name"] = service.name_of(alert.acknowledged_by) or None
+    item["resolved_by_name"] = service.name_of(alert.resolved_by) or None
+    return item
+
+
+async def _own_alert(request: Request, user: User, alert_id: str) -> Any:
+    service = _alerts(request)
+    alert = await service.get(alert_id)
+    # Someone else's resident reads as "no such alert": do not confirm it exists.
+    if alert is None or not user.can_see(alert.resident):
+        raise HTTPException(404, "No such alert.")
+    return alert
+
+
+@router.get("/api/care/alerts", tags=["care"])
+async def care_alerts(request: Request, user: Caregiver) -> dict[str, Any]:
+    """Active alerts and today's closed ones for this caregiver's residents, with who was
+    notified and who acknowledged."""
+    service = _alerts(request)
+    await service.open()
+    d = dashboard_of(request)
+    tz = ZoneInfo(d.hub.config.home.location.timezone)
+    now = d.hub.clock.now().astimezone(tz)
+    midnight = datetime(now.year, now.month, now.day, tzinfo=tz)
+    active = [a for a in service.active() if user.can_see(a.resident)]
+    recent = [a for a in await service.recent(50)
+              if user.can_see(a.resident) and not a.active and a.raised_at >= midnight]
+    await service.record_view(None, user=_who(user), channel="dashboard",
+                              detail=f"{len(active)} active alert(s) listed")
+    return {"active": [await _alert_view(service, a) for a in active],
+            "recent": [await _alert_view(service, a) for a in recent]}
+
+
+@router.post("/api/care/alerts/{alert_id}/acknowledge", tags=["care"])
+async def care_acknowledge(alert_id: str, request: Request,
+                           user: Caregiver) -> dict[str, Any]:
+    """"Ik ga erheen": stop the escalation and tell the others who is going."""
+    await _own_alert(request, user, alert_id)
+    service = _alerts(request)
+    outcome = await service.acknowledge(alert_id, by=_who(user), channel="dashboard")
+    alert = outcome.alert
+    return {"ok": outcome.ok, "reason": outcome.reason, "by": service.name_of(outcome.by) or None,
+            "alert": await _alert_view(service, alert) if alert is not None else None}
+
+
+@router.post("/api/care/alerts/{alert_id}/resolve", tags=["care"])
+async def care_resolve(alert_id: str, body: ResolveBody, request: Request,
+                       user: Caregiver) -> dict[str, Any]:
+    """Close the alert with a note; everyone who was paged is told."""
+    await _own_alert(request, user, alert_id)
+    service = _alerts(request)
+    alert = await service.resolve(alert_id, by=_who(user), note=body.note, channel="dashboard")
+    if alert is None:
+        raise HTTPException(409, "This alert is no longer active.")
+    return {"ok": True, "alert": await _alert_view(service, alert)}

@@ -1,0 +1,198 @@
+"""The technician console: device health, event log, scenarios and traces, reload, audit logs."""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import asdict, is_dataclass
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from controller.config import resolve
+from controller.errors import ConfigError, Problem
+from dashboard.app import Dashboard, page
+from dashboard.routes_care import forbidden_page
+from dashboard.security import TECH_ROLES, Technician, current_user, dashboard_of
+
+router = APIRouter()
+
+
+@router.get("/technicus", response_class=HTMLResponse, include_in_schema=False)
+async def tech_page(request: Request) -> HTMLResponse:
+    user = await current_user(request)
+    if user is None or user.role not in TECH_ROLES:
+        return forbidden_page(request)
+    return page("tech.html")
+
+
+@router.get("/api/tech/devices", tags=["technician"])
+async def device_health(request: Request,
+                        user: Technician) -> list[dict[str, Any]]:
+    """Every device's health: online, last seen, battery, link quality, payload errors."""
+    hub = dashboard_of(request).hub
+    now = hub.clock.now()
+    out = []
+    for st in hub.state.all():
+        bound = hub.devices[st.device]
+        dev = hub.config.devices[st.device]
+        out.append({
+            "id": st.device,
+            "name": dev.name or st.device,
+            "kind": st.kind,
+            "room": st.room,
+            "power": bound.power,
+            "available": st.available,
+            "last_seen": st.last_seen.isoformat() if st.last_seen else None,
+            "silent_seconds": (now - st.last_seen).total_seconds() if st.last_seen else None,
+            "offline_after_seconds": hub.offline_after(bound).total_seconds(),
+            "battery": st.attributes.get("battery"),
+            "linkquality": st.attributes.get("linkquality"),
+            "payload_errors": st.payload_errors,
+            "last_error": st.last_error,
+            "attributes": st.as_dict()["attributes"],
+        })
+    return out
+
+
+@router.get("/api/tech/events", tags=["technician"])
+async def events(request: Request, user: Technician, device: str | None = None,
+                 type: str | None = None, text: str | None = None,
+                 since: datetime | None = None, limit: int = 200) -> list[dict[str, Any]]:
+    """Recent hub events, newest first, filtered by device, type, free text and time."""
+    feed = dashboard_of(request).feed
+    limit = max(1, min(limit, 2000))
+    return [r.as_dict() for r in feed.events(device=device, type=type, text=text, since=since,
+                                             limit=limit)]
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-friendly copy of whatever a service returns (dataclasses, datetimes, mappings)."""
+    if is_dataclass(value) and not isinstance(value, type):
+        as_dict = getattr(value, "as_dict", None)
+        return _plain(as_dict() if callable(as_dict) else asdict(value))
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_plain(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+async def _maybe(value: Any) -> Any:
+    return await value if inspect.isawaitable(value) else value
+
+
+@router.get("/api/tech/audit", tags=["technician"])
+async def audit(request: Request, user: Technician, limit: int = 200) -> dict[str, Any]:
+    """The dashboard's audit log (logins, care-data reads) and the alert audit log."""
+    d = dashboard_of(request)
+    limit = max(1, min(limit, 2000))
+    out: dict[str, Any] = {"dashboard": await d.auth.audit_log(limit=limit), "alerts": None}
+    if d.alerts is not None:
+        for name in ("audit_log", "audit"):
+            method = getattr(d.alerts, name, None)
+            if callable(method):
+                out["alerts"] = _plain(await _maybe(method(limit=limit)))
+                break
+    return out
+
+
+def problem_dict(p: Problem) -> dict[str, Any]:
+    return {"file": p.file, "line": p.line, "path": p.path, "message": p.message,
+            "hint": p.hint, "text": str(p)}
+
+
+def scenario_paths(d: Dashboard) -> list[str]:
+    return [str(resolve(d.hub.config, p)) for p in d.hub.config.scenarios]
+
+
+def _no_engine() -> HTTPException:
+    return HTTPException(501, "The scenario engine is not running in this hub.")
+
+
+def _scenario_list(engine: Any) -> list[dict[str, Any]]:
+    for attr in ("scenarios", "scenario_set"):
+        value = getattr(engine, attr, None)
+        if callable(value):
+            value = value()
+        inner = getattr(value, "scenarios", None)
+        if inner is not None and not callable(inner):
+            value = inner
+        if isinstance(value, dict):
+            value = list(value.values())
+        if isinstance(value, list | tuple):
+            out = []
+            for s in value:
+                sid = getattr(s, "id", None) or (s.get("id") if isinstance(s, dict) else None)
+                desc = getattr(s, "description", None) or (
+                    s.get("description") if isinstance(s, dict) else None)
+                source = getattr(s, "file", None) or getattr(s, "source", None)
+                out.append({"id": str(sid), "description": desc or "",
+                            "file": str(source) if source else None})
+            return out
+    return []
+
+
+@router.get("/api/tech/scenarios", tags=["technician"])
+async def scenarios(request: Request,
+                    user: Technician) -> dict[str, Any]:
+    """The running scenarios and where they come from."""
+    d = dashboard_of(request)
+    if d.engine is None:
+        return {"engine": False, "scenarios": [], "paths": scenario_paths(d)}
+    return {"engine": True, "scenarios": _scenario_list(d.engine), "paths": scenario_paths(d)}
+
+
+@router.get("/api/tech/scenarios/{scenario}/traces", tags=["technician"])
+async def traces(scenario: str, request: Request, user: Technician, limit: int = 20) -> dict[str, Any]:
+    """The last runs of a scenario: trigger, conditions, actions and the cause chain."""
+    d = dashboard_of(request)
+    if d.engine is None:
+        raise _no_engine()
+    limit = max(1, min(limit, 100))
+    from controller.engine import load_traces  # type: ignore[attr-defined]
+
+    db = getattr(d.engine, "db", None) or d.auth.db
+    found = await load_traces(db, scenario, limit)
+    rendered = None
+    try:
+        from controller.engine import render_traces  # type: ignore[attr-defined]
+
+        rendered = render_traces(found)
+    except ImportError:
+        pass
+    return {"scenario": scenario, "traces": _plain(found), "text": rendered}
+
+
+@router.post("/api/tech/scenarios/check", tags=["technician"])
+async def check(request: Request, user: Technician) -> dict[str, Any]:
+    """Validate the scenario files on disk without loading them."""
+    d = dashboard_of(request)
+    try:
+        from controller.engine import check_paths  # type: ignore[attr-defined]
+    except ImportError as exc:
+        raise _no_engine() from exc
+    problems = check_paths([d.hub.config.source, *scenario_paths(d)])
+    return {"ok": not problems, "problems": [problem_dict(p) for p in problems]}
+
+
+@router.post("/api/tech/scenarios/reload", tags=["technician"], response_model=None)
+async def reload(request: Request, user: Technician) -> Response:
+    """Load changed scenario files into the running hub. Atomic: with any problem the running
+    set stays as it was and the problems come back (422) as file:line."""
+    d = dashboard_of(request)
+    if d.engine is None:
+        raise _no_engine()
+    try:
+        result = await d.engine.reload(scenario_paths(d))
+    except ConfigError as exc:
+        await d.auth.audit(user, "scenarios_reload_refused", detail=f"{len(exc.problems)} problem(s)")
+        return JSONResponse({"ok": False, "problems": [problem_dict(p) for p in exc.problems]},
+                            status_code=422)
+    await d.auth.audit(user, "scenarios_reloaded")
+    return JSONResponse({"ok": True, "problems": [], "result": _plain(result)})

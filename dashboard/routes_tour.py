@@ -1,0 +1,183 @@
+"""What anyone may see: the visitor tour, the device list, the live WebSocket and the assets."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Depends, HTTPException, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import HTMLResponse, Response
+
+from dashboard.app import Dashboard, page, static_text
+from dashboard.live import Subscriber
+from dashboard.security import TECH_ROLES, current_user, dashboard_of, require_csrf
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+
+# Served assets: name -> media type. A fixed list, so no path ever reaches the file system.
+ASSETS = {
+    "common.css": "text/css; charset=utf-8",
+    "common.js": "text/javascript; charset=utf-8",
+    "tour.js": "text/javascript; charset=utf-8",
+    "care.js": "text/javascript; charset=utf-8",
+    "tech.js": "text/javascript; charset=utf-8",
+    "account.js": "text/javascript; charset=utf-8",
+    "devices.js": "text/javascript; charset=utf-8",
+    "icon.svg": "image/svg+xml",
+}
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+async def tour_page() -> HTMLResponse:
+    return page("tour.html")
+
+
+@router.get("/devices", response_class=HTMLResponse, include_in_schema=False)
+async def devices_page() -> HTMLResponse:
+    return page("devices.html")
+
+
+@router.get("/static/{name}", include_in_schema=False)
+async def asset(name: str) -> Response:
+    if name not in ASSETS:
+        raise HTTPException(404, "No such file.")
+    return Response(static_text(name), media_type=ASSETS[name],
+                    headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/manifest.webmanifest", include_in_schema=False)
+async def manifest() -> Response:
+    return Response(static_text("manifest.webmanifest"), media_type="application/manifest+json")
+
+
+@router.get("/sw.js", include_in_schema=False)
+async def service_worker() -> Response:
+    # Served from the root so its scope can cover the caregiver page at /zorg.
+    return Response(static_text("sw.js"), media_type="text/javascript; charset=utf-8",
+                    headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/api/tour", tags=["tour"])
+async def tour(request: Request) -> dict[str, Any]:
+    """The tour's snapshot: floor plan, devices with live state, narrations, active alerts.
+
+    Visitor-safe: the resident by pseudonym only, no caregiver names or phone numbers.
+    """
+    return snapshot(dashboard_of(request))
+
+
+def snapshot(d: Dashboard) -> dict[str, Any]:
+    snap = d.feed.tour_snapshot()
+    snap["story"] = d.stories.playing if d.stories is not None else None
+    snap["stories_available"] = d.stories is not None
+    return snap
+
+
+@router.get("/api/tour/stories", tags=["tour"])
+async def stories(request: Request) -> list[dict[str, Any]]:
+    """Demo situations the tour guide can play (empty when no simulated home runs)."""
+    d = dashboard_of(request)
+    return d.stories.stories() if d.stories is not None else []
+
+
+@router.post("/api/tour/stories/{name}", tags=["tour"], status_code=202,
+             dependencies=[Depends(require_csrf)])
+async def play_story(name: str, request: Request) -> dict[str, Any]:
+    """Play a demo situation through the simulators at accelerated time."""
+    d = dashboard_of(request)
+    if d.stories is None:
+        raise HTTPException(409, "No simulated home is running: stories play only in `huis demo`.")
+    outcome = d.stories.request(name)
+    if outcome == "unknown":
+        raise HTTPException(404, f"There is no story called '{name}'.")
+    if outcome == "busy":
+        raise HTTPException(409, f"Story '{d.stories.playing}' is still playing; wait for it to end.")
+    return {"story": name, "status": outcome}
+
+
+@router.get("/api/devices", tags=["devices"])
+async def devices(request: Request) -> list[dict[str, Any]]:
+    """Every configured device with its latest state."""
+    hub = dashboard_of(request).hub
+    out = []
+    for st in hub.state.all():
+        item = st.as_dict()
+        dev = hub.config.devices[st.device]
+        item["name"] = dev.name or st.device
+        item["room_name"] = hub.config.rooms[st.room].name if st.room in hub.config.rooms else None
+        out.append(item)
+    return out
+
+
+@router.get("/api/health", tags=["devices"])
+async def health(request: Request) -> dict[str, Any]:
+    """The hub's own health: link, message and error counters."""
+    hub = dashboard_of(request).hub
+    link_connected = getattr(hub.link, "connected", None)
+    return {
+        "mqtt_connected": link_connected.is_set() if link_connected is not None else None,
+        "messages": hub.messages,
+        "payload_errors": hub.payload_errors,
+        "time": hub.clock.now().isoformat(),
+    }
+
+
+class _Closed(Exception):
+    """The page went away."""
+
+
+@router.websocket("/ws/live")
+async def live(ws: WebSocket) -> None:
+    """A snapshot, then deltas. Send {"type": "resync"} to get a fresh snapshot."""
+    origin = ws.headers.get("origin")
+    if origin and urlsplit(origin).netloc != ws.headers.get("host"):
+        # Another site's page may not read the live feed with this browser's cookies.
+        await ws.close(code=1008)
+        return
+    d = dashboard_of(ws)
+    user = await current_user(ws)
+    staff = user is not None and user.role in TECH_ROLES
+    await ws.accept()
+    sub = d.feed.subscribe(staff=staff)
+    try:
+        await ws.send_json({**snapshot(d), "staff": staff})
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(_pump(ws, d, sub), name="ws-pump")
+            tg.create_task(_listen(ws, sub), name="ws-listen")
+    except* (_Closed, WebSocketDisconnect):
+        pass
+    except* Exception as group:  # a send to a vanished client; nothing to tell anyone
+        log.debug("live socket ended: %r", group.exceptions)
+    finally:
+        d.feed.unsubscribe(sub)
+
+
+_RESYNC = {"type": "__resync__"}
+
+
+async def _pump(ws: WebSocket, d: Dashboard, sub: Subscriber) -> None:
+    while True:
+        message = await sub.queue.get()
+        if sub.overflowed or message is _RESYNC:
+            while not sub.queue.empty():
+                sub.queue.get_nowait()
+            sub.overflowed = False
+            await ws.send_json({**snapshot(d), "staff": sub.staff})
+            continue
+        await ws.send_json(message)
+
+
+async def _listen(ws: WebSocket, sub: Subscriber) -> None:
+    while True:
+        msg = await ws.receive()
+        if msg["type"] == "websocket.disconnect":
+            raise _Closed
+        text = msg.get("text") or ""
+        if '"resync"' in text:
+            try:
+                sub.queue.put_nowait(_RESYNC)
+            except asyncio.QueueFull:
+                sub.overflowed = True

@@ -1,0 +1,150 @@
+// The caregiver's phone: active alerts with a big "Ik ga erheen", resolve with a note, today.
+"use strict";
+
+Huis.addStrings({
+  nl: {
+    skip_alerts: "Naar de meldingen", care_title: "Zorg", active_alerts: "Actieve meldingen",
+    closed_today: "Vandaag afgehandeld", today: "Vandaag", no_alerts: "Geen actieve meldingen. Alles is rustig.",
+    no_closed: "Nog niets afgehandeld vandaag.", nothing_today: "Nog niets gebeurd vandaag.",
+    go: "Ik ga erheen", resolve: "Afhandelen", resolve_note: "Wat is er gebeurd? (notitie)",
+    resolve_confirm: "Afhandelen met deze notitie", cancel: "Annuleren", note_needed: "Schrijf een korte notitie.",
+    notified: "Gewaarschuwd", nobody_yet: "nog niemand", acked_by: "{name} gaat erheen",
+    you_go: "U gaat erheen. De anderen krijgen bericht.", already: "{name} gaat al.",
+    resolved_by: "Afgehandeld door {name}", note: "Notitie", raised: "Gemeld om {time}",
+    urgent: "Urgent", warning: "Waarschuwing", info: "Informatie", for_resident: "Voor {who}",
+    why: "Waarom", failed: "Dat lukte niet: {msg}", no_service: "De meldingen zijn (nog) niet beschikbaar op deze hub.",
+    live: "Live", offline: "Geen verbinding; opnieuw verbinden…",
+  },
+  en: {
+    skip_alerts: "Skip to alerts", care_title: "Care", active_alerts: "Active alerts",
+    closed_today: "Closed today", today: "Today", no_alerts: "No active alerts. All is quiet.",
+    no_closed: "Nothing closed yet today.", nothing_today: "Nothing happened yet today.",
+    go: "I'm on my way", resolve: "Resolve", resolve_note: "What happened? (note)",
+    resolve_confirm: "Resolve with this note", cancel: "Cancel", note_needed: "Write a short note.",
+    notified: "Notified", nobody_yet: "nobody yet", acked_by: "{name} is on the way",
+    you_go: "You are going. The others are told.", already: "{name} is already going.",
+    resolved_by: "Resolved by {name}", note: "Note", raised: "Raised at {time}",
+    urgent: "Urgent", warning: "Warning", info: "Information", for_resident: "For {who}",
+    why: "Why", failed: "That did not work: {msg}", no_service: "Alerts are not available on this hub (yet).",
+    live: "Live", offline: "No connection; reconnecting…",
+  },
+});
+
+const care = { me: null, active: [], recent: [], timeline: [], message: {}, resolving: null, serviceMissing: false,
+               drafts: {}, focusNote: false };
+
+function people(list) {
+  if (!list || list.length === 0) return Huis.t("nobody_yet");
+  return list.map(p => p.relation ? `${p.name} (${p.relation})` : p.name).join(", ");
+}
+
+function alertCard(a, closed) {
+  const t = Huis.t;
+  const card = Huis.el("article", { class: `card alert-card sev-${a.severity} ${a.state}`, dataset: { alert: a.id, state: a.state },
+                                    "aria-labelledby": `alert-${a.id}-title` },
+    Huis.el("span", { class: `badge ${a.severity}`, text: t(a.severity) }),
+    Huis.el("h3", { id: `alert-${a.id}-title`, text: a.message }),
+    Huis.el("p", { class: "meta", text: t("raised", { time: Huis.fmtTime(a.raised_at) }) + " · " + t("for_resident", { who: a.resident }) }),
+    Huis.el("p", { class: "meta" }, Huis.el("strong", { text: t("notified") + ": " }), people(a.notified)));
+  if (a.acknowledged_by_name) {
+    card.append(Huis.el("p", { class: "ack", role: "status", text: t("acked_by", { name: a.acknowledged_by_name }) }));
+  }
+  if (closed) {
+    card.append(Huis.el("p", { class: "meta", text: t("resolved_by", { name: a.resolved_by_name || "—" }) }));
+    if (a.note) card.append(Huis.el("p", { class: "meta", text: `${t("note")}: ${a.note}` }));
+    return card;
+  }
+  const msg = care.message[a.id];
+  if (msg) card.append(Huis.el("p", { class: msg.error ? "error" : "ack", role: "status", text: msg.text }));
+  const actions = Huis.el("div", { class: "actions" });
+  if (a.state !== "acknowledged") {
+    actions.append(Huis.el("button", { type: "button", class: "big go", onclick: () => acknowledge(a.id) }, t("go")));
+  }
+  if (care.resolving === a.id) {
+    const id = `note-${a.id}`;
+    // Live updates redraw the card: keep what was typed, and move focus only when opened.
+    const area = Huis.el("textarea", { id, rows: 3, required: true,
+                                       oninput: ev => { care.drafts[a.id] = ev.target.value; } });
+    area.value = care.drafts[a.id] || "";
+    actions.append(Huis.el("label", { for: id, text: t("resolve_note") }), area,
+      Huis.el("button", { type: "button", class: "big resolve-confirm", onclick: () => resolve(a.id, area.value) }, t("resolve_confirm")),
+      Huis.el("button", { type: "button", class: "secondary", onclick: () => { care.resolving = null; render(); } }, t("cancel")));
+    if (care.focusNote) { care.focusNote = false; setTimeout(() => area.focus(), 0); }
+  } else {
+    actions.append(Huis.el("button", { type: "button", class: "secondary resolve", onclick: () => { care.resolving = a.id; care.focusNote = true; render(); } }, t("resolve")));
+  }
+  card.append(actions);
+  return card;
+}
+
+function render() {
+  const t = Huis.t;
+  if (care.me) {
+    document.getElementById("who").textContent = `${care.me.user.name} · ${care.me.residents.join(", ")}`;
+  }
+  const alerts = document.getElementById("alerts");
+  if (care.serviceMissing) alerts.replaceChildren(Huis.el("p", { class: "card", text: t("no_service") }));
+  else if (care.active.length === 0) alerts.replaceChildren(Huis.el("p", { class: "card", text: t("no_alerts") }));
+  else alerts.replaceChildren(...care.active.map(a => alertCard(a, false)));
+  const closed = document.getElementById("closed");
+  closed.replaceChildren(...(care.recent.length ? care.recent.map(a => alertCard(a, true))
+                                                : [Huis.el("p", { class: "muted", text: t("no_closed") })]));
+  const ol = document.getElementById("timeline");
+  ol.replaceChildren(...(care.timeline.length ? care.timeline.map(n => {
+    const why = Huis.pick(n.why);
+    return Huis.el("li", {}, Huis.el("time", { datetime: n.time, text: Huis.fmtTime(n.time) }),
+      Huis.el("span", {}, Huis.pick(n.text), why ? Huis.el("span", { class: "why", text: `${t("why")}: ${why}` }) : null));
+  }) : [Huis.el("li", { text: t("nothing_today") })]));
+}
+
+async function load() {
+  try {
+    care.me = await Huis.api("GET", "/api/care/me");
+    const tl = await Huis.api("GET", "/api/care/timeline");
+    care.timeline = tl.items;
+    try {
+      const al = await Huis.api("GET", "/api/care/alerts");
+      care.active = al.active; care.recent = al.recent; care.serviceMissing = false;
+    } catch (e) {
+      if (e.status === 501) care.serviceMissing = true; else throw e;
+    }
+  } catch (e) {
+    if (e.status === 403) { location.href = "/login?next=/zorg"; return; }
+    document.getElementById("status").textContent = Huis.t("failed", { msg: e.message });
+  }
+  render();
+}
+
+async function acknowledge(id) {
+  try {
+    const r = await Huis.api("POST", `/api/care/alerts/${encodeURIComponent(id)}/acknowledge`);
+    care.message[id] = { text: r.ok ? Huis.t("you_go") : Huis.t("already", { name: r.by || "?" }) };
+  } catch (e) {
+    care.message[id] = { error: true, text: Huis.t("failed", { msg: e.message }) };
+  }
+  await load();
+}
+
+async function resolve(id, note) {
+  if (!note.trim()) { care.message[id] = { error: true, text: Huis.t("note_needed") }; render(); return; }
+  try {
+    await Huis.api("POST", `/api/care/alerts/${encodeURIComponent(id)}/resolve`, { note: note.trim() });
+    care.resolving = null;
+    delete care.drafts[id];
+  } catch (e) {
+    care.message[id] = { error: true, text: Huis.t("failed", { msg: e.message }) };
+  }
+  await load();
+}
+
+// Reload what changed, at most a few times a second, when the live feed says something happened.
+let pending = null;
+function soon() { if (!pending) pending = setTimeout(() => { pending = null; load(); }, 250); }
+
+Huis.live(msg => {
+  if (msg.type === "snapshot" || msg.type === "alerts" || msg.type === "narration") soon();
+}, s => {
+  document.getElementById("status").textContent = Huis.t(s === "live" ? "live" : s === "offline" ? "offline" : "live");
+});
+Huis.onLang(render);
+if ("serviceWorker" in navigator) navigator.serviceWorker.register("/sw.js").catch(() => {});

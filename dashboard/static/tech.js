@@ -1,0 +1,228 @@
+// The technician console: device health, scenarios (check, reload, traces), event log, audit logs.
+"use strict";
+
+Huis.addStrings({
+  nl: {
+    skip_main: "Naar de inhoud", tech_title: "Technicus", sections: "Onderdelen", t_devices: "Apparaten",
+    t_scenarios: "Scenario's", t_events: "Gebeurtenissen", t_audit: "Auditlog", t_users: "Gebruikers",
+    c_device: "Apparaat", c_room: "Ruimte", c_status: "Status", c_seen: "Laatst gezien", c_battery: "Batterij",
+    c_lqi: "Linkkwaliteit", c_errors: "Payloadfouten", c_scenario: "Scenario", c_description: "Omschrijving",
+    c_file: "Bestand", c_type: "Soort", c_text: "Tekst", c_time: "Tijd", c_data: "Gegevens", c_cause: "Oorzaak",
+    c_event: "Gebeurtenis", c_alert: "Melding", c_user: "Wie", c_channel: "Kanaal", c_detail: "Details",
+    c_action: "Actie", c_resident: "Bewoner", c_role: "Rol", c_name: "Naam", c_residents: "Bewoners",
+    c_caregiver: "Zorgverlener (uit de configuratie)", username: "Gebruikersnaam", password: "Wachtwoord (min. 10 tekens)",
+    add_user: "Gebruiker toevoegen", alert_audit: "Meldingen", dash_audit: "Dashboard (inloggen, inzage zorggegevens)",
+    check: "Valideer bestanden", reload: "Herladen", live_updates: "Live bijwerken", traces: "Laatste runs",
+    online: "online", offline: "offline", unknown: "onbekend", never: "nooit", all: "alle",
+    engine_on: "{n} scenario's actief. Bestanden: {paths}", engine_off: "De scenario-engine draait niet in deze hub.",
+    ok_valid: "Alle bestanden zijn geldig.", reloaded: "Herladen: de nieuwe scenario's draaien.",
+    refused: "Niet herladen: {n} probleem/problemen. De scenario's die al draaiden, blijven draaien.",
+    failed: "Dat lukte niet: {msg}", added: "Toegevoegd: {name}", none: "—", live: "Live",
+    offline_status: "Geen verbinding; opnieuw verbinden…", no_alert_service: "Geen meldingendienst in deze hub.",
+  },
+  en: {
+    skip_main: "Skip to content", tech_title: "Technician", sections: "Sections", t_devices: "Devices",
+    t_scenarios: "Scenarios", t_events: "Events", t_audit: "Audit log", t_users: "Users",
+    c_device: "Device", c_room: "Room", c_status: "Status", c_seen: "Last seen", c_battery: "Battery",
+    c_lqi: "Link quality", c_errors: "Payload errors", c_scenario: "Scenario", c_description: "Description",
+    c_file: "File", c_type: "Type", c_text: "Text", c_time: "Time", c_data: "Data", c_cause: "Cause",
+    c_event: "Event", c_alert: "Alert", c_user: "Who", c_channel: "Channel", c_detail: "Details",
+    c_action: "Action", c_resident: "Resident", c_role: "Role", c_name: "Name", c_residents: "Residents",
+    c_caregiver: "Caregiver (from the configuration)", username: "User name", password: "Password (min. 10 characters)",
+    add_user: "Add user", alert_audit: "Alerts", dash_audit: "Dashboard (logins, care data reads)",
+    check: "Validate files", reload: "Reload", live_updates: "Live updates", traces: "Last runs",
+    online: "online", offline: "offline", unknown: "unknown", never: "never", all: "all",
+    engine_on: "{n} scenarios running. Files: {paths}", engine_off: "The scenario engine is not running in this hub.",
+    ok_valid: "All files are valid.", reloaded: "Reloaded: the new scenarios are running.",
+    refused: "Not reloaded: {n} problem(s). The scenarios that were running keep running.",
+    failed: "That did not work: {msg}", added: "Added: {name}", none: "—", live: "Live",
+    offline_status: "No connection; reconnecting…", no_alert_service: "No alert service in this hub.",
+  },
+});
+
+const E = Huis.el;
+const tech = { session: null, devices: [], events: [], tab: "devices" };
+
+// -- tabs (arrow keys move between them, as the ARIA tab pattern expects) --
+const tabs = [...document.querySelectorAll('[role="tab"]')];
+function selectTab(tab) {
+  for (const t of tabs) {
+    const on = t === tab;
+    t.setAttribute("aria-selected", on ? "true" : "false");
+    t.tabIndex = on ? 0 : -1;
+    document.getElementById(t.getAttribute("aria-controls")).hidden = !on;
+  }
+  tech.tab = tab.id.replace("tab-", "");
+  refreshTab();
+}
+for (const t of tabs) {
+  t.addEventListener("click", () => selectTab(t));
+  t.addEventListener("keydown", ev => {
+    const visible = tabs.filter(x => !x.hidden);
+    const i = visible.indexOf(t);
+    if (ev.key === "ArrowRight" || ev.key === "ArrowLeft") {
+      const next = visible[(i + (ev.key === "ArrowRight" ? 1 : visible.length - 1)) % visible.length];
+      next.focus(); selectTab(next); ev.preventDefault();
+    }
+  });
+}
+
+function cells(...values) { return values.map(v => v instanceof Node ? E("td", {}, v) : E("td", { text: v ?? Huis.t("none") })); }
+
+// -- devices --
+async function loadDevices() {
+  tech.devices = await Huis.api("GET", "/api/tech/devices");
+  const sel = document.getElementById("f-device");
+  if (sel.options.length === 0) {
+    sel.append(E("option", { value: "", text: Huis.t("all") }), ...tech.devices.map(d => E("option", { value: d.id, text: d.name })));
+  }
+  document.getElementById("health").replaceChildren(...tech.devices.map(d => {
+    const avail = d.available === null ? "unknown" : (d.available ? "online" : "offline");
+    return E("tr", { dataset: { device: d.id, available: avail } }, ...cells(
+      `${d.name} (${d.kind})`, d.room, E("span", { class: avail, text: Huis.t(avail) }),
+      d.last_seen ? Huis.fmtDateTime(d.last_seen) : Huis.t("never"),
+      d.battery != null ? `${d.battery}%` : null, d.linkquality != null ? String(d.linkquality) : null,
+      d.payload_errors ? `${d.payload_errors}: ${d.last_error || ""}` : "0"));
+  }));
+}
+
+// -- scenarios --
+function problemList(problems) {
+  return E("ul", { class: "problems" }, ...problems.map(p => E("li", { text: p.text })));
+}
+
+async function loadScenarios() {
+  const s = await Huis.api("GET", "/api/tech/scenarios");
+  document.getElementById("engine-state").textContent = s.engine
+    ? Huis.t("engine_on", { n: s.scenarios.length, paths: s.paths.join(", ") }) : Huis.t("engine_off");
+  document.getElementById("reload").disabled = !s.engine;
+  document.getElementById("scenarios").replaceChildren(...s.scenarios.map(sc => E("tr", { dataset: { scenario: sc.id } },
+    ...cells(sc.id, sc.description, sc.file),
+    E("td", {}, E("button", { type: "button", class: "secondary", onclick: () => showTraces(sc.id) }, Huis.t("traces"))))));
+}
+
+async function showTraces(id) {
+  const card = document.getElementById("traces-card");
+  card.hidden = false;
+  document.getElementById("traces-title").textContent = `${Huis.t("traces")}: ${id}`;
+  try {
+    const r = await Huis.api("GET", `/api/tech/scenarios/${encodeURIComponent(id)}/traces`);
+    document.getElementById("traces").textContent = r.text || JSON.stringify(r.traces, null, 2);
+  } catch (e) {
+    document.getElementById("traces").textContent = Huis.t("failed", { msg: e.message });
+  }
+}
+
+async function scenarioAction(url, okKey) {
+  const box = document.getElementById("reload-result");
+  box.replaceChildren();
+  try {
+    const r = await Huis.api("POST", url);
+    if (r.ok) box.replaceChildren(E("p", { class: "online", text: Huis.t(okKey) }));
+    else box.replaceChildren(E("p", { class: "error", text: Huis.t("refused", { n: r.problems.length }) }), problemList(r.problems));
+  } catch (e) {
+    if (e.status === 422 && e.body && e.body.problems) {
+      box.replaceChildren(E("p", { class: "error", text: Huis.t("refused", { n: e.body.problems.length }) }), problemList(e.body.problems));
+    } else {
+      box.replaceChildren(E("p", { class: "error", text: Huis.t("failed", { msg: e.message }) }));
+    }
+  }
+  loadScenarios().catch(() => {});
+}
+document.getElementById("check").addEventListener("click", () => scenarioAction("/api/tech/scenarios/check", "ok_valid"));
+document.getElementById("reload").addEventListener("click", () => scenarioAction("/api/tech/scenarios/reload", "reloaded"));
+
+// -- events --
+function eventFilters() {
+  return { device: document.getElementById("f-device").value, type: document.getElementById("f-type").value,
+           text: document.getElementById("f-text").value.trim() };
+}
+function matches(ev, f) {
+  if (f.device && ev.device !== f.device) return false;
+  if (f.type && ev.type !== f.type) return false;
+  if (f.text && !`${ev.device} ${JSON.stringify(ev.data)} ${ev.cause}`.toLowerCase().includes(f.text.toLowerCase())) return false;
+  return true;
+}
+function eventRow(ev) {
+  return E("tr", { dataset: { seq: ev.seq, type: ev.type } }, ...cells(Huis.fmtDateTime(ev.time), ev.type, ev.device,
+    E("code", { text: JSON.stringify(ev.data) }), ev.cause));
+}
+async function loadEvents() {
+  const f = eventFilters();
+  const q = new URLSearchParams({ limit: "300" });
+  for (const [k, v] of Object.entries(f)) if (v) q.set(k, v);
+  tech.events = await Huis.api("GET", "/api/tech/events?" + q);
+  document.getElementById("events").replaceChildren(...tech.events.map(eventRow));
+}
+for (const id of ["f-device", "f-type"]) document.getElementById(id).addEventListener("change", () => loadEvents());
+document.getElementById("f-text").addEventListener("input", () => loadEvents());
+document.getElementById("event-filters").addEventListener("submit", ev => { ev.preventDefault(); loadEvents(); });
+
+// -- audit --
+async function loadAudit() {
+  const a = await Huis.api("GET", "/api/tech/audit");
+  const alertRows = a.alerts === null ? [E("tr", {}, E("td", { colspan: 6, text: Huis.t("no_alert_service") }))]
+    : a.alerts.map(r => E("tr", {}, ...cells(Huis.fmtDateTime(r.time), r.event, r.alert_id, r.user, r.channel, r.detail)));
+  document.getElementById("alert-audit").replaceChildren(...alertRows);
+  document.getElementById("dash-audit").replaceChildren(...a.dashboard.map(r =>
+    E("tr", {}, ...cells(Huis.fmtDateTime(r.time), r.username, r.action, r.resident, r.detail))));
+}
+
+// -- users (admin) --
+async function loadUsers() {
+  const [users, opts] = await Promise.all([Huis.api("GET", "/api/admin/users"), Huis.api("GET", "/api/admin/options")]);
+  document.getElementById("users").replaceChildren(...users.map(u => E("tr", {}, ...cells(u.username, u.role, u.name, u.residents.join(", ")))));
+  const sel = document.getElementById("u-caregiver");
+  if (sel.options.length === 0) {
+    sel.append(E("option", { value: "", text: Huis.t("none") }), ...opts.caregivers.map(c => E("option", { value: c.id, text: `${c.name} (${c.relation || c.id})` })));
+  }
+  tech.residents = opts.residents;
+}
+document.getElementById("user-form").addEventListener("submit", async ev => {
+  ev.preventDefault();
+  const out = document.getElementById("user-result");
+  const role = document.getElementById("u-role").value;
+  try {
+    const u = await Huis.api("POST", "/api/admin/users", {
+      username: document.getElementById("u-name").value.trim(), password: document.getElementById("u-pass").value,
+      role, caregiver: document.getElementById("u-caregiver").value || null,
+      display_name: document.getElementById("u-display").value.trim() || null,
+      residents: role === "caregiver" ? (tech.residents || []) : [] });
+    out.className = "online"; out.textContent = Huis.t("added", { name: u.username });
+    ev.target.reset();
+    loadUsers();
+  } catch (e) {
+    out.className = "error"; out.textContent = Huis.t("failed", { msg: e.message });
+  }
+});
+
+async function refreshTab() {
+  try {
+    if (tech.tab === "devices") await loadDevices();
+    else if (tech.tab === "scenarios") await loadScenarios();
+    else if (tech.tab === "events") await loadEvents();
+    else if (tech.tab === "audit") await loadAudit();
+    else if (tech.tab === "users") await loadUsers();
+  } catch (e) {
+    if (e.status === 403) { location.href = "/login?next=/technicus"; return; }
+    document.getElementById("status").textContent = Huis.t("failed", { msg: e.message });
+  }
+}
+
+// Live: staff sockets get every event; the event log grows in place, device health refreshes.
+let devicePending = null;
+Huis.live(msg => {
+  if (msg.type === "event") {
+    if (tech.tab === "events" && document.getElementById("f-live").checked && matches(msg.event, eventFilters())) {
+      document.getElementById("events").prepend(eventRow(msg.event));
+    }
+    if (tech.tab === "devices" && !devicePending) devicePending = setTimeout(() => { devicePending = null; loadDevices(); }, 300);
+  }
+}, s => { document.getElementById("status").textContent = Huis.t(s === "offline" ? "offline_status" : "live"); });
+
+Huis.api("GET", "/api/session").then(s => {
+  tech.session = s;
+  if (s.user && s.user.role === "admin") document.getElementById("tab-users").hidden = false;
+}).catch(() => {});
+Huis.onLang(() => refreshTab());
+selectTab(tabs[0]);

@@ -1,0 +1,97 @@
+"""Tour-guide buttons: demo situations played through the simulators, one at a time.
+
+A button press only queues the story; `StoryRunner.run`, a long-lived task supervised with the
+dashboard server, plays it, so an HTTP request never waits for a simulated night to pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Callable
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+# Titles for the buttons, in the order a tour guide would show them.
+TITLES: dict[str, tuple[str, str]] = {
+    "night_exit": ("Nacht: uit bed", "Night: out of bed"),
+    "missed_medication": ("Medicijnen vergeten", "Missed medication"),
+    "wandering": ("Dwalen", "Wandering"),
+    "morning_routine": ("Ochtendritme", "Morning routine"),
+}
+DESCRIPTIONS: dict[str, tuple[str, str]] = {
+    "night_exit": ("Mevrouw stapt 's nachts uit bed en gaat naar de badkamer.",
+                   "The resident gets out of bed at night and walks to the bathroom."),
+    "missed_medication": ("De dispenser piept, maar de medicijnen worden niet genomen.",
+                          "The dispenser beeps, but the medication is not taken."),
+    "wandering": ("De voordeur gaat open en het label verlaat het huis.",
+                  "The front door opens and the tag leaves the house."),
+    "morning_routine": ("Licht, gordijnen en een begroeting: de dag begint.",
+                        "Light, curtains and a greeting: the day begins."),
+}
+
+
+def _names(home: Any) -> list[str]:
+    """The stories a simulated home can play."""
+    for attr in ("stories", "story_names", "STORIES"):
+        value = getattr(home, attr, None)
+        if callable(value):
+            value = value()
+        if isinstance(value, dict):
+            return [str(k) for k in value]
+        if isinstance(value, list | tuple | set | frozenset):
+            return [str(v) if isinstance(v, str) else str(getattr(v, "name", v)) for v in value]
+    return list(TITLES)
+
+
+class StoryRunner:
+    """Plays one story at a time on a simulated home and tells the pages what is playing."""
+
+    def __init__(self, home: Any, publish: Callable[[dict[str, Any]], None]) -> None:
+        self.home = home
+        self.publish = publish
+        self.playing: str | None = None
+        self._queue: asyncio.Queue[str] = asyncio.Queue(maxsize=1)
+
+    def stories(self) -> list[dict[str, Any]]:
+        out = []
+        for name in _names(self.home):
+            nl, en = TITLES.get(name, (name.replace("_", " ").capitalize(),) * 2)
+            dnl, den = DESCRIPTIONS.get(name, ("", ""))
+            out.append({"name": name, "title": {"nl": nl, "en": en},
+                        "description": {"nl": dnl, "en": den}})
+        return out
+
+    def request(self, name: str) -> str:
+        """Queue `name`; returns 'queued', 'busy' or 'unknown'."""
+        if name not in _names(self.home):
+            return "unknown"
+        if self.playing is not None or self._queue.full():
+            return "busy"
+        self._queue.put_nowait(name)
+        self.publish({"type": "story", "playing": name})
+        return "queued"
+
+    async def play(self, name: str) -> None:
+        """Play one story to its end."""
+        self.playing = name
+        self.publish({"type": "story", "playing": name})
+        try:
+            play = getattr(self.home, "play", None) or self.home.play_story
+            result = play(name)
+            if inspect.isawaitable(result):
+                await result
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("story %s failed", name)
+        finally:
+            self.playing = None
+            self.publish({"type": "story", "playing": None})
+
+    async def run(self) -> None:
+        """Play queued stories until cancelled."""
+        while True:
+            await self.play(await self._queue.get())
