@@ -103,6 +103,16 @@ class Refreshing(Protocol):
         ...
 
 
+def field_names(reading: type[Reading]) -> tuple[str, ...]:
+    """The attribute names a Reading subclass can carry.
+
+    Adapters publish these as `attributes: ClassVar[tuple[str, ...]]` (and their momentary
+    event names as `events`), which the scenario loader uses to catch a misspelt attribute when
+    a scenario is loaded rather than when it never fires.
+    """
+    return tuple(f.name for f in fields(reading))
+
+
 def json_object(payload: bytes) -> dict[str, Any]:
     """Decode a JSON object payload or raise PayloadError saying why not."""
     if not payload.strip():
@@ -216,6 +226,8 @@ class Zigbee2MqttDevice:
     kind: ClassVar[str]
     models: ClassVar[tuple[str, ...]]
     power: ClassVar[str] = "battery"
+    attributes: ClassVar[tuple[str, ...]] = ()
+    events: ClassVar[tuple[str, ...]] = ()
 
     def subscriptions(self, spec: DeviceSpec) -> list[str]:
         return [spec.topic, f"{spec.topic}/availability"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from devices.base import Reading, Zigbee2MqttDevice, get_bool, get_int
+from devices.base import Reading, Zigbee2MqttDevice, field_names, get_bool, get_int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -23,6 +23,8 @@ class BedSensor(Zigbee2MqttDevice):
     kind: ClassVar[str] = "bed"
     models: ClassVar[tuple[str, ...]] = ("TS0601_bed_presence_sensor",)
     power: ClassVar[str] = "battery"
+    attributes: ClassVar[tuple[str, ...]] = field_names(BedReading)
+    events: ClassVar[tuple[str, ...]] = ()
 
     def decode_state(self, data: dict[str, Any]) -> list[Reading]:
         return [

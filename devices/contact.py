@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from devices.base import Reading, Zigbee2MqttDevice, get_bool, get_int
+from devices.base import Reading, Zigbee2MqttDevice, field_names, get_bool, get_int
 
 # A CR1632 cell reads about 3.0 V new and is empty well before 2.5 V; anything above 5 V or far
 # below is a decoding error, not a battery.
@@ -31,6 +31,8 @@ class ContactSensor(Zigbee2MqttDevice):
     kind: ClassVar[str] = "contact"
     models: ClassVar[tuple[str, ...]] = ("MCCGQ11LM",)
     power: ClassVar[str] = "battery"
+    attributes: ClassVar[tuple[str, ...]] = field_names(ContactReading)
+    events: ClassVar[tuple[str, ...]] = ()
 
     def decode_state(self, data: dict[str, Any]) -> list[Reading]:
         contact = get_bool(data, "contact")

@@ -18,6 +18,7 @@ from devices.base import (
     Reading,
     Zigbee2MqttDevice,
     check_keys,
+    field_names,
     get_bool,
     get_choice,
     get_int,
@@ -44,6 +45,8 @@ class Curtain(Zigbee2MqttDevice):
     kind: ClassVar[str] = "curtain"
     models: ClassVar[tuple[str, ...]] = ("ZNCLDJ12LM",)
     power: ClassVar[str] = "mains"
+    attributes: ClassVar[tuple[str, ...]] = field_names(CurtainReading)
+    events: ClassVar[tuple[str, ...]] = ()
 
     def decode_state(self, data: dict[str, Any]) -> list[Reading]:
         state = data.get("state")

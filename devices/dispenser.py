@@ -29,6 +29,7 @@ from devices.base import (
     Reading,
     check_keys,
     decode_availability,
+    field_names,
     get_bool,
     get_choice,
     get_int,
@@ -59,6 +60,8 @@ class Dispenser:
     kind: ClassVar[str] = "dispenser"
     models: ClassVar[tuple[str, ...]] = ("medido",)
     power: ClassVar[str] = "mains"
+    attributes: ClassVar[tuple[str, ...]] = field_names(DispenserReading)
+    events: ClassVar[tuple[str, ...]] = EVENTS
 
     def subscriptions(self, spec: DeviceSpec) -> list[str]:
         return [f"{spec.topic}/event", f"{spec.topic}/state", f"{spec.topic}/availability"]

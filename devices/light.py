@@ -21,6 +21,7 @@ from devices.base import (
     Reading,
     Zigbee2MqttDevice,
     check_keys,
+    field_names,
     get_choice,
     get_int,
     json_message,
@@ -55,6 +56,8 @@ class Light(Zigbee2MqttDevice):
     kind: ClassVar[str] = "light"
     models: ClassVar[tuple[str, ...]] = tuple(COLOR_TEMP)
     power: ClassVar[str] = "mains"
+    attributes: ClassVar[tuple[str, ...]] = field_names(LightReading)
+    events: ClassVar[tuple[str, ...]] = ()
 
     def decode_state(self, data: dict[str, Any]) -> list[Reading]:
         return [

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from devices.base import Reading, Zigbee2MqttDevice, get_bool, get_int
+from devices.base import Reading, Zigbee2MqttDevice, field_names, get_bool, get_int
 
 # The sensor's photodiode saturates far below 100 klx (direct sunlight); more is garbage.
 LUX_MAX = 100_000
@@ -33,6 +33,8 @@ class MotionSensor(Zigbee2MqttDevice):
     kind: ClassVar[str] = "motion"
     models: ClassVar[tuple[str, ...]] = ("RTCGQ11LM",)
     power: ClassVar[str] = "battery"
+    attributes: ClassVar[tuple[str, ...]] = field_names(MotionReading)
+    events: ClassVar[tuple[str, ...]] = ()
 
     def decode_state(self, data: dict[str, Any]) -> list[Reading]:
         return [

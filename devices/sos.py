@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from controller.errors import PayloadError
-from devices.base import DeviceEvent, Reading, Zigbee2MqttDevice, get_int
+from devices.base import DeviceEvent, Reading, Zigbee2MqttDevice, field_names, get_int
 
 ACTIONS = ("emergency",)
 
@@ -32,6 +32,8 @@ class SosButton(Zigbee2MqttDevice):
     kind: ClassVar[str] = "sos"
     models: ClassVar[tuple[str, ...]] = ("TS0215A_sos",)
     power: ClassVar[str] = "battery"
+    attributes: ClassVar[tuple[str, ...]] = field_names(SosReading)
+    events: ClassVar[tuple[str, ...]] = ACTIONS
 
     def decode_state(self, data: dict[str, Any]) -> list[Reading]:
         action = data.get("action")

@@ -23,6 +23,7 @@ from devices.base import (
     Reading,
     check_keys,
     decode_availability,
+    field_names,
     get_bool,
     get_int,
     json_message,
@@ -44,6 +45,8 @@ class Speaker:
     kind: ClassVar[str] = "speaker"
     models: ClassVar[tuple[str, ...]] = ("mqtt-tts",)
     power: ClassVar[str] = "mains"
+    attributes: ClassVar[tuple[str, ...]] = field_names(SpeakerReading)
+    events: ClassVar[tuple[str, ...]] = ()
 
     def subscriptions(self, spec: DeviceSpec) -> list[str]:
         return [f"{spec.topic}/state", f"{spec.topic}/availability"]

@@ -85,6 +85,9 @@ class WanderTag:
     kind: ClassVar[str] = "tag"
     models: ClassVar[tuple[str, ...]] = ("espresense",)
     power: ClassVar[str] = "battery"
+    # Derived by refresh(), not decoded: see the module docstring.
+    attributes: ClassVar[tuple[str, ...]] = ("room", "receiver", "distance", "sightings")
+    events: ClassVar[tuple[str, ...]] = ()
 
     def subscriptions(self, spec: DeviceSpec) -> list[str]:
         # The hub builds its routes once at start-up: a good moment to refuse bad options,

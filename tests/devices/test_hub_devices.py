@@ -177,3 +177,30 @@ async def test_garbage_is_counted_and_the_hub_keeps_working(hub: Hub, dev_id: st
     hub.inject("zigbee2mqtt/front_door", {"contact": False})
     assert hub.state.attribute("front_door", "open") is True
     assert hub.payload_errors == 3
+
+
+async def test_declared_attributes_cover_what_the_hub_stores(hub: Hub) -> None:
+    # The scenario loader checks attribute names against `attributes` (controller/engine/kinds.py),
+    # so every attribute an adapter can produce must be declared.
+    for topic, payload in [
+        ("zigbee2mqtt/bed_sensor", {"occupancy": True, "battery": 87, "linkquality": 120}),
+        ("zigbee2mqtt/front_door", {"contact": True, "battery": 90, "voltage": 2985, "linkquality": 99}),
+        ("zigbee2mqtt/hall_motion", {"occupancy": True, "illuminance": 5, "illuminance_lux": 5,
+                                     "battery": 80, "voltage": 2990, "linkquality": 80}),
+        ("zigbee2mqtt/sos_button", {"action": "emergency", "battery": 90, "voltage": 3000, "linkquality": 70}),
+        ("zigbee2mqtt/hall_light", {"state": "ON", "brightness": 20, "color_temp": 370,
+                                    "color_mode": "color_temp", "linkquality": 90}),
+        ("zigbee2mqtt/living_curtain", {"state": "OPEN", "position": 100, "running": False,
+                                        "motor_state": "stopped", "battery": 80, "linkquality": 60}),
+        ("espresense/devices/wander_tag/hall", {"distance": 1.0, "rssi": -60}),
+        ("huis/dispenser/dispenser/state", {"doses_left": 5, "next_dose": "18:00",
+                                            "next_dose_at": "2026-01-05T18:00:00+01:00",
+                                            "battery": 99, "door": "open", "alarm": True}),
+    ]:
+        hub.inject(topic, payload)
+    assert hub.payload_errors == 0
+    for st in hub.state.all():
+        declared = set(KINDS[st.kind].attributes)
+        assert set(st.attributes) <= declared, (st.device, set(st.attributes) - declared)
+    assert KINDS["sos"].events == ("emergency",)
+    assert set(KINDS["dispenser"].events) == {"dose_due", "dose_taken", "dose_missed", "refill_low"}
