@@ -16,7 +16,6 @@ async def embedded_broker(host: str = "127.0.0.1", port: int = 1884) -> AsyncIte
 
     config = {
         "listeners": {"default": {"type": "tcp", "bind": f"{host}:{port}"}},
-        "sys_interval": 0,
         "plugins": {
             # Loopback only, so anonymous access reaches nothing beyond this machine.
             "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True},

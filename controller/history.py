@@ -83,6 +83,8 @@ class History:
         self.flush_every = flush_every
         self._pending: list[tuple[str, str, str | None, str | None, str, str, str]] = []
         self._wake = asyncio.Event()
+        # One writer at a time: a flush cancelled mid-transaction must finish before the next.
+        self._lock = asyncio.Lock()
         for kind in RECORDED:
             bus.subscribe(self._on_event, kind)
 
@@ -95,6 +97,14 @@ class History:
 
     async def flush(self) -> int:
         """Write what is pending; returns the number of rows written."""
+        # Shielded, lock inside: a cancelled caller leaves the write to finish, holding the lock.
+        return await asyncio.shield(self._write())
+
+    async def _write(self) -> int:
+        async with self._lock:
+            return await self._write_locked()
+
+    async def _write_locked(self) -> int:
         rows, self._pending = self._pending, []
         if rows:
             await self.db.executemany(
@@ -118,7 +128,7 @@ class History:
                 # Batch: let more events gather before the next transaction.
                 await self.clock.sleep(self.flush_every)
         finally:
-            await asyncio.shield(self.flush())
+            await self.flush()
 
     async def prune(self) -> None:
         cutoff = (self.clock.now() - self.keep).isoformat()

@@ -47,13 +47,14 @@ class Mosquitto:
     host: str = "127.0.0.1"
 
     def start(self) -> None:
-        self.proc = subprocess.Popen([mosquitto_binary(), "-c", str(self.conf)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        log = self.conf.with_suffix(".log")
+        with log.open("ab") as out:
+            self.proc = subprocess.Popen([mosquitto_binary(), "-c", str(self.conf)],
+                                         stdout=out, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                err = self.proc.stderr.read().decode() if self.proc.stderr else ""
-                raise RuntimeError(f"mosquitto exited: {err}")
+                raise RuntimeError(f"mosquitto exited: {log.read_text(errors='replace')}")
             try:
                 with socket.create_connection((self.host, self.port), timeout=0.2):
                     return
