@@ -76,12 +76,13 @@ class Harness:
 
 @contextlib.asynccontextmanager
 async def harness(db_path: Path, clock: VirtualClock, config: AlertsConfig, home: HomeConfig,
-                  channels: Iterable[Channel], *, run: bool = True) -> AsyncIterator[Harness]:
+                  channels: Iterable[Channel], *, run: bool = True,
+                  base_url: str = BASE_URL) -> AsyncIterator[Harness]:
     db = await Database.connect(db_path)
     bus = EventBus()
     svc = AlertService(db=db, clock=clock, bus=bus, resident=home.resident.pseudonym,
                        caregivers=config.recipients(home.caregivers), config=config,
-                       channels=list(channels), base_url=BASE_URL)
+                       channels=list(channels), base_url=base_url)
     h = Harness(svc=svc, db=db, clock=clock, bus=bus)
     bus.subscribe(h.events.append, "alert")
     if run:

@@ -1,0 +1,302 @@
+"""The alert API the dashboard uses, plus the public acknowledgement-link pages.
+
+Caregiver endpoints (`require_caregiver`): active and recent alerts, one alert with its
+timeline, acknowledge, resolve with a note, and a live Server-Sent-Events stream of changes.
+Technician endpoints (`require_technician`): cancel, the audit log and its integrity check.
+
+Public endpoints (no login; the signed token is the credential):
+
+- `GET  /alerts/ack/{token}` shows the alert and a confirm button. A GET never acknowledges:
+  mail scanners and chat apps fetch links to preview them, and that must not count as
+  "I'm going".
+- `POST /alerts/ack/{token}` acknowledges. ntfy's "Ik ga erheen" button POSTs here straight
+  from the phone; the confirm page's button posts the same form. The answer is a small page
+  either way, with the status saying what happened: 200 acknowledged, 409 someone else is
+  already going or the link was used before, 410 expired or the alert is over, 403 forged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import itertools
+import json
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, HTTPException, Query
+from fastapi.responses import HTMLResponse, StreamingResponse
+
+from controller.alerts.model import ALERT_EVENT, AckOutcome, Alert
+from controller.alerts.service import AlertService
+from controller.alerts.tokens import AckClaims
+from controller.events import Event
+
+log = logging.getLogger(__name__)
+
+
+def _user_id(user: Any) -> str:
+    # The dashboard's auth dependency may return a plain id or a user object.
+    for attr in ("id", "username", "name"):
+        value = getattr(user, attr, None)
+        if isinstance(value, str):
+            return value
+    return str(user)
+
+
+def create_alerts_router(service: AlertService, *, require_caregiver: Callable[..., Any],
+                         require_technician: Callable[..., Any]) -> APIRouter:
+    """Routes for `service`; the two dependencies come from the dashboard's auth."""
+    router = APIRouter()
+    # Plain defaults, not Annotated aliases: with postponed annotations FastAPI resolves
+    # annotation strings in module globals, where a local alias would not be found.
+    caregiver = Depends(require_caregiver)
+    technician = Depends(require_technician)
+
+    def view(alert: Alert) -> dict[str, Any]:
+        out = alert.as_dict()
+        out["acknowledged_by_name"] = service.name_of(alert.acknowledged_by) or None
+        out["resolved_by_name"] = service.name_of(alert.resolved_by) or None
+        return out
+
+    async def found(alert_id: str) -> Alert:
+        alert = await service.get(alert_id)
+        if alert is None:
+            raise HTTPException(404, f"No alert {alert_id}.")
+        return alert
+
+    # -- caregivers ---------------------------------------------------------------------------
+
+    @router.get("/api/alerts", tags=["alerts"])
+    async def active_alerts(user: Any = caregiver) -> list[dict[str, Any]]:
+        """Alerts not yet resolved or cancelled, oldest first."""
+        return [view(a) for a in service.active()]
+
+    @router.get("/api/alerts/recent", tags=["alerts"])
+    async def recent_alerts(limit: Annotated[int, Query(ge=1, le=500)] = 50,
+                            user: Any = caregiver) -> list[dict[str, Any]]:
+        """The latest alerts in any state, newest first."""
+        return [view(a) for a in await service.recent(limit)]
+
+    @router.get("/api/alerts/stream", tags=["alerts"])
+    async def stream(user: Any = caregiver) -> StreamingResponse:
+        """Server-Sent Events: a `snapshot` of active alerts, then one `alert` event per change."""
+        return StreamingResponse(_events(service), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+    @router.get("/api/alerts/audit", tags=["alerts"])
+    async def audit_log(alert: str | None = None, limit: Annotated[int, Query(ge=1, le=5000)] = 200,
+                        before: int | None = None, user: Any = technician) -> list[dict[str, Any]]:
+        """The append-only audit log, newest first (page back with `before=<seq>`)."""
+        return await service.audit(alert_id=alert, limit=limit, before=before)
+
+    @router.get("/api/alerts/audit/verify", tags=["alerts"])
+    async def audit_verify(user: Any = technician) -> dict[str, Any]:
+        """Recompute the audit log's hash chain."""
+        broken = await service.store.verify_audit()
+        return {"intact": broken is None, "first_broken_seq": broken}
+
+    @router.get("/api/alerts/{alert_id}", tags=["alerts"])
+    async def one_alert(alert_id: str, user: Any = caregiver) -> dict[str, Any]:
+        """One alert, in any state."""
+        alert = await found(alert_id)
+        await service.record_view(alert_id, user=_user_id(user), channel="dashboard")
+        return view(alert)
+
+    @router.get("/api/alerts/{alert_id}/timeline", tags=["alerts"])
+    async def timeline(alert_id: str, user: Any = caregiver) -> dict[str, Any]:
+        """The alert with every transition and delivery attempt, in time order."""
+        alert = await found(alert_id)
+        await service.record_view(alert_id, user=_user_id(user), channel="dashboard", detail="timeline")
+        return {"alert": view(alert), "timeline": await service.timeline(alert_id)}
+
+    @router.post("/api/alerts/{alert_id}/acknowledge", tags=["alerts"])
+    async def acknowledge(alert_id: str, user: Any = caregiver) -> dict[str, Any]:
+        """The signed-in caregiver is going: escalation stops and the others are told."""
+        await found(alert_id)
+        outcome = await service.acknowledge(alert_id, by=_user_id(user), channel="dashboard")
+        if not outcome.ok:
+            who = service.name_of(outcome.by)
+            detail = f"{who} is already going." if outcome.reason == "already" else "The alert is no longer active."
+            raise HTTPException(409, detail)
+        assert outcome.alert is not None
+        return view(outcome.alert)
+
+    @router.post("/api/alerts/{alert_id}/resolve", tags=["alerts"])
+    async def resolve(alert_id: str, note: Annotated[str, Body(embed=True, min_length=1, max_length=2000)],
+                      user: Any = caregiver) -> dict[str, Any]:
+        """Close the alert with a note saying what happened; those paged are told."""
+        await found(alert_id)
+        done = await service.resolve(alert_id, by=_user_id(user), note=note.strip())
+        if done is None:
+            raise HTTPException(409, "The alert is no longer active.")
+        return view(done)
+
+    @router.post("/api/alerts/{alert_id}/cancel", tags=["alerts"])
+    async def cancel(alert_id: str, reason: Annotated[str, Body(embed=True, min_length=1, max_length=2000)],
+                     user: Any = technician) -> dict[str, Any]:
+        """Withdraw an alert (false alarm, test); those paged are told."""
+        await found(alert_id)
+        done = await service.cancel(alert_id, by=_user_id(user), reason=reason.strip())
+        if done is None:
+            raise HTTPException(409, "The alert is no longer active.")
+        return view(done)
+
+    # -- public: signed links -----------------------------------------------------------------
+
+    @router.get("/alerts/ack/{token}", response_class=HTMLResponse, include_in_schema=False)
+    async def ack_page(token: str, lang: str = "nl") -> HTMLResponse:
+        t = _texts(lang)
+        checked = await service.check_link(token)
+        if isinstance(checked, AckOutcome):
+            return _refusal(service, checked, t)
+        claims: AckClaims = checked
+        alert = await service.get(claims.alert_id)
+        if alert is None:
+            return _page(t["title_unknown"], t["unknown"], t, status=404)
+        await service.record_view(alert.id, user=claims.recipient, channel=f"link:{claims.channel}")
+        info = _alert_html(service, alert, t)
+        if not alert.active:
+            return _page(t["title_closed"], info + _p(t["closed"]), t, status=200)
+        if await service.store.nonce_used(claims.nonce):
+            return _page(t["title_done"], info + _p(t["used"]), t)
+        if alert.acknowledged_by:
+            going = t["already"].format(name=html.escape(service.name_of(alert.acknowledged_by)))
+            return _page(t["title_going"], info + _p(going), t)
+        suffix = "?lang=en" if lang == "en" else ""
+        form = (f'<form method="post" action="{html.escape(token)}{suffix}">'
+                f'<button type="submit">{t["button"]}</button></form>')
+        return _page(t["title_alert"], info + form, t)
+
+    @router.post("/alerts/ack/{token}", response_class=HTMLResponse, include_in_schema=False)
+    async def ack_link(token: str, lang: str = "nl") -> HTMLResponse:
+        t = _texts(lang)
+        outcome = await service.acknowledge_link(token)
+        if outcome.ok:
+            name = html.escape(service.name_of(outcome.by))
+            return _page(t["title_thanks"], _p(t["thanks"].format(name=name)), t)
+        return _refusal(service, outcome, t)
+
+    return router
+
+
+async def _events(service: AlertService) -> AsyncIterator[str]:
+    queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=1000)
+
+    def on_event(event: Event) -> None:
+        try:
+            queue.put_nowait(event)
+        except asyncio.QueueFull:
+            # A stalled client must not grow memory without bound; EventSource reconnects and
+            # gets a fresh snapshot.
+            log.warning("alert stream client is not reading; dropped an event")
+
+    unsubscribe = service.bus.subscribe(on_event, ALERT_EVENT)
+    seq = itertools.count(1)
+    try:
+        snapshot = {"alerts": [a.as_dict() for a in service.active()]}
+        yield f"id: {next(seq)}\nevent: snapshot\ndata: {json.dumps(snapshot)}\n\n"
+        while True:
+            event = await queue.get()
+            data = {**event.data, "time": event.time.isoformat(), "cause": event.context.explain()}
+            yield f"id: {next(seq)}\nevent: alert\ndata: {json.dumps(data, default=str)}\n\n"
+    finally:
+        unsubscribe()
+
+
+# -- the pages a caregiver sees on a phone ------------------------------------------------------
+
+_NL = {
+    "lang": "nl",
+    "title_alert": "Melding", "title_thanks": "Dank je wel", "title_done": "Al bevestigd",
+    "title_going": "Er gaat al iemand", "title_closed": "Afgehandeld", "title_unknown": "Onbekende melding",
+    "title_forged": "Ongeldige link", "title_expired": "Link verlopen", "title_reused": "Link al gebruikt",
+    "button": "Ik ga erheen",
+    "thanks": "{name}, je bevestiging is ontvangen. De anderen krijgen bericht dat jij erheen gaat.",
+    "used": "Je hebt deze melding al bevestigd.",
+    "already": "{name} gaat al erheen.",
+    "closed": "Deze melding is al afgehandeld; er is niets meer nodig.",
+    "unknown": "Deze melding bestaat niet (meer).",
+    "forged": "Deze link is niet geldig. Gebruik de link uit de melding zelf, of log in op het dashboard.",
+    "expired": "Deze link is verlopen. Log in op het dashboard om de melding te bekijken.",
+    "reused": "Deze link is al gebruikt. Elke link werkt maar één keer.",
+    "raised": "Gemeld om", "state": "Status",
+    "states": {"raised": "nieuw", "delivering": "wordt verstuurd", "delivered": "verstuurd",
+               "acknowledged": "iemand gaat erheen", "resolved": "afgehandeld", "cancelled": "ingetrokken"},
+}
+_EN = {
+    "lang": "en",
+    "title_alert": "Alert", "title_thanks": "Thank you", "title_done": "Already confirmed",
+    "title_going": "Someone is on the way", "title_closed": "Resolved", "title_unknown": "Unknown alert",
+    "title_forged": "Invalid link", "title_expired": "Link expired", "title_reused": "Link already used",
+    "button": "I'm on my way",
+    "thanks": "{name}, your confirmation is in. The others are told that you are going.",
+    "used": "You have already confirmed this alert.",
+    "already": "{name} is already on the way.",
+    "closed": "This alert has been resolved; nothing more is needed.",
+    "unknown": "This alert does not exist (any more).",
+    "forged": "This link is not valid. Use the link in the notification itself, or sign in to the dashboard.",
+    "expired": "This link has expired. Sign in to the dashboard to see the alert.",
+    "reused": "This link has been used already. Each link works once.",
+    "raised": "Raised at", "state": "Status",
+    "states": {"raised": "new", "delivering": "being sent", "delivered": "sent",
+               "acknowledged": "someone is on the way", "resolved": "resolved", "cancelled": "withdrawn"},
+}
+
+
+def _texts(lang: str) -> dict[str, Any]:
+    return _EN if lang == "en" else _NL
+
+
+def _p(text: str) -> str:
+    return f"<p>{text}</p>"
+
+
+def _alert_html(service: AlertService, alert: Alert, t: dict[str, Any]) -> str:
+    when = alert.raised_at.astimezone(service.tz).strftime("%H:%M")
+    message = alert.message
+    if t["lang"] == "en" and alert.data.get("message_en"):
+        message = str(alert.data["message_en"])
+    return (f'<p class="msg {html.escape(alert.severity)}">{html.escape(message)}</p>'
+            f'<p class="meta">{t["raised"]} {when} · {t["state"]}: '
+            f'{html.escape(t["states"].get(alert.state, alert.state))}</p>')
+
+
+def _refusal(service: AlertService, outcome: AckOutcome, t: dict[str, Any]) -> HTMLResponse:
+    reason = outcome.reason
+    if reason == "already":
+        going = t["already"].format(name=html.escape(service.name_of(outcome.by)))
+        return _page(t["title_going"], _p(going), t, status=409)
+    if reason == "reused":
+        return _page(t["title_reused"], _p(t["reused"]), t, status=409)
+    if reason == "expired":
+        return _page(t["title_expired"], _p(t["expired"]), t, status=410)
+    if reason == "closed":
+        return _page(t["title_closed"], _p(t["closed"]), t, status=410)
+    if reason == "unknown":
+        return _page(t["title_unknown"], _p(t["unknown"]), t, status=404)
+    return _page(t["title_forged"], _p(t["forged"]), t, status=403)
+
+
+def _page(title: str, body: str, t: dict[str, Any], *, status: int = 200) -> HTMLResponse:
+    doc = f"""<!doctype html>
+<html lang="{t['lang']}"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex">
+<title>{html.escape(title)} · Huis van de toekomst</title>
+<style>
+body {{ font: 1.2rem/1.5 system-ui, sans-serif; margin: 0 auto; max-width: 32rem; padding: 1.5rem; }}
+h1 {{ font-size: 1.6rem; }}
+.msg {{ font-size: 1.4rem; font-weight: 600; }}
+.msg.urgent {{ color: #b00020; }}
+.meta {{ color: #555; }}
+button {{ font-size: 1.4rem; padding: 1rem 2rem; width: 100%; border: 0; border-radius: .5rem;
+          background: #0a7d32; color: #fff; }}
+</style></head>
+<body><h1>{html.escape(title)}</h1>
+{body}
+</body></html>"""
+    # Links carry a credential: keep the pages out of caches and referrers.
+    return HTMLResponse(doc, status_code=status, headers={"Cache-Control": "no-store",
+                                                          "Referrer-Policy": "no-referrer"})
