@@ -1,0 +1,42 @@
+"""The rule engine: care scenarios in YAML, run exactly, explained, and with durable timers.
+
+See docs/scenarios.md for the language. Entry points:
+
+- `load_scenarios(paths, config)` -> ScenarioSet (raises ConfigError with every problem);
+- `check_paths(paths)` -> list[Problem], for `huis check`;
+- `scenario_json_schema()`, for `huis schema`;
+- `Engine(hub, db, alerts, scenarios)`, supervised with `hub.run(engine.run)`;
+- `load_traces(db, scenario)` and `render_traces(traces)`, for `huis trace`.
+"""
+
+from __future__ import annotations
+
+from controller.engine.alerts import ALERT_EVENT, AlertSink, MemoryAlertSink
+from controller.engine.engine import HOUSE_CHANGED, Engine, ReloadResult
+from controller.engine.loader import (
+    LoadedScenario,
+    ScenarioSet,
+    check_paths,
+    load_scenario_text,
+    load_scenarios,
+)
+from controller.engine.schema import scenario_json_schema
+from controller.engine.traces import Trace, load_traces, render_traces
+
+__all__ = [
+    "ALERT_EVENT",
+    "HOUSE_CHANGED",
+    "AlertSink",
+    "Engine",
+    "LoadedScenario",
+    "MemoryAlertSink",
+    "ReloadResult",
+    "ScenarioSet",
+    "Trace",
+    "check_paths",
+    "load_scenario_text",
+    "load_scenarios",
+    "load_traces",
+    "render_traces",
+    "scenario_json_schema",
+]

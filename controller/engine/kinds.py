@@ -1,0 +1,59 @@
+"""What scenarios may test per device kind: attribute names and momentary event names.
+
+The adapters in `devices/` are the authority: an adapter class that declares
+`attributes: ClassVar[tuple[str, ...]]` or `events: ClassVar[tuple[str, ...]]` wins over the
+table below, which mirrors the readings the adapters produce today.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+# Every device: availability is kept by the hub, not by the adapter.
+COMMON = ("available", "linkquality")
+
+_ATTRIBUTES: Mapping[str, tuple[str, ...]] = {
+    "bed": ("occupancy", "battery"),
+    "contact": ("contact", "open", "battery", "voltage"),
+    "motion": ("occupancy", "illuminance", "illuminance_lux", "battery", "voltage"),
+    "sos": ("battery", "voltage"),
+    "button": ("battery", "voltage"),
+    "light": ("state", "brightness", "color_temp", "color_mode"),
+    "curtain": ("state", "position", "running", "motor_state", "battery"),
+    "tag": ("room", "receiver", "distance", "sightings"),
+    "dispenser": ("doses_left", "next_dose", "battery", "door", "alarm"),
+    "speaker": ("volume", "speaking"),
+}
+_EVENTS: Mapping[str, tuple[str, ...]] = {
+    "sos": ("emergency",),
+    "button": ("single", "double", "hold", "long", "release", "action"),
+    "dispenser": ("dose_due", "dose_taken", "dose_missed", "refill_low"),
+}
+
+
+def _adapter(kind: str) -> object | None:
+    from devices import KINDS
+
+    return KINDS.get(kind)
+
+
+def attributes_of(kind: str) -> tuple[str, ...] | None:
+    """Attribute names a device of `kind` has, or None when we cannot tell."""
+    declared = getattr(_adapter(kind), "attributes", None)
+    if isinstance(declared, tuple):
+        return (*declared, *COMMON)
+    if kind in _ATTRIBUTES:
+        return (*_ATTRIBUTES[kind], *COMMON)
+    return None
+
+
+def events_of(kind: str) -> tuple[str, ...] | None:
+    """Event names a device of `kind` emits (empty: none), or None when we cannot tell."""
+    declared = getattr(_adapter(kind), "events", None)
+    if isinstance(declared, tuple):
+        return declared
+    if kind in _EVENTS:
+        return _EVENTS[kind]
+    if kind in _ATTRIBUTES:
+        return ()
+    return None

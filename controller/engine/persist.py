@@ -1,0 +1,189 @@
+"""The engine's tables in the hub's SQLite file, written off the hot path.
+
+Event handling only appends statements to a queue; one writer task commits them in batches, in
+order. `flush()` waits until everything queued so far is committed (restore, reload and tests
+use it before reading).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import deque
+from collections.abc import Sequence
+from typing import Any
+
+from controller.engine.traces import KEEP_PER_SCENARIO
+from controller.store import Database
+
+log = logging.getLogger(__name__)
+
+SCHEMA = [
+    """
+    CREATE TABLE engine_timers (
+        key TEXT PRIMARY KEY,          -- scenario|trigger digest|device
+        scenario TEXT NOT NULL,
+        since TEXT NOT NULL,           -- when the value started to match (ISO 8601, UTC)
+        deadline TEXT NOT NULL,
+        data TEXT NOT NULL             -- trigger variables and cause chain (JSON)
+    );
+    CREATE TABLE engine_runs (
+        run_id TEXT PRIMARY KEY,
+        scenario TEXT NOT NULL,
+        actions_digest TEXT NOT NULL,
+        frames TEXT NOT NULL,          -- position: [[branch, index], ...] (JSON)
+        kind TEXT NOT NULL,            -- delay | wait
+        deadline TEXT,                 -- NULL: a wait without timeout
+        variables TEXT NOT NULL,       -- JSON
+        trace TEXT NOT NULL            -- the trace so far (JSON)
+    );
+    CREATE TABLE engine_latches (
+        key TEXT PRIMARY KEY,          -- a state trigger that fired for the current episode
+        scenario TEXT NOT NULL
+    );
+    CREATE TABLE engine_house (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    CREATE TABLE engine_traces (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        scenario TEXT NOT NULL,
+        started TEXT NOT NULL,
+        status TEXT NOT NULL,
+        trace TEXT NOT NULL
+    );
+    CREATE INDEX engine_traces_scenario ON engine_traces (scenario, id);
+    CREATE TABLE engine_parameters (
+        scope TEXT NOT NULL,
+        name TEXT NOT NULL,
+        value TEXT NOT NULL,           -- JSON
+        PRIMARY KEY (scope, name)
+    )
+    """,
+]
+
+
+class EngineStore:
+    """Queued writes and the reads restore needs."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._queue: deque[tuple[str, Sequence[Any]]] = deque()
+        self._wake = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self._pruned: set[str] = set()
+
+    async def migrate(self) -> None:
+        await self.db.migrate("engine", SCHEMA)
+
+    def write(self, sql: str, params: Sequence[Any] = ()) -> None:
+        """Queue a statement; cheap and synchronous."""
+        self._queue.append((sql, params))
+        self._wake.set()
+
+    # The statements the engine uses, named so callers read as intent.
+
+    def save_timer(self, key: str, scenario: str, since: str, deadline: str, data: dict[str, Any]) -> None:
+        self.write("INSERT OR REPLACE INTO engine_timers (key, scenario, since, deadline, data) "
+                   "VALUES (?, ?, ?, ?, ?)", (key, scenario, since, deadline, _json(data)))
+
+    def delete_timer(self, key: str) -> None:
+        self.write("DELETE FROM engine_timers WHERE key = ?", (key,))
+
+    def save_run(self, run_id: str, scenario: str, actions_digest: str, frames: list[list[Any]],
+                 kind: str, deadline: str | None, variables: dict[str, Any], trace: str) -> None:
+        self.write("INSERT OR REPLACE INTO engine_runs (run_id, scenario, actions_digest, frames, "
+                   "kind, deadline, variables, trace) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                   (run_id, scenario, actions_digest, _json(frames), kind, deadline,
+                    _json(variables), trace))
+
+    def delete_run(self, run_id: str) -> None:
+        self.write("DELETE FROM engine_runs WHERE run_id = ?", (run_id,))
+
+    def set_latch(self, key: str, scenario: str) -> None:
+        self.write("INSERT OR IGNORE INTO engine_latches (key, scenario) VALUES (?, ?)", (key, scenario))
+
+    def clear_latch(self, key: str) -> None:
+        self.write("DELETE FROM engine_latches WHERE key = ?", (key,))
+
+    def set_house(self, name: str, value: str) -> None:
+        self.write("INSERT OR REPLACE INTO engine_house (name, value) VALUES (?, ?)", (name, value))
+
+    def add_trace(self, scenario: str, started: str, status: str, trace: str) -> None:
+        self.write("INSERT INTO engine_traces (scenario, started, status, trace) VALUES (?, ?, ?, ?)",
+                   (scenario, started, status, trace))
+        self._pruned.add(scenario)
+
+    def forget_scenario(self, scenario: str) -> None:
+        """Drop a removed scenario's pending timers, runs and latches (its traces stay)."""
+        for table in ("engine_timers", "engine_runs", "engine_latches"):
+            self.write(f"DELETE FROM {table} WHERE scenario = ?", (scenario,))
+
+    # Writing.
+
+    async def run(self) -> None:
+        """Commit queued statements until cancelled; the last ones are committed on the way out."""
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                # Shielded: aiosqlite finishes a statement in its thread even when the awaiting
+                # task is cancelled, so a cancelled batch would leave a transaction open.
+                await asyncio.shield(self.flush())
+        finally:
+            # Always: also waits for a batch still being committed by a shielded flush above.
+            await asyncio.shield(self.flush())
+
+    async def flush(self) -> None:
+        """Commit everything queued so far."""
+        async with self._lock:
+            while self._queue:
+                batch = list(self._queue)
+                self._queue.clear()
+                pruned, self._pruned = self._pruned, set()
+                conn = self.db.conn
+                await conn.execute("BEGIN")
+                try:
+                    for sql, params in batch:
+                        await conn.execute(sql, params)
+                    for scenario in pruned:
+                        await conn.execute(
+                            "DELETE FROM engine_traces WHERE scenario = ? AND id NOT IN "
+                            "(SELECT id FROM engine_traces WHERE scenario = ? ORDER BY id DESC LIMIT ?)",
+                            (scenario, scenario, KEEP_PER_SCENARIO))
+                    await conn.execute("COMMIT")
+                except BaseException:
+                    await conn.execute("ROLLBACK")
+                    log.exception("engine: writing %d statements failed", len(batch))
+                    raise
+
+    # Reading (at start-up and reload, after a flush).
+
+    async def timers(self) -> list[dict[str, Any]]:
+        return [dict(r) for r in await self.db.fetchall("SELECT * FROM engine_timers")]
+
+    async def runs(self) -> list[dict[str, Any]]:
+        return [dict(r) for r in await self.db.fetchall("SELECT * FROM engine_runs")]
+
+    async def latches(self) -> set[str]:
+        return {r["key"] for r in await self.db.fetchall("SELECT key FROM engine_latches")}
+
+    async def house(self) -> dict[str, str]:
+        return {r["name"]: r["value"] for r in await self.db.fetchall("SELECT * FROM engine_house")}
+
+    async def parameters(self) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for r in await self.db.fetchall("SELECT scope, name, value FROM engine_parameters"):
+            out.setdefault(r["scope"], {})[r["name"]] = json.loads(r["value"])
+        return out
+
+    async def set_parameters(self, scope: str, values: dict[str, Any]) -> None:
+        for name, value in values.items():
+            self.write("INSERT OR REPLACE INTO engine_parameters (scope, name, value) VALUES (?, ?, ?)",
+                       (scope, name, json.dumps(value, default=str)))
+        await self.flush()
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, default=str, ensure_ascii=False, separators=(",", ":"))

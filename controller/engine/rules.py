@@ -1,0 +1,374 @@
+"""Validated scenario models compiled into what the engine runs: matchers and condition tests.
+
+Compiling once at load time keeps the hot path to a dictionary lookup and a few comparisons per
+event: device lists are resolved, values normalised, descriptions for traces written in advance.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any, Protocol
+
+from controller.config import HomeConfig
+from controller.engine import model as m
+from controller.engine.loader import select_devices
+from controller.engine.sun import in_window, spoken_duration
+from controller.engine.templates import format_value
+
+
+class Env(Protocol):
+    """What conditions look at: the engine's picture of the home and of time."""
+
+    def value(self, device: str, attribute: str) -> Any: ...
+    def changed_at(self, device: str, attribute: str) -> datetime | None: ...
+    def now(self) -> datetime: ...
+    def local_now(self) -> datetime: ...
+    def house(self, name: str) -> str: ...
+    def alert_active(self, key: str) -> bool: ...
+    def sun_time(self, day: date, event: str) -> datetime | None: ...
+
+
+RunVars = Mapping[str, Any]  # {"trigger": {...}, "wait": {...}, "params": {...}}
+
+
+def norm(value: Any) -> Any:
+    """A value as compared: strings case-insensitively, everything else as is."""
+    return value.casefold() if isinstance(value, str) else value
+
+
+def _norm_set(values: Any) -> frozenset[Any] | None:
+    if values is None:
+        return None
+    items = values if isinstance(values, list) else [values]
+    return frozenset(norm(v) for v in items)
+
+
+def _show(values: Any) -> str:
+    if isinstance(values, list):
+        return "[" + ", ".join(_show(v) for v in values) + "]"
+    if isinstance(values, bool):
+        return "true" if values else "false"
+    return str(values)
+
+
+def digest(model: m._Strict, *, exclude: set[str] | None = None) -> str:
+    """A short stable hash of a model (to recognise "the same trigger" across reloads)."""
+    body = json.dumps(model.model_dump(mode="json", by_alias=True, exclude=exclude),
+                      sort_keys=True, default=str)
+    return hashlib.sha256(body.encode()).hexdigest()[:12]
+
+
+class ValueTest:
+    """to/from/above/below (trigger) or is/not/above/below (condition) on one value."""
+
+    __slots__ = ("is_set", "not_set", "above", "below", "has_target")
+
+    def __init__(self, is_: Any, not_: Any, above: float | None, below: float | None) -> None:
+        self.is_set = _norm_set(is_)
+        self.not_set = _norm_set(not_)
+        self.above = above
+        self.below = below
+        self.has_target = is_ is not None or not_ is not None or above is not None or below is not None
+
+    def __call__(self, value: Any) -> bool:
+        if value is None:
+            return False
+        if self.is_set is not None and norm(value) not in self.is_set:
+            return False
+        if self.not_set is not None and norm(value) in self.not_set:
+            return False
+        if self.above is not None or self.below is not None:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                return False
+            if self.above is not None and not value > self.above:
+                return False
+            if self.below is not None and not value < self.below:
+                return False
+        return True
+
+
+def _describe_test(is_: Any, not_: Any, above: float | None, below: float | None, word: str) -> str:
+    parts = []
+    if is_ is not None:
+        parts.append(f"{word} {_show(is_)}")
+    if not_ is not None:
+        parts.append(f"not {_show(not_)}")
+    if above is not None:
+        parts.append(f"above {above:g}")
+    if below is not None:
+        parts.append(f"below {below:g}")
+    return " ".join(parts)
+
+
+def _selector_text(sel: m.Selector | m.OptionalSelector) -> str:
+    bits = []
+    if sel.device is not None:
+        bits.append(_show(sel.device))
+    if sel.kind is not None:
+        bits.append(f"every {sel.kind}")
+    if sel.room is not None:
+        bits.append(f"in {_show(sel.room)}")
+    return " ".join(bits) or "any device"
+
+
+# -- triggers -----------------------------------------------------------------------------------
+
+FireFn = Callable[["TriggerRT", dict[str, Any], Any], None]
+
+
+@dataclass(slots=True, eq=False, kw_only=True)
+class TriggerRT:
+    """A compiled trigger. `owner` is the scenario id, or a run id for a wait's triggers."""
+
+    owner: str
+    index: int
+    id: str
+    model: Any
+    description: str
+    key: str  # stable across reloads while the trigger means the same thing
+    durable: bool = True  # a scenario's trigger (persisted timers), not a wait's
+    fire: FireFn | None = None
+
+
+@dataclass(slots=True, eq=False, kw_only=True)
+class StateTriggerRT(TriggerRT):
+    devices: tuple[str, ...]
+    attribute: str
+    test: ValueTest
+    from_test: ValueTest | None
+    for_: timedelta | None
+    match_all: bool
+    holding: bool = False  # match: all, whether every device matches right now
+
+    def from_ok(self, old: Any) -> bool:
+        return self.from_test is None or self.from_test(old)
+
+
+@dataclass(slots=True, eq=False, kw_only=True)
+class EventTriggerRT(TriggerRT):
+    devices: tuple[str, ...]
+    events: frozenset[str] | None
+    data: Mapping[str, Any]
+
+
+@dataclass(slots=True, eq=False, kw_only=True)
+class HubTriggerRT(TriggerRT):
+    event: str
+    devices: frozenset[str] | None  # None: every device
+    below: float
+
+
+@dataclass(slots=True, eq=False, kw_only=True)
+class SimpleTriggerRT(TriggerRT):
+    """time, sun, alert, mode and presence triggers: matched by the engine on the model."""
+
+
+def compile_trigger(owner: str, index: int, t: Any, cfg: HomeConfig, *, durable: bool = True) -> TriggerRT:
+    """A trigger model -> its runtime form."""
+    rt = _compile_trigger(owner, index, t, cfg)
+    rt.durable = durable
+    return rt
+
+
+def _compile_trigger(owner: str, index: int, t: Any, cfg: HomeConfig) -> TriggerRT:
+    tid = t.id or str(index)
+    key = f"{owner}|{digest(t, exclude={'for_'})}"
+    if isinstance(t, m.StateTrigger):
+        devices = tuple(select_devices(cfg, t.device, t.kind, t.room))
+        desc = f"state {_selector_text(t)}.{t.attribute}"
+        change = _describe_test(t.to, None, t.above, t.below, "->")
+        if t.from_ is not None:
+            desc += f" from {_show(t.from_)}"
+        desc += f" {change}" if change else " changes"
+        if t.match == "all":
+            desc += " (all)"
+        if t.for_ is not None:
+            desc += f" for {spoken_duration(t.for_, 'en')}"
+        return StateTriggerRT(
+            owner=owner, index=index, id=tid, model=t, description=desc, key=key, devices=devices,
+            attribute=t.attribute, test=ValueTest(t.to, None, t.above, t.below),
+            from_test=None if t.from_ is None else ValueTest(t.from_, None, None, None),
+            for_=t.for_, match_all=t.match == "all")
+    if isinstance(t, m.EventTrigger):
+        devices = tuple(select_devices(cfg, t.device, t.kind, t.room))
+        events = [t.event] if isinstance(t.event, str) else t.event
+        desc = f"event {_selector_text(t)} {_show(t.event) if t.event else 'any'}"
+        return EventTriggerRT(owner=owner, index=index, id=tid, model=t, description=desc, key=key,
+                              devices=devices, events=None if events is None else frozenset(events),
+                              data={k: norm(v) for k, v in t.data.items()})
+    if isinstance(t, m.HubTrigger):
+        any_sel = t.device is None and t.kind is None and t.room is None
+        devs = None if any_sel else frozenset(select_devices(cfg, t.device, t.kind, t.room))
+        desc = f"hub {t.event}" + ("" if any_sel else f" {_selector_text(t)}")
+        if t.event == "battery_low":
+            desc += f" below {t.below:g}%"
+        return HubTriggerRT(owner=owner, index=index, id=tid, model=t, description=desc, key=key,
+                            event=t.event, devices=devs, below=t.below)
+    if isinstance(t, m.TimeTrigger):
+        times = t.at if isinstance(t.at, list) else [t.at]
+        desc = "time " + ", ".join(x.strftime("%H:%M") for x in times) + _days(t.weekdays)
+    elif isinstance(t, m.SunTrigger):
+        off = t.offset.total_seconds()
+        desc = f"sun {t.event}" + (f" {'+' if off > 0 else '-'}{spoken_duration(abs(t.offset), 'en')}"
+                                    if off else "") + _days(t.weekdays)
+    elif isinstance(t, m.AlertTrigger):
+        desc = f"alert {_show(t.action)}" + (f" key {t.key}" if t.key else "") + \
+            (f" of {t.scenario}" if t.scenario else "")
+    elif isinstance(t, m.ModeTrigger):
+        desc = "mode" + (f" from {_show(t.from_)}" if t.from_ else "") + (f" -> {_show(t.to)}" if t.to else " changes")
+    elif isinstance(t, m.PresenceTrigger):
+        desc = "presence" + (f" from {t.from_}" if t.from_ else "") + (f" -> {t.to}" if t.to else " changes")
+    else:  # pragma: no cover - the model union is closed
+        raise TypeError(f"unknown trigger {t!r}")
+    return SimpleTriggerRT(owner=owner, index=index, id=tid, model=t, description=desc, key=key)
+
+
+def _days(days: frozenset[int] | None) -> str:
+    if days is None or len(days) == 7:
+        return ""
+    return " on " + ",".join(m.WEEKDAYS[d] for d in sorted(days))
+
+
+def in_choice(value: Any, choice: Any) -> bool:
+    """`value` equals `choice` or is in the list `choice`; None means anything."""
+    if choice is None:
+        return True
+    return value in choice if isinstance(choice, list) else value == choice
+
+
+# -- conditions ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Cond:
+    """A compiled condition: a description for traces and a test."""
+
+    description: str
+    test: Callable[[Env, RunVars], bool]
+    parts: tuple[Cond, ...] = field(default=())
+
+
+def compile_condition(c: Any, cfg: HomeConfig) -> Cond:
+    """A condition model -> a test with a readable description."""
+    if isinstance(c, m.TimeCondition):
+        after, before, days = c.after, c.before, c.weekdays
+        desc = "time " + (after.strftime("%H:%M") if after else "") + ".." + \
+            (before.strftime("%H:%M") if before else "") + _days(days)
+        return Cond(description=desc, test=lambda env, run: in_window(env.local_now(), after, before, days))
+    if isinstance(c, m.SunCondition):
+        return _sun_condition(c)
+    if isinstance(c, m.StateCondition):
+        devices = tuple(select_devices(cfg, c.device, c.kind, c.room))
+        test = ValueTest(c.is_, c.not_, c.above, c.below)
+        attr, held, match_all = c.attribute, c.for_, c.match == "all"
+        desc = f"state {_selector_text(c)}.{attr} {_describe_test(c.is_, c.not_, c.above, c.below, 'is')}"
+        if held is not None:
+            desc += f" for {spoken_duration(held, 'en')}"
+        if len(devices) > 1:
+            desc += " (all)" if match_all else " (any)"
+
+        def state_test(env: Env, run: RunVars) -> bool:
+            def one(dev: str) -> bool:
+                if not test(env.value(dev, attr)):
+                    return False
+                if held is None:
+                    return True
+                since = env.changed_at(dev, attr)
+                return since is not None and env.now() - since >= held
+
+            return all(map(one, devices)) if match_all else any(map(one, devices))
+
+        return Cond(description=desc, test=state_test)
+    if isinstance(c, m.ResidentCondition):
+        want = c.is_
+        return Cond(description=f"resident is {want}", test=lambda env, run: env.house("presence") == want)
+    if isinstance(c, m.ModeCondition):
+        modes = c.is_
+        return Cond(description=f"mode is {_show(modes)}",
+                    test=lambda env, run: in_choice(env.house("mode"), modes))
+    if isinstance(c, m.AlertCondition):
+        key, active = c.key, c.active
+        return Cond(description=f"alert {key} {'active' if active else 'not active'}",
+                    test=lambda env, run: env.alert_active(key) == active)
+    if isinstance(c, m.TriggerCondition):
+        ids = c.id
+        return Cond(description=f"trigger is {_show(ids)}",
+                    test=lambda env, run: in_choice(run.get("trigger", {}).get("id"), ids))
+    if isinstance(c, m.WaitCondition):
+        result = c.result
+        return Cond(description=f"wait ended by {result}",
+                    test=lambda env, run: run.get("wait", {}).get("result") == result)
+    if isinstance(c, m.ParameterCondition):
+        name, vt = c.name, ValueTest(c.is_, None, None, None)
+        return Cond(description=f"parameter {name} is {_show(c.is_)}",
+                    test=lambda env, run: vt(run.get("params", {}).get(name)))
+    if isinstance(c, m.AndCondition | m.OrCondition | m.NotCondition):
+        parts = tuple(compile_condition(sub, cfg) for sub in c.conditions)
+        inner = "; ".join(p.description for p in parts)
+        if isinstance(c, m.AndCondition):
+            return Cond(description=f"all of ({inner})", parts=parts,
+                        test=lambda env, run: all(p.test(env, run) for p in parts))
+        if isinstance(c, m.OrCondition):
+            return Cond(description=f"any of ({inner})", parts=parts,
+                        test=lambda env, run: any(p.test(env, run) for p in parts))
+        return Cond(description=f"none of ({inner})", parts=parts,
+                    test=lambda env, run: not any(p.test(env, run) for p in parts))
+    raise TypeError(f"unknown condition {c!r}")  # pragma: no cover - the model union is closed
+
+
+def _sun_condition(c: m.SunCondition) -> Cond:
+    after, before = c.after, c.before
+    a_off, b_off = c.after_offset, c.before_offset
+
+    def offset_text(event: str | None, off: timedelta) -> str:
+        if event is None:
+            return ""
+        s = off.total_seconds()
+        return event + (f"{'+' if s > 0 else '-'}{spoken_duration(abs(off), 'en')}" if s else "")
+
+    desc = f"sun {offset_text(after, a_off)}..{offset_text(before, b_off)}"
+
+    def test(env: Env, run: RunVars) -> bool:
+        now = env.now()
+        today = env.local_now().date()
+
+        def at(event: str, day: date, off: timedelta) -> datetime | None:
+            t = env.sun_time(day, event)
+            return None if t is None else t + off
+
+        a = at(after, today, a_off) if after else None
+        b = at(before, today, b_off) if before else None
+        if after and before:
+            if a is None or b is None:
+                return False
+            if a <= b:
+                return a <= now < b
+            return now >= a or now < b  # e.g. sunset .. sunrise: the night
+        if a is not None:
+            return now >= a
+        if b is not None:
+            return now < b
+        return False
+
+    return Cond(description=desc, test=test)
+
+
+def evaluate(conds: Sequence[Cond], env: Env, run: RunVars) -> list[tuple[Cond, bool]]:
+    """Test every condition (all of them, so a trace shows each one that failed)."""
+    out: list[tuple[Cond, bool]] = []
+    for c in conds:
+        try:
+            ok = bool(c.test(env, run))
+        except Exception:  # a condition bug must read as "not met", never take the hub down
+            ok = False
+        out.append((c, ok))
+    return out
+
+
+def describe_value(value: Any) -> str:
+    """A value as shown in trace text."""
+    return format_value(value, "en")
