@@ -37,8 +37,9 @@ log = logging.getLogger(__name__)
 
 
 def _user_id(user: Any) -> str:
-    # The dashboard's auth dependency may return a plain id or a user object.
-    for attr in ("id", "username", "name"):
+    # The dashboard's auth dependency may return a plain id or a user object; a caregiver's
+    # account names their caregiver id in home.yaml, which is who the alert system knows.
+    for attr in ("caregiver", "username", "id", "name"):
         value = getattr(user, attr, None)
         if isinstance(value, str):
             return value
@@ -297,6 +298,9 @@ button {{ font-size: 1.4rem; padding: 1rem 2rem; width: 100%; border: 0; border-
 <body><h1>{html.escape(title)}</h1>
 {body}
 </body></html>"""
-    # Links carry a credential: keep the pages out of caches and referrers.
-    return HTMLResponse(doc, status_code=status, headers={"Cache-Control": "no-store",
-                                                          "Referrer-Policy": "no-referrer"})
+    # Links carry a credential: keep the pages out of caches and referrers. The page's own CSP
+    # allows its inline style and nothing else (no scripts at all).
+    return HTMLResponse(doc, status_code=status, headers={
+        "Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
+        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+                                   "frame-ancestors 'none'; base-uri 'none'"})

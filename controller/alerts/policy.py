@@ -275,7 +275,7 @@ def _cross_check(model: AlertsFileModel, doc: Located, caregivers: set[str]) -> 
             extra = cch.model_extra or {}
             for needed in CHANNEL_TYPES[cch.type]:
                 if needed not in extra:
-                    problems.append(doc.problem(cpath, f"a {cch.type} channel needs '{needed}'"))
+                    problems.append(doc.problem(cpath, f"a channel of type '{cch.type}' needs '{needed}'"))
             if cch.type == "apprise" and "url" not in extra and "url_env" not in extra:
                 problems.append(doc.problem(cpath, "an apprise channel needs 'url' or 'url_env'",
                                             "url_env names an environment variable holding the URL"))

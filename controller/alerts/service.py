@@ -52,7 +52,7 @@ from controller.alerts.model import (
     Severity,
     chain_of,
 )
-from controller.alerts.policy import AlertsConfig, EscalationPolicy
+from controller.alerts.policy import AlertsConfig, EscalationPolicy, PolicyStep
 from controller.alerts.store import (
     FAILED,
     SENT,
@@ -245,12 +245,13 @@ class AlertService:
             return existing
         sev: Severity = severity  # type: ignore[assignment]
         now = self.clock.now()
-        policy = self.config.policy_for(scenario, sev)
+        policy = routed(self.config.policy_for(scenario, sev), data)
+        for_technicians = data.get("audience") == "technician"
         alert = Alert(id=f"al-{uuid.uuid4().hex[:16]}", key=key, scenario=scenario, severity=sev,
                       message=message, resident=self.resident, policy=policy.name, state=RAISED,
                       cause=context.explain(), cause_chain=chain_of(context), data=dict(data),
                       raised_at=now, updated_at=now, step=0,
-                      next_at=self._due(policy, sev, now, 0))
+                      next_at=None if for_technicians else self._due(policy, sev, now, 0))
         audit = [self._entry(alert, "raised", user=context.origin, detail=context.explain())]
         deliveries: list[NewDelivery] = []
         if alert.next_at is not None and alert.next_at <= now:
@@ -258,6 +259,8 @@ class AlertService:
             # fewer on the path from sensor to phone), still before anything is sent.
             alert, step_audit, deliveries = self._step(alert, policy, now)
             audit += step_audit
+        elif for_technicians:
+            audit.append(self._entry(alert, "held", detail="for technicians: shown on the dashboard, nobody paged"))
         else:
             audit.append(self._entry(alert, "held", detail=f"first step at {alert.next_at}"))
         self._acquire()
@@ -417,7 +420,8 @@ class AlertService:
 
     def _policy(self, alert: Alert) -> EscalationPolicy:
         # A policy renamed or removed since the alert was raised: fall back to today's rule.
-        return self.config.policies.get(alert.policy) or self.config.policy_for(alert.scenario, alert.severity)
+        base = self.config.policies.get(alert.policy) or self.config.policy_for(alert.scenario, alert.severity)
+        return routed(base, alert.data)
 
     def _step(self, alert: Alert, policy: EscalationPolicy,
               now: datetime) -> tuple[Alert, list[AuditEntry], list[NewDelivery]]:
@@ -703,6 +707,18 @@ class AlertService:
         await self.store.record_audit([AuditEntry(time=self.clock.now(), alert_id=alert_id, event="viewed",
                                                   resident=self.resident, user=user, channel=channel,
                                                   detail=detail)])
+
+
+def routed(policy: EscalationPolicy, data: Mapping[str, Any]) -> EscalationPolicy:
+    """The policy for one alert: a scenario's explicit `recipients` replace the first step.
+
+    Later steps still apply, so an alert sent to one person still reaches the care team if
+    nobody acknowledges it.
+    """
+    to = tuple(r for r in data.get("recipients") or () if isinstance(r, str))
+    if not to:
+        return policy
+    return replace(policy, steps=(PolicyStep(after=timedelta(0), notify=to), *policy.steps[1:]))
 
 
 def default_channels(config: AlertsConfig, link: Any) -> list[Channel]:
