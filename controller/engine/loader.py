@@ -54,6 +54,7 @@ class LoadedScenario:
     model: m.Scenario
     file: str
     line: int | None
+    index: int = 0  # position in its file's `scenarios` list
     parameters: Mapping[str, ParameterInfo]
     digest: str  # changes whenever anything about the scenario changes
     actions_digest: str  # changes when its actions change (a pending run cannot resume then)
@@ -196,20 +197,30 @@ def validate_documents(
     """
     problems: list[Problem] = []
     loaded: list[LoadedScenario] = []
-    seen: dict[str, tuple[str, int | None]] = {}
     used_overrides: set[tuple[str, str]] = set()
+    # Duplicates are found on the raw ids, so a scenario with other mistakes still counts.
+    seen: dict[str, str] = {}
+    duplicates: set[tuple[str, int]] = set()
+    for doc in docs:
+        raw = doc.data.get("scenarios") if isinstance(doc.data, dict) else None
+        for i, item in enumerate(raw if isinstance(raw, list) else []):
+            sid = item.get("id") if isinstance(item, dict) else None
+            if not isinstance(sid, str):
+                continue
+            where = f"{doc.file}:{doc.line(('scenarios', i, 'id'))}"
+            if sid in seen:
+                duplicates.add((doc.file, i))
+                problems.append(doc.problem(("scenarios", i, "id"),
+                                            f"scenario id '{sid}' is also used at {seen[sid]}",
+                                            "scenario ids must be unique over all files"))
+            else:
+                seen[sid] = where
     for doc in docs:
         file_scenarios, file_problems = _validate_file(doc, config, overrides or {}, used_overrides)
         problems.extend(file_problems)
         for s in file_scenarios:
-            if s.id in seen:
-                other = seen[s.id]
-                problems.append(Problem(
-                    file=s.file, line=s.line, path=_scenario_path(doc, s.id), message=
-                    f"scenario id '{s.id}' is also used in {other[0]}:{other[1]}",
-                    hint="scenario ids must be unique over all files"))
+            if (s.file, s.index) in duplicates:
                 continue
-            seen[s.id] = (s.file, s.line)
             loaded.append(s)
     for scope, values in (overrides or {}).items():
         for name in values:
@@ -221,14 +232,6 @@ def validate_documents(
     order = {d.file: i for i, d in enumerate(docs)}
     problems.sort(key=lambda p: (order.get(p.file, len(order)), p.line or 0))
     return ScenarioSet(scenarios=tuple(loaded), files=tuple(d.file for d in docs)), problems
-
-
-def _scenario_path(doc: Located, scenario_id: str) -> str:
-    data = doc.data if isinstance(doc.data, dict) else {}
-    for i, raw in enumerate(data.get("scenarios") or []):
-        if isinstance(raw, dict) and raw.get("id") == scenario_id:
-            return f"scenarios[{i}].id"
-    return ""
 
 
 def _validate_file(
@@ -284,7 +287,7 @@ def _validate_file(
         actions = json.dumps([a.model_dump(mode="json", by_alias=True) for a in scenario.actions],
                              sort_keys=True, default=str)
         out.append(LoadedScenario(
-            model=scenario, file=doc.file, line=doc.line(path), parameters=scenario_params,
+            model=scenario, file=doc.file, line=doc.line(path), index=i, parameters=scenario_params,
             digest=hashlib.sha256(body.encode()).hexdigest()[:16],
             actions_digest=hashlib.sha256(actions.encode()).hexdigest()[:16]))
     return out, problems
@@ -864,7 +867,7 @@ def _check_set(docs: Sequence[Located], loaded: Sequence[LoadedScenario]) -> lis
         doc = by_file.get(s.file)
         if doc is None:
             continue
-        base = _scenario_index(doc, s.id)
+        base = ("scenarios", s.index)
         for path, node in walk_scenario(s.model, base):
             if isinstance(node, m.CancelAction):
                 targets = [node.scenario] if isinstance(node.scenario, str) else node.scenario
@@ -879,12 +882,12 @@ def _check_set(docs: Sequence[Located], loaded: Sequence[LoadedScenario]) -> lis
     return problems
 
 
-def _scenario_index(doc: Located, scenario_id: str) -> Path_:
+def _scenario_index(doc: Located, scenario_id: str) -> tuple[str, int]:
     data = doc.data if isinstance(doc.data, dict) else {}
     for i, raw in enumerate(data.get("scenarios") or []):
         if isinstance(raw, dict) and raw.get("id") == scenario_id:
             return ("scenarios", i)
-    return ()
+    return ("scenarios", -1)
 
 
 def walk_scenario(s: m.Scenario, base: Path_ = ()) -> Iterator[tuple[Path_, Any]]:
