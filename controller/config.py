@@ -249,4 +249,6 @@ def device_topic(dev_id: str, dev: Device) -> str:
         return f"espresense/devices/{dev_id}"
     if dev.kind == "dispenser":
         return f"huis/dispenser/{dev_id}"
+    if dev.kind == "speaker":
+        return f"huis/speaker/{dev_id}"
     return f"zigbee2mqtt/{dev_id}"

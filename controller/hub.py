@@ -125,7 +125,18 @@ class Hub:
             else:
                 plain.append(reading)
         if refresh is not None and plain:
-            self.apply(dev_id, refresh(bound.spec, self.state.get(dev_id).attributes, plain, now), ctx)
+            self._refresh(dev_id, plain, ctx, seen=True)
+
+    def _refresh(self, dev_id: str, readings: list[Reading], ctx: Context, *, seen: bool) -> None:
+        bound = self.devices[dev_id]
+        try:
+            derived = bound.adapter.refresh(bound.spec, self.state.get(dev_id).attributes,  # type: ignore[attr-defined]
+                                            readings, self.clock.now())
+        except Exception as exc:  # an adapter bug must not stop the health loop
+            log.exception("adapter %s failed to refresh %s", bound.kind, dev_id)
+            self._payload_error(dev_id, bound.spec.topic, b"", f"adapter error: {exc!r}")
+            return
+        self.apply(dev_id, derived, ctx, seen=seen)
 
     def apply(self, dev_id: str, attributes: Mapping[str, Any], ctx: Context, *, seen: bool = True) -> None:
         """Merge attributes into a device's state and announce what changed."""
@@ -208,10 +219,8 @@ class Hub:
         now = self.clock.now()
         for dev_id, bound in self.devices.items():
             st = self.state.get(dev_id)
-            refresh = getattr(bound.adapter, "refresh", None)
-            if refresh is not None:
-                ctx = Context(origin="hub", description="periodic refresh")
-                self.apply(dev_id, refresh(bound.spec, st.attributes, [], now), ctx, seen=False)
+            if hasattr(bound.adapter, "refresh"):
+                self._refresh(dev_id, [], Context(origin="hub", description="periodic refresh"), seen=False)
             if st.available and st.last_seen is not None and now - st.last_seen > self.offline_after(bound):
                 self.set_available(dev_id, False, Context(origin="hub", description="health check"),
                                    reason=f"silent since {st.last_seen.isoformat()}")
