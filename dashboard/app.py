@@ -55,7 +55,8 @@ class Dashboard:
         return out
 
     async def aclose(self) -> None:
-        self.feed.close()
+        """Close what the dashboard opened. The feed stays subscribed: the app may be served
+        again (a restart of the web server alone) and must not have missed events meanwhile."""
         await self.auth.close()
 
 

@@ -28,6 +28,7 @@ from dashboard.narrate import Narration, Narrator
 _SUBSCRIBER_QUEUE = 500
 _TAG_OUTSIDE = "outside"
 _TOUR_NARRATIONS = 30
+_TOP_BAND = 100  # plan units at the top of a room kept for its name and the resident's marker
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -58,7 +59,7 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)  # identity, so it can sit in a set
 class Subscriber:
     """One open WebSocket's inbox."""
 
@@ -197,8 +198,8 @@ class LiveFeed:
         if dev.kind == "tag":
             where = attrs.get("room")
             if isinstance(where, str) and where in self.hub.config.rooms:
-                view["x"], view["y"] = _centre(self.hub.config.rooms[where].area)
-                view["y"] += 40  # just below the room label, clear of the room's devices
+                x, y, w, _ = self.hub.config.rooms[where].area
+                view["x"], view["y"] = x + w - 45, y + 55  # top right, clear of name and devices
                 view["where"] = where
             elif where is not None or st.last_seen is not None:
                 view["where"] = _TAG_OUTSIDE
@@ -256,11 +257,6 @@ class LiveFeed:
         return out
 
 
-def _centre(area: tuple[float, float, float, float]) -> tuple[float, float]:
-    x, y, w, h = area
-    return x + w / 2, y + h / 2
-
-
 def plan_layout(hub: Hub) -> dict[str, tuple[float, float]]:
     """Where each device sits on the plan: its `position`, else spread around its room's centre."""
     cfg = hub.config
@@ -279,12 +275,13 @@ def plan_layout(hub: Hub) -> dict[str, tuple[float, float]]:
                 out[dev_id] = (w - 40 - 70 * i, h + 40)
             continue
         x, y, w, h = cfg.rooms[room].area
-        cols = max(1, min(len(devices), int(w // 80)))
+        # The top band of a room holds its name and the resident's marker; devices go below,
+        # in a grid of cells wide enough for their labels.
+        cols = max(1, min(len(devices), int(w // 95)))
         rows = (len(devices) + cols - 1) // cols
-        # A grid of icons centred in the room, below the room's name.
-        step_x, step_y = min(90.0, w / (cols + 1)), min(80.0, (h - 40) / (rows + 1))
-        x0 = x + w / 2 - step_x * (cols - 1) / 2
-        y0 = y + 40 + (h - 40) / 2 - step_y * (rows - 1) / 2
+        top = y + _TOP_BAND
+        step_x, step_y = w / cols, max(40.0, (h - _TOP_BAND - 10) / rows)
         for i, dev_id in enumerate(devices):
-            out[dev_id] = (round(x0 + step_x * (i % cols), 1), round(y0 + step_y * (i // cols), 1))
+            out[dev_id] = (round(x + step_x * (i % cols + 0.5), 1),
+                           round(top + step_y * (i // cols + 0.5) - 10, 1))
     return out

@@ -116,6 +116,8 @@ class Narrator:
         self.person = config.resident.pseudonym
         self._by_context: OrderedDict[str, Mapping[str, str]] = OrderedDict()
         self._seq = 0
+        self._offline: set[str] = set()
+        self._last_by_device: dict[str, tuple[str, str]] = {}
 
     # -- names ----------------------------------------------------------------------------------
 
@@ -143,6 +145,12 @@ class Narrator:
         text = self._sentences(event)
         if text is None:
             return None
+        if event.device is not None:
+            # A light confirming the command just told ("gaat aan op 10%") is not news twice.
+            last = self._last_by_device.get(event.device)
+            self._last_by_device[event.device] = (text["nl"], event.type)
+            if event.type == STATE_CHANGED and last == (text["nl"], COMMAND_SENT):
+                return None
         text = {lang: self.scrub.text(t) for lang, t in text.items()}
         why = {lang: self.scrub.text(w) for lang, w in self._why(event.context).items()}
         # The first sentence told for a context is how later effects refer to it.
@@ -173,6 +181,10 @@ class Narrator:
             return self._device_event_sentences(event.device, kind, event.data)
         if event.type == AVAILABILITY and event.device:
             online = bool(event.data.get("online"))
+            # A device's first message also marks it online: only a comeback is news.
+            if online and event.device not in self._offline:
+                return None
+            (self._offline.discard if online else self._offline.add)(event.device)
             nl = self.device_name(event.device, "nl")
             en = self.device_name(event.device, "en")
             return ({"nl": f"{nl} is weer bereikbaar.", "en": f"{en} is reachable again."} if online
@@ -283,9 +295,8 @@ class Narrator:
         msg = f": {message}" if isinstance(message, str) and message else ""
         table = {
             "raised": ("Melding aan de zorgverleners", "Alert to the caregivers"),
-            "delivered": ("De melding is bezorgd", "The alert was delivered"),
-            "escalated": ("Niemand reageert: de melding gaat naar de volgende zorgverlener",
-                          "Nobody responded: the alert goes to the next caregiver"),
+            # Each escalation step pages the next people on the list (the first step too).
+            "escalated": ("Zorgverleners worden gewaarschuwd", "Caregivers are being alerted"),
             "acknowledged": ("Een zorgverlener is onderweg", "A caregiver is on the way"),
             "resolved": ("De melding is afgehandeld", "The alert is resolved"),
             "cancelled": ("De melding is ingetrokken", "The alert was withdrawn"),

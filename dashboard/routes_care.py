@@ -41,7 +41,9 @@ async def care_page(request: Request) -> HTMLResponse:
 async def me(request: Request, user: Caregiver) -> dict[str, Any]:
     """The caregiver and the residents they may see (by pseudonym)."""
     d = dashboard_of(request)
-    return {"user": user.as_dict(),
+    caregiver = d.hub.config.caregivers.get(user.caregiver or "")
+    name = user.display_name or (caregiver.name if caregiver else user.username)
+    return {"user": {**user.as_dict(), "name": name},
             "residents": [r for r in d.residents if user.can_see(r)],
             "home": d.hub.config.home.name}
 

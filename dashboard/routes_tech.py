@@ -6,6 +6,7 @@ import inspect
 from dataclasses import asdict, is_dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -42,6 +43,7 @@ async def device_health(request: Request,
             "name": dev.name or st.device,
             "kind": st.kind,
             "room": st.room,
+            "room_name": hub.config.rooms[st.room].name if st.room in hub.config.rooms else None,
             "power": bound.power,
             "available": st.available,
             "last_seen": st.last_seen.isoformat() if st.last_seen else None,
@@ -108,6 +110,10 @@ def problem_dict(p: Problem) -> dict[str, Any]:
 
 
 def scenario_paths(d: Dashboard) -> list[str]:
+    """The scenario files and folders the running engine loads (else the configured ones)."""
+    paths = getattr(d.engine, "paths", None)
+    if paths:
+        return [str(p) for p in paths]
     return [str(resolve(d.hub.config, p)) for p in d.hub.config.scenarios]
 
 
@@ -115,67 +121,37 @@ def _no_engine() -> HTTPException:
     return HTTPException(501, "The scenario engine is not running in this hub.")
 
 
-def _scenario_list(engine: Any) -> list[dict[str, Any]]:
-    for attr in ("scenarios", "scenario_set"):
-        value = getattr(engine, attr, None)
-        if callable(value):
-            value = value()
-        inner = getattr(value, "scenarios", None)
-        if inner is not None and not callable(inner):
-            value = inner
-        if isinstance(value, dict):
-            value = list(value.values())
-        if isinstance(value, list | tuple):
-            out = []
-            for s in value:
-                sid = getattr(s, "id", None) or (s.get("id") if isinstance(s, dict) else None)
-                desc = getattr(s, "description", None) or (
-                    s.get("description") if isinstance(s, dict) else None)
-                source = getattr(s, "file", None) or getattr(s, "source", None)
-                out.append({"id": str(sid), "description": desc or "",
-                            "file": str(source) if source else None})
-            return out
-    return []
-
-
 @router.get("/api/tech/scenarios", tags=["technician"])
-async def scenarios(request: Request,
-                    user: Technician) -> dict[str, Any]:
-    """The running scenarios and where they come from."""
+async def scenarios(request: Request, user: Technician) -> dict[str, Any]:
+    """The running scenarios: id, description, file:line, runs and pending timers."""
     d = dashboard_of(request)
     if d.engine is None:
         return {"engine": False, "scenarios": [], "paths": scenario_paths(d)}
-    return {"engine": True, "scenarios": _scenario_list(d.engine), "paths": scenario_paths(d)}
+    return {"engine": True, "scenarios": _plain(d.engine.status()), "paths": scenario_paths(d)}
 
 
 @router.get("/api/tech/scenarios/{scenario}/traces", tags=["technician"])
-async def traces(scenario: str, request: Request, user: Technician, limit: int = 20) -> dict[str, Any]:
-    """The last runs of a scenario: trigger, conditions, actions and the cause chain."""
+async def traces(scenario: str, request: Request, user: Technician,
+                 limit: int = 20) -> dict[str, Any]:
+    """The last runs of a scenario: trigger, each condition, each action and the cause chain,
+    including the runs that did not happen and why."""
     d = dashboard_of(request)
     if d.engine is None:
         raise _no_engine()
-    limit = max(1, min(limit, 100))
-    from controller.engine import load_traces  # type: ignore[attr-defined]
+    from controller.engine import render_traces
 
-    db = getattr(d.engine, "db", None) or d.auth.db
-    found = await load_traces(db, scenario, limit)
-    rendered = None
-    try:
-        from controller.engine import render_traces  # type: ignore[attr-defined]
-
-        rendered = render_traces(found)
-    except ImportError:
-        pass
-    return {"scenario": scenario, "traces": _plain(found), "text": rendered}
+    found = await d.engine.traces(scenario, max(1, min(limit, 100)))
+    tz = ZoneInfo(d.hub.config.home.location.timezone)
+    return {"scenario": scenario, "traces": _plain(found), "text": render_traces(found, tz)}
 
 
 @router.post("/api/tech/scenarios/check", tags=["technician"])
 async def check(request: Request, user: Technician) -> dict[str, Any]:
-    """Validate the scenario files on disk without loading them."""
+    """Validate the configuration and scenario files on disk without loading them."""
     d = dashboard_of(request)
     try:
-        from controller.engine import check_paths  # type: ignore[attr-defined]
-    except ImportError as exc:
+        from controller.engine import check_paths
+    except ImportError as exc:  # pragma: no cover - the engine ships with the hub
         raise _no_engine() from exc
     problems = check_paths([d.hub.config.source, *scenario_paths(d)])
     return {"ok": not problems, "problems": [problem_dict(p) for p in problems]}
@@ -189,7 +165,7 @@ async def reload(request: Request, user: Technician) -> Response:
     if d.engine is None:
         raise _no_engine()
     try:
-        result = await d.engine.reload(scenario_paths(d))
+        result = await d.engine.reload()
     except ConfigError as exc:
         await d.auth.audit(user, "scenarios_reload_refused", detail=f"{len(exc.problems)} problem(s)")
         return JSONResponse({"ok": False, "problems": [problem_dict(p) for p in exc.problems]},

@@ -19,6 +19,7 @@ Huis.addStrings({
     refused: "Niet herladen: {n} probleem/problemen. De scenario's die al draaiden, blijven draaien.",
     failed: "Dat lukte niet: {msg}", added: "Toegevoegd: {name}", none: "—", live: "Live",
     offline_status: "Geen verbinding; opnieuw verbinden…", no_alert_service: "Geen meldingendienst in deze hub.",
+    busy: "bezig / timer loopt", idle: "wacht", c_state: "Toestand",
   },
   en: {
     skip_main: "Skip to content", tech_title: "Technician", sections: "Sections", t_devices: "Devices",
@@ -37,6 +38,7 @@ Huis.addStrings({
     refused: "Not reloaded: {n} problem(s). The scenarios that were running keep running.",
     failed: "That did not work: {msg}", added: "Added: {name}", none: "—", live: "Live",
     offline_status: "No connection; reconnecting…", no_alert_service: "No alert service in this hub.",
+    busy: "running / timer pending", idle: "waiting", c_state: "State",
   },
 });
 
@@ -79,7 +81,7 @@ async function loadDevices() {
   document.getElementById("health").replaceChildren(...tech.devices.map(d => {
     const avail = d.available === null ? "unknown" : (d.available ? "online" : "offline");
     return E("tr", { dataset: { device: d.id, available: avail } }, ...cells(
-      `${d.name} (${d.kind})`, d.room, E("span", { class: avail, text: Huis.t(avail) }),
+      `${d.name} (${d.kind})`, d.room_name, E("span", { class: avail, text: Huis.t(avail) }),
       d.last_seen ? Huis.fmtDateTime(d.last_seen) : Huis.t("never"),
       d.battery != null ? `${d.battery}%` : null, d.linkquality != null ? String(d.linkquality) : null,
       d.payload_errors ? `${d.payload_errors}: ${d.last_error || ""}` : "0"));
@@ -97,7 +99,8 @@ async function loadScenarios() {
     ? Huis.t("engine_on", { n: s.scenarios.length, paths: s.paths.join(", ") }) : Huis.t("engine_off");
   document.getElementById("reload").disabled = !s.engine;
   document.getElementById("scenarios").replaceChildren(...s.scenarios.map(sc => E("tr", { dataset: { scenario: sc.id } },
-    ...cells(sc.id, sc.description, sc.file),
+    ...cells(sc.id, sc.description, sc.file ? `${sc.file}:${sc.line ?? ""}` : null,
+             (sc.running || 0) + (sc.timers ? sc.timers.length : 0) > 0 ? Huis.t("busy") : Huis.t("idle")),
     E("td", {}, E("button", { type: "button", class: "secondary", onclick: () => showTraces(sc.id) }, Huis.t("traces"))))));
 }
 

@@ -8,8 +8,8 @@ Huis.addStrings({
     why: "Waarom", playing: "Speelt nu…", outside: "Buiten het huis", story_busy: "Er speelt al een situatie.",
     alert_ack: "Een zorgverlener is onderweg", alert_open: "Zorgverleners worden gewaarschuwd",
     urgent: "Urgent", warning: "Waarschuwing", info: "Informatie",
-    bed: "Bed", occupied: "bezet", empty: "leeg", door: "Deur", open: "open", closed: "dicht",
-    motion: "Beweging", still: "rustig", light: "Lamp", on: "aan", off: "uit", curtain: "Gordijn",
+    bed: "Bed", in_bed: "In bed", bed_empty: "Bed leeg", door: "Deur", open: "Open", closed: "Dicht",
+    motion: "Beweging", still: "Rustig", on: "Aan", off: "Uit", curtain: "Gordijn", outside_short: "Buiten!",
     sos: "Alarmknop", dispenser: "Medicijnen", speaker: "Speaker", tag: "Label", unknown: "?",
     unavailable: "geen verbinding",
   },
@@ -19,8 +19,8 @@ Huis.addStrings({
     why: "Why", playing: "Playing…", outside: "Outside the house", story_busy: "A situation is already playing.",
     alert_ack: "A caregiver is on the way", alert_open: "Caregivers are being alerted",
     urgent: "Urgent", warning: "Warning", info: "Information",
-    bed: "Bed", occupied: "occupied", empty: "empty", door: "Door", open: "open", closed: "closed",
-    motion: "Motion", still: "still", light: "Light", on: "on", off: "off", curtain: "Curtain",
+    bed: "Bed", in_bed: "In bed", bed_empty: "Bed empty", door: "Door", open: "Open", closed: "Closed",
+    motion: "Motion", still: "Still", on: "On", off: "Off", curtain: "Curtain", outside_short: "Outside!",
     sos: "Alarm button", dispenser: "Medication", speaker: "Speaker", tag: "Tag", unknown: "?",
     unavailable: "no connection",
   },
@@ -47,34 +47,35 @@ function look(d) {
   const t = Huis.t;
   switch (d.kind) {
     case "bed":
-      if (a.occupancy === true) return { cls: "occupied", st: "occupied", label: `${t("bed")}: ${t("occupied")}` };
-      if (a.occupancy === false) return { cls: "empty", st: "empty", label: `${t("bed")}: ${t("empty")}` };
-      return { cls: "", st: "unknown", label: `${t("bed")}: ${t("unknown")}` };
+      if (a.occupancy === true) return { cls: "occupied", st: "occupied", label: t("in_bed") };
+      if (a.occupancy === false) return { cls: "empty", st: "empty", label: t("bed_empty") };
+      return { cls: "", st: "unknown", label: t("bed") };
     case "contact": {
       const open = a.open === true || a.contact === false;
       const closed = a.open === false || a.contact === true;
-      if (open) return { cls: "open", st: "open", label: `${t("door")}: ${t("open")}` };
-      if (closed) return { cls: "", st: "closed", label: `${t("door")}: ${t("closed")}` };
-      return { cls: "", st: "unknown", label: `${t("door")}: ${t("unknown")}` };
+      if (open) return { cls: "open", st: "open", label: t("open") };
+      if (closed) return { cls: "", st: "closed", label: t("closed") };
+      return { cls: "", st: "unknown", label: t("door") };
     }
     case "motion":
       return a.occupancy ? { cls: "active", st: "motion", label: t("motion") }
-                         : { cls: "", st: "still", label: `${t("motion")}: ${t("still")}` };
+                         : { cls: "", st: "still", label: t("still") };
     case "light": {
       const on = String(a.state || "").toUpperCase() === "ON";
       const p = pct(a.brightness);
-      if (on) return { cls: "active", st: "on", label: `${t("light")}: ${p !== null ? p + "%" : t("on")}`, level: p ?? 100 };
-      return { cls: "off", st: a.state ? "off" : "unknown", label: `${t("light")}: ${t("off")}`, level: 0 };
+      if (on) return { cls: "active", st: "on", label: `${t("on")} ${p !== null ? p + "%" : ""}`.trim(), level: p ?? 100 };
+      return { cls: "off", st: a.state ? "off" : "unknown", label: t("off"), level: 0 };
     }
     case "curtain": {
       const p = typeof a.position === "number" ? a.position : null;
       if (p === null) return { cls: "", st: "unknown", label: t("curtain") };
-      return p >= 50 ? { cls: "", st: "open", label: `${t("curtain")}: ${t("open")}` }
-                     : { cls: "off", st: "closed", label: `${t("curtain")}: ${t("closed")}` };
+      return p >= 50 ? { cls: "", st: "open", label: t("open") }
+                     : { cls: "off", st: "closed", label: t("closed") };
     }
     case "tag":
-      if (d.where === "outside") return { cls: "alarm", st: "outside", label: t("outside") };
-      return { cls: "", st: d.where || "unknown", label: state.resident || t("tag") };
+      // In a room the marker speaks for itself (and the room lights up); outside it shouts.
+      if (d.where === "outside") return { cls: "alarm", st: "outside", label: t("outside_short") };
+      return { cls: "", st: d.where || "unknown", label: "" };
     case "sos": return { cls: "", st: "idle", label: t("sos") };
     case "dispenser": return { cls: "", st: "idle", label: t("dispenser") };
     case "speaker": return { cls: "", st: "idle", label: t("speaker") };

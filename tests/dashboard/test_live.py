@@ -1,0 +1,85 @@
+"""The live WebSocket against a real uvicorn server: snapshot, deltas, resync, visitor safety."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from websockets.asyncio.client import connect
+
+from controller.events import Context, Event
+from controller.hub import Hub
+from dashboard.live import Subscriber
+from tests.dashboard.conftest import CAREGIVER_NAMES, Server
+
+
+async def next_of(ws: Any, type_: str, frames: list[str]) -> dict[str, Any]:
+    """The next message of `type_`, keeping every raw frame seen on the way."""
+    async with asyncio.timeout(10):  # only stops a hung test; not a speed claim
+        while True:
+            raw = await ws.recv()
+            frames.append(raw)
+            msg: dict[str, Any] = json.loads(raw)
+            if msg["type"] == type_:
+                return msg
+
+
+async def test_snapshot_then_deltas_then_resync(server: Server, hub: Hub) -> None:
+    frames: list[str] = []
+    async with connect(f"ws://127.0.0.1:{server.port}/ws/live") as ws:
+        snap = await next_of(ws, "snapshot", frames)
+        assert snap["staff"] is False
+        bed = next(d for d in snap["devices"] if d["id"] == "bed_sensor")
+        assert bed["attributes"] == {}
+        hub.inject("zigbee2mqtt/bed_sensor", {"occupancy": False, "battery": 90})
+        delta = await next_of(ws, "device", frames)
+        assert delta["device"]["id"] == "bed_sensor"
+        assert delta["device"]["attributes"]["occupancy"] is False
+        told = await next_of(ws, "narration", frames)
+        assert told["narration"]["text"]["nl"] == "Mevrouw Jansen stapt uit bed."
+        await ws.send(json.dumps({"type": "resync"}))
+        again = await next_of(ws, "snapshot", frames)
+        bed = next(d for d in again["devices"] if d["id"] == "bed_sensor")
+        assert bed["attributes"]["occupancy"] is False
+        # A visitor's socket never carries raw events (they hold cause chains).
+        assert all(json.loads(f)["type"] != "event" for f in frames)
+
+
+async def test_no_caregiver_name_or_phone_number_on_the_visitor_socket(server: Server,
+                                                                        hub: Hub) -> None:
+    frames: list[str] = []
+    async with connect(f"ws://127.0.0.1:{server.port}/ws/live") as ws:
+        await next_of(ws, "snapshot", frames)
+        ctx = Context(origin="caregiver:anna", description="Anna belt 06-12345678")
+        hub.bus.publish(Event(type="alert", time=hub.clock.now(), context=ctx, data={
+            "action": "raised", "id": "alert-3", "key": "wander.outside", "severity": "urgent",
+            "by": "anna", "state": "delivered",
+            "message": "Mevrouw Jansen is buiten. Piet (06-12345678) en Anna zijn gebeld."}))
+        alerts = await next_of(ws, "alerts", frames)
+        assert alerts["alerts"][0]["message"].startswith("Mevrouw Jansen is buiten.")
+        await next_of(ws, "narration", frames)
+    raw = "".join(frames)
+    for name in CAREGIVER_NAMES:
+        assert name not in raw
+    assert "12345678" not in raw
+
+
+async def test_an_origin_from_another_site_is_refused(server: Server) -> None:
+    import websockets
+
+    try:
+        async with connect(f"ws://127.0.0.1:{server.port}/ws/live",
+                           origin="http://evil.example") as ws:  # type: ignore[arg-type]
+            await ws.recv()
+        raise AssertionError("the socket should have been refused")
+    except (websockets.exceptions.InvalidStatus, websockets.exceptions.ConnectionClosed):
+        pass
+
+
+def test_a_slow_page_is_told_to_resync_instead_of_queueing_forever() -> None:
+    sub = Subscriber(staff=False)
+    for i in range(sub.queue.maxsize + 10):
+        sub.offer({"type": "device", "n": i})
+    assert sub.overflowed
+    assert sub.queue.qsize() == sub.queue.maxsize
