@@ -370,5 +370,9 @@ def evaluate(conds: Sequence[Cond], env: Env, run: RunVars) -> list[tuple[Cond, 
 
 
 def describe_value(value: Any) -> str:
-    """A value as shown in trace text."""
+    """A value as shown in trace text (as a technician would write it in YAML)."""
+    if value is None:
+        return "unknown"
+    if isinstance(value, bool):
+        return "true" if value else "false"
     return format_value(value, "en")

@@ -6,14 +6,16 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from controller.clock import VirtualClock
 from controller.config import HomeConfig
-from controller.engine import Engine, MemoryAlertSink, load_scenario_text
+from controller.engine import Engine, MemoryAlertSink, Trace, load_scenario_text
 from controller.hub import Hub
 from controller.mqtt import MemoryLink
 from controller.store import Database
@@ -108,3 +110,25 @@ def bed(hub: Hub, occupied: bool) -> None:
 
 def door(hub: Hub, is_open: bool) -> None:
     hub.inject("zigbee2mqtt/front_door", {"contact": not is_open})
+
+
+TZ = ZoneInfo("Europe/Amsterdam")
+
+
+def local(clock: VirtualClock) -> datetime:
+    return clock.now().astimezone(TZ)
+
+
+async def advance_to(clock: VirtualClock, hhmm: str) -> None:
+    """Advance to the next local `hh:mm` (today if still ahead, else tomorrow)."""
+    h, mi = (int(x) for x in hhmm.split(":"))
+    now = local(clock)
+    target = now.replace(hour=h, minute=mi, second=0, microsecond=0)
+    if target <= now:
+        target += timedelta(days=1)
+    await clock.run_until(target.astimezone(UTC))
+
+
+async def traces_of(engine: Engine, scenario: str) -> list[Trace]:
+    """Traces of a scenario, oldest first."""
+    return list(reversed(await engine.traces(scenario, limit=200)))
