@@ -11,7 +11,7 @@ import asyncio
 import logging
 import signal
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from typing import Any
 
 from controller import logs
@@ -57,21 +57,43 @@ async def _run_until_stopped(main: Coroutine[Any, Any, None]) -> None:
     await main
 
 
-async def _serve_hub(cfg: HomeConfig, clock: Clock, host: str, port: int,
-                     extra: list[Callable[[], Coroutine[Any, Any, None]]]) -> None:
+def _run(main: Coroutine[Any, Any, None]) -> None:
+    """Run `main` until it ends or Ctrl-C / SIGTERM stops it; every service stops cleanly."""
+    try:
+        asyncio.run(_run_until_stopped(main))
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        pass
+
+
+async def _serve_home(cfg: HomeConfig, clock: Clock, host: str, port: int, *, simulate: bool = False) -> None:
+    from controller.app import open_home
     from controller.config import Mqtt
-    from controller.runtime import build_hub, link_settings
+    from controller.runtime import link_settings
     from dashboard.app import create_app
     from dashboard.server import serve
 
     settings = link_settings(cfg, cfg.mqtt or Mqtt(host=host, port=port))
-    hub = build_hub(cfg, clock, settings)
-    app = create_app(hub)
+    home = await open_home(cfg, clock, settings=settings)
+    services = []
+    simulated = None
+    if simulate:
+        from simulators.home import SimulatedHome, run_simulators
+
+        simulated = SimulatedHome(cfg, clock)
+
+        async def simulators() -> None:
+            await run_simulators(cfg, clock, host, port, home=simulated)
+
+        services.append(simulators)
+    app = create_app(home.hub, db=home.db, engine=home.engine, alerts=home.alerts, simulated_home=simulated)
 
     async def dashboard() -> None:
         await serve(app, cfg.dashboard.host, cfg.dashboard.port)
 
-    await hub.run(dashboard, *extra)
+    try:
+        await home.run(dashboard, *services)
+    finally:
+        await home.close()
 
 
 def _overrides(cfg: HomeConfig, args: argparse.Namespace) -> HomeConfig:
@@ -98,16 +120,12 @@ def cmd_run(args: argparse.Namespace) -> int:
               "(use `huis demo` for the embedded one).", file=sys.stderr)
         return EXIT_CONFIG
     clock = RealClock()
-    try:
-        asyncio.run(_run_until_stopped(_serve_hub(cfg, clock, cfg.mqtt.host, cfg.mqtt.port, [])))
-    except KeyboardInterrupt:
-        pass
+    _run(_serve_home(cfg, clock, cfg.mqtt.host, cfg.mqtt.port))
     return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Run the demo home: embedded broker (unless configured), simulators, hub and dashboard."""
-    from simulators.home import run_simulators
 
     from controller.broker import embedded_broker
 
@@ -117,18 +135,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     async def main() -> None:
         if cfg.mqtt is not None:
-            host, port = cfg.mqtt.host, cfg.mqtt.port
-            await _serve_hub(cfg, clock, host, port, [lambda: run_simulators(cfg, clock, host, port)])
+            await _serve_home(cfg, clock, cfg.mqtt.host, cfg.mqtt.port, simulate=True)
             return
         eb = cfg.embedded_broker
         async with embedded_broker(eb.host, eb.port) as (host, port):
-            await _serve_hub(cfg, clock, host, port, [lambda: run_simulators(cfg, clock, host, port)])
+            await _serve_home(cfg, clock, host, port, simulate=True)
 
     print(f"huis demo: dashboard on http://{cfg.dashboard.host}:{cfg.dashboard.port}  (Ctrl-C stops)")
-    try:
-        asyncio.run(_run_until_stopped(main()))
-    except KeyboardInterrupt:
-        pass
+    _run(main())
     print("huis demo: stopped.")
     return 0
 
@@ -141,10 +155,7 @@ def cmd_simulators(args: argparse.Namespace) -> int:
     speed = args.speed or cfg.simulation.speed
     clock: Clock = AcceleratedClock(speed) if speed != 1 else RealClock()
     host, port = (cfg.mqtt.host, cfg.mqtt.port) if cfg.mqtt else (cfg.embedded_broker.host, cfg.embedded_broker.port)
-    try:
-        asyncio.run(_run_until_stopped(run_simulators(cfg, clock, host, port)))
-    except KeyboardInterrupt:
-        pass
+    _run(run_simulators(cfg, clock, host, port))
     return 0
 
 

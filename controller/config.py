@@ -80,6 +80,13 @@ class EmbeddedBroker(_Strict):
 class Dashboard(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
+    # The address caregivers' phones reach the hub at (acknowledge links point here);
+    # default: http://<host>:<port>.
+    public_url: str | None = None
+
+    def url(self) -> str:
+        """The base URL of the dashboard as phones see it."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
 
 class Storage(_Strict):
@@ -139,6 +146,7 @@ class HomeConfig(_Strict):
     resident: Resident
     caregivers: dict[str, Caregiver] = Field(default_factory=dict)
     scenarios: list[str] = Field(default_factory=lambda: ["../scenarios"])
+    alerts: str | None = "alerts.yaml"  # escalation policies and channels, next to this file
 
     # Set by the loader: where the file was, so relative paths resolve against it.
     source: str = Field("<memory>", exclude=True)

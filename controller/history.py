@@ -83,8 +83,6 @@ class History:
         self.flush_every = flush_every
         self._pending: list[tuple[str, str, str | None, str | None, str, str, str]] = []
         self._wake = asyncio.Event()
-        # One writer at a time: a flush cancelled mid-transaction must finish before the next.
-        self._lock = asyncio.Lock()
         for kind in RECORDED:
             bus.subscribe(self._on_event, kind)
 
@@ -97,14 +95,10 @@ class History:
 
     async def flush(self) -> int:
         """Write what is pending; returns the number of rows written."""
-        # Shielded, lock inside: a cancelled caller leaves the write to finish, holding the lock.
+        # Shielded: a cancelled caller leaves the transaction to finish (holding the db lock).
         return await asyncio.shield(self._write())
 
     async def _write(self) -> int:
-        async with self._lock:
-            return await self._write_locked()
-
-    async def _write_locked(self) -> int:
         rows, self._pending = self._pending, []
         if rows:
             await self.db.executemany(

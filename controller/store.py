@@ -1,12 +1,18 @@
-"""The hub's SQLite file: one connection, WAL, synchronous FULL, per-component schemas.
+"""The hub's SQLite file: WAL, synchronous FULL, per-component schemas and connections.
 
-Components (rule engine timers and traces, alerts and their audit log, event history) each
-declare their tables through `migrate`; nothing here knows what they store.
+Components (rule engine timers and traces, alerts and their audit log, event history, the
+dashboard's accounts) each declare their tables through `migrate`; nothing here knows what they
+store. Each component opens its own connection to the one file: a transaction is then a
+property of the connection, and one component's BEGIN can never swallow another's statements.
+SQLite itself serialises the writers (WAL, busy timeout); readers never wait.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import asyncio
+import contextlib
+import sqlite3
+from collections.abc import AsyncIterator, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +25,8 @@ class Database:
     def __init__(self, conn: aiosqlite.Connection, path: str) -> None:
         self.conn = conn
         self.path = path
+        # Transactions on this connection, one at a time (several tasks may share it).
+        self.lock = asyncio.Lock()
 
     @classmethod
     async def connect(cls, path: str | Path) -> Database:
@@ -33,6 +41,8 @@ class Database:
         await conn.execute("PRAGMA journal_mode=WAL")
         await conn.execute("PRAGMA synchronous=FULL")
         await conn.execute("PRAGMA foreign_keys=ON")
+        # Another component's connection may hold the write lock for a moment: wait, don't fail.
+        await conn.execute("PRAGMA busy_timeout=10000")
         await conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_version (component TEXT PRIMARY KEY, version INTEGER NOT NULL)"
         )
@@ -52,8 +62,7 @@ class Database:
         row = await self.fetchone("SELECT version FROM schema_version WHERE component = ?", (component,))
         done = row["version"] if row else 0
         for version, sql in enumerate(steps[done:], start=done + 1):
-            await self.conn.execute("BEGIN IMMEDIATE")
-            try:
+            async with self.transaction():
                 for stmt in _split(sql):
                     await self.conn.execute(stmt)
                 await self.conn.execute(
@@ -61,27 +70,32 @@ class Database:
                     "ON CONFLICT(component) DO UPDATE SET version = excluded.version",
                     (component, version),
                 )
-                await self.conn.execute("COMMIT")
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error), one transaction at a time."""
+        async with self.lock:
+            await self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
             except BaseException:
-                await self.conn.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.Error):
+                    await self.conn.execute("ROLLBACK")
                 raise
+            await self.conn.execute("COMMIT")
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one statement in its own transaction; returns lastrowid."""
-        cur = await self.conn.execute(sql, params)
-        rowid = cur.lastrowid or 0
-        await cur.close()
-        return rowid
+        async with self.lock:
+            cur = await self.conn.execute(sql, params)
+            rowid = cur.lastrowid or 0
+            await cur.close()
+            return rowid
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         """Run one statement for many rows in a single transaction."""
-        await self.conn.execute("BEGIN")
-        try:
-            await self.conn.executemany(sql, rows)
-            await self.conn.execute("COMMIT")
-        except BaseException:
-            await self.conn.execute("ROLLBACK")
-            raise
+        async with self.transaction() as conn:
+            await conn.executemany(sql, rows)
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[aiosqlite.Row]:
         async with self.conn.execute(sql, params) as cur:
