@@ -72,6 +72,7 @@ async def tour(request: Request) -> dict[str, Any]:
 def snapshot(d: Dashboard) -> dict[str, Any]:
     snap = d.feed.tour_snapshot()
     snap["story"] = d.stories.playing if d.stories is not None else None
+    snap["story_step"] = d.stories.step if d.stories is not None else None
     snap["stories_available"] = d.stories is not None
     return snap
 

@@ -33,6 +33,20 @@ DESCRIPTIONS: dict[str, tuple[str, str]] = {
 }
 
 
+def _titles(home: Any) -> dict[str, tuple[str, str]]:
+    """Titles a simulated home gives its stories (`Story.title`, `Story.title_en`)."""
+    value = getattr(home, "stories", None)
+    if callable(value):
+        value = value()
+    out: dict[str, tuple[str, str]] = {}
+    if isinstance(value, dict):
+        for name, story in value.items():
+            title = getattr(story, "title", None)
+            if isinstance(title, str) and title:
+                out[str(name)] = (title, str(getattr(story, "title_en", None) or title))
+    return out
+
+
 def _names(home: Any) -> list[str]:
     """The stories a simulated home can play."""
     for attr in ("stories", "story_names", "STORIES"):
@@ -53,12 +67,23 @@ class StoryRunner:
         self.home = home
         self.publish = publish
         self.playing: str | None = None
+        self.step: dict[str, str] | None = None  # what the story says is happening now
         self._queue: asyncio.Queue[str] = asyncio.Queue(maxsize=1)
+        listeners = getattr(home, "step_listeners", None)
+        if isinstance(listeners, list):
+            listeners.append(self._on_step)
+
+    def _on_step(self, story: Any, step: Any) -> None:
+        text = getattr(step, "text", "")
+        if text:
+            self.step = {"nl": str(text), "en": str(getattr(step, "text_en", "") or text)}
+            self.publish({"type": "story", "playing": self.playing, "step": self.step})
 
     def stories(self) -> list[dict[str, Any]]:
         out = []
+        titles = {**TITLES, **_titles(self.home)}
         for name in _names(self.home):
-            nl, en = TITLES.get(name, (name.replace("_", " ").capitalize(),) * 2)
+            nl, en = titles.get(name, (name.replace("_", " ").capitalize(),) * 2)
             dnl, den = DESCRIPTIONS.get(name, ("", ""))
             out.append({"name": name, "title": {"nl": nl, "en": en},
                         "description": {"nl": dnl, "en": den}})
@@ -77,6 +102,7 @@ class StoryRunner:
     async def play(self, name: str) -> None:
         """Play one story to its end."""
         self.playing = name
+        self.step = None
         self.publish({"type": "story", "playing": name})
         try:
             play = getattr(self.home, "play", None) or self.home.play_story
@@ -89,6 +115,7 @@ class StoryRunner:
             log.exception("story %s failed", name)
         finally:
             self.playing = None
+            self.step = None
             self.publish({"type": "story", "playing": None})
 
     async def run(self) -> None:

@@ -28,7 +28,7 @@ Huis.addStrings({
 
 const SVG = "http://www.w3.org/2000/svg";
 const state = { plan: null, devices: new Map(), narrations: [], alerts: [], story: null,
-                storiesAvailable: false, stories: [], resident: "", time: null };
+                storiesAvailable: false, stories: [], resident: "", time: null, storyStep: null };
 
 function svg(tag, attrs, ...children) {
   const e = document.createElementNS(SVG, tag);
@@ -194,6 +194,9 @@ function drawAlerts() {
 }
 
 function drawStories() {
+  const caption = document.getElementById("story-step");
+  caption.textContent = state.story && state.storyStep ? Huis.pick(state.storyStep) : "";
+  caption.hidden = !caption.textContent;
   const section = document.getElementById("stories-section");
   section.hidden = !state.storiesAvailable || state.stories.length === 0;
   const box = document.getElementById("stories");
@@ -229,6 +232,7 @@ function onMessage(msg) {
       state.narrations = msg.narrations;
       state.alerts = msg.alerts;
       state.story = msg.story;
+      state.storyStep = msg.story_step;
       state.storiesAvailable = msg.stories_available;
       state.time = msg.time;
       Huis.setTimeZone(msg.timezone);
@@ -254,6 +258,7 @@ function onMessage(msg) {
       break;
     case "story":
       state.story = msg.playing;
+      state.storyStep = msg.playing ? (msg.step || state.storyStep) : null;
       drawStories();
       break;
   }
