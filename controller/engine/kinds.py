@@ -41,9 +41,9 @@ def attributes_of(kind: str) -> tuple[str, ...] | None:
     """Attribute names a device of `kind` has, or None when we cannot tell."""
     declared = getattr(_adapter(kind), "attributes", None)
     if isinstance(declared, tuple):
-        return (*declared, *COMMON)
+        return tuple(dict.fromkeys((*declared, *COMMON)))
     if kind in _ATTRIBUTES:
-        return (*_ATTRIBUTES[kind], *COMMON)
+        return tuple(dict.fromkeys((*_ATTRIBUTES[kind], *COMMON)))
     return None
 
 

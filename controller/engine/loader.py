@@ -23,7 +23,8 @@ from controller.engine import model as m
 from controller.engine.kinds import attributes_of, events_of
 from controller.engine.templates import Template, parse_template
 from controller.errors import ConfigError, Problem
-from controller.yamlfile import Located, load_file, suggest
+from controller.yamlfile import Located, load_file
+from controller.yamlfile import suggest as _close_match
 
 Path_ = tuple[str | int, ...]
 _PARAM_REF = re.compile(r"^\$([a-z][a-z0-9_]*)$")
@@ -86,6 +87,18 @@ class ScenarioSet:
 
 
 Overrides = Mapping[str, Mapping[str, Any]]
+
+
+def suggest(word: str, choices: Iterable[str]) -> str | None:
+    """'did you mean ...': a close match, else a choice sharing the first letters."""
+    options = list(dict.fromkeys(choices))
+    hint = _close_match(word, options)
+    if hint is None and len(word) >= 3:
+        same_start = [c for c in options if c.startswith(word)
+                      or (len(word) >= 4 and (c[:5] == word[:5] or c[:4] == word[:4]))]
+        if len(same_start) == 1:
+            hint = f"did you mean '{same_start[0]}'?"
+    return hint
 
 
 # -- finding files ------------------------------------------------------------------------------
@@ -178,10 +191,10 @@ def check_paths(paths: Sequence[str | Path], default_config: str | Path = "confi
 
 def _is_config(path: Path, doc: Located) -> bool:
     data = doc.data
-    if isinstance(data, dict) and "scenarios" in data and isinstance(data["scenarios"], list):
-        return False
     if isinstance(data, dict) and ("devices" in data or "resident" in data):
         return True
+    if isinstance(data, dict) and isinstance(data.get("scenarios"), list):
+        return False
     return path.name in ("home.yaml", "home.yml")
 
 
@@ -519,7 +532,8 @@ def translate_errors(doc: Located, exc: ValidationError, prefix: Path_, raw: Any
                 hint = f"one of: {', '.join(tags)}"
             else:
                 tag = str(first.get("ctx", {}).get("tag"))
-                message = f"'{tag}' is not a {section[0]} type"
+                article = "an" if section[0][0] in "aeiou" else "a"
+                message = f"'{tag}' is not {article} {section[0]} type"
                 hint = suggest(tag, tags) or f"one of: {', '.join(tags)}"
         elif kind == "missing":
             message = "required key missing"
