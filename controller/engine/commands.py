@@ -15,13 +15,16 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 from zoneinfo import ZoneInfo
 
 from controller.config import HomeConfig, resolve
 from controller.engine.loader import check_paths
 from controller.engine.schema import schema_text
 from controller.engine.traces import load_traces, render_traces
+
+if TYPE_CHECKING:
+    from controller.engine.engine import Engine
 
 EXIT_PROBLEMS = 2
 DEFAULT_PID_FILE = "var/huis.pid"
@@ -90,7 +93,6 @@ def reload(pid_file: str | Path = DEFAULT_PID_FILE, err: TextIO | None = None) -
     return 0
 
 
-def install_reload_signal(engine: object) -> None:
+def install_reload_signal(engine: Engine) -> None:
     """SIGHUP -> `engine.request_reload()` (call inside the running event loop)."""
-    request = getattr(engine, "request_reload")
-    asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, request)
+    asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, engine.request_reload)

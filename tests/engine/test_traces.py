@@ -9,8 +9,7 @@ from zoneinfo import ZoneInfo
 
 from controller.clock import VirtualClock
 from controller.config import HomeConfig
-from controller.engine import MemoryAlertSink, load_traces, render_traces
-from controller.engine import commands
+from controller.engine import MemoryAlertSink, commands, load_traces, render_traces
 from controller.hub import Hub
 from controller.store import Database
 
