@@ -55,7 +55,8 @@ def require_roles(*roles: str, audit: bool = False) -> Callable[[Request], Await
             # Caregiver routes serve care data; the log says who looked at what, and when.
             d = dashboard_of(request)
             action = "read" if request.method in SAFE_METHODS else "write"
-            for resident in [r for r in d.residents if user.can_see(r)] or [None]:
+            seen: list[str | None] = [r for r in d.residents if user.can_see(r)]
+            for resident in seen or [None]:
                 await d.auth.audit(user, action, resident=resident,
                                    detail=f"{request.method} {request.url.path}")
         return user

@@ -13,6 +13,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from controller.alerts.channels.page import PageChannel
+from controller.alerts.policy import load_alerts
+from controller.alerts.service import AlertService
 from controller.clock import VirtualClock
 from controller.hub import Hub
 from controller.store import Database
@@ -117,3 +120,22 @@ async def browser() -> AsyncIterator[Any]:
             yield b
         finally:
             await b.close()
+
+
+@pytest.fixture
+async def alert_service(hub: Hub, db: Database,
+                        tmp_path: Path) -> AsyncIterator[tuple[AlertService, PageChannel]]:
+    """The real AlertService on the hub's SQLite file, paging through the hub's own page only."""
+    page_channel = PageChannel()
+    config = load_alerts(ROOT / "config" / "alerts.yaml", hub.config.caregivers)
+    service = AlertService.from_hub(hub, db, config, base_url="http://127.0.0.1",
+                                    channels=[page_channel], key_file=tmp_path / "ack.key")
+    task = asyncio.create_task(service.run())
+    await service.open()
+    try:
+        yield service, page_channel
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await service.aclose()

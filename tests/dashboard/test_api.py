@@ -6,6 +6,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from controller.alerts.channels.page import PageChannel
+from controller.alerts.service import AlertService
 from controller.clock import VirtualClock
 from controller.events import Context, Event
 from controller.hub import Hub
@@ -273,3 +275,67 @@ async def test_tour_payload_names_no_caregiver_and_no_phone_number(client: httpx
         assert name not in raw
     for number in ("12345678", "1234 5678", "+31"):
         assert number not in raw, "a phone number reached the visitor"
+
+
+async def test_the_alerts_router_is_mounted_behind_the_dashboards_roles(
+        hub: Hub, db: Database, clock: VirtualClock,
+        alert_service: tuple[AlertService, PageChannel]) -> None:
+    service, _ = alert_service
+    app = create_app(hub, db=db, alerts=service)
+    await add_user(db, clock, "anna", "caregiver", residents=(RESIDENT,), caregiver="anna")
+    await add_user(db, clock, "tech", "technician")
+    alert_id = await service.raise_alert(
+        key="test.k", scenario="test", severity="warning", message="Mevrouw Jansen is uit bed.",
+        context=Context(origin="device:bed_sensor"),
+        data={"audience": "caregivers", "recipients": [], "trigger": {}, "language": "nl"})
+    await service.settled()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://hub.test") as c:
+        assert (await c.get("/api/alerts")).status_code == 403
+        assert (await c.get("/api/alerts/audit")).status_code == 403
+        await login(c, "anna")
+        assert [a["id"] for a in (await c.get("/api/alerts")).json()] == [alert_id]
+        assert (await c.get("/api/alerts/audit")).status_code == 403  # technicians only
+        mine = (await c.get("/api/care/alerts")).json()
+        assert [a["id"] for a in mine["active"]] == [alert_id]
+        assert [p["id"] for p in mine["active"][0]["notified"]] == ["piet", "anna"]
+        # Acknowledging without the CSRF header is refused; with it, Anna is going.
+        assert (await c.post(f"/api/care/alerts/{alert_id}/acknowledge")).status_code == 403
+        r = await c.post(f"/api/care/alerts/{alert_id}/acknowledge", headers=await csrf(c))
+        assert r.json()["ok"] is True and r.json()["by"] == "Anna"
+        assert (await service.get(alert_id)).acknowledged_by == "anna"  # type: ignore[union-attr]
+        # The visitor's tour shows the alert, never who goes.
+        tour = (await c.get("/api/tour")).text
+        assert "Mevrouw Jansen is uit bed." in tour and "Anna" not in tour
+        c.cookies.delete(SESSION_COOKIE)
+        await login(c, "tech")
+        audit = (await c.get("/api/tech/audit")).json()
+        assert {"raised", "acknowledged"} <= {row["event"] for row in audit["alerts"]}
+        assert any(row["action"] == "read" and row["username"] == "anna" for row in audit["dashboard"])
+
+
+async def test_tour_guide_buttons_queue_one_story_at_a_time(hub: Hub, db: Database,
+                                                            clock: VirtualClock) -> None:
+    from simulators.home import SimulatedHome
+
+    app = create_app(hub, db=db, simulated_home=SimulatedHome(hub.config, clock))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://hub.test") as c:
+        stories = (await c.get("/api/tour/stories")).json()
+        names = [s["name"] for s in stories]
+        assert {"night_exit", "missed_medication", "wandering", "morning_routine"} <= set(names)
+        night = next(s for s in stories if s["name"] == "night_exit")
+        assert night["title"]["nl"] and night["title"]["en"]
+        assert (await c.post("/api/tour/stories/night_exit")).status_code == 403  # no CSRF
+        r = await c.post("/api/tour/stories/night_exit", headers=await csrf(c))
+        assert r.status_code == 202 and r.json()["status"] == "queued"
+        r = await c.post("/api/tour/stories/wandering", headers=await csrf(c))
+        assert r.status_code == 409
+        r = await c.post("/api/tour/stories/nachtwandeling", headers=await csrf(c))
+        assert r.status_code == 404
+
+
+async def test_stories_need_a_simulated_home(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/api/tour/stories")).json() == []
+    r = await client.post("/api/tour/stories/night_exit", headers=await csrf(client))
+    assert r.status_code == 409 and "huis demo" in r.json()["detail"]

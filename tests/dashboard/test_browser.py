@@ -19,14 +19,12 @@ from playwright.async_api import Page, expect
 
 from controller.alerts.channels.page import PageChannel
 from controller.alerts.model import KIND_ALERT
-from controller.alerts.policy import load_alerts
 from controller.alerts.service import AlertService
 from controller.clock import VirtualClock
 from controller.events import Context
 from controller.hub import Hub
 from controller.store import Database
 from dashboard.app import create_app
-from tests.conftest import ROOT
 from tests.dashboard.conftest import ARTIFACTS, PASSWORD, Server, add_user, running
 
 pytestmark = pytest.mark.browser
@@ -177,24 +175,6 @@ async def test_first_run_setup_then_the_technician_console(server: Server, brows
     assert problems == []
 
 
-@pytest.fixture
-async def alert_service(hub: Hub, db: Database, tmp_path: Path) -> AsyncIterator[tuple[AlertService, PageChannel]]:
-    """The real AlertService on the hub's SQLite file, paging through the hub's own page only."""
-    page_channel = PageChannel()
-    config = load_alerts(ROOT / "config" / "alerts.yaml", hub.config.caregivers)
-    service = AlertService.from_hub(hub, db, config, base_url="http://127.0.0.1",
-                                    channels=[page_channel], key_file=tmp_path / "ack.key")
-    task = asyncio.create_task(service.run())
-    await service.open()
-    try:
-        yield service, page_channel
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await service.aclose()
-
-
 async def test_a_caregiver_acknowledges_on_a_phone_and_the_escalation_stops(
         hub: Hub, db: Database, clock: VirtualClock, browser: Any,
         alert_service: tuple[AlertService, PageChannel]) -> None:
@@ -332,3 +312,38 @@ async def test_a_technician_loads_a_broken_scenario_and_the_old_set_runs_on(
         engine_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await engine_task
+
+
+async def test_keyboard_only_language_login_and_tabs(server: Server, browser: Any, db: Database,
+                                                     clock: VirtualClock) -> None:
+    await add_user(db, clock, "tech", "technician")
+    page, problems = await open_page(browser, server.url + "/")
+    # The first Tab reaches the skip link, which is visible while focused.
+    await page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Naar wat er nu gebeurt")
+    await expect(skip).to_be_focused()
+    await expect(skip).to_be_in_viewport()
+    await page.keyboard.press("Tab")
+    await expect(page.get_by_role("button", name="English")).to_be_focused()
+    await page.keyboard.press("Enter")
+    await expect(page.locator("html")).to_have_attribute("lang", "en")
+    await expect(page.get_by_role("heading", name="What is happening?")).to_be_visible()
+
+    await page.goto(server.url + "/login?next=/technicus")
+    await expect(page.get_by_role("heading", name="Log in")).to_be_visible()  # remembered
+    await page.get_by_label("User name").focus()
+    await page.keyboard.type("tech")
+    await page.keyboard.press("Tab")
+    await page.keyboard.type(PASSWORD)
+    await page.keyboard.press("Enter")
+    await expect(page).to_have_url(server.url + "/technicus")
+    devices = page.get_by_role("tab", name="Devices")
+    await devices.focus()
+    await page.keyboard.press("ArrowRight")
+    scenarios = page.get_by_role("tab", name="Scenarios")
+    await expect(scenarios).to_be_focused()
+    await expect(scenarios).to_have_attribute("aria-selected", "true")
+    await expect(page.locator("#p-scenarios")).to_be_visible()
+    await expect(page.locator("#engine-state")).to_have_text(
+        "The scenario engine is not running in this hub.")
+    assert problems == []

@@ -6,12 +6,16 @@ import asyncio
 import json
 from typing import Any
 
+import httpx
 from websockets.asyncio.client import connect
 
+from controller.clock import VirtualClock
 from controller.events import Context, Event
 from controller.hub import Hub
+from controller.store import Database
+from dashboard.auth import SESSION_COOKIE
 from dashboard.live import Subscriber
-from tests.dashboard.conftest import CAREGIVER_NAMES, Server
+from tests.dashboard.conftest import CAREGIVER_NAMES, Server, add_user, login
 
 
 async def next_of(ws: Any, type_: str, frames: list[str]) -> dict[str, Any]:
@@ -83,3 +87,19 @@ def test_a_slow_page_is_told_to_resync_instead_of_queueing_forever() -> None:
         sub.offer({"type": "device", "n": i})
     assert sub.overflowed
     assert sub.queue.qsize() == sub.queue.maxsize
+
+
+async def test_a_technicians_socket_also_carries_raw_events(server: Server, hub: Hub,
+                                                            db: Database, clock: VirtualClock) -> None:
+    await add_user(db, clock, "tech", "technician")
+    async with httpx.AsyncClient(base_url=server.url) as c:
+        assert (await login(c, "tech")).status_code == 200
+        cookie = f"{SESSION_COOKIE}={c.cookies[SESSION_COOKIE]}"
+    frames: list[str] = []
+    async with connect(f"ws://127.0.0.1:{server.port}/ws/live",
+                       additional_headers={"Cookie": cookie}) as ws:
+        assert (await next_of(ws, "snapshot", frames))["staff"] is True
+        hub.inject("zigbee2mqtt/front_door", b"{not json")
+        event = (await next_of(ws, "event", frames))["event"]
+        assert event["type"] == "payload_error" and event["device"] == "front_door"
+        assert event["cause"] == "device:front_door: zigbee2mqtt/front_door"
