@@ -1,0 +1,198 @@
+"""Night exit: warning after the tolerance, urgent on a door, orientation light, back in bed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from controller.clock import VirtualClock
+from controller.config import HomeConfig
+
+from .conftest import Home, local_time
+
+ON = {"state": "ON", "brightness": 25, "transition": 2}  # 10 % of 254, rounded
+OFF = {"state": "OFF", "transition": 5}
+
+
+async def test_a_toilet_visit_gets_lights_only(night: Home) -> None:
+    await night.at("03:10")
+    night.bed(False)
+    night.motion("bathroom")
+    await night.wait(minutes=6)
+    night.bed(True)
+    await night.wait(hours=1)
+    assert night.commands("bedroom_light") == [ON, OFF]
+    assert night.commands("bathroom_light") == [ON, OFF]
+    assert night.timeline("bedroom_light") == [("03:10", ON), ("03:16", OFF)]
+    assert night.sink.records == []
+
+
+async def test_back_in_bed_within_the_tolerance_raises_nothing(night: Home) -> None:
+    await night.at("23:00")
+    night.bed(False)
+    await night.wait(minutes=9, seconds=59)
+    night.bed(True)
+    await night.wait(hours=2)
+    assert night.sink.records == []
+    [trace] = [t for t in await night.traces("night_exit_warning") if t.status == "not_fired"]
+    assert "became true after 9m59s" in " ".join(trace.notes)
+
+
+async def test_out_of_bed_longer_than_the_tolerance_warns_and_resolves_on_return(night: Home) -> None:
+    await night.at("02:00")
+    night.bed(False)
+    await night.wait(minutes=9)
+    assert night.sink.records == []
+    await night.wait(minutes=1)
+    [alert] = night.sink.raised()
+    assert (alert.key, alert.severity, alert.audience) == ("night_exit.bed_empty", "warning", "caregivers")
+    assert alert.message == "Mevrouw Jansen is al 10 minuten uit bed (02:10)."
+    await night.wait(minutes=20)
+    night.bed(True)
+    await night.wait(minutes=1)
+    assert night.alerts() == [("02:10", "raised", "night_exit.bed_empty"),
+                              ("02:30", "resolved", "night_exit.bed_empty")]
+    assert night.sink.resolved()[0].reason == "weer in bed"
+    assert night.commands("bedroom_light") == [ON, OFF]
+
+
+async def test_the_tolerance_is_a_parameter(demo_config: HomeConfig, night_clock: VirtualClock,
+                                            tmp_path: Path) -> None:
+    home = Home(demo_config, night_clock, tmp_path / "huis.db", overrides={"night_exit": {"tolerance": "25m"}})
+    await home.start()
+    try:
+        home.settle_in(in_bed=True)
+        await home.at("23:30")
+        home.bed(False)
+        await home.wait(minutes=24)
+        assert home.sink.records == []
+        await home.wait(minutes=1)
+        assert home.alerts() == [("23:55", "raised", "night_exit.bed_empty")]
+        assert home.sink.raised()[0].message == "Mevrouw Jansen is al 25 minuten uit bed (23:55)."
+    finally:
+        await home.stop()
+
+
+async def test_a_tolerance_of_zero_warns_at_once(demo_config: HomeConfig, night_clock: VirtualClock,
+                                                 tmp_path: Path) -> None:
+    home = Home(demo_config, night_clock, tmp_path / "huis.db", overrides={"night_exit": {"tolerance": "0m"}})
+    await home.start()
+    try:
+        home.settle_in(in_bed=True)
+        await home.at("23:30")
+        home.bed(False)
+        await home.wait(seconds=1)
+        assert home.alerts() == [("23:30", "raised", "night_exit.bed_empty")]
+    finally:
+        await home.stop()
+
+
+async def test_front_door_while_out_of_bed_at_night_is_urgent_at_once(night: Home) -> None:
+    await night.at("01:00")
+    night.bed(False)
+    await night.wait(minutes=2)
+    night.door(True)
+    await night.wait(seconds=1)
+    [alert] = night.sink.raised()
+    assert (alert.key, alert.severity) == ("night_exit.door", "urgent")
+    assert alert.message == "Voordeur is open gegaan om 01:02 terwijl Mevrouw Jansen uit bed is."
+    assert "device:front_door" in alert.cause
+
+
+async def test_back_door_counts_too(night: Home) -> None:
+    await night.at("04:00")
+    night.bed(False)
+    night.door(True, "back_door")
+    await night.wait(seconds=1)
+    assert night.raised() == ["night_exit.door"]
+
+
+async def test_door_with_the_bed_occupied_does_nothing(night: Home) -> None:
+    await night.at("01:00")
+    before = len(night.link.log)
+    night.door(True)  # the night nurse lets herself in
+    await night.wait(minutes=5)
+    night.door(False)
+    await night.wait(hours=1)
+    assert night.sink.records == []
+    assert night.link.log[before:] == []
+
+
+async def test_daytime_out_of_bed_and_door_are_not_night_exits(day: Home) -> None:
+    # The fixture already has the bed empty since 12:00; the door opens for a visitor.
+    await day.wait(minutes=30)
+    day.door(True)
+    await day.wait(minutes=1)
+    day.door(False)
+    await day.wait(hours=2)
+    assert day.raised() == []
+    assert day.commands("bedroom_light") == []
+
+
+async def test_empty_bed_before_the_night_starts_does_not_warn(night: Home) -> None:
+    # She gets up at 21:30 (still evening) and is not back when the night starts.
+    await night.at("21:30")
+    night.bed(False)
+    await night.at("23:30")
+    assert night.raised() == []
+    assert night.commands("bedroom_light") == []
+
+
+async def test_no_warning_when_the_resident_is_away(night: Home) -> None:
+    from controller.events import Context
+
+    assert night.engine is not None
+    night.engine.set_presence("away", Context(origin="user:anna", description="logeert bij dochter"))
+    await night.at("23:00")
+    night.bed(False)
+    await night.wait(hours=1)
+    assert night.raised() == []
+    assert night.commands("bedroom_light") == []
+
+
+async def test_a_restart_while_the_tolerance_runs_still_warns_at_the_original_deadline(
+        demo_config: HomeConfig, night_clock: VirtualClock, tmp_path: Path) -> None:
+    first = Home(demo_config, night_clock, tmp_path / "huis.db")
+    await first.start()
+    first.settle_in(in_bed=True)
+    await first.at("23:00")
+    first.bed(False)
+    await first.wait(minutes=4)
+    await first.stop()  # the hub goes down at 23:04 with the timer pending
+
+    await night_clock.advance(minutes=2)
+    second = Home(demo_config, night_clock, tmp_path / "huis.db")
+    await second.start()  # 23:06: a new hub and engine on the same SQLite file
+    try:
+        await second.wait(minutes=3, seconds=59)
+        assert second.sink.records == []
+        await second.wait(seconds=1)
+        assert second.alerts() == [("23:10", "raised", "night_exit.bed_empty")]
+        assert night_clock.now() == local_time(5, 23, 10)
+        # The bed reports again after the restart: still empty, the deadline stands.
+        second.bed(False)
+        await second.wait(minutes=5)
+        assert len(second.sink.raised()) == 1
+    finally:
+        await second.stop()
+
+
+async def test_a_restart_while_the_hub_was_down_past_the_deadline_fires_at_once(
+        demo_config: HomeConfig, night_clock: VirtualClock, tmp_path: Path) -> None:
+    first = Home(demo_config, night_clock, tmp_path / "huis.db")
+    await first.start()
+    first.settle_in(in_bed=True)
+    await first.at("23:00")
+    first.bed(False)
+    await first.wait(minutes=4)
+    await first.stop()
+
+    await night_clock.advance(minutes=20)  # down until 23:24
+    second = Home(demo_config, night_clock, tmp_path / "huis.db")
+    await second.start()
+    try:
+        await second.wait(seconds=1)
+        assert second.alerts() == [("23:24", "raised", "night_exit.bed_empty")]
+        [trace] = [t for t in await second.traces("night_exit_warning") if t.status != "not_fired"]
+        assert trace.trigger.get("late")
+    finally:
+        await second.stop()
