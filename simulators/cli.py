@@ -156,26 +156,33 @@ async def run_request(cfg: HomeConfig, request: Request, host: str, port: int, *
                       speed: float = 1.0, broker_wait: float = 5.0, local: bool = False) -> int:
     """Connect, carry out `request` (through a running simulated home if there is one), exit."""
     pid = os.getpid()
-    status = f"huis/simulate/{pid}/status"
+    # MqttLink announces every client on a status topic with a retained last will. One shared
+    # topic for all `huis simulate` runs keeps that to a single retained 'offline' message.
+    status = "huis/simulate/status"
     clock: Clock = AcceleratedClock(speed) if speed != 1 else RealClock()
     conn = BrokerConnection(broker_settings(cfg, host, port, f"huis-simulate-{pid}", status), clock)
+    # Subscribed before connecting, so both are in place before anything is published: the
+    # retained home status arrives right after the connect, and no reply can be missed.
+    home_status: list[bytes] = []
+    conn.subscribe(STATUS_TOPIC, lambda _t, payload: home_status.append(payload))
+    replies = _Replies()
+    conn.subscribe(f"{REPLY_TOPIC}/+", replies.on_message)
     async with asyncio.TaskGroup() as tg:
         link = tg.create_task(conn.run(), name="simulate-mqtt")
         try:
             try:
                 async with asyncio.timeout(broker_wait):
                     await conn.connected()
+                    # The marker comes back after the broker handed out the retained status.
+                    await conn.flush()
             except TimeoutError:
                 print(f"huis simulate: cannot reach the MQTT broker at {host}:{port} "
                       f"(is `huis demo` or the broker running?)", file=sys.stderr)
                 return EXIT_BROKER
-            running = False if local else await _home_running(conn, broker_wait)
-            if running:
-                code = await _delegate(conn, request, broker_wait)
+            if not local and home_status[-1:] == [b"online"]:
+                code = await _delegate(conn, replies, request, broker_wait)
             else:
                 code = await _publish_locally(cfg, clock, conn, tg, request)
-            # The link announced us with a retained 'online'; an empty retained message clears it.
-            conn.send(status, b"", retain=True)
             try:
                 async with asyncio.timeout(broker_wait):
                     await conn.flush()
@@ -187,26 +194,31 @@ async def run_request(cfg: HomeConfig, request: Request, host: str, port: int, *
             link.cancel()
 
 
-async def _home_running(conn: BrokerConnection, broker_wait: float) -> bool:
-    seen: list[bytes] = []
-    conn.subscribe(STATUS_TOPIC, lambda _t, payload: seen.append(payload))
-    # The broker hands out the retained status right after subscribing, before our marker.
-    async with asyncio.timeout(broker_wait):
-        await conn.flush()
-    return bool(seen) and seen[-1] == b"online"
+class _Replies:
+    """Replies of the running simulated home, by request id."""
 
+    def __init__(self) -> None:
+        self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
 
-async def _delegate(conn: BrokerConnection, request: Request, broker_wait: float) -> int:
-    req_id = f"{os.getpid()}-{next(_ids)}"
-    replies: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    def expect(self, req_id: str) -> asyncio.Future[dict[str, Any]]:
+        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._waiting[req_id] = fut
+        return fut
 
-    def on_reply(_topic: str, payload: bytes) -> None:
+    def on_message(self, _topic: str, payload: bytes) -> None:
         try:
-            replies.put_nowait(json.loads(payload))
+            reply = json.loads(payload)
         except ValueError:
-            pass
+            return
+        fut = self._waiting.pop(str(reply.get("id")), None) if isinstance(reply, dict) else None
+        if fut is not None and not fut.done():
+            fut.set_result(reply)
 
-    conn.subscribe(f"{REPLY_TOPIC}/{req_id}", on_reply)
+
+async def _delegate(conn: BrokerConnection, replies: _Replies, request: Request,
+                    broker_wait: float) -> int:
+    req_id = f"{os.getpid()}-{next(_ids)}"
+    answer = replies.expect(req_id)
     message: dict[str, Any] = {"id": req_id}
     if request.story is not None:
         message["story"] = request.story.name
@@ -220,7 +232,7 @@ async def _delegate(conn: BrokerConnection, request: Request, broker_wait: float
         # (a curtain needs its travel time).
         wait = None if request.story is not None else broker_wait + 60
         async with asyncio.timeout(wait):
-            reply = await replies.get()
+            reply = await answer
     except TimeoutError:
         print("huis simulate: the running simulated home did not answer", file=sys.stderr)
         return EXIT_BROKER

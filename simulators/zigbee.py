@@ -305,6 +305,22 @@ class CommandedSimulator(ZigbeeSimulator):
         """Carry out a /set command."""
         raise NotImplementedError
 
+    async def apply(self, values: Mapping[str, Any]) -> None:
+        # By hand, the attributes together are one command, as one /set message would be.
+        values = dict(values)
+        online = values.pop("availability", None)
+        if online is not None:
+            self.set_online(online == "online")
+        battery = values.pop("battery", None)
+        if battery is not None:
+            await self.apply_one("battery", battery)
+        if values:
+            self.command(values)
+            await self.finished()
+
+    async def finished(self) -> None:
+        """Return once what the last command started is over."""
+
 
 def _scalar(payload: bytes) -> Any:
     text = payload.decode("utf-8", errors="replace").strip()
@@ -393,11 +409,6 @@ class LightSimulator(CommandedSimulator):
         self.commands.append(dict(values))
         self.publish_state()
 
-    async def apply_one(self, name: str, value: Any) -> None:
-        if name in ("state", "brightness", "color_temp"):
-            self.command({name: value})
-        else:
-            await super().apply_one(name, value)
 
 
 # -- curtain -----------------------------------------------------------------------------------
@@ -483,12 +494,8 @@ class CurtainSimulator(CommandedSimulator):
         self._timers.pop("move", None)
         self._finish()
 
-    async def apply_one(self, name: str, value: Any) -> None:
-        if name in ("state", "position"):
-            self.command({name: value})
-            task = self.pending("move")
-            if task is not None:
-                # By hand, wait until the curtain got there (or was stopped: wait() never raises).
-                await asyncio.wait([task])
-        else:
-            await super().apply_one(name, value)
+    async def finished(self) -> None:
+        task = self.pending("move")
+        if task is not None:
+            # By hand, wait until the curtain got there (or was stopped: wait() never raises).
+            await asyncio.wait([task])
