@@ -201,6 +201,7 @@ class Engine:
         self._stopping = False
         # Compiled `if` conditions by action object (models are frozen and live as long as the set).
         self._if_conditions: dict[int, list[Cond]] = {}
+        self._commands: dict[int, tuple[list[str], dict[str, Any], str]] = {}
         self.last_reload_problems: list[str] = []
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -458,6 +459,9 @@ class Engine:
                 self._teardown(old[sid], forget=sid in removed)
             persisted = await self._read_persisted()
             # From here on synchronous: the new set goes live in one step.
+            # Caches are keyed by id(); ids of dropped models may be reused by new ones.
+            self._if_conditions.clear()
+            self._commands.clear()
             kept = {sid: old[sid] for sid in unchanged}
             self._scenarios = {}
             for s in new_set.scenarios:
@@ -941,7 +945,7 @@ class Engine:
             self._start_run(sc.queue.popleft())
 
     def _save_trace(self, trace: RunTrace) -> None:
-        self._store.add_trace(trace.scenario, trace.started.isoformat(), trace.status, trace.to_json())
+        self._store.add_trace(trace)
 
     def _actions_at(self, run: _Run, depth: int) -> list[Any]:
         actions: list[Any] = run.sc.model.actions
@@ -1024,11 +1028,15 @@ class Engine:
         run.frames[-1][1] += 1
         try:
             if kind in ("light", "curtain", "command"):
-                values = action.values() if kind != "command" else dict(action.values)
-                devices = select_devices(self.cfg, action.device,
-                                         action.kind or (kind if kind != "command" else None),
-                                         action.room)
-                what = f"{kind} {', '.join(devices)} {_compact(values)}"
+                cached = self._commands.get(id(action))
+                if cached is None:
+                    values = action.values() if kind != "command" else dict(action.values)
+                    devices = select_devices(self.cfg, action.device,
+                                             action.kind or (kind if kind != "command" else None),
+                                             action.room)
+                    cached = self._commands[id(action)] = (
+                        devices, values, f"{kind} {', '.join(devices)} {_compact(values)}")
+                devices, values, what = cached
                 ctx = self._action_ctx(run, path, what)
                 errors = []
                 for dev in devices:

@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
-from controller.engine.traces import KEEP_PER_SCENARIO
+from controller.engine.traces import KEEP_PER_SCENARIO, RunTrace
 from controller.store import Database
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,11 @@ class EngineStore:
         self._queue: deque[tuple[str, Sequence[Any]]] = deque()
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
-        self._pruned: set[str] = set()
+        # Traces wait here, unserialised, newest KEEP_PER_SCENARIO per scenario: under a burst
+        # the older ones would be pruned right after insertion anyway.
+        self._traces: dict[str, deque[RunTrace]] = {}
+        # Latches change on every edge of a busy sensor; only the last state of each is written.
+        self._latches: dict[str, tuple[str, bool]] = {}
 
     async def migrate(self) -> None:
         await self.db.migrate("engine", SCHEMA)
@@ -102,18 +106,23 @@ class EngineStore:
         self.write("DELETE FROM engine_runs WHERE run_id = ?", (run_id,))
 
     def set_latch(self, key: str, scenario: str) -> None:
-        self.write("INSERT OR IGNORE INTO engine_latches (key, scenario) VALUES (?, ?)", (key, scenario))
+        self._latches[key] = (scenario, True)
+        self._wake.set()
 
     def clear_latch(self, key: str) -> None:
-        self.write("DELETE FROM engine_latches WHERE key = ?", (key,))
+        self._latches[key] = ("", False)
+        self._wake.set()
 
     def set_house(self, name: str, value: str) -> None:
         self.write("INSERT OR REPLACE INTO engine_house (name, value) VALUES (?, ?)", (name, value))
 
-    def add_trace(self, scenario: str, started: str, status: str, trace: str) -> None:
-        self.write("INSERT INTO engine_traces (scenario, started, status, trace) VALUES (?, ?, ?, ?)",
-                   (scenario, started, status, trace))
-        self._pruned.add(scenario)
+    def add_trace(self, trace: RunTrace) -> None:
+        """Queue a finished trace; it is serialised by the writer, not on the hot path."""
+        pending = self._traces.get(trace.scenario)
+        if pending is None:
+            pending = self._traces[trace.scenario] = deque(maxlen=KEEP_PER_SCENARIO)
+        pending.append(trace)
+        self._wake.set()
 
     def forget_scenario(self, scenario: str) -> None:
         """Drop a removed scenario's pending timers, runs and latches (its traces stay)."""
@@ -138,20 +147,41 @@ class EngineStore:
     async def flush(self) -> None:
         """Commit everything queued so far."""
         async with self._lock:
-            while self._queue:
+            while self._queue or self._traces or self._latches:
                 batch = list(self._queue)
                 self._queue.clear()
-                pruned, self._pruned = self._pruned, set()
+                traces, self._traces = self._traces, {}
+                latches, self._latches = self._latches, {}
                 conn = self.db.conn
                 await conn.execute("BEGIN")
                 try:
-                    for sql, params in batch:
-                        await conn.execute(sql, params)
-                    for scenario in pruned:
-                        await conn.execute(
+                    # Consecutive statements with the same SQL go in one executemany: one hop to
+                    # SQLite's thread instead of one per row.
+                    i = 0
+                    while i < len(batch):
+                        sql = batch[i][0]
+                        j = i
+                        while j < len(batch) and batch[j][0] == sql:
+                            j += 1
+                        await conn.executemany(sql, [params for _, params in batch[i:j]])
+                        i = j
+                    if latches:
+                        await conn.executemany(
+                            "INSERT OR IGNORE INTO engine_latches (key, scenario) VALUES (?, ?)",
+                            [(k, sc) for k, (sc, on) in latches.items() if on])
+                        await conn.executemany(
+                            "DELETE FROM engine_latches WHERE key = ?",
+                            [(k,) for k, (_, on) in latches.items() if not on])
+                    if traces:
+                        await conn.executemany(
+                            "INSERT INTO engine_traces (scenario, started, status, trace) "
+                            "VALUES (?, ?, ?, ?)",
+                            [(t.scenario, t.started.isoformat(), t.status, t.to_json())
+                             for pending in traces.values() for t in pending])
+                        await conn.executemany(
                             "DELETE FROM engine_traces WHERE scenario = ? AND id NOT IN "
                             "(SELECT id FROM engine_traces WHERE scenario = ? ORDER BY id DESC LIMIT ?)",
-                            (scenario, scenario, KEEP_PER_SCENARIO))
+                            [(sc, sc, KEEP_PER_SCENARIO) for sc in traces])
                     await conn.execute("COMMIT")
                 except BaseException:
                     await conn.execute("ROLLBACK")
