@@ -1,7 +1,7 @@
 """Alerts, deliveries, attempts and the append-only audit log in the hub's SQLite file.
 
-Every change is one transaction that writes the new alert row *and* its audit entries *and*
-the deliveries it implies, so the file never says "escalated" without saying whom to page.
+Every change is one atomic write of the new alert row *and* its audit entries *and* the
+deliveries it implies, so the file never says "escalated" without saying whom to page.
 The audit table refuses UPDATE and DELETE through triggers, and each entry carries a SHA-256
 chained over the previous one, so even an edit behind the triggers' back is detectable
 (NEN 7513 asks for a log of who did what to a client's record, that nobody can rewrite).
@@ -13,15 +13,15 @@ import asyncio
 import hashlib
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
 from controller.alerts.model import ACTIVE_STATES, Alert, Severity
+from controller.errors import HuisError
 from controller.store import Database
 
 _SCHEMA = [
@@ -227,12 +227,23 @@ class DuplicateKey(Exception):
     """An active alert with this key already exists (the partial unique index said so)."""
 
 
+_T = TypeVar("_T")
+Op = Callable[[aiosqlite.Connection], Awaitable[_T]]
+
+
 class AlertStore:
-    """Reads and writes the alert tables; every write is one serialised transaction."""
+    """Reads and writes the alert tables.
+
+    Writes are *group-committed*: each write is an operation queued for the next transaction;
+    whoever holds the write lock commits everything queued so far in one transaction (one
+    fsync), each operation inside its own savepoint so one failing operation (a duplicate key,
+    a reused link) rolls back alone. A caller's write is durable when its call returns.
+    """
 
     def __init__(self, db: Database) -> None:
         self.db = db
         self._lock = asyncio.Lock()
+        self._ops: list[tuple[Op[Any], asyncio.Future[Any]]] = []
         self._last_hash = GENESIS
 
     async def open(self) -> None:
@@ -243,37 +254,79 @@ class AlertStore:
         row = await self.db.fetchone("SELECT hash FROM alert_audit ORDER BY seq DESC LIMIT 1")
         self._last_hash = row["hash"] if row else GENESIS
 
-    @asynccontextmanager
-    async def _tx(self) -> AsyncIterator[aiosqlite.Connection]:
-        # One connection is shared by the hub's components: the lock keeps our own
-        # transactions from interleaving; IMMEDIATE takes the write lock up front.
+    async def _write(self, op: Op[_T]) -> _T:
+        fut: asyncio.Future[_T] = asyncio.get_running_loop().create_future()
+        self._ops.append((op, fut))
+        # The lock is FIFO: by the time we hold it, an earlier holder has usually committed
+        # our operation along with its own, and there is nothing left to do.
         async with self._lock:
-            conn = self.db.conn
-            await conn.execute("BEGIN IMMEDIATE")
-            saved_hash = self._last_hash
-            try:
-                yield conn
-                await conn.execute("COMMIT")
-            except BaseException:
-                self._last_hash = saved_hash
+            if not fut.done():
+                await self._commit_batch()
+        return fut.result()
+
+    async def _commit_batch(self) -> None:
+        batch, self._ops = [(op, f) for op, f in self._ops if not f.done()], []
+        if not batch:
+            return
+        conn = self.db.conn
+        saved_hash = self._last_hash
+        savepoints = len(batch) > 1
+        outcomes: list[tuple[asyncio.Future[Any], BaseException | None, Any]] = []
+        # One connection is shared by the hub's components; IMMEDIATE takes the write lock up front.
+        await conn.execute("BEGIN IMMEDIATE")
+        try:
+            for op, fut in batch:
+                before = self._last_hash
+                if savepoints:
+                    await conn.execute("SAVEPOINT alert_op")
                 try:
-                    await conn.execute("ROLLBACK")
-                except sqlite3.Error:
-                    pass
+                    result = await op(conn)
+                except Exception as exc:
+                    self._last_hash = before
+                    if not savepoints:
+                        raise
+                    await conn.execute("ROLLBACK TO alert_op")
+                    await conn.execute("RELEASE alert_op")
+                    outcomes.append((fut, exc, None))
+                    continue
+                if savepoints:
+                    await conn.execute("RELEASE alert_op")
+                outcomes.append((fut, None, result))
+            await conn.execute("COMMIT")
+        except BaseException as exc:
+            self._last_hash = saved_hash
+            try:
+                await conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            failure = exc if isinstance(exc, Exception) else HuisError("the alert store write was interrupted")
+            for _, fut in batch:
+                if not fut.done():
+                    fut.set_exception(failure)
+            if not isinstance(exc, Exception):
                 raise
+            return
+        for fut, error, result in outcomes:
+            if fut.done():
+                continue
+            if error is not None:
+                fut.set_exception(error)
+            else:
+                fut.set_result(result)
 
     async def _audit(self, conn: aiosqlite.Connection, entries: Sequence[AuditEntry]) -> None:
+        rows = []
         for e in entries:
             fields = [_iso(e.time) or "", e.alert_id or "", e.event, e.resident or "", e.user or "",
                       e.channel or "", e.detail]
             digest = hashlib.sha256("\x1f".join([self._last_hash, *fields]).encode("utf-8")).hexdigest()
-            await conn.execute(
-                "INSERT INTO alert_audit (time, alert_id, event, resident, user, channel, detail,"
-                " prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (_iso(e.time), e.alert_id, e.event, e.resident, e.user, e.channel, e.detail,
-                 self._last_hash, digest),
-            )
+            rows.append((_iso(e.time), e.alert_id, e.event, e.resident, e.user, e.channel, e.detail,
+                         self._last_hash, digest))
             self._last_hash = digest
+        if rows:
+            await conn.executemany(
+                "INSERT INTO alert_audit (time, alert_id, event, resident, user, channel, detail,"
+                " prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
     async def _deliveries(self, conn: aiosqlite.Connection, items: Sequence[NewDelivery],
                           now: datetime) -> list[Delivery]:
@@ -297,17 +350,20 @@ class AlertStore:
     async def insert(self, alert: Alert, audit: Sequence[AuditEntry],
                      deliveries: Sequence[NewDelivery] = ()) -> list[Delivery]:
         """Store a new alert (and its first deliveries); DuplicateKey if its key is active."""
+
+        async def op(conn: aiosqlite.Connection) -> list[Delivery]:
+            await conn.execute(
+                f"INSERT INTO alerts ({', '.join(_ALERT_COLUMNS)})"
+                f" VALUES ({', '.join('?' * len(_ALERT_COLUMNS))})",
+                _alert_values(alert),
+            )
+            await self._audit(conn, audit)
+            return await self._deliveries(conn, deliveries, alert.updated_at)
+
         try:
-            async with self._tx() as conn:
-                await conn.execute(
-                    f"INSERT INTO alerts ({', '.join(_ALERT_COLUMNS)})"
-                    f" VALUES ({', '.join('?' * len(_ALERT_COLUMNS))})",
-                    _alert_values(alert),
-                )
-                await self._audit(conn, audit)
-                return await self._deliveries(conn, deliveries, alert.updated_at)
+            return await self._write(op)
         except sqlite3.IntegrityError as exc:
-            if "alerts.key" in str(exc) or "UNIQUE" in str(exc):
+            if "alerts.key" in str(exc):
                 raise DuplicateKey(alert.key) from exc
             raise
 
@@ -317,12 +373,12 @@ class AlertStore:
         """Write an alert's new row, its audit entries and new deliveries in one transaction.
 
         With `expect_state`, nothing is written (and None returned) unless the stored state is
-        still that one: two caregivers acknowledging at once cannot both win. With `nonce`
-        (nonce, recipient), a link's single use is recorded in the same transaction; a reused
-        nonce raises sqlite3.IntegrityError and nothing is written.
+        still that one. With `nonce` (nonce, recipient), a link's single use is recorded in the
+        same transaction; a reused nonce raises sqlite3.IntegrityError and nothing is written.
         """
         now = alert.updated_at
-        async with self._tx() as conn:
+
+        async def op(conn: aiosqlite.Connection) -> list[Delivery] | None:
             if nonce is not None:
                 await conn.execute(
                     "INSERT INTO alert_used_links (nonce, alert_id, recipient, used_at)"
@@ -341,18 +397,26 @@ class AlertStore:
             await self._audit(conn, audit)
             return await self._deliveries(conn, deliveries, now)
 
+        return await self._write(op)
+
     async def record_audit(self, entries: Sequence[AuditEntry]) -> None:
         """Audit entries on their own (refused links, views)."""
-        async with self._tx() as conn:
+
+        async def op(conn: aiosqlite.Connection) -> None:
             await self._audit(conn, entries)
+
+        await self._write(op)
 
     async def use_nonce(self, nonce: str, alert_id: str, recipient: str, now: datetime) -> bool:
         """Record a link's single use; False if it was used before."""
+
+        async def op(conn: aiosqlite.Connection) -> None:
+            await conn.execute(
+                "INSERT INTO alert_used_links (nonce, alert_id, recipient, used_at)"
+                " VALUES (?, ?, ?, ?)", (nonce, alert_id, recipient, _iso(now)))
+
         try:
-            async with self._tx() as conn:
-                await conn.execute(
-                    "INSERT INTO alert_used_links (nonce, alert_id, recipient, used_at)"
-                    " VALUES (?, ?, ?, ?)", (nonce, alert_id, recipient, _iso(now)))
+            await self._write(op)
         except sqlite3.IntegrityError:
             return False
         return True
@@ -363,22 +427,27 @@ class AlertStore:
 
     async def finish_attempts(self, attempts: Sequence[Attempt]) -> None:
         """Record failed attempts as they happen, so a long backoff shows on the timeline."""
-        async with self._tx() as conn:
+
+        async def op(conn: aiosqlite.Connection) -> None:
             await self._attempts(conn, attempts)
 
+        await self._write(op)
+
     async def _attempts(self, conn: aiosqlite.Connection, attempts: Sequence[Attempt]) -> None:
-        await conn.executemany(
-            "INSERT INTO alert_attempts (delivery_id, alert_id, recipient, channel, attempt,"
-            " started_at, finished_at, ok, error, receipt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(a.delivery_id, a.alert_id, a.recipient, a.channel, a.attempt, _iso(a.started_at),
-              _iso(a.finished_at), int(a.ok), a.error, a.receipt) for a in attempts],
-        )
+        if attempts:
+            await conn.executemany(
+                "INSERT INTO alert_attempts (delivery_id, alert_id, recipient, channel, attempt,"
+                " started_at, finished_at, ok, error, receipt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(a.delivery_id, a.alert_id, a.recipient, a.channel, a.attempt, _iso(a.started_at),
+                  _iso(a.finished_at), int(a.ok), a.error, a.receipt) for a in attempts],
+            )
 
     async def finish_delivery(self, delivery: Delivery, *, status: str, channel: str | None,
                               receipt: str | None, attempts: Sequence[Attempt], now: datetime,
                               alert: Alert | None = None, audit: Sequence[AuditEntry] = ()) -> None:
         """Record a delivery's outcome, its attempts, and (optionally) the alert's new state."""
-        async with self._tx() as conn:
+
+        async def op(conn: aiosqlite.Connection) -> None:
             await self._attempts(conn, attempts)
             await conn.execute(
                 "UPDATE alert_deliveries SET status = ?, channel = ?, receipt = ?, updated_at = ?"
@@ -388,6 +457,8 @@ class AlertStore:
                 await conn.execute(f"UPDATE alerts SET {sets} WHERE id = ?",
                                    (*_alert_values(alert)[1:], alert.id))
             await self._audit(conn, audit)
+
+        await self._write(op)
 
     # -- reads --------------------------------------------------------------------------------
 

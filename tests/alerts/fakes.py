@@ -116,3 +116,17 @@ class HomeAssistantServer:
             self.calls.append((service, json.loads(req.body or b"{}")))
             return json_response(200, [])
         return json_response(404, {"message": "Not found"})
+
+
+async def _serve_forever(port: int) -> None:
+    server = NtfyServer()
+    server.http = await HttpServer(server.handle, port=port).start()
+    print("ready", flush=True)
+    await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    # A stand-alone ntfy stand-in (benchmarks run it in its own process, off the hub's loop).
+    import sys
+
+    asyncio.run(_serve_forever(int(sys.argv[1])))
