@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from controller.alerts.channels.ntfy import NtfyChannel
@@ -94,3 +95,25 @@ async def test_english_speaking_caregiver_reads_english(
     assert first["actions"][1]["url"].endswith("?lang=en")
     assert ntfy.to(TOPIC["piet"])[-1]["message"] == "Anna is on the way to Mevrouw Jansen."
     assert ntfy.to(TOPIC["buur"])[-1]["message"] == "Anna gaat erheen."
+
+
+async def test_concurrent_raises_and_acknowledgements(alerts: Harness, ntfy: NtfyServer) -> None:
+    async def raise_(key: str) -> str:
+        return await alerts.svc.raise_alert(key=key, scenario="sos", severity="urgent",
+                                            message="Alarmknop.", context=ctx(), data={})
+
+    # The same key twenty times at once, among twenty others: writes share transactions, and
+    # the duplicates fail alone (each write has its own savepoint) without taking others down.
+    ids = await asyncio.gather(*(raise_("same") for _ in range(20)), *(raise_(f"k{i}") for i in range(20)))
+    assert len(set(ids[:20])) == 1
+    assert len(set(ids[20:])) == 20
+    rows = await alerts.db.fetchall("SELECT key, COUNT(*) AS n FROM alerts GROUP BY key")
+    assert {r["key"]: r["n"] for r in rows} == {"same": 1, **{f"k{i}": 1 for i in range(20)}}
+    assert await alerts.svc.store.verify_audit() is None
+    await alerts.advance()
+
+    outcomes = await asyncio.gather(alerts.svc.acknowledge(ids[0], by="piet", channel="ntfy"),
+                                    alerts.svc.acknowledge(ids[0], by="anna", channel="dashboard"))
+    assert sorted(o.reason for o in outcomes) == ["acknowledged", "already"]
+    winner = next(o.by for o in outcomes if o.ok)
+    assert all(o.by == winner for o in outcomes)
