@@ -19,7 +19,11 @@ ALERT_ACTIONS = ("raised", "acknowledged", "escalated", "resolved")
 
 
 class AlertSink(Protocol):
-    """What the rule engine raises and resolves alerts through."""
+    """What the rule engine raises and resolves alerts through.
+
+    A sink may also offer `async def active_keys(self) -> Collection[str]`; the engine calls it
+    at start-up so its `type: alert` conditions know the alerts raised before a restart.
+    """
 
     async def raise_alert(self, *, key: str, scenario: str, severity: str, message: str,
                           context: Context, data: Mapping[str, Any]) -> str:
@@ -76,6 +80,10 @@ class MemoryAlertSink:
             return False
         self.resolved.append(ResolvedAlert(key=key, reason=reason, context=context))
         return True
+
+    async def active_keys(self) -> list[str]:
+        """Keys of the active alerts (optional on an AlertSink; the engine reads it at start)."""
+        return list(self._active)
 
     def active(self) -> list[RaisedAlert]:
         """Alerts raised and not resolved, oldest first."""

@@ -211,6 +211,11 @@ class Engine:
         await self._store.migrate()
         house = await self._store.house()
         self._house.update({k: v for k, v in house.items() if k in self._house})
+        # Optional on the sink: which alerts are active, so `type: alert` conditions are right
+        # after a restart too (the engine otherwise only knows what it saw since it started).
+        active_keys = getattr(self.alerts, "active_keys", None)
+        if active_keys is not None:
+            self._active_alerts = set(await active_keys())
         try:
             async with asyncio.TaskGroup() as tg:
                 self._tg = tg

@@ -439,14 +439,18 @@ class LightAction(Selector):
         if self.brightness is not None:
             out["brightness"] = self.brightness
         if self.brightness_percent is not None:
-            out["brightness_percent"] = self.brightness_percent
+            out["brightness_percent"] = _whole(self.brightness_percent)
         if self.color_temp is not None:
             out["color_temp"] = self.color_temp
         if self.kelvin is not None:
             out["color_temp"] = round(1_000_000 / self.kelvin)
         if self.transition is not None:
-            out["transition"] = self.transition.total_seconds()
+            out["transition"] = _whole(self.transition.total_seconds())
         return out
+
+
+def _whole(value: float) -> int | float:
+    return int(value) if value == int(value) else value
 
 
 class CurtainAction(Selector):

@@ -183,3 +183,13 @@ async def test_sun_condition_night(hub: Hub, db: Database, sink: MemoryAlertSink
             await leave_bed(hub, clock)
             results.append(len(sent(hub, LIGHT)) > before)
         assert results == [False, True, True, True, False]
+
+
+async def test_active_alerts_are_known_after_a_restart(hub: Hub, db: Database, clock: VirtualClock) -> None:
+    sink = MemoryAlertSink()
+    await sink.raise_alert(key="night.bed", scenario="x", severity="warning", message="m",
+                           context=Context(origin="before the restart"), data={})
+    text = with_conditions("[{type: alert, key: night.bed, active: true}]")
+    async with running(engine_for(hub, db, sink, text)):
+        await leave_bed(hub, clock)
+        assert len(sent(hub, LIGHT)) == 1

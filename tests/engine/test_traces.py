@@ -49,7 +49,7 @@ async def test_trace_records_trigger_conditions_actions_and_cause(
     assert [(c["condition"], c["result"]) for c in trace.conditions] == [
         ("time 22:00..07:00", True), ("resident is home", True)]
     assert [(a["action"], a["outcome"], a["ok"]) for a in trace.actions] == [
-        ('light bedroom_light {"brightness_percent":10.0}', "sent", True),
+        ('light bedroom_light {"brightness_percent":10}', "sent", True),
         ("alert warning night.bed: Mevrouw Jansen is uit bed", "raised alert-1", True),
     ]
     text = render_traces([trace], ZoneInfo("Europe/Amsterdam"))
@@ -60,7 +60,7 @@ async def test_trace_records_trigger_conditions_actions_and_cause(
         "10m (deadline 2026-01-05T22:10:00+00:00) <- device:bed_sensor: message on zigbee2mqtt/bed_sensor",
         "  ok       time 22:00..07:00",
         "  ok       resident is home",
-        '  done     [23:10:00] light bedroom_light {"brightness_percent":10.0} -> sent',
+        '  done     [23:10:00] light bedroom_light {"brightness_percent":10} -> sent',
         "  done     [23:10:00] alert warning night.bed: Mevrouw Jansen is uit bed -> raised alert-1",
     ]
 
