@@ -171,11 +171,13 @@ class Home:
     def timeline(self, device: str) -> list[tuple[str, dict[str, Any]]]:
         return [(s.at, s.payload) for s in self.link.log if s.topic == f"zigbee2mqtt/{device}/set"]
 
-    def said(self) -> list[str]:
-        return [s.payload["say"] for s in self.link.log if s.topic == "huis/speaker/speaker/say"]
+    def said(self, containing: str = "") -> list[str]:
+        return [text for _, text in self.said_at(containing)]
 
-    def said_at(self) -> list[tuple[str, str]]:
-        return [(s.at, s.payload["say"]) for s in self.link.log if s.topic == "huis/speaker/speaker/say"]
+    def said_at(self, containing: str = "") -> list[tuple[str, str]]:
+        """(local HH:MM, text) of every announcement containing `containing`."""
+        return [(s.at, s.payload["say"]) for s in self.link.log
+                if s.topic == "huis/speaker/speaker/say" and containing in s.payload["say"]]
 
     def raised(self, key: str | None = None) -> list[str]:
         return [r.key for r in self.sink.raised() if key is None or r.key == key]
