@@ -2,7 +2,8 @@
 
 Caregiver endpoints (`require_caregiver`): active and recent alerts, one alert with its
 timeline, acknowledge, resolve with a note, and a live Server-Sent-Events stream of changes.
-Technician endpoints (`require_technician`): cancel, the audit log and its integrity check.
+Technician endpoints (`require_technician`): cancel, a test alert to one caregiver, the audit
+log and its integrity check.
 
 Public endpoints (no login; the signed token is the credential):
 
@@ -97,6 +98,15 @@ def create_alerts_router(service: AlertService, *, require_caregiver: Callable[.
         """Recompute the audit log's hash chain."""
         broken = await service.store.verify_audit()
         return {"intact": broken is None, "first_broken_seq": broken}
+
+    @router.post("/api/alerts/test", tags=["alerts"])
+    async def send_test(caregiver: Annotated[str, Body(embed=True)], user: Any = technician) -> dict[str, Any]:
+        """Send an urgent test alert to one caregiver (no escalation) to check their phone."""
+        try:
+            alert_id = await service.send_test(caregiver, by=_user_id(user))
+        except KeyError:
+            raise HTTPException(404, f"No caregiver {caregiver}.") from None
+        return view(await found(alert_id))
 
     @router.get("/api/alerts/{alert_id}", tags=["alerts"])
     async def one_alert(alert_id: str, user: Any = caregiver) -> dict[str, Any]:

@@ -301,6 +301,18 @@ class AlertService:
 
     # -- caregivers and technicians -----------------------------------------------------------
 
+    async def send_test(self, caregiver: str, *, by: str) -> str:
+        """An urgent test alert to one caregiver only (no escalation), to check their phone."""
+        if caregiver not in self.caregivers:
+            raise KeyError(caregiver)
+        name = self.name_of(caregiver)
+        return await self.raise_alert(
+            key=f"test.{caregiver}", scenario="test", severity="urgent",
+            message=f"Testmelding voor {name}: druk op 'Ik ga erheen' om te controleren dat alles werkt.",
+            context=Context(origin=f"user:{by}", description=f"test alert for {caregiver}"),
+            data={"recipients": [caregiver], "test": True,
+                  "message_en": f"Test alert for {name}: press 'I'm on my way' to check that everything works."})
+
     async def acknowledge(self, alert_id: str, *, by: str, channel: str,
                           nonce: str | None = None) -> AckOutcome:
         """`by` is going: stop escalating now and tell the others who were paged."""
@@ -718,6 +730,10 @@ def routed(policy: EscalationPolicy, data: Mapping[str, Any]) -> EscalationPolic
     to = tuple(r for r in data.get("recipients") or () if isinstance(r, str))
     if not to:
         return policy
+    if data.get("test"):
+        # A test reaches only the people asked for, once; it closes itself after an hour.
+        return replace(policy, steps=(PolicyStep(after=timedelta(0), notify=to),), repeat_every=None,
+                       auto_resolve_after=timedelta(hours=1))
     return replace(policy, steps=(PolicyStep(after=timedelta(0), notify=to), *policy.steps[1:]))
 
 

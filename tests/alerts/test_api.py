@@ -220,3 +220,16 @@ async def test_live_stream_sends_a_snapshot_then_every_change(api: Api) -> None:
     ack = got[-1][1]
     assert (ack["action"], ack["id"], ack["by"], ack["channel"], ack["severity"]) == (
         "acknowledged", first, "anna", "dashboard", "urgent")
+
+
+async def test_technician_sends_a_test_alert_to_one_phone(api: Api) -> None:
+    tech = api.as_user("henk", "technician")
+    assert (await api.http.post("/api/alerts/test", headers=api.as_user("anna"),
+                                json={"caregiver": "anna"})).status_code == 403
+    assert (await api.http.post("/api/alerts/test", headers=tech, json={"caregiver": "nobody"})).status_code == 404
+    sent = await api.http.post("/api/alerts/test", headers=tech, json={"caregiver": "anna"})
+    assert sent.status_code == 200 and sent.json()["scenario"] == "test"
+    await api.h.advance(minutes=10)
+    assert [m["topic"] for m in api.ntfy.messages] == [TOPIC["anna"]]  # anna only, once, no escalation
+    assert api.ntfy.messages[0]["message"].startswith("Testmelding voor Anna")
+    assert (await api.http.post(api.button("anna", "Ik ga erheen")["url"])).status_code == 200
