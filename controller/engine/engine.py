@@ -221,6 +221,12 @@ class Engine:
                 self._tg = tg
                 tg.create_task(self._store.run(), name="engine-writer")
                 persisted = await self._read_persisted()
+                # Values the hub already knows have held "since at least now": `for:` conditions
+                # then count from the engine's start rather than never being true.
+                started = self.clock.now()
+                for st in self.hub.state.all():
+                    for attr in st.attributes:
+                        self._changed.setdefault((st.device, attr), started)
                 for loaded in self._set.scenarios:
                     self._install(loaded)
                 self._restore(set(self._scenarios), persisted)

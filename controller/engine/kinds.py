@@ -10,16 +10,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 # Every device: availability is kept by the hub, not by the adapter.
-COMMON = ("available", "linkquality")
+COMMON = ("available",)
 
 _ATTRIBUTES: Mapping[str, tuple[str, ...]] = {
-    "bed": ("occupancy", "battery"),
-    "contact": ("contact", "open", "battery", "voltage"),
-    "motion": ("occupancy", "illuminance", "illuminance_lux", "battery", "voltage"),
-    "sos": ("battery", "voltage"),
-    "button": ("battery", "voltage"),
-    "light": ("state", "brightness", "color_temp", "color_mode"),
-    "curtain": ("state", "position", "running", "motor_state", "battery"),
+    "bed": ("occupancy", "battery", "linkquality"),
+    "contact": ("contact", "open", "battery", "voltage", "linkquality"),
+    "motion": ("occupancy", "illuminance", "illuminance_lux", "battery", "voltage", "linkquality"),
+    "sos": ("battery", "voltage", "linkquality"),
+    "button": ("battery", "voltage", "linkquality"),
+    "light": ("state", "brightness", "color_temp", "color_mode", "linkquality"),
+    "curtain": ("state", "position", "running", "motor_state", "battery", "linkquality"),
     "tag": ("room", "receiver", "distance", "sightings"),
     "dispenser": ("doses_left", "next_dose", "battery", "door", "alarm"),
     "speaker": ("volume", "speaking"),

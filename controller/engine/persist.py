@@ -77,6 +77,7 @@ class EngineStore:
         self._traces: dict[str, deque[RunTrace]] = {}
         # Latches change on every edge of a busy sensor; only the last state of each is written.
         self._latches: dict[str, tuple[str, bool]] = {}
+        self.failures = 0  # batches that could not be written (for the health page)
 
     async def migrate(self) -> None:
         await self.db.migrate("engine", SCHEMA)
@@ -137,9 +138,15 @@ class EngineStore:
             while True:
                 await self._wake.wait()
                 self._wake.clear()
-                # Shielded: aiosqlite finishes a statement in its thread even when the awaiting
-                # task is cancelled, so a cancelled batch would leave a transaction open.
-                await asyncio.shield(self.flush())
+                try:
+                    # Shielded: aiosqlite finishes a statement in its thread even when the
+                    # awaiting task is cancelled, so a cancelled batch would leave a transaction
+                    # open.
+                    await asyncio.shield(self.flush())
+                except Exception:
+                    # Logged in flush. A full disk must not stop lights and alerts: the engine
+                    # keeps running on its in-memory state and tries again with the next batch.
+                    self.failures += 1
         finally:
             # Always: also waits for a batch still being committed by a shielded flush above.
             await asyncio.shield(self.flush())
