@@ -159,41 +159,42 @@ class EngineStore:
                 self._queue.clear()
                 traces, self._traces = self._traces, {}
                 latches, self._latches = self._latches, {}
-                conn = self.db.conn
-                await conn.execute("BEGIN")
                 try:
-                    # Consecutive statements with the same SQL go in one executemany: one hop to
-                    # SQLite's thread instead of one per row.
-                    i = 0
-                    while i < len(batch):
-                        sql = batch[i][0]
-                        j = i
-                        while j < len(batch) and batch[j][0] == sql:
-                            j += 1
-                        await conn.executemany(sql, [params for _, params in batch[i:j]])
-                        i = j
-                    if latches:
-                        await conn.executemany(
-                            "INSERT OR IGNORE INTO engine_latches (key, scenario) VALUES (?, ?)",
-                            [(k, sc) for k, (sc, on) in latches.items() if on])
-                        await conn.executemany(
-                            "DELETE FROM engine_latches WHERE key = ?",
-                            [(k,) for k, (_, on) in latches.items() if not on])
-                    if traces:
-                        await conn.executemany(
-                            "INSERT INTO engine_traces (scenario, started, status, trace) "
-                            "VALUES (?, ?, ?, ?)",
-                            [(t.scenario, t.started.isoformat(), t.status, t.to_json())
-                             for pending in traces.values() for t in pending])
-                        await conn.executemany(
-                            "DELETE FROM engine_traces WHERE scenario = ? AND id NOT IN "
-                            "(SELECT id FROM engine_traces WHERE scenario = ? ORDER BY id DESC LIMIT ?)",
-                            [(sc, sc, KEEP_PER_SCENARIO) for sc in traces])
-                    await conn.execute("COMMIT")
+                    async with self.db.transaction() as conn:
+                        await self._write(conn, batch, traces, latches)
                 except BaseException:
-                    await conn.execute("ROLLBACK")
                     log.exception("engine: writing %d statements failed", len(batch))
                     raise
+
+    @staticmethod
+    async def _write(conn: Any, batch: list[tuple[str, Sequence[Any]]],
+                     traces: dict[str, deque[RunTrace]], latches: dict[str, tuple[str, bool]]) -> None:
+        # Consecutive statements with the same SQL go in one executemany: one hop to SQLite's
+        # thread instead of one per row.
+        i = 0
+        while i < len(batch):
+            sql = batch[i][0]
+            j = i
+            while j < len(batch) and batch[j][0] == sql:
+                j += 1
+            await conn.executemany(sql, [params for _, params in batch[i:j]])
+            i = j
+        if latches:
+            await conn.executemany(
+                "INSERT OR IGNORE INTO engine_latches (key, scenario) VALUES (?, ?)",
+                [(k, sc) for k, (sc, on) in latches.items() if on])
+            await conn.executemany(
+                "DELETE FROM engine_latches WHERE key = ?",
+                [(k,) for k, (_, on) in latches.items() if not on])
+        if traces:
+            await conn.executemany(
+                "INSERT INTO engine_traces (scenario, started, status, trace) VALUES (?, ?, ?, ?)",
+                [(t.scenario, t.started.isoformat(), t.status, t.to_json())
+                 for pending in traces.values() for t in pending])
+            await conn.executemany(
+                "DELETE FROM engine_traces WHERE scenario = ? AND id NOT IN "
+                "(SELECT id FROM engine_traces WHERE scenario = ? ORDER BY id DESC LIMIT ?)",
+                [(sc, sc, KEEP_PER_SCENARIO) for sc in traces])
 
     # Reading (at start-up and reload, after a flush).
 
