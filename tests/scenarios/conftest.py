@@ -44,6 +44,7 @@ class Sent:
     """A message the hub sent, with the local time it was sent at."""
 
     at: str  # "HH:MM" local
+    when: datetime
     topic: str
     payload: dict[str, Any]
 
@@ -58,8 +59,9 @@ class TimedLink(MemoryLink):
 
     def send(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
         super().send(topic, payload, qos=qos, retain=retain)
-        at = f"{self.clock.now().astimezone(TZ):%H:%M}"
-        self.log.append(Sent(at=at, topic=topic, payload=json.loads(payload)))
+        now = self.clock.now()
+        self.log.append(Sent(at=f"{now.astimezone(TZ):%H:%M}", when=now, topic=topic,
+                             payload=json.loads(payload)))
 
 
 class Home:
@@ -165,11 +167,16 @@ class Home:
 
     # -- what the hub did -------------------------------------------------------------------
 
-    def commands(self, device: str) -> list[dict[str, Any]]:
-        return [s.payload for s in self.link.log if s.topic == f"zigbee2mqtt/{device}/set"]
+    def mark(self) -> int:
+        """A point in the message log: pass it as `since` to see only what came after."""
+        return len(self.link.log)
 
-    def timeline(self, device: str) -> list[tuple[str, dict[str, Any]]]:
-        return [(s.at, s.payload) for s in self.link.log if s.topic == f"zigbee2mqtt/{device}/set"]
+    def commands(self, device: str, since: int = 0) -> list[dict[str, Any]]:
+        return [p for _, p in self.timeline(device, since)]
+
+    def timeline(self, device: str, since: int = 0) -> list[tuple[str, dict[str, Any]]]:
+        """(local HH:MM, command) of every command sent to `device`."""
+        return [(s.at, s.payload) for s in self.link.log[since:] if s.topic == f"zigbee2mqtt/{device}/set"]
 
     def said(self, containing: str = "") -> list[str]:
         return [text for _, text in self.said_at(containing)]

@@ -15,14 +15,15 @@ OFF = {"state": "OFF", "transition": 5}
 
 async def test_a_toilet_visit_gets_lights_only(night: Home) -> None:
     await night.at("03:10")
+    mark = night.mark()
     night.bed(False)
     night.motion("bathroom")
     await night.wait(minutes=6)
     night.bed(True)
     await night.wait(hours=1)
-    assert night.commands("bedroom_light") == [ON, OFF]
-    assert night.commands("bathroom_light") == [ON, OFF]
-    assert night.timeline("bedroom_light") == [("03:10", ON), ("03:16", OFF)]
+    assert night.commands("bedroom_light", mark) == [ON, OFF]
+    assert night.commands("bathroom_light", mark) == [ON, OFF]
+    assert night.timeline("bedroom_light", mark) == [("03:10", ON), ("03:16", OFF)]
     assert night.sink.records == []
 
 
@@ -39,6 +40,7 @@ async def test_back_in_bed_within_the_tolerance_raises_nothing(night: Home) -> N
 
 async def test_out_of_bed_longer_than_the_tolerance_warns_and_resolves_on_return(night: Home) -> None:
     await night.at("02:00")
+    mark = night.mark()
     night.bed(False)
     await night.wait(minutes=9)
     assert night.sink.records == []
@@ -52,7 +54,7 @@ async def test_out_of_bed_longer_than_the_tolerance_warns_and_resolves_on_return
     assert night.alerts() == [("02:10", "raised", "night_exit.bed_empty"),
                               ("02:30", "resolved", "night_exit.bed_empty")]
     assert night.sink.resolved()[0].reason == "weer in bed"
-    assert night.commands("bedroom_light") == [ON, OFF]
+    assert night.commands("bedroom_light", mark) == [ON, OFF]
 
 
 async def test_the_tolerance_is_a_parameter(demo_config: HomeConfig, night_clock: VirtualClock,
@@ -131,10 +133,11 @@ async def test_daytime_out_of_bed_and_door_are_not_night_exits(day: Home) -> Non
 async def test_empty_bed_before_the_night_starts_does_not_warn(night: Home) -> None:
     # She gets up at 21:30 (still evening) and is not back when the night starts.
     await night.at("21:30")
+    mark = night.mark()
     night.bed(False)
     await night.at("23:30")
     assert night.raised() == []
-    assert night.commands("bedroom_light") == []
+    assert night.commands("bedroom_light", mark) == []
 
 
 async def test_no_warning_when_the_resident_is_away(night: Home) -> None:
