@@ -60,6 +60,12 @@ class Dashboard:
         await self.auth.close()
 
 
+def for_technicians(alert: Any) -> bool:
+    """Whether an alert is a technician notice (shown on the console, nobody paged)."""
+    data = getattr(alert, "data", None) or {}
+    return bool(data.get("audience") == "technician")
+
+
 def static_text(name: str) -> str:
     """A file from dashboard/static."""
     return resources.files("dashboard").joinpath("static", name).read_text(encoding="utf-8")
@@ -98,7 +104,17 @@ def create_app(
                   secure_cookies=secure_cookies,
                   residents=[hub.config.resident.pseudonym])
     if alerts is not None:
-        feed.alert_source = lambda: [a.as_dict() for a in alerts.active()]
+        # Technician notices (a device offline, a battery low) are nobody's business on the tour.
+        feed.alert_source = lambda: [a.as_dict() for a in alerts.active() if not for_technicians(a)]
+        staff_alerts: set[str] = set()
+
+        def staff_only(alert_id: str) -> bool:
+            for a in alerts.active():
+                if a.id == alert_id and for_technicians(a):
+                    staff_alerts.add(a.id)
+            return alert_id in staff_alerts
+
+        feed.staff_alert = staff_only
     if simulated_home is not None:
         d.stories = StoryRunner(simulated_home, feed.publish_tour)
 

@@ -91,6 +91,8 @@ class LiveFeed:
         self.subscribers: set[Subscriber] = set()
         # The alert service's active alerts, when one runs; else alerts are followed from events.
         self.alert_source: Callable[[], list[Mapping[str, Any]]] | None = None
+        # Whether an alert id is a technician notice: then only staff hear of it.
+        self.staff_alert: Callable[[str], bool] | None = None
         self._seq = itertools.count(1)
         self.layout = plan_layout(hub)
         self._unsubscribe = hub.bus.subscribe(self.on_event)
@@ -115,6 +117,8 @@ class LiveFeed:
                 and event.device in self.hub.state:
             self.publish_tour({"type": "device", "device": self.device_view(event.device)})
         if event.type.startswith("alert"):
+            if self.staff_alert is not None and self.staff_alert(str(event.data.get("id"))):
+                return
             self._track_alert(event)
         narration = self.narrator.narrate(event)
         if narration is not None:

@@ -15,7 +15,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
-from dashboard.app import page, static_text
+from dashboard.app import for_technicians, page, static_text
 from dashboard.auth import User
 from dashboard.security import CARE_ROLES, Caregiver, current_user, dashboard_of
 
@@ -117,9 +117,10 @@ async def care_alerts(request: Request, user: Caregiver) -> dict[str, Any]:
     tz = ZoneInfo(d.hub.config.home.location.timezone)
     now = d.hub.clock.now().astimezone(tz)
     midnight = datetime(now.year, now.month, now.day, tzinfo=tz)
-    active = [a for a in service.active() if user.can_see(a.resident)]
+    active = [a for a in service.active() if user.can_see(a.resident) and not for_technicians(a)]
     recent = [a for a in await service.recent(50)
-              if user.can_see(a.resident) and not a.active and a.raised_at >= midnight]
+              if user.can_see(a.resident) and not a.active and a.raised_at >= midnight
+              and not for_technicians(a)]
     await service.record_view(None, user=_who(user), channel="dashboard",
                               detail=f"{len(active)} active alert(s) listed")
     return {"active": [await _alert_view(service, a) for a in active],

@@ -10,10 +10,11 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel, Field
 
 from controller.config import resolve
 from controller.errors import ConfigError, Problem
-from dashboard.app import Dashboard, page
+from dashboard.app import Dashboard, for_technicians, page
 from dashboard.routes_care import forbidden_page
 from dashboard.security import TECH_ROLES, Technician, current_user, dashboard_of
 
@@ -102,6 +103,36 @@ async def audit(request: Request, user: Technician, limit: int = 200) -> dict[st
                 out["alerts"] = _plain(await _maybe(method(limit=limit)))
                 break
     return out
+
+
+class NoteBody(BaseModel):
+    note: str = Field(min_length=1, max_length=2000)
+
+
+@router.get("/api/tech/alerts", tags=["technician"])
+async def tech_alerts(request: Request, user: Technician) -> list[dict[str, Any]]:
+    """Active technician notices (device offline, battery low, refill): nobody is paged for
+    these; they wait here until someone deals with them."""
+    service = dashboard_of(request).alerts
+    if service is None:
+        return []
+    return [a.as_dict() for a in service.active() if for_technicians(a)]
+
+
+@router.post("/api/tech/alerts/{alert_id}/resolve", tags=["technician"])
+async def tech_resolve(alert_id: str, body: NoteBody, request: Request,
+                       user: Technician) -> dict[str, Any]:
+    """Close a technician notice with a note (what was fixed)."""
+    service = dashboard_of(request).alerts
+    if service is None:
+        raise HTTPException(501, "The alert service is not running in this hub.")
+    alert = await service.get(alert_id)
+    if alert is None or not for_technicians(alert):
+        raise HTTPException(404, "No such technician notice.")
+    done = await service.resolve(alert_id, by=user.username, note=body.note, channel="dashboard")
+    if done is None:
+        raise HTTPException(409, "This notice is no longer active.")
+    return dict(done.as_dict())
 
 
 def problem_dict(p: Problem) -> dict[str, Any]:

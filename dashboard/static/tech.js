@@ -19,7 +19,8 @@ Huis.addStrings({
     refused: "Niet herladen: {n} probleem/problemen. De scenario's die al draaiden, blijven draaien.",
     failed: "Dat lukte niet: {msg}", added: "Toegevoegd: {name}", none: "—", live: "Live",
     offline_status: "Geen verbinding; opnieuw verbinden…", no_alert_service: "Geen meldingendienst in deze hub.",
-    busy: "bezig / timer loopt", idle: "wacht", c_state: "Toestand",
+    busy: "bezig / timer loopt", idle: "wacht", c_state: "Toestand", notice: "Melding voor de technicus",
+    fix_note: "Wat is er gedaan?", fixed: "Opgelost", resolve_notice: "Afhandelen",
   },
   en: {
     skip_main: "Skip to content", tech_title: "Technician", sections: "Sections", t_devices: "Devices",
@@ -38,7 +39,8 @@ Huis.addStrings({
     refused: "Not reloaded: {n} problem(s). The scenarios that were running keep running.",
     failed: "That did not work: {msg}", added: "Added: {name}", none: "—", live: "Live",
     offline_status: "No connection; reconnecting…", no_alert_service: "No alert service in this hub.",
-    busy: "running / timer pending", idle: "waiting", c_state: "State",
+    busy: "running / timer pending", idle: "waiting", c_state: "State", notice: "Notice for the technician",
+    fix_note: "What was done?", fixed: "Fixed", resolve_notice: "Resolve",
   },
 });
 
@@ -85,6 +87,28 @@ async function loadDevices() {
       d.last_seen ? Huis.fmtDateTime(d.last_seen) : Huis.t("never"),
       d.battery != null ? `${d.battery}%` : null, d.linkquality != null ? String(d.linkquality) : null,
       d.payload_errors ? `${d.payload_errors}: ${d.last_error || ""}` : "0"));
+  }));
+}
+
+// -- technician notices (device offline, battery low): nobody is paged, they wait here --
+async function loadNotices() {
+  const notices = await Huis.api("GET", "/api/tech/alerts");
+  const box = document.getElementById("notices");
+  box.replaceChildren(...notices.map(a => {
+    const id = `fix-${a.id}`;
+    const note = E("input", { id, placeholder: Huis.t("fix_note") });
+    return E("div", { class: `card sev-${a.severity}`, dataset: { alert: a.id } },
+      E("span", { class: `badge ${a.severity}`, text: Huis.t("notice") }), " ",
+      E("strong", { text: a.message }), " ",
+      E("span", { class: "muted", text: Huis.fmtDateTime(a.raised_at) }),
+      E("div", { class: "filters" },
+        E("div", {}, E("label", { for: id, text: Huis.t("fix_note") }), note),
+        E("button", { type: "button", onclick: async () => {
+          try {
+            await Huis.api("POST", `/api/tech/alerts/${encodeURIComponent(a.id)}/resolve`, { note: note.value.trim() || Huis.t("fixed") });
+            loadNotices();
+          } catch (e) { document.getElementById("status").textContent = Huis.t("failed", { msg: e.message }); }
+        } }, Huis.t("resolve_notice"))));
   }));
 }
 
@@ -201,7 +225,7 @@ document.getElementById("user-form").addEventListener("submit", async ev => {
 
 async function refreshTab() {
   try {
-    if (tech.tab === "devices") await loadDevices();
+    if (tech.tab === "devices") { await loadDevices(); await loadNotices(); }
     else if (tech.tab === "scenarios") await loadScenarios();
     else if (tech.tab === "events") await loadEvents();
     else if (tech.tab === "audit") await loadAudit();
@@ -215,6 +239,7 @@ async function refreshTab() {
 // Live: staff sockets get every event; the event log grows in place, device health refreshes.
 let devicePending = null;
 Huis.live(msg => {
+  if (msg.type === "event" && msg.event.type === "alert" && tech.tab === "devices") loadNotices();
   if (msg.type === "event") {
     if (tech.tab === "events" && document.getElementById("f-live").checked && matches(msg.event, eventFilters())) {
       document.getElementById("events").prepend(eventRow(msg.event));

@@ -339,3 +339,32 @@ async def test_stories_need_a_simulated_home(client: httpx.AsyncClient) -> None:
     assert (await client.get("/api/tour/stories")).json() == []
     r = await client.post("/api/tour/stories/night_exit", headers=await csrf(client))
     assert r.status_code == 409 and "huis demo" in r.json()["detail"]
+
+
+async def test_technician_notices_stay_off_the_tour_and_the_caregivers_phone(
+        hub: Hub, db: Database, clock: VirtualClock,
+        alert_service: tuple[AlertService, PageChannel]) -> None:
+    service, pages = alert_service
+    app = create_app(hub, db=db, alerts=service)
+    await add_user(db, clock, "anna", "caregiver", residents=(RESIDENT,), caregiver="anna")
+    await add_user(db, clock, "tech", "technician")
+    notice = await service.raise_alert(
+        key="health.battery.bed_sensor", scenario="health_battery", severity="info",
+        message="Bed: batterij 9%, vervang binnenkort.", context=Context(origin="device:bed_sensor"),
+        data={"audience": "technician", "recipients": [], "trigger": {}, "language": "nl"})
+    await service.settled()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://hub.test") as c:
+        tour = (await c.get("/api/tour")).json()
+        assert tour["alerts"] == [] and "batterij" not in str(tour)
+        await login(c, "anna")
+        assert (await c.get("/api/care/alerts")).json()["active"] == []
+        c.cookies.delete(SESSION_COOKIE)
+        await login(c, "tech")
+        listed = (await c.get("/api/tech/alerts")).json()
+        assert [a["id"] for a in listed] == [notice]
+        r = await c.post(f"/api/tech/alerts/{notice}/resolve", json={"note": "batterij vervangen"},
+                         headers=await csrf(c))
+        assert r.status_code == 200 and r.json()["state"] == "resolved"
+        assert (await c.get("/api/tech/alerts")).json() == []
+    assert all(pages.for_caregiver(cg) == [] for cg in hub.config.caregivers)
