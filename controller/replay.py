@@ -347,8 +347,7 @@ async def replay_rows(cfg: HomeConfig, scenario_paths: Sequence[str | Path], row
     tz = ZoneInfo(cfg.home.location.timezone)
     # Start just before the first event; an empty log still runs (and shows nothing happens).
     start = (rows[0].time if rows else datetime(2026, 1, 5, tzinfo=tz)) - timedelta(seconds=1)
-    clock: VirtualClock | AcceleratedClock = (VirtualClock(start) if speed is None
-                                              else AcceleratedClock(speed, start))
+    clock: VirtualClock | _LateStart = VirtualClock(start) if speed is None else _LateStart(speed, start)
     link = _ReplayLink(clock)
     hub = Hub(cfg, clock, link)
     printer = _Printer(out, tz, link)
@@ -361,6 +360,8 @@ async def replay_rows(cfg: HomeConfig, scenario_paths: Sequence[str | Path], row
     task = asyncio.create_task(engine.run(), name="replay-engine")
     try:
         await _started(engine, task)
+        if isinstance(clock, _LateStart):
+            clock.start()  # only now: loading and restoring must not eat into the first minutes
         for row in rows:
             await _until(clock, row.time)
             apply_row(hub, row)
@@ -386,7 +387,30 @@ async def _started(engine: Engine, task: asyncio.Task[None]) -> None:
         task.result()
 
 
-async def _until(clock: VirtualClock | AcceleratedClock, when: datetime) -> None:
+class _LateStart:
+    """An AcceleratedClock that stands still at `start` until `start()` is called."""
+
+    def __init__(self, speed: float, start: datetime) -> None:
+        self._speed = speed
+        self._start = start
+        self._clock: AcceleratedClock | None = None
+
+    def start(self) -> None:
+        self._clock = AcceleratedClock(self._speed, self._start)
+
+    def now(self) -> datetime:
+        return self._start if self._clock is None else self._clock.now()
+
+    async def sleep_until(self, when: datetime) -> None:
+        if self._clock is None:
+            raise RuntimeError("the replay clock has not started")
+        await self._clock.sleep_until(when)
+
+    async def sleep(self, seconds: float) -> None:
+        await self.sleep_until(self.now() + timedelta(seconds=seconds))
+
+
+async def _until(clock: VirtualClock | _LateStart, when: datetime) -> None:
     if isinstance(clock, VirtualClock):
         await clock.run_until(when)
     else:
