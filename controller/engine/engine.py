@@ -1216,6 +1216,12 @@ class Engine:
         for tr in trs:
             tr.fire = fired
         self._register(trs)
+        if resumed:
+            # What the wait was waiting for may have happened while the hub was down (and been
+            # reported before the engine was listening): a value already matching counts.
+            for tr in trs:
+                if isinstance(tr, StateTriggerRT) and tr.test.has_target and tr.from_test is None:
+                    self._evaluate_at_start(tr, now)
         timeout_task = None
         if deadline is not None:
             timeout_task = self._task(self._expire(deadline, done), f"wait-timeout {run.id}")

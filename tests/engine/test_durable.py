@@ -333,3 +333,27 @@ async def test_sighup_style_reload_request(house: Home, clock: VirtualClock) -> 
             f"{house.scenarios}/night.yaml:1: YAML syntax error: expected ',' or ']', but got "
             "'<stream end>'"]
         assert engine.scenario_set.ids() == ["later"]
+
+
+async def test_a_resumed_wait_counts_what_happened_while_the_hub_was_down(
+        house: Home, clock: VirtualClock) -> None:
+    house.write("""
+scenarios:
+  - id: back
+    triggers: [{type: state, device: bed_sensor, attribute: occupancy, to: false}]
+    actions:
+      - type: wait
+        triggers: [{type: state, device: bed_sensor, attribute: occupancy, to: true}]
+        timeout: 1h
+        on_timeout: stop
+      - {type: announce, text: "weer in bed"}
+""")
+    async with house.start():
+        bed(house.hub, True)
+        bed(house.hub, False)
+        await clock.advance(minutes=10)
+    house.hub = Hub(house.config, clock, MemoryLink())
+    bed(house.hub, True)  # back in bed while the hub was down; retained state arrives first
+    async with house.start(new_hub=False):
+        await clock.advance(seconds=1)
+        assert sent(house.hub, "huis/speaker/speaker/say") == [{"say": "weer in bed", "language": "nl"}]

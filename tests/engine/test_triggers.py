@@ -257,3 +257,25 @@ async def test_door_open_attribute(hub: Hub, db: Database, sink: MemoryAlertSink
         door(hub, True)
         await clock.advance(seconds=1)
         assert len(sent(hub, LIGHT)) == 1
+
+
+async def test_hub_payload_error_and_mqtt_link(hub: Hub, db: Database, sink: MemoryAlertSink,
+                                               clock: VirtualClock) -> None:
+    text = """
+scenarios:
+  - id: hub
+    mode: parallel
+    triggers:
+      - {type: hub, event: payload_error, device: bed_sensor}
+      - {type: hub, event: mqtt_disconnected}
+    actions:
+      - {type: alert, key: "hub.{trigger.event}", severity: info, audience: technician,
+         message: "{trigger.event}"}
+"""
+    async with running(engine_for(hub, db, sink, text)):
+        hub.inject("zigbee2mqtt/bed_sensor", b"not json")
+        hub.inject("zigbee2mqtt/front_door", b"not json")  # another device
+        hub.link_status(True)
+        hub.link_status(False)
+        await clock.advance(seconds=1)
+        assert [a.key for a in sink.raised] == ["hub.payload_error", "hub.mqtt_disconnected"]
