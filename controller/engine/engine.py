@@ -209,6 +209,16 @@ class Engine:
     async def run(self) -> None:
         """Restore persisted timers and runs, then handle events until cancelled."""
         await self._store.migrate()
+        overrides = await self._store.parameters()
+        if overrides and self._set.files:
+            # Parameters set on the dashboard live in SQLite; the files hold the defaults.
+            from controller.errors import ConfigError
+
+            try:
+                self._set = load_scenarios(self._set.files, self.cfg, overrides)
+            except ConfigError as exc:
+                log.error("stored parameter overrides do not fit the scenarios any more; running "
+                          "with the files' defaults:\n%s", exc)
         house = await self._store.house()
         self._house.update({k: v for k, v in house.items() if k in self._house})
         # Optional on the sink: which alerts are active, so `type: alert` conditions are right

@@ -357,3 +357,25 @@ scenarios:
     async with house.start(new_hub=False):
         await clock.advance(seconds=1)
         assert sent(house.hub, "huis/speaker/speaker/say") == [{"say": "weer in bed", "language": "nl"}]
+
+
+async def test_parameters_set_on_the_dashboard_survive_a_restart(house: Home,
+                                                                 clock: VirtualClock) -> None:
+    async with house.start() as engine:
+        with pytest.raises(ConfigError) as caught:
+            await engine.set_parameters("night", {"tolerance": "45m"})
+        assert [str(p) for p in caught.value.problems] == [
+            f"{house.scenarios}/night.yaml:3: parameters.tolerance: override for night.tolerance: "
+            "'45m' is above the maximum '30m'"]
+        result = await engine.set_parameters("night", {"tolerance": "20m"})
+        assert result.changed == ("night_exit",)
+        [status] = engine.status()
+        assert status["parameters"]["tolerance"]["value"] == "20 minutes"
+        assert status["parameters"]["tolerance"]["overridden"] is True
+    async with house.start():
+        await advance_to(clock, "23:00")
+        bed(house.hub, False)
+        await clock.advance(minutes=19)
+        assert house.sink.raised == []
+        await clock.advance(minutes=1)
+        assert [a.message for a in house.sink.raised] == ["Uit bed sinds 20 minuten"]
