@@ -282,6 +282,8 @@ class Auth:
         user = _user(row)
         token = secrets.token_urlsafe(32)
         now = self.clock.now()
+        # Expired sessions are useless; drop them whenever a new one starts.
+        await self.db.execute("DELETE FROM dashboard_sessions WHERE expires <= ?", (now.isoformat(),))
         await self.db.execute(
             "INSERT INTO dashboard_sessions (token_hash, user_id, created, expires) VALUES (?, ?, ?, ?)",
             (_hash_token(token), user.id, now.isoformat(), (now + self.session_lifetime).isoformat()))

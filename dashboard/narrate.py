@@ -252,10 +252,12 @@ class Narrator:
                      "en": f"The hub opens the curtain in the {room_en}."} if opened else
                     {"nl": f"De hub sluit het gordijn in de {room_nl}.",
                      "en": f"The hub closes the curtain in the {room_en}."})
-        if kind == "speaker" or "announce" in values or "text" in values:
-            said = values.get("text") or values.get("announce")
-            if isinstance(said, str):
-                return {"nl": f"De hub zegt: “{said}”", "en": f"The hub says: “{said}”"}
+        if kind == "speaker":
+            said = values.get("say")
+            if isinstance(said, str) and said:
+                room_says = {"nl": f"De speaker in de {room_nl} zegt: “{said}”",
+                             "en": f"The speaker in the {room_en} says: “{said}”"}
+                return room_says
         return None
 
     def _device_event_sentences(self, device: str, kind: str, data: Mapping[str, Any]) -> dict[str, str] | None:

@@ -368,3 +368,17 @@ async def test_technician_notices_stay_off_the_tour_and_the_caregivers_phone(
         assert r.status_code == 200 and r.json()["state"] == "resolved"
         assert (await c.get("/api/tech/alerts")).json() == []
     assert all(pages.for_caregiver(cg) == [] for cg in hub.config.caregivers)
+
+
+async def test_a_session_expires_on_the_clock(client: httpx.AsyncClient, db: Database,
+                                              clock: VirtualClock) -> None:
+    await add_user(db, clock, "tech", "technician")
+    await login(client, "tech")
+    assert (await client.get("/api/tech/devices")).status_code == 200
+    await clock.advance(hours=14 * 24 - 1)
+    assert (await client.get("/api/tech/devices")).status_code == 200
+    await clock.advance(hours=1)
+    assert (await client.get("/api/tech/devices")).status_code == 403
+    rows = await db.fetchall("SELECT token_hash FROM dashboard_sessions")
+    assert len(rows) == 1 and len(rows[0]["token_hash"]) == 64  # only a SHA-256 is stored
+    assert client.cookies[SESSION_COOKIE] not in rows[0]["token_hash"]

@@ -90,3 +90,12 @@ def test_the_scrubber_replaces_names_by_relation_and_blanks_numbers(demo_config:
     assert s.text("Om 23:10 stapt Mevrouw Jansen uit bed (10 min).") == \
         "Om 23:10 stapt Mevrouw Jansen uit bed (10 min)."
     assert s.deep({"a": ["Anna", {"b": "Piet"}], "n": 3}) == {"a": ["dochter", {"b": "partner"}], "n": 3}
+
+
+async def test_the_speaker_is_quoted(hub: Hub, told: list[Any]) -> None:
+    speaker = next(d for d, dev in hub.config.devices.items() if dev.kind == "speaker")
+    room = hub.config.rooms[hub.config.devices[speaker].room or ""].name.lower()
+    ctx = Context(origin="clock").child("scenario:day_greeting", "08:00")
+    hub.command(speaker, {"say": "Goedemorgen! Het is maandag 5 januari.", "language": "nl"}, ctx)
+    assert told[-1].text["nl"] == f"De speaker in de {room} zegt: “Goedemorgen! Het is maandag 5 januari.”"
+    assert told[-1].why["nl"] == "scenario ‘day greeting’"
