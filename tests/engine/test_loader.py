@@ -195,3 +195,12 @@ def test_json_schema_validates_the_examples() -> None:
     assert messages  # the schema catches shape mistakes in an editor too
     for path in sorted((ROOT / "scenarios").glob("*.yaml")):  # the shipped scenarios, once they exist
         assert list(validator.iter_errors(yaml.safe_load(path.read_text()))) == [], path
+
+
+def test_the_complete_examples_in_the_docs_are_valid(demo_config: HomeConfig) -> None:
+    text = (ROOT / "docs" / "scenarios.md").read_text()
+    blocks = [b.split("```", 1)[0] for b in text.split("```yaml\n")[1:]]
+    complete = [b for b in blocks if "\nscenarios:\n" in f"\n{b}" and "    ...\n" not in b]
+    assert complete
+    for block in complete:
+        load_scenario_text(block, demo_config, "docs/scenarios.md")
