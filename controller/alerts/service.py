@@ -178,12 +178,11 @@ class AlertService:
                     tg.create_task(self._deliver(*arg), name=f"alert-delivery-{arg[0].id}")
 
     async def aclose(self) -> None:
-        """Close channels that hold connections, and the store's own database connection."""
+        """Close channels that hold connections (the database belongs to whoever opened it)."""
         for ch in self.channels.values():
             closer = getattr(ch, "aclose", None)
             if closer is not None:
                 await closer()
-        await self.store.close()
 
     async def settled(self) -> None:
         """Wait until nothing is in progress except waiting for the clock (tests, benchmarks)."""

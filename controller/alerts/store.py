@@ -241,42 +241,31 @@ class AlertStore:
     """
 
     def __init__(self, db: Database) -> None:
-        self.shared = db
-        self.db = db  # replaced by our own connection to the same file in open()
+        # Give the alert store a connection of its own (see controller/store.py): on a shared
+        # one, another component's BEGIN could swallow our statements or fail on ours.
+        self.db = db
         self._lock = asyncio.Lock()
         self._ops: list[tuple[Op[Any], asyncio.Future[Any]]] = []
         self._last_hash = GENESIS
 
     async def open(self) -> None:
-        """Create or upgrade the tables; remember where the audit hash chain stands.
-
-        We write through a connection of our own: on the hub's shared connection another
-        component's BEGIN..COMMIT (the history's batches) could interleave with ours, and one of
-        the two would fail with "cannot start a transaction within a transaction". Separate
-        connections take turns through SQLite's own write lock instead.
-        """
-        if self.shared.path != ":memory:" and self.db is self.shared:
-            self.db = await Database.connect(self.shared.path)
+        """Create or upgrade the tables; remember where the audit hash chain stands."""
         await self.db.migrate("alerts", _SCHEMA)
         for sql in _TRIGGERS:
             await self.db.conn.execute(sql)
         row = await self.db.fetchone("SELECT hash FROM alert_audit ORDER BY seq DESC LIMIT 1")
         self._last_hash = row["hash"] if row else GENESIS
 
-    async def close(self) -> None:
-        """Close our own connection (the shared one belongs to whoever opened it)."""
-        if self.db is not self.shared:
-            await self.db.close()
-            self.db = self.shared
-
     async def _write(self, op: Op[_T]) -> _T:
         fut: asyncio.Future[_T] = asyncio.get_running_loop().create_future()
         self._ops.append((op, fut))
         # The lock is FIFO: by the time we hold it, an earlier holder has usually committed
-        # our operation along with its own, and there is nothing left to do.
+        # our operation along with its own, and there is nothing left to do. The connection's
+        # own lock keeps out anyone else who was handed the same Database.
         async with self._lock:
             if not fut.done():
-                await self._commit_batch()
+                async with self.db.lock:
+                    await self._commit_batch()
         return fut.result()
 
     async def _commit_batch(self) -> None:
@@ -318,6 +307,8 @@ class AlertStore:
             for _, fut in batch:
                 if not fut.done():
                     fut.set_exception(failure)
+                    # Its caller may be gone too (shutdown): don't log "never retrieved".
+                    fut.exception()
             if not isinstance(exc, Exception):
                 raise
             return
