@@ -42,6 +42,7 @@ class Dashboard:
     feed: LiveFeed
     engine: Any = None
     alerts: Any = None
+    history: Any = None
     stories: StoryRunner | None = None
     secure_cookies: bool | None = None
     # Residents by the id alerts carry; the demo home has one, named by pseudonym only.
@@ -82,6 +83,7 @@ def create_app(
     engine: Any = None,
     alerts: Any = None,
     simulated_home: Any = None,
+    history: Any = None,
     secure_cookies: bool | None = None,
     login_limit: int = 5,
 ) -> FastAPI:
@@ -93,6 +95,7 @@ def create_app(
         engine: the scenario engine, for the technician's scenarios, traces and reload.
         alerts: the AlertService; its router is mounted and its alerts shown.
         simulated_home: the demo's simulators, for the tour-guide buttons.
+        history: the hub's History (SQLite), for event-log searches older than the memory ring.
         secure_cookies: force the cookies' Secure flag; by default set when served over TLS.
         login_limit: failed logins per user name within 15 minutes before logins are refused.
     """
@@ -101,7 +104,7 @@ def create_app(
     path = None if db is not None else str(resolve(hub.config, hub.config.storage.path))
     auth = Auth(db, hub.clock, path=path, limit=login_limit)
     d = Dashboard(hub=hub, auth=auth, narrator=narrator, feed=feed, engine=engine, alerts=alerts,
-                  secure_cookies=secure_cookies,
+                  history=history, secure_cookies=secure_cookies,
                   residents=[hub.config.resident.pseudonym])
     if alerts is not None:
         # Technician notices (a device offline, a battery low) are nobody's business on the tour.

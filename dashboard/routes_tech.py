@@ -62,12 +62,35 @@ async def device_health(request: Request,
 @router.get("/api/tech/events", tags=["technician"])
 async def events(request: Request, user: Technician, device: str | None = None,
                  type: str | None = None, text: str | None = None,
-                 since: datetime | None = None, limit: int = 200) -> list[dict[str, Any]]:
-    """Recent hub events, newest first, filtered by device, type, free text and time."""
-    feed = dashboard_of(request).feed
+                 since: datetime | None = None, until: datetime | None = None,
+                 source: str = "recent", limit: int = 200) -> list[dict[str, Any]]:
+    """Hub events, newest first, filtered by device, type, free text and time.
+
+    `source=recent` reads the in-memory ring (the last 2,000 events, with full detail);
+    `source=history` searches the SQLite history (one row per changed attribute, kept 30 days).
+    """
+    d = dashboard_of(request)
     limit = max(1, min(limit, 2000))
-    return [r.as_dict() for r in feed.events(device=device, type=type, text=text, since=since,
-                                             limit=limit)]
+    if source == "history":
+        if d.history is None:
+            raise HTTPException(501, "The hub keeps no history database.")
+        rows = await d.history.query(since=since, until=until, devices=[device] if device else (),
+                                     types=[type] if type else (), limit=limit if not text else 10_000)
+        out = []
+        needle = text.lower() if text else None
+        for r in reversed(rows):
+            data = {"attribute": r.attribute, "value": r.value}
+            if needle and needle not in f"{r.device} {data} {r.cause}".lower():
+                continue
+            out.append({"seq": None, "time": r.time.isoformat(), "type": r.type,
+                        "device": r.device, "data": _plain(data), "cause": r.cause})
+            if len(out) >= limit:
+                break
+        return out
+    if source != "recent":
+        raise HTTPException(422, "source is 'recent' or 'history'.")
+    return [r.as_dict() for r in d.feed.events(device=device, type=type, text=text, since=since,
+                                               limit=limit)]
 
 
 def _plain(value: Any) -> Any:

@@ -19,6 +19,7 @@ Huis.addStrings({
     refused: "Niet herladen: {n} probleem/problemen. De scenario's die al draaiden, blijven draaien.",
     failed: "Dat lukte niet: {msg}", added: "Toegevoegd: {name}", none: "—", live: "Live",
     offline_status: "Geen verbinding; opnieuw verbinden…", no_alert_service: "Geen meldingendienst in deze hub.",
+    c_source: "Bron", src_recent: "recent (live)", src_history: "geschiedenis (30 dagen)",
     busy: "bezig / timer loopt", idle: "wacht", c_state: "Toestand", notice: "Melding voor de technicus",
     fix_note: "Wat is er gedaan?", fixed: "Opgelost", resolve_notice: "Afhandelen",
   },
@@ -39,6 +40,7 @@ Huis.addStrings({
     refused: "Not reloaded: {n} problem(s). The scenarios that were running keep running.",
     failed: "That did not work: {msg}", added: "Added: {name}", none: "—", live: "Live",
     offline_status: "No connection; reconnecting…", no_alert_service: "No alert service in this hub.",
+    c_source: "Source", src_recent: "recent (live)", src_history: "history (30 days)",
     busy: "running / timer pending", idle: "waiting", c_state: "State", notice: "Notice for the technician",
     fix_note: "What was done?", fixed: "Fixed", resolve_notice: "Resolve",
   },
@@ -162,9 +164,10 @@ document.getElementById("reload").addEventListener("click", () => scenarioAction
 // -- events --
 function eventFilters() {
   return { device: document.getElementById("f-device").value, type: document.getElementById("f-type").value,
-           text: document.getElementById("f-text").value.trim() };
+           text: document.getElementById("f-text").value.trim(), source: document.getElementById("f-source").value };
 }
 function matches(ev, f) {
+  if (f.source !== "recent") return false;
   if (f.device && ev.device !== f.device) return false;
   if (f.type && ev.type !== f.type) return false;
   if (f.text && !`${ev.device} ${JSON.stringify(ev.data)} ${ev.cause}`.toLowerCase().includes(f.text.toLowerCase())) return false;
@@ -181,7 +184,7 @@ async function loadEvents() {
   tech.events = await Huis.api("GET", "/api/tech/events?" + q);
   document.getElementById("events").replaceChildren(...tech.events.map(eventRow));
 }
-for (const id of ["f-device", "f-type"]) document.getElementById(id).addEventListener("change", () => loadEvents());
+for (const id of ["f-device", "f-type", "f-source"]) document.getElementById(id).addEventListener("change", () => loadEvents());
 document.getElementById("f-text").addEventListener("input", () => loadEvents());
 document.getElementById("event-filters").addEventListener("submit", ev => { ev.preventDefault(); loadEvents(); });
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -382,3 +384,31 @@ async def test_a_session_expires_on_the_clock(client: httpx.AsyncClient, db: Dat
     rows = await db.fetchall("SELECT token_hash FROM dashboard_sessions")
     assert len(rows) == 1 and len(rows[0]["token_hash"]) == 64  # only a SHA-256 is stored
     assert client.cookies[SESSION_COOKIE] not in rows[0]["token_hash"]
+
+
+async def test_the_event_log_searches_the_sqlite_history_too(hub: Hub, db: Database,
+                                                             clock: VirtualClock) -> None:
+    from controller.history import History
+
+    history = History(db, hub.bus, clock)
+    await history.open()
+    app = create_app(hub, db=db, history=history)
+    await add_user(db, clock, "tech", "technician")
+    hub.inject("zigbee2mqtt/bed_sensor", {"occupancy": False})
+    await clock.advance(hours=3)
+    hub.inject("zigbee2mqtt/front_door", {"contact": False})
+    await history.flush()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://hub.test") as c:
+        await login(c, "tech")
+        rows = (await c.get("/api/tech/events", params={"source": "history",
+                                                        "device": "bed_sensor"})).json()
+        assert [(r["type"], r["data"]["attribute"], r["data"]["value"]) for r in rows] == [
+            ("state_changed", "occupancy", False), ("availability", "available", True)]
+        assert rows[0]["cause"].startswith("device:bed_sensor")
+        later = (await c.get("/api/tech/events", params={
+            "source": "history", "since": (clock.now() - timedelta(hours=1)).isoformat()})).json()
+        assert {r["device"] for r in later} == {"front_door"}
+        found = (await c.get("/api/tech/events", params={"source": "history", "text": "contact"})).json()
+        assert [r["data"]["attribute"] for r in found] == ["contact"]
+        assert (await c.get("/api/tech/events", params={"source": "elsewhere"})).status_code == 422
