@@ -13,6 +13,8 @@ the hot path); a new engine on the same file picks them up at their original dea
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import json
 import logging
 from collections import deque
@@ -152,7 +154,7 @@ class _Timer:
     deadline: datetime
     tvars: dict[str, Any]
     ctx: Context
-    task: asyncio.Task[None] | None = None
+    cancelled: bool = False
 
 
 @dataclass(slots=True, kw_only=True)
@@ -190,6 +192,12 @@ class Engine:
         self._house_trs: list[SimpleTriggerRT] = []
         self._loops: dict[int, asyncio.Task[None]] = {}
         self._timers: dict[str, _Timer] = {}
+        self._wheel: list[tuple[datetime, int, _Timer]] = []
+        self._wheel_seq = itertools.count()
+        self._wheel_sleep: tuple[datetime, asyncio.Future[None]] | None = None
+        self._wheel_idle = asyncio.Event()
+        self._wheel_cancelled = 0
+        self._device_cache: dict[str, dict[str, Any]] = {}
         self._latches: set[str] = set()
         self._previous: dict[tuple[str, str], Any] = {}
         self._changed: dict[tuple[str, str], datetime] = {}
@@ -230,6 +238,7 @@ class Engine:
             async with asyncio.TaskGroup() as tg:
                 self._tg = tg
                 tg.create_task(self._store.run(), name="engine-writer")
+                tg.create_task(self._timer_loop(), name="engine-timers")
                 persisted = await self._read_persisted()
                 # Values the hub already knows have held "since at least now": `for:` conditions
                 # then count from the engine's start rather than never being true.
@@ -330,8 +339,7 @@ class Engine:
                         bucket.remove(tr)
                 for key in [k for k, t in self._timers.items() if t.trigger is tr]:
                     timer = self._timers.pop(key)
-                    if timer.task is not None:
-                        timer.task.cancel()
+                    timer.cancelled = True
                     if not keep_rows and tr.durable:
                         self._store.delete_timer(key)
             elif isinstance(tr, EventTriggerRT):
@@ -722,21 +730,59 @@ class Engine:
         timer = _Timer(key=key, trigger=tr, slot=slot, since=since, deadline=deadline,
                        tvars=tvars, ctx=ctx)
         self._timers[key] = timer
-        timer.task = self._task(self._timer_main(timer), f"for {key}")
+        self._schedule(timer)
         if persist and tr.durable:
-            self._store.save_timer(key, tr.owner, since.isoformat(), deadline.isoformat(),
-                                   {"trigger": tvars, "cause": _context_to(ctx)})
+            self._store.save_timer(key, tr.owner, since, deadline, tvars, ctx)
 
     def _cancel_timer(self, timer: _Timer) -> None:
         if self._timers.get(timer.key) is timer:
             del self._timers[timer.key]
-        if timer.task is not None:
-            timer.task.cancel()
+        timer.cancelled = True
+        self._wheel_cancelled += 1
         if timer.trigger.durable:
             self._store.delete_timer(timer.key)
 
-    async def _timer_main(self, timer: _Timer) -> None:
-        await self.clock.sleep_until(timer.deadline)
+    # One task sleeps until the earliest `for:` deadline: a sensor that flips all day costs a
+    # heap push per edge, not a task each.
+
+    def _schedule(self, timer: _Timer) -> None:
+        heapq.heappush(self._wheel, (timer.deadline, next(self._wheel_seq), timer))
+        sleeping = self._wheel_sleep
+        if sleeping is None:
+            self._wheel_idle.set()
+        elif timer.deadline < sleeping[0]:
+            sleeping[1].cancel()  # re-plan for the earlier deadline
+        if self._wheel_cancelled > 1000 and self._wheel_cancelled * 2 > len(self._wheel):
+            self._wheel = [entry for entry in self._wheel if not entry[2].cancelled]
+            heapq.heapify(self._wheel)
+            self._wheel_cancelled = 0
+
+    async def _timer_loop(self) -> None:
+        while True:
+            now = self.clock.now()
+            while self._wheel and self._wheel[0][0] <= now:
+                timer = heapq.heappop(self._wheel)[2]
+                if timer.cancelled:
+                    self._wheel_cancelled = max(0, self._wheel_cancelled - 1)
+                    continue
+                try:
+                    self._timer_due(timer)
+                except Exception:  # one broken run must not stop every other timer
+                    log.exception("timer %s failed", timer.key)
+            if not self._wheel:
+                self._wheel_idle.clear()
+                await self._wheel_idle.wait()
+                continue
+            target = self._wheel[0][0]
+            sleeper = asyncio.ensure_future(self.clock.sleep_until(target))
+            self._wheel_sleep = (target, sleeper)
+            try:
+                await asyncio.wait({sleeper})
+            finally:
+                sleeper.cancel()
+                self._wheel_sleep = None
+
+    def _timer_due(self, timer: _Timer) -> None:
         if self._timers.get(timer.key) is not timer:
             return
         del self._timers[timer.key]
@@ -871,10 +917,14 @@ class Engine:
             tr.fire(tr, {"event": getattr(t, "event", "time"), "time": f"{local:%H:%M}"}, ctx)
 
     def _device_vars(self, dev: str) -> dict[str, Any]:
-        d = self.cfg.devices.get(dev)
-        room = d.room if d else None
-        return {"device": dev, "device_name": (d.name if d and d.name else dev), "room": room,
+        cached = self._device_cache.get(dev)
+        if cached is None:
+            d = self.cfg.devices.get(dev)
+            room = d.room if d else None
+            cached = self._device_cache[dev] = {
+                "device": dev, "device_name": (d.name if d and d.name else dev), "room": room,
                 "room_name": self._room_name(room) if room else None}
+        return dict(cached)
 
     def _room_name(self, room: str) -> str:
         r = self.cfg.rooms.get(room)
@@ -1323,13 +1373,8 @@ def _compact(values: dict[str, Any]) -> str:
     return json.dumps(values, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-def _context_to(ctx: Context) -> list[list[str]]:
-    """A cause chain as JSON-friendly [origin, description] pairs, oldest first."""
-    return [[c.origin, c.description] for c in reversed(ctx.chain())]
-
-
 def _context_from(data: Any) -> Context:
-    """Rebuild a cause chain saved by `_context_to` (or a trace's 'origin: description' lines)."""
+    """Rebuild a cause chain saved by `persist.context_to_json` (or a trace's 'origin: description' lines)."""
     ctx: Context | None = None
     items = list(data or [])
     if items and isinstance(items[0], str):

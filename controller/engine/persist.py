@@ -12,9 +12,11 @@ import json
 import logging
 from collections import deque
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from controller.engine.traces import KEEP_PER_SCENARIO, RunTrace
+from controller.events import Context
 from controller.store import Database
 
 log = logging.getLogger(__name__)
@@ -77,6 +79,8 @@ class EngineStore:
         self._traces: dict[str, deque[RunTrace]] = {}
         # Latches change on every edge of a busy sensor; only the last state of each is written.
         self._latches: dict[str, tuple[str, bool]] = {}
+        # Pending `for:` rows by key, the last state of each (None: delete).
+        self._timer_rows: dict[str, tuple[str, datetime, datetime, dict[str, Any], Context] | None] = {}
         self.failures = 0  # batches that could not be written (for the health page)
 
     async def migrate(self) -> None:
@@ -89,12 +93,15 @@ class EngineStore:
 
     # The statements the engine uses, named so callers read as intent.
 
-    def save_timer(self, key: str, scenario: str, since: str, deadline: str, data: dict[str, Any]) -> None:
-        self.write("INSERT OR REPLACE INTO engine_timers (key, scenario, since, deadline, data) "
-                   "VALUES (?, ?, ?, ?, ?)", (key, scenario, since, deadline, _json(data)))
+    def save_timer(self, key: str, scenario: str, since: datetime, deadline: datetime,
+                   tvars: dict[str, Any], context: Context) -> None:
+        """Remember a pending `for:`; serialised at commit (a timer that ends first costs nothing)."""
+        self._timer_rows[key] = (scenario, since, deadline, tvars, context)
+        self._wake.set()
 
     def delete_timer(self, key: str) -> None:
-        self.write("DELETE FROM engine_timers WHERE key = ?", (key,))
+        self._timer_rows[key] = None
+        self._wake.set()
 
     def save_run(self, run_id: str, scenario: str, actions_digest: str, frames: list[list[Any]],
                  kind: str, deadline: str | None, variables: dict[str, Any], trace: str) -> None:
@@ -127,6 +134,11 @@ class EngineStore:
 
     def forget_scenario(self, scenario: str) -> None:
         """Drop a removed scenario's pending timers, runs and latches (its traces stay)."""
+        prefix = f"{scenario}|"
+        for key in [k for k in self._timer_rows if k.startswith(prefix)]:
+            del self._timer_rows[key]
+        for key in [k for k in self._latches if k.startswith(prefix)]:
+            del self._latches[key]
         for table in ("engine_timers", "engine_runs", "engine_latches"):
             self.write(f"DELETE FROM {table} WHERE scenario = ?", (scenario,))
 
@@ -154,21 +166,24 @@ class EngineStore:
     async def flush(self) -> None:
         """Commit everything queued so far."""
         async with self._lock:
-            while self._queue or self._traces or self._latches:
+            while self._queue or self._traces or self._latches or self._timer_rows:
                 batch = list(self._queue)
                 self._queue.clear()
                 traces, self._traces = self._traces, {}
                 latches, self._latches = self._latches, {}
+                timers, self._timer_rows = self._timer_rows, {}
                 try:
                     async with self.db.transaction() as conn:
-                        await self._write(conn, batch, traces, latches)
+                        await self._write(conn, batch, traces, latches, timers)
                 except BaseException:
                     log.exception("engine: writing %d statements failed", len(batch))
                     raise
 
     @staticmethod
     async def _write(conn: Any, batch: list[tuple[str, Sequence[Any]]],
-                     traces: dict[str, deque[RunTrace]], latches: dict[str, tuple[str, bool]]) -> None:
+                     traces: dict[str, deque[RunTrace]], latches: dict[str, tuple[str, bool]],
+                     timers: dict[str, tuple[str, datetime, datetime, dict[str, Any], Context] | None],
+                     ) -> None:
         # Consecutive statements with the same SQL go in one executemany: one hop to SQLite's
         # thread instead of one per row.
         i = 0
@@ -179,6 +194,15 @@ class EngineStore:
                 j += 1
             await conn.executemany(sql, [params for _, params in batch[i:j]])
             i = j
+        if timers:
+            await conn.executemany(
+                "INSERT OR REPLACE INTO engine_timers (key, scenario, since, deadline, data) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(k, row[0], row[1].isoformat(), row[2].isoformat(),
+                  _json({"trigger": row[3], "cause": context_to_json(row[4])}))
+                 for k, row in timers.items() if row is not None])
+            await conn.executemany("DELETE FROM engine_timers WHERE key = ?",
+                                   [(k,) for k, row in timers.items() if row is None])
         if latches:
             await conn.executemany(
                 "INSERT OR IGNORE INTO engine_latches (key, scenario) VALUES (?, ?)",
@@ -221,6 +245,11 @@ class EngineStore:
             self.write("INSERT OR REPLACE INTO engine_parameters (scope, name, value) VALUES (?, ?, ?)",
                        (scope, name, json.dumps(value, default=str)))
         await self.flush()
+
+
+def context_to_json(ctx: Context) -> list[list[str]]:
+    """A cause chain as JSON-friendly [origin, description] pairs, oldest first."""
+    return [[c.origin, c.description] for c in reversed(ctx.chain())]
 
 
 def _json(value: Any) -> str:
