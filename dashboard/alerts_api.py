@@ -207,7 +207,7 @@ async def _events(service: AlertService) -> AsyncIterator[str]:
     seq = itertools.count(1)
     try:
         snapshot = {"alerts": [a.as_dict() for a in service.active()]}
-        yield f"id: {next(seq)}\nevent: snapshot\ndata: {json.dumps(snapshot)}\n\n"
+        yield f"id: {next(seq)}\nevent: snapshot\ndata: {json.dumps(snapshot, default=str)}\n\n"
         while True:
             event = await queue.get()
             data = {**event.data, "time": event.time.isoformat(), "cause": event.context.explain()}

@@ -20,6 +20,7 @@ Home Assistant replaces a re-sent notification on the phone (same `tag`).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import sqlite3
 import uuid
@@ -185,7 +186,10 @@ class AlertService:
                 await closer()
 
     async def settled(self) -> None:
-        """Wait until nothing is in progress except waiting for the clock (tests, benchmarks)."""
+        """Wait until nothing is in progress except waiting for the clock (tests, benchmarks).
+
+        Work queued by `raise_alert` counts as in progress, so this needs `run()` running.
+        """
         while True:
             if self._busy == 0:
                 # A task woken by an event resumes within a few loop turns; look again.
@@ -249,7 +253,9 @@ class AlertService:
         for_technicians = data.get("audience") == "technician"
         alert = Alert(id=f"al-{uuid.uuid4().hex[:16]}", key=key, scenario=scenario, severity=sev,
                       message=message, resident=self.resident, policy=policy.name, state=RAISED,
-                      cause=context.explain(), cause_chain=chain_of(context), data=dict(data),
+                      cause=context.explain(), cause_chain=chain_of(context),
+                      # As it will read back from the database: JSON values only (times as text).
+                      data=json.loads(json.dumps(dict(data), default=str)),
                       raised_at=now, updated_at=now, step=0,
                       next_at=None if for_technicians else self._due(policy, sev, now, 0))
         audit = [self._entry(alert, "raised", user=context.origin, detail=context.explain())]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 from controller.alerts.channels.ntfy import NtfyChannel
@@ -117,3 +119,14 @@ async def test_concurrent_raises_and_acknowledgements(alerts: Harness, ntfy: Ntf
     assert sorted(o.reason for o in outcomes) == ["acknowledged", "already"]
     winner = next(o.by for o in outcomes if o.ok)
     assert all(o.by == winner for o in outcomes)
+
+
+async def test_alert_data_is_kept_as_json(alerts: Harness) -> None:
+    when = datetime(2026, 1, 5, 23, 10, tzinfo=UTC)
+    alert_id = await alerts.svc.raise_alert(key="k", scenario="night", severity="warning", message="m",
+                                            context=ctx(), data={"trigger": {"time": when, "for": 600}})
+    live = alerts.svc.active()[0]
+    assert live.data == {"trigger": {"time": "2026-01-05 23:10:00+00:00", "for": 600}}
+    json.dumps(live.as_dict())  # what the dashboard's feed sends
+    stored = await alerts.svc.store.get(alert_id)
+    assert stored is not None and stored.data == live.data
