@@ -349,3 +349,38 @@ def _dedupe(items: Iterable[str]) -> list[str]:
             seen.add(item)
             out.append(item)
     return out
+
+
+def context_from_cause(cause: str) -> Context:
+    """Rebuild a cause chain from its `Context.explain()` text (as the history stores it)."""
+    ctx: Context | None = None
+    for link in reversed(cause.split(" <- ")):
+        origin, _, description = link.partition(": ")
+        ctx = Context(origin=origin, description=description, parent=ctx)
+    return ctx if ctx is not None else Context(origin="history")
+
+
+def events_from_history(rows: Iterable[Any]) -> list[Event]:
+    """Bus events rebuilt from history rows (one row per changed attribute), oldest first.
+
+    Rows of one state change share time, device and cause; they become one event again. The
+    old values are not stored, and sentences do not need them.
+    """
+    out: list[Event] = []
+    for row in rows:
+        if row.type == STATE_CHANGED:
+            last = out[-1] if out else None
+            if (last is not None and last.type == STATE_CHANGED and last.time == row.time
+                    and last.device == row.device and last.context.explain() == row.cause):
+                last.data["changes"][row.attribute] = (None, row.value)
+                continue
+            data: dict[str, Any] = {"changes": {row.attribute: (None, row.value)}}
+        elif row.type == DEVICE_EVENT:
+            data = {"event": row.value}
+        elif row.type == COMMAND_SENT:
+            data = {"values": row.value}
+        else:
+            continue
+        out.append(Event(type=row.type, time=row.time, context=context_from_cause(row.cause),
+                         device=row.device, data=data))
+    return out

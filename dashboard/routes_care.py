@@ -15,8 +15,10 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
+from controller.events import COMMAND_SENT, DEVICE_EVENT, STATE_CHANGED
 from dashboard.app import for_technicians, page, static_text
 from dashboard.auth import User
+from dashboard.narrate import Narrator, events_from_history
 from dashboard.security import CARE_ROLES, Caregiver, current_user, dashboard_of
 
 router = APIRouter()
@@ -63,8 +65,15 @@ async def timeline(request: Request, user: Caregiver,
     tz = ZoneInfo(d.hub.config.home.location.timezone)
     now = d.hub.clock.now().astimezone(tz)
     midnight = datetime(now.year, now.month, now.day, tzinfo=tz)
-    items = [n.as_dict() for n in d.feed.narrations if n.time >= midnight]
-    items.reverse()
+    told = [n for n in d.feed.narrations if n.time >= midnight]
+    if d.history is not None:
+        # What happened today before this hub (re)started, or before the memory ring's start.
+        until = told[0].time if told else d.hub.clock.now()
+        rows = await d.history.query(since=midnight, until=until,
+                                     types=[STATE_CHANGED, DEVICE_EVENT, COMMAND_SENT], limit=5000)
+        narrator = Narrator(d.hub.config)
+        told = [n for e in events_from_history(rows) if (n := narrator.narrate(e))] + told
+    items = [n.as_dict() for n in reversed(told)]
     return {"resident": resident, "date": now.date().isoformat(), "items": items}
 
 

@@ -11,8 +11,10 @@ from fastapi import FastAPI
 from controller.alerts.channels.page import PageChannel
 from controller.alerts.service import AlertService
 from controller.clock import VirtualClock
+from controller.config import HomeConfig
 from controller.events import Context, Event
 from controller.hub import Hub
+from controller.mqtt import MemoryLink
 from controller.store import Database
 from dashboard.app import create_app
 from dashboard.auth import SESSION_COOKIE, AuthError, create_user
@@ -412,3 +414,33 @@ async def test_the_event_log_searches_the_sqlite_history_too(hub: Hub, db: Datab
         found = (await c.get("/api/tech/events", params={"source": "history", "text": "contact"})).json()
         assert [r["data"]["attribute"] for r in found] == ["contact"]
         assert (await c.get("/api/tech/events", params={"source": "elsewhere"})).status_code == 422
+
+
+async def test_todays_timeline_survives_a_hub_restart(demo_config: HomeConfig, db: Database,
+                                                      clock: VirtualClock) -> None:
+    from controller.history import History
+
+    before = Hub(demo_config, clock, MemoryLink())
+    history = History(db, before.bus, clock)
+    await history.open()
+    contexts: list[Context] = []
+    before.bus.subscribe(lambda e: contexts.append(e.context), "state_changed")
+    before.inject("zigbee2mqtt/bed_sensor", {"occupancy": False, "battery": 80})
+    before.command("bathroom_light", {"state": "ON", "brightness": 25},
+                   contexts[-1].child("scenario:night_exit_lights", "out of bed"))
+    await history.flush()
+    await clock.advance(minutes=30)
+
+    # A new process: a fresh hub and dashboard on the same database.
+    after = Hub(demo_config, clock, MemoryLink())
+    app = create_app(after, db=db, history=History(db, after.bus, clock))
+    await add_user(db, clock, "anna", "caregiver", residents=(RESIDENT,), caregiver="anna")
+    after.inject("zigbee2mqtt/front_door", {"contact": False})
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://hub.test") as c:
+        await login(c, "anna")
+        items = (await c.get("/api/care/timeline")).json()["items"]
+    assert [i["text"]["nl"] for i in items] == [
+        "De voordeur gaat open.", "Het licht in de badkamer gaat aan op 10%.",
+        "Mevrouw Jansen stapt uit bed."]
+    assert items[1]["why"]["nl"].startswith("scenario ‘night exit lights’")

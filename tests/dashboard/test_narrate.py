@@ -99,3 +99,14 @@ async def test_the_speaker_is_quoted(hub: Hub, told: list[Any]) -> None:
     hub.command(speaker, {"say": "Goedemorgen! Het is maandag 5 januari.", "language": "nl"}, ctx)
     assert told[-1].text["nl"] == f"De speaker in de {room} zegt: “Goedemorgen! Het is maandag 5 januari.”"
     assert told[-1].why["nl"] == "scenario ‘day greeting’"
+
+
+def test_a_cause_chain_survives_its_text_form() -> None:
+    from dashboard.narrate import context_from_cause
+
+    ctx = Context(origin="device:bed_sensor", description="message on zigbee2mqtt/bed_sensor") \
+        .child("timer", "for 10m").child("scenario:night_exit_warning", "bed empty: a: b")
+    again = context_from_cause(ctx.explain())
+    assert again.explain() == ctx.explain()
+    assert [c.origin for c in again.chain()] == ["scenario:night_exit_warning", "timer",
+                                                 "device:bed_sensor"]
