@@ -7,13 +7,14 @@ Validated like the home configuration: every problem is reported at once as
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import time, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from controller.alerts.model import SEVERITIES, ChannelTarget, Recipient, Severity
 from controller.durations import parse_duration
@@ -97,6 +98,7 @@ class QuietHoursModel(_Strict):
 
 
 class AlertsFileModel(_Strict):
+    public_url: str | None = None
     ack_link_ttl: Duration = timedelta(hours=12)
     quiet_hours: QuietHoursModel | None = None
     channels: dict[str, ChannelSettingsModel] = Field(default_factory=dict)
@@ -104,6 +106,13 @@ class AlertsFileModel(_Strict):
     policies: dict[str, PolicyModel]
     scenarios: dict[str, str] = Field(default_factory=dict)
     caregivers: dict[str, CaregiverModel] = Field(default_factory=dict)
+
+    @field_validator("public_url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", v):
+            raise ValueError(f"{v!r} is not an http(s) address (try 'https://huis.example.nl')")
+        return v
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -150,6 +159,7 @@ class AlertsConfig:
     ack_link_ttl: timedelta = timedelta(hours=12)
     channel_settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     caregiver_channels: Mapping[str, tuple[ChannelTarget, ...]] = field(default_factory=dict)
+    public_url: str | None = None  # where phones reach the hub; overrides the dashboard's address
     source: str = "<memory>"
 
     def policy_for(self, scenario: str, severity: str) -> EscalationPolicy:
@@ -317,7 +327,7 @@ def _build(model: AlertsFileModel, source: str) -> AlertsConfig:
     qh = (model.quiet_hours.start, model.quiet_hours.end) if model.quiet_hours else None
     return AlertsConfig(policies=policies, severities=severities, scenarios=dict(model.scenarios),
                         quiet_hours=qh, ack_link_ttl=model.ack_link_ttl, channel_settings=settings,
-                        caregiver_channels=caregiver_channels, source=source)
+                        caregiver_channels=caregiver_channels, public_url=model.public_url, source=source)
 
 
 def load_alerts(path: str | Path, caregiver_ids: Iterable[str] | None = None) -> AlertsConfig:

@@ -114,7 +114,9 @@ class AlertService:
         self.config = config
         self.channels: dict[str, Channel] = (
             dict(channels) if isinstance(channels, Mapping) else {c.type: c for c in channels})
-        self.base_url = base_url.rstrip("/")
+        # Links must work from a caregiver's phone: alerts.yaml's public_url wins over the
+        # address the dashboard listens on (often loopback).
+        self.base_url = (config.public_url or base_url).rstrip("/")
         if key_file is None:
             if db.path == ":memory:":
                 raise ValueError("an in-memory database needs an explicit key_file")

@@ -130,3 +130,24 @@ async def test_alert_data_is_kept_as_json(alerts: Harness) -> None:
     json.dumps(live.as_dict())  # what the dashboard's feed sends
     stored = await alerts.svc.store.get(alert_id)
     assert stored is not None and stored.data == live.data
+
+
+async def test_public_url_is_what_phones_get(
+        tmp_path: Path, clock: VirtualClock, demo_config: HomeConfig, ntfy: NtfyServer) -> None:
+    text = """
+public_url: https://huis.example.nl/zorg
+severities:
+  urgent: {policy: p, channels: [ntfy]}
+  warning: {policy: p, channels: [ntfy]}
+  info: {policy: p, channels: [ntfy]}
+policies:
+  p: {steps: [{after: 0m, notify: [piet]}]}
+caregivers:
+  piet: {channels: [{type: ntfy, topic: huis-jansen-piet-q7k2m9}]}
+"""
+    cfg = parse_alerts(load_text(text, "t.yaml"), demo_config.caregivers)
+    async with harness(tmp_path / "huis.db", clock, cfg, demo_config, [NtfyChannel(server=ntfy.url)],
+                       base_url="http://127.0.0.1:8080") as h:
+        await h.svc.raise_alert(key="sos", scenario="sos", severity="urgent", message="m", context=ctx(), data={})
+        await h.advance()
+    assert ntfy.messages[0]["click"].startswith("https://huis.example.nl/zorg/alerts/ack/")
