@@ -34,6 +34,9 @@ LANGS = ("nl", "en")
 # Phone numbers: +31 6 12345678, 06-12345678, 0612345678, 038 123 4567, (038) 1234567.
 _PHONE = re.compile(r"(?<![\w])(?:\+|00)?\(?\d[\d\s\-()]{7,}\d(?![\w])")
 _MAX_REMEMBERED = 2000
+_KIND_EN = {"bed": "bed sensor", "contact": "door", "motion": "motion sensor",
+            "sos": "alarm button", "light": "light", "curtain": "curtain", "tag": "tag",
+            "dispenser": "medication dispenser", "speaker": "speaker", "button": "button"}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -135,7 +138,11 @@ class Narrator:
         if dev is None:
             return device
         if lang == "en":
-            return str(dev.options.get("name_en") or dev.name or device.replace("_", " "))
+            if dev.options.get("name_en"):
+                return str(dev.options["name_en"])
+            # The configured names are Dutch; say what it is and where instead.
+            what = _KIND_EN.get(dev.kind, dev.kind)
+            return f"{what} in the {self.room_name(dev.room, 'en')}" if dev.room else what
         return dev.name or device.replace("_", " ")
 
     # -- sentences ------------------------------------------------------------------------------
@@ -187,6 +194,7 @@ class Narrator:
             (self._offline.discard if online else self._offline.add)(event.device)
             nl = self.device_name(event.device, "nl")
             en = self.device_name(event.device, "en")
+            en = en[:1].upper() + en[1:]
             return ({"nl": f"{nl} is weer bereikbaar.", "en": f"{en} is reachable again."} if online
                     else {"nl": f"{nl} reageert niet meer.", "en": f"{en} stopped responding."})
         if event.type.startswith("alert"):

@@ -62,6 +62,8 @@ async def test_doors_motion_lights_curtains_and_the_tag(hub: Hub, told: list[Any
     assert nl(told) == ["De voordeur gaat open.", "De voordeur gaat dicht.", "Beweging in de hal.",
                         "Het licht in de woonkamer gaat uit.",
                         "Het gordijn in de woonkamer gaat open."]
+    assert [n.text["en"] for n in told[:2]] == ["The door in the hall opens.",
+                                                "The door in the hall closes."]
     told.clear()
     hub.apply("wander_tag", {"room": "kitchen"}, Context(origin="device:wander_tag"))
     hub.apply("wander_tag", {"room": "outside"}, Context(origin="device:wander_tag"))
