@@ -68,6 +68,7 @@ from controller.engine.traces import (
     STOPPED,
     RunTrace,
     Trace,
+    link_text,
     load_traces,
 )
 from controller.events import (
@@ -939,41 +940,45 @@ class Engine:
         if sc is None or not sc.model.enabled:
             return
         now = self.clock.now()
-        run_id = new_id("run")
-        run_ctx = ctx.child(origin=f"scenario:{sc.id}", description=f"{tr.description}")
-        trigger = {"id": tr.id, "type": getattr(tr.model, "type", "manual"),
-                   "description": tr.description, **tvars}
-        trace = RunTrace.start(run_id, sc.id, now, trigger, run_ctx)
-        run = _Run(id=run_id, sc=sc, vars={"trigger": trigger, "params": sc.params}, ctx=run_ctx,
-                   trace=trace)
         model = sc.model
+        tvars["id"] = tr.id
+        tvars["type"] = getattr(tr.model, "type", "manual")
+        tvars["description"] = tr.description
+        run_vars = {"trigger": tvars, "params": sc.params}
+        # Checked before anything else is built: most triggers of a busy home end here.
+        note = None
+        results = evaluate(sc.conditions, self, run_vars) if sc.conditions else ()
         if model.cooldown is not None and sc.last_start is not None and \
                 now - sc.last_start < model.cooldown:
-            trace.finish(SKIPPED, now, f"skipped: cooldown ({format_duration(model.cooldown)}; "
-                         f"last run started {format_duration(now - sc.last_start)} ago)")
+            status = SKIPPED
+            note = (f"skipped: cooldown ({format_duration(model.cooldown)}; last run started "
+                    f"{format_duration(now - sc.last_start)} ago)")
+        elif not all(ok for _, ok in results):
+            status = NOT_FIRED
+            note = "condition not met: " + "; ".join(c.description for c, ok in results if not ok)
+        elif sc.active and model.mode == "single":
+            status = SKIPPED
+            note = "skipped: already running (mode single)"
+        elif sc.active and model.mode == "queued" and len(sc.queue) >= model.max_queued:
+            status = SKIPPED
+            note = f"skipped: queue full ({model.max_queued})"
+        run_id = new_id("run")
+        cause = [f"scenario:{sc.id}: {tr.description}"]
+        cause.extend(link_text(c) for c in ctx.chain())
+        trace = RunTrace(run_id=run_id, scenario=sc.id, started=now, trigger=tvars, cause=cause,
+                         conditions=[{"path": "", "condition": c.description, "result": ok}
+                                     for c, ok in results])
+        if note is not None:
+            trace.finish(status, now, note)
             self._save_trace(trace)
             return
-        results = evaluate(sc.conditions, self, run.vars)
-        for cond, ok in results:
-            trace.condition(cond.description, ok)
-        failed = [c.description for c, ok in results if not ok]
-        if failed:
-            trace.finish(NOT_FIRED, now, "condition not met: " + "; ".join(failed))
-            self._save_trace(trace)
-            return
+        run_ctx = ctx.child(origin=f"scenario:{sc.id}", description=tr.description)
+        run = _Run(id=run_id, sc=sc, vars=run_vars, ctx=run_ctx, trace=trace)
         if sc.active:
-            if model.mode == "single":
-                trace.finish(SKIPPED, now, "skipped: already running (mode single)")
-                self._save_trace(trace)
-                return
             if model.mode == "restart":
                 for other in list(sc.active.values()):
                     self._cancel_run(other, f"cancelled: restarted by {tr.description}")
             elif model.mode == "queued":
-                if len(sc.queue) >= model.max_queued:
-                    trace.finish(SKIPPED, now, f"skipped: queue full ({model.max_queued})")
-                    self._save_trace(trace)
-                    return
                 trace.notes.append(f"queued behind {len(sc.active) + len(sc.queue)} run(s)")
                 sc.queue.append(run)
                 return
