@@ -232,8 +232,12 @@ class AlertService:
 
     @asynccontextmanager
     async def _locked(self, alert_id: str) -> AsyncIterator[None]:
-        # Every read-modify-write of one alert goes through its lock, so an acknowledgement and
-        # an escalation step can never overwrite each other's row.
+        # Every read-modify-write of one active alert goes through its lock, so an
+        # acknowledgement and an escalation step can never overwrite each other's row. A closed
+        # alert is never written again, so it needs (and keeps) no lock.
+        if alert_id not in self._alerts:
+            yield
+            return
         lock = self._locks.setdefault(alert_id, asyncio.Lock())
         async with lock:
             yield
