@@ -91,7 +91,9 @@ def create_alerts_router(service: AlertService, *, require_caregiver: Callable[.
     async def audit_log(alert: str | None = None, limit: Annotated[int, Query(ge=1, le=5000)] = 200,
                         before: int | None = None, user: Any = technician) -> list[dict[str, Any]]:
         """The append-only audit log, newest first (page back with `before=<seq>`)."""
-        return await service.audit(alert_id=alert, limit=limit, before=before)
+        entries = await service.audit(alert_id=alert, limit=limit, before=before)
+        await service.record_view(alert, user=_user_id(user), channel="dashboard", detail="audit log")
+        return entries
 
     @router.get("/api/alerts/audit/verify", tags=["alerts"])
     async def audit_verify(user: Any = technician) -> dict[str, Any]:
