@@ -141,8 +141,14 @@ async function resolve(id, note) {
 let pending = null;
 function soon() { if (!pending) pending = setTimeout(() => { pending = null; load(); }, 250); }
 
+// The live feed: alert changes and reconnects reload from the API (and are audited there);
+// new sentences for today's timeline come straight from the feed (the tour shows them too).
 Huis.live(msg => {
-  if (msg.type === "snapshot" || msg.type === "alerts" || msg.type === "narration") soon();
+  if (msg.type === "snapshot" || msg.type === "alerts") soon();
+  else if (msg.type === "narration" && care.me && care.me.residents.length) {
+    care.timeline.unshift(msg.narration);
+    render();
+  }
 }, s => {
   document.getElementById("status").textContent = Huis.t(s === "live" ? "live" : s === "offline" ? "offline" : "live");
 });

@@ -347,3 +347,32 @@ async def test_keyboard_only_language_login_and_tabs(server: Server, browser: An
     await expect(page.locator("#engine-state")).to_have_text(
         "The scenario engine is not running in this hub.")
     assert problems == []
+
+
+async def test_the_caregiver_page_updates_live_when_someone_else_goes(
+        hub: Hub, db: Database, clock: VirtualClock, browser: Any,
+        alert_service: tuple[AlertService, PageChannel]) -> None:
+    service, _ = alert_service
+    await add_user(db, clock, "piet", "caregiver", residents=(RESIDENT,), caregiver="piet")
+    app = create_app(hub, db=db, alerts=service)
+    async with running(app) as server:
+        page, problems = await open_page(browser, server.url + "/login?next=/zorg",
+                                         viewport=PHONE, touch=True)
+        await page.get_by_label("Gebruikersnaam").fill("piet")
+        await page.get_by_label("Wachtwoord").fill(PASSWORD)
+        await page.get_by_role("button", name="Inloggen").click()
+        await expect(page.locator("#alerts")).to_contain_text("Geen actieve meldingen")
+        await expect(page.locator("#status")).to_have_text("Live")
+        alert_id = await service.raise_alert(
+            key="sos", scenario="sos_button", severity="urgent",
+            message="Mevrouw Jansen drukt op de alarmknop.", context=Context(origin="device:sos_button"),
+            data={"audience": "caregivers", "recipients": [], "trigger": {}, "language": "nl"})
+        card = page.locator(f'article[data-alert="{alert_id}"]')
+        await expect(card).to_contain_text("Mevrouw Jansen drukt op de alarmknop.")
+        # Anna answers from her phone's ntfy notification; Piet's page shows it without a reload.
+        await service.acknowledge(alert_id, by="anna", channel="ntfy")
+        await expect(card).to_contain_text("Anna gaat erheen")
+        await expect(card.get_by_role("button", name="Ik ga erheen")).to_have_count(0)
+        hub.inject("zigbee2mqtt/living_motion", {"occupancy": True})
+        await expect(page.locator("#timeline li").first).to_contain_text("Beweging in de woonkamer.")
+        assert problems == []
