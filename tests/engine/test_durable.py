@@ -379,3 +379,35 @@ async def test_parameters_set_on_the_dashboard_survive_a_restart(house: Home,
         assert house.sink.raised == []
         await clock.advance(minutes=1)
         assert [a.message for a in house.sink.raised] == ["Uit bed sinds 20 minuten"]
+
+
+async def test_a_delay_inside_an_if_branch_resumes_in_that_branch(house: Home,
+                                                                 clock: VirtualClock) -> None:
+    house.write("""
+scenarios:
+  - id: branchy
+    triggers:
+      - {id: sos, type: event, device: sos_button, event: emergency}
+      - {id: bed, type: state, device: bed_sensor, attribute: occupancy, to: false}
+    actions:
+      - type: if
+        conditions: [{type: trigger, id: sos}]
+        then:
+          - {type: announce, text: "hulp komt"}
+          - {type: delay, duration: 10m}
+          - {type: light, device: bedroom_light, state: on}
+        else:
+          - {type: light, device: bedroom_light, state: off}
+      - {type: announce, text: "klaar"}
+""")
+    async with house.start():
+        house.hub.inject("zigbee2mqtt/sos_button", {"action": "emergency"})
+        await clock.advance(minutes=4)
+    async with house.start() as engine:
+        await clock.advance(minutes=6)
+        assert sent(house.hub, "zigbee2mqtt/bedroom_light/set") == [{"state": "ON"}]
+        assert sent(house.hub, "huis/speaker/speaker/say") == [{"say": "klaar", "language": "nl"}]
+        [trace] = await traces_of(engine, "branchy")
+        assert [a["path"] for a in trace.actions] == [
+            "actions[0]", "actions[0].then[0]", "actions[0].then[1]", "actions[0].then[2]",
+            "actions[1]"]
