@@ -4,7 +4,8 @@
 - `huis schema [-o F]`   -> `schema(output)`
 - `huis trace SCENARIO`  -> `trace(config, scenario, limit)`
 - `huis reload`          -> `reload(pid_file)`    (SIGHUP to the running hub)
-- in `huis run`/`huis demo`: `write_pid_file(path)` and `install_reload_signal(engine)`.
+- in `huis run`/`huis demo`: `write_pid_file(pid_file_for(cfg))` and
+  `install_reload_signal(engine)`; `huis reload` uses the same `pid_file_for(cfg)`.
 """
 
 from __future__ import annotations
@@ -69,6 +70,11 @@ def trace(cfg: HomeConfig, scenario: str | None, limit: int = 20, out: TextIO | 
 
     (out or sys.stdout).write(asyncio.run(main()))
     return 0
+
+
+def pid_file_for(cfg: HomeConfig) -> Path:
+    """Where a running hub records its pid: next to its database (var/huis.pid in the demo)."""
+    return resolve(cfg, cfg.storage.path).parent / "huis.pid"
 
 
 def write_pid_file(path: str | Path = DEFAULT_PID_FILE) -> Path:

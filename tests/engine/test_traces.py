@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import io
+import signal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from controller.clock import VirtualClock
 from controller.config import HomeConfig
-from controller.engine import MemoryAlertSink, commands, load_traces, render_traces
+from controller.engine import (
+    Engine,
+    MemoryAlertSink,
+    commands,
+    load_scenarios,
+    load_traces,
+    render_traces,
+)
 from controller.hub import Hub
 from controller.store import Database
 
+from ..support import eventually
 from .conftest import advance_to, bed, engine_for, running, traces_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -159,3 +168,26 @@ async def test_trace_command_reads_the_hub_database(home: HomeConfig, clock: Vir
     # `huis trace` runs its own event loop, as the CLI does.
     await asyncio.to_thread(commands.trace, cfg, "night", 5, out)
     assert out.getvalue().splitlines()[0] == "2026-01-05 12:10:00  night  not_fired"
+
+
+async def test_reload_command_signals_the_running_hub(home: HomeConfig, tmp_path: Path, hub: Hub,
+                                                     db: Database, sink: MemoryAlertSink) -> None:
+    # This process plays the running hub: SIGHUP reaches its engine through the loop's handler.
+    folder = tmp_path / "scenarios"
+    folder.mkdir()
+    (folder / "a.yaml").write_text(NIGHT)
+    engine = Engine(hub, db, sink, load_scenarios([folder], home), paths=[folder])
+    async with running(engine):
+        commands.install_reload_signal(engine)
+        try:
+            (folder / "a.yaml").write_text(NIGHT.replace("id: night", "id: renamed"))
+            pid_file = commands.write_pid_file(commands.pid_file_for(home.model_copy(
+                update={"storage": home.storage.model_copy(update={"path": str(tmp_path / "h.db")})})))
+            assert pid_file == tmp_path / "huis.pid"
+            assert commands.reload(pid_file, io.StringIO()) == 0
+            await eventually(lambda: engine.scenario_set.ids() == ["renamed"])
+        finally:
+            asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+    err = io.StringIO()
+    assert commands.reload(tmp_path / "nope.pid", err) == 1
+    assert err.getvalue().startswith(f"cannot reach the running hub through {tmp_path}/nope.pid")
