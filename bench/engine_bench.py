@@ -1,0 +1,328 @@
+"""Rule engine benchmark: throughput with 100 rules, and event -> action latency over mosquitto.
+
+    .venv/bin/python bench/engine_bench.py            # everything; writes docs/performance.md
+    .venv/bin/python bench/engine_bench.py --quick    # fewer samples, no file written
+
+1. Throughput, in process: a hub on a MemoryLink with 100 scenarios loaded; Zigbee2MQTT
+   payloads go through `hub.handle_message` (decode, state, bus, engine, command encode).
+2. Latency through a real mosquitto at 200 events/s for "bed_sensor occupancy false ->
+   hall_light command": the hub as its own process (MQTT link, history, engine with the same
+   100 rules), against bench/peers/paho_relay.py as the baseline. Also the hub's resident
+   memory and start-up time (process start to "engine ready and connected").
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gc
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import Latency, machine, measure_latency, mosquitto, rss_mib  # noqa: E402
+from controller.clock import Clock, VirtualClock, monotonic  # noqa: E402
+from controller.config import HomeConfig, load_home  # noqa: E402
+from controller.engine import Engine, MemoryAlertSink, ScenarioSet, load_scenario_text  # noqa: E402
+from controller.hub import Hub  # noqa: E402
+from controller.mqtt import MemoryLink  # noqa: E402
+from controller.store import Database  # noqa: E402
+
+CONFIG = ROOT / "config" / "home.yaml"
+MOTION = ["bedroom_motion", "bathroom_motion", "hall_motion", "living_motion", "kitchen_motion"]
+LIGHTS = ["bedroom_light", "bathroom_light", "hall_light", "living_light", "kitchen_light"]
+
+
+def hundred_rules() -> str:
+    """100 scenarios shaped like real ones, spread over the demo home's devices.
+
+    Rule 0 is the measured workload (bed empty -> hall light, as bench/peers/paho_relay.py does).
+    The rest: motion -> light with a time condition, doors -> announce/alert conditions, `for:`
+    timers on motion and doors, battery and availability watches, and a few on unrelated
+    attributes, so most events meet several triggers and some conditions.
+    """
+    out = ["scenarios:",
+           "  - id: r000",
+           "    mode: parallel",
+           "    triggers: [{type: state, device: bed_sensor, attribute: occupancy, to: false}]",
+           "    actions: [{type: light, device: hall_light, state: on, brightness: 25}]"]
+    for i in range(1, 100):
+        sid = f"r{i:03d}"
+        kind = i % 6
+        sensor = MOTION[i % 5]
+        light = LIGHTS[i % 5]
+        if kind == 0:
+            rule = (f"triggers: [{{type: state, device: {sensor}, attribute: occupancy, to: true}}]\n"
+                    f"    conditions: [{{type: time, after: '{i % 24:02d}:00', before: '{(i + 8) % 24:02d}:00'}}]\n"
+                    f"    actions: [{{type: light, device: {light}, state: on, brightness_percent: {i % 100}}}]")
+        elif kind == 1:
+            rule = (f"triggers: [{{type: state, device: {sensor}, attribute: occupancy, to: false, for: {i}m}}]\n"
+                    f"    actions: [{{type: light, device: {light}, state: off}}]")
+        elif kind == 2:
+            door = "front_door" if i % 2 else "back_door"
+            rule = (f"triggers: [{{type: state, device: {door}, attribute: open, to: true}}]\n"
+                    f"    conditions: [{{type: state, device: bed_sensor, attribute: occupancy, is: true}},"
+                    f" {{type: resident, is: home}}]\n"
+                    f"    actions: [{{type: light, device: hall_light, state: on}}]")
+        elif kind == 3:
+            rule = (f"triggers: [{{type: state, device: bed_sensor, attribute: occupancy, to: true}}]\n"
+                    f"    conditions: [{{type: mode, is: [night]}}]\n"
+                    f"    actions: [{{type: light, device: {light}, state: off}}]")
+        elif kind == 4:
+            rule = (f"triggers: [{{type: state, kind: motion, attribute: battery, below: {10 + i % 20}}}]\n"
+                    f"    actions: [{{type: mqtt, topic: bench/battery/{i}, payload: low}}]")
+        else:
+            rule = (f"triggers: [{{type: state, device: {sensor}, attribute: illuminance, above: {i * 10}}}]\n"
+                    f"    conditions: [{{type: or, conditions: [{{type: mode, is: day}}, "
+                    f"{{type: time, after: '08:00', before: '20:00'}}]}}]\n"
+                    f"    actions: [{{type: curtain, device: living_curtain, position: {i % 100}}}]")
+        out += [f"  - id: {sid}", "    mode: parallel", f"    {rule}"]
+    return "\n".join(out) + "\n"
+
+
+def load_rules(cfg: HomeConfig, count: int = 100) -> ScenarioSet:
+    """The first `count` of the hundred rules (rule 0 is the measured workload)."""
+    lines = hundred_rules().splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith("  - id: ")]
+    end = starts[count] if count < len(starts) else len(lines)
+    rules = load_scenario_text("\n".join(lines[:end]) + "\n", cfg, "bench-rules.yaml")
+    assert len(rules.scenarios) == count, len(rules.scenarios)
+    return rules
+
+
+# -- 1. throughput in process ---------------------------------------------------------------------
+
+
+async def _throughput(n: int) -> dict[str, float]:
+    cfg = load_home(CONFIG)
+    clock = VirtualClock(datetime(2026, 1, 5, 22, 30, tzinfo=UTC))
+    link = MemoryLink()
+    hub = Hub(cfg, clock, link)
+    with tempfile.TemporaryDirectory() as tmp:
+        db = await Database.connect(Path(tmp) / "bench.db")
+        engine = Engine(hub, db, MemoryAlertSink(), load_rules(cfg), paths=[])
+        task = asyncio.create_task(engine.run())
+        await engine.ready.wait()
+        try:
+            # A realistic mix: beds and doors flip, motion sensors flip with illuminance, batteries.
+            msgs: list[tuple[str, bytes]] = []
+            for i in range(200):
+                msgs.append(("zigbee2mqtt/bed_sensor", json.dumps({"occupancy": i % 2 == 0}).encode()))
+                m = MOTION[i % 5]
+                msgs.append((f"zigbee2mqtt/{m}", json.dumps({"occupancy": i % 4 < 2, "illuminance": i * 7,
+                                                             "battery": 100 - i % 50}).encode()))
+                door = "front_door" if i % 2 else "back_door"
+                msgs.append((f"zigbee2mqtt/{door}", json.dumps({"contact": i % 4 < 2}).encode()))
+            handle = hub.handle_message
+            for topic, payload in msgs:  # warm-up
+                handle(topic, payload)
+            await clock.settle()
+            gc.collect()
+            rounds = max(1, n // len(msgs))
+            t0 = monotonic()
+            for _ in range(rounds):
+                for topic, payload in msgs:
+                    handle(topic, payload)
+                await clock.settle(2)  # let timer tasks and the store writer run, as they would
+            full = rounds * len(msgs) / (monotonic() - t0)
+
+            commands = len(link.sent)
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await db.close()
+    return {"full": full, "commands": commands}
+
+
+# -- 2. the hub as a process, over mosquitto ------------------------------------------------------
+
+
+def _direct_send(link: Any) -> None:
+    """Experiment (not how huis ships): publish in the same loop iteration as the message that
+    caused it, skipping the outbox task and aiomqtt's writer callback, while connected."""
+    queued = link.send
+
+    def send(topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
+        client = link._client
+        if client is not None and link.connected.is_set() and not link._outbox:
+            paho = client._client
+            paho.publish(topic, payload, qos, retain)
+            paho.loop_write()
+            return
+        queued(topic, payload, qos=qos, retain=retain)
+
+    link.send = send
+
+
+async def serve_hub(port: int, db_path: str, rules: int = 100, with_history: bool = True,
+                    direct: bool = False) -> None:
+    """The hub process: MQTT link, history, engine with the 100 rules; prints 'ready'."""
+    from controller.clock import RealClock
+    from controller.config import Mqtt
+    from controller.history import History
+    from controller.runtime import build_hub, link_settings
+
+    cfg = load_home(CONFIG)
+    clock: Clock = RealClock()
+    hub = build_hub(cfg, clock, link_settings(cfg, Mqtt(host="127.0.0.1", port=port)))
+    if direct:
+        _direct_send(hub.link)
+    db = await Database.connect(db_path)
+    history = History(db, hub.bus, clock)
+    await history.open()
+    engine = Engine(hub, db, MemoryAlertSink(), load_rules(cfg, rules), paths=[])
+
+    async def announce() -> None:
+        link = hub.link
+        await engine.ready.wait()
+        await link.connected.wait()  # type: ignore[attr-defined]
+        print("ready", flush=True)
+        await asyncio.Event().wait()
+
+    if with_history:
+        await hub.run(engine.run, history.run, announce)
+    else:
+        await hub.run(engine.run, announce)
+
+
+def _start_hub(port: int, db_path: str, rules: int = 100, history: bool = True,
+               direct: bool = False) -> tuple[subprocess.Popen[str], float]:
+    t0 = monotonic()
+    mode = ("history" if history else "no-history") + ("+direct" if direct else "")
+    proc = subprocess.Popen([sys.executable, __file__, "--serve-hub", str(port), db_path, str(rules), mode],
+                            stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if line.strip() != "ready":
+        proc.kill()
+        raise RuntimeError(f"hub did not start: {line!r}")
+    return proc, (monotonic() - t0) * 1000
+
+
+def _stop(proc: subprocess.Popen[Any]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _latency(n: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    with mosquitto() as port, tempfile.TemporaryDirectory() as tmp:
+        hub, startup_ms = _start_hub(port, str(Path(tmp) / "bench.db"))
+        try:
+            out["hub"] = measure_latency(port, n=n)
+            out["hub_rss"] = rss_mib(hub.pid)
+            out["hub_startup_ms"] = startup_ms
+        finally:
+            _stop(hub)
+        # Where the time goes: the same hub with only the measured rule, then also without history.
+        for name, rules, history, direct in (("one_rule", 1, True, False), ("bare", 1, False, False),
+                                             ("direct", 100, True, True)):
+            proc, _ = _start_hub(port, str(Path(tmp) / f"{name}.db"), rules, history, direct)
+            try:
+                out[name] = measure_latency(port, n=n)
+            finally:
+                _stop(proc)
+    with mosquitto() as port:
+        t0 = monotonic()
+        relay = subprocess.Popen([sys.executable, str(ROOT / "bench" / "peers" / "paho_relay.py"),
+                                  "127.0.0.1", str(port)])
+        try:
+            out["relay"] = measure_latency(port, n=n)
+            out["relay_rss"] = rss_mib(relay.pid)
+            out["relay_spawn_ms"] = (monotonic() - t0) * 1000
+        finally:
+            _stop(relay)
+    return out
+
+
+# -- report ---------------------------------------------------------------------------------------
+
+
+def _table(tp: dict[str, float], lat: dict[str, Any]) -> str:
+    hub: Latency = lat["hub"]
+    relay: Latency = lat["relay"]
+    lines = [
+        f"Machine: {machine()}; mosquitto on loopback (`set_tcp_nodelay true`); "
+        f"{len(hub.samples_ms)} round trips at 200 events/s each.",
+        "",
+        "| measurement | huis | paho relay (baseline) | aim |",
+        "|---|---|---|---|",
+        f"| events/s through hub + engine, 100 rules, one core (payload in, command out) "
+        f"| {tp['full']:,.0f} | - | >= 5,000 |",
+        f"| latency bed empty -> hall light command, p50 | {hub.p50:.2f} ms | {relay.p50:.2f} ms | "
+        f"beat the relay |",
+        f"| latency p99 | {hub.p99:.2f} ms | {relay.p99:.2f} ms | < 5 ms |",
+        f"| latency max | {max(hub.samples_ms):.2f} ms | {max(relay.samples_ms):.2f} ms | |",
+        f"| latency p50 / p99, hub with only the measured rule | {lat['one_rule'].p50:.2f} / "
+        f"{lat['one_rule'].p99:.2f} ms | | |",
+        f"| latency p50 / p99, only that rule and no history | {lat['bare'].p50:.2f} / "
+        f"{lat['bare'].p99:.2f} ms | | |",
+        f"| latency p50 / p99, 100 rules, experiment: publish directly from the link | "
+        f"{lat['direct'].p50:.2f} / {lat['direct'].p99:.2f} ms | | |",
+        f"| resident memory (RSS) | {lat['hub_rss']:.0f} MiB | {lat['relay_rss']:.0f} MiB | |",
+        f"| start-up: process start to engine ready and connected | {lat['hub_startup_ms']:.0f} ms | - | |",
+    ]
+    return "\n".join(lines)
+
+
+def write_section(path: Path, heading: str, body: str) -> None:
+    """Replace (or add) one `## heading` section of a Markdown file, leaving the others alone."""
+    text = path.read_text() if path.exists() else "# Performance\n\nMeasured with the scripts in `bench/`.\n"
+    lines = text.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.strip() == f"## {heading}"), None)
+    section = [f"## {heading}", "", *body.splitlines(), ""]
+    if start is None:
+        if lines and lines[-1].strip():
+            lines.append("")
+        lines += section
+    else:
+        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+        lines[start:end] = section
+    path.write_text("\n".join(lines).rstrip("\n") + "\n")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer samples; do not write the docs")
+    parser.add_argument("--serve-hub", nargs=4, metavar=("PORT", "DB", "RULES", "HISTORY"),
+                        help=argparse.SUPPRESS)
+    parser.add_argument("--notes", default="", help="text appended below the table (e.g. a profile)")
+    args = parser.parse_args()
+    if args.serve_hub:
+        with contextlib.suppress(KeyboardInterrupt):
+            port, db, rules, history = args.serve_hub
+            asyncio.run(serve_hub(int(port), db, int(rules), history.startswith("history"),
+                                  history.endswith("+direct")))
+        return 0
+    # "On one core": pin the in-process measurement to one CPU, then give the processes all back.
+    cpus = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(cpus)})
+    try:
+        tp = asyncio.run(_throughput(20_000 if args.quick else 200_000))
+    finally:
+        os.sched_setaffinity(0, cpus)
+    lat = _latency(200 if args.quick else 2000)
+    table = _table(tp, lat)
+    print(table)
+    if not args.quick:
+        body = table + ("\n\n" + args.notes if args.notes else "")
+        write_section(ROOT / "docs" / "performance.md", "Rule engine", body)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
