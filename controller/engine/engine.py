@@ -89,7 +89,10 @@ log = logging.getLogger(__name__)
 HOUSE_CHANGED = "house_changed"
 ANNOUNCE_TOPIC = "huis/announce"
 _ASYNC_ACTIONS = ("alert", "resolve", "delay", "wait")
-_LATE = timedelta(seconds=1)  # a timer this much past its deadline says so in its trace
+_LATE = timedelta(seconds=1)
+_EARLY_LIMIT = 10_000
+_EARLY_TYPES = frozenset({STATE_CHANGED, DEVICE_EVENT, AVAILABILITY, ALERT_EVENT, PAYLOAD_ERROR,
+                          HUB_STATUS})  # a timer this much past its deadline says so in its trace
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -208,6 +211,10 @@ class Engine:
         self._reload_lock = asyncio.Lock()
         self._reload_wanted = asyncio.Event()
         self._stopping = False
+        # Events between construction and `run()` being ready (the MQTT link may deliver
+        # retained states first) are kept and handled once the engine is restored.
+        self._early: list[Event] | None = []
+        self._early_unsubscribe = hub.bus.subscribe(self._buffer_early)
         # Compiled `if` conditions by action object (models are frozen and live as long as the set).
         self._if_conditions: dict[int, list[Cond]] = {}
         self._commands: dict[int, tuple[list[str], dict[str, Any], str]] = {}
@@ -249,7 +256,7 @@ class Engine:
                         self._changed.setdefault((st.device, attr), started)
                 for loaded in self._set.scenarios:
                     self._install(loaded)
-                self._restore(set(self._scenarios), persisted)
+                self._restore(set(self._scenarios), persisted, early=True)
                 self._subscribe()
                 self.ready.set()
                 tg.create_task(self._reload_requests(), name="engine-reload")
@@ -264,6 +271,9 @@ class Engine:
                             run.detached = True
                     raise
         finally:
+            if self._early is not None:
+                self._early = None
+                self._early_unsubscribe()
             for unsubscribe in self._unsubscribe:
                 unsubscribe()
             self._unsubscribe.clear()
@@ -366,7 +376,23 @@ class Engine:
         return _Persisted(timers=await self._store.timers(), runs=await self._store.runs(),
                           latches=await self._store.latches())
 
-    def _restore(self, ids: set[str], persisted: _Persisted) -> None:
+    def _buffer_early(self, event: Event) -> None:
+        if self._early is not None and len(self._early) < _EARLY_LIMIT and event.type in _EARLY_TYPES:
+            self._early.append(event)
+
+    def _replay_early(self) -> None:
+        early, self._early = self._early or [], None
+        self._early_unsubscribe()
+        handlers = {STATE_CHANGED: self._on_state, DEVICE_EVENT: self._on_device_event,
+                    AVAILABILITY: self._on_availability, ALERT_EVENT: self._on_alert,
+                    PAYLOAD_ERROR: self._on_payload_error, HUB_STATUS: self._on_hub_status}
+        for event in early:
+            try:
+                handlers[event.type](event)
+            except Exception:
+                log.exception("engine: handling an early %s event failed", event.type)
+
+    def _restore(self, ids: set[str], persisted: _Persisted, *, early: bool = False) -> None:
         """Re-arm persisted timers and runs of scenarios `ids`, then fire what is already true.
 
         Synchronous on purpose: no event can slip in between reading the state and acting on it.
@@ -385,6 +411,10 @@ class Engine:
             if row["scenario"] not in ids:
                 continue
             self._restore_run(row)
+        if early:
+            # After the persisted timers (a retained "still empty" must not restart a count),
+            # before the start-up evaluation (which then sees what these events already fired).
+            self._replay_early()
         for sid in ids:
             sc = self._scenarios.get(sid)
             if sc is None or not sc.model.enabled:

@@ -411,3 +411,30 @@ scenarios:
         assert [a["path"] for a in trace.actions] == [
             "actions[0]", "actions[0].then[0]", "actions[0].then[1]", "actions[0].then[2]",
             "actions[1]"]
+
+
+async def test_events_before_the_engine_is_ready_are_not_lost(house: Home, home: HomeConfig,
+                                                             clock: VirtualClock, tmp_path: Path) -> None:
+    # In `huis run` the MQTT link and the engine start together: retained states and a button
+    # press may arrive while the engine is still opening its tables.
+    house.write(NIGHT + """
+  - id: sos
+    triggers: [{type: event, device: sos_button, event: emergency}]
+    actions: [{type: alert, key: sos, severity: urgent, message: "SOS"}]
+""")
+    await advance_to(clock, "23:00")
+    db = await Database.connect(house.db_path)
+    try:
+        engine = Engine(house.hub, db, house.sink, load_scenarios([house.scenarios], home))
+        bed(house.hub, True)
+        bed(house.hub, False)
+        house.hub.inject("zigbee2mqtt/sos_button", {"action": "emergency"})
+        async with running(engine):
+            await clock.advance(seconds=1)
+            assert [a.key for a in house.sink.raised] == ["sos"]
+            await clock.advance(minutes=10)
+            assert [a.key for a in house.sink.raised] == ["sos", "night.bed"]
+            statuses = [t.status for t in await traces_of(engine, "night_exit")]
+            assert statuses == ["completed"]  # counted once, from the event's own time
+    finally:
+        await db.close()
