@@ -86,7 +86,9 @@ class SimulatedHome:
                            room=dev.room, name=dev.name or dev_id, power=dev.power,
                            options=dict(dev.options), timezone=self.tz)
             if cls is TagSimulator:
-                day = "living" if "living" in cfg.rooms else (cfg.resident.rooms or rooms or [None])[0]
+                # By day she is in the living room if there is one, else in a room of hers.
+                day = next(iter([r for r in ("living",) if r in cfg.rooms]
+                                + cfg.resident.rooms + rooms), None)
                 self.simulators[dev_id] = TagSimulator(spec, clock, rooms=rooms,
                                                        night_room=bed_room or day, day_room=day)
             else:
