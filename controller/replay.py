@@ -424,12 +424,13 @@ def replay(config_path: str | Path, scenario_paths: Sequence[str | Path] | None,
     `scenario_paths` empty or None means the scenario folders named by the configuration.
     """
     stream = out if out is not None else sys.stdout
+    if speed is not None and not speed > 0:
+        print(f"huis replay: --speed must be a positive number, not {speed:g}", file=sys.stderr)
+        return 2
     try:
         cfg = load_home(config_path)
         paths = list(scenario_paths) if scenario_paths else list(config_scenario_paths(cfg))
         rows = read_log(csv_path, cfg)
-        if speed is not None and speed <= 0:
-            raise ValueError("--speed must be positive")
         report = asyncio.run(replay_rows(cfg, paths, rows, stream, speed=speed))
     except ConfigError as exc:
         for p in exc.problems:

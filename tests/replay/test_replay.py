@@ -190,3 +190,8 @@ def test_export_without_a_database_is_exit_code_2(tmp_path: Path, capsys: pytest
 
 
 NIGHT_START = datetime(2026, 1, 5, 22, 0, tzinfo=UTC)  # 23:00 in Zwolle
+
+
+def test_a_speed_must_be_positive(capsys: pytest.CaptureFixture[str]) -> None:
+    assert replay(CONFIG, None, NIGHTS, 0, io.StringIO()) == 2
+    assert "--speed must be a positive number" in capsys.readouterr().err
