@@ -180,6 +180,9 @@ async def run_request(cfg: HomeConfig, request: Request, host: str, port: int, *
                       f"(is `huis demo` or the broker running?)", file=sys.stderr)
                 return EXIT_BROKER
             if not local and home_status[-1:] == [b"online"]:
+                if request.story is not None and speed != 1:
+                    print("note: a running demo plays stories on its own clock; --speed is ignored "
+                          "(use --local to play it from here at that speed).")
                 code = await _delegate(conn, replies, request, broker_wait)
             else:
                 code = await _publish_locally(cfg, clock, conn, tg, request)
