@@ -72,6 +72,11 @@ def static_text(name: str) -> str:
     return resources.files("dashboard").joinpath("static", name).read_text(encoding="utf-8")
 
 
+def static_bytes(name: str) -> bytes:
+    """A binary file from dashboard/static."""
+    return resources.files("dashboard").joinpath("static", name).read_bytes()
+
+
 def page(name: str) -> HTMLResponse:
     return HTMLResponse(static_text(name))
 

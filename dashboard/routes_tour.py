@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Depends, HTTPException, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse, Response
 
-from dashboard.app import Dashboard, page, static_text
+from dashboard.app import Dashboard, page, static_bytes, static_text
 from dashboard.live import Subscriber
 from dashboard.security import TECH_ROLES, current_user, dashboard_of, require_csrf
 
@@ -27,6 +27,8 @@ ASSETS = {
     "account.js": "text/javascript; charset=utf-8",
     "devices.js": "text/javascript; charset=utf-8",
     "icon.svg": "image/svg+xml",
+    "icon-192.png": "image/png",
+    "icon-512.png": "image/png",
 }
 
 
@@ -44,8 +46,9 @@ async def devices_page() -> HTMLResponse:
 async def asset(name: str) -> Response:
     if name not in ASSETS:
         raise HTTPException(404, "No such file.")
-    return Response(static_text(name), media_type=ASSETS[name],
-                    headers={"Cache-Control": "no-cache"})
+    body: str | bytes = (static_bytes(name) if ASSETS[name].startswith("image/png")
+                         else static_text(name))
+    return Response(body, media_type=ASSETS[name], headers={"Cache-Control": "no-cache"})
 
 
 @router.get("/manifest.webmanifest", include_in_schema=False)

@@ -2,7 +2,7 @@
 "use strict";
 const CACHE = "huis-care-v1";
 const SHELL = ["/zorg", "/static/common.css", "/static/common.js", "/static/care.js",
-               "/static/icon.svg", "/manifest.webmanifest"];
+               "/static/icon.svg", "/static/icon-192.png", "/manifest.webmanifest"];
 
 self.addEventListener("install", ev => {
   ev.waitUntil(caches.open(CACHE).then(c => c.addAll(SHELL)).catch(() => undefined).then(() => self.skipWaiting()));

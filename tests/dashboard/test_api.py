@@ -52,6 +52,11 @@ async def test_pages_are_served_with_their_assets_and_a_strict_policy(client: ht
     assert (await client.get("/static/../app.py")).status_code == 404
     manifest = (await client.get("/manifest.webmanifest")).json()
     assert manifest["start_url"] == "/zorg" and manifest["display"] == "standalone"
+    for icon in manifest["icons"]:
+        r = await client.get(icon["src"])
+        assert r.status_code == 200 and r.headers["content-type"] == icon["type"]
+        if icon["type"] == "image/png":
+            assert r.content.startswith(b"\x89PNG")
     sw = await client.get("/sw.js")
     assert sw.headers["content-type"].startswith("text/javascript")
     assert (await client.get("/devices")).status_code == 200
