@@ -185,6 +185,18 @@ class SimulatedHome:
             assert isinstance(tag, TagSimulator)
             tag.move_to(self.resident_room)
 
+    def place_resident(self, room: str) -> None:
+        """The resident is in `room`, still (asleep, seated): her tag is there, no motion anywhere."""
+        self.rest()
+        if room != OUTSIDE and room not in self.cfg.rooms:
+            hint = suggest(room, self.cfg.rooms)
+            raise SimulationError(f"there is no room '{room}'" + (f"; {hint}" if hint else ""))
+        self.resident_room = None if room == OUTSIDE else room
+        for tag in self.of_kind("tag"):
+            assert isinstance(tag, TagSimulator)
+            if tag.room != self.resident_room:
+                tag.move_to(self.resident_room)
+
     def rest(self) -> None:
         """The resident lies or sits still: motion sensors stop detecting, her tag stays put."""
         for sim in self.of_kind("motion"):
@@ -220,8 +232,9 @@ class SimulatedHome:
             if step.device is not None:
                 sim = self.select(step.device)
                 sim.coerce(step.set)
-            if step.walk_to is not None and step.walk_to != OUTSIDE and step.walk_to not in self.cfg.rooms:
-                raise SimulationError(f"story '{story.name}' walks to room '{step.walk_to}', "
+            room = step.walk_to or step.rest_in
+            if room is not None and room != OUTSIDE and room not in self.cfg.rooms:
+                raise SimulationError(f"story '{story.name}' needs room '{room}', "
                                       f"which {self.cfg.source} does not have")
 
     async def play(self, story: Story | str) -> None:
@@ -242,6 +255,8 @@ class SimulatedHome:
                 await sim.apply(sim.coerce(step.set))
             elif step.walk_to is not None:
                 self.move_resident(step.walk_to)
+            elif step.rest_in is not None:
+                self.place_resident(step.rest_in)
             elif step.rest:
                 self.rest()
         log.info("story %s ends", story.name)

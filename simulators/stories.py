@@ -27,11 +27,13 @@ class Step:
     set: Mapping[str, Any] = field(default_factory=dict)
     walk_to: str | None = None  # a room id or 'outside'
     rest: bool = False
+    rest_in: str | None = None  # she is (already) in this room, lying or sitting still
 
     def __post_init__(self) -> None:
-        actions = sum((self.device is not None, self.walk_to is not None, self.rest))
+        actions = sum((self.device is not None, self.walk_to is not None, self.rest,
+                       self.rest_in is not None))
         if actions > 1:
-            raise ValueError("a story step does one thing: set a device, walk, or rest")
+            raise ValueError("a story step does one thing: set a device, walk, rest or rest_in")
         if self.device is not None and not self.set:
             raise ValueError(f"step at {self.at}: device '{self.device}' but nothing to set")
 
@@ -62,8 +64,7 @@ def _step(at: str, text: str, text_en: str, **kw: Any) -> Step:
 _ASLEEP = (
     _step("0s", "Het is nacht. Mevrouw Jansen slaapt.", "It is night. Mrs Jansen is asleep.",
           device="bed", set={"occupancy": True}),
-    _step("0s", "", "", walk_to="bedroom"),
-    _step("0s", "", "", rest=True),
+    _step("0s", "", "", rest_in="bedroom"),
 )
 
 STORIES: dict[str, Story] = {

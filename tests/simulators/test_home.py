@@ -194,6 +194,12 @@ async def test_night_exit_walks_to_the_bathroom_and_back(demo_config: HomeConfig
     visited = [r for i, r in enumerate(rooms) if i == 0 or rooms[i - 1] != r]
     assert visited == ["bedroom", "hall", "bathroom", "hall", "bedroom"]
     assert not bus.on("zigbee2mqtt/front_door")  # this variant stays inside
+    # Asleep at the start: the bedroom sensor sees nothing until she is out of bed.
+    out_of_bed = next(i for i, m in enumerate(bus.sent)
+                      if m.topic == "zigbee2mqtt/bed_sensor" and m.json()["occupancy"] is False)
+    first_motion = next(i for i, m in enumerate(bus.sent)
+                        if m.topic == "zigbee2mqtt/bedroom_motion" and m.json()["occupancy"])
+    assert out_of_bed < first_motion
 
 
 async def test_night_exit_door_opens_the_front_door(demo_config: HomeConfig) -> None:
