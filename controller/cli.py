@@ -30,22 +30,75 @@ def _load(path: str) -> HomeConfig:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    """Validate configuration files; print every problem as file:line."""
-    problems = []
-    checked = 0
-    for path in args.paths or [DEFAULT_CONFIG]:
+    """Validate configuration, scenarios and alert policies together; print every problem."""
+    from controller.engine.loader import _is_config, check_paths, scenario_files
+    from controller.errors import Problem
+    from controller.yamlfile import load_file
+
+    paths = args.paths or [DEFAULT_CONFIG]
+    problems: list[Problem] = check_paths(paths)
+    # The alerts file a configuration names is part of the home: check it too.
+    for path in scenario_files(paths):
         try:
-            _load(path)
-            checked += 1
-        except ConfigError as exc:
-            problems.extend(exc.problems)
+            doc = load_file(path)
+            if not _is_config(path, doc):
+                continue
+            cfg = _load(str(path))
+        except ConfigError:
+            continue  # already reported by check_paths
+        if cfg.alerts is not None:
+            from controller.app import alerts_config
+
+            try:
+                alerts_config(cfg)
+            except ConfigError as exc:
+                problems.extend(exc.problems)
     for p in problems:
         print(p, file=sys.stderr)
     if problems:
         print(f"{len(problems)} problem(s) found.", file=sys.stderr)
         return EXIT_CONFIG
-    print(f"OK: {checked} file(s) valid.")
+    print(f"OK: {', '.join(str(p) for p in paths)} valid.")
     return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    """Print (or write) the JSON Schema of scenario files, for editor completion."""
+    from controller.engine import commands
+
+    return commands.schema(args.output)
+
+
+def cmd_trace(args: argparse.Namespace) -> int:
+    """Print the last runs of a scenario: trigger, conditions, actions, cause chain."""
+    from controller.engine import commands
+
+    return commands.trace(_load(args.config), args.scenario, args.limit)
+
+
+def cmd_reload(args: argparse.Namespace) -> int:
+    """Ask the running hub to reload its scenarios (SIGHUP via its pid file)."""
+    from controller.engine import commands
+
+    return commands.reload(commands.pid_file_for(_load(args.config)))
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    """Play a recorded event log through the scenarios, capturing what would have happened."""
+    from controller.replay import replay
+
+    return replay(args.config, args.scenarios, args.log, args.speed)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write the hub's history as an event log (CSV) for `huis replay`."""
+    from controller.replay import database_path, export
+
+    db = args.db or database_path(args.config)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8", newline="") as out:
+            return export(db, args.since, args.until, out)
+    return export(db, args.since, args.until)
 
 
 async def _run_until_stopped(main: Coroutine[Any, Any, None]) -> None:
@@ -90,9 +143,14 @@ async def _serve_home(cfg: HomeConfig, clock: Clock, host: str, port: int, *, si
     async def dashboard() -> None:
         await serve(app, cfg.dashboard.host, cfg.dashboard.port)
 
+    from controller.engine import commands
+
+    pid_file = commands.write_pid_file(commands.pid_file_for(cfg))
+    commands.install_reload_signal(home.engine)  # SIGHUP / `huis reload`
     try:
         await home.run(dashboard, *services)
     finally:
+        pid_file.unlink(missing_ok=True)
         await home.close()
 
 
@@ -200,6 +258,35 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", help="validate configuration and scenario files")
     p.add_argument("paths", nargs="*", help=f"files to check (default: {DEFAULT_CONFIG})")
     p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("schema", help="print the JSON Schema of scenario files (editor completion)")
+    p.add_argument("-o", "--output", default=None, help="write to this file instead of stdout")
+    p.set_defaults(func=cmd_schema)
+
+    p = sub.add_parser("trace", help="why a scenario did or did not fire: its last runs")
+    p.add_argument("scenario", nargs="?", default=None, help="scenario id (default: all)")
+    p.add_argument("-n", "--limit", type=int, default=20)
+    p.add_argument("--config", default=DEFAULT_CONFIG)
+    p.set_defaults(func=cmd_trace)
+
+    p = sub.add_parser("reload", help="reload the running hub's scenarios (atomic; invalid sets are refused)")
+    p.add_argument("--config", default=DEFAULT_CONFIG)
+    p.set_defaults(func=cmd_reload)
+
+    p = sub.add_parser("replay", help="play a recorded event log through the scenarios (dry run)")
+    p.add_argument("log", help="CSV: timestamp,device,attribute,value")
+    p.add_argument("--config", default=DEFAULT_CONFIG)
+    p.add_argument("--scenarios", nargs="*", default=None, help="scenario files or folders (default: the config's)")
+    p.add_argument("--speed", type=float, default=None, help="play at N x real time instead of instantly")
+    p.set_defaults(func=cmd_replay)
+
+    p = sub.add_parser("export", help="write the hub's history as an event log for `huis replay`")
+    p.add_argument("--config", default=DEFAULT_CONFIG)
+    p.add_argument("--db", default=None, help="database file (default: the config's storage.path)")
+    p.add_argument("--since", default=None, help="ISO date/time or a duration ago (7d)")
+    p.add_argument("--until", default=None)
+    p.add_argument("-o", "--output", default=None, help="write to this file instead of stdout")
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("simulate", help="drive simulated devices by hand (e.g. the bed becomes empty)")
     from simulators.cli import add_arguments

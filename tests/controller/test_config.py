@@ -85,8 +85,17 @@ def test_huis_check_exits_2_and_prints_file_line(tmp_path: Path) -> None:
 
 def test_huis_check_accepts_a_valid_file(tmp_path: Path) -> None:
     good = tmp_path / "home.yaml"
-    good.write_text(MINIMAL)
+    good.write_text(MINIMAL + "scenarios: []\nalerts: null\n")
     result = subprocess.run([sys.executable, "-m", "controller.cli", "check", str(good)],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "OK" in result.stdout
+
+
+def test_huis_check_reports_a_missing_alerts_file(tmp_path: Path) -> None:
+    home = tmp_path / "home.yaml"
+    home.write_text(MINIMAL + "scenarios: []\n")
+    result = subprocess.run([sys.executable, "-m", "controller.cli", "check", str(home)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert f"{tmp_path / 'alerts.yaml'}: cannot read file" in result.stderr
