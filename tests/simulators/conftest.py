@@ -6,34 +6,20 @@ import asyncio
 import contextlib
 import itertools
 import json
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
-
-import pytest
 
 from controller.clock import Clock
 from controller.mqtt import LinkSettings, MqttLink
 from simulators.base import SimSpec, Simulator
 from simulators.bus import BrokerConnection
-from tests.conftest import Mosquitto
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 WAIT = 5.0  # seconds of real time for real network I/O; never an assertion about speed
 
 _clients = itertools.count(1)
-
-
-@pytest.fixture
-def mosquitto(mosquitto: Mosquitto) -> Iterator[Mosquitto]:
-    """The shared fixture, closing the stderr pipe it leaves open (a ResourceWarning, an error
-    under filterwarnings=error). Remove once tests/conftest.py's Mosquitto.stop closes it."""
-    yield mosquitto
-    proc = mosquitto.proc
-    mosquitto.stop()
-    if proc is not None and proc.stderr is not None:
-        proc.stderr.close()
 
 
 def spec(dev_id: str, kind: str, topic: str | None = None, model: str | None = None,
