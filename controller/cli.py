@@ -188,8 +188,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from controller.broker import embedded_broker
 
     cfg = _overrides(_load(args.config), args)
-    speed = args.speed or cfg.simulation.speed
-    clock: Clock = AcceleratedClock(speed) if speed != 1 else RealClock()
+    # Always the demo clock, even at speed 1: tour-guide stories speed it up and jump it to night.
+    clock = AcceleratedClock(args.speed or cfg.simulation.speed)
 
     async def main() -> None:
         if cfg.mqtt is not None:

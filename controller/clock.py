@@ -7,6 +7,7 @@ Everything that schedules goes through a `Clock`, so tests can run a full day in
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
 import time
@@ -51,21 +52,58 @@ class RealClock:
 
 
 class AcceleratedClock:
-    """Time that runs `factor` times faster than real time, starting at `start`."""
+    """Time that runs `speed` times faster than real time: the demo home's clock.
 
-    def __init__(self, factor: float, start: datetime | None = None) -> None:
-        if factor <= 0:
-            raise ValueError("factor must be positive")
-        self.factor = factor
-        self._start = start or datetime.now(UTC)
+    A tour guide can change the speed and jump forward (to show a night in the afternoon);
+    every sleeper re-evaluates its deadline when that happens. Time never runs backwards.
+    """
+
+    def __init__(self, speed: float = 1.0, start: datetime | None = None) -> None:
+        self._check(speed)
+        self._speed = speed
+        self._base = start or datetime.now(UTC)
         self._t0 = time.monotonic()
+        self._changed = asyncio.Event()
+
+    @staticmethod
+    def _check(speed: float) -> None:
+        if not speed > 0:
+            raise ValueError("speed must be positive")
+
+    @property
+    def speed(self) -> float:
+        """Simulated seconds per real second."""
+        return self._speed
 
     def now(self) -> datetime:
-        return self._start + timedelta(seconds=(time.monotonic() - self._t0) * self.factor)
+        return self._base + timedelta(seconds=(time.monotonic() - self._t0) * self._speed)
+
+    def set_speed(self, speed: float) -> None:
+        """Run at `speed` from now on."""
+        self._check(speed)
+        self._rebase(self.now())
+        self._speed = speed
+        self._notify()
+
+    def jump_to(self, when: datetime) -> None:
+        """Move time forward to `when` at once (earlier times are ignored)."""
+        if when > self.now():
+            self._rebase(when)
+            self._notify()
+
+    def _rebase(self, at: datetime) -> None:
+        self._base, self._t0 = at, time.monotonic()
+
+    def _notify(self) -> None:
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
 
     async def sleep_until(self, when: datetime) -> None:
-        while (delta := (when - self.now()).total_seconds()) > 0:  # noqa: ASYNC110 - this is the clock
-            await asyncio.sleep(delta / self.factor)
+        while (delta := (when - self.now()).total_seconds()) > 0:
+            changed = self._changed
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delta / self._speed):
+                    await changed.wait()
 
     async def sleep(self, seconds: float) -> None:
         await self.sleep_until(self.now() + timedelta(seconds=seconds))

@@ -114,6 +114,7 @@ class Hub:
         plain: list[Reading] = []
         for reading in readings:
             if isinstance(reading, Availability):
+                self.state.get(dev_id).reports_availability = True
                 self.set_available(dev_id, reading.online, ctx, reason="reported by the device")
             elif isinstance(reading, DeviceEvent):
                 self.state.get(dev_id).last_seen = now
@@ -205,14 +206,27 @@ class Hub:
 
     # -- health ---------------------------------------------------------------------------------
 
-    def offline_after(self, bound: BoundDevice) -> timedelta:
-        """How long a device may be silent before we call it offline."""
+    def offline_after(self, bound: BoundDevice) -> timedelta | None:
+        """How long a device may be silent before we call it offline; None: silence is normal.
+
+        Zigbee2MQTT's availability feature pings mains devices every 10 minutes and gives
+        battery devices 25 hours, and publishes the verdict on `<topic>/availability`: where it
+        does, we trust that. Otherwise a battery device that reports (battery, link quality) at
+        least daily is offline after 25 h of silence; a mains light may rightly be silent for
+        days, so it is only judged by silence when its protocol promises a heartbeat, or when
+        `offline_after` is configured for it.
+        """
         opts = bound.spec.options
         if "offline_after" in opts:
             from controller.durations import parse_duration
 
             return parse_duration(opts["offline_after"])
-        return timedelta(hours=25) if bound.power == "battery" else timedelta(minutes=10)
+        if self.state.get(bound.spec.id).reports_availability:
+            return None
+        if bound.power == "battery":
+            return timedelta(hours=25)
+        # Our own MQTT protocols (speaker, dispenser) send a state heartbeat every 5 minutes.
+        return timedelta(minutes=10) if getattr(bound.adapter, "heartbeat", False) else None
 
     def check_health(self) -> None:
         """Mark devices silent for longer than their allowance as offline; refresh derived state."""
@@ -221,7 +235,8 @@ class Hub:
             st = self.state.get(dev_id)
             if hasattr(bound.adapter, "refresh"):
                 self._refresh(dev_id, [], Context(origin="hub", description="periodic refresh"), seen=False)
-            if st.available and st.last_seen is not None and now - st.last_seen > self.offline_after(bound):
+            allowance = self.offline_after(bound)
+            if st.available and st.last_seen is not None and allowance is not None and now - st.last_seen > allowance:
                 self.set_available(dev_id, False, Context(origin="hub", description="health check"),
                                    reason=f"silent since {st.last_seen.isoformat()}")
 

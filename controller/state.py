@@ -18,6 +18,7 @@ class DeviceState:
     attributes: dict[str, Any] = field(default_factory=dict)
     last_seen: datetime | None = None
     available: bool | None = None  # None: the device never said
+    reports_availability: bool = False  # it (Zigbee2MQTT for it) publishes <topic>/availability
     payload_errors: int = 0
     last_error: str | None = None
 

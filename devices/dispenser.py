@@ -60,6 +60,7 @@ class Dispenser:
     kind: ClassVar[str] = "dispenser"
     models: ClassVar[tuple[str, ...]] = ("medido",)
     power: ClassVar[str] = "mains"
+    heartbeat: ClassVar[bool] = True  # state at least every 5 minutes (docs/devices.md)
     attributes: ClassVar[tuple[str, ...]] = field_names(DispenserReading)
     events: ClassVar[tuple[str, ...]] = EVENTS
 

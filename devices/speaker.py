@@ -45,6 +45,7 @@ class Speaker:
     kind: ClassVar[str] = "speaker"
     models: ClassVar[tuple[str, ...]] = ("mqtt-tts",)
     power: ClassVar[str] = "mains"
+    heartbeat: ClassVar[bool] = True  # state at least every 5 minutes (docs/devices.md)
     attributes: ClassVar[tuple[str, ...]] = field_names(SpeakerReading)
     events: ClassVar[tuple[str, ...]] = ()
 

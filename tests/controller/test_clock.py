@@ -68,9 +68,42 @@ def test_virtual_clock_needs_aware_start() -> None:
         VirtualClock(datetime(2026, 1, 1))
 
 
-def test_accelerated_clock_runs_faster_than_real_time() -> None:
-    start = datetime(2026, 1, 1, tzinfo=UTC)
-    fast = AcceleratedClock(3600, start=start)
-    assert fast.now() >= start
+def test_accelerated_clock_rejects_non_positive_speed() -> None:
     with pytest.raises(ValueError):
         AcceleratedClock(0)
+    with pytest.raises(ValueError):
+        AcceleratedClock(1).set_speed(-2)
+
+
+async def test_accelerated_clock_sleeps_in_simulated_time() -> None:
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    fast = AcceleratedClock(100_000, start=start)
+    await fast.sleep(3600)  # an hour of demo time: tens of real milliseconds
+    assert fast.now() >= start + timedelta(hours=1)
+
+
+async def test_jump_wakes_a_sleeper_whose_deadline_it_passes() -> None:
+    start = datetime(2026, 1, 1, 14, 0, tzinfo=UTC)
+    demo = AcceleratedClock(1, start=start)
+    night = start + timedelta(hours=12)
+    sleeper = asyncio.create_task(demo.sleep_until(night))
+    await asyncio.sleep(0)
+    demo.jump_to(night + timedelta(minutes=1))
+    await asyncio.wait_for(sleeper, 5)  # would take 12 real hours without the jump
+    assert demo.now() >= night
+
+
+async def test_speeding_up_shortens_a_pending_sleep() -> None:
+    demo = AcceleratedClock(1, start=datetime(2026, 1, 1, tzinfo=UTC))
+    sleeper = asyncio.create_task(demo.sleep(600))  # ten real minutes at speed 1
+    await asyncio.sleep(0)
+    demo.set_speed(1_000_000)
+    await asyncio.wait_for(sleeper, 5)
+    assert demo.speed == 1_000_000
+
+
+def test_jump_never_goes_back() -> None:
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    demo = AcceleratedClock(1, start=start)
+    demo.jump_to(start - timedelta(hours=1))
+    assert demo.now() >= start
