@@ -47,6 +47,21 @@ def _user_id(user: Any) -> str:
     return str(user)
 
 
+def visible(user: Any, alert: Alert) -> bool:
+    """Whether `user` may see `alert`: caregivers only their own residents' care alerts.
+
+    Technician notices (a flat battery) are for technicians and admins, not for family.
+    A plain id (tests, other front ends) has no roles and sees everything it was let through for.
+    """
+    role = getattr(user, "role", None)
+    if role is None or role == "admin":
+        return True
+    if alert.data.get("audience") == "technician":
+        return role == "technician"
+    can_see = getattr(user, "can_see", None)
+    return bool(can_see(alert.resident)) if can_see is not None else False
+
+
 def create_alerts_router(service: AlertService, *, require_caregiver: Callable[..., Any],
                          require_technician: Callable[..., Any]) -> APIRouter:
     """Routes for `service`; the two dependencies come from the dashboard's auth."""
@@ -62,9 +77,10 @@ def create_alerts_router(service: AlertService, *, require_caregiver: Callable[.
         out["resolved_by_name"] = service.name_of(alert.resolved_by) or None
         return out
 
-    async def found(alert_id: str) -> Alert:
+    async def found(alert_id: str, user: Any = None) -> Alert:
         alert = await service.get(alert_id)
-        if alert is None:
+        if alert is None or (user is not None and not visible(user, alert)):
+            # Not 403: whether an alert about someone else exists is itself care data.
             raise HTTPException(404, f"No alert {alert_id}.")
         return alert
 
@@ -73,18 +89,18 @@ def create_alerts_router(service: AlertService, *, require_caregiver: Callable[.
     @router.get("/api/alerts", tags=["alerts"])
     async def active_alerts(user: Any = caregiver) -> list[dict[str, Any]]:
         """Alerts not yet resolved or cancelled, oldest first."""
-        return [view(a) for a in service.active()]
+        return [view(a) for a in service.active() if visible(user, a)]
 
     @router.get("/api/alerts/recent", tags=["alerts"])
     async def recent_alerts(limit: Annotated[int, Query(ge=1, le=500)] = 50,
                             user: Any = caregiver) -> list[dict[str, Any]]:
         """The latest alerts in any state, newest first."""
-        return [view(a) for a in await service.recent(limit)]
+        return [view(a) for a in await service.recent(limit) if visible(user, a)]
 
     @router.get("/api/alerts/stream", tags=["alerts"])
     async def stream(user: Any = caregiver) -> StreamingResponse:
         """Server-Sent Events: a `snapshot` of active alerts, then one `alert` event per change."""
-        return StreamingResponse(_events(service), media_type="text/event-stream",
+        return StreamingResponse(_events(service, user), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
     @router.get("/api/alerts/audit", tags=["alerts"])
@@ -113,21 +129,21 @@ def create_alerts_router(service: AlertService, *, require_caregiver: Callable[.
     @router.get("/api/alerts/{alert_id}", tags=["alerts"])
     async def one_alert(alert_id: str, user: Any = caregiver) -> dict[str, Any]:
         """One alert, in any state."""
-        alert = await found(alert_id)
+        alert = await found(alert_id, user)
         await service.record_view(alert_id, user=_user_id(user), channel="dashboard")
         return view(alert)
 
     @router.get("/api/alerts/{alert_id}/timeline", tags=["alerts"])
     async def timeline(alert_id: str, user: Any = caregiver) -> dict[str, Any]:
         """The alert with every transition and delivery attempt, in time order."""
-        alert = await found(alert_id)
+        alert = await found(alert_id, user)
         await service.record_view(alert_id, user=_user_id(user), channel="dashboard", detail="timeline")
         return {"alert": view(alert), "timeline": await service.timeline(alert_id)}
 
     @router.post("/api/alerts/{alert_id}/acknowledge", tags=["alerts"])
     async def acknowledge(alert_id: str, user: Any = caregiver) -> dict[str, Any]:
         """The signed-in caregiver is going: escalation stops and the others are told."""
-        await found(alert_id)
+        await found(alert_id, user)
         outcome = await service.acknowledge(alert_id, by=_user_id(user), channel="dashboard")
         if not outcome.ok:
             who = service.name_of(outcome.by)
@@ -140,7 +156,7 @@ def create_alerts_router(service: AlertService, *, require_caregiver: Callable[.
     async def resolve(alert_id: str, note: Annotated[str, Body(embed=True, min_length=1, max_length=2000)],
                       user: Any = caregiver) -> dict[str, Any]:
         """Close the alert with a note saying what happened; those paged are told."""
-        await found(alert_id)
+        await found(alert_id, user)
         done = await service.resolve(alert_id, by=_user_id(user), note=note.strip())
         if done is None:
             raise HTTPException(409, "The alert is no longer active.")
@@ -194,7 +210,7 @@ def create_alerts_router(service: AlertService, *, require_caregiver: Callable[.
     return router
 
 
-async def _events(service: AlertService) -> AsyncIterator[str]:
+async def _events(service: AlertService, user: Any) -> AsyncIterator[str]:
     queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=1000)
 
     def on_event(event: Event) -> None:
@@ -208,10 +224,13 @@ async def _events(service: AlertService) -> AsyncIterator[str]:
     unsubscribe = service.bus.subscribe(on_event, ALERT_EVENT)
     seq = itertools.count(1)
     try:
-        snapshot = {"alerts": [a.as_dict() for a in service.active()]}
+        snapshot = {"alerts": [a.as_dict() for a in service.active() if visible(user, a)]}
         yield f"id: {next(seq)}\nevent: snapshot\ndata: {json.dumps(snapshot, default=str)}\n\n"
         while True:
             event = await queue.get()
+            alert = await service.get(str(event.data.get("id")))
+            if alert is None or not visible(user, alert):
+                continue
             data = {**event.data, "time": event.time.isoformat(), "cause": event.context.explain()}
             yield f"id: {next(seq)}\nevent: alert\ndata: {json.dumps(data, default=str)}\n\n"
     finally:
