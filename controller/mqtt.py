@@ -91,6 +91,7 @@ class MqttLink:
         self._outbox: deque[_Message] = deque()
         self._outbox_limit = outbox_limit
         self._wakeup = asyncio.Event()
+        self._drained = asyncio.Event()
         self._client: aiomqtt.Client | None = None
         self.connected = asyncio.Event()
         self.connects = 0  # how many times we (re)connected; useful to tests and health pages
@@ -188,7 +189,11 @@ class MqttLink:
 
     async def _send_loop(self, client: aiomqtt.Client, subscribed: set[str]) -> None:
         outbox = self._outbox
+        task = asyncio.current_task()
         while True:
+            # Cleared before looking, so a subscribe() or send() during a publish below is
+            # seen on the next round instead of being slept through.
+            self._wakeup.clear()
             if self._filters - subscribed:
                 subscribed = await self._subscribe_all(client, subscribed)
             while outbox:
@@ -196,8 +201,18 @@ class MqttLink:
                 # Left in the outbox until the broker has it: a failure here resends it later.
                 await client.publish(msg.topic, msg.payload, qos=msg.qos, retain=msg.retain)
                 outbox.popleft()
-            self._wakeup.clear()
+                # On Python 3.11, aiomqtt's wait_for can swallow a cancel that arrives together
+                # with the PUBACK; honour it here or a stop would hang.
+                if task is not None and task.cancelling():
+                    raise asyncio.CancelledError
+            self._drained.set()
             await self._wakeup.wait()
+
+    async def drain(self) -> None:
+        """Wait until every queued message has reached the broker."""
+        while self._outbox:
+            self._drained.clear()
+            await self._drained.wait()
 
 
 class MemoryLink:

@@ -57,7 +57,7 @@ def visible(user: Any, alert: Alert) -> bool:
     if role is None or role == "admin":
         return True
     if alert.data.get("audience") == "technician":
-        return role == "technician"
+        return bool(role == "technician")
     can_see = getattr(user, "can_see", None)
     return bool(can_see(alert.resident)) if can_see is not None else False
 
