@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from controller.clock import VirtualClock
+from controller.config import HomeConfig
+
 from .conftest import Home
 
 MEDS = "medicijnen"
@@ -78,3 +83,24 @@ async def test_refill_low_is_a_technician_notice(day: Home) -> None:
     day.hub.inject("huis/dispenser/dispenser/state", {"doses_left": 28})
     await day.wait(seconds=1)
     assert day.alerts()[-1] == ("12:00", "resolved", "medication.refill")
+
+
+async def test_a_restart_during_the_wait_keeps_the_reminder_schedule(
+        demo_config: HomeConfig, clock: VirtualClock, tmp_path: Path) -> None:
+    first = Home(demo_config, clock, tmp_path / "huis.db")
+    await first.start()
+    first.settle_in(in_bed=False, room="kitchen")
+    await first.at("13:00")
+    first.dispenser("dose_due", "13:00")
+    await first.wait(minutes=10)
+    await first.stop()  # the hub restarts at 13:10, the run waiting for the dose
+
+    second = Home(demo_config, clock, tmp_path / "huis.db")
+    await second.start()
+    try:
+        second.settle_in(in_bed=False, room="kitchen")
+        await second.at("14:01")
+        assert second.said_at(MEDS) == [("13:30", "Vergeet u uw medicijnen van 13:00 niet? Ze liggen in de keuken.")]
+        assert second.alerts() == [("14:00", "raised", "medication.missed.13:00")]
+    finally:
+        await second.stop()
