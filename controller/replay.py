@@ -277,9 +277,6 @@ class _Printer:
             line = f"command   {event.device} {json.dumps(values, ensure_ascii=False, separators=(',', ':'))}"
         self.write(event.time, line)
 
-    def on_alert(self, event: Event) -> None:
-        self.flush_messages()
-
     def flush_messages(self) -> None:
         for when, topic, payload in self.link.unclaimed:
             self.report.messages += 1
