@@ -28,6 +28,7 @@ import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from difflib import get_close_matches
 from pathlib import Path
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
@@ -190,37 +191,38 @@ def read_log(path: str | Path, cfg: HomeConfig) -> list[LogRow]:
         problems.append(Problem(file=name, line=line, path="", message=message, hint=hint))
 
     try:
-        handle = open(path, newline="", encoding="utf-8")  # noqa: SIM115 - closed below
+        records: list[tuple[int, list[str]]] = []
+        with open(path, newline="", encoding="utf-8") as handle:
+            reader = csv.reader(handle)
+            for record in reader:
+                records.append((reader.line_num, record))
     except OSError as exc:
         raise ConfigError([Problem(file=name, line=None, path="", message=f"cannot read: {exc}")]) from exc
-    with handle:
-        reader = csv.reader(handle)
-        for record in reader:
-            line = reader.line_num
-            if not record or (len(record) == 1 and not record[0].strip()) or record[0].startswith("#"):
-                continue
-            if [c.strip() for c in record] == list(HEADER):
-                continue
-            if len(record) != 4:
-                bad(line, f"expected 4 columns ({', '.join(HEADER)}), got {len(record)}")
-                continue
-            stamp, device, attribute, value = (c.strip() for c in record)
-            try:
-                when = parse_time(stamp, tz)
-            except ValueError:
-                bad(line, f"{stamp!r} is not a timestamp", "try 2026-01-05T23:10:00+01:00")
-                continue
-            if device not in cfg.devices:
-                from difflib import get_close_matches
-
-                close = get_close_matches(device, list(cfg.devices), n=1)
-                bad(line, f"unknown device {device!r}", f"did you mean {close[0]!r}?" if close else None)
-                continue
-            if not attribute:
-                bad(line, "the attribute is empty")
-                continue
-            rows.append(LogRow(line=line, time=when, device=device, attribute=attribute,
-                               value=parse_value(value)))
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise ConfigError([Problem(file=name, line=None, path="", message=f"not a CSV text file: {exc}")]) from exc
+    for line, record in records:
+        if not record or (len(record) == 1 and not record[0].strip()) or record[0].startswith("#"):
+            continue
+        if [c.strip() for c in record] == list(HEADER):
+            continue
+        if len(record) != 4:
+            bad(line, f"expected 4 columns ({', '.join(HEADER)}), got {len(record)}")
+            continue
+        stamp, device, attribute, value = (c.strip() for c in record)
+        try:
+            when = parse_time(stamp, tz)
+        except ValueError:
+            bad(line, f"{stamp!r} is not a timestamp", "try 2026-01-05T23:10:00+01:00")
+            continue
+        if device not in cfg.devices:
+            close = get_close_matches(device, list(cfg.devices), n=1)
+            bad(line, f"unknown device {device!r}", f"did you mean {close[0]!r}?" if close else None)
+            continue
+        if not attribute:
+            bad(line, "the attribute is empty")
+            continue
+        rows.append(LogRow(line=line, time=when, device=device, attribute=attribute,
+                           value=parse_value(value)))
     if problems:
         raise ConfigError(problems)
     # Stable: rows with the same timestamp keep their order in the file.
