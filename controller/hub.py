@@ -11,7 +11,7 @@ import json
 import logging
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from controller.bus import EventBus
@@ -36,6 +36,9 @@ from devices.base import Availability, Command, DeviceEvent, DeviceKind, DeviceS
 log = logging.getLogger(__name__)
 
 Service = Callable[[], Coroutine[Any, Any, None]]
+
+# How long after a command a device's state report counts as its answer (cause chains).
+COMMAND_ECHO = timedelta(seconds=5)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -63,6 +66,7 @@ class Hub:
         self._prefix: dict[str, str] = {}  # 'a/b' routes 'a/b/<anything>' (filters ending in '/+')
         self.messages = 0
         self.payload_errors = 0
+        self._commands: dict[str, tuple[Context, datetime]] = {}
         for dev_id, dev in config.devices.items():
             adapter = KINDS[dev.kind]
             spec = DeviceSpec(id=dev_id, topic=device_topic(dev_id, dev), model=dev.model,
@@ -109,7 +113,8 @@ class Hub:
             log.exception("adapter %s failed on %s", bound.kind, topic)
             self._payload_error(dev_id, topic, payload, f"adapter error: {exc!r}")
             return
-        ctx = Context(origin=f"device:{dev_id}", description=f"message on {topic}")
+        ctx = Context(origin=f"device:{dev_id}", description=f"message on {topic}",
+                      parent=self._commanded(dev_id, now))
         refresh = getattr(bound.adapter, "refresh", None)
         plain: list[Reading] = []
         for reading in readings:
@@ -195,8 +200,20 @@ class Hub:
         bound = self.devices[dev_id]
         for out in bound.adapter.encode(bound.spec, Command(device=dev_id, values=dict(values))):
             self.link.send(out.topic, out.payload, qos=out.qos, retain=out.retain)
+        # The device will report its new state shortly; that report is caused by this command.
+        self._commands[dev_id] = (ctx, self.clock.now() + COMMAND_ECHO)
         self.bus.publish(Event(type=COMMAND_SENT, time=self.clock.now(), context=ctx, device=dev_id,
                                data={"values": dict(values)}))
+
+    def _commanded(self, dev_id: str, now: datetime) -> Context | None:
+        """The context of a command just sent to `dev_id`, if its echo is still expected."""
+        pending = self._commands.get(dev_id)
+        if pending is None:
+            return None
+        if now > pending[1]:
+            del self._commands[dev_id]
+            return None
+        return pending[0]
 
     def link_status(self, connected: bool) -> None:
         """Called by the MQTT link when the broker comes or goes."""

@@ -10,20 +10,31 @@ import asyncio
 import inspect
 import logging
 from collections.abc import Callable
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
+
+from controller.clock import AcceleratedClock
 
 log = logging.getLogger(__name__)
 
 # Titles for the buttons, in the order a tour guide would show them.
 TITLES: dict[str, tuple[str, str]] = {
     "night_exit": ("Nacht: uit bed", "Night: out of bed"),
+    "night_toilet": ("Nacht: naar het toilet", "Night: to the toilet"),
+    "night_exit_door": ("Nacht: naar de voordeur", "Night: to the front door"),
     "missed_medication": ("Medicijnen vergeten", "Missed medication"),
     "wandering": ("Dwalen", "Wandering"),
     "morning_routine": ("Ochtendritme", "Morning routine"),
 }
 DESCRIPTIONS: dict[str, tuple[str, str]] = {
-    "night_exit": ("Mevrouw stapt 's nachts uit bed en gaat naar de badkamer.",
-                   "The resident gets out of bed at night and walks to the bathroom."),
+    "night_exit": ("Mevrouw stapt 's nachts uit bed en blijft lang weg: na 10 minuten krijgt de "
+                   "mantelzorger een waarschuwing, die vanzelf vervalt als ze weer in bed ligt.",
+                   "The resident gets out of bed at night and stays away: after 10 minutes a "
+                   "caregiver is warned, and the warning clears when she is back in bed."),
+    "night_toilet": ("Een kort toiletbezoek: alleen de nachtverlichting gaat aan, niemand wordt gestoord.",
+                     "A short toilet visit: only the night lights come on, nobody is disturbed."),
+    "night_exit_door": ("Mevrouw gaat 's nachts naar de voordeur: er gaat meteen een dringende melding uit.",
+                        "The resident goes to the front door at night: an urgent alert goes out at once."),
     "missed_medication": ("De dispenser piept, maar de medicijnen worden niet genomen.",
                           "The dispenser beeps, but the medication is not taken."),
     "wandering": ("De voordeur gaat open en het label verlaat het huis.",
@@ -58,6 +69,16 @@ def _names(home: Any) -> list[str]:
         if isinstance(value, list | tuple | set | frozenset):
             return [str(v) if isinstance(v, str) else str(getattr(v, "name", v)) for v in value]
     return list(TITLES)
+
+
+def next_local_time(now: datetime, hhmm: str, tz: tzinfo | None) -> datetime:
+    """The next moment (after `now`) the home's wall clock shows `hhmm`."""
+    hour, minute = (int(part) for part in hhmm.split(":"))
+    local = now.astimezone(tz) if tz is not None else now
+    target = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    if target <= local:
+        target += timedelta(days=1)
+    return target
 
 
 class StoryRunner:
@@ -100,10 +121,11 @@ class StoryRunner:
         return "queued"
 
     async def play(self, name: str) -> None:
-        """Play one story to its end."""
+        """Play one story to its end; on a demo clock, at its time of day and its speed."""
         self.playing = name
         self.step = None
         self.publish({"type": "story", "playing": name})
+        restore = self._set_the_scene(name)
         try:
             play = getattr(self.home, "play", None) or self.home.play_story
             result = play(name)
@@ -114,9 +136,29 @@ class StoryRunner:
         except Exception:
             log.exception("story %s failed", name)
         finally:
+            if restore is not None:
+                restore()
             self.playing = None
             self.step = None
             self.publish({"type": "story", "playing": None})
+
+    def _set_the_scene(self, name: str) -> Callable[[], None] | None:
+        """Jump a demo clock to the story's hour and speed it up; returns how to undo the speed.
+
+        Only a clock that can (an AcceleratedClock in `huis demo`) is touched; time only ever
+        moves forward, so the hub's timers and alerts stay consistent.
+        """
+        clock = getattr(self.home, "clock", None)
+        stories = getattr(self.home, "stories", None)
+        story = (stories() if callable(stories) else stories or {}).get(name)
+        if story is None or not isinstance(clock, AcceleratedClock):
+            return None
+        starts_at = getattr(story, "starts_at", None)
+        if starts_at:
+            clock.jump_to(next_local_time(clock.now(), starts_at, getattr(self.home, "tz", None)))
+        before = clock.speed
+        clock.set_speed(getattr(story, "speed", before))
+        return lambda: clock.set_speed(before)
 
     async def run(self) -> None:
         """Play queued stories until cancelled."""

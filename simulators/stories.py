@@ -46,6 +46,11 @@ class Story:
     title: str
     title_en: str
     steps: tuple[Step, ...]
+    # When it happens (local time of day, "HH:MM"): a tour guide's demo clock jumps to it, so a
+    # night can be shown in the afternoon. None: whenever it is played.
+    starts_at: str | None = None
+    # Simulated seconds per real second while it plays on the demo clock.
+    speed: float = 20.0
 
     def __post_init__(self) -> None:
         if [s.at for s in self.steps] != sorted(s.at for s in self.steps):
@@ -74,6 +79,31 @@ STORIES: dict[str, Story] = {
             name="night_exit",
             title="'s Nachts uit bed",
             title_en="Out of bed at night",
+            starts_at="02:10",
+            steps=(
+                *_ASLEEP,
+                _step("10s", "Ze stapt uit bed.", "She gets out of bed.",
+                      device="bed", set={"occupancy": False}),
+                _step("15s", "Ze loopt door de slaapkamer.", "She walks through the bedroom.",
+                      walk_to="bedroom"),
+                _step("45s", "Ze loopt de hal in.", "She walks into the hall.", walk_to="hall"),
+                _step("1m15s", "Ze gaat naar de badkamer.", "She goes to the bathroom.",
+                      walk_to="bathroom"),
+                _step("5m", "Ze blijft lang weg: de mantelzorger wordt zo gewaarschuwd.",
+                      "She stays away a long time: a caregiver will be warned soon.", rest=True),
+                _step("12m", "Terug door de hal.", "Back through the hall.", walk_to="hall"),
+                _step("12m30s", "Terug in de slaapkamer.", "Back in the bedroom.", walk_to="bedroom"),
+                _step("13m", "Ze gaat weer in bed liggen.", "She lies down in bed again.",
+                      device="bed", set={"occupancy": True}),
+                _step("13m", "", "", rest=True),
+                _step("15m", "Ze slaapt weer.", "She is asleep again.", rest=True),
+            ),
+        ),
+        Story(
+            name="night_toilet",
+            title="'s Nachts naar het toilet",
+            title_en="A night-time toilet visit",
+            starts_at="02:10",
             steps=(
                 *_ASLEEP,
                 _step("10s", "Ze stapt uit bed.", "She gets out of bed.",
@@ -95,6 +125,7 @@ STORIES: dict[str, Story] = {
             name="night_exit_door",
             title="'s Nachts naar de voordeur",
             title_en="To the front door at night",
+            starts_at="03:20",
             steps=(
                 *_ASLEEP,
                 _step("10s", "Ze stapt uit bed.", "She gets out of bed.",
@@ -137,6 +168,7 @@ STORIES: dict[str, Story] = {
             name="missed_medication",
             title="Medicatie niet ingenomen",
             title_en="Medication not taken",
+            speed=60.0,
             steps=(
                 _step("0s", "Mevrouw Jansen zit in de woonkamer.", "Mrs Jansen sits in the living room.",
                       walk_to="living"),
@@ -150,6 +182,7 @@ STORIES: dict[str, Story] = {
             name="morning_routine",
             title="Ochtendritueel",
             title_en="Morning routine",
+            starts_at="07:05",
             steps=(
                 *_ASLEEP,
                 _step("30s", "Mevrouw Jansen staat op.", "Mrs Jansen gets up.",

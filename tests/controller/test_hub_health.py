@@ -45,3 +45,20 @@ async def test_a_heartbeat_protocol_device_is_offline_after_10_silent_minutes(hu
     await clock.advance(seconds=1)
     hub.check_health()
     assert hub.state.get("speaker").available is False
+
+
+async def test_a_state_report_after_a_command_carries_the_command_as_its_cause(
+        hub: Hub, clock: VirtualClock) -> None:
+    from controller.events import STATE_CHANGED, Context, Event
+
+    seen: list[Event] = []
+    hub.bus.subscribe(seen.append, STATE_CHANGED)
+    because = Context(origin="scenario:night_exit_lights", description="out of bed at night")
+    hub.command("bathroom_light", {"state": "ON", "brightness": 25}, because)
+    await clock.advance(seconds=1)
+    hub.inject("zigbee2mqtt/bathroom_light", {"state": "ON", "brightness": 25})
+    assert seen[-1].context.parent is because
+    # Much later, a report is the device's own doing again.
+    await clock.advance(seconds=10)
+    hub.inject("zigbee2mqtt/bathroom_light", {"state": "OFF"})
+    assert seen[-1].context.parent is None

@@ -81,7 +81,7 @@ async def test_a_tour_button_plays_the_night_exit_through_the_simulators(
             await expect(page.locator('[data-room="hall"]')).to_have_class(re.compile(r"\bhere\b"))
             await shot(page, "tour-story.png")
             # Let the story finish; the buttons come back.
-            for _ in range(8):
+            for _ in range(16):  # she stays out of bed for 13 minutes
                 await clock.advance(minutes=1)
             await expect(bed).to_have_attribute("data-state", "occupied")
             await expect(button).to_have_attribute("aria-pressed", "false")

@@ -92,7 +92,7 @@ async def test_availability_by_hand(tmp_path: Path, mosquitto: Mosquitto, record
 async def test_story_runs_to_its_end(tmp_path: Path, mosquitto: Mosquitto, recorder: Recorder,
                                      capsys: pytest.CaptureFixture[str]) -> None:
     config = config_for(tmp_path, mosquitto.port)
-    assert await run_cli(config, "--story", "night_exit", "--speed", "3600") == 0
+    assert await run_cli(config, "--story", "night_toilet", "--speed", "3600") == 0
     await recorder.wait_for(lambda: len(recorder.raw("zigbee2mqtt/bed_sensor")) == 3)
     assert [p["occupancy"] for p in recorder.payloads("zigbee2mqtt/bed_sensor")] == [True, False, True]
     assert any(p["occupancy"] for p in recorder.payloads("zigbee2mqtt/bathroom_motion"))

@@ -99,7 +99,7 @@ async def test_control_topic_drives_the_running_home(mosquitto: Mosquitto, demo_
             assert (await r.rec.next("zigbee2mqtt/kitchen_motion"))["occupancy"] is True
             await r.rec.next("espresense/devices/wander_tag/kitchen")
 
-            r.command(CONTROL_TOPIC, {"id": "t4", "story": "night_exit"})
+            r.command(CONTROL_TOPIC, {"id": "t4", "story": "night_toilet"})
             await r.roundtrip()
             assert r.rec.payloads("huis/simulators/reply/t4") == []  # the story takes 8 minutes
             await clock.advance(minutes=8)
@@ -185,7 +185,7 @@ def _occupied(bus: MemoryBus, topic: str) -> list[bool]:
 
 
 async def test_night_exit_walks_to_the_bathroom_and_back(demo_config: HomeConfig) -> None:
-    bus = await _play(demo_config, "night_exit", NIGHT)
+    bus = await _play(demo_config, "night_toilet", NIGHT)
     assert _occupied(bus, "zigbee2mqtt/bed_sensor") == [True, False, True]
     for room in ("bedroom", "hall", "bathroom"):
         assert True in _occupied(bus, f"zigbee2mqtt/{room}_motion"), room
