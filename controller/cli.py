@@ -138,7 +138,8 @@ async def _serve_home(cfg: HomeConfig, clock: Clock, host: str, port: int, *, si
             await run_simulators(cfg, clock, host, port, home=simulated)
 
         services.append(simulators)
-    app = create_app(home.hub, db=home.db, engine=home.engine, alerts=home.alerts, simulated_home=simulated)
+    app = create_app(home.hub, db=home.db, engine=home.engine, alerts=home.alerts, simulated_home=simulated,
+                     history=home.history)
 
     async def dashboard() -> None:
         await serve(app, cfg.dashboard.host, cfg.dashboard.port)
@@ -225,6 +226,46 @@ def _server_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dashboard-port", type=int, default=None)
 
 
+def cmd_user_add(args: argparse.Namespace) -> int:
+    """Create a dashboard account; the password is asked for (or read from stdin), never shown."""
+    import getpass
+
+    from controller.config import resolve
+    from controller.store import Database
+    from dashboard.auth import AuthError, create_user
+
+    cfg = _load(args.config)
+    if args.role == "caregiver" and args.caregiver not in cfg.caregivers:
+        print(f"huis user add: a caregiver account needs --caregiver, one of: {', '.join(cfg.caregivers)}",
+              file=sys.stderr)
+        return EXIT_CONFIG
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"Password for {args.username}: ")
+        if getpass.getpass("Again: ") != password:
+            print("huis user add: the passwords differ.", file=sys.stderr)
+            return EXIT_CONFIG
+    residents = [cfg.resident.pseudonym] if args.role == "caregiver" else []
+
+    async def add() -> None:
+        db = await Database.connect(resolve(cfg, cfg.storage.path))
+        try:
+            await create_user(db, username=args.username, password=password, role=args.role,
+                              residents=residents, caregiver=args.caregiver, display_name=args.name,
+                              now=RealClock().now())
+        finally:
+            await db.close()
+
+    try:
+        asyncio.run(add())
+    except AuthError as exc:
+        print(f"huis user add: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    print(f"Added {args.role} '{args.username}'.")
+    return 0
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     """Drive a simulated device by hand."""
     from simulators.cli import simulate
@@ -287,6 +328,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--until", default=None)
     p.add_argument("-o", "--output", default=None, help="write to this file instead of stdout")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("user", help="manage dashboard accounts")
+    user_sub = p.add_subparsers(dest="user_command", required=True)
+    p = user_sub.add_parser("add", help="add an account (caregiver, technician or admin)")
+    p.add_argument("username")
+    p.add_argument("--role", required=True, choices=("caregiver", "technician", "admin"))
+    p.add_argument("--caregiver", default=None, help="for a caregiver: their id in config/home.yaml")
+    p.add_argument("--name", default=None, help="the name shown in the dashboard")
+    p.add_argument("--password-stdin", action="store_true", help="read the password from stdin (scripts)")
+    p.add_argument("--config", default=DEFAULT_CONFIG)
+    p.set_defaults(func=cmd_user_add)
 
     p = sub.add_parser("simulate", help="drive simulated devices by hand (e.g. the bed becomes empty)")
     from simulators.cli import add_arguments
