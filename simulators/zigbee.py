@@ -336,6 +336,8 @@ def _scalar(payload: bytes) -> Any:
 _LIGHT_MODELS: dict[str, tuple[int, int] | None] = {
     "LED1623G12": None,  # TRADFRI bulb E27, white, globe, opal, 1000 lm: state and brightness only
     "LED1545G12": (250, 454),  # TRADFRI bulb E27, white spectrum, 980 lm
+    "LED2102G3": None,  # TRADFRI bulb E27, white, 806 lm: state and brightness only
+    "LED2201G8": (250, 454),  # TRADFRI bulb E27, white spectrum, 1055 lm
 }
 
 
