@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from controller.events import Context
 
 ALERT_EVENT = "alert"
-ALERT_ACTIONS = ("raised", "acknowledged", "escalated", "resolved")
+ALERT_ACTIONS = ("raised", "delivered", "acknowledged", "escalated", "resolved", "cancelled")
 
 
 class AlertSink(Protocol):
