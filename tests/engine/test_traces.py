@@ -191,3 +191,11 @@ async def test_reload_command_signals_the_running_hub(home: HomeConfig, tmp_path
     err = io.StringIO()
     assert commands.reload(tmp_path / "nope.pid", err) == 1
     assert err.getvalue().startswith(f"cannot reach the running hub through {tmp_path}/nope.pid")
+
+
+def test_shipped_schema_json_is_current() -> None:
+    # Editors read scenarios/schema.json; regenerate with `huis schema -o scenarios/schema.json`.
+    from controller.engine.schema import schema_text
+    from tests.conftest import ROOT
+
+    assert (ROOT / "scenarios" / "schema.json").read_text() == schema_text()
