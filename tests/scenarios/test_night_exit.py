@@ -199,3 +199,18 @@ async def test_a_restart_while_the_hub_was_down_past_the_deadline_fires_at_once(
         assert trace.trigger.get("late")
     finally:
         await second.stop()
+
+
+async def test_back_in_bed_after_the_night_leaves_the_wake_up_light_alone(night: Home) -> None:
+    await night.at("06:50")
+    mark = night.mark()
+    night.bed(False)
+    await night.at("07:05")
+    night.bed(True)
+    await night.wait(minutes=1)
+    assert night.timeline("bedroom_light", mark) == [
+        ("06:50", ON),
+        ("07:00", {"state": "ON", "brightness": 3}),             # the wake-up light
+        ("07:00", {"brightness": 203, "transition": 900}),
+    ]
+    assert night.timeline("bathroom_light", mark) == [("06:50", ON), ("07:05", OFF)]

@@ -59,8 +59,8 @@ EXPECTED = """\
 22:30 kitchen_light {"state":"OFF","transition":30}
 03:10 bedroom_light {"state":"ON","brightness":25,"transition":2}
 03:10 bathroom_light {"state":"ON","brightness":25,"transition":2}
-03:16 bedroom_light {"state":"OFF","transition":5}
 03:16 bathroom_light {"state":"OFF","transition":5}
+03:16 bedroom_light {"state":"OFF","transition":5}
 07:00 mode day
 07:00 bedroom_light {"state":"ON","brightness":3}
 07:00 bedroom_light {"brightness":203,"transition":900}
