@@ -10,10 +10,7 @@ import asyncio
 import inspect
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta, tzinfo
 from typing import Any
-
-from controller.clock import AcceleratedClock
 
 log = logging.getLogger(__name__)
 
@@ -71,16 +68,6 @@ def _names(home: Any) -> list[str]:
     return list(TITLES)
 
 
-def next_local_time(now: datetime, hhmm: str, tz: tzinfo | None) -> datetime:
-    """The next moment (after `now`) the home's wall clock shows `hhmm`."""
-    hour, minute = (int(part) for part in hhmm.split(":"))
-    local = now.astimezone(tz) if tz is not None else now
-    target = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
-    if target <= local:
-        target += timedelta(days=1)
-    return target
-
-
 class StoryRunner:
     """Plays one story at a time on a simulated home and tells the pages what is playing."""
 
@@ -121,14 +108,14 @@ class StoryRunner:
         return "queued"
 
     async def play(self, name: str) -> None:
-        """Play one story to its end; on a demo clock, at its time of day and its speed."""
+        """Play one story to its end."""
         self.playing = name
         self.step = None
         self.publish({"type": "story", "playing": name})
-        restore = self._set_the_scene(name)
         try:
             play = getattr(self.home, "play", None) or self.home.play_story
-            result = play(name)
+            # Staged: at the story's hour and speed when the demo clock allows it.
+            result = play(name, staged=True)
             if inspect.isawaitable(result):
                 await result
         except asyncio.CancelledError:
@@ -136,29 +123,9 @@ class StoryRunner:
         except Exception:
             log.exception("story %s failed", name)
         finally:
-            if restore is not None:
-                restore()
             self.playing = None
             self.step = None
             self.publish({"type": "story", "playing": None})
-
-    def _set_the_scene(self, name: str) -> Callable[[], None] | None:
-        """Jump a demo clock to the story's hour and speed it up; returns how to undo the speed.
-
-        Only a clock that can (an AcceleratedClock in `huis demo`) is touched; time only ever
-        moves forward, so the hub's timers and alerts stay consistent.
-        """
-        clock = getattr(self.home, "clock", None)
-        stories = getattr(self.home, "stories", None)
-        story = (stories() if callable(stories) else stories or {}).get(name)
-        if story is None or not isinstance(clock, AcceleratedClock):
-            return None
-        starts_at = getattr(story, "starts_at", None)
-        if starts_at:
-            clock.jump_to(next_local_time(clock.now(), starts_at, getattr(self.home, "tz", None)))
-        before = clock.speed
-        clock.set_speed(getattr(story, "speed", before))
-        return lambda: clock.set_speed(before)
 
     async def run(self) -> None:
         """Play queued stories until cancelled."""
