@@ -62,7 +62,9 @@ def rows_for(event: Event) -> list[tuple[str, str, str | None, str | None, str, 
         return [(t, event.type, event.device, name, json.dumps(new, default=str), origin, cause)
                 for name, (_, new) in event.data["changes"].items()]
     if event.type == DEVICE_EVENT:
-        return [(t, event.type, event.device, "event", json.dumps(event.data["event"]), origin, cause)]
+        # The event name alone, or with its data ({"event": "dose_due", "dose": "08:00"}).
+        value = dict(event.data) if len(event.data) > 1 else event.data["event"]
+        return [(t, event.type, event.device, "event", json.dumps(value, default=str), origin, cause)]
     if event.type == AVAILABILITY:
         return [(t, event.type, event.device, "available", json.dumps(event.data["online"]), origin, cause)]
     if event.type == PAYLOAD_ERROR:

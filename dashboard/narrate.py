@@ -384,7 +384,7 @@ def events_from_history(rows: Iterable[Any]) -> list[Event]:
                 continue
             data: dict[str, Any] = {"changes": {row.attribute: (None, row.value)}}
         elif row.type == DEVICE_EVENT:
-            data = {"event": row.value}
+            data = dict(row.value) if isinstance(row.value, dict) else {"event": row.value}
         elif row.type == COMMAND_SENT:
             data = {"values": row.value}
         else:

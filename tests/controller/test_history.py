@@ -63,3 +63,17 @@ async def test_query_filters_by_device_and_type(tmp_path: Path, clock: VirtualCl
         only_state = await history.query(types=["state_changed"], devices=["bed_sensor"])
         assert [(r.attribute, r.value) for r in only_state] == [("occupancy", True)]
         assert await history.query(devices=["nobody"]) == []
+
+
+async def test_device_events_keep_their_data(tmp_path: Path, clock: VirtualClock, hub: Hub) -> None:
+    async with await Database.connect(tmp_path / "h.db") as db:
+        history = History(db, hub.bus, clock)
+        await history.open()
+        hub.inject("huis/dispenser/dispenser/event",
+                   {"event": "dose_due", "dose": "08:00", "time": clock.now().isoformat()})
+        hub.inject("zigbee2mqtt/sos_button", {"action": "emergency"})
+        await history.flush()
+        events = await history.query(types=["device_event"])
+        assert events[0].value["event"] == "dose_due"
+        assert events[0].value["dose"] == "08:00"
+        assert events[1].value == "emergency"
