@@ -142,3 +142,19 @@ def rss_mib(pid: int) -> float:
 
 def machine() -> str:
     return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def write_section(path: Path, heading: str, body: str) -> None:
+    """Replace (or add) one `## heading` section of a Markdown file, leaving the others alone."""
+    text = path.read_text() if path.exists() else "# Performance\n\nMeasured with the scripts in `bench/`.\n"
+    lines = text.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.strip() == f"## {heading}"), None)
+    section = [f"## {heading}", "", *body.splitlines(), ""]
+    if start is None:
+        if lines and lines[-1].strip():
+            lines.append("")
+        lines += section
+    else:
+        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+        lines[start:end] = section
+    path.write_text("\n".join(lines).rstrip("\n") + "\n")

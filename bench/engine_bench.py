@@ -29,7 +29,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import Latency, machine, measure_latency, mosquitto, rss_mib  # noqa: E402
+from bench.common import Latency, machine, measure_latency, mosquitto, rss_mib, write_section  # noqa: E402
 from controller.clock import Clock, VirtualClock, monotonic  # noqa: E402
 from controller.config import HomeConfig, load_home  # noqa: E402
 from controller.engine import Engine, MemoryAlertSink, ScenarioSet, load_scenario_text  # noqa: E402
@@ -308,22 +308,6 @@ directly from `MqttLink.send` while connected (the "experiment" row: `paho.publi
 thread besides the loop is aiosqlite's worker committing the engine's traces (one per run,
 including runs whose conditions failed) with `synchronous=FULL`; it shows in p99 more than p50.
 """
-
-
-def write_section(path: Path, heading: str, body: str) -> None:
-    """Replace (or add) one `## heading` section of a Markdown file, leaving the others alone."""
-    text = path.read_text() if path.exists() else "# Performance\n\nMeasured with the scripts in `bench/`.\n"
-    lines = text.splitlines()
-    start = next((i for i, line in enumerate(lines) if line.strip() == f"## {heading}"), None)
-    section = [f"## {heading}", "", *body.splitlines(), ""]
-    if start is None:
-        if lines and lines[-1].strip():
-            lines.append("")
-        lines += section
-    else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        lines[start:end] = section
-    path.write_text("\n".join(lines).rstrip("\n") + "\n")
 
 
 def main() -> int:
