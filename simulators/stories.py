@@ -72,6 +72,31 @@ _ASLEEP = (
     _step("0s", "", "", rest_in="bedroom"),
 )
 
+
+def _back_to_bed(at: str) -> tuple[Step, ...]:
+    """She walks back from the bathroom, starting `at`, and is asleep two minutes later."""
+    t = parse_duration(at)
+
+    def step(later: int, text: str, text_en: str, **kw: Any) -> Step:
+        return Step(at=t + timedelta(seconds=later), text=text, text_en=text_en, **kw)
+
+    return (
+        step(0, "Terug door de hal.", "Back through the hall.", walk_to="hall"),
+        step(30, "Terug in de slaapkamer.", "Back in the bedroom.", walk_to="bedroom"),
+        step(60, "Ze gaat weer in bed liggen.", "She lies down in bed again.",
+             device="bed", set={"occupancy": True}),
+        step(60, "", "", rest=True),
+        step(180, "Ze slaapt weer.", "She is asleep again.", rest=True),
+    )
+
+
+_TO_THE_BATHROOM = (
+    _step("10s", "Ze stapt uit bed.", "She gets out of bed.", device="bed", set={"occupancy": False}),
+    _step("15s", "Ze loopt door de slaapkamer.", "She walks through the bedroom.", walk_to="bedroom"),
+    _step("45s", "Ze loopt de hal in.", "She walks into the hall.", walk_to="hall"),
+    _step("1m15s", "Ze gaat naar de badkamer.", "She goes to the bathroom.", walk_to="bathroom"),
+)
+
 STORIES: dict[str, Story] = {
     s.name: s
     for s in (
@@ -82,21 +107,10 @@ STORIES: dict[str, Story] = {
             starts_at="02:10",
             steps=(
                 *_ASLEEP,
-                _step("10s", "Ze stapt uit bed.", "She gets out of bed.",
-                      device="bed", set={"occupancy": False}),
-                _step("15s", "Ze loopt door de slaapkamer.", "She walks through the bedroom.",
-                      walk_to="bedroom"),
-                _step("45s", "Ze loopt de hal in.", "She walks into the hall.", walk_to="hall"),
-                _step("1m15s", "Ze gaat naar de badkamer.", "She goes to the bathroom.",
-                      walk_to="bathroom"),
+                *_TO_THE_BATHROOM,
                 _step("5m", "Ze blijft lang weg: de mantelzorger wordt zo gewaarschuwd.",
                       "She stays away a long time: a caregiver will be warned soon.", rest=True),
-                _step("12m", "Terug door de hal.", "Back through the hall.", walk_to="hall"),
-                _step("12m30s", "Terug in de slaapkamer.", "Back in the bedroom.", walk_to="bedroom"),
-                _step("13m", "Ze gaat weer in bed liggen.", "She lies down in bed again.",
-                      device="bed", set={"occupancy": True}),
-                _step("13m", "", "", rest=True),
-                _step("15m", "Ze slaapt weer.", "She is asleep again.", rest=True),
+                *_back_to_bed("12m"),
             ),
         ),
         Story(
@@ -106,19 +120,8 @@ STORIES: dict[str, Story] = {
             starts_at="02:10",
             steps=(
                 *_ASLEEP,
-                _step("10s", "Ze stapt uit bed.", "She gets out of bed.",
-                      device="bed", set={"occupancy": False}),
-                _step("15s", "Ze loopt door de slaapkamer.", "She walks through the bedroom.",
-                      walk_to="bedroom"),
-                _step("45s", "Ze loopt de hal in.", "She walks into the hall.", walk_to="hall"),
-                _step("1m15s", "Ze gaat naar de badkamer.", "She goes to the bathroom.",
-                      walk_to="bathroom"),
-                _step("5m", "Terug door de hal.", "Back through the hall.", walk_to="hall"),
-                _step("5m30s", "Terug in de slaapkamer.", "Back in the bedroom.", walk_to="bedroom"),
-                _step("6m", "Ze gaat weer in bed liggen.", "She lies down in bed again.",
-                      device="bed", set={"occupancy": True}),
-                _step("6m", "", "", rest=True),
-                _step("8m", "Ze slaapt weer.", "She is asleep again.", rest=True),
+                *_TO_THE_BATHROOM,
+                *_back_to_bed("5m"),
             ),
         ),
         Story(

@@ -9,7 +9,6 @@ moved by the test, at night in Zwolle.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -29,6 +28,7 @@ from simulators.home import SimulatedHome, run_simulators
 from tests.conftest import Mosquitto
 from tests.dashboard.conftest import running
 from tests.dashboard.test_browser import open_page, shot
+from tests.dashboard.test_demo import supervised
 
 pytestmark = [pytest.mark.browser, pytest.mark.broker]
 
@@ -46,19 +46,6 @@ async def home(demo_config: HomeConfig, mosquitto: Mosquitto,
         yield built, clock
     finally:
         await built.close()
-
-
-@contextlib.asynccontextmanager
-async def supervised(*coros: Any) -> AsyncIterator[None]:
-    tasks = [asyncio.create_task(c) for c in coros]
-    try:
-        yield
-    finally:
-        for t in tasks:
-            t.cancel()
-        for t in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await t
 
 
 async def test_night_exit_story_moves_plan_explanation_and_alert_together(
