@@ -221,8 +221,9 @@ def main() -> None:
         f"| *for scale: bare httpx POSTs to that server, no hub* | | {bare:.0f} requests/s |",
         "",
         "Aims: p99 < 50 ms on loopback; >= 500 alerts/s with persistence. How it is measured:",
-        "`bench/alerts_bench.py` (the whole hub path: payload -> adapter -> engine -> alert stored",
-        "with synchronous=FULL -> ntfy channel -> HTTP POST received). The ntfy rate is bounded by",
+        "`bench/alerts_bench.py`: a bed payload handed to the hub -> adapter -> a one-line stand-in",
+        "rule (the engine's own cost is in the section above) -> alert stored with synchronous=FULL",
+        "-> ntfy channel -> HTTP POST received by a local ntfy server. The ntfy rate is bounded by",
         "the HTTP round trips, as the bare-httpx row shows, not by persistence.",
     ]
     body = "\n".join(lines)
