@@ -1392,10 +1392,12 @@ class Engine:
             return weekday_name(local.date(), self._language)
         if root == "date":
             return spoken_date(local.date(), self._language)
-        if root == "state" and len(path) == 3:
-            return self.value(path[1], path[2])
-        if root == "previous" and len(path) == 3:
-            return self._previous.get((path[1], path[2]))
+        if root in ("state", "previous") and len(path) == 3:
+            value = self.value(path[1], path[2]) if root == "state" else self._previous.get((path[1], path[2]))
+            # People read these messages: a room says "Hal", not its id "hall".
+            if path[2] == "room" and isinstance(value, str) and value in self.cfg.rooms:
+                return self._room_name(value)
+            return value
         if root == "name" and len(path) == 2:
             dev = self.cfg.devices.get(path[1])
             return (dev.name or path[1]) if dev else None

@@ -28,7 +28,7 @@ THE_WEEK = [
     "2026-01-08 02:30:00  ALERT     urgent night_exit.door (night_exit_door, to caregivers): "
     "Voordeur is open gegaan om 02:30 terwijl Mevrouw Jansen uit bed is.",
     "2026-01-08 02:30:40  ALERT     urgent wander.left_home (wander_left_home, to caregivers): "
-    "Mevrouw Jansen is om 02:30 naar buiten gegaan (Voordeur); laatst gezien in: hall.",
+    "Mevrouw Jansen is om 02:30 naar buiten gegaan (Voordeur); laatst gezien in: Hal.",
     "2026-01-08 02:50:00  RESOLVED  night_exit.bed_empty: weer in bed",
     "2026-01-09 04:10:00  ALERT     warning night_exit.bed_empty (night_exit_warning, to caregivers): "
     "Mevrouw Jansen is al 10 minuten uit bed (04:10).",

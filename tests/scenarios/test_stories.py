@@ -101,7 +101,7 @@ async def test_wandering_story_by_day(demo_config: HomeConfig, tmp_path: Path) -
     async with demo(demo_config, local_time(6, 15), tmp_path) as (home, sims):
         await play(home, sims, "wandering")
         assert home.raised() == ["wander.left_home"]
-        assert home.sink.raised()[0].message.endswith("laatst gezien in: hall.")
+        assert home.sink.raised()[0].message.endswith("laatst gezien in: Hal.")
 
 
 async def test_missed_medication_story(demo_config: HomeConfig, tmp_path: Path) -> None:

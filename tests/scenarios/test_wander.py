@@ -20,7 +20,7 @@ async def test_leaving_through_the_front_door_is_urgent_with_the_last_room(day: 
     [alert] = day.sink.raised()
     assert (alert.key, alert.severity) == ("wander.left_home", "urgent")
     assert alert.message == ("Mevrouw Jansen is om 12:00 naar buiten gegaan (Voordeur); "
-                             "laatst gezien in: hall.")
+                             "laatst gezien in: Hal.")
     assert day.hub.state.attribute("wander_tag", "room") == "outside/unknown"
 
 
