@@ -42,6 +42,7 @@ class Home:
         await self.hub.run(self.history.run, self.alerts.run, self.engine.run, *services)
 
     async def close(self) -> None:
+        await self.alerts.aclose()
         for db in self._owned:
             await db.close()
 

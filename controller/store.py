@@ -108,4 +108,14 @@ class Database:
 
 
 def _split(sql: str) -> list[str]:
-    return [s.strip() for s in sql.split(";") if s.strip()]
+    # Statement by statement, keeping the ';' inside trigger bodies where it belongs.
+    out, current = [], ""
+    for piece in sql.split(";"):
+        current += piece + ";"
+        if sqlite3.complete_statement(current):
+            if current.strip(" \n\t;"):
+                out.append(current.strip())
+            current = ""
+    if current.strip(" \n\t;"):
+        out.append(current.strip())
+    return out
