@@ -6,6 +6,8 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+from controller.errors import HuisError
+
 log = logging.getLogger(__name__)
 
 
@@ -23,7 +25,18 @@ async def embedded_broker(host: str = "127.0.0.1", port: int = 1884) -> AsyncIte
         },
     }
     broker = Broker(config)
-    await broker.start()
+    # amqtt logs a failed start with a traceback of its own; we say it once, in plain words.
+    amqtt_log = logging.getLogger("amqtt.broker")
+    level = amqtt_log.level
+    amqtt_log.setLevel(logging.CRITICAL)
+    try:
+        await broker.start()
+    except Exception as exc:  # amqtt reports a taken port as its own BrokerError
+        raise HuisError(f"The embedded MQTT broker cannot listen on {host}:{port} ({exc}). Stop the "
+                        "program that uses it (another `huis demo`?), or set embedded_broker.port "
+                        "in the configuration.") from exc
+    finally:
+        amqtt_log.setLevel(level)
     log.info("embedded MQTT broker listening on %s:%d", host, port)
     try:
         yield host, port

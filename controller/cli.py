@@ -17,7 +17,7 @@ from typing import Any
 from controller import logs
 from controller.clock import AcceleratedClock, Clock, RealClock
 from controller.config import HomeConfig, load_home
-from controller.errors import ConfigError
+from controller.errors import ConfigError, HuisError
 
 log = logging.getLogger("huis")
 
@@ -111,11 +111,24 @@ async def _run_until_stopped(main: Coroutine[Any, Any, None]) -> None:
 
 
 def _run(main: Coroutine[Any, Any, None]) -> None:
-    """Run `main` until it ends or Ctrl-C / SIGTERM stops it; every service stops cleanly."""
+    """Run `main` until it ends or Ctrl-C / SIGTERM stops it; every service stops cleanly.
+
+    Raises the first HuisError when a service could not start (a port in use, say).
+    """
     try:
         asyncio.run(_run_until_stopped(main))
     except (KeyboardInterrupt, asyncio.CancelledError):
         pass
+    except BaseExceptionGroup as group:
+        matched, _ = group.split(HuisError)
+        if matched is None:
+            raise
+        raise _first(matched) from group
+
+
+def _first(group: BaseExceptionGroup[HuisError]) -> HuisError:
+    exc = group.exceptions[0]
+    return _first(exc) if isinstance(exc, BaseExceptionGroup) else exc
 
 
 async def _serve_home(cfg: HomeConfig, clock: Clock, host: str, port: int, *, simulate: bool = False) -> None:
@@ -360,6 +373,9 @@ def main(argv: list[str] | None = None) -> int:
         for p in exc.problems:
             print(p, file=sys.stderr)
         return EXIT_CONFIG
+    except HuisError as exc:
+        print(f"huis {args.command}: {exc}", file=sys.stderr)
+        return 1
     return code
 
 

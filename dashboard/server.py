@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import Iterator
 
 import uvicorn
 from fastapi import FastAPI
+
+from controller.errors import HuisError
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +23,26 @@ class _Server(uvicorn.Server):
         yield
 
 
+def listen(host: str, port: int) -> socket.socket:
+    """A listening socket for the dashboard; HuisError saying what to do when the port is taken.
+
+    We bind it ourselves: uvicorn would call sys.exit() inside the event loop instead.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        raise HuisError(f"The dashboard cannot listen on {host}:{port}: {exc.strerror}. Stop the program "
+                        "that uses it, or choose another port (dashboard.port in the configuration, "
+                        "or --dashboard-port).") from exc
+    sock.setblocking(False)
+    return sock
+
+
 async def serve(app: FastAPI, host: str, port: int, *, started: asyncio.Event | None = None,
                 proxy_headers: bool = False) -> None:
     """Serve `app` until cancelled, with the dashboard's own loops (story player) beside it.
@@ -27,13 +50,14 @@ async def serve(app: FastAPI, host: str, port: int, *, started: asyncio.Event | 
     `proxy_headers`: trust X-Forwarded-Proto from a TLS proxy on loopback, so cookies get
     their Secure flag behind it.
     """
+    sock = listen(host, port)
     server = _Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
                                     access_log=False, lifespan="off", ws="websockets-sansio",
                                     proxy_headers=proxy_headers))
     dashboard = getattr(app.state, "huis", None)
     try:
         async with asyncio.TaskGroup() as tg:
-            task = tg.create_task(server.serve(), name="uvicorn")
+            task = tg.create_task(server.serve(sockets=[sock]), name="uvicorn")
             for service in dashboard.services() if dashboard is not None else []:
                 tg.create_task(service(), name=f"dashboard-{service.__name__}")
             try:

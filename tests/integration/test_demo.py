@@ -90,3 +90,21 @@ def test_demo_stops_on_sigterm_too(demo: tuple[subprocess.Popen[bytes], int, Pat
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=15) == 0
     assert "Traceback" not in log.read_text()
+
+
+@pytest.mark.parametrize("which", ["dashboard", "broker"])
+def test_a_port_in_use_is_a_clear_message_not_a_hang(tmp_path: Path, which: str) -> None:
+    import re
+    import socket
+
+    config, web = demo_config(tmp_path)
+    broker = int(re.search(r"embedded_broker:\n  host: 127.0.0.1\n  port: (\d+)", config.read_text())[1])  # type: ignore[index]
+    taken = web if which == "dashboard" else broker
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", taken))
+        squatter.listen()
+        result = subprocess.run([sys.executable, "-m", "controller.cli", "demo", "--config", str(config)],
+                                capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{taken}" in result.stderr
+    assert "Traceback" not in result.stderr
