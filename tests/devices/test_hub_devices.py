@@ -86,8 +86,10 @@ async def test_light_state_and_command(hub: Hub) -> None:
     topic, payload, qos, retain = hub.link.sent[-1]
     assert (topic, qos, retain) == ("zigbee2mqtt/living_light/set", 1, False)
     assert json.loads(payload) == {"state": "ON", "brightness": 76, "transition": 2}
-    with pytest.raises(ValueError):  # LED1623G12 has no colour temperature
-        hub.command("living_light", {"color_temp": 300}, CTX)
+    with pytest.raises(ValueError):  # the hall's LED1623G12 has no colour temperature
+        hub.command("hall_light", {"color_temp": 300}, CTX)
+    hub.command("living_light", {"color_temp": 454}, CTX)  # the living room's LED2201G8 has
+    assert json.loads(hub.link.sent[-1][1]) == {"color_temp": 454}
 
 
 async def test_curtain_state_and_command(hub: Hub) -> None:

@@ -52,7 +52,8 @@ async def test_the_afternoon_and_evening(day: Home) -> None:
     assert day.said_at("middag") == [
         ("14:30", "Het is maandagmiddag. Zin in een wandelingetje, een puzzel of wat muziek?")]
     assert [t for t, _ in day.said_at("drinken")] == ["15:30", "19:30"]
-    assert day.timeline("living_light")[-1] == ("20:30", {"state": "ON", "brightness": 76, "transition": 300})
+    assert day.timeline("living_light")[-1] == ("20:30", {"state": "ON", "brightness": 76, "color_temp": 454,
+                                                         "transition": 300})
     assert day.timeline("living_curtain")[-1] == ("20:30", {"state": "CLOSE"})
 
 

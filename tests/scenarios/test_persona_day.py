@@ -86,9 +86,9 @@ EXPECTED = """\
 18:00 kitchen_light {"state":"ON","brightness":203}
 18:00 say Het is tijd voor uw medicijnen van 18:00. Ze liggen klaar in de keuken.
 19:30 say Het is 19:30. Tijd om iets te drinken: een glas water of een kopje thee.
+20:30 living_light {"state":"ON","brightness":76,"color_temp":454,"transition":300}
 20:30 hall_light {"state":"ON","brightness":76,"transition":300}
-20:30 living_light {"state":"ON","brightness":76,"transition":300}
-20:30 bedroom_light {"state":"ON","brightness":51,"transition":300}
+20:30 bedroom_light {"state":"ON","brightness":51,"color_temp":454,"transition":300}
 20:30 bedroom_curtain {"state":"CLOSE"}
 20:30 living_curtain {"state":"CLOSE"}
 20:30 say Het is 20:30, de avond is begonnen. Tijd om het rustig aan te doen.
