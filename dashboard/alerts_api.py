@@ -29,9 +29,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, HTTPException, Query
 from fastapi.responses import HTMLResponse, StreamingResponse
 
-from controller.alerts.model import ALERT_EVENT, AckOutcome, Alert
+from controller.alerts.model import AckOutcome, Alert
 from controller.alerts.service import AlertService
 from controller.alerts.tokens import AckClaims
+from controller.engine.alerts import ALERT_EVENT
 from controller.events import Event
 
 log = logging.getLogger(__name__)

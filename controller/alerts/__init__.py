@@ -7,7 +7,10 @@ is acknowledged through signed single-use links. See docs/alerts.md.
 
 from __future__ import annotations
 
-from controller.alerts.model import Alert, AlertSink, Notification, Recipient, Severity
+from controller.alerts.model import Alert, Notification, Recipient, Severity
 from controller.alerts.service import AlertService
+
+# The seam with the rule engine belongs to its consumer, the engine; the AlertService implements it.
+from controller.engine.alerts import AlertSink
 
 __all__ = ["Alert", "AlertService", "AlertSink", "Notification", "Recipient", "Severity"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from controller.events import Context
 
@@ -28,23 +28,6 @@ FINAL_STATES = (RESOLVED, CANCELLED)
 KIND_ALERT = "alert"
 KIND_ACKNOWLEDGED = "acknowledged"
 KIND_RESOLVED = "resolved"
-
-# Bus event type published for every alert change (see `AlertService`).
-ALERT_EVENT = "alert"
-
-
-class AlertSink(Protocol):
-    """What the rule engine raises and resolves alerts through."""
-
-    async def raise_alert(self, *, key: str, scenario: str, severity: str, message: str,
-                          context: Context, data: Mapping[str, Any]) -> str:
-        """Store and start delivering an alert; an active alert with `key` is returned as is."""
-        ...
-
-    async def resolve_alert(self, *, key: str, reason: str, context: Context) -> bool:
-        """Resolve the active alert with `key` and tell whoever was paged; False if none."""
-        ...
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ChannelTarget:

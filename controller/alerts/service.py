@@ -36,7 +36,6 @@ from controller.alerts.channels.base import Channel
 from controller.alerts.escalation import hold_for_quiet, step_due, step_recipients
 from controller.alerts.model import (
     ACKNOWLEDGED,
-    ALERT_EVENT,
     CANCELLED,
     DELIVERED,
     DELIVERING,
@@ -68,6 +67,7 @@ from controller.alerts.store import (
 from controller.alerts.tokens import AckClaims, AckSigner, TokenError, load_or_create_key
 from controller.bus import EventBus
 from controller.clock import Clock, monotonic
+from controller.engine.alerts import ALERT_EVENT
 from controller.errors import DeliveryError
 from controller.events import Context, Event
 from controller.store import Database
