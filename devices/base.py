@@ -175,11 +175,18 @@ def get_choice(data: Mapping[str, Any], key: str, choices: tuple[str, ...]) -> s
     value = data.get(key)
     if value is None:
         return None
+    if (choice := _choice(value, choices)) is not None:
+        return choice
+    raise PayloadError(f"'{key}' should be one of {', '.join(choices)}, got {value!r}")
+
+
+def _choice(value: object, choices: tuple[str, ...]) -> str | None:
+    """The entry of `choices` that `value` spells, ignoring case; None when none does."""
     if isinstance(value, str):
         for choice in choices:
             if value.casefold() == choice.casefold():
                 return choice
-    raise PayloadError(f"'{key}' should be one of {', '.join(choices)}, got {value!r}")
+    return None
 
 
 def get_str(data: Mapping[str, Any], key: str, max_len: int = 200) -> str | None:
@@ -287,8 +294,6 @@ def param_choice(values: Mapping[str, Any], key: str, choices: tuple[str, ...]) 
     value = values.get(key)
     if value is None:
         return None
-    if isinstance(value, str):
-        for choice in choices:
-            if value.casefold() == choice.casefold():
-                return choice
+    if (choice := _choice(value, choices)) is not None:
+        return choice
     raise ValueError(f"'{key}' should be one of {', '.join(choices)}, got {value!r}")
