@@ -20,7 +20,8 @@ from controller.engine.engine import Engine
 from controller.engine.loader import config_scenario_paths, load_scenarios
 from controller.history import History
 from controller.hub import Hub, Service
-from controller.mqtt import Link, LinkSettings, MqttLink
+from controller.mqtt import Link, LinkSettings
+from controller.runtime import build_hub
 from controller.store import Database
 
 log = logging.getLogger(__name__)
@@ -72,13 +73,12 @@ async def open_home(
     # Validate everything before opening anything, so a bad file leaves nothing half-open.
     policies = alerts_config(cfg)
     scenarios = load_scenarios(config_scenario_paths(cfg), cfg)
-    hub = Hub(cfg, clock, link)
-    if link is None:
-        if settings is None:
-            raise ValueError("open_home needs link settings or a link")
-        mqtt = MqttLink(settings, clock, hub.handle_message, on_connection=hub.link_status)
-        mqtt.subscribe(*hub.subscriptions())
-        hub.link = mqtt
+    if link is not None:
+        hub = Hub(cfg, clock, link)
+    elif settings is not None:
+        hub = build_hub(cfg, clock, settings)
+    else:
+        raise ValueError("open_home needs link settings or a link")
     # One connection per component: see controller/store.py.
     dbs: list[Database] = []
     try:
