@@ -739,6 +739,13 @@ class _Checker:
             if c.name not in self.params:
                 self.add((*path, "name"), f"unknown parameter '{c.name}'",
                          suggest(c.name, self.params) or _declared(self.params))
+        elif isinstance(c, m.AlertCondition):
+            tpl = self.template(c.key, (*path, "key"))
+            # A condition has only its run to go on: the trigger, a wait's result, parameters.
+            for names in tpl.names if tpl is not None else []:
+                if names[0] not in ("trigger", "wait") and not (len(names) == 1 and names[0] in self.params):
+                    self.add((*path, "key"), f"'{{{'.'.join(names)}}}' cannot be used in an alert condition's key",
+                             "use trigger.*, wait.* or a parameter")
 
     # actions
 

@@ -17,7 +17,7 @@ from controller.config import HomeConfig
 from controller.engine import model as m
 from controller.engine.loader import select_devices
 from controller.engine.sun import in_window, spoken_duration
-from controller.engine.templates import format_value
+from controller.engine.templates import format_value, lookup_path, parse_template
 
 
 class Env(Protocol):
@@ -33,6 +33,15 @@ class Env(Protocol):
 
 
 RunVars = Mapping[str, Any]  # {"trigger": {...}, "wait": {...}, "params": {...}}
+
+
+def run_value(run: RunVars, path: tuple[str, ...]) -> Any:
+    """A template name that a run's own variables answer: trigger.*, wait.* or a parameter."""
+    root = path[0]
+    if root in ("trigger", "wait"):
+        return lookup_path(run.get(root) or {}, path[1:])
+    params = run.get("params") or {}
+    return params.get(root) if len(path) == 1 else None
 
 
 def norm(value: Any) -> Any:
@@ -292,8 +301,16 @@ def compile_condition(c: Any, cfg: HomeConfig) -> Cond:
                     test=lambda env, run: in_choice(env.house("mode"), modes))
     if isinstance(c, m.AlertCondition):
         key, active = c.key, c.active
-        return Cond(description=f"alert {key} {'active' if active else 'not active'}",
-                    test=lambda env, run: env.alert_active(key) == active)
+        tpl = parse_template(key)
+        if tpl.constant:
+            return Cond(description=f"alert {key} {'active' if active else 'not active'}",
+                        test=lambda env, run: env.alert_active(key) == active)
+
+        # A key like "medication.missed.{trigger.dose}" names the alert of this run's trigger.
+        def alert_test(env: Env, run: RunVars) -> bool:
+            return env.alert_active(tpl.render(lambda path: run_value(run, path))) == active
+
+        return Cond(description=f"alert {key} {'active' if active else 'not active'}", test=alert_test)
     if isinstance(c, m.TriggerCondition):
         ids = c.id
         return Cond(description=f"trigger is {_show(ids)}",

@@ -171,6 +171,52 @@ scenarios:
         assert [(r.key, r.reason) for r in sink.resolved] == [("night.bed", "weer in bed")]
 
 
+async def test_alert_condition_key_names_the_triggering_device(hub: Hub, db: Database, sink: MemoryAlertSink,
+                                                                clock: VirtualClock) -> None:
+    text = """
+scenarios:
+  - id: s
+    mode: parallel
+    triggers:
+      - {type: state, device: [hall_motion, living_motion], attribute: occupancy, to: true}
+    conditions:
+      - {type: alert, key: "quiet.{trigger.device}", active: true}
+    actions:
+      - {type: resolve, key: "quiet.{trigger.device}", reason: beweging}
+"""
+    engine = engine_for(hub, db, sink, text)
+    async with running(engine):
+        hub.bus.publish(Event(type=ALERT_EVENT, time=clock.now(), context=Context(origin="alerts"),
+                              data={"action": "raised", "key": "quiet.living_motion", "scenario": "x",
+                                    "severity": "warning", "by": None}))
+        await sink.raise_alert(key="quiet.living_motion", scenario="x", severity="warning", message="m",
+                               context=Context(origin="t"), data={})
+        hub.inject("zigbee2mqtt/hall_motion", {"occupancy": True})
+        await clock.advance(seconds=1)
+        assert sink.resolved == []  # the hall has no alert
+        hub.inject("zigbee2mqtt/living_motion", {"occupancy": True})
+        await clock.advance(seconds=1)
+        assert [(r.key, r.reason) for r in sink.resolved] == [("quiet.living_motion", "beweging")]
+
+
+def test_alert_condition_key_may_only_name_what_a_run_knows(hub: Hub) -> None:
+    import pytest
+
+    from controller.engine import load_scenario_text
+    from controller.errors import ConfigError
+
+    text = """
+scenarios:
+  - id: s
+    triggers: [{type: state, device: bed_sensor, attribute: occupancy, to: false}]
+    conditions: [{type: alert, key: "x.{state.bed_sensor.occupancy}"}]
+    actions: [{type: mode, mode: night}]
+"""
+    with pytest.raises(ConfigError) as info:
+        load_scenario_text(text, hub.config, "s.yaml")
+    assert "cannot be used in an alert condition's key" in str(info.value)
+
+
 async def test_sun_condition_night(hub: Hub, db: Database, sink: MemoryAlertSink,
                                    clock: VirtualClock) -> None:
     # 5 January in Zwolle: sunset 16:36, sunrise 08:45 (local).
