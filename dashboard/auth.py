@@ -19,7 +19,7 @@ import hmac
 import json
 import secrets
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -333,8 +333,3 @@ class Auth:
         sql = "SELECT * FROM dashboard_audit" + (" WHERE " + " AND ".join(where) if where else "")
         rows = await self.db.fetchall(sql + " ORDER BY id DESC LIMIT ?", (*params, limit))
         return [dict(r) for r in rows]
-
-
-def residents_of(user: User, known: Sequence[str]) -> list[str]:
-    """The residents among `known` whose care data `user` may read."""
-    return [r for r in known if user.can_see(r)]

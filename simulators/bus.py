@@ -159,13 +159,9 @@ class BrokerConnection:
             await done.wait()
         finally:
             self._markers.pop(marker, None)
-        # The echo can overtake the broker's acknowledgement of the marker itself. Wait until the
-        # link has that too, so a stop right after a flush never cancels a publish in flight:
-        # on Python 3.11 asyncio.wait_for (inside aiomqtt's publish) can swallow a cancellation
-        # that arrives as the acknowledgement does, and the link would then never stop.
-        # MqttLink has no 'outbox drained' event to wait on; the wait is a loopback round trip.
-        while self.link.pending:  # noqa: ASYNC110
-            await asyncio.sleep(0)
+        # The echo can overtake the broker's acknowledgement of the marker itself: wait for that
+        # too, so a stop right after a flush never cancels a publish in flight.
+        await self.link.drain()
 
     def _dispatch(self, topic: str, payload: bytes) -> None:
         if topic == self.flush_topic:

@@ -22,7 +22,6 @@ CANCELLED = "cancelled"  # withdrawn before anyone was reached, or by a technici
 
 ACTIVE_STATES = (RAISED, DELIVERING, DELIVERED, ACKNOWLEDGED)
 ESCALATING_STATES = (RAISED, DELIVERING, DELIVERED)
-FINAL_STATES = (RESOLVED, CANCELLED)
 
 # What a delivery carries: the alert itself, or a follow-up to those already paged.
 KIND_ALERT = "alert"

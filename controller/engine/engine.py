@@ -66,6 +66,7 @@ from controller.engine.traces import (
     NOT_FIRED,
     SKIPPED,
     STOPPED,
+    WAITING,
     RunTrace,
     Trace,
     link_text,
@@ -1266,7 +1267,7 @@ class Engine:
 
     def _persist_run(self, run: _Run, kind: str, deadline: datetime | None) -> None:
         variables = {k: v for k, v in run.vars.items() if k != "params"}
-        run.trace.status = "waiting"
+        run.trace.status = WAITING
         self._store.save_run(run.id, run.sc.id, run.sc.loaded.actions_digest,
                              [list(f) for f in run.frames], kind,
                              deadline.isoformat() if deadline else None, variables,

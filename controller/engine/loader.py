@@ -903,14 +903,6 @@ def _check_set(docs: Sequence[Located], loaded: Sequence[LoadedScenario]) -> lis
     return problems
 
 
-def _scenario_index(doc: Located, scenario_id: str) -> tuple[str, int]:
-    data = doc.data if isinstance(doc.data, dict) else {}
-    for i, raw in enumerate(data.get("scenarios") or []):
-        if isinstance(raw, dict) and raw.get("id") == scenario_id:
-            return ("scenarios", i)
-    return ("scenarios", -1)
-
-
 def walk_scenario(s: m.Scenario, base: Path_ = ()) -> Iterator[tuple[Path_, Any]]:
     """Every trigger, condition and action of a scenario with its path, depth first."""
     for i, t in enumerate(s.triggers):
