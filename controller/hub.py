@@ -147,14 +147,10 @@ class Hub:
     def apply(self, dev_id: str, attributes: Mapping[str, Any], ctx: Context, *, seen: bool = True) -> None:
         """Merge attributes into a device's state and announce what changed."""
         now = self.clock.now()
-        st = self.state.get(dev_id)
+        # Derived attributes (a periodic refresh) change state without the device being heard.
+        changed = self.state.update(dev_id, attributes, now if seen else None)
         if seen:
-            changed = self.state.update(dev_id, attributes, now)
             self._mark_online(dev_id, ctx)
-        else:
-            last_seen = st.last_seen
-            changed = self.state.update(dev_id, attributes, now)
-            st.last_seen = last_seen
         if changed:
             self.bus.publish(Event(type=STATE_CHANGED, time=now, context=ctx, device=dev_id,
                                    data={"changes": changed}))

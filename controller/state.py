@@ -65,11 +65,13 @@ class StateStore:
         return None if st is None else st.attributes.get(name)
 
     def update(
-        self, device: str, attributes: Mapping[str, Any], when: datetime
+        self, device: str, attributes: Mapping[str, Any], seen: datetime | None
     ) -> dict[str, tuple[Any, Any]]:
-        """Merge new attribute values; return {name: (old, new)} for those that changed."""
+        """Merge new attribute values (heard from the device at `seen`, if it was heard);
+        return {name: (old, new)} for those that changed."""
         st = self._devices[device]
-        st.last_seen = when
+        if seen is not None:
+            st.last_seen = seen
         changed: dict[str, tuple[Any, Any]] = {}
         attrs = st.attributes
         for name, value in attributes.items():
