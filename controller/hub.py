@@ -17,6 +17,7 @@ from typing import Any
 from controller.bus import EventBus
 from controller.clock import Clock
 from controller.config import HomeConfig, device_topic
+from controller.device_kind import Availability, Command, DeviceEvent, DeviceKind, DeviceSpec, Reading
 from controller.errors import PayloadError
 from controller.events import (
     AVAILABILITY,
@@ -31,7 +32,6 @@ from controller.events import (
 from controller.mqtt import Link, MemoryLink
 from controller.state import StateStore
 from devices import KINDS
-from devices.base import Availability, Command, DeviceEvent, DeviceKind, DeviceSpec, Reading
 
 log = logging.getLogger(__name__)
 

@@ -9,98 +9,25 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import fields
 from datetime import datetime
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 
+from controller.device_kind import (
+    Availability,
+    Command,
+    DeviceEvent,
+    DeviceKind,
+    DeviceSpec,
+    Outgoing,
+    Reading,
+    Refreshing,
+)
 from controller.errors import PayloadError
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Reading:
-    """Decoded attributes of one message. Subclasses add typed fields; None means 'not in this message'."""
-
-    def attributes(self) -> dict[str, Any]:
-        """The attributes this message carried."""
-        return {f.name: v for f in fields(self) if (v := getattr(self, f.name)) is not None}
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Availability(Reading):
-    """A device's own online/offline report (Zigbee2MQTT `<topic>/availability`)."""
-
-    online: bool
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DeviceEvent(Reading):
-    """A momentary happening (a button press, a dispenser event) rather than a lasting state."""
-
-    name: str
-    data: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Command:
-    """Something to make a device do, as attribute values (Zigbee2MQTT `/set` vocabulary)."""
-
-    device: str
-    values: Mapping[str, Any]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Outgoing:
-    """An MQTT message an adapter wants sent."""
-
-    topic: str
-    payload: bytes
-    qos: int = 1
-    retain: bool = False
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DeviceSpec:
-    """The configured facts about one device an adapter needs."""
-
-    id: str
-    topic: str
-    model: str | None = None
-    options: Mapping[str, Any] = field(default_factory=dict)
-
-
-class DeviceKind(Protocol):
-    """A kind of device (bed sensor, door contact, ...) and how to talk to it."""
-
-    kind: ClassVar[str]
-    models: ClassVar[tuple[str, ...]]  # models this adapter was written against; first is default
-    power: ClassVar[str]  # 'battery' or 'mains', the default for offline detection
-
-    def subscriptions(self, spec: DeviceSpec) -> list[str]:
-        """MQTT topic filters carrying this device's messages."""
-        ...
-
-    def decode(self, spec: DeviceSpec, topic: str, payload: bytes) -> list[Reading]:
-        """Readings in one message; raises PayloadError with a reason."""
-        ...
-
-    def encode(self, spec: DeviceSpec, command: Command) -> list[Outgoing]:
-        """MQTT messages carrying `command`; raises ValueError for a command this kind cannot do."""
-        ...
-
-
-class Refreshing(Protocol):
-    """Optional: an adapter whose state depends on time and history, not only on the last message.
-
-    A BLE tag's room, for example, is the nearest receiver among recent sightings. For such an
-    adapter the hub does not merge readings itself: it calls `refresh` with the device's current
-    attributes and the new readings (none on the periodic call, every few seconds) and merges
-    what it returns. `refresh` must be pure: same inputs, same output.
-    """
-
-    def refresh(
-        self, spec: DeviceSpec, attributes: Mapping[str, Any], readings: list[Reading], now: datetime
-    ) -> dict[str, Any]:
-        ...
+# The contract lives in the kernel; adapters import it from here with their helpers.
+__all__ = ["Availability", "Command", "DeviceEvent", "DeviceKind", "DeviceSpec", "Outgoing", "Reading",
+           "Refreshing"]
 
 
 def field_names(reading: type[Reading]) -> tuple[str, ...]:

@@ -799,8 +799,8 @@ class _Checker:
         """Let each device's adapter refuse an impossible command now, not at night."""
         if self.cfg is None:
             return
+        from controller.device_kind import Command, DeviceSpec
         from devices import KINDS
-        from devices.base import Command, DeviceSpec
 
         for dev_id in devices:
             dev = self.cfg.devices[dev_id]
