@@ -21,13 +21,11 @@ from controller.device_kind import (
     DeviceSpec,
     Outgoing,
     Reading,
-    Refreshing,
 )
 from controller.errors import PayloadError
 
 # The contract lives in the kernel; adapters import it from here with their helpers.
-__all__ = ["Availability", "Command", "DeviceEvent", "DeviceKind", "DeviceSpec", "Outgoing", "Reading",
-           "Refreshing"]
+__all__ = ["Availability", "Command", "DeviceEvent", "DeviceKind", "DeviceSpec", "Outgoing", "Reading"]
 
 
 def field_names(reading: type[Reading]) -> tuple[str, ...]:
@@ -162,6 +160,9 @@ class Zigbee2MqttDevice:
     power: ClassVar[str] = "battery"
     attributes: ClassVar[tuple[str, ...]] = ()
     events: ClassVar[tuple[str, ...]] = ()
+    # Zigbee2MQTT reports availability itself; a sleeping battery sensor has no heartbeat.
+    heartbeat: ClassVar[bool] = False
+    refreshes: ClassVar[bool] = False
 
     def subscriptions(self, spec: DeviceSpec) -> list[str]:
         return [spec.topic, f"{spec.topic}/availability"]
@@ -177,6 +178,19 @@ class Zigbee2MqttDevice:
 
     def encode(self, spec: DeviceSpec, command: Command) -> list[Outgoing]:
         raise ValueError(f"a {self.kind} device takes no commands")
+
+    def refresh(
+        self, spec: DeviceSpec, attributes: Mapping[str, Any], readings: list[Reading], now: datetime
+    ) -> dict[str, Any]:
+        return merged(readings)
+
+
+def merged(readings: list[Reading]) -> dict[str, Any]:
+    """The attributes of `readings`, later ones winning: what a kind without history derives."""
+    out: dict[str, Any] = {}
+    for reading in readings:
+        out.update(reading.attributes())
+    return out
 
 
 def decode_availability(payload: bytes) -> Availability:

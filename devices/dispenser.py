@@ -15,8 +15,9 @@ up after its own window, and it knows how many doses are left. Base topic `huis/
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from controller.durations import parse_duration
@@ -37,6 +38,7 @@ from devices.base import (
     get_time,
     json_message,
     json_object,
+    merged,
 )
 
 EVENTS = ("dose_due", "dose_taken", "dose_missed", "refill_low")
@@ -61,11 +63,17 @@ class Dispenser:
     models: ClassVar[tuple[str, ...]] = ("medido",)
     power: ClassVar[str] = "mains"
     heartbeat: ClassVar[bool] = True  # state at least every 5 minutes (docs/devices.md)
+    refreshes: ClassVar[bool] = False
     attributes: ClassVar[tuple[str, ...]] = field_names(DispenserReading)
     events: ClassVar[tuple[str, ...]] = EVENTS
 
     def subscriptions(self, spec: DeviceSpec) -> list[str]:
         return [f"{spec.topic}/event", f"{spec.topic}/state", f"{spec.topic}/availability"]
+
+    def refresh(
+        self, spec: DeviceSpec, attributes: Mapping[str, Any], readings: list[Reading], now: datetime
+    ) -> dict[str, Any]:
+        return merged(readings)
 
     def decode(self, spec: DeviceSpec, topic: str, payload: bytes) -> list[Reading]:
         if topic == f"{spec.topic}/availability":

@@ -5,7 +5,7 @@ Each ESPresense receiver (one ESP32 per room) publishes what it hears on
 {"mac": "dd8800003777", "id": "iBeacon:...-3838-4949", "rssi@1m": -59, "rssi": -81.1,
 "raw": 9.12, "distance": 6.58, "var": 4.0, "int": 2028}. Older firmware also sends `speed` and
 `interval`. A receiver only publishes while it hears the tag, and says nothing when the tag
-leaves, so where the tag *is* depends on time and history: this adapter is `Refreshing`.
+leaves, so where the tag *is* depends on time and history: this adapter `refreshes`.
 
 Derived attributes (see docs/devices.md):
 - `sightings`: receiver -> {"room", "distance", "rssi", "at"} for receivers heard within
@@ -85,6 +85,8 @@ class WanderTag:
     kind: ClassVar[str] = "tag"
     models: ClassVar[tuple[str, ...]] = ("espresense",)
     power: ClassVar[str] = "battery"
+    heartbeat: ClassVar[bool] = False  # ESPresense says nothing when no receiver hears the tag
+    refreshes: ClassVar[bool] = True
     # Derived by refresh(), not decoded: see the module docstring.
     attributes: ClassVar[tuple[str, ...]] = ("room", "receiver", "distance", "sightings")
     events: ClassVar[tuple[str, ...]] = ()

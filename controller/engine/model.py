@@ -432,7 +432,8 @@ class LightAction(Selector):
         return self
 
     def values(self) -> dict[str, Any]:
-        """The command in Zigbee2MQTT vocabulary."""
+        """The command in the devices' vocabulary (controller.device_kind.Command); the light
+        adapter turns it into its wire format (kelvin into mireds, for one)."""
         out: dict[str, Any] = {}
         if self.state is not None:
             out["state"] = self.state
@@ -443,7 +444,7 @@ class LightAction(Selector):
         if self.color_temp is not None:
             out["color_temp"] = self.color_temp
         if self.kelvin is not None:
-            out["color_temp"] = round(1_000_000 / self.kelvin)
+            out["kelvin"] = self.kelvin
         if self.transition is not None:
             out["transition"] = _whole(self.transition.total_seconds())
         return out
@@ -467,7 +468,7 @@ class CurtainAction(Selector):
         return self
 
     def values(self) -> dict[str, Any]:
-        """The command in Zigbee2MQTT vocabulary."""
+        """The command in the devices' vocabulary (controller.device_kind.Command)."""
         if self.state is not None:
             return {"state": self.state.upper()}
         return {"position": self.position}
