@@ -31,7 +31,6 @@ from controller.events import (
 )
 from controller.mqtt import Link, MemoryLink
 from controller.state import StateStore
-from devices import KINDS
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +54,15 @@ class BoundDevice:
 class Hub:
     """Routes messages to devices and keeps the picture of the home up to date."""
 
-    def __init__(self, config: HomeConfig, clock: Clock, link: Link | None = None) -> None:
+    def __init__(self, config: HomeConfig, clock: Clock, kinds: Mapping[str, DeviceKind],
+                 link: Link | None = None) -> None:
+        """A hub for `config`'s devices, each spoken for by its adapter in `kinds` (by kind name).
+
+        Raises KeyError for a device whose kind is not in `kinds` (load_home reports that first).
+        """
         self.config = config
         self.clock = clock
+        self.kinds = kinds
         self.link: Link = link if link is not None else MemoryLink()
         self.bus = EventBus()
         self.state = StateStore()
@@ -68,7 +73,7 @@ class Hub:
         self.payload_errors = 0
         self._commands: dict[str, tuple[Context, datetime]] = {}
         for dev_id, dev in config.devices.items():
-            adapter = KINDS[dev.kind]
+            adapter = kinds[dev.kind]
             spec = DeviceSpec(id=dev_id, topic=device_topic(dev_id, dev), model=dev.model,
                               options=dict(dev.options))
             bound = BoundDevice(spec=spec, adapter=adapter, kind=dev.kind, room=dev.room,
@@ -115,7 +120,7 @@ class Hub:
             return
         ctx = Context(origin=f"device:{dev_id}", description=f"message on {topic}",
                       parent=self._commanded(dev_id, now))
-        refresh = getattr(bound.adapter, "refresh", None)
+        refreshes = bound.adapter.refreshes
         plain: list[Reading] = []
         for reading in readings:
             if isinstance(reading, Availability):
@@ -126,17 +131,17 @@ class Hub:
                 self._mark_online(dev_id, ctx)
                 self.bus.publish(Event(type=DEVICE_EVENT, time=now, context=ctx, device=dev_id,
                                        data={"event": reading.name, **reading.data}))
-            elif refresh is None:
+            elif not refreshes:
                 self.apply(dev_id, reading.attributes(), ctx)
             else:
                 plain.append(reading)
-        if refresh is not None and plain:
+        if refreshes and plain:
             self._refresh(dev_id, plain, ctx, seen=True)
 
     def _refresh(self, dev_id: str, readings: list[Reading], ctx: Context, *, seen: bool) -> None:
         bound = self.devices[dev_id]
         try:
-            derived = bound.adapter.refresh(bound.spec, self.state.get(dev_id).attributes,  # type: ignore[attr-defined]
+            derived = bound.adapter.refresh(bound.spec, self.state.get(dev_id).attributes,
                                             readings, self.clock.now())
         except Exception as exc:  # an adapter bug must not stop the health loop
             log.exception("adapter %s failed to refresh %s", bound.kind, dev_id)
@@ -239,14 +244,14 @@ class Hub:
         if bound.power == "battery":
             return timedelta(hours=25)
         # Our own MQTT protocols (speaker, dispenser) send a state heartbeat every 5 minutes.
-        return timedelta(minutes=10) if getattr(bound.adapter, "heartbeat", False) else None
+        return timedelta(minutes=10) if bound.adapter.heartbeat else None
 
     def check_health(self) -> None:
         """Mark devices silent for longer than their allowance as offline; refresh derived state."""
         now = self.clock.now()
         for dev_id, bound in self.devices.items():
             st = self.state.get(dev_id)
-            if hasattr(bound.adapter, "refresh"):
+            if bound.adapter.refreshes:
                 self._refresh(dev_id, [], Context(origin="hub", description="periodic refresh"), seen=False)
             allowance = self.offline_after(bound)
             if st.available and st.last_seen is not None and allowance is not None and now - st.last_seen > allowance:

@@ -28,6 +28,7 @@ from typing import Any
 from controller.clock import AcceleratedClock, Clock, RealClock
 from controller.config import HomeConfig, load_home
 from controller.durations import format_duration
+from devices import KINDS
 from simulators.base import AVAILABILITY_ATTR, SimulationError
 from simulators.bus import BrokerConnection, Connection, Handler
 from simulators.home import (
@@ -44,7 +45,7 @@ EXIT_BROKER = 1
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The arguments of `huis simulate` (`--config` is added by controller.cli)."""
+    """The arguments of `huis simulate` (`--config` is added by huis.cli)."""
     parser.add_argument("device", nargs="?", help="device id from the configuration, e.g. bed_sensor")
     parser.add_argument("values", nargs="*", metavar="attribute=value",
                         help="what changes, e.g. occupancy=false contact=false room=outside")
@@ -68,7 +69,7 @@ class Request:
 
 def simulate(args: argparse.Namespace) -> int:
     """Run `huis simulate`; returns the exit code."""
-    cfg = load_home(args.config)
+    cfg = load_home(args.config, KINDS)
     home = SimulatedHome(cfg, RealClock())
     if args.list:
         print(listing(home))

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from controller.cli import build_parser
 from controller.clock import VirtualClock
-from controller.config import load_home
+from huis.cli import build_parser
+from huis.compose import load_home
 from simulators.cli import simulate
 from simulators.home import SimulatedHome
 from tests.conftest import DEMO_CONFIG, Mosquitto, free_port
