@@ -3,82 +3,35 @@
 `create_app(hub, ...)` wires everything to a running hub. The app reads the hub's bus and state,
 keeps its accounts in the hub's SQLite file, and serves every asset itself (no CDN: the demo
 home may be offline). Routes live in one module per audience: `routes_tour`, `routes_account`,
-`routes_care`, `routes_tech`.
+`routes_care`, `routes_tech`; what they share is in `dashboard.context` and `dashboard.static_files`,
+so none of them imports this module.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from importlib import resources
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import HTMLResponse
 
 from controller.config import resolve
 from controller.hub import Hub
 from controller.store import Database
+from dashboard import routes_account, routes_care, routes_tech, routes_tour
+from dashboard.alerts_api import create_alerts_router
 from dashboard.auth import CSRF_COOKIE, Auth
+from dashboard.context import Dashboard, for_technicians
 from dashboard.live import LiveFeed
 from dashboard.narrate import Narrator
+from dashboard.security import require_caregiver, require_technician, set_csrf_cookie
 from dashboard.stories import StoryRunner
 
-Service = Callable[[], Awaitable[None]]
+__all__ = ["Dashboard", "create_app"]
 
 # Pages only load what the hub serves; WebSockets go back to the same host.
 _CSP = ("default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; "
         "style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
         "form-action 'self'")
-
-
-@dataclass(slots=True, kw_only=True)
-class Dashboard:
-    """What the routes share: the hub and the services the dashboard shows."""
-
-    hub: Hub
-    auth: Auth
-    narrator: Narrator
-    feed: LiveFeed
-    engine: Any = None
-    alerts: Any = None
-    history: Any = None
-    stories: StoryRunner | None = None
-    secure_cookies: bool | None = None
-    # Residents by the id alerts carry; the demo home has one, named by pseudonym only.
-    residents: list[str] = field(default_factory=list)
-
-    def services(self) -> list[Service]:
-        """Long-lived loops to run next to the web server (see dashboard.server.serve)."""
-        out: list[Service] = []
-        if self.stories is not None:
-            out.append(self.stories.run)
-        return out
-
-    async def aclose(self) -> None:
-        """Close what the dashboard opened. The feed stays subscribed: the app may be served
-        again (a restart of the web server alone) and must not have missed events meanwhile."""
-        await self.auth.close()
-
-
-def for_technicians(alert: Any) -> bool:
-    """Whether an alert is a technician notice (shown on the console, nobody paged)."""
-    data = getattr(alert, "data", None) or {}
-    return bool(data.get("audience") == "technician")
-
-
-def static_text(name: str) -> str:
-    """A file from dashboard/static."""
-    return resources.files("dashboard").joinpath("static", name).read_text(encoding="utf-8")
-
-
-def static_bytes(name: str) -> bytes:
-    """A binary file from dashboard/static."""
-    return resources.files("dashboard").joinpath("static", name).read_bytes()
-
-
-def page(name: str) -> HTMLResponse:
-    return HTMLResponse(static_text(name))
 
 
 def create_app(
@@ -148,12 +101,8 @@ def create_app(
         # Every page visit hands out the CSRF token its scripts echo on POST.
         if request.cookies.get(CSRF_COOKIE) is None and "text/html" in response.headers.get(
                 "content-type", ""):
-            from dashboard.security import set_csrf_cookie
-
             set_csrf_cookie(request, response)
         return response
-
-    from dashboard import routes_account, routes_care, routes_tech, routes_tour
 
     app.include_router(routes_tour.router)
     app.include_router(routes_account.router)
@@ -161,13 +110,6 @@ def create_app(
     app.include_router(routes_tech.router)
 
     if alerts is not None:
-        try:
-            from dashboard.alerts_api import create_alerts_router
-        except ImportError:  # the alerts router has not landed in this checkout
-            create_alerts_router = None  # type: ignore[assignment]
-        if create_alerts_router is not None:
-            from dashboard.security import require_caregiver, require_technician
-
-            app.include_router(create_alerts_router(alerts, require_caregiver=require_caregiver,
-                                                    require_technician=require_technician))
+        app.include_router(create_alerts_router(alerts, require_caregiver=require_caregiver,
+                                                require_technician=require_technician))
     return app

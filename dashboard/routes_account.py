@@ -8,7 +8,6 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
-from dashboard.app import page
 from dashboard.auth import ROLES, SESSION_COOKIE, AuthError, User
 from dashboard.security import (
     Admin,
@@ -18,6 +17,7 @@ from dashboard.security import (
     set_csrf_cookie,
     set_session_cookie,
 )
+from dashboard.static_files import page
 
 router = APIRouter()
 

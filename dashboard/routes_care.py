@@ -16,10 +16,11 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from controller.events import COMMAND_SENT, DEVICE_EVENT, STATE_CHANGED
-from dashboard.app import for_technicians, page, static_text
 from dashboard.auth import User
+from dashboard.context import for_technicians
 from dashboard.narrate import Narrator, events_from_history
 from dashboard.security import CARE_ROLES, Caregiver, current_user, dashboard_of
+from dashboard.static_files import page, static_text
 
 router = APIRouter()
 

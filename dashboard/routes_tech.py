@@ -14,9 +14,10 @@ from pydantic import BaseModel, Field
 
 from controller.config import resolve
 from controller.errors import ConfigError, Problem
-from dashboard.app import Dashboard, for_technicians, page
+from dashboard.context import Dashboard, for_technicians
 from dashboard.routes_care import forbidden_page
 from dashboard.security import TECH_ROLES, Technician, current_user, dashboard_of
+from dashboard.static_files import page
 
 router = APIRouter()
 

@@ -10,9 +10,10 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Depends, HTTPException, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse, Response
 
-from dashboard.app import Dashboard, page, static_bytes, static_text
+from dashboard.context import Dashboard
 from dashboard.live import Subscriber
 from dashboard.security import TECH_ROLES, current_user, dashboard_of, require_csrf
+from dashboard.static_files import page, static_bytes, static_text
 
 log = logging.getLogger(__name__)
 router = APIRouter()
