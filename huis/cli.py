@@ -338,7 +338,7 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     """Drive a simulated device by hand."""
-    return simulate(args)
+    return simulate(args, load_home(args.config))
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -26,9 +26,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from controller.clock import AcceleratedClock, Clock, RealClock
-from controller.config import HomeConfig, load_home
+from controller.config import HomeConfig
 from controller.durations import format_duration
-from devices import KINDS
 from simulators.base import AVAILABILITY_ATTR, SimulationError
 from simulators.bus import BrokerConnection, Connection, Handler
 from simulators.home import (
@@ -67,9 +66,8 @@ class Request:
     story: Story | None = None
 
 
-def simulate(args: argparse.Namespace) -> int:
-    """Run `huis simulate`; returns the exit code."""
-    cfg = load_home(args.config, KINDS)
+def simulate(args: argparse.Namespace, cfg: HomeConfig) -> int:
+    """Run `huis simulate` on the home `cfg` (loaded by the caller); returns the exit code."""
     home = SimulatedHome(cfg, RealClock())
     if args.list:
         print(listing(home))
