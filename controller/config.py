@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import ssl
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -175,7 +175,7 @@ def _field_names() -> dict[tuple[str | int, ...], list[str]]:
     }
 
 
-def _star_paths(fields: dict[tuple[str | int, ...], list[str]], data: Any) -> dict[tuple[str | int, ...], list[str]]:
+def _star_paths(fields: dict[tuple[str | int, ...], list[str]], data: object) -> dict[tuple[str | int, ...], list[str]]:
     # Map keys like devices.<id> to the '*' entries so hints work under user-chosen ids.
     out = dict(fields)
     if isinstance(data, dict):
@@ -204,7 +204,7 @@ def parse_home(doc: Located, kinds: Mapping[str, DeviceKind]) -> HomeConfig:
     return cfg
 
 
-def _mapping(value: Any) -> dict[str, Any]:
+def _mapping(value: object) -> dict[str, object]:
     return value if isinstance(value, dict) else {}
 
 
@@ -234,7 +234,9 @@ def cross_check(doc: Located, kinds: Mapping[str, DeviceKind]) -> list[Problem]:
             problems.append(doc.problem((*path, "room"), f"unknown room '{room}'",
                                         suggest(room, rooms) or f"rooms: {', '.join(rooms)}"))
     resident = _mapping(data.get("resident"))
-    for i, room in enumerate(resident.get("rooms") or []):
+    listed = resident.get("rooms") or []
+    # A list is expected; anything else is pydantic's to report, not ours to crash on.
+    for i, room in enumerate(listed if isinstance(listed, Iterable) else []):
         if isinstance(room, str) and room not in rooms:
             problems.append(doc.problem(("resident", "rooms", i), f"unknown room '{room}'",
                                         suggest(room, rooms)))

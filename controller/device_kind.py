@@ -9,14 +9,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Any, ClassVar, Protocol
+from typing import ClassVar, Protocol
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Reading:
     """Decoded attributes of one message. Subclasses add typed fields; None means 'not in this message'."""
 
-    def attributes(self) -> dict[str, Any]:
+    def attributes(self) -> dict[str, object]:
         """The attributes this message carried."""
         return {f.name: v for f in fields(self) if (v := getattr(self, f.name)) is not None}
 
@@ -33,7 +33,7 @@ class DeviceEvent(Reading):
     """A momentary happening (a button press, a dispenser event) rather than a lasting state."""
 
     name: str
-    data: Mapping[str, Any] = field(default_factory=dict)
+    data: Mapping[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -46,7 +46,7 @@ class Command:
     """
 
     device: str
-    values: Mapping[str, Any]
+    values: Mapping[str, object]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -66,7 +66,7 @@ class DeviceSpec:
     id: str
     topic: str
     model: str | None = None
-    options: Mapping[str, Any] = field(default_factory=dict)
+    options: Mapping[str, object] = field(default_factory=dict)
 
 
 class DeviceKind(Protocol):
@@ -102,8 +102,8 @@ class DeviceKind(Protocol):
         ...
 
     def refresh(
-        self, spec: DeviceSpec, attributes: Mapping[str, Any], readings: list[Reading], now: datetime
-    ) -> dict[str, Any]:
+        self, spec: DeviceSpec, attributes: Mapping[str, object], readings: list[Reading], now: datetime
+    ) -> dict[str, object]:
         """The device's derived attributes from its current ones and new readings (none on the
         periodic call, every few seconds). Pure: same inputs, same output. Only called when
         `refreshes` is true."""

@@ -12,7 +12,6 @@ import logging
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from controller.bus import EventBus
 from controller.clock import Clock
@@ -34,7 +33,7 @@ from controller.state import StateStore
 
 log = logging.getLogger(__name__)
 
-Service = Callable[[], Coroutine[Any, Any, None]]
+Service = Callable[[], Coroutine[object, object, None]]
 
 # How long after a command a device's state report counts as its answer (cause chains).
 COMMAND_ECHO = timedelta(seconds=5)
@@ -149,7 +148,7 @@ class Hub:
             return
         self.apply(dev_id, derived, ctx, seen=seen)
 
-    def apply(self, dev_id: str, attributes: Mapping[str, Any], ctx: Context, *, seen: bool = True) -> None:
+    def apply(self, dev_id: str, attributes: Mapping[str, object], ctx: Context, *, seen: bool = True) -> None:
         """Merge attributes into a device's state and announce what changed."""
         now = self.clock.now()
         # Derived attributes (a periodic refresh) change state without the device being heard.
@@ -184,7 +183,7 @@ class Hub:
                                context=Context(origin=f"device:{dev_id}", description=topic),
                                device=dev_id, data={"topic": topic, "reason": reason}))
 
-    def inject(self, topic: str, payload: Mapping[str, Any] | bytes | str) -> None:
+    def inject(self, topic: str, payload: Mapping[str, object] | bytes | str) -> None:
         """Feed a message as if it came from the broker (tests, replay)."""
         if isinstance(payload, Mapping):
             data = json.dumps(payload).encode()
@@ -196,7 +195,7 @@ class Hub:
 
     # -- outgoing -------------------------------------------------------------------------------
 
-    def command(self, dev_id: str, values: Mapping[str, Any], ctx: Context) -> None:
+    def command(self, dev_id: str, values: Mapping[str, object], ctx: Context) -> None:
         """Send a command to a device; raises KeyError/ValueError for an impossible one."""
         bound = self.devices[dev_id]
         for out in bound.adapter.encode(bound.spec, Command(device=dev_id, values=dict(values))):

@@ -41,7 +41,7 @@ from controller.durations import parse_duration
 from controller.engine import AlertSink, Engine, ScenarioSet
 from controller.errors import ConfigError, Problem
 from controller.events import AVAILABILITY, COMMAND_SENT, DEVICE_EVENT, STATE_CHANGED, Context, Event
-from controller.history import History
+from controller.history import History, HistoryRow
 from controller.hub import Hub
 from controller.mqtt import Link, MemoryLink
 from controller.store import Database
@@ -65,10 +65,10 @@ class LogRow:
     time: datetime
     device: str
     attribute: str
-    value: Any
+    value: object
 
 
-def parse_value(text: str) -> Any:
+def parse_value(text: str) -> object:
     """A CSV value: JSON when it parses as JSON, else the text itself."""
     try:
         return json.loads(text)
@@ -76,7 +76,7 @@ def parse_value(text: str) -> Any:
         return text
 
 
-def format_value(value: Any) -> str:
+def format_value(value: object) -> str:
     """A value for the CSV: text as is unless it would read back as something else."""
     if isinstance(value, str):
         try:
@@ -376,7 +376,7 @@ def parse_when(text: str | None, now: datetime) -> datetime | None:
     return when if when.tzinfo is not None else when.replace(tzinfo=now.tzinfo)
 
 
-def export_rows(rows: Sequence[Any]) -> Iterator[tuple[str, str, str, str]]:
+def export_rows(rows: Sequence[HistoryRow]) -> Iterator[tuple[str, str, str, str]]:
     """History rows as event-log rows (device facts only: no commands, no payload errors)."""
     for r in rows:
         if r.type not in EXPORTED or r.device is None or r.attribute is None:

@@ -10,11 +10,13 @@ so none of them imports this module.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from fastapi import FastAPI, Request, Response
 
+from controller.alerts.service import AlertService
 from controller.config import resolve
+from controller.engine import Engine
+from controller.history import History
 from controller.hub import Hub
 from controller.store import Database
 from dashboard import routes_account, routes_care, routes_tech, routes_tour
@@ -38,10 +40,10 @@ def create_app(
     hub: Hub,
     *,
     db: Database | None = None,
-    engine: Any = None,
-    alerts: Any = None,
-    simulated_home: Any = None,
-    history: Any = None,
+    engine: Engine | None = None,
+    alerts: AlertService | None = None,
+    simulated_home: object | None = None,
+    history: History | None = None,
     secure_cookies: bool | None = None,
     login_limit: int = 5,
 ) -> FastAPI:
@@ -65,20 +67,33 @@ def create_app(
                   history=history, secure_cookies=secure_cookies,
                   residents=[hub.config.resident.pseudonym])
     if alerts is not None:
-        # Technician notices (a device offline, a battery low) are nobody's business on the tour.
-        feed.alert_source = lambda: [a.as_dict() for a in alerts.active() if not for_technicians(a)]
-        staff_alerts: set[str] = set()
-
-        def staff_only(alert_id: str) -> bool:
-            for a in alerts.active():
-                if a.id == alert_id and for_technicians(a):
-                    staff_alerts.add(a.id)
-            return alert_id in staff_alerts
-
-        feed.staff_alert = staff_only
+        _show_alerts(feed, alerts)
     if simulated_home is not None:
         d.stories = StoryRunner(simulated_home, feed.publish_tour)
+    app = _app(d)
+    if alerts is not None:
+        app.include_router(create_alerts_router(alerts, require_caregiver=require_caregiver,
+                                                require_technician=require_technician))
+    return app
 
+
+def _show_alerts(feed: LiveFeed, alerts: AlertService) -> None:
+    """Let the live feed show caregivers' alerts; technician notices (a device offline, a battery
+    low) are nobody's business on the tour."""
+    feed.alert_source = lambda: [a.as_dict() for a in alerts.active() if not for_technicians(a)]
+    staff_alerts: set[str] = set()
+
+    def staff_only(alert_id: str) -> bool:
+        for a in alerts.active():
+            if a.id == alert_id and for_technicians(a):
+                staff_alerts.add(a.id)
+        return alert_id in staff_alerts
+
+    feed.staff_alert = staff_only
+
+
+def _app(d: Dashboard) -> FastAPI:
+    """The FastAPI app with the dashboard's routes and security headers, holding `d`."""
     app = FastAPI(
         title="huis",
         version="0.1.0",
@@ -108,8 +123,4 @@ def create_app(
     app.include_router(routes_account.router)
     app.include_router(routes_care.router)
     app.include_router(routes_tech.router)
-
-    if alerts is not None:
-        app.include_router(create_alerts_router(alerts, require_caregiver=require_caregiver,
-                                                require_technician=require_technician))
     return app

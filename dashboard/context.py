@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
 
+from controller.alerts.service import AlertService
+from controller.engine import Engine
+from controller.history import History
 from controller.hub import Hub
 from dashboard.auth import Auth
 from dashboard.live import LiveFeed
@@ -27,9 +29,9 @@ class Dashboard:
     auth: Auth
     narrator: Narrator
     feed: LiveFeed
-    engine: Any = None
-    alerts: Any = None
-    history: Any = None
+    engine: Engine | None = None
+    alerts: AlertService | None = None
+    history: History | None = None
     stories: StoryRunner | None = None
     secure_cookies: bool | None = None
     # Residents by the id alerts carry; the demo home has one, named by pseudonym only.
@@ -48,7 +50,7 @@ class Dashboard:
         await self.auth.close()
 
 
-def for_technicians(alert: Any) -> bool:
+def for_technicians(alert: object) -> bool:
     """Whether an alert is a technician notice (shown on the console, nobody paged)."""
     data = getattr(alert, "data", None) or {}
     return bool(data.get("audience") == "technician")

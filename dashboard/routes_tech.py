@@ -166,7 +166,7 @@ def problem_dict(p: Problem) -> dict[str, Any]:
 
 def scenario_paths(d: Dashboard) -> list[str]:
     """The scenario files and folders the running engine loads (else the configured ones)."""
-    paths = getattr(d.engine, "paths", None)
+    paths = d.engine.paths if d.engine is not None else None
     if paths:
         return [str(p) for p in paths]
     return [str(resolve(d.hub.config, p)) for p in d.hub.config.scenarios]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from devices.base import (
     Command,
@@ -62,7 +62,7 @@ class Light(Zigbee2MqttDevice):
     attributes: ClassVar[tuple[str, ...]] = field_names(LightReading)
     events: ClassVar[tuple[str, ...]] = ()
 
-    def decode_state(self, data: dict[str, Any]) -> list[Reading]:
+    def decode_state(self, data: dict[str, object]) -> list[Reading]:
         return [
             LightReading(
                 state=get_choice(data, "state", ("ON", "OFF")),
@@ -80,7 +80,7 @@ class Light(Zigbee2MqttDevice):
     def encode(self, spec: DeviceSpec, command: Command) -> list[Outgoing]:
         values = command.values
         check_keys(self.kind, values, COMMAND_KEYS)
-        body: dict[str, Any] = {}
+        body: dict[str, object] = {}
         state = values.get("state")
         if isinstance(state, bool):
             body["state"] = "ON" if state else "OFF"
@@ -97,7 +97,7 @@ class Light(Zigbee2MqttDevice):
             raise ValueError("a light command needs a value for state, brightness or color_temp")
         return [json_message(f"{spec.topic}/set", body)]
 
-    def _colour(self, spec: DeviceSpec, values: Mapping[str, Any]) -> dict[str, Any]:
+    def _colour(self, spec: DeviceSpec, values: Mapping[str, object]) -> dict[str, object]:
         """`color_temp` (mireds or a name) or `kelvin`, as Zigbee2MQTT's `color_temp`."""
         if values.get("color_temp") is not None and values.get("kelvin") is not None:
             raise ValueError("give 'color_temp' or 'kelvin', not both")
@@ -108,7 +108,7 @@ class Light(Zigbee2MqttDevice):
             return {"color_temp": self._color_temp(spec, round(1_000_000 / kelvin))}
         return {}
 
-    def _color_temp(self, spec: DeviceSpec, value: Any) -> int | str:
+    def _color_temp(self, spec: DeviceSpec, value: object) -> int | str:
         model = spec.model or self.models[0]
         span = COLOR_TEMP.get(model)
         if span is None:
@@ -125,7 +125,7 @@ class Light(Zigbee2MqttDevice):
         return int(mireds)
 
 
-def _brightness(values: Mapping[str, Any]) -> dict[str, Any]:
+def _brightness(values: Mapping[str, object]) -> dict[str, object]:
     """`brightness` (0..254) or `brightness_percent`, as Zigbee2MQTT's `brightness`."""
     if "brightness" in values and "brightness_percent" in values:
         raise ValueError("give 'brightness' or 'brightness_percent', not both")

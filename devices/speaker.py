@@ -15,7 +15,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from controller.errors import PayloadError
 from devices.base import (
@@ -57,8 +57,8 @@ class Speaker:
         return [f"{spec.topic}/state", f"{spec.topic}/availability"]
 
     def refresh(
-        self, spec: DeviceSpec, attributes: Mapping[str, Any], readings: list[Reading], now: datetime
-    ) -> dict[str, Any]:
+        self, spec: DeviceSpec, attributes: Mapping[str, object], readings: list[Reading], now: datetime
+    ) -> dict[str, object]:
         return merged(readings)
 
     def decode(self, spec: DeviceSpec, topic: str, payload: bytes) -> list[Reading]:
@@ -90,7 +90,7 @@ class Speaker:
         language = values.get("language", spec.options.get("language", "nl"))
         if not isinstance(language, str) or not LANGUAGE.fullmatch(language):
             raise ValueError(f"'language' should be a language code such as 'nl', got {language!r}")
-        body: dict[str, Any] = {"say": text.strip(), "language": language}
+        body: dict[str, object] = {"say": text.strip(), "language": language}
         if volume is not None:
             body["volume"] = int(volume)
         # Not retained: a speaker that reconnects must not repeat yesterday's announcement.

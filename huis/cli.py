@@ -15,7 +15,7 @@ import signal
 import sys
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 from zoneinfo import ZoneInfo
 
 from controller import logs
@@ -198,7 +198,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     return export(db, args.since, args.until)
 
 
-async def _run_until_stopped(main: Coroutine[Any, Any, None]) -> None:
+async def _run_until_stopped(main: Coroutine[object, object, None]) -> None:
     # SIGTERM (docker stop, systemd) stops as cleanly as Ctrl-C does.
     task = asyncio.current_task()
     loop = asyncio.get_running_loop()
@@ -207,7 +207,7 @@ async def _run_until_stopped(main: Coroutine[Any, Any, None]) -> None:
     await main
 
 
-def _run(main: Coroutine[Any, Any, None]) -> None:
+def _run(main: Coroutine[object, object, None]) -> None:
     """Run `main` until it ends or Ctrl-C / SIGTERM stops it; every service stops cleanly.
 
     Raises the first HuisError when a service could not start (a port in use, say).
