@@ -11,7 +11,7 @@ See docs/scenarios.md for the language. Entry points:
 
 from __future__ import annotations
 
-from controller.engine.alerts import ALERT_EVENT, AlertSink, MemoryAlertSink
+from controller.engine.alert_sink import ALERT_EVENT, AlertSink, MemoryAlertSink
 from controller.engine.engine import HOUSE_CHANGED, Engine, ReloadResult
 from controller.engine.loader import (
     LoadedScenario,

@@ -28,16 +28,8 @@ from zoneinfo import ZoneInfo
 from controller.config import HomeConfig
 from controller.durations import format_duration
 from controller.engine import model as m
-from controller.engine.alerts import ALERT_EVENT, AlertSink
-from controller.engine.loader import (
-    LoadedScenario,
-    ScenarioSet,
-    config_scenario_paths,
-    load_scenarios,
-    select_devices,
-)
-from controller.engine.persist import EngineStore
-from controller.engine.rules import (
+from controller.engine.alert_sink import ALERT_EVENT, AlertSink
+from controller.engine.compiled import (
     Cond,
     EventTriggerRT,
     HubTriggerRT,
@@ -50,6 +42,14 @@ from controller.engine.rules import (
     evaluate,
     in_choice,
 )
+from controller.engine.loader import (
+    LoadedScenario,
+    ScenarioSet,
+    config_scenario_paths,
+    load_scenarios,
+    select_devices,
+)
+from controller.engine.store import EngineStore
 from controller.engine.sun import (
     next_sun_event,
     next_time_of_day,
