@@ -69,7 +69,6 @@ from controller.engine.traces import (
     WAITING,
     RunTrace,
     Trace,
-    link_text,
     load_traces,
 )
 from controller.events import (
@@ -1003,7 +1002,7 @@ class Engine:
             note = f"skipped: queue full ({model.max_queued})"
         run_id = new_id("run")
         cause = [f"scenario:{sc.id}: {tr.description}"]
-        cause.extend(link_text(c) for c in ctx.chain())
+        cause.extend(ctx.links())
         trace = RunTrace(run_id=run_id, scenario=sc.id, started=now, trigger=tvars, cause=cause,
                          conditions=[{"path": "", "condition": c.description, "result": ok}
                                      for c, ok in results])
@@ -1419,15 +1418,7 @@ def _compact(values: dict[str, Any]) -> str:
     return json.dumps(values, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-def _context_from(data: Any) -> Context:
-    """Rebuild a cause chain saved by `persist.context_to_json` (or a trace's 'origin: description' lines)."""
-    ctx: Context | None = None
-    items = list(data or [])
-    if items and isinstance(items[0], str):
-        # A trace's cause list: newest first, "origin: description".
-        items = [s.split(": ", 1) + [""] if ": " not in s else s.split(": ", 1)
-                 for s in reversed(items)]
-    for origin, description, *_ in items:
-        ctx = Context(origin=str(origin), description=str(description), parent=ctx)
-    restored = Context(origin="engine", description="restored after a restart or reload", parent=ctx)
-    return restored
+def _context_from(data: object) -> Context:
+    """A stored cause chain (see `Context.from_json`), continued by the restore itself."""
+    return Context(origin="engine", description="restored after a restart or reload",
+                   parent=Context.from_json(data))

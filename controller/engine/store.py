@@ -199,7 +199,7 @@ class EngineStore:
                 "INSERT OR REPLACE INTO engine_timers (key, scenario, since, deadline, data) "
                 "VALUES (?, ?, ?, ?, ?)",
                 [(k, row[0], row[1].isoformat(), row[2].isoformat(),
-                  _json({"trigger": row[3], "cause": context_to_json(row[4])}))
+                  _json({"trigger": row[3], "cause": row[4].to_json()}))
                  for k, row in timers.items() if row is not None])
             await conn.executemany("DELETE FROM engine_timers WHERE key = ?",
                                    [(k,) for k, row in timers.items() if row is None])
@@ -245,11 +245,6 @@ class EngineStore:
             self.write("INSERT OR REPLACE INTO engine_parameters (scope, name, value) VALUES (?, ?, ?)",
                        (scope, name, json.dumps(value, default=str)))
         await self.flush()
-
-
-def context_to_json(ctx: Context) -> list[list[str]]:
-    """A cause chain as JSON-friendly [origin, description] pairs, oldest first."""
-    return [[c.origin, c.description] for c in reversed(ctx.chain())]
 
 
 def _json(value: Any) -> str:

@@ -50,7 +50,7 @@ class RunTrace:
               context: Context) -> RunTrace:
         """A new trace whose cause chain is `context`'s."""
         return cls(run_id=run_id, scenario=scenario, started=now, trigger=dict(trigger),
-                   cause=[link_text(c) for c in context.chain()])
+                   cause=context.links())
 
     def condition(self, description: str, result: bool, path: str = "") -> None:
         self.conditions.append({"path": path, "condition": description, "result": result})
@@ -90,11 +90,6 @@ class RunTrace:
 
     def to_json(self) -> str:
         return json.dumps(self.as_dict(), default=str, ensure_ascii=False, separators=(",", ":"))
-
-
-def link_text(ctx: Context) -> str:
-    """One link of a cause chain as trace text: 'origin: description'."""
-    return f"{ctx.origin}: {ctx.description}" if ctx.description else ctx.origin
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
