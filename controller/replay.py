@@ -112,6 +112,9 @@ class RecordingAlertSink:
         self._publish("resolved", record, context, None)
         return True
 
+    def is_active(self, key: str) -> bool:
+        return key in self._active
+
     def acknowledge(self, key: str, by: str) -> None:
         """A caregiver acknowledges the active alert `key` (as the alert pages would report)."""
         current = self._active[key]

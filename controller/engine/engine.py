@@ -190,7 +190,6 @@ class Engine:
         self._lat, self._lon = loc.latitude, loc.longitude
         self._language = self.cfg.home.language
         self._house = {"mode": "day", "presence": "home"}
-        self._active_alerts: set[str] = set()
         self._scenarios: dict[str, _Scenario] = {}
         self._state_ix: dict[tuple[str, str], list[StateTriggerRT]] = {}
         self._event_ix: dict[str, list[EventTriggerRT]] = {}
@@ -240,11 +239,6 @@ class Engine:
                           "with the files' defaults:\n%s", exc)
         house = await self._store.house()
         self._house.update({k: v for k, v in house.items() if k in self._house})
-        # Optional on the sink: which alerts are active, so `type: alert` conditions are right
-        # after a restart too (the engine otherwise only knows what it saw since it started).
-        active_keys = getattr(self.alerts, "active_keys", None)
-        if active_keys is not None:
-            self._active_alerts = set(await active_keys())
         try:
             async with asyncio.TaskGroup() as tg:
                 self._tg = tg
@@ -605,7 +599,8 @@ class Engine:
         return self._house[name]
 
     def alert_active(self, key: str) -> bool:
-        return key in self._active_alerts
+        """Whether the alert `key` is active, as the alert sink (the one record) says."""
+        return self.alerts.is_active(key)
 
     def sun_time(self, day: date, event: str) -> datetime | None:
         return sun_event(self._lat, self._lon, day, event, self._tz)
@@ -901,11 +896,6 @@ class Engine:
     def _on_alert(self, event: Event) -> None:
         d = event.data
         action, key = d.get("action"), d.get("key")
-        if isinstance(key, str):
-            if action == "raised":
-                self._active_alerts.add(key)
-            elif action == "resolved":
-                self._active_alerts.discard(key)
         for tr in tuple(self._alert_trs):
             t: m.AlertTrigger = tr.model
             if not in_choice(action, t.action) or (t.key is not None and t.key != key):
@@ -1247,7 +1237,6 @@ class Engine:
                 alert_id = await self.alerts.raise_alert(key=key, scenario=run.sc.id,
                                                          severity=action.severity, message=message,
                                                          context=ctx, data=data)
-                self._active_alerts.add(key)
                 self._record(run, path, what, f"raised {alert_id}", True, ctx)
             else:
                 key = self._render(run, action.key) if action.key else run.sc.id
@@ -1255,7 +1244,6 @@ class Engine:
                 what = f"resolve {key}: {reason}"
                 ctx = self._action_ctx(run, path, what)
                 found = await self.alerts.resolve_alert(key=key, reason=reason, context=ctx)
-                self._active_alerts.discard(key)
                 self._record(run, path, what, "resolved" if found else "no active alert", True, ctx)
         except asyncio.CancelledError:
             raise
