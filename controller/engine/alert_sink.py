@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from controller.events import Context
 
@@ -23,7 +23,7 @@ class AlertSink(Protocol):
     """What the rule engine raises, resolves and looks up alerts through."""
 
     async def raise_alert(self, *, key: str, scenario: str, severity: str, message: str,
-                          context: Context, data: Mapping[str, Any]) -> str:
+                          context: Context, data: Mapping[str, object]) -> str:
         """Store and start delivering an alert; an active alert with `key` is returned as is."""
         ...
 
@@ -46,7 +46,7 @@ class RaisedAlert:
     severity: str
     message: str
     context: Context
-    data: Mapping[str, Any] = field(default_factory=dict)
+    data: Mapping[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -67,7 +67,7 @@ class MemoryAlertSink:
         self._active: dict[str, RaisedAlert] = {}
 
     async def raise_alert(self, *, key: str, scenario: str, severity: str, message: str,
-                          context: Context, data: Mapping[str, Any]) -> str:
+                          context: Context, data: Mapping[str, object]) -> str:
         if key in self._active:
             return self._active[key].id
         alert = RaisedAlert(id=f"alert-{len(self.raised) + 1}", key=key, scenario=scenario,

@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from controller.config import HomeConfig
 from controller.engine import model as m
@@ -128,7 +128,7 @@ def _selector_text(sel: m.Selector | m.OptionalSelector) -> str:
 
 TriggerModel = (m.StateTrigger | m.TimeTrigger | m.SunTrigger | m.EventTrigger | m.AlertTrigger
                 | m.HubTrigger | m.ModeTrigger | m.PresenceTrigger)
-Vars = dict[str, Any]  # a trigger's variables ({trigger.*} in templates): JSON-like values
+Vars = dict[str, object]  # a trigger's or a run's variables ({trigger.*}): JSON-like values
 FireFn = Callable[["TriggerRT", Vars, Context], None]
 
 

@@ -7,8 +7,9 @@ placeholders of messages, so both say a room's name the same way.
 from __future__ import annotations
 
 from controller.config import HomeConfig
+from controller.engine.compiled import Vars
 
-Vars = dict[str, object]  # a trigger's or a run's variables: JSON-like values
+__all__ = ["DeviceNames", "Vars"]
 
 
 class DeviceNames:
