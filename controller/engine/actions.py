@@ -30,13 +30,13 @@ from controller.engine.compiled import (
     Env,
     StateTriggerRT,
     TriggerRT,
+    Vars,
     compile_condition,
     compile_trigger,
     evaluate,
 )
 from controller.engine.house import HouseState
 from controller.engine.loader import select_devices
-from controller.engine.names import Vars
 from controller.engine.placeholders import Placeholders
 from controller.engine.runs import Frame, Run, ScenarioRuntime
 from controller.engine.timers import LATE, ForTimers

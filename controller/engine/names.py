@@ -9,8 +9,6 @@ from __future__ import annotations
 from controller.config import HomeConfig
 from controller.engine.compiled import Vars
 
-__all__ = ["DeviceNames", "Vars"]
-
 
 class DeviceNames:
     """Device and room names in the home's language; device variables cached per device."""

@@ -19,9 +19,8 @@ from typing import TYPE_CHECKING
 from controller.clock import Clock
 from controller.durations import format_duration
 from controller.engine import model as m
-from controller.engine.compiled import Cond, TriggerRT, evaluate
+from controller.engine.compiled import Cond, TriggerRT, Vars, evaluate
 from controller.engine.loader import LoadedScenario
-from controller.engine.names import Vars
 from controller.engine.store import EngineStore
 from controller.engine.templates import Template
 from controller.engine.traces import (

@@ -20,8 +20,8 @@ from datetime import datetime, timedelta
 
 from controller.clock import Clock
 from controller.durations import format_duration
-from controller.engine.compiled import StateTriggerRT, TriggerRT, describe_value
-from controller.engine.names import DeviceNames, Vars
+from controller.engine.compiled import StateTriggerRT, TriggerRT, Vars, describe_value
+from controller.engine.names import DeviceNames
 from controller.engine.store import EngineStore
 from controller.engine.sun import spoken_duration
 from controller.engine.traces import NOT_FIRED, RunTrace

@@ -26,10 +26,11 @@ from controller.engine.compiled import (
     SimpleTriggerRT,
     StateTriggerRT,
     TriggerRT,
+    Vars,
     in_choice,
 )
 from controller.engine.house import HOUSE_CHANGED
-from controller.engine.names import DeviceNames, Vars
+from controller.engine.names import DeviceNames
 from controller.engine.sun import next_sun_event, next_time_of_day
 from controller.engine.timers import ForTimers
 from controller.events import (
