@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from controller.clock import Clock
 from controller.durations import format_duration
 from controller.engine import model as m
-from controller.engine.compiled import Cond, TriggerRT, Vars, evaluate
+from controller.engine.compiled import Cond, Env, TriggerRT, Vars, evaluate
 from controller.engine.loader import LoadedScenario
 from controller.engine.store import EngineStore
 from controller.engine.templates import Template
@@ -39,7 +39,6 @@ from controller.events import Context, new_id
 
 if TYPE_CHECKING:
     from controller.engine.actions import Action, Interpreter
-    from controller.engine.compiled import Env
 
 log = logging.getLogger(__name__)
 
