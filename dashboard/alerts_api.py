@@ -32,7 +32,7 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 from controller.alerts.model import AckOutcome, Alert
 from controller.alerts.service import AlertService
 from controller.alerts.tokens import AckClaims
-from controller.engine.alerts import ALERT_EVENT
+from controller.engine.alert_sink import ALERT_EVENT
 from controller.events import Event
 
 log = logging.getLogger(__name__)

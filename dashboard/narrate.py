@@ -359,15 +359,6 @@ def _dedupe(items: Iterable[str]) -> list[str]:
     return out
 
 
-def context_from_cause(cause: str) -> Context:
-    """Rebuild a cause chain from its `Context.explain()` text (as the history stores it)."""
-    ctx: Context | None = None
-    for link in reversed(cause.split(" <- ")):
-        origin, _, description = link.partition(": ")
-        ctx = Context(origin=origin, description=description, parent=ctx)
-    return ctx if ctx is not None else Context(origin="history")
-
-
 def events_from_history(rows: Iterable[Any]) -> list[Event]:
     """Bus events rebuilt from history rows (one row per changed attribute), oldest first.
 
@@ -389,6 +380,7 @@ def events_from_history(rows: Iterable[Any]) -> list[Event]:
             data = {"values": row.value}
         else:
             continue
-        out.append(Event(type=row.type, time=row.time, context=context_from_cause(row.cause),
-                         device=row.device, data=data))
+        context = Context.from_json(row.cause) or Context(origin="history")
+        out.append(Event(type=row.type, time=row.time, context=context, device=row.device,
+                         data=data))
     return out

@@ -11,6 +11,6 @@ from controller.alerts.model import Alert, Notification, Recipient, Severity
 from controller.alerts.service import AlertService
 
 # The seam with the rule engine belongs to its consumer, the engine; the AlertService implements it.
-from controller.engine.alerts import AlertSink
+from controller.engine.alert_sink import AlertSink
 
 __all__ = ["Alert", "AlertService", "AlertSink", "Notification", "Recipient", "Severity"]

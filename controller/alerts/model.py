@@ -111,8 +111,7 @@ class Alert:
 
 def chain_of(context: Context) -> tuple[dict[str, str], ...]:
     """A context's cause chain as plain dicts, newest first (what we store)."""
-    return tuple({"id": c.id, "origin": c.origin, "description": c.description}
-                 for c in context.chain())
+    return tuple(context.to_json())
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

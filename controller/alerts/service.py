@@ -67,7 +67,7 @@ from controller.alerts.store import (
 from controller.alerts.tokens import AckClaims, AckSigner, TokenError, load_or_create_key
 from controller.bus import EventBus
 from controller.clock import Clock, monotonic
-from controller.engine.alerts import ALERT_EVENT
+from controller.engine.alert_sink import ALERT_EVENT
 from controller.errors import DeliveryError
 from controller.events import Context, Event
 from controller.store import Database
