@@ -23,7 +23,7 @@ import html
 import itertools
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query
@@ -106,11 +106,11 @@ def create_alerts_router(service: AlertService, *, require_caregiver: Callable[.
 
     @router.get("/api/alerts/audit", tags=["alerts"])
     async def audit_log(alert: str | None = None, limit: Annotated[int, Query(ge=1, le=5000)] = 200,
-                        before: int | None = None, user: Any = technician) -> list[dict[str, Any]]:
+                        before: int | None = None, user: Any = technician) -> list[Mapping[str, object]]:
         """The append-only audit log, newest first (page back with `before=<seq>`)."""
         entries = await service.audit(alert_id=alert, limit=limit, before=before)
         await service.record_view(alert, user=_user_id(user), channel="dashboard", detail="audit log")
-        return entries
+        return list(entries)
 
     @router.get("/api/alerts/audit/verify", tags=["alerts"])
     async def audit_verify(user: Any = technician) -> dict[str, Any]:
