@@ -11,20 +11,36 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
+from typing import Protocol
 
-from controller.alerts import texts
+from controller.alerts import lifecycle, texts
+from controller.alerts.active import ActiveAlerts
 from controller.alerts.channels.base import Channel
 from controller.alerts.model import KIND_ALERT, Alert, ChannelTarget, Notification, Recipient
+from controller.alerts.policy import AlertsConfig
 from controller.alerts.store import FAILED, SENT, SKIPPED, AlertStore, Attempt, Delivery
 from controller.alerts.work import Work
 from controller.clock import Clock, monotonic
 from controller.errors import DeliveryError
+from controller.events import AlertAction
 
 log = logging.getLogger(__name__)
 
 NOT_NEEDED = "not needed any more"
+_AUDIT_EVENT = {FAILED: "delivery_failed", SKIPPED: "delivery_skipped"}
+
+
+class Publish(Protocol):
+    """Tells the bus that an alert changed."""
+
+    def __call__(self, action: AlertAction, alert: Alert, *, by: str | None = None,
+                 channel: str | None = None) -> None: ...
+
+
+# The signed acknowledgement link for one alert, one caregiver, one channel.
+AckLink = Callable[[Alert, Recipient, str], str]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -105,3 +121,72 @@ class Dispatcher:
                        channel=target.type, attempt=n, started_at=started,
                        finished_at=started + timedelta(seconds=monotonic() - t0),
                        ok=error is None, error=error, receipt=receipt)
+
+
+class Courier:
+    """Delivers stored deliveries: still wanted? to whom, on which channels; then records how it went."""
+
+    def __init__(self, *, active: ActiveAlerts, store: AlertStore, clock: Clock, work: Work,
+                 channels: Mapping[str, Channel], caregivers: Mapping[str, Recipient],
+                 config: AlertsConfig, link: AckLink, publish: Publish) -> None:
+        self.active = active
+        self.store = store
+        self.clock = clock
+        self.work = work
+        self.caregivers = caregivers
+        self.config = config
+        self.link = link
+        self.publish = publish
+        self.dispatcher = Dispatcher(channels=channels, store=store, clock=clock, work=work)
+
+    def wanted(self, d: Delivery) -> bool:
+        """Follow-ups always go out; the alert itself only while it is still escalating."""
+        if d.kind != KIND_ALERT:
+            return True
+        alert = self.active.get(d.alert_id)
+        return alert is not None and alert.escalating
+
+    async def deliver(self, d: Delivery, after_restart: bool) -> None:
+        """Send `d` and record the outcome; holds one work count and gives it back."""
+        try:
+            alert = self.active.get(d.alert_id) or await self.store.get(d.alert_id)
+            if alert is None:
+                return
+            outcome = await self._send(d, alert)
+            if outcome.status == SENT and after_restart:
+                outcome = replace(outcome, detail="re-sent after restart")
+            await self._finish(d, alert, outcome)
+        finally:
+            self.work.release()
+
+    async def _send(self, d: Delivery, alert: Alert) -> Outcome:
+        if not self.wanted(d):
+            return Outcome(status=SKIPPED, detail=NOT_NEEDED)
+        who = self.caregivers.get(d.recipient)
+        if who is None:
+            return Outcome(status=FAILED, detail=f"unknown caregiver {d.recipient}")
+        targets = self.dispatcher.targets(who, self.config.severities[alert.severity].channels)
+        return await self.dispatcher.send(
+            d, targets, compose=lambda ch: notification(alert, d, who, self.link(alert, who, ch)),
+            wanted=lambda: self.wanted(d))
+
+    async def _finish(self, d: Delivery, alert: Alert, outcome: Outcome) -> None:
+        now = self.clock.now()
+        status, channel = outcome.status, outcome.channel
+        to_alert = d.kind == KIND_ALERT
+        event = ("delivered" if to_alert else "notified") if status == SENT else _AUDIT_EVENT[status]
+        detail = outcome.detail if to_alert else (f"{d.kind}: {outcome.detail}" if outcome.detail else d.kind)
+        async with self.active.locked(d.alert_id):
+            current = self.active.get(d.alert_id) or alert
+            updated = lifecycle.delivered(current, now) if status == SENT and to_alert else None
+            entry = lifecycle.entry(updated or current, event, user=d.recipient, channel=channel,
+                                    detail=detail)
+            await self.store.finish_delivery(d, status=status, channel=channel, receipt=outcome.receipt,
+                                             attempts=outcome.attempts, now=now, alert=updated,
+                                             audit=[entry])
+            if updated is not None:
+                self.active.update(updated)
+        if status == SENT and to_alert:
+            self.publish(AlertAction.DELIVERED, updated or current, by=d.recipient, channel=channel)
+        elif status == FAILED:
+            log.error("alert %s could not reach %s on any channel", d.alert_id, d.recipient)

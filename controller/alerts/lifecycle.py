@@ -8,7 +8,8 @@ without any I/O and a restarted hub recomputes the same answers.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+import json
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -22,9 +23,12 @@ from controller.alerts.model import (
     RAISED,
     RESOLVED,
     Alert,
+    Severity,
+    chain_of,
 )
 from controller.alerts.policy import EscalationPolicy
 from controller.alerts.store import AuditEntry, NewDelivery
+from controller.events import Context
 
 # When step n (0-based) of an alert falls due, after quiet hours; None when it never does.
 Deadline = Callable[[int], datetime | None]
@@ -79,6 +83,29 @@ def stepped(alert: Alert, policy: EscalationPolicy, now: datetime, *, caregivers
     deliveries = tuple(NewDelivery(alert_id=alert.id, kind=KIND_ALERT, step=step, recipient=r)
                        for r in who)
     return Transition(alert=updated, audit=tuple(audit), deliveries=deliveries)
+
+
+def raised(*, alert_id: str, key: str, scenario: str, severity: Severity, message: str,
+           resident: str, context: Context, data: Mapping[str, object], policy: EscalationPolicy,
+           now: datetime, caregivers: Collection[str], deadline: Deadline) -> Transition:
+    """A new alert, with its first step already run when that is due at once."""
+    for_technicians = data.get("audience") == "technician"
+    alert = Alert(id=alert_id, key=key, scenario=scenario, severity=severity, message=message,
+                  resident=resident, policy=policy.name, state=RAISED, cause=context.explain(),
+                  cause_chain=chain_of(context),
+                  # As it will read back from the database: JSON values only (times as text).
+                  data=json.loads(json.dumps(dict(data), default=str)),
+                  raised_at=now, updated_at=now, step=0,
+                  next_at=None if for_technicians else deadline(0))
+    first = entry(alert, "raised", user=context.origin, detail=context.explain())
+    if alert.next_at is not None and alert.next_at <= now:
+        # The first step is due at once: record it in the same transaction (one fsync
+        # fewer on the path from sensor to phone), still before anything is sent.
+        step = stepped(alert, policy, now, caregivers=caregivers, deadline=deadline)
+        return replace(step, audit=(first, *step.audit))
+    held = ("for technicians: shown on the dashboard, nobody paged" if for_technicians
+            else f"first step at {alert.next_at}")
+    return Transition(alert=alert, audit=(first, entry(alert, "held", detail=held)))
 
 
 def delivered(alert: Alert, now: datetime) -> Alert | None:

@@ -24,12 +24,10 @@ what people read in `texts`.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import sqlite3
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -37,30 +35,25 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from controller.alerts import lifecycle, texts
+from controller.alerts.active import ActiveAlerts
 from controller.alerts.channels.base import Channel
-from controller.alerts.delivery import NOT_NEEDED, Dispatcher, Outcome, notification
+from controller.alerts.delivery import Courier
 from controller.alerts.escalation import due, policy_of, routed
 from controller.alerts.lifecycle import Transition
 from controller.alerts.model import (
     ACKNOWLEDGED,
     CANCELLED,
     KIND_ACKNOWLEDGED,
-    KIND_ALERT,
     KIND_RESOLVED,
-    RAISED,
     RESOLVED,
     SEVERITIES,
     AckOutcome,
     Alert,
     Recipient,
     Severity,
-    chain_of,
 )
 from controller.alerts.policy import AlertsConfig, EscalationPolicy
 from controller.alerts.store import (
-    FAILED,
-    SENT,
-    SKIPPED,
     AlertStore,
     AuditEntry,
     AuditRow,
@@ -136,17 +129,14 @@ class AlertService:
         self.key_file = Path(key_file)
         self.tz = ZoneInfo(timezone)
         self.signer: AckSigner | None = None
-        self._alerts: dict[str, Alert] = {}
-        self._by_key: dict[str, str] = {}
-        self._contexts: dict[str, Context] = {}
-        self._changed: dict[str, asyncio.Event] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._active = ActiveAlerts()
         self._queue: asyncio.Queue[_Supervise | _Deliver] = asyncio.Queue()
         self._open_lock = asyncio.Lock()
         self._opened = False
         self._work = Work()
-        self._dispatcher = Dispatcher(channels=self.channels, store=self.store, clock=clock,
-                                      work=self._work)
+        self._courier = Courier(active=self._active, store=self.store, clock=clock, work=self._work,
+                                channels=self.channels, caregivers=self.caregivers, config=config,
+                                link=self._link, publish=self._publish)
 
     @classmethod
     def from_hub(cls, hub: Hub, db: Database, config: AlertsConfig, *, base_url: str,
@@ -175,7 +165,7 @@ class AlertService:
             self.signer = AckSigner(load_or_create_key(self.key_file))
             restored = await self.store.active()
             for alert in restored:
-                self._remember(alert, Context(origin="alerts", description=f"alert {alert.id} restored"))
+                self._active.add(alert, Context(origin="alerts", description=f"alert {alert.id} restored"))
                 self._enqueue(_Supervise(alert.id))
             pending = await self.store.pending_deliveries()
             for d in pending:
@@ -195,7 +185,7 @@ class AlertService:
                 if isinstance(job, _Supervise):
                     tg.create_task(self._supervise(job.alert_id), name=f"alert-{job.alert_id}")
                 else:
-                    tg.create_task(self._deliver(job.delivery, job.after_restart),
+                    tg.create_task(self._courier.deliver(job.delivery, job.after_restart),
                                    name=f"alert-delivery-{job.delivery.id}")
 
     async def aclose(self) -> None:
@@ -220,44 +210,16 @@ class AlertService:
         for d in deliveries or ():
             self._enqueue(_Deliver(d))
 
-    def _remember(self, alert: Alert, ctx: Context) -> None:
-        self._alerts[alert.id] = alert
-        self._by_key[alert.key] = alert.id
-        self._contexts[alert.id] = ctx
-        self._changed.setdefault(alert.id, asyncio.Event())
-
-    def _forget(self, alert: Alert) -> None:
-        self._alerts.pop(alert.id, None)
-        if self._by_key.get(alert.key) == alert.id:
-            del self._by_key[alert.key]
-        self._contexts.pop(alert.id, None)
-        self._locks.pop(alert.id, None)
-        ev = self._changed.pop(alert.id, None)
-        if ev is not None:
-            ev.set()  # its supervisor wakes, sees the alert is gone, and ends
-
-    @asynccontextmanager
-    async def _locked(self, alert_id: str) -> AsyncIterator[None]:
-        # Every read-modify-write of one active alert goes through its lock, so an
-        # acknowledgement and an escalation step can never overwrite each other's row. A closed
-        # alert is never written again, so it needs (and keeps) no lock.
-        if alert_id not in self._alerts:
-            yield
-            return
-        lock = self._locks.setdefault(alert_id, asyncio.Lock())
-        async with lock:
-            yield
-
     # -- the rule engine's interface ----------------------------------------------------------
 
     def is_active(self, key: str) -> bool:
         """Whether an alert with `key` is active (from memory, no I/O)."""
-        return key in self._by_key
+        return self._active.id_of(key) is not None
 
     async def active_keys(self) -> list[str]:
         """Keys of the active alerts; the engine reads them at start-up."""
         await self.open()
-        return list(self._by_key)
+        return self._active.keys()
 
     async def raise_alert(self, *, key: str, scenario: str, severity: str, message: str,
                           context: Context, data: Mapping[str, Any]) -> str:
@@ -265,13 +227,16 @@ class AlertService:
         await self.open()
         if severity not in SEVERITIES:
             raise ValueError(f"severity {severity!r} is not one of {', '.join(SEVERITIES)}")
-        existing = self._by_key.get(key)
+        existing = self._active.id_of(key)
         if existing is not None:
             return existing
         sev: Severity = severity  # type: ignore[assignment]
         policy = routed(self.config.policy_for(scenario, sev), data)
-        raised = self._raised(key=key, scenario=scenario, severity=sev, message=message,
-                              context=context, data=data, policy=policy)
+        now = self.clock.now()
+        raised = lifecycle.raised(alert_id=f"al-{uuid.uuid4().hex[:16]}", key=key, scenario=scenario,
+                                  severity=sev, message=message, resident=self.resident, context=context,
+                                  data=data, policy=policy, now=now, caregivers=self.caregivers,
+                                  deadline=self._deadline(policy, sev, now))
         alert = raised.alert
         self._work.acquire()
         try:
@@ -279,7 +244,7 @@ class AlertService:
                 created = await self.store.insert(alert, raised.audit, raised.deliveries)
             except DuplicateKey:
                 return await self._existing_id(key)
-            self._remember(alert, context.child("alerts", f"alert {alert.id}: {message}"))
+            self._active.add(alert, context.child("alerts", f"alert {alert.id}: {message}"))
             self._publish(AlertAction.RAISED, alert)
             if raised.deliveries:
                 self._publish(AlertAction.ESCALATED, alert)
@@ -289,30 +254,10 @@ class AlertService:
         finally:
             self._work.release()
 
-    def _raised(self, *, key: str, scenario: str, severity: Severity, message: str, context: Context,
-                data: Mapping[str, object], policy: EscalationPolicy) -> Transition:
-        now = self.clock.now()
-        for_technicians = data.get("audience") == "technician"
-        alert = Alert(id=f"al-{uuid.uuid4().hex[:16]}", key=key, scenario=scenario, severity=severity,
-                      message=message, resident=self.resident, policy=policy.name, state=RAISED,
-                      cause=context.explain(), cause_chain=chain_of(context),
-                      # As it will read back from the database: JSON values only (times as text).
-                      data=json.loads(json.dumps(dict(data), default=str)),
-                      raised_at=now, updated_at=now, step=0,
-                      next_at=None if for_technicians else self._deadline(policy, severity, now)(0))
-        raised = lifecycle.entry(alert, "raised", user=context.origin, detail=context.explain())
-        if alert.next_at is not None and alert.next_at <= now:
-            # The first step is due at once: record it in the same transaction (one fsync
-            # fewer on the path from sensor to phone), still before anything is sent.
-            first = self._stepped(alert, policy, now)
-            return Transition(alert=first.alert, audit=(raised, *first.audit), deliveries=first.deliveries)
-        held = ("for technicians: shown on the dashboard, nobody paged" if for_technicians
-                else f"first step at {alert.next_at}")
-        return Transition(alert=alert, audit=(raised, lifecycle.entry(alert, "held", detail=held)))
-
     async def _existing_id(self, key: str) -> str:
-        if key in self._by_key:
-            return self._by_key[key]
+        known = self._active.id_of(key)
+        if known is not None:
+            return known
         for alert in await self.store.active():
             if alert.key == key:
                 return alert.id
@@ -321,7 +266,7 @@ class AlertService:
     async def resolve_alert(self, *, key: str, reason: str, context: Context) -> bool:
         """Resolve the active alert with `key` and tell everyone who was paged `reason`."""
         await self.open()
-        alert_id = self._by_key.get(key)
+        alert_id = self._active.id_of(key)
         if alert_id is None:
             return False
         done = await self._close(alert_id, state=RESOLVED, resolution="rule", by=context.origin,
@@ -344,8 +289,8 @@ class AlertService:
                           nonce: str | None = None) -> AckOutcome:
         """`by` is going: stop escalating now and tell the others who were paged."""
         await self.open()
-        async with self._locked(alert_id):
-            alert = self._alerts.get(alert_id)
+        async with self._active.locked(alert_id):
+            alert = self._active.get(alert_id)
             if alert is None or alert.state == ACKNOWLEDGED:
                 return await self._not_acknowledged(alert_id, alert, by=by, nonce=nonce)
             change = lifecycle.acknowledged(alert, by=by, channel=channel, now=self.clock.now())
@@ -358,8 +303,8 @@ class AlertService:
                                                 nonce=(nonce, by) if nonce else None)
             except sqlite3.IntegrityError:
                 return AckOutcome(ok=False, reason="reused", alert=alert, by=alert.acknowledged_by)
-            self._alerts[alert_id] = change.alert
-        self._changed[alert_id].set()
+            self._active.update(change.alert)
+        self._active.notify(alert_id)
         self._publish(AlertAction.ACKNOWLEDGED, change.alert, by=by, channel=channel)
         self._enqueue_all(created)
         return AckOutcome(ok=True, reason="acknowledged", alert=change.alert, by=by)
@@ -427,8 +372,8 @@ class AlertService:
 
     async def _close(self, alert_id: str, *, state: str, resolution: str, by: str,
                      channel: str | None, note: str, notice: Callable[[str], str]) -> Alert | None:
-        async with self._locked(alert_id):
-            alert = self._alerts.get(alert_id)
+        async with self._active.locked(alert_id):
+            alert = self._active.get(alert_id)
             if alert is None:
                 return None
             paged = await self.store.paged(alert_id)
@@ -437,7 +382,7 @@ class AlertService:
             notices = [NewDelivery(alert_id=alert_id, kind=KIND_RESOLVED, step=0, recipient=r,
                                    text=notice(r)) for r in paged if r != by]
             created = await self.store.save(change.alert, audit=change.audit, deliveries=notices)
-            self._forget(alert)
+            self._active.remove(alert)
         self._publish(AlertAction(change.alert.state), change.alert, by=by, channel=channel)
         self._enqueue_all(created)
         return change.alert
@@ -456,8 +401,8 @@ class AlertService:
         # Holds one work count (from _enqueue) except while waiting for the clock.
         try:
             while True:
-                alert = self._alerts.get(alert_id)
-                changed = self._changed.get(alert_id)
+                alert = self._active.get(alert_id)
+                changed = self._active.changed(alert_id)
                 if alert is None or changed is None:
                     return
                 changed.clear()
@@ -486,8 +431,8 @@ class AlertService:
                 w.cancel()
 
     async def _escalate(self, alert_id: str) -> None:
-        async with self._locked(alert_id):
-            alert = self._alerts.get(alert_id)
+        async with self._active.locked(alert_id):
+            alert = self._active.get(alert_id)
             if alert is None or not alert.escalating or alert.next_at is None:
                 return
             change = self._stepped(alert, policy_of(self.config, alert), self.clock.now())
@@ -495,72 +440,17 @@ class AlertService:
                                             deliveries=change.deliveries, expect_state=alert.state)
             if created is None:
                 return
-            self._alerts[alert_id] = change.alert
+            self._active.update(change.alert)
         self._publish(AlertAction.ESCALATED, change.alert)
         self._enqueue_all(created)
 
     # -- delivery -----------------------------------------------------------------------------
-
-    def _wanted(self, d: Delivery) -> bool:
-        if d.kind != KIND_ALERT:
-            return True
-        alert = self._alerts.get(d.alert_id)
-        return alert is not None and alert.escalating
-
-    async def _deliver(self, d: Delivery, after_restart: bool) -> None:
-        # Holds one work count (from _enqueue) except while backing off on the clock.
-        try:
-            alert = self._alerts.get(d.alert_id) or await self.store.get(d.alert_id)
-            if alert is None:
-                return
-            recipient = self.caregivers.get(d.recipient)
-            if not self._wanted(d):
-                outcome = Outcome(status=SKIPPED, detail=NOT_NEEDED)
-            elif recipient is None:
-                outcome = Outcome(status=FAILED, detail=f"unknown caregiver {d.recipient}")
-            else:
-                who = recipient
-                targets = self._dispatcher.targets(who, self.config.severities[alert.severity].channels)
-                outcome = await self._dispatcher.send(
-                    d, targets, compose=lambda ch: notification(alert, d, who, self._link(alert, who, ch)),
-                    wanted=lambda: self._wanted(d))
-                if outcome.status == SENT and after_restart:
-                    outcome = Outcome(status=SENT, channel=outcome.channel, receipt=outcome.receipt,
-                                      attempts=outcome.attempts, detail="re-sent after restart")
-            await self._finish(d, alert, outcome)
-        finally:
-            self._work.release()
 
     def _link(self, alert: Alert, who: Recipient, channel: str) -> str:
         assert self.signer is not None
         token = self.signer.issue(alert_id=alert.id, recipient=who.id, channel=channel,
                                   now=self.clock.now(), ttl=self.config.ack_link_ttl)
         return f"{self.base_url}/alerts/ack/{token}"
-
-    async def _finish(self, d: Delivery, alert: Alert, outcome: Outcome) -> None:
-        now = self.clock.now()
-        status, channel = outcome.status, outcome.channel
-        event = {SENT: "delivered" if d.kind == KIND_ALERT else "notified",
-                 FAILED: "delivery_failed", SKIPPED: "delivery_skipped"}[status]
-        detail = outcome.detail
-        if d.kind != KIND_ALERT:
-            detail = f"{d.kind}: {detail}" if detail else d.kind
-        async with self._locked(d.alert_id):
-            current = self._alerts.get(d.alert_id, alert)
-            updated = None
-            if status == SENT and d.kind == KIND_ALERT:
-                updated = lifecycle.delivered(current, now)
-            entry = lifecycle.entry(updated or current, event, user=d.recipient, channel=channel,
-                                    detail=detail)
-            await self.store.finish_delivery(d, status=status, channel=channel, receipt=outcome.receipt,
-                                             attempts=list(outcome.attempts), now=now, alert=updated,
-                                             audit=[entry])
-            if updated is not None and d.alert_id in self._alerts:
-                self._alerts[d.alert_id] = updated
-        if status == SENT and d.kind == KIND_ALERT:
-            self._publish(AlertAction.DELIVERED, updated or current, by=d.recipient, channel=channel)
-        elif status == FAILED:
-            log.error("alert %s could not reach %s on any channel", d.alert_id, d.recipient)
 
     # -- people and events --------------------------------------------------------------------
 
@@ -577,7 +467,7 @@ class AlertService:
 
     def _publish(self, action: AlertAction, alert: Alert, *, by: str | None = None,
                  channel: str | None = None) -> None:
-        parent = self._contexts.get(alert.id) or Context(origin="alerts", description=f"alert {alert.id}")
+        parent = self._active.context(alert.id) or Context(origin="alerts", description=f"alert {alert.id}")
         ctx = parent.child(f"caregiver:{by}" if by and by in self.caregivers else "alerts",
                            f"{action} {alert.id}")
         data: AlertChanged = {
@@ -591,11 +481,11 @@ class AlertService:
 
     def active(self) -> list[Alert]:
         """Alerts not yet resolved or cancelled, oldest first (from memory, no I/O)."""
-        return sorted(self._alerts.values(), key=lambda a: (a.raised_at, a.id))
+        return self._active.oldest_first()
 
     async def get(self, alert_id: str) -> Alert | None:
         await self.open()
-        return self._alerts.get(alert_id) or await self.store.get(alert_id)
+        return self._active.get(alert_id) or await self.store.get(alert_id)
 
     async def recent(self, limit: int = 50) -> list[Alert]:
         await self.open()
