@@ -40,6 +40,7 @@ from controller.alerts.channels.base import Channel
 from controller.alerts.delivery import Courier
 from controller.alerts.escalation import due, policy_of, routed
 from controller.alerts.lifecycle import Transition
+from controller.alerts.links import AckLinks
 from controller.alerts.model import (
     ACKNOWLEDGED,
     CANCELLED,
@@ -62,7 +63,7 @@ from controller.alerts.store import (
     NewDelivery,
     TimelineItem,
 )
-from controller.alerts.tokens import AckClaims, AckSigner, TokenError, load_or_create_key
+from controller.alerts.tokens import AckClaims
 from controller.alerts.work import Work
 from controller.bus import EventBus
 from controller.clock import Clock
@@ -128,7 +129,8 @@ class AlertService:
             key_file = Path(db.path).parent / KEY_FILE_NAME
         self.key_file = Path(key_file)
         self.tz = ZoneInfo(timezone)
-        self.signer: AckSigner | None = None
+        self.links = AckLinks(key_file=self.key_file, store=self.store, clock=clock, resident=resident,
+                              base_url=self.base_url, ttl=config.ack_link_ttl)
         self._active = ActiveAlerts()
         self._queue: asyncio.Queue[_Supervise | _Deliver] = asyncio.Queue()
         self._open_lock = asyncio.Lock()
@@ -136,7 +138,7 @@ class AlertService:
         self._work = Work()
         self._courier = Courier(active=self._active, store=self.store, clock=clock, work=self._work,
                                 channels=self.channels, caregivers=self.caregivers, config=config,
-                                link=self._link, publish=self._publish)
+                                link=self.links.issue, publish=self._publish)
 
     @classmethod
     def from_hub(cls, hub: Hub, db: Database, config: AlertsConfig, *, base_url: str,
@@ -162,7 +164,7 @@ class AlertService:
             if self._opened:
                 return
             await self.store.open()
-            self.signer = AckSigner(load_or_create_key(self.key_file))
+            self.links.open()
             restored = await self.store.active()
             for alert in restored:
                 self._active.add(alert, Context(origin="alerts", description=f"alert {alert.id} restored"))
@@ -329,31 +331,17 @@ class AlertService:
         if isinstance(claims, AckOutcome):
             return claims
         if await self.store.nonce_used(claims.nonce):
-            return await self._refused("reused", claims, await self.get(claims.alert_id))
+            return await self.links.refused("reused", claims, await self.get(claims.alert_id))
         outcome = await self.acknowledge(claims.alert_id, by=claims.recipient,
                                          channel=claims.channel, nonce=claims.nonce)
         if outcome.reason == "reused":
-            return await self._refused("reused", claims, outcome.alert)
+            return await self.links.refused("reused", claims, outcome.alert)
         return outcome
 
     async def check_link(self, token: str) -> AckClaims | AckOutcome:
         """The claims of a genuine, unexpired link, or the refusal (which is audited)."""
         await self.open()
-        assert self.signer is not None
-        try:
-            return self.signer.verify(token, now=self.clock.now())
-        except TokenError as exc:
-            return await self._refused(exc.reason, None, None, detail=str(exc))
-
-    async def _refused(self, reason: str, claims: AckClaims | None, alert: Alert | None,
-                       detail: str = "") -> AckOutcome:
-        await self.store.record_audit([AuditEntry(
-            time=self.clock.now(), alert_id=claims.alert_id if claims else None,
-            event="ack_link_refused", resident=self.resident,
-            user=claims.recipient if claims else None, channel=claims.channel if claims else None,
-            detail=f"{reason}: {detail}" if detail else reason)])
-        return AckOutcome(ok=False, reason=reason, alert=alert,
-                          by=alert.acknowledged_by if alert else None)
+        return await self.links.check(token)
 
     async def resolve(self, alert_id: str, *, by: str, note: str, channel: str = "dashboard") -> Alert | None:
         """A caregiver closes the alert with a note; those paged are told. None if not active."""
@@ -443,14 +431,6 @@ class AlertService:
             self._active.update(change.alert)
         self._publish(AlertAction.ESCALATED, change.alert)
         self._enqueue_all(created)
-
-    # -- delivery -----------------------------------------------------------------------------
-
-    def _link(self, alert: Alert, who: Recipient, channel: str) -> str:
-        assert self.signer is not None
-        token = self.signer.issue(alert_id=alert.id, recipient=who.id, channel=channel,
-                                  now=self.clock.now(), ttl=self.config.ack_link_ttl)
-        return f"{self.base_url}/alerts/ack/{token}"
 
     # -- people and events --------------------------------------------------------------------
 
