@@ -97,3 +97,6 @@ class AlertChanged(TypedDict):
     message: str
     by: str | None
     channel: str | None
+
+
+ALERT_CHANGED = "alert"  # the type of the bus events whose data is an `AlertChanged`

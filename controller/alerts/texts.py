@@ -94,7 +94,7 @@ def phone_check_messages(name: str) -> dict[Lang, str]:
     }
 
 
-def narration(action: str, message: str) -> dict[Lang, str] | None:
+def narration(action: str, message: str) -> dict[str, str] | None:
     """The tour's sentence for an alert change, or None for changes a visitor is not told."""
     try:
         nl, en = ACTION_SENTENCES[AlertAction(action)]
