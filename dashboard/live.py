@@ -26,6 +26,10 @@ from controller.events import ALERT_CHANGED, AVAILABILITY, STATE_CHANGED, AlertC
 from controller.hub import Hub
 from dashboard.narrate import Narration, Narrator
 
+# What a page is sent, as JSON. Any, not object: the WebSocket route also queues its own
+# resync marker, typed by inference as dict[str, str].
+Message = dict[str, Any]
+
 _SUBSCRIBER_QUEUE = 500
 _TAG_OUTSIDE = "outside"
 _TOUR_NARRATIONS = 30
@@ -65,11 +69,11 @@ class Subscriber:
     """One open WebSocket's inbox."""
 
     staff: bool
-    queue: asyncio.Queue[dict[str, Any]] = field(
+    queue: asyncio.Queue[Message] = field(
         default_factory=lambda: asyncio.Queue(maxsize=_SUBSCRIBER_QUEUE))
     overflowed: bool = False
 
-    def offer(self, message: dict[str, Any]) -> None:
+    def offer(self, message: Message) -> None:
         if self.overflowed:
             return
         try:
@@ -128,9 +132,9 @@ class LiveFeed:
             self.narrations.append(narration)
             self.publish_tour({"type": "narration", "narration": narration.as_dict()})
 
-    def publish_tour(self, message: dict[str, Any]) -> None:
+    def publish_tour(self, message: Mapping[str, object]) -> None:
         """Send a visitor-safe message to every page."""
-        clean = self.narrator.scrub.deep(message)
+        clean = cast(Message, self.narrator.scrub.deep(message))
         for sub in self.subscribers:
             sub.offer(clean)
 
@@ -167,13 +171,13 @@ class LiveFeed:
 
     # -- views ----------------------------------------------------------------------------------
 
-    def device_view(self, device: str) -> dict[str, Any]:
+    def device_view(self, device: str) -> dict[str, object]:
         """A device as the floor plan draws it."""
         st = self.hub.state.get(device)
         dev = self.hub.config.devices[device]
         x, y = self.layout[device]
         attrs = dict(st.attributes)
-        view: dict[str, Any] = {
+        view: dict[str, object] = {
             "id": device,
             "name": self.narrator.device_name(device, "nl"),
             "name_en": self.narrator.device_name(device, "en"),
@@ -194,7 +198,7 @@ class LiveFeed:
                 view["where"] = _TAG_OUTSIDE
         return view
 
-    def tour_snapshot(self) -> dict[str, Any]:
+    def tour_snapshot(self) -> dict[str, object]:
         """Everything the tour page draws, visitor-safe."""
         cfg = self.hub.config
         self.refresh_alerts(publish=False)
@@ -214,7 +218,7 @@ class LiveFeed:
             "narrations": [n.as_dict() for n in list(self.narrations)[-_TOUR_NARRATIONS:]],
             "alerts": list(self.alerts.values()),
         }
-        clean: dict[str, Any] = self.narrator.scrub.deep(snap)
+        clean = cast(dict[str, object], self.narrator.scrub.deep(snap))
         return clean
 
     def subscribe(self, *, staff: bool) -> Subscriber:

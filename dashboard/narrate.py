@@ -31,6 +31,7 @@ from controller.events import (
     Context,
     Event,
 )
+from controller.history import HistoryRow
 
 LANGS = ("nl", "en")
 
@@ -55,7 +56,7 @@ class Narration:
     why: Mapping[str, str]  # language -> reason; empty when the event has no known cause
     severity: str | None = None
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, object]:
         """JSON-friendly."""
         return {
             "id": self.id,
@@ -91,7 +92,7 @@ class Scrubber:
             out = pattern.sub(stand_in, out)
         return out
 
-    def deep(self, value: Any) -> Any:
+    def deep(self, value: object) -> object:
         """Scrub every string inside nested dicts and lists."""
         if isinstance(value, str):
             return self.text(value)
@@ -102,7 +103,7 @@ class Scrubber:
         return value
 
 
-def _pct(brightness: Any) -> int | None:
+def _pct(brightness: object) -> int | None:
     # Zigbee2MQTT brightness runs 0..254.
     if isinstance(brightness, int | float) and not isinstance(brightness, bool):
         return max(0, min(100, round(brightness / 254 * 100)))
@@ -209,7 +210,7 @@ class Narrator:
         return ({"nl": f"{nl} is weer bereikbaar.", "en": f"{en} is reachable again."} if online
                 else {"nl": f"{nl} reageert niet meer.", "en": f"{en} stopped responding."})
 
-    def _state_sentences(self, device: str, kind: str, new: Mapping[str, Any]) -> dict[str, str] | None:
+    def _state_sentences(self, device: str, kind: str, new: Mapping[str, object]) -> dict[str, str] | None:
         p = self.person
         room_nl = self.room_name(self.config.devices[device].room, "nl")
         room_en = self.room_name(self.config.devices[device].room, "en")
@@ -241,7 +242,7 @@ class Narrator:
                     "en": f"{p} can no longer be seen in the house."}
         return None
 
-    def _light(self, room_nl: str, room_en: str, new: Mapping[str, Any]) -> dict[str, str]:
+    def _light(self, room_nl: str, room_en: str, new: Mapping[str, object]) -> dict[str, str]:
         state = str(new.get("state", "")).upper()
         pct = _pct(new.get("brightness"))
         if state == "OFF":
@@ -255,7 +256,7 @@ class Narrator:
         return {"nl": f"Het licht in de {room_nl} wordt {pct}%.",
                 "en": f"The light in the {room_en} changes to {pct}%."}
 
-    def _command_sentences(self, device: str, kind: str, values: Mapping[str, Any]) -> dict[str, str] | None:
+    def _command_sentences(self, device: str, kind: str, values: Mapping[str, object]) -> dict[str, str] | None:
         room = self.config.devices[device].room
         room_nl, room_en = self.room_name(room, "nl"), self.room_name(room, "en")
         if kind == "light":
@@ -276,7 +277,7 @@ class Narrator:
                 return room_says
         return None
 
-    def _device_event_sentences(self, device: str, kind: str, data: Mapping[str, Any]) -> dict[str, str] | None:
+    def _device_event_sentences(self, device: str, kind: str, data: Mapping[str, object]) -> dict[str, str] | None:
         p = self.person
         name = str(data.get("event") or data.get("action") or "")
         if kind == "sos" or name in ("sos", "emergency"):
@@ -361,7 +362,7 @@ def context_from_cause(cause: str) -> Context:
     return ctx if ctx is not None else Context(origin="history")
 
 
-def events_from_history(rows: Iterable[Any]) -> list[Event]:
+def events_from_history(rows: Iterable[HistoryRow]) -> list[Event]:
     """Bus events rebuilt from history rows (one row per changed attribute), oldest first.
 
     Rows of one state change share time, device and cause; they become one event again. The
