@@ -64,6 +64,13 @@ def alert_message(alert: Alert, lang: Lang) -> str:
     return alert.message
 
 
+def with_link(lang: Lang, message: str, url: str) -> str:
+    """A message with its acknowledgement link spelled out, for channels without buttons."""
+    if lang == "en":
+        return f"{message}\n\nOn your way? Confirm here: {url}"
+    return f"{message}\n\nGaat u erheen? Bevestig hier: {url}"
+
+
 def going(lang: Lang, name: str, resident: str) -> str:
     """Told to the others paged when `name` acknowledges."""
     return f"{name} is on the way to {resident}." if lang == "en" else f"{name} gaat erheen."
