@@ -6,7 +6,8 @@ import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypedDict
 
 _ids = itertools.count(1)
 
@@ -115,3 +116,39 @@ class Event:
     context: Context
     device: str | None = None
     data: Mapping[str, Any] = field(default_factory=dict)
+
+
+# -- alert events ---------------------------------------------------------------------------------
+# Kept at the end: the alert subsystem owns this part; `Context` above belongs to the kernel.
+
+
+class AlertAction(StrEnum):
+    """What happened to an alert; the `action` of every `AlertChanged` payload."""
+
+    RAISED = "raised"
+    DELIVERED = "delivered"  # a caregiver's channel accepted it
+    ACKNOWLEDGED = "acknowledged"
+    ESCALATED = "escalated"  # an escalation step paged people (the first step too)
+    RESOLVED = "resolved"
+    CANCELLED = "cancelled"
+
+
+class AlertChanged(TypedDict):
+    """The payload of a bus event of type "alert": one change of one alert.
+
+    `by` is the caregiver (or user) who caused it, None for the hub itself; `channel` is where
+    they did it from, or the channel that delivered it.
+    """
+
+    action: AlertAction
+    id: str
+    key: str
+    scenario: str
+    severity: str
+    state: str  # the alert's state after the change (controller.alerts.model's states)
+    message: str
+    by: str | None
+    channel: str | None
+
+
+ALERT_CHANGED = "alert"  # the type of the bus events whose data is an `AlertChanged`

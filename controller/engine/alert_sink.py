@@ -3,8 +3,8 @@
 The engine raises and resolves alerts through an `AlertSink` and asks it which are active (the
 sink is the one record: a copy in the engine went stale when an alert was cancelled). The alert
 subsystem publishes every change of an alert back on the hub bus as an event of type
-`ALERT_EVENT` with data `{"action": "raised"|...|"cancelled", "key", "scenario", "severity",
-"by"}`. `MemoryAlertSink` keeps alerts in memory: for tests, replays and dry runs.
+`ALERT_CHANGED` whose data is an `AlertChanged` (both in controller/events.py).
+`MemoryAlertSink` keeps alerts in memory: for tests, replays and dry runs.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from controller.events import Context
+from controller.events import ALERT_CHANGED, Context
 
-ALERT_EVENT = "alert"
-ALERT_ACTIONS = ("raised", "delivered", "acknowledged", "escalated", "resolved", "cancelled")
+# The engine's name for the alert event type; the one definition is in controller/events.py.
+ALERT_EVENT = ALERT_CHANGED
 
 
 class AlertSink(Protocol):

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from controller.alerts.channels.page import PageChannel
 from controller.alerts.policy import load_alerts
 from controller.alerts.service import AlertService
@@ -38,8 +36,6 @@ scenarios:
 """
 
 
-@pytest.mark.xfail(not hasattr(AlertService, "is_active"), strict=True,
-                   reason="needs AlertService.is_active (arch-alerts); remove this mark after the merge")
 async def test_an_alert_the_service_cancelled_is_not_active_for_the_engine(
         demo_config: HomeConfig, clock: VirtualClock, tmp_path: Path) -> None:
     hub = Hub(demo_config, clock, MemoryLink())
