@@ -72,7 +72,9 @@ async def open_home(
     path = db_path if db_path is not None else resolve(cfg, cfg.storage.path)
     # Validate everything before opening anything, so a bad file leaves nothing half-open.
     policies = alerts_config(cfg)
-    scenarios = load_scenarios(config_scenario_paths(cfg), cfg)
+    from devices import KINDS  # passed in by the composition root once there is one
+
+    scenarios = load_scenarios(config_scenario_paths(cfg), cfg, KINDS)
     if link is not None:
         hub = Hub(cfg, clock, link)
     elif settings is not None:

@@ -34,9 +34,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     from controller.engine.loader import _is_config, check_paths, scenario_files
     from controller.errors import Problem
     from controller.yamlfile import load_file
+    from devices import KINDS
 
     paths = args.paths or [DEFAULT_CONFIG]
-    problems: list[Problem] = check_paths(paths)
+    problems: list[Problem] = check_paths(paths, KINDS)
     # The alerts file a configuration names is part of the home: check it too.
     for path in scenario_files(paths):
         try:

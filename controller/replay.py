@@ -342,7 +342,9 @@ async def replay_rows(cfg: HomeConfig, scenario_paths: Sequence[str | Path], row
     `speed` None runs in virtual time (as fast as the machine can); a number plays the log that
     many times faster than it was recorded (`1` is real time), for watching it on a dashboard.
     """
-    scenarios = load_scenarios(scenario_paths, cfg)
+    from devices import KINDS  # passed in by the composition root once there is one
+
+    scenarios = load_scenarios(scenario_paths, cfg, KINDS)
     tz = ZoneInfo(cfg.home.location.timezone)
     # Start just before the first event; an empty log still runs (and shows nothing happens).
     start = (rows[0].time if rows else datetime(2026, 1, 5, tzinfo=tz)) - timedelta(seconds=1)

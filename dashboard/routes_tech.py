@@ -205,9 +205,10 @@ async def check(request: Request, user: Technician) -> dict[str, Any]:
     d = dashboard_of(request)
     try:
         from controller.engine import check_paths
+        from devices import KINDS
     except ImportError as exc:  # pragma: no cover - the engine ships with the hub
         raise _no_engine() from exc
-    problems = check_paths([d.hub.config.source, *scenario_paths(d)])
+    problems = check_paths([d.hub.config.source, *scenario_paths(d)], KINDS)
     return {"ok": not problems, "problems": [problem_dict(p) for p in problems]}
 
 

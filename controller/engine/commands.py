@@ -34,7 +34,9 @@ DEFAULT_PID_FILE = "var/huis.pid"
 def check(paths: Sequence[str | Path], out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Validate configuration and scenarios together; print every problem; 0 or 2."""
     out, err = out or sys.stdout, err or sys.stderr
-    problems = check_paths(list(paths))
+    from devices import KINDS  # passed in by the composition root once there is one
+
+    problems = check_paths(list(paths), KINDS)
     for p in problems:
         print(p, file=err)
     if problems:

@@ -235,7 +235,7 @@ class Engine:
             from controller.errors import ConfigError
 
             try:
-                self._set = load_scenarios(self._set.files, self.cfg, overrides)
+                self._set = load_scenarios(self._set.files, self.cfg, self._set.kinds, overrides)
             except ConfigError as exc:
                 log.error("stored parameter overrides do not fit the scenarios any more; running "
                           "with the files' defaults:\n%s", exc)
@@ -510,7 +510,7 @@ class Engine:
             new_set = source
         else:
             paths = list(source) if source is not None else self.paths
-            new_set = load_scenarios(paths, self.cfg, await self._store.parameters())
+            new_set = load_scenarios(paths, self.cfg, self._set.kinds, await self._store.parameters())
         async with self._reload_lock:
             old = self._scenarios
             new_ids = [s.id for s in new_set.scenarios]
@@ -580,7 +580,7 @@ class Engine:
         """
         overrides = await self._store.parameters()
         merged = {**overrides, scope: {**overrides.get(scope, {}), **values}}
-        new_set = load_scenarios(self._set.files, self.cfg, merged)
+        new_set = load_scenarios(self._set.files, self.cfg, self._set.kinds, merged)
         await self._store.set_parameters(scope, values)
         return await self.reload(new_set)
 

@@ -19,6 +19,7 @@ from controller.engine import Engine, MemoryAlertSink, Trace, load_scenario_text
 from controller.hub import Hub
 from controller.mqtt import MemoryLink
 from controller.store import Database
+from devices import KINDS
 
 HOME: dict[str, Any] = {
     "home": {"name": "Testhuis", "language": "nl"},
@@ -93,7 +94,7 @@ async def running(engine: Engine) -> AsyncIterator[Engine]:
 
 def engine_for(hub: Hub, db: Database, sink: MemoryAlertSink, text: str,
                overrides: dict[str, dict[str, Any]] | None = None) -> Engine:
-    return Engine(hub, db, sink, load_scenario_text(text, hub.config, "test.yaml", overrides),
+    return Engine(hub, db, sink, load_scenario_text(text, hub.config, KINDS, "test.yaml", overrides),
                   paths=[])
 
 

@@ -20,6 +20,7 @@ from controller.engine import (
 )
 from controller.hub import Hub
 from controller.store import Database
+from devices import KINDS
 
 from ..support import eventually
 from .conftest import advance_to, bed, engine_for, running, traces_of
@@ -176,7 +177,7 @@ async def test_reload_command_signals_the_running_hub(home: HomeConfig, tmp_path
     folder = tmp_path / "scenarios"
     folder.mkdir()
     (folder / "a.yaml").write_text(NIGHT)
-    engine = Engine(hub, db, sink, load_scenarios([folder], home), paths=[folder])
+    engine = Engine(hub, db, sink, load_scenarios([folder], home, KINDS), paths=[folder])
     async with running(engine):
         commands.install_reload_signal(engine)
         try:

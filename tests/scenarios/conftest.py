@@ -26,6 +26,7 @@ from controller.hub import Hub
 from controller.mqtt import MemoryLink
 from controller.replay import RecordingAlertSink
 from controller.store import Database
+from devices import KINDS
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ROOT / "scenarios"
@@ -84,7 +85,7 @@ class Home:
 
     async def start(self) -> None:
         self.db = await Database.connect(self.db_path)
-        scenarios = load_scenarios([SCENARIOS], self.config, self.overrides)
+        scenarios = load_scenarios([SCENARIOS], self.config, KINDS, self.overrides)
         self.engine = Engine(self.hub, self.db, self.sink, scenarios, paths=[SCENARIOS])
         self._task = asyncio.create_task(self.engine.run(), name="engine")
         ready = asyncio.create_task(self.engine.ready.wait())
