@@ -13,7 +13,7 @@ from controller.engine.scenario_set import LoadedScenario
 from controller.errors import Problem
 from controller.yamlfile import Located, Path_
 
-# Any part of a scenario a walk visits.
+# The parts of a scenario a walk visits.
 Part = m.Trigger | m.Condition | m.Action
 
 
