@@ -34,6 +34,7 @@ from controller.yamlfile import Located, Path_, load_file, load_text
 
 _is_config = is_config  # the name `huis check` imported before the split
 
+# What callers imported from here before the split keeps working from here.
 __all__ = [
     "TEMPLATE_ROOTS",
     "TRIGGER_VARIABLES",

@@ -21,13 +21,13 @@ from controller.yamlfile import Located, Path_
 _PARAM_REF = re.compile(r"^\$([a-z][a-z0-9_]*)$")
 
 
-
 def coerce_parameter(defn: m.Parameter, value: object) -> ParamValue:
     """A parameter value of the declared type within its range; ValueError saying why not."""
     v = _coerce_type(defn.type, value)
     lo = None if defn.min is None else _coerce_type(defn.type, defn.min)
     hi = None if defn.max is None else _coerce_type(defn.type, defn.max)
-    if lo is not None and v < lo:  # type: ignore[operator]  # lo, hi and v share the declared type
+    # v, lo and hi were all coerced to the declared type, so they compare; mypy sees the union.
+    if lo is not None and v < lo:  # type: ignore[operator]
         raise ValueError(f"{value!r} is below the minimum {defn.min!r}")
     if hi is not None and v > hi:  # type: ignore[operator]
         raise ValueError(f"{value!r} is above the maximum {defn.max!r}")
