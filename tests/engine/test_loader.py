@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 import jsonschema
 import pytest
@@ -12,6 +13,8 @@ from controller.config import HomeConfig
 from controller.engine import check_paths, load_scenario_text, load_scenarios, scenario_json_schema
 from controller.errors import ConfigError
 from devices import KINDS
+from devices.bed import BedSensor
+from devices.sos import SosButton
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "scenarios" / "_examples"
@@ -205,3 +208,27 @@ def test_the_complete_examples_in_the_docs_are_valid(demo_config: HomeConfig) ->
     assert complete
     for block in complete:
         load_scenario_text(block, demo_config, KINDS, "docs/scenarios.md")
+
+
+def test_device_vocabulary_comes_from_the_injected_kinds(home: HomeConfig) -> None:
+    class WeighingBed(BedSensor):  # an adapter reporting a weight, and no occupancy
+        attributes: ClassVar[tuple[str, ...]] = ("weight",)
+
+    class QuietSos(SosButton):  # an adapter whose button sends no events
+        events: ClassVar[tuple[str, ...]] = ()
+
+    text = """scenarios:
+  - id: a
+    triggers:
+      - {type: state, device: bed_sensor, attribute: occupancy, to: true}
+      - {type: event, device: sos_button, event: emergency}
+    actions: [{type: set_mode, mode: night}]
+"""
+    load_scenario_text(text, home, KINDS, "s.yaml")  # valid with the shipped adapters
+    with pytest.raises(ConfigError) as caught:
+        load_scenario_text(text, home, {**KINDS, "bed": WeighingBed(), "sos": QuietSos()}, "s.yaml")
+    assert [str(p) for p in caught.value.problems] == [
+        "s.yaml:4: scenarios[0].triggers[0].attribute: a bed has no attribute 'occupancy' "
+        "(bed attributes: weight, available)",
+        "s.yaml:5: scenarios[0].triggers[1]: a sos sends no events (use a 'state' trigger)",
+    ]
