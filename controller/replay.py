@@ -86,15 +86,17 @@ class RecordingAlertSink:
         self._seq = 0
 
     async def raise_alert(self, *, key: str, scenario: str, severity: str, message: str,
-                          context: Context, data: Mapping[str, Any]) -> str:
+                          context: Context, data: Mapping[str, object]) -> str:
         current = self._active.get(key)
         if current is not None:
             return current.id
         self._seq += 1
+        recipients = data.get("recipients", ())
         record = AlertRecord(time=self._hub.clock.now(), action="raised", id=f"alert-{self._seq}",
                              key=key, scenario=scenario, severity=severity, message=message,
                              audience=str(data.get("audience", "caregivers")),
-                             recipients=tuple(data.get("recipients", ())), cause=context.explain())
+                             recipients=tuple(recipients) if isinstance(recipients, list | tuple) else (),
+                             cause=context.explain())
         self.records.append(record)
         self._active[key] = record
         self._publish("raised", record, context, None)
@@ -111,6 +113,9 @@ class RecordingAlertSink:
         self.records.append(record)
         self._publish("resolved", record, context, None)
         return True
+
+    def is_active(self, key: str) -> bool:
+        return key in self._active
 
     def acknowledge(self, key: str, by: str) -> None:
         """A caregiver acknowledges the active alert `key` (as the alert pages would report)."""

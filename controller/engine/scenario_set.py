@@ -46,7 +46,7 @@ class LoadedScenario:
     def id(self) -> str:
         return self.model.id
 
-    def param_values(self) -> dict[str, ParamValue]:
+    def param_values(self) -> dict[str, object]:
         """Parameter name -> value, for templates and `parameter` conditions."""
         return {name: p.value for name, p in self.parameters.items()}
 

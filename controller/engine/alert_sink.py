@@ -1,8 +1,9 @@
 """The seam between the rule engine and the alert subsystem.
 
-The engine raises and resolves alerts through an `AlertSink`; the alert subsystem publishes every
-change of an alert back on the hub bus as an event of type `ALERT_EVENT` with data
-`{"action": "raised"|"acknowledged"|"escalated"|"resolved", "key", "scenario", "severity", "by"}`.
+The engine raises and resolves alerts through an `AlertSink` and asks it which are active (the
+sink is the one record: a copy in the engine went stale when an alert was cancelled). The alert
+subsystem publishes every change of an alert back on the hub bus as an event of type
+`ALERT_CHANGED` whose data is an `AlertChanged` (both in controller/events.py).
 `MemoryAlertSink` keeps alerts in memory: for tests, replays and dry runs.
 """
 
@@ -10,28 +11,28 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
-from controller.events import Context
+from controller.events import ALERT_CHANGED, Context
 
-ALERT_EVENT = "alert"
-ALERT_ACTIONS = ("raised", "delivered", "acknowledged", "escalated", "resolved", "cancelled")
+# The engine's name for the alert event type; the one definition is in controller/events.py.
+ALERT_EVENT = ALERT_CHANGED
 
 
 class AlertSink(Protocol):
-    """What the rule engine raises and resolves alerts through.
-
-    A sink may also offer `async def active_keys(self) -> Collection[str]`; the engine calls it
-    at start-up so its `type: alert` conditions know the alerts raised before a restart.
-    """
+    """What the rule engine raises, resolves and looks up alerts through."""
 
     async def raise_alert(self, *, key: str, scenario: str, severity: str, message: str,
-                          context: Context, data: Mapping[str, Any]) -> str:
+                          context: Context, data: Mapping[str, object]) -> str:
         """Store and start delivering an alert; an active alert with `key` is returned as is."""
         ...
 
     async def resolve_alert(self, *, key: str, reason: str, context: Context) -> bool:
         """Resolve the active alert with `key`; False when there was none."""
+        ...
+
+    def is_active(self, key: str) -> bool:
+        """Whether an alert with `key` is active now (from memory: conditions ask on the hot path)."""
         ...
 
 
@@ -45,7 +46,7 @@ class RaisedAlert:
     severity: str
     message: str
     context: Context
-    data: Mapping[str, Any] = field(default_factory=dict)
+    data: Mapping[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -66,7 +67,7 @@ class MemoryAlertSink:
         self._active: dict[str, RaisedAlert] = {}
 
     async def raise_alert(self, *, key: str, scenario: str, severity: str, message: str,
-                          context: Context, data: Mapping[str, Any]) -> str:
+                          context: Context, data: Mapping[str, object]) -> str:
         if key in self._active:
             return self._active[key].id
         alert = RaisedAlert(id=f"alert-{len(self.raised) + 1}", key=key, scenario=scenario,
@@ -81,9 +82,8 @@ class MemoryAlertSink:
         self.resolved.append(ResolvedAlert(key=key, reason=reason, context=context))
         return True
 
-    async def active_keys(self) -> list[str]:
-        """Keys of the active alerts (optional on an AlertSink; the engine reads it at start)."""
-        return list(self._active)
+    def is_active(self, key: str) -> bool:
+        return key in self._active
 
     def active(self) -> list[RaisedAlert]:
         """Alerts raised and not resolved, oldest first."""
