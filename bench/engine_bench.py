@@ -36,7 +36,7 @@ from controller.engine import ScenarioSet, load_scenario_text  # noqa: E402
 from controller.mqtt import MemoryLink  # noqa: E402
 from controller.store import Database  # noqa: E402
 from controller.testing import MemoryAlertSink  # noqa: E402
-from huis.compose import Parts, load_home  # noqa: E402
+from huis.compose import KINDS, Parts, load_home  # noqa: E402
 
 CONFIG = ROOT / "config" / "home.yaml"
 MOTION = ["bedroom_motion", "bathroom_motion", "hall_motion", "living_motion", "kitchen_motion"]
@@ -95,7 +95,7 @@ def load_rules(cfg: HomeConfig, count: int = 100) -> ScenarioSet:
     lines = hundred_rules().splitlines()
     starts = [i for i, line in enumerate(lines) if line.startswith("  - id: ")]
     end = starts[count] if count < len(starts) else len(lines)
-    rules = load_scenario_text("\n".join(lines[:end]) + "\n", cfg, "bench-rules.yaml")
+    rules = load_scenario_text("\n".join(lines[:end]) + "\n", cfg, KINDS, "bench-rules.yaml")
     assert len(rules.scenarios) == count, len(rules.scenarios)
     return rules
 

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from controller.config import resolve
+from controller.engine import check_paths
 from controller.errors import ConfigError, Problem
 from dashboard.context import Dashboard, for_technicians
 from dashboard.routes_care import forbidden_page
@@ -204,11 +205,7 @@ async def traces(scenario: str, request: Request, user: Technician,
 async def check(request: Request, user: Technician) -> dict[str, Any]:
     """Validate the configuration and scenario files on disk without loading them."""
     d = dashboard_of(request)
-    try:
-        from controller.engine import check_paths
-    except ImportError as exc:  # pragma: no cover - the engine ships with the hub
-        raise _no_engine() from exc
-    problems = check_paths([d.hub.config.source, *scenario_paths(d)])
+    problems = check_paths([d.hub.config.source, *scenario_paths(d)], d.hub.kinds)
     return {"ok": not problems, "problems": [problem_dict(p) for p in problems]}
 
 

@@ -22,7 +22,7 @@ from controller import logs
 from controller.broker import embedded_broker
 from controller.clock import AcceleratedClock, Clock, RealClock
 from controller.config import HomeConfig, Mqtt, resolve
-from controller.engine.loader import _is_config, scenario_files
+from controller.engine.scenario_files import is_config, scenario_files
 from controller.engine.schema import schema_text
 from controller.engine.traces import load_traces, render_traces
 from controller.errors import ConfigError, HuisError, Problem
@@ -156,7 +156,7 @@ def _alerts_problems(paths: Sequence[str | Path]) -> list[Problem]:
     for path in scenario_files(paths):
         try:
             doc = load_file(path)
-            if not _is_config(path, doc):
+            if not is_config(path, doc):
                 continue
             cfg = load_home(path)
         except ConfigError:

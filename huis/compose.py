@@ -59,16 +59,17 @@ def build_hub(cfg: HomeConfig, clock: Clock, link: Link | LinkSettings | None = 
 
 
 def scenarios_for(cfg: HomeConfig, paths: Sequence[str | Path] | None = None,
-                  overrides: Mapping[str, Mapping[str, object]] | None = None) -> ScenarioSet:
+                  overrides: Mapping[str, Mapping[str, object]] | None = None, *,
+                  kinds: Kinds = KINDS) -> ScenarioSet:
     """The scenarios at `paths` (default: the folders the configuration names), checked against
-    the home; raises ConfigError with every problem."""
+    the home and its device kinds; raises ConfigError with every problem."""
     chosen = list(paths) if paths is not None else list(config_scenario_paths(cfg))
-    return load_scenarios(chosen, cfg, overrides)
+    return load_scenarios(chosen, cfg, kinds, overrides)
 
 
-def check_files(paths: Sequence[str | Path]) -> list[Problem]:
+def check_files(paths: Sequence[str | Path], kinds: Kinds = KINDS) -> list[Problem]:
     """Every problem in configuration and scenario files checked together (`huis check`)."""
-    return check_paths(list(paths))
+    return check_paths(list(paths), kinds)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -183,7 +183,7 @@ async def test_garbage_is_counted_and_the_hub_keeps_working(hub: Hub, dev_id: st
 
 
 async def test_declared_attributes_cover_what_the_hub_stores(hub: Hub) -> None:
-    # The scenario loader checks attribute names against `attributes` (controller/engine/kinds.py),
+    # The scenario loader checks attribute names against `attributes` (controller/engine/device_facts.py),
     # so every attribute an adapter can produce must be declared.
     for topic, payload in [
         ("zigbee2mqtt/bed_sensor", {"occupancy": True, "battery": 87, "linkquality": 120}),

@@ -94,7 +94,7 @@ async def running(engine: Engine) -> AsyncIterator[Engine]:
 
 def engine_for(hub: Hub, db: Database, sink: MemoryAlertSink, text: str,
                overrides: dict[str, dict[str, Any]] | None = None) -> Engine:
-    scenarios = load_scenario_text(text, hub.config, "test.yaml", overrides)
+    scenarios = load_scenario_text(text, hub.config, hub.kinds, "test.yaml", overrides)
     return Parts(config=hub.config, scenarios=scenarios, paths=()).engine(hub, db, sink)
 
 

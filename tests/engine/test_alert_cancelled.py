@@ -46,7 +46,7 @@ async def test_an_alert_the_service_cancelled_is_not_active_for_the_engine(
             hub, db, load_alerts(ROOT / "config" / "alerts.yaml", demo_config.caregivers),
             base_url="http://hub.test:8080", channels=[PageChannel()])
         await service.open()
-        engine = Engine(hub, db, service, load_scenario_text(TEXT, demo_config, "t.yaml"), paths=[])
+        engine = Engine(hub, db, service, load_scenario_text(TEXT, demo_config, KINDS, "t.yaml"), paths=[])
         async with running(engine):
             hub.inject("zigbee2mqtt/bed_sensor", {"occupancy": False})
             await eventually(lambda: len(service.active()) == 1)

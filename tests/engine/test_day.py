@@ -72,7 +72,7 @@ async def test_a_monday_in_the_demo_home(demo_config: HomeConfig, tmp_path: Path
         hub.inject("huis/dispenser/dispenser/event",
                    {"event": event, "dose": "08:00", "time": clock.now().isoformat()})
 
-    engine = Engine(hub, db, timeline, load_scenarios([SHOWCASE], demo_config), paths=[])
+    engine = Engine(hub, db, timeline, load_scenarios([SHOWCASE], demo_config, KINDS), paths=[])
     try:
         async with running(engine):
             bed(True)

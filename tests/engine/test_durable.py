@@ -58,7 +58,7 @@ class Home:
         db = await Database.connect(self.db_path)
         try:
             engine = Engine(self.hub, db, self.sink,
-                            load_scenarios([self.scenarios], self.config), paths=[self.scenarios])
+                            load_scenarios([self.scenarios], self.config, KINDS), paths=[self.scenarios])
             async with running(engine):
                 yield engine
         finally:
@@ -426,7 +426,7 @@ async def test_events_before_the_engine_is_ready_are_not_lost(house: Home, home:
     await advance_to(clock, "23:00")
     db = await Database.connect(house.db_path)
     try:
-        engine = Engine(house.hub, db, house.sink, load_scenarios([house.scenarios], home))
+        engine = Engine(house.hub, db, house.sink, load_scenarios([house.scenarios], home, KINDS))
         bed(house.hub, True)
         bed(house.hub, False)
         house.hub.inject("zigbee2mqtt/sos_button", {"action": "emergency"})

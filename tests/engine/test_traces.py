@@ -177,7 +177,7 @@ async def test_reload_command_signals_the_running_hub(home: HomeConfig, tmp_path
     folder = tmp_path / "scenarios"
     folder.mkdir()
     (folder / "a.yaml").write_text(NIGHT)
-    engine = Engine(hub, db, sink, load_scenarios([folder], home), paths=[folder])
+    engine = Engine(hub, db, sink, load_scenarios([folder], home, KINDS), paths=[folder])
     async with running(engine):
         commands.install_reload_signal(engine)
         try:
