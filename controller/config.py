@@ -212,27 +212,14 @@ def cross_check(doc: Located, kinds: Mapping[str, DeviceKind]) -> list[Problem]:
     """References between sections (ids, rooms, device kinds and models), on the raw data."""
     data = _mapping(doc.data)
     rooms = _mapping(data.get("rooms"))
-    devices = _mapping(data.get("devices"))
     problems: list[Problem] = []
     for section in ("rooms", "devices", "caregivers"):
         for key in _mapping(data.get(section)):
             if not isinstance(key, str) or not _ID.match(key):
                 problems.append(doc.problem((section, str(key)), f"'{key}' is not a valid id",
                                             "use lower case letters, digits and '_', starting with a letter"))
-    for dev_id, dev in devices.items():
-        dev = _mapping(dev)
-        path = ("devices", str(dev_id))
-        kind, model, room = dev.get("kind"), dev.get("model"), dev.get("room")
-        if isinstance(kind, str) and kind not in kinds:
-            problems.append(doc.problem((*path, "kind"), f"unknown device kind '{kind}'",
-                                        suggest(kind, kinds) or f"known kinds: {', '.join(sorted(kinds))}"))
-        elif isinstance(kind, str) and isinstance(model, str) and model not in kinds[kind].models:
-            supported = kinds[kind].models
-            problems.append(doc.problem((*path, "model"), f"model '{model}' is not supported for kind '{kind}'",
-                                        suggest(model, supported) or f"supported: {', '.join(supported)}"))
-        if isinstance(room, str) and room not in rooms:
-            problems.append(doc.problem((*path, "room"), f"unknown room '{room}'",
-                                        suggest(room, rooms) or f"rooms: {', '.join(rooms)}"))
+    for dev_id, dev in _mapping(data.get("devices")).items():
+        problems.extend(_device_problems(doc, ("devices", str(dev_id)), _mapping(dev), rooms, kinds))
     resident = _mapping(data.get("resident"))
     listed = resident.get("rooms") or []
     # A list is expected; anything else is pydantic's to report, not ours to crash on.
@@ -240,6 +227,24 @@ def cross_check(doc: Located, kinds: Mapping[str, DeviceKind]) -> list[Problem]:
         if isinstance(room, str) and room not in rooms:
             problems.append(doc.problem(("resident", "rooms", i), f"unknown room '{room}'",
                                         suggest(room, rooms)))
+    return problems
+
+
+def _device_problems(doc: Located, path: tuple[str, str], dev: Mapping[str, object],
+                     rooms: Mapping[str, object], kinds: Mapping[str, DeviceKind]) -> list[Problem]:
+    """A device's kind, model and room, checked against the adapters and the rooms."""
+    problems: list[Problem] = []
+    kind, model, room = dev.get("kind"), dev.get("model"), dev.get("room")
+    if isinstance(kind, str) and kind not in kinds:
+        problems.append(doc.problem((*path, "kind"), f"unknown device kind '{kind}'",
+                                    suggest(kind, kinds) or f"known kinds: {', '.join(sorted(kinds))}"))
+    elif isinstance(kind, str) and isinstance(model, str) and model not in kinds[kind].models:
+        supported = kinds[kind].models
+        problems.append(doc.problem((*path, "model"), f"model '{model}' is not supported for kind '{kind}'",
+                                    suggest(model, supported) or f"supported: {', '.join(supported)}"))
+    if isinstance(room, str) and room not in rooms:
+        problems.append(doc.problem((*path, "room"), f"unknown room '{room}'",
+                                    suggest(room, rooms) or f"rooms: {', '.join(rooms)}"))
     return problems
 
 

@@ -83,10 +83,12 @@ class Parts:
 
     @classmethod
     def load(cls, cfg: HomeConfig, paths: Sequence[str | Path] | None = None,
-             overrides: Mapping[str, Mapping[str, object]] | None = None) -> Parts:
+             overrides: Mapping[str, Mapping[str, object]] | None = None, *,
+             kinds: Kinds = KINDS) -> Parts:
         """Parts for `cfg` with the scenarios at `paths` (default: the configured folders)."""
         chosen = tuple(Path(p) for p in paths) if paths is not None else tuple(config_scenario_paths(cfg))
-        return cls(config=cfg, scenarios=scenarios_for(cfg, chosen, overrides), paths=chosen)
+        return cls(config=cfg, scenarios=scenarios_for(cfg, chosen, overrides, kinds=kinds), paths=chosen,
+                   kinds=kinds)
 
     def hub(self, clock: Clock, link: Link | LinkSettings | None = None) -> Hub:
         """A hub for the home (see `build_hub`)."""
