@@ -48,8 +48,7 @@ __all__ = ["check", "install_reload_signal", "main", "pid_file_for", "reload", "
            "write_pid_file"]
 
 DEFAULT_CONFIG = "config/home.yaml"
-EXIT_CONFIG = 2
-EXIT_PROBLEMS = 2
+EXIT_CONFIG = 2  # a problem in the configuration or scenario files (also `huis check`)
 
 
 # -- what the scenario commands do ----------------------------------------------------------------
@@ -63,7 +62,7 @@ def check(paths: Sequence[str | Path], out: TextIO | None = None, err: TextIO | 
         print(p, file=err)
     if problems:
         print(f"{len(problems)} problem(s) found.", file=err)
-        return EXIT_PROBLEMS
+        return EXIT_CONFIG
     print("OK: configuration and scenarios are valid.", file=out)
     return 0
 
@@ -118,7 +117,7 @@ def replay(config_path: str | Path, scenario_paths: Sequence[str | Path] | None,
     stream = out if out is not None else sys.stdout
     if speed is not None and not speed > 0:
         print(f"huis replay: --speed must be a positive number, not {speed:g}", file=sys.stderr)
-        return EXIT_PROBLEMS
+        return EXIT_CONFIG
     try:
         cfg = load_home(config_path)
         parts = Parts.load(cfg, list(scenario_paths) if scenario_paths else None)
@@ -128,7 +127,7 @@ def replay(config_path: str | Path, scenario_paths: Sequence[str | Path] | None,
         for p in exc.problems:
             print(p, file=sys.stderr)
         print(f"{len(exc.problems)} problem(s) found.", file=sys.stderr)
-        return EXIT_PROBLEMS
+        return EXIT_CONFIG
     print(summary(report), file=stream)
     return 0
 
