@@ -12,7 +12,6 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from controller.bus import EventBus
 from controller.clock import Clock
@@ -49,7 +48,7 @@ class HistoryRow:
     type: str
     device: str | None
     attribute: str | None
-    value: Any
+    value: object  # decoded from the JSON column
     origin: str
     cause: str
 

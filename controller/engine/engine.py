@@ -129,7 +129,7 @@ class Engine:
         files = self._restorer.set.files
         if overrides and files:
             try:
-                self._restorer.set = load_scenarios(files, self.cfg, overrides)
+                self._restorer.set = load_scenarios(files, self.cfg, self._restorer.set.kinds, overrides)
             except ConfigError as exc:
                 log.error("stored parameter overrides do not fit the scenarios any more; running "
                           "with the files' defaults:\n%s", exc)
@@ -203,7 +203,7 @@ class Engine:
         """
         overrides = await self._store.parameters()
         merged = {**overrides, scope: {**overrides.get(scope, {}), **values}}
-        new_set = load_scenarios(self._restorer.set.files, self.cfg, merged)
+        new_set = load_scenarios(self._restorer.set.files, self.cfg, self._restorer.set.kinds, merged)
         await self._store.set_parameters(scope, values)
         return await self.reload(new_set)
 

@@ -250,7 +250,7 @@ class Restorer:
             new_set = source
         else:
             paths = list(source) if source is not None else self.paths
-            new_set = load_scenarios(paths, self._cfg, await self._store.parameters())
+            new_set = load_scenarios(paths, self._cfg, self.set.kinds, await self._store.parameters())
         async with self._lock:
             old = self._runs.scenarios
             result = _compare(old, new_set)

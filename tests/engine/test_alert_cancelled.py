@@ -19,6 +19,7 @@ from controller.engine.engine import Engine
 from controller.hub import Hub
 from controller.mqtt import MemoryLink
 from controller.store import Database
+from devices import KINDS
 from tests.conftest import ROOT
 
 from ..support import eventually
@@ -38,14 +39,14 @@ scenarios:
 
 async def test_an_alert_the_service_cancelled_is_not_active_for_the_engine(
         demo_config: HomeConfig, clock: VirtualClock, tmp_path: Path) -> None:
-    hub = Hub(demo_config, clock, MemoryLink())
+    hub = Hub(demo_config, clock, KINDS, MemoryLink())
     db = await Database.connect(tmp_path / "huis.db")
     try:
         service = AlertService.from_hub(
             hub, db, load_alerts(ROOT / "config" / "alerts.yaml", demo_config.caregivers),
             base_url="http://hub.test:8080", channels=[PageChannel()])
         await service.open()
-        engine = Engine(hub, db, service, load_scenario_text(TEXT, demo_config, "t.yaml"), paths=[])
+        engine = Engine(hub, db, service, load_scenario_text(TEXT, demo_config, KINDS, "t.yaml"), paths=[])
         async with running(engine):
             hub.inject("zigbee2mqtt/bed_sensor", {"occupancy": False})
             await eventually(lambda: len(service.active()) == 1)

@@ -7,6 +7,7 @@ from controller.engine import ALERT_EVENT, MemoryAlertSink
 from controller.events import Context, Event
 from controller.hub import Hub
 from controller.store import Database
+from devices import KINDS
 
 from .conftest import advance_to, bed, door, engine_for, running, sent, traces_of
 
@@ -213,7 +214,7 @@ scenarios:
     actions: [{type: mode, mode: night}]
 """
     with pytest.raises(ConfigError) as info:
-        load_scenario_text(text, hub.config, "s.yaml")
+        load_scenario_text(text, hub.config, KINDS, "s.yaml")
     assert "cannot be used in an alert condition's key" in str(info.value)
 
 
