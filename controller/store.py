@@ -17,7 +17,7 @@ import contextlib
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import aiosqlite
 
@@ -31,7 +31,7 @@ class _TrackedConnection(aiosqlite.Connection):
 
     # `_execute` is aiosqlite's one door to its thread (connection and cursor methods all pass
     # through it). tests/controller/test_clock.py fails if a new aiosqlite version changes that.
-    async def _execute(self, fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+    async def _execute(self, fn: Callable[..., _T], *args: object, **kwargs: object) -> _T:
         with idle.track():
             return await super()._execute(fn, *args, **kwargs)  # type: ignore[no-untyped-call,no-any-return]
 
@@ -111,7 +111,7 @@ class Database:
                 raise
             await self.conn.execute("COMMIT")
 
-    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+    async def execute(self, sql: str, params: Sequence[object] = ()) -> int:
         """Run one statement in its own transaction; returns lastrowid."""
         async with self.lock:
             cur = await self.conn.execute(sql, params)
@@ -119,16 +119,16 @@ class Database:
             await cur.close()
             return rowid
 
-    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+    async def executemany(self, sql: str, rows: Iterable[Sequence[object]]) -> None:
         """Run one statement for many rows in a single transaction."""
         async with self.transaction() as conn:
             await conn.executemany(sql, rows)
 
-    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[aiosqlite.Row]:
+    async def fetchall(self, sql: str, params: Sequence[object] = ()) -> list[aiosqlite.Row]:
         async with self.conn.execute(sql, params) as cur:
             return list(await cur.fetchall())
 
-    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> aiosqlite.Row | None:
+    async def fetchone(self, sql: str, params: Sequence[object] = ()) -> aiosqlite.Row | None:
         async with self.conn.execute(sql, params) as cur:
             row: aiosqlite.Row | None = await cur.fetchone()
             return row
