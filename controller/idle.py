@@ -4,21 +4,22 @@ A virtual clock may only move time on once whatever the last instant caused has 
 scheduler knows this and offers `wait_all_tasks_blocked`; asyncio has no such hook). Two things
 make an asyncio loop look idle while it is not:
 
-- Work handed to another thread. aiosqlite runs every statement on its connection's thread and
-  wakes the awaiting task with `call_soon_threadsafe`: while the SQL runs, no task is runnable
-  and nothing is queued, yet a task will resume soon. Code that hands work to a thread says so
-  with `track()` (`controller/store.py` does it for every aiosqlite call). A piece of work counts
-  from before it is handed over until the awaiting task has resumed, so there is no gap between
-  "the thread is done" and "the task's follow-up is queued".
+- Work handed elsewhere. aiosqlite runs every statement on its connection's thread and wakes
+  the awaiting task with `call_soon_threadsafe`: while the SQL runs, no task is runnable and
+  nothing is queued, yet a task will resume soon. Code that hands work away says so with
+  `track()` around the `await` (`controller/store.py` does it for every aiosqlite call), or
+  `hold()` when start and end are in different places. A piece of work counts from before it is
+  handed over until the awaiting task has resumed, so there is no gap between "the thread is
+  done" and "the task's follow-up is queued".
 - Callbacks the loop will run on its next turns: task steps, `call_soon`, timers that are due,
   sockets that are readable. asyncio keeps these in its ready queue (`loop._ready`, a private
   attribute of CPython's base loop: there is no public way to ask). `wait_idle` yields and looks
   at that queue until it is empty on `QUIET_TURNS` turns in a row: the extra turn lets the loop
   poll its selector and move due timers, so work already waiting there is seen too.
 
-What this does not see: sockets that have not received anything yet (a real broker, an HTTP
-server, a browser) and timers in real time. Tests that wait on those keep waiting on their
-result (`tests.support.eventually`). On a loop without `_ready` (uvloop) it falls back to a fixed
+What this does not see unless someone tracks it: sockets still waiting for an answer (a broker,
+an HTTP server, a browser) and timers in real time. Tests that wait on those keep waiting on
+their result (`tests.support.eventually`). On a loop without `_ready` (uvloop) it falls back to a fixed
 number of turns.
 """
 
@@ -27,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import weakref
-from collections.abc import Iterator, Sized
+from collections.abc import Callable, Iterator, Sized
 
 QUIET_TURNS = 2  # consecutive empty turns that make the loop idle (see the module docstring)
 FALLBACK_TURNS = 50  # loops whose ready queue cannot be seen: turn this often and hope
@@ -44,14 +45,30 @@ class InFlight:
     @contextlib.contextmanager
     def track(self) -> Iterator[None]:
         """Count the work done inside this block (use it around the `await`)."""
-        self.count += 1
-        self._quiet.clear()
+        release = self.hold()
         try:
             yield
         finally:
-            self.count -= 1
-            if self.count == 0:
-                self._quiet.set()
+            release()
+
+    def hold(self) -> Callable[[], None]:
+        """Count one piece of work until the returned function is called (once is enough).
+
+        For work whose start and end are not in one block: queued here, finished in a task.
+        """
+        self.count += 1
+        self._quiet.clear()
+        held = True
+
+        def release() -> None:
+            nonlocal held
+            if held:
+                held = False
+                self.count -= 1
+                if self.count == 0:
+                    self._quiet.set()
+
+        return release
 
     async def wait_quiet(self) -> None:
         """Return once no tracked work is in flight."""

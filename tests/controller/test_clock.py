@@ -120,6 +120,18 @@ async def test_wait_idle_waits_for_a_real_sqlite_write(clock: VirtualClock, tmp_
             assert idle.in_flight().count == 0
 
 
+async def test_wait_idle_waits_for_held_work_until_it_is_released(clock: VirtualClock) -> None:
+    release = idle.in_flight().hold()  # e.g. a request whose answer has not come back yet
+    waiting = asyncio.create_task(clock.wait_idle())
+    for _ in range(100):
+        await asyncio.sleep(0)
+    assert not waiting.done()
+    release()
+    release()  # a second call changes nothing
+    await waiting
+    assert idle.in_flight().count == 0
+
+
 async def test_advance_lets_a_wake_up_finish_before_time_moves_on(clock: VirtualClock, tmp_path: Path) -> None:
     start = clock.now()
     seen: list[tuple[str, datetime]] = []
