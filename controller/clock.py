@@ -14,6 +14,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from controller import idle
+
 
 class Clock(Protocol):
     """Source of time and the way to wait for it."""
@@ -112,9 +114,9 @@ class AcceleratedClock:
 class VirtualClock:
     """Time that only moves when a test calls `advance`.
 
-    Sleepers wake in deadline order, and the event loop is allowed to settle after each wake-up,
-    so whatever a wake-up causes (timers, publishes to an in-memory link) happens "at" that
-    instant before time moves on.
+    Sleepers wake in deadline order, and after each wake-up the clock waits until the event loop
+    is idle (`wait_idle`), so whatever a wake-up causes (timers, publishes to an in-memory link,
+    rows written to SQLite) happens "at" that instant before time moves on.
     """
 
     def __init__(self, start: datetime | None = None) -> None:
@@ -143,8 +145,18 @@ class VirtualClock:
         """How many sleepers are waiting (cancelled ones included until they are reached)."""
         return sum(1 for *_, f in self._sleepers if not f.done())
 
+    async def wait_idle(self) -> None:
+        """Return once no task can run and no tracked work (SQL on aiosqlite's thread) is out.
+
+        Time does not move meanwhile; see `controller/idle.py` for what "idle" can and cannot see.
+        """
+        await idle.wait_idle()
+
     async def settle(self, rounds: int = 50) -> None:
-        """Let every runnable task run until the loop is quiet."""
+        """Let the loop turn `rounds` times: a fixed amount of scheduling (benchmarks).
+
+        Tests want `wait_idle`, which waits exactly as long as needed.
+        """
         for _ in range(rounds):
             await asyncio.sleep(0)
 
@@ -161,14 +173,14 @@ class VirtualClock:
         await self.run_until(self._now + step)
 
     async def run_until(self, target: datetime) -> None:
-        """Move time forward to `target`, waking sleepers in deadline order."""
-        await self.settle()
+        """Move time forward to `target`, waking sleepers in deadline order; returns when idle."""
+        await self.wait_idle()
         while self._sleepers and self._sleepers[0][0] <= target:
             when, _, fut = heapq.heappop(self._sleepers)
             if fut.done():
                 continue
             self._now = max(self._now, when)
             fut.set_result(None)
-            await self.settle()
+            await self.wait_idle()
         self._now = max(self._now, target)
-        await self.settle()
+        await self.wait_idle()

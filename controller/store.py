@@ -5,6 +5,9 @@ dashboard's accounts) each declare their tables through `migrate`; nothing here 
 store. Each component opens its own connection to the one file: a transaction is then a
 property of the connection, and one component's BEGIN can never swallow another's statements.
 SQLite itself serialises the writers (WAL, busy timeout); readers never wait.
+
+Every call to SQLite counts as work in flight for `controller/idle.py`: aiosqlite runs it on a
+thread, and a virtual clock must not move time on while a write is still on its way.
 """
 
 from __future__ import annotations
@@ -12,11 +15,33 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
 import aiosqlite
+
+from controller import idle
+
+_T = TypeVar("_T")
+
+
+class _TrackedConnection(aiosqlite.Connection):
+    """An aiosqlite connection whose every call is tracked as work in flight."""
+
+    # `_execute` is aiosqlite's one door to its thread (connection and cursor methods all pass
+    # through it). tests/controller/test_clock.py fails if a new aiosqlite version changes that.
+    async def _execute(self, fn: Callable[..., _T], *args: object, **kwargs: object) -> _T:
+        with idle.track():
+            return await super()._execute(fn, *args, **kwargs)  # type: ignore[no-untyped-call,no-any-return]
+
+
+def _open(path: str) -> aiosqlite.Connection:
+    # What aiosqlite.connect does, with the tracked connection class.
+    def connector() -> sqlite3.Connection:
+        return sqlite3.connect(path, isolation_level=None)
+
+    return _TrackedConnection(connector, iter_chunk_size=64)
 
 
 class Database:
@@ -34,7 +59,8 @@ class Database:
         p = str(path)
         if p != ":memory:":
             Path(p).parent.mkdir(parents=True, exist_ok=True)
-        conn = await aiosqlite.connect(p, isolation_level=None)
+        with idle.track():  # opening runs on the connection's thread too
+            conn = await _open(p)
         conn.row_factory = aiosqlite.Row
         # WAL lets the dashboard read while the hub writes; FULL makes a committed alert survive
         # a power cut, which matters more here than write speed.
@@ -49,7 +75,8 @@ class Database:
         return cls(conn, p)
 
     async def close(self) -> None:
-        await self.conn.close()
+        with idle.track():  # the last step (stopping the thread) bypasses `_execute`
+            await self.conn.close()
 
     async def __aenter__(self) -> Database:
         return self
@@ -84,7 +111,7 @@ class Database:
                 raise
             await self.conn.execute("COMMIT")
 
-    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+    async def execute(self, sql: str, params: Sequence[object] = ()) -> int:
         """Run one statement in its own transaction; returns lastrowid."""
         async with self.lock:
             cur = await self.conn.execute(sql, params)
@@ -92,16 +119,16 @@ class Database:
             await cur.close()
             return rowid
 
-    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+    async def executemany(self, sql: str, rows: Iterable[Sequence[object]]) -> None:
         """Run one statement for many rows in a single transaction."""
         async with self.transaction() as conn:
             await conn.executemany(sql, rows)
 
-    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[aiosqlite.Row]:
+    async def fetchall(self, sql: str, params: Sequence[object] = ()) -> list[aiosqlite.Row]:
         async with self.conn.execute(sql, params) as cur:
             return list(await cur.fetchall())
 
-    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> aiosqlite.Row | None:
+    async def fetchone(self, sql: str, params: Sequence[object] = ()) -> aiosqlite.Row | None:
         async with self.conn.execute(sql, params) as cur:
             row: aiosqlite.Row | None = await cur.fetchone()
             return row

@@ -1,4 +1,8 @@
-"""Helpers for tests that wait on real I/O (a broker, a subprocess, a browser)."""
+"""Helpers for tests that wait on real I/O (a broker, a subprocess, a browser, an HTTP server).
+
+Work inside the process under a `VirtualClock` needs no polling: `await clock.wait_idle()`
+returns once it is done (SQLite writes included; see `controller/idle.py`).
+"""
 
 from __future__ import annotations
 

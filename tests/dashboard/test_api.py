@@ -298,7 +298,7 @@ async def test_the_alerts_router_is_mounted_behind_the_dashboards_roles(
         key="test.k", scenario="test", severity="warning", message="Mevrouw Jansen is uit bed.",
         context=Context(origin="device:bed_sensor"),
         data={"audience": "caregivers", "recipients": [], "trigger": {}, "language": "nl"})
-    await service.settled()
+    await clock.wait_idle()
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                  base_url="http://hub.test") as c:
         assert (await c.get("/api/alerts")).status_code == 403
@@ -362,7 +362,7 @@ async def test_technician_notices_stay_off_the_tour_and_the_caregivers_phone(
         key="health.battery.bed_sensor", scenario="health_battery", severity="info",
         message="Bed: batterij 9%, vervang binnenkort.", context=Context(origin="device:bed_sensor"),
         data={"audience": "technician", "recipients": [], "trigger": {}, "language": "nl"})
-    await service.settled()
+    await clock.wait_idle()
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                  base_url="http://hub.test") as c:
         tour = (await c.get("/api/tour")).json()

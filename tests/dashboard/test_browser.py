@@ -189,7 +189,7 @@ async def test_a_caregiver_acknowledges_on_a_phone_and_the_escalation_stops(
         message="De voordeur gaat open terwijl Mevrouw Jansen 's nachts uit bed is.",
         context=cause, data={"audience": "caregivers", "recipients": [], "trigger": {},
                              "language": "nl"})
-    await service.settled()
+    await clock.wait_idle()
     assert [n.kind for n in pages.for_caregiver("piet")] == [KIND_ALERT]  # step 1: the partner
 
     async with running(app) as server:
@@ -216,7 +216,6 @@ async def test_a_caregiver_acknowledges_on_a_phone_and_the_escalation_stops(
 
         # The escalation stopped: ten minutes on, nobody else was paged.
         await clock.advance(minutes=10)
-        await service.settled()
         alert = await service.get(alert_id)
         assert alert is not None and alert.state == "acknowledged"
         assert alert.acknowledged_by == "piet" and alert.acknowledged_via == "dashboard"
@@ -300,7 +299,7 @@ async def test_a_technician_loads_a_broken_scenario_and_the_old_set_runs_on(
 
             # The old set still runs: the bed empties, the light goes on, the trace says why.
             hub.inject("zigbee2mqtt/bed_sensor", {"occupancy": False})
-            await engine.flush()
+            await clock.wait_idle()
             sent = [(topic, payload) for topic, payload, *_ in hub.link.sent]  # type: ignore[attr-defined]
             assert any(topic == "zigbee2mqtt/bedroom_light/set" for topic, _ in sent)
             await row.get_by_role("button", name="Laatste runs").click()

@@ -122,7 +122,7 @@ async def test_tag_room_follows_sightings_and_expires(hub: Hub, clock: VirtualCl
     # Run the hub's own health loop, which refreshes the tag every 10 s of clock time.
     async with asyncio.TaskGroup() as tg:
         running = tg.create_task(hub.run(), name="hub")
-        await clock.settle()
+        await clock.wait_idle()
         hub.inject("espresense/devices/wander_tag/living", {"rssi": -75, "distance": 3.9})
         hub.inject("espresense/devices/wander_tag/kitchen", {"rssi": -62, "distance": 1.4})
         assert hub.state.attribute("wander_tag", "room") == "kitchen"

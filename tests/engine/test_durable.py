@@ -17,7 +17,6 @@ from controller.mqtt import MemoryLink
 from controller.store import Database
 from devices import KINDS
 
-from ..support import eventually
 from .conftest import advance_to, bed, local, running, sent, traces_of
 
 NIGHT = """
@@ -325,11 +324,12 @@ async def test_sighup_style_reload_request(house: Home, clock: VirtualClock) -> 
     async with house.start() as engine:
         house.write(DELAY)
         engine.request_reload()
-        # The reload reads files and SQLite in threads: real I/O, so wait for it, not the clock.
-        await eventually(lambda: engine.scenario_set.ids() == ["later"])
+        await clock.wait_idle()  # the reload reads SQLite on aiosqlite's thread: tracked work
+        assert engine.scenario_set.ids() == ["later"]
         house.write("scenarios: [oops")
         engine.request_reload()
-        await eventually(lambda: bool(engine.last_reload_problems))
+        await clock.wait_idle()
+        assert engine.last_reload_problems
         assert engine.last_reload_problems == [
             f"{house.scenarios}/night.yaml:1: YAML syntax error: expected ',' or ']', but got "
             "'<stream end>'"]

@@ -96,7 +96,7 @@ class Home:
         """Stop the engine as a hub shutdown would (pending timers stay in SQLite)."""
         if self._task is not None:
             if self.engine is not None:
-                await self.engine.flush()
+                await self.clock.wait_idle()
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task

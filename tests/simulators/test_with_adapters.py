@@ -36,7 +36,7 @@ async def test_a_simulated_day_decodes_without_a_single_payload_error(demo_confi
         home["wander_tag"].move_to("kitchen")
         await clock.advance(seconds=40)  # until the living-room sightings are stale
         home["sos_button"].press()
-        await clock.settle()
+        await clock.wait_idle()
 
         assert hub.payload_errors == 0
         state = {st.device: st for st in hub.state.all()}
