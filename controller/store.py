@@ -217,6 +217,11 @@ class Database:
         return await self._attach(self._writer, component)
 
     @property
+    def writing(self) -> bool:
+        """Whether a write transaction on this file's writer is open or waiting for the lock."""
+        return self._writer.lock.locked()
+
+    @property
     def health(self) -> StorageHealth:
         """Commits and failures of every handle on this writer."""
         return self._writer.health
