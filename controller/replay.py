@@ -40,7 +40,16 @@ from controller.config import HomeConfig
 from controller.durations import parse_duration
 from controller.engine import AlertSink, Engine, ScenarioSet
 from controller.errors import ConfigError, Problem
-from controller.events import AVAILABILITY, COMMAND_SENT, DEVICE_EVENT, STATE_CHANGED, Context, Event
+from controller.events import (
+    AVAILABILITY,
+    COMMAND_SENT,
+    DEVICE_EVENT,
+    STATE_CHANGED,
+    CommandSent,
+    Context,
+    Event,
+    Severity,
+)
 from controller.history import History, HistoryRow
 from controller.hub import Hub
 from controller.mqtt import Link, MemoryLink
@@ -181,10 +190,10 @@ class _Printer:
     def stamp(self, when: datetime) -> str:
         return f"{when.astimezone(self.tz):%Y-%m-%d %H:%M:%S}"
 
-    def on_command(self, event: Event) -> None:
+    def on_command(self, event: Event[CommandSent]) -> None:
         # hub.command sent its MQTT messages just before announcing the command: they are this.
         self.link.unclaimed.clear()
-        values = dict(event.data.get("values", {}))
+        values = event.data["values"]
         self.report.commands += 1
         if "say" in values:
             line = f"say       {event.device}: {values['say']}"
@@ -217,7 +226,7 @@ class _PrintingSink(RecordingAlertSink):
         super().__init__(hub)
         self._printer = printer
 
-    async def raise_alert(self, *, key: str, scenario: str, severity: str, message: str,
+    async def raise_alert(self, *, key: str, scenario: str, severity: Severity, message: str,
                           context: Context, data: Mapping[str, Any]) -> str:
         before = len(self.records)
         alert_id = await super().raise_alert(key=key, scenario=scenario, severity=severity,
@@ -241,7 +250,7 @@ def apply_row(hub: Hub, row: LogRow) -> None:
     elif row.attribute == "event":
         data = dict(row.value) if isinstance(row.value, Mapping) else {"event": str(row.value)}
         hub.state.get(row.device).last_seen = hub.clock.now()
-        hub.bus.publish(Event(type=DEVICE_EVENT, time=hub.clock.now(), context=ctx,
+        hub.bus.publish(DEVICE_EVENT.event(time=hub.clock.now(), context=ctx,
                               device=row.device, data=data))
     else:
         hub.apply(row.device, {row.attribute: row.value}, ctx)
