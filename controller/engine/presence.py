@@ -172,11 +172,13 @@ class PresenceInference:
         word = {"home": ("thuis", "home"), "away": ("afwezig", "away")}.get(presence, (presence, presence))
         text = Reason(nl=f"{word[0]} sinds {self._hhmm(now)}, {reason.nl}",
                       en=f"{word[1]} since {self._hhmm(now)}, {reason.en}")
-        if self._house.presence == presence:
+        same = self._house.presence == presence
+        if same and self._house.notes()["presence_reason"]:
             return  # keeps its first reason: "home since 07:02" stays true while she potters
         desc = text.nl if self._lang == "nl" else text.en
         ctx = Context(origin="presence", description=desc, parent=parent)
-        self._house.infer_presence(presence, ctx, text)
+        # Unchanged but never explained (a new hub's default): say why it holds.
+        self._house.infer_presence(presence, ctx, text, renew=same)
 
     # -- the door clock -------------------------------------------------------------------------
 
