@@ -55,7 +55,8 @@ def test_presence_settings_report_every_problem_with_file_and_line() -> None:
     with pytest.raises(ConfigError) as caught:
         parse_home(load_text(CONFIG, "home.yaml"), KINDS)
     lines = str(caught.value).splitlines()
-    assert "home.yaml:9: presence.doors[1]: 'bed_sensor' is not a contact device (name a device of kind 'contact')" in lines
+    assert ("home.yaml:9: presence.doors[1]: 'bed_sensor' is not a contact device "
+            "(name a device of kind 'contact')") in lines
     assert "home.yaml:9: presence.doors[2]: unknown device 'voordeur'" in lines
     assert any(line.startswith("home.yaml:10: presence.away_after:") and "longer than 0s" in line
                for line in lines)
