@@ -30,6 +30,15 @@ async def tech_page(request: Request) -> HTMLResponse:
     return page("tech.html")
 
 
+@router.get("/api/tech/presence", tags=["technician"])
+async def tech_presence(request: Request, user: Technician) -> dict[str, object]:
+    """The presence the engine holds, since when and why, and whether it is inferred."""
+    engine = dashboard_of(request).engine
+    if engine is None:
+        raise HTTPException(501, "The scenario engine is not running in this hub.")
+    return engine.presence_info()
+
+
 @router.get("/api/tech/devices", tags=["technician"])
 async def device_health(request: Request,
                         user: Technician) -> list[dict[str, object]]:
