@@ -37,7 +37,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench import lives, ordonez
-from bench.carelog import INCIDENT_KINDS, Incident, Life, at_night, write_log
+from bench.carelog import INCIDENT_KINDS, Incident, Life, at_night, days_of, write_log
 from bench.common import machine, write_section
 from controller.replay import read_log, replay_rows
 from controller.testing import AlertRecord
@@ -146,7 +146,8 @@ class Score:
 
 
 def score(life: Life, records: Sequence[AlertRecord]) -> Score:
-    """Match a replay's pages to `life`'s incidents."""
+    """Match a replay's pages to `life`'s incidents (pages after `life.end` are not its own)."""
+    records = [r for r in records if r.time < life.end]
     pages = pages_of(records)
     result = Score(name=life.name, days=life.days, pages=pages,
                    notices=sum(r.action == "raised" and r.audience == "caregivers" and r.severity == "info"
@@ -180,7 +181,11 @@ async def replay_life(parts: Parts, life: Life, folder: Path) -> list[AlertRecor
     slug = life.name.lower().replace(" ", "-").replace("ó", "o").replace("ñ", "n")
     path = write_log(life, folder / f"{slug}.csv")
     out = io.StringIO()
-    report = await replay_rows(parts, read_log(path, parts.config), out)
+    rows = read_log(path, parts.config)
+    # Run to the end of the labelled stretch, however long the last quiet spell is (a morning
+    # in bed has no events until 10:00's not-up check), and no further.
+    tail = max(timedelta(0), life.end - rows[-1].time) if rows else timedelta(0)
+    report = await replay_rows(parts, rows, out, tail=tail)
     (folder / f"{slug}.txt").write_text(out.getvalue(), encoding="utf-8")
     return list(report.alerts)
 
@@ -197,18 +202,25 @@ def datasets(data: Path, residents: int, weeks: int, seed: int) -> tuple[list[Li
     return real, simulated
 
 
-async def measure(parts: Parts, real: list[Life | str], simulated: list[Life],
-                  folder: Path) -> list[Score | str]:
+async def measure(parts: Parts, real: list[Life | str], simulated: list[Life], folder: Path, *,
+                  per_day: bool = False) -> list[Score | str]:
+    """One score per real home and one for all simulated residents; `per_day`: a replay per
+    day (noon to noon) instead of one continuous replay per home."""
     scores: list[Score | str] = []
     for life in real:
-        scores.append(life if isinstance(life, str) else score(life, await replay_life(parts, life, folder)))
+        scores.append(life if isinstance(life, str) else await _scored(parts, [life], life.name, folder, per_day))
     if simulated:
-        total = Score(name=f"simulated, {len(simulated)} residents, "
-                           f"{round(sum(s.days for s in simulated) / 7)} resident-weeks", days=0)
-        for life in simulated:
-            total.add(score(life, await replay_life(parts, life, folder)))
-        scores.append(total)
+        name = f"simulated, {len(simulated)} residents, {round(sum(s.days for s in simulated) / 7)} resident-weeks"
+        scores.append(await _scored(parts, simulated, name, folder, per_day))
     return scores
+
+
+async def _scored(parts: Parts, group: list[Life], name: str, folder: Path, per_day: bool) -> Score:
+    total = Score(name=name, days=0)
+    for life in group:
+        for piece in days_of(life) if per_day else [life]:
+            total.add(score(piece, await replay_life(parts, piece, folder / ("days" if per_day else ""))))
+    return total
 
 
 # -- the report ---------------------------------------------------------------------------------
@@ -284,9 +296,9 @@ labelled incidents.
 """
 
 
-def body(scores: Sequence[Score | str], stamp: str) -> str:
+def body(scores: Sequence[Score | str], daily: Sequence[Score | str], stamp: str) -> str:
     return f"""Run {stamp}; {machine()}. Scenarios: the shipped `scenarios/` as configured in
-config/home.yaml; every dataset is one continuous replay per home or resident.
+config/home.yaml; every dataset is one continuous replay per home or resident, as a hub lives.
 
 {tables(scores)}
 
@@ -294,6 +306,16 @@ Targets (issue 8): false pages <= 0.1 per day; every injected night exit paged u
 of the door; recall >= 95% on the other incident types.
 
 {verdict(scores)}
+
+### One replay per day
+
+The same days, each replayed on its own from noon to noon (every sensor starting from its last
+reported state), so an alert left active one night cannot hide the next night's: what the
+scenarios page for when nothing is already open.
+
+{tables(daily)}
+
+{verdict(daily)}
 
 ### How it is measured
 
@@ -359,15 +381,17 @@ def main(argv: list[str] | None = None) -> int:
     real, simulated = datasets(args.data, args.residents, args.weeks, args.seed)
     WORK.mkdir(parents=True, exist_ok=True)
     scores = asyncio.run(measure(parts, real, simulated, WORK))
-    text = tables(scores)
-    print(text)
+    daily = asyncio.run(measure(parts, real, simulated, WORK, per_day=True))
+    print(tables(scores))
     print(verdict(scores))
+    print("one replay per day:")
+    print(tables(daily))
     if args.quick:
         return 0
     if not args.doc.exists():
         args.doc.write_text(HEADER, encoding="utf-8")
     stamp = f"{datetime.now(UTC):%Y-%m-%d}"
-    write_section(args.doc, "Pages and incidents", body(scores, stamp))
+    write_section(args.doc, "Pages and incidents", body(scores, daily, stamp))
     print(f"wrote {args.doc}")
     return 0
 

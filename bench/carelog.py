@@ -189,3 +189,33 @@ def write_log(life: Life, path: Path, header: str = "") -> Path:
         for when, device, attribute, value in life.rows:
             writer.writerow((when.isoformat(), device, attribute, value_text(value)))
     return path
+
+
+def days_of(life: Life, cut: time = time(12, 0)) -> list[Life]:
+    """`life` cut into days from `cut` to `cut` (noon: no night is split), each starting with
+    every sensor's last reported state, with the incidents that begin in it."""
+    edge = datetime.combine(life.start.date(), cut, life.start.tzinfo)
+    if edge <= life.start:
+        edge += timedelta(days=1)
+    bounds = [life.start]
+    while edge < life.end:
+        bounds.append(edge)
+        edge += timedelta(days=1)
+    bounds.append(life.end)
+    state: dict[tuple[str, str], Row] = {}
+    rows = iter(life.rows)
+    pending = next(rows, None)
+    out: list[Life] = []
+    for n, (a, b) in enumerate(zip(bounds, bounds[1:], strict=False)):
+        own: list[Row] = []
+        while pending is not None and (pending[0] < b or b == life.end):
+            own.append(pending)
+            pending = next(rows, None)
+        carried = [(a, d, attr, v) for (d, attr), (_, _, _, v) in state.items()]
+        for row in own:
+            if row[2] != "event":
+                state[(row[1], row[2])] = row
+        out.append(Life(name=f"{life.name} day {n + 1}", rows=carried + own, start=a, end=b,
+                        incidents=[i for i in life.incidents if a <= i.begins < b],
+                        situations=[s for s in life.situations if s.start < b and s.end > a]))
+    return out

@@ -338,8 +338,9 @@ def generate(n: int, weeks: int = 2, seed: int = 8) -> Life:
     sim.lie(datetime.combine(sim.t.date(), time(0), TZ) + who.wake)
     sim.walk("bedroom_motion")
     sim.stay("bathroom_motion", sim.t + 10 * MIN, 0)
-    end = sim.t
-    return Life(name=f"simulated {who.name}", rows=sim.rec.rows(start), start=start, end=end,
+    rows = sim.rec.rows(start)
+    end = max(sim.t, rows[-1][0])
+    return Life(name=f"simulated {who.name}", rows=rows, start=start, end=end,
                 incidents=sorted(sim.incidents, key=lambda i: i.start), situations=sim.situations)
 
 

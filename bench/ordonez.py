@@ -122,6 +122,7 @@ def load(home: str, folder: Path = DEFAULT_DATA, *, inject: bool = True, seed: i
     if inject:
         _inject_night_exits(rec, life, sleeping, random.Random(f"{seed}-{home}"))
     life.rows = rec.rows(start)
+    life.end = max(life.end, life.rows[-1][0])
     life.incidents.sort(key=lambda i: i.start)
     return life
 

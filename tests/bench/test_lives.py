@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.carelog import NIGHT_UP_AFTER, Life, Row, at_night, write_log
+from bench.carelog import NIGHT_UP_AFTER, Life, Row, at_night, days_of, write_log
 from bench.lives import generate
 from controller.replay import read_log
 from huis.compose import load_home
@@ -133,3 +133,18 @@ def test_the_log_reads_back_as_a_huis_replay_log(life: Life, tmp_path: Path) -> 
     rows = read_log(path, load_home(ROOT / "config" / "home.yaml"))
     assert len(rows) == len(life.rows)
     assert {r.device for r in rows} >= {"bed_sensor", "front_door", "dispenser", "living_motion"}
+
+
+def test_a_life_cut_into_days_keeps_every_row_incident_and_sensor_state(life: Life) -> None:
+    days = days_of(life)
+    assert days[0].start == life.start and days[-1].end == life.end
+    assert all(d.start.hour == 12 for d in days[1:])  # noon to noon: no night is split
+    assert sum(len(d.incidents) for d in days) == len(life.incidents)
+    own: list[Row] = []
+    for day in days:
+        known = {(r[1], r[2]) for r in life.rows if r[0] < day.start and r[2] != "event"}
+        own += day.rows[len(known):]  # after the carried state: the day's own rows, in order
+    assert own == life.rows
+    for day in days[1:]:
+        carried = {(r[1], r[2]) for r in day.rows if r[0] == day.start}
+        assert {("bed_sensor", "occupancy"), ("front_door", "open"), ("living_motion", "occupancy")} <= carried
