@@ -40,7 +40,7 @@ from controller.config import HomeConfig
 from controller.durations import parse_duration
 from controller.engine import AlertSink, Engine, ScenarioSet
 from controller.errors import ConfigError, Problem
-from controller.events import AVAILABILITY, COMMAND_SENT, DEVICE_EVENT, STATE_CHANGED, Context, Event
+from controller.events import AVAILABILITY, COMMAND_SENT, DEVICE_EVENT, STATE_CHANGED, CommandSent, Context, Event
 from controller.history import History, HistoryRow
 from controller.hub import Hub
 from controller.mqtt import Link, MemoryLink
@@ -181,10 +181,10 @@ class _Printer:
     def stamp(self, when: datetime) -> str:
         return f"{when.astimezone(self.tz):%Y-%m-%d %H:%M:%S}"
 
-    def on_command(self, event: Event) -> None:
+    def on_command(self, event: Event[CommandSent]) -> None:
         # hub.command sent its MQTT messages just before announcing the command: they are this.
         self.link.unclaimed.clear()
-        values = dict(event.data.get("values", {}))
+        values = event.data["values"]
         self.report.commands += 1
         if "say" in values:
             line = f"say       {event.device}: {values['say']}"
@@ -241,7 +241,7 @@ def apply_row(hub: Hub, row: LogRow) -> None:
     elif row.attribute == "event":
         data = dict(row.value) if isinstance(row.value, Mapping) else {"event": str(row.value)}
         hub.state.get(row.device).last_seen = hub.clock.now()
-        hub.bus.publish(Event(type=DEVICE_EVENT, time=hub.clock.now(), context=ctx,
+        hub.bus.publish(DEVICE_EVENT.event(time=hub.clock.now(), context=ctx,
                               device=row.device, data=data))
     else:
         hub.apply(row.device, {row.attribute: row.value}, ctx)

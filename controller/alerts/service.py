@@ -67,7 +67,7 @@ from controller.alerts.tokens import AckClaims
 from controller.alerts.work import Work
 from controller.bus import EventBus
 from controller.clock import Clock
-from controller.events import ALERT_CHANGED, AlertAction, AlertChanged, Context, Event
+from controller.events import ALERT_CHANGED, AlertAction, AlertChanged, Context
 from controller.store import Database
 
 if TYPE_CHECKING:
@@ -454,7 +454,7 @@ class AlertService:
             "severity": alert.severity, "by": by, "channel": channel, "state": alert.state,
             "message": alert.message,
         }
-        self.bus.publish(Event(type=ALERT_CHANGED, time=self.clock.now(), context=ctx, data=data))
+        self.bus.publish(ALERT_CHANGED.event(time=self.clock.now(), context=ctx, data=data))
 
     # -- reading ------------------------------------------------------------------------------
 
