@@ -14,8 +14,8 @@ What counts as a page: a *raise* of a caregiver alert (audience caregivers) with
 that config/alerts.yaml pushes to a caregiver's phone straight away, day and night: `urgent`
 (piet, then anna and buur, then the care team) and `warning` (piet and anna, then the team).
 `info` waits for the end of quiet hours and is counted apart as a notice; technician notices
-(device health, the dispenser's roll) are not pages. A re-notification of a repeated warning
-counts as a page when the replay records one (action `renotified`).
+(device health, the dispenser's roll) are not pages. Only raises are counted: the replay's
+recording sink keeps no re-notifications (add their action to PAGE_ACTIONS when it does).
 
 A page is true when it is about a labelled incident (its key's family, see MATCH) and falls in
 the incident's window, from `Incident.begins` to its end plus the family's grace; every other
@@ -47,7 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "care-quality.md"
 WORK = ROOT / "var" / "care-quality"
 PAGE_SEVERITIES = ("urgent", "warning")
-PAGE_ACTIONS = ("raised", "renotified")
+PAGE_ACTIONS = ("raised",)
 NIGHT_EXIT_WITHIN = timedelta(seconds=60)
 
 # Targets (issue 8): false pages per day, night exits urgent within 60 s, recall elsewhere.
@@ -322,8 +322,7 @@ scenarios page for when nothing is already open.
 - **A page** is the raise of a caregiver alert of severity `urgent` or `warning`: config/alerts.yaml
   pushes both to caregivers' phones at once, day and night. `info` alerts wait for the end of quiet
   hours and are counted apart ("info notices"); technician notices (device health, dispenser
-  roll) are not pages. A re-notification of a repeated warning, when the replay records one
-  (action `renotified`), is a page too.
+  roll) are not pages. Only raises count: the replay records no re-notifications of a repeat.
 - **A true page** is about a labelled incident: its key belongs to the incident's family
   (`night_exit.*`, `wander.*` or `presence.*` for a night exit; `night_exit.*` for being up at night;
   `inactivity.*` or `routine.*` for no motion and not up; `medication.*` for a missed dose) and it comes
