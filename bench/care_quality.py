@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
+import re
 import statistics
 import sys
 from collections import Counter
@@ -123,6 +124,7 @@ class Score:
     false: list[tuple[Page, str]] = field(default_factory=list)  # with the labelled situation
     notices: int = 0
     kinds: dict[str, Found] = field(default_factory=lambda: {k: Found() for k in INCIDENT_KINDS})
+    missed: list[Incident] = field(default_factory=list)
 
     @property
     def night_pages(self) -> int:
@@ -137,6 +139,7 @@ class Score:
         self.pages += other.pages
         self.false += other.false
         self.notices += other.notices
+        self.missed += other.missed
         for kind, f in other.kinds.items():
             mine = self.kinds[kind]
             mine.total += f.total
@@ -162,6 +165,8 @@ def score(life: Life, records: Sequence[AlertRecord]) -> Score:
         if hits:
             f.found += 1
             f.delays.append(min(p.time for p in hits) - incident.start)
+        else:
+            result.missed.append(incident)
         if incident.kind == "night_exit" and any(
                 incident.start <= p.time <= incident.start + NIGHT_EXIT_WITHIN for p in hits):
             f.urgent_in_time += 1
@@ -176,17 +181,22 @@ def situation(life: Life, when: datetime) -> str:
 # -- running ------------------------------------------------------------------------------------
 
 
+def slug(name: str) -> str:
+    """A file name for a dataset's name."""
+    plain = name.lower().replace("ó", "o").replace("ñ", "n")
+    return re.sub(r"[^a-z0-9]+", "-", plain).strip("-")
+
+
 async def replay_life(parts: Parts, life: Life, folder: Path) -> list[AlertRecord]:
     """Write `life` as an event log and replay it as `huis replay` would; its alert records."""
-    slug = life.name.lower().replace(" ", "-").replace("ó", "o").replace("ñ", "n")
-    path = write_log(life, folder / f"{slug}.csv")
+    path = write_log(life, folder / f"{slug(life.name)}.csv")
     out = io.StringIO()
     rows = read_log(path, parts.config)
     # Run to the end of the labelled stretch, however long the last quiet spell is (a morning
     # in bed has no events until 10:00's not-up check), and no further.
     tail = max(timedelta(0), life.end - rows[-1].time) if rows else timedelta(0)
     report = await replay_rows(parts, rows, out, tail=tail)
-    (folder / f"{slug}.txt").write_text(out.getvalue(), encoding="utf-8")
+    (folder / f"{slug(life.name)}.txt").write_text(out.getvalue(), encoding="utf-8")
     return list(report.alerts)
 
 
@@ -217,10 +227,19 @@ async def measure(parts: Parts, real: list[Life | str], simulated: list[Life], f
 
 async def _scored(parts: Parts, group: list[Life], name: str, folder: Path, per_day: bool) -> Score:
     total = Score(name=name, days=0)
+    where = folder / ("days" if per_day else "")
     for life in group:
         for piece in days_of(life) if per_day else [life]:
-            total.add(score(piece, await replay_life(parts, piece, folder / ("days" if per_day else ""))))
+            total.add(score(piece, await replay_life(parts, piece, where)))
+    (where / f"{slug(name)}-score.txt").write_text(details(total), encoding="utf-8")
     return total
+
+
+def details(s: Score) -> str:
+    """Every false page and every missed incident, one a line, to look into."""
+    lines = [f"{p.time:%Y-%m-%d %H:%M:%S}  FALSE   {p.severity} {p.key} ({where})" for p, where in s.false]
+    lines += [f"{i.start:%Y-%m-%d %H:%M:%S}  MISSED  {i.kind} ({i.note})" for i in s.missed]
+    return "\n".join(sorted(lines)) + "\n"
 
 
 # -- the report ---------------------------------------------------------------------------------
@@ -361,7 +380,8 @@ network. Injected each week: two night exits after at least 45 min asleep, an af
 without movement for 3.5-4 h, a weekday in bed until 11:30-12:15, a 17:30 dose never taken. No
 wander tag is simulated (the Ordóñez homes have none either), so `wander` is not measured here.
 
-The logs and each replay's printed output are kept in var/care-quality/ to look at; convert the
+The logs, each replay's printed output and a list of every false page and missed incident
+(`*-score.txt`) are kept in var/care-quality/ to look at; convert the
 real homes for `huis replay` with `python -m bench.ordonez`, simulate with `python -m bench.lives`.
 """
 
