@@ -1,6 +1,6 @@
 """Care-quality benchmark: does a page mean someone must act, and does every incident page?
 
-    .venv/bin/python -m bench.care_quality [--data ../shared/data/ordonez] [--residents 4] [--weeks 2]
+    .venv/bin/python -m bench.care_quality [--data ../shared/data/ordonez] [--residents 6] [--weeks 2]
 
 Replays real and simulated days through the shipped scenarios, the way `huis replay` does
 (`controller.replay.read_log` + `replay_rows` on the composition root's `Parts`, virtual time),
@@ -389,7 +389,7 @@ real homes for `huis replay` with `python -m bench.ordonez`, simulate with `pyth
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=ordonez.DEFAULT_DATA, help="the Ordóñez folder")
-    parser.add_argument("--residents", type=int, default=4)
+    parser.add_argument("--residents", type=int, default=6)
     parser.add_argument("--weeks", type=int, default=2)
     parser.add_argument("--seed", type=int, default=8)
     parser.add_argument("--config", type=Path, default=ROOT / "config" / "home.yaml")

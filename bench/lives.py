@@ -1,6 +1,6 @@
 """Simulated lives in the demo home, with labelled incidents, for the care-quality benchmark.
 
-    .venv/bin/python -m bench.lives [--residents 4] [--weeks 2] [--seed 8] [--out var/lives]
+    .venv/bin/python -m bench.lives [--residents 6] [--weeks 2] [--seed 8] [--out var/lives]
 
 writes one `huis replay` log per resident. Deterministic: the same seed gives the same lives.
 
@@ -125,19 +125,22 @@ class _Life:
         self.rec.lie(self.t, until)
         self.t = max(self.t, until)
 
-    def door(self) -> datetime:
-        """Through the front door (hall, door); returns when it opened."""
-        self.walk("hall_motion")
+    def door(self, *, coming_in: bool = False) -> datetime:
+        """Through the front door: the hall, then the door going out; the other way round coming
+        in (the hall sensor cannot see someone still outside). Returns when it opened."""
+        if not coming_in:
+            self.walk("hall_motion")
         opened = self.t
         self.rec.door("front_door", opened, opened + timedelta(seconds=self.rng.randint(4, 12)))
-        self.t += timedelta(seconds=15)
+        self.t += timedelta(seconds=5)
+        if coming_in:
+            self.walk("hall_motion")
         return opened
 
     def go_out(self, back: datetime) -> None:
         left = self.door()
         self.t = back
-        self.situations.append(Situation(what="out", start=left, end=self.door()))
-        self.walk("hall_motion")
+        self.situations.append(Situation(what="out", start=left, end=self.door(coming_in=True)))
 
     def at(self, clock: str, day: date) -> datetime:
         hh, mm = clock.split(":")
@@ -301,7 +304,7 @@ class _Life:
         back = opened + self.minutes(15, 60)
         self.situations.append(Situation(what="out", start=opened, end=back))
         self.t = back
-        self.door()
+        self.door(coming_in=True)
         self.walk("bedroom_motion")
         self.incidents.append(Incident(kind="night_exit", since=left, start=opened, end=self.t,
                                        note=f"out {(back - opened) / MIN:.0f} min"))
@@ -346,7 +349,7 @@ def generate(n: int, weeks: int = 2, seed: int = 8) -> Life:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--residents", type=int, default=4)
+    parser.add_argument("--residents", type=int, default=6)
     parser.add_argument("--weeks", type=int, default=2)
     parser.add_argument("--seed", type=int, default=8)
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "lives")

@@ -118,7 +118,7 @@ def load(home: str, folder: Path = DEFAULT_DATA, *, inject: bool = True, seed: i
                 incidents=labelled_incidents(sleeping, leaving))
     rec = Recorder()
     for i in sensors:
-        _record(rec, i)
+        _record(rec, i, leaving)
     if inject:
         _inject_night_exits(rec, life, sleeping, random.Random(f"{seed}-{home}"))
     life.rows = rec.rows(start)
@@ -127,15 +127,21 @@ def load(home: str, folder: Path = DEFAULT_DATA, *, inject: bool = True, seed: i
     return life
 
 
-def _record(rec: Recorder, i: Interval) -> None:
+def _record(rec: Recorder, i: Interval, leaving: list[Interval]) -> None:
     location, place = i.what.split()
     if location == "Bed":
         rec.lie(i.start, i.end)
         rec.move("bedroom_motion", i.start - timedelta(seconds=40), i.start)
         rec.move("bedroom_motion", i.end, i.end + timedelta(seconds=40))
     elif location == "Maindoor":
+        # The hall sensor sees someone on the way out before the door opens, and someone coming
+        # home after it has: the labels tell which (a door no label explains: both).
+        near = timedelta(minutes=10)
+        going = any(abs(o.start - i.start) <= near for o in leaving)
+        coming = any(abs(o.end - i.start) <= near for o in leaving)
         rec.door("front_door", i.start, i.end)
-        rec.move("hall_motion", i.start - PASSING, i.end + PASSING)
+        rec.move("hall_motion", i.start if coming and not going else i.start - PASSING,
+                 i.end if going and not coming else i.end + PASSING)
     else:
         rec.move(MOTION[(location, place)], i.start, i.end)
 
