@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bench.carelog import write_log
-from bench.ordonez import load
+from bench.ordonez import Interval, labelled_incidents, load
 from controller.replay import read_log
 from huis.compose import load_home
 
@@ -73,6 +73,18 @@ def test_labels_give_the_truth(folder: Path) -> None:
     assert [(i.kind, i.start, i.end) for i in life.incidents] == [("night_up", at(29, 3, 10), at(29, 3, 28))]
     assert life.situation_at(at(28, 23, 0)) == "out"  # the evening outing: no incident
     assert life.situation_at(at(29, 5, 0)) == "asleep"
+
+
+def test_leaving_after_sleeping_at_night_is_a_labelled_night_exit() -> None:
+    def label(a: datetime, b: datetime, what: str) -> Interval:
+        return Interval(start=a, end=b, what=what)
+
+    sleeping = [label(at(28, 23, 0), at(29, 2, 0), "Sleeping"), label(at(29, 3, 0), at(29, 8, 0), "Sleeping")]
+    leaving = [label(at(28, 20, 0), at(28, 22, 30), "Leaving"),  # an evening out: no incident
+               label(at(29, 2, 5), at(29, 2, 50), "Leaving")]
+    found = labelled_incidents(sleeping, leaving)
+    assert [(i.kind, i.begins, i.start, i.end) for i in found] == [
+        ("night_exit", at(29, 2, 0), at(29, 2, 5), at(29, 3, 0))]
 
 
 def test_a_night_exit_is_injected_into_a_long_night(folder: Path) -> None:
