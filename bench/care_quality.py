@@ -330,7 +330,8 @@ of the door; recall >= 95% on the other incident types.
 
 The same days, each replayed on its own from noon to noon (every sensor starting from its last
 reported state), so an alert left active one night cannot hide the next night's: what the
-scenarios page for when nothing is already open.
+scenarios page for when nothing is already open. Each of these replays starts with no history,
+so whatever the hub learns from earlier days (a routine) is only in the continuous replay.
 
 {tables(daily)}
 
