@@ -16,8 +16,9 @@ demo: $(STAMP)
 	$(BIN)/huis demo --config config/home.yaml
 
 lint: $(STAMP)
-	$(BIN)/ruff check controller devices simulators dashboard tests bench
+	$(BIN)/ruff check controller devices simulators dashboard huis tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test: $(STAMP) lint
 	$(BIN)/pytest

@@ -26,21 +26,19 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import write_section
+from bench.common import free_port, write_section
 from controller.alerts.channels.ntfy import NtfyChannel
 from controller.alerts.channels.page import PageChannel
 from controller.alerts.policy import parse_alerts
 from controller.alerts.service import AlertService
 from controller.clock import RealClock, monotonic
-from controller.config import load_home
 from controller.events import STATE_CHANGED, Context, Event
 from controller.hub import Hub
-from controller.mqtt import MemoryLink
 from controller.store import Database
 from controller.yamlfile import load_text
-from tests.alerts.fakes import NtfyServer
-from tests.alerts.httpserver import Request, Response
-from tests.conftest import free_port
+from huis.compose import build_hub, load_home
+from simulators.http_server import Request, Response
+from simulators.ntfy_server import NtfyServer
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -77,7 +75,7 @@ class TimedNtfy(NtfyServer):
 
 async def build(tmp: Path, channel: str, ntfy: str | None) -> tuple[Hub, AlertService, Database]:
     home = load_home(ROOT / "config" / "home.yaml")
-    hub = Hub(home, RealClock(), MemoryLink())
+    hub = build_hub(home, RealClock())
     cfg = parse_alerts(load_text(ALERTS.replace("CHANNEL", channel), "bench-alerts.yaml"), home.caregivers)
     db = await Database.connect(tmp / "huis.db")
     channels = [PageChannel()] + ([NtfyChannel(server=ntfy)] if ntfy else [])
@@ -137,7 +135,7 @@ async def latency(n: int) -> list[float]:
 def ntfy_process() -> Iterator[str]:
     """The ntfy stand-in in its own process, so it does not share the hub's event loop."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "tests.alerts.fakes", str(port)], cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "simulators.ntfy_server", str(port)], cwd=ROOT,
                             stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT)})
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == b"ready"

@@ -31,11 +31,12 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import Latency, machine, measure_latency, mosquitto, rss_mib, write_section  # noqa: E402
 from controller.clock import Clock, VirtualClock, monotonic  # noqa: E402
-from controller.config import HomeConfig, load_home  # noqa: E402
-from controller.engine import Engine, MemoryAlertSink, ScenarioSet, load_scenario_text  # noqa: E402
-from controller.hub import Hub  # noqa: E402
+from controller.config import HomeConfig, Mqtt, link_settings  # noqa: E402
+from controller.engine import ScenarioSet, load_scenario_text  # noqa: E402
 from controller.mqtt import MemoryLink  # noqa: E402
 from controller.store import Database  # noqa: E402
+from controller.testing import MemoryAlertSink  # noqa: E402
+from huis.compose import KINDS, Parts, load_home  # noqa: E402
 
 CONFIG = ROOT / "config" / "home.yaml"
 MOTION = ["bedroom_motion", "bathroom_motion", "hall_motion", "living_motion", "kitchen_motion"]
@@ -94,7 +95,7 @@ def load_rules(cfg: HomeConfig, count: int = 100) -> ScenarioSet:
     lines = hundred_rules().splitlines()
     starts = [i for i, line in enumerate(lines) if line.startswith("  - id: ")]
     end = starts[count] if count < len(starts) else len(lines)
-    rules = load_scenario_text("\n".join(lines[:end]) + "\n", cfg, "bench-rules.yaml")
+    rules = load_scenario_text("\n".join(lines[:end]) + "\n", cfg, KINDS, "bench-rules.yaml")
     assert len(rules.scenarios) == count, len(rules.scenarios)
     return rules
 
@@ -106,10 +107,11 @@ async def _throughput(n: int) -> dict[str, float]:
     cfg = load_home(CONFIG)
     clock = VirtualClock(datetime(2026, 1, 5, 22, 30, tzinfo=UTC))
     link = MemoryLink()
-    hub = Hub(cfg, clock, link)
+    parts = Parts(config=cfg, scenarios=load_rules(cfg), paths=())
+    hub = parts.hub(clock, link)
     with tempfile.TemporaryDirectory() as tmp:
         db = await Database.connect(Path(tmp) / "bench.db")
-        engine = Engine(hub, db, MemoryAlertSink(), load_rules(cfg), paths=[])
+        engine = parts.engine(hub, db, MemoryAlertSink())
         task = asyncio.create_task(engine.run())
         await engine.ready.wait()
         try:
@@ -171,19 +173,18 @@ async def serve_hub(port: int, db_path: str, rules: int = 100, with_history: boo
                     direct: bool = False) -> None:
     """The hub process: MQTT link, history, engine with the 100 rules; prints 'ready'."""
     from controller.clock import RealClock
-    from controller.config import Mqtt
     from controller.history import History
-    from controller.runtime import build_hub, link_settings
 
     cfg = load_home(CONFIG)
     clock: Clock = RealClock()
-    hub = build_hub(cfg, clock, link_settings(cfg, Mqtt(host="127.0.0.1", port=port)))
+    parts = Parts(config=cfg, scenarios=load_rules(cfg, rules), paths=())
+    hub = parts.hub(clock, link_settings(cfg, Mqtt(host="127.0.0.1", port=port)))
     if direct:
         _direct_send(hub.link)
     db = await Database.connect(db_path)
     history = History(db, hub.bus, clock)
     await history.open()
-    engine = Engine(hub, db, MemoryAlertSink(), load_rules(cfg, rules), paths=[])
+    engine = parts.engine(hub, db, MemoryAlertSink())
 
     async def announce() -> None:
         link = hub.link

@@ -6,12 +6,16 @@ Validated on load; every problem is reported at once as `file:line: key.path: me
 from __future__ import annotations
 
 import re
+import ssl
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from controller.device_kind import DeviceKind
 from controller.errors import ConfigError, Problem
+from controller.mqtt import LinkSettings
 from controller.yamlfile import Located, load_file, pydantic_problems, suggest
 
 
@@ -171,7 +175,7 @@ def _field_names() -> dict[tuple[str | int, ...], list[str]]:
     }
 
 
-def _star_paths(fields: dict[tuple[str | int, ...], list[str]], data: Any) -> dict[tuple[str | int, ...], list[str]]:
+def _star_paths(fields: dict[tuple[str | int, ...], list[str]], data: object) -> dict[tuple[str | int, ...], list[str]]:
     # Map keys like devices.<id> to the '*' entries so hints work under user-chosen ids.
     out = dict(fields)
     if isinstance(data, dict):
@@ -182,13 +186,14 @@ def _star_paths(fields: dict[tuple[str | int, ...], list[str]], data: Any) -> di
     return out
 
 
-def parse_home(doc: Located) -> HomeConfig:
-    """Validate parsed YAML as a home configuration; raises ConfigError listing every problem."""
+def parse_home(doc: Located, kinds: Mapping[str, DeviceKind]) -> HomeConfig:
+    """Validate parsed YAML as a home configuration whose devices are of `kinds`; raises
+    ConfigError listing every problem."""
     if not isinstance(doc.data, dict):
         raise ConfigError([doc.problem((), "the file should be a mapping of sections")])
     # Cross-references are checked on the raw data too, so one run reports schema mistakes and
     # dangling references together.
-    problems = cross_check(doc)
+    problems = cross_check(doc, kinds)
     try:
         cfg = HomeConfig.model_validate({**doc.data, "source": doc.file})
     except ValidationError as exc:
@@ -199,48 +204,54 @@ def parse_home(doc: Located) -> HomeConfig:
     return cfg
 
 
-def _mapping(value: Any) -> dict[str, Any]:
+def _mapping(value: object) -> dict[str, object]:
     return value if isinstance(value, dict) else {}
 
 
-def cross_check(doc: Located) -> list[Problem]:
+def cross_check(doc: Located, kinds: Mapping[str, DeviceKind]) -> list[Problem]:
     """References between sections (ids, rooms, device kinds and models), on the raw data."""
-    from devices import KINDS
-
     data = _mapping(doc.data)
     rooms = _mapping(data.get("rooms"))
-    devices = _mapping(data.get("devices"))
     problems: list[Problem] = []
     for section in ("rooms", "devices", "caregivers"):
         for key in _mapping(data.get(section)):
             if not isinstance(key, str) or not _ID.match(key):
                 problems.append(doc.problem((section, str(key)), f"'{key}' is not a valid id",
                                             "use lower case letters, digits and '_', starting with a letter"))
-    for dev_id, dev in devices.items():
-        dev = _mapping(dev)
-        path = ("devices", str(dev_id))
-        kind, model, room = dev.get("kind"), dev.get("model"), dev.get("room")
-        if isinstance(kind, str) and kind not in KINDS:
-            problems.append(doc.problem((*path, "kind"), f"unknown device kind '{kind}'",
-                                        suggest(kind, KINDS) or f"known kinds: {', '.join(sorted(KINDS))}"))
-        elif isinstance(kind, str) and isinstance(model, str) and model not in KINDS[kind].models:
-            supported = KINDS[kind].models
-            problems.append(doc.problem((*path, "model"), f"model '{model}' is not supported for kind '{kind}'",
-                                        suggest(model, supported) or f"supported: {', '.join(supported)}"))
-        if isinstance(room, str) and room not in rooms:
-            problems.append(doc.problem((*path, "room"), f"unknown room '{room}'",
-                                        suggest(room, rooms) or f"rooms: {', '.join(rooms)}"))
+    for dev_id, dev in _mapping(data.get("devices")).items():
+        problems.extend(_device_problems(doc, ("devices", str(dev_id)), _mapping(dev), rooms, kinds))
     resident = _mapping(data.get("resident"))
-    for i, room in enumerate(resident.get("rooms") or []):
+    listed = resident.get("rooms") or []
+    # A list is expected; anything else is pydantic's to report, not ours to crash on.
+    for i, room in enumerate(listed if isinstance(listed, Iterable) else []):
         if isinstance(room, str) and room not in rooms:
             problems.append(doc.problem(("resident", "rooms", i), f"unknown room '{room}'",
                                         suggest(room, rooms)))
     return problems
 
 
-def load_home(path: str | Path) -> HomeConfig:
-    """Load and validate a home configuration file."""
-    return parse_home(load_file(path))
+def _device_problems(doc: Located, path: tuple[str, str], dev: Mapping[str, object],
+                     rooms: Mapping[str, object], kinds: Mapping[str, DeviceKind]) -> list[Problem]:
+    """A device's kind, model and room, checked against the adapters and the rooms."""
+    problems: list[Problem] = []
+    kind, model, room = dev.get("kind"), dev.get("model"), dev.get("room")
+    if isinstance(kind, str) and kind not in kinds:
+        problems.append(doc.problem((*path, "kind"), f"unknown device kind '{kind}'",
+                                    suggest(kind, kinds) or f"known kinds: {', '.join(sorted(kinds))}"))
+    elif isinstance(kind, str) and isinstance(model, str) and model not in kinds[kind].models:
+        supported = kinds[kind].models
+        problems.append(doc.problem((*path, "model"), f"model '{model}' is not supported for kind '{kind}'",
+                                    suggest(model, supported) or f"supported: {', '.join(supported)}"))
+    if isinstance(room, str) and room not in rooms:
+        problems.append(doc.problem((*path, "room"), f"unknown room '{room}'",
+                                    suggest(room, rooms) or f"rooms: {', '.join(rooms)}"))
+    return problems
+
+
+def load_home(path: str | Path, kinds: Mapping[str, DeviceKind]) -> HomeConfig:
+    """Load and validate a home configuration file whose devices are of `kinds`."""
+    return parse_home(load_file(path), kinds)
+
 
 
 def resolve(cfg: HomeConfig, relative: str) -> Path:
@@ -260,3 +271,20 @@ def device_topic(dev_id: str, dev: Device) -> str:
     if dev.kind == "speaker":
         return f"huis/speaker/{dev_id}"
     return f"zigbee2mqtt/{dev_id}"
+
+
+def link_settings(cfg: HomeConfig, mqtt: Mqtt) -> LinkSettings:
+    """LinkSettings for a configured broker, with TLS files resolved against the config."""
+    tls = None
+    if mqtt.tls is not None:
+        t = mqtt.tls
+        tls = ssl.create_default_context(cafile=str(resolve(cfg, t.ca_file)) if t.ca_file else None)
+        if t.cert_file:
+            tls.load_cert_chain(str(resolve(cfg, t.cert_file)),
+                                str(resolve(cfg, t.key_file)) if t.key_file else None)
+        if t.insecure:
+            tls.check_hostname = False
+            tls.verify_mode = ssl.CERT_NONE
+    return LinkSettings(host=mqtt.host, port=mqtt.port, username=mqtt.username,
+                        password=mqtt.password(), client_id=mqtt.client_id,
+                        keepalive=mqtt.keepalive, tls=tls)

@@ -9,14 +9,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Any, ClassVar, Protocol
+from typing import ClassVar, Protocol
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Reading:
     """Decoded attributes of one message. Subclasses add typed fields; None means 'not in this message'."""
 
-    def attributes(self) -> dict[str, Any]:
+    def attributes(self) -> dict[str, object]:
         """The attributes this message carried."""
         return {f.name: v for f in fields(self) if (v := getattr(self, f.name)) is not None}
 
@@ -33,15 +33,20 @@ class DeviceEvent(Reading):
     """A momentary happening (a button press, a dispenser event) rather than a lasting state."""
 
     name: str
-    data: Mapping[str, Any] = field(default_factory=dict)
+    data: Mapping[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Command:
-    """Something to make a device do, as attribute values (Zigbee2MQTT `/set` vocabulary)."""
+    """Something to make a device do, as named values in the devices' shared command vocabulary.
+
+    The vocabulary is the attributes' own (`state`, `brightness`, `position`, `say`, ...) plus a
+    few conveniences for people and rules (`brightness_percent`, `kelvin`); the adapter turns
+    it into its device's wire format and says (ValueError) what its device cannot do.
+    """
 
     device: str
-    values: Mapping[str, Any]
+    values: Mapping[str, object]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -61,15 +66,28 @@ class DeviceSpec:
     id: str
     topic: str
     model: str | None = None
-    options: Mapping[str, Any] = field(default_factory=dict)
+    options: Mapping[str, object] = field(default_factory=dict)
 
 
 class DeviceKind(Protocol):
-    """A kind of device (bed sensor, door contact, ...) and how to talk to it."""
+    """A kind of device (bed sensor, door contact, ...) and how to talk to it.
+
+    Everything the kernel needs to know about a kind is here, so the hub, the configuration
+    check and the scenario loader read it straight from the adapter they are given.
+    """
 
     kind: ClassVar[str]
     models: ClassVar[tuple[str, ...]]  # models this adapter was written against; first is default
     power: ClassVar[str]  # 'battery' or 'mains', the default for offline detection
+    attributes: ClassVar[tuple[str, ...]]  # attribute names its readings (or refresh) produce
+    events: ClassVar[tuple[str, ...]]  # momentary event names (DeviceEvent.name); () for none
+    # True when the device's protocol promises a state message at least every 5 minutes, so
+    # ten minutes of silence means it is offline even on mains power.
+    heartbeat: ClassVar[bool]
+    # True when the device's state depends on time and history, not only on the last message
+    # (a BLE tag's room is the nearest receiver among recent sightings): the hub then merges
+    # what `refresh` returns instead of the readings, and calls it periodically too.
+    refreshes: ClassVar[bool]
 
     def subscriptions(self, spec: DeviceSpec) -> list[str]:
         """MQTT topic filters carrying this device's messages."""
@@ -83,17 +101,10 @@ class DeviceKind(Protocol):
         """MQTT messages carrying `command`; raises ValueError for a command this kind cannot do."""
         ...
 
-
-class Refreshing(Protocol):
-    """Optional: an adapter whose state depends on time and history, not only on the last message.
-
-    A BLE tag's room, for example, is the nearest receiver among recent sightings. For such an
-    adapter the hub does not merge readings itself: it calls `refresh` with the device's current
-    attributes and the new readings (none on the periodic call, every few seconds) and merges
-    what it returns. `refresh` must be pure: same inputs, same output.
-    """
-
     def refresh(
-        self, spec: DeviceSpec, attributes: Mapping[str, Any], readings: list[Reading], now: datetime
-    ) -> dict[str, Any]:
+        self, spec: DeviceSpec, attributes: Mapping[str, object], readings: list[Reading], now: datetime
+    ) -> dict[str, object]:
+        """The device's derived attributes from its current ones and new readings (none on the
+        periodic call, every few seconds). Pure: same inputs, same output. Only called when
+        `refreshes` is true."""
         ...

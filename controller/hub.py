@@ -12,7 +12,6 @@ import logging
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from controller.bus import EventBus
 from controller.clock import Clock
@@ -27,15 +26,13 @@ from controller.events import (
     PAYLOAD_ERROR,
     STATE_CHANGED,
     Context,
-    Event,
 )
 from controller.mqtt import Link, MemoryLink
 from controller.state import StateStore
-from devices import KINDS
 
 log = logging.getLogger(__name__)
 
-Service = Callable[[], Coroutine[Any, Any, None]]
+Service = Callable[[], Coroutine[object, object, None]]
 
 # How long after a command a device's state report counts as its answer (cause chains).
 COMMAND_ECHO = timedelta(seconds=5)
@@ -55,9 +52,15 @@ class BoundDevice:
 class Hub:
     """Routes messages to devices and keeps the picture of the home up to date."""
 
-    def __init__(self, config: HomeConfig, clock: Clock, link: Link | None = None) -> None:
+    def __init__(self, config: HomeConfig, clock: Clock, kinds: Mapping[str, DeviceKind],
+                 link: Link | None = None) -> None:
+        """A hub for `config`'s devices, each spoken for by its adapter in `kinds` (by kind name).
+
+        Raises KeyError for a device whose kind is not in `kinds` (load_home reports that first).
+        """
         self.config = config
         self.clock = clock
+        self.kinds = kinds
         self.link: Link = link if link is not None else MemoryLink()
         self.bus = EventBus()
         self.state = StateStore()
@@ -68,7 +71,7 @@ class Hub:
         self.payload_errors = 0
         self._commands: dict[str, tuple[Context, datetime]] = {}
         for dev_id, dev in config.devices.items():
-            adapter = KINDS[dev.kind]
+            adapter = kinds[dev.kind]
             spec = DeviceSpec(id=dev_id, topic=device_topic(dev_id, dev), model=dev.model,
                               options=dict(dev.options))
             bound = BoundDevice(spec=spec, adapter=adapter, kind=dev.kind, room=dev.room,
@@ -115,7 +118,7 @@ class Hub:
             return
         ctx = Context(origin=f"device:{dev_id}", description=f"message on {topic}",
                       parent=self._commanded(dev_id, now))
-        refresh = getattr(bound.adapter, "refresh", None)
+        refreshes = bound.adapter.refreshes
         plain: list[Reading] = []
         for reading in readings:
             if isinstance(reading, Availability):
@@ -124,19 +127,19 @@ class Hub:
             elif isinstance(reading, DeviceEvent):
                 self.state.get(dev_id).last_seen = now
                 self._mark_online(dev_id, ctx)
-                self.bus.publish(Event(type=DEVICE_EVENT, time=now, context=ctx, device=dev_id,
+                self.bus.publish(DEVICE_EVENT.event(time=now, context=ctx, device=dev_id,
                                        data={"event": reading.name, **reading.data}))
-            elif refresh is None:
+            elif not refreshes:
                 self.apply(dev_id, reading.attributes(), ctx)
             else:
                 plain.append(reading)
-        if refresh is not None and plain:
+        if refreshes and plain:
             self._refresh(dev_id, plain, ctx, seen=True)
 
     def _refresh(self, dev_id: str, readings: list[Reading], ctx: Context, *, seen: bool) -> None:
         bound = self.devices[dev_id]
         try:
-            derived = bound.adapter.refresh(bound.spec, self.state.get(dev_id).attributes,  # type: ignore[attr-defined]
+            derived = bound.adapter.refresh(bound.spec, self.state.get(dev_id).attributes,
                                             readings, self.clock.now())
         except Exception as exc:  # an adapter bug must not stop the health loop
             log.exception("adapter %s failed to refresh %s", bound.kind, dev_id)
@@ -144,7 +147,7 @@ class Hub:
             return
         self.apply(dev_id, derived, ctx, seen=seen)
 
-    def apply(self, dev_id: str, attributes: Mapping[str, Any], ctx: Context, *, seen: bool = True) -> None:
+    def apply(self, dev_id: str, attributes: Mapping[str, object], ctx: Context, *, seen: bool = True) -> None:
         """Merge attributes into a device's state and announce what changed."""
         now = self.clock.now()
         # Derived attributes (a periodic refresh) change state without the device being heard.
@@ -152,7 +155,7 @@ class Hub:
         if seen:
             self._mark_online(dev_id, ctx)
         if changed:
-            self.bus.publish(Event(type=STATE_CHANGED, time=now, context=ctx, device=dev_id,
+            self.bus.publish(STATE_CHANGED.event(time=now, context=ctx, device=dev_id,
                                    data={"changes": changed}))
 
     def _mark_online(self, dev_id: str, ctx: Context) -> None:
@@ -166,7 +169,7 @@ class Hub:
         if st.available is online:
             return
         st.available = online
-        self.bus.publish(Event(type=AVAILABILITY, time=self.clock.now(), context=ctx, device=dev_id,
+        self.bus.publish(AVAILABILITY.event(time=self.clock.now(), context=ctx, device=dev_id,
                                data={"online": online, "reason": reason}))
 
     def _payload_error(self, dev_id: str, topic: str, payload: bytes, reason: str) -> None:
@@ -175,11 +178,11 @@ class Hub:
         st.payload_errors += 1
         st.last_error = reason
         log.warning("bad payload from %s on %s: %s", dev_id, topic, reason)
-        self.bus.publish(Event(type=PAYLOAD_ERROR, time=self.clock.now(),
+        self.bus.publish(PAYLOAD_ERROR.event(time=self.clock.now(),
                                context=Context(origin=f"device:{dev_id}", description=topic),
                                device=dev_id, data={"topic": topic, "reason": reason}))
 
-    def inject(self, topic: str, payload: Mapping[str, Any] | bytes | str) -> None:
+    def inject(self, topic: str, payload: Mapping[str, object] | bytes | str) -> None:
         """Feed a message as if it came from the broker (tests, replay)."""
         if isinstance(payload, Mapping):
             data = json.dumps(payload).encode()
@@ -191,14 +194,14 @@ class Hub:
 
     # -- outgoing -------------------------------------------------------------------------------
 
-    def command(self, dev_id: str, values: Mapping[str, Any], ctx: Context) -> None:
+    def command(self, dev_id: str, values: Mapping[str, object], ctx: Context) -> None:
         """Send a command to a device; raises KeyError/ValueError for an impossible one."""
         bound = self.devices[dev_id]
         for out in bound.adapter.encode(bound.spec, Command(device=dev_id, values=dict(values))):
             self.link.send(out.topic, out.payload, qos=out.qos, retain=out.retain)
         # The device will report its new state shortly; that report is caused by this command.
         self._commands[dev_id] = (ctx, self.clock.now() + COMMAND_ECHO)
-        self.bus.publish(Event(type=COMMAND_SENT, time=self.clock.now(), context=ctx, device=dev_id,
+        self.bus.publish(COMMAND_SENT.event(time=self.clock.now(), context=ctx, device=dev_id,
                                data={"values": dict(values)}))
 
     def _commanded(self, dev_id: str, now: datetime) -> Context | None:
@@ -213,7 +216,7 @@ class Hub:
 
     def link_status(self, connected: bool) -> None:
         """Called by the MQTT link when the broker comes or goes."""
-        self.bus.publish(Event(type=HUB_STATUS, time=self.clock.now(),
+        self.bus.publish(HUB_STATUS.event(time=self.clock.now(),
                                context=Context(origin="hub", description="mqtt link"),
                                data={"mqtt_connected": connected}))
 
@@ -239,14 +242,14 @@ class Hub:
         if bound.power == "battery":
             return timedelta(hours=25)
         # Our own MQTT protocols (speaker, dispenser) send a state heartbeat every 5 minutes.
-        return timedelta(minutes=10) if getattr(bound.adapter, "heartbeat", False) else None
+        return timedelta(minutes=10) if bound.adapter.heartbeat else None
 
     def check_health(self) -> None:
         """Mark devices silent for longer than their allowance as offline; refresh derived state."""
         now = self.clock.now()
         for dev_id, bound in self.devices.items():
             st = self.state.get(dev_id)
-            if hasattr(bound.adapter, "refresh"):
+            if bound.adapter.refreshes:
                 self._refresh(dev_id, [], Context(origin="hub", description="periodic refresh"), seen=False)
             allowance = self.offline_after(bound)
             if st.available and st.last_seen is not None and allowance is not None and now - st.last_seen > allowance:

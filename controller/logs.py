@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from typing import Any
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
@@ -27,7 +26,7 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per line, for log shippers."""
 
     def format(self, record: logging.LogRecord) -> str:
-        out: dict[str, Any] = {
+        out: dict[str, object] = {
             "time": self.formatTime(record), "level": record.levelname,
             "logger": record.name, "message": record.getMessage(),
         }
@@ -37,7 +36,7 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, default=str)
 
 
-def _fmt(value: Any) -> str:
+def _fmt(value: object) -> str:
     text = str(value)
     return json.dumps(text) if (" " in text or not text) else text
 

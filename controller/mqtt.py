@@ -119,55 +119,73 @@ class MqttLink:
 
     async def run(self) -> None:
         """Stay connected until cancelled."""
-        delay = self.settings.backoff_initial
         s = self.settings
+        delay = s.backoff_initial
         while True:
             try:
-                async with aiomqtt.Client(
-                    s.host,
-                    s.port,
-                    username=s.username,
-                    password=s.password,
-                    identifier=s.client_id,
-                    keepalive=s.keepalive,
-                    tls_context=s.tls,
-                    will=aiomqtt.Will(s.status_topic, b"offline", qos=1, retain=True),
-                    socket_options=_SOCKET_OPTIONS,
-                    timeout=10,
-                ) as client:
-                    self._client = client
-                    await client.publish(s.status_topic, b"online", qos=1, retain=True)
-                    subscribed = await self._subscribe_all(client, set())
-                    self.connects += 1
-                    self.connected.set()
+                async with self._client_for(s) as client:
+                    subscribed = await self._go_online(client)
                     delay = s.backoff_initial
-                    log.info("connected to MQTT broker %s:%d", s.host, s.port)
-                    if self._on_connection:
-                        self._on_connection(True)
-                    try:
-                        async with asyncio.TaskGroup() as tg:
-                            tg.create_task(self._receive(client), name="mqtt-receive")
-                            tg.create_task(self._send_loop(client, subscribed), name="mqtt-send")
-                    except asyncio.CancelledError:
-                        # A clean stop says so; the last will covers the unclean ones.
-                        with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
-                            await client.publish(s.status_topic, b"offline", qos=1, retain=True,
-                                                 timeout=1)
-                        raise
+                    await self._serve(client, subscribed)
             except* aiomqtt.MqttError as group:
-                reason = "; ".join(str(e) for e in group.exceptions)
-                was_connected = self.connected.is_set()
-                self.connected.clear()
-                self._client = None
-                if was_connected:
-                    log.warning("lost MQTT broker %s:%d: %s", s.host, s.port, reason)
-                    if self._on_connection:
-                        self._on_connection(False)
-                else:
-                    log.warning("cannot reach MQTT broker %s:%d (%s); retrying in %.1fs",
-                                s.host, s.port, reason, delay)
+                self._went_offline("; ".join(str(e) for e in group.exceptions), delay)
             await self._clock.sleep(delay)
             delay = min(delay * 2, s.backoff_max)
+
+    @staticmethod
+    def _client_for(s: LinkSettings) -> aiomqtt.Client:
+        # The last will tells subscribers we are gone when the connection drops uncleanly.
+        return aiomqtt.Client(
+            s.host,
+            s.port,
+            username=s.username,
+            password=s.password,
+            identifier=s.client_id,
+            keepalive=s.keepalive,
+            tls_context=s.tls,
+            will=aiomqtt.Will(s.status_topic, b"offline", qos=1, retain=True),
+            socket_options=_SOCKET_OPTIONS,
+            timeout=10,
+        )
+
+    async def _go_online(self, client: aiomqtt.Client) -> set[str]:
+        """Announce ourselves and subscribe; returns the filters subscribed."""
+        s = self.settings
+        self._client = client
+        await client.publish(s.status_topic, b"online", qos=1, retain=True)
+        subscribed = await self._subscribe_all(client, set())
+        self.connects += 1
+        self.connected.set()
+        log.info("connected to MQTT broker %s:%d", s.host, s.port)
+        if self._on_connection:
+            self._on_connection(True)
+        return subscribed
+
+    async def _serve(self, client: aiomqtt.Client, subscribed: set[str]) -> None:
+        """Receive and send until the connection fails or we are cancelled."""
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self._receive(client), name="mqtt-receive")
+                tg.create_task(self._send_loop(client, subscribed), name="mqtt-send")
+        except asyncio.CancelledError:
+            # A clean stop says so; the last will covers the unclean ones.
+            with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
+                await client.publish(self.settings.status_topic, b"offline", qos=1, retain=True,
+                                     timeout=1)
+            raise
+
+    def _went_offline(self, reason: str, delay: float) -> None:
+        s = self.settings
+        was_connected = self.connected.is_set()
+        self.connected.clear()
+        self._client = None
+        if was_connected:
+            log.warning("lost MQTT broker %s:%d: %s", s.host, s.port, reason)
+            if self._on_connection:
+                self._on_connection(False)
+        else:
+            log.warning("cannot reach MQTT broker %s:%d (%s); retrying in %.1fs",
+                        s.host, s.port, reason, delay)
 
     async def _subscribe_all(self, client: aiomqtt.Client, done: set[str]) -> set[str]:
         todo = sorted(self._filters - done)

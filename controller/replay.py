@@ -3,7 +3,9 @@
 `huis export` writes the hub's history (the `history` table) as an event log; `huis replay`
 plays such a log through the rule engine in virtual time, with every action captured instead
 of sent (a `MemoryLink`, a `RecordingAlertSink`), and prints which alerts and actions would have
-happened. A technician can so try a scenario change against last week's real nights.
+happened. A technician can so try a scenario change against last week's real nights. The hub
+and engine a replay drives are built by the composition root (`huis.compose`), which hands
+them over as `ReplayParts`.
 
 The event log is CSV with a header line: `timestamp,device,attribute,value`.
 
@@ -30,115 +32,26 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from difflib import get_close_matches
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 from zoneinfo import ZoneInfo
 
 from controller.clock import AcceleratedClock, Clock, RealClock, VirtualClock
-from controller.config import HomeConfig, load_home, resolve
+from controller.config import HomeConfig
 from controller.durations import parse_duration
-from controller.engine import ALERT_EVENT, Engine, load_scenarios
-from controller.engine.loader import config_scenario_paths
+from controller.engine import AlertSink, Engine, ScenarioSet
 from controller.errors import ConfigError, Problem
-from controller.events import AVAILABILITY, COMMAND_SENT, DEVICE_EVENT, STATE_CHANGED, Context, Event
-from controller.history import History
+from controller.events import AVAILABILITY, COMMAND_SENT, DEVICE_EVENT, STATE_CHANGED, CommandSent, Context, Event
+from controller.history import History, HistoryRow
 from controller.hub import Hub
-from controller.mqtt import MemoryLink
+from controller.mqtt import Link, MemoryLink
 from controller.store import Database
+from controller.testing import AlertRecord, RecordingAlertSink
 
 HEADER = ("timestamp", "device", "attribute", "value")
 EXPORTED = (STATE_CHANGED, DEVICE_EVENT, AVAILABILITY)
 # After the last recorded event, keep time running so pending `for:` timers, delays and waits
 # can still fire: a bed left empty at the end of the log must still show its warning.
 DEFAULT_TAIL = timedelta(hours=1)
-
-
-# -- the alert sink that only records -------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AlertRecord:
-    """One change of an alert as the rule engine caused it."""
-
-    time: datetime
-    action: str  # raised | resolved | acknowledged
-    id: str
-    key: str
-    scenario: str
-    severity: str
-    message: str = ""
-    reason: str = ""
-    audience: str = "caregivers"
-    recipients: tuple[str, ...] = ()
-    cause: str = ""
-
-
-class RecordingAlertSink:
-    """An AlertSink that pages nobody: it records, and tells the bus as the alert subsystem would.
-
-    Like the real subsystem it publishes `alert` events on the hub bus (raised, resolved, and
-    `acknowledge()` for tests), so scenarios that follow alerts behave as in the home.
-    """
-
-    def __init__(self, hub: Hub) -> None:
-        self._hub = hub
-        self.records: list[AlertRecord] = []
-        self._active: dict[str, AlertRecord] = {}
-        self._seq = 0
-
-    async def raise_alert(self, *, key: str, scenario: str, severity: str, message: str,
-                          context: Context, data: Mapping[str, Any]) -> str:
-        current = self._active.get(key)
-        if current is not None:
-            return current.id
-        self._seq += 1
-        record = AlertRecord(time=self._hub.clock.now(), action="raised", id=f"alert-{self._seq}",
-                             key=key, scenario=scenario, severity=severity, message=message,
-                             audience=str(data.get("audience", "caregivers")),
-                             recipients=tuple(data.get("recipients", ())), cause=context.explain())
-        self.records.append(record)
-        self._active[key] = record
-        self._publish("raised", record, context, None)
-        return record.id
-
-    async def resolve_alert(self, *, key: str, reason: str, context: Context) -> bool:
-        current = self._active.pop(key, None)
-        if current is None:
-            return False
-        record = AlertRecord(time=self._hub.clock.now(), action="resolved", id=current.id, key=key,
-                             scenario=current.scenario, severity=current.severity,
-                             message=current.message, reason=reason, audience=current.audience,
-                             cause=context.explain())
-        self.records.append(record)
-        self._publish("resolved", record, context, None)
-        return True
-
-    def acknowledge(self, key: str, by: str) -> None:
-        """A caregiver acknowledges the active alert `key` (as the alert pages would report)."""
-        current = self._active[key]
-        ctx = Context(origin=f"user:{by}", description=f"acknowledged {current.id}")
-        record = AlertRecord(time=self._hub.clock.now(), action="acknowledged", id=current.id,
-                             key=key, scenario=current.scenario, severity=current.severity,
-                             message=current.message, audience=current.audience, cause=ctx.explain())
-        self.records.append(record)
-        self._publish("acknowledged", record, ctx, by)
-
-    def _publish(self, action: str, record: AlertRecord, ctx: Context, by: str | None) -> None:
-        self._hub.bus.publish(Event(type=ALERT_EVENT, time=record.time, context=ctx,
-                                    data={"action": action, "key": record.key,
-                                          "scenario": record.scenario,
-                                          "severity": record.severity, "by": by}))
-
-    def active(self) -> list[AlertRecord]:
-        """Alerts raised and not resolved, oldest first."""
-        return list(self._active.values())
-
-    def raised(self) -> list[AlertRecord]:
-        """Every raise, in order."""
-        return [r for r in self.records if r.action == "raised"]
-
-    def resolved(self) -> list[AlertRecord]:
-        """Every resolve that found an active alert, in order."""
-        return [r for r in self.records if r.action == "resolved"]
 
 
 # -- the event log --------------------------------------------------------------------------------
@@ -152,10 +65,10 @@ class LogRow:
     time: datetime
     device: str
     attribute: str
-    value: Any
+    value: object
 
 
-def parse_value(text: str) -> Any:
+def parse_value(text: str) -> object:
     """A CSV value: JSON when it parses as JSON, else the text itself."""
     try:
         return json.loads(text)
@@ -163,7 +76,7 @@ def parse_value(text: str) -> Any:
         return text
 
 
-def format_value(value: Any) -> str:
+def format_value(value: object) -> str:
     """A value for the CSV: text as is unless it would read back as something else."""
     if isinstance(value, str):
         try:
@@ -268,10 +181,10 @@ class _Printer:
     def stamp(self, when: datetime) -> str:
         return f"{when.astimezone(self.tz):%Y-%m-%d %H:%M:%S}"
 
-    def on_command(self, event: Event) -> None:
+    def on_command(self, event: Event[CommandSent]) -> None:
         # hub.command sent its MQTT messages just before announcing the command: they are this.
         self.link.unclaimed.clear()
-        values = dict(event.data.get("values", {}))
+        values = event.data["values"]
         self.report.commands += 1
         if "say" in values:
             line = f"say       {event.device}: {values['say']}"
@@ -328,32 +241,48 @@ def apply_row(hub: Hub, row: LogRow) -> None:
     elif row.attribute == "event":
         data = dict(row.value) if isinstance(row.value, Mapping) else {"event": str(row.value)}
         hub.state.get(row.device).last_seen = hub.clock.now()
-        hub.bus.publish(Event(type=DEVICE_EVENT, time=hub.clock.now(), context=ctx,
+        hub.bus.publish(DEVICE_EVENT.event(time=hub.clock.now(), context=ctx,
                               device=row.device, data=data))
     else:
         hub.apply(row.device, {row.attribute: row.value}, ctx)
 
 
-async def replay_rows(cfg: HomeConfig, scenario_paths: Sequence[str | Path], rows: Sequence[LogRow],
-                      out: TextIO, *, speed: float | None = None,
-                      tail: timedelta = DEFAULT_TAIL) -> ReplayReport:
-    """Play `rows` through an engine with the scenarios at `scenario_paths`; print what it does.
+class ReplayParts(Protocol):
+    """What a replay drives, built by the composition root (`huis.compose.Parts`)."""
+
+    @property
+    def config(self) -> HomeConfig: ...
+
+    @property
+    def scenarios(self) -> ScenarioSet: ...
+
+    def hub(self, clock: Clock, link: Link | None = None) -> Hub:
+        """A hub for the home on `link`."""
+        ...
+
+    def engine(self, hub: Hub, db: Database, alerts: AlertSink) -> Engine:
+        """The home's engine with its scenarios, on `hub`."""
+        ...
+
+
+async def replay_rows(parts: ReplayParts, rows: Sequence[LogRow], out: TextIO, *,
+                      speed: float | None = None, tail: timedelta = DEFAULT_TAIL) -> ReplayReport:
+    """Play `rows` through the engine `parts` builds; print what it does.
 
     `speed` None runs in virtual time (as fast as the machine can); a number plays the log that
     many times faster than it was recorded (`1` is real time), for watching it on a dashboard.
     """
-    scenarios = load_scenarios(scenario_paths, cfg)
+    cfg, scenarios = parts.config, parts.scenarios
     tz = ZoneInfo(cfg.home.location.timezone)
     # Start just before the first event; an empty log still runs (and shows nothing happens).
     start = (rows[0].time if rows else datetime(2026, 1, 5, tzinfo=tz)) - timedelta(seconds=1)
     clock: VirtualClock | _LateStart = VirtualClock(start) if speed is None else _LateStart(speed, start)
     link = _ReplayLink(clock)
-    hub = Hub(cfg, clock, link)
+    hub = parts.hub(clock, link)
     printer = _Printer(out, tz, link)
     hub.bus.subscribe(printer.on_command, COMMAND_SENT)
-    sink = _PrintingSink(hub, printer)
     db = await Database.connect(":memory:")
-    engine = Engine(hub, db, sink, scenarios, paths=list(scenario_paths))
+    engine = parts.engine(hub, db, _PrintingSink(hub, printer))
     print(f"replaying {len(rows)} events with {len(scenarios.scenarios)} scenarios "
           f"({'virtual time' if speed is None else f'{speed:g}x real time'})", file=out)
     task = asyncio.create_task(engine.run(), name="replay-engine")
@@ -416,34 +345,15 @@ async def _until(clock: VirtualClock | _LateStart, when: datetime) -> None:
         await clock.sleep_until(when)
 
 
-def replay(config_path: str | Path, scenario_paths: Sequence[str | Path] | None, csv_path: str | Path,
-           speed: float | None = None, out: TextIO | None = None) -> int:
-    """`huis replay`: 0 when the log was replayed; 2 with every problem in the files.
-
-    `scenario_paths` empty or None means the scenario folders named by the configuration.
-    """
-    stream = out if out is not None else sys.stdout
-    if speed is not None and not speed > 0:
-        print(f"huis replay: --speed must be a positive number, not {speed:g}", file=sys.stderr)
-        return 2
-    try:
-        cfg = load_home(config_path)
-        paths = list(scenario_paths) if scenario_paths else list(config_scenario_paths(cfg))
-        rows = read_log(csv_path, cfg)
-        report = asyncio.run(replay_rows(cfg, paths, rows, stream, speed=speed))
-    except ConfigError as exc:
-        for p in exc.problems:
-            print(p, file=sys.stderr)
-        print(f"{len(exc.problems)} problem(s) found.", file=sys.stderr)
-        return 2
+def summary(report: ReplayReport) -> str:
+    """The last line `huis replay` prints: events, alerts by severity, commands, messages."""
     raised = [a for a in report.alerts if a.action == "raised"]
     resolved = [a for a in report.alerts if a.action == "resolved"]
     by_severity = ", ".join(f"{sum(a.severity == s for a in raised)} {s}"
                             for s in ("urgent", "warning", "info"))
-    print(f"summary: {report.events} events; {len(raised)} alert(s) would have been raised "
-          f"({by_severity}), {len(resolved)} resolved; {report.commands} command(s), "
-          f"{report.messages} other MQTT message(s).", file=stream)
-    return 0
+    return (f"summary: {report.events} events; {len(raised)} alert(s) would have been raised "
+            f"({by_severity}), {len(resolved)} resolved; {report.commands} command(s), "
+            f"{report.messages} other MQTT message(s).")
 
 
 # -- export ---------------------------------------------------------------------------------------
@@ -466,7 +376,7 @@ def parse_when(text: str | None, now: datetime) -> datetime | None:
     return when if when.tzinfo is not None else when.replace(tzinfo=now.tzinfo)
 
 
-def export_rows(rows: Sequence[Any]) -> Iterator[tuple[str, str, str, str]]:
+def export_rows(rows: Sequence[HistoryRow]) -> Iterator[tuple[str, str, str, str]]:
     """History rows as event-log rows (device facts only: no commands, no payload errors)."""
     for r in rows:
         if r.type not in EXPORTED or r.device is None or r.attribute is None:
@@ -512,9 +422,3 @@ def export(db_path: str | Path, since: str | datetime | None, until: str | datet
     count = asyncio.run(export_history(db_path, lo, hi, stream))
     print(f"exported {count} event(s).", file=sys.stderr)
     return 0
-
-
-def database_path(config_path: str | Path) -> Path:
-    """The SQLite file a configuration names (`storage.path`), for `huis export`'s default."""
-    cfg = load_home(config_path)
-    return resolve(cfg, cfg.storage.path)

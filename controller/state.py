@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 
 @dataclass(slots=True, kw_only=True)
@@ -15,14 +14,14 @@ class DeviceState:
     device: str
     kind: str
     room: str | None
-    attributes: dict[str, Any] = field(default_factory=dict)
+    attributes: dict[str, object] = field(default_factory=dict)
     last_seen: datetime | None = None
     available: bool | None = None  # None: the device never said
     reports_availability: bool = False  # it (Zigbee2MQTT for it) publishes <topic>/availability
     payload_errors: int = 0
     last_error: str | None = None
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, object]:
         """A JSON-friendly copy."""
         return {
             "device": self.device,
@@ -59,20 +58,20 @@ class StateStore:
         """Every device, in configuration order."""
         return list(self._devices.values())
 
-    def attribute(self, device: str, name: str) -> Any:
+    def attribute(self, device: str, name: str) -> object:
         """One attribute of one device, None when unknown."""
         st = self._devices.get(device)
         return None if st is None else st.attributes.get(name)
 
     def update(
-        self, device: str, attributes: Mapping[str, Any], seen: datetime | None
-    ) -> dict[str, tuple[Any, Any]]:
+        self, device: str, attributes: Mapping[str, object], seen: datetime | None
+    ) -> dict[str, tuple[object, object]]:
         """Merge new attribute values (heard from the device at `seen`, if it was heard);
         return {name: (old, new)} for those that changed."""
         st = self._devices[device]
         if seen is not None:
             st.last_seen = seen
-        changed: dict[str, tuple[Any, Any]] = {}
+        changed: dict[str, tuple[object, object]] = {}
         attrs = st.attributes
         for name, value in attributes.items():
             old = attrs.get(name)

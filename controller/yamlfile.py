@@ -6,7 +6,6 @@ import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import yaml
 from pydantic import ValidationError
@@ -21,7 +20,7 @@ class Located:
     """Parsed YAML data plus the 1-based line of each node, keyed by its path."""
 
     file: str
-    data: Any
+    data: object  # what yaml.safe_load would give: dicts, lists, scalars
     lines: dict[Path_, int] = field(default_factory=dict)
 
     def line(self, path: Sequence[str | int]) -> int | None:
@@ -53,10 +52,10 @@ def dotted(path: Iterable[str | int]) -> str:
     return out
 
 
-def _construct(node: yaml.Node, path: Path_, lines: dict[Path_, int], file: str) -> Any:
+def _construct(node: yaml.Node, path: Path_, lines: dict[Path_, int], file: str) -> object:
     lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
-        out: dict[Any, Any] = {}
+        out: dict[object, object] = {}
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 raise ConfigError([Problem(file=file, line=key_node.start_mark.line + 1,
@@ -135,7 +134,7 @@ def pydantic_problems(
     return problems
 
 
-def _is_union_tag(part: Any) -> bool:
+def _is_union_tag(part: int | str) -> bool:
     # pydantic puts validator and union-member names such as 'function-after[...]' into `loc`;
     # users never wrote those.
     return isinstance(part, str) and "[" in part

@@ -23,22 +23,23 @@ import html
 import itertools
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
-from typing import Annotated, Any
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Annotated, TypedDict
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query
+from fastapi.params import Depends as Dependency
 from fastapi.responses import HTMLResponse, StreamingResponse
 
+from controller.alerts import texts
 from controller.alerts.model import AckOutcome, Alert
 from controller.alerts.service import AlertService
 from controller.alerts.tokens import AckClaims
-from controller.engine.alerts import ALERT_EVENT
-from controller.events import Event
+from controller.events import ALERT_CHANGED, AlertChanged, Event
 
 log = logging.getLogger(__name__)
 
 
-def _user_id(user: Any) -> str:
+def _user_id(user: object) -> str:
     # The dashboard's auth dependency may return a plain id or a user object; a caregiver's
     # account names their caregiver id in home.yaml, which is who the alert system knows.
     for attr in ("caregiver", "username", "id", "name"):
@@ -48,7 +49,7 @@ def _user_id(user: Any) -> str:
     return str(user)
 
 
-def visible(user: Any, alert: Alert) -> bool:
+def visible(user: object, alert: Alert) -> bool:
     """Whether `user` may see `alert`: caregivers only their own residents' care alerts.
 
     Technician notices (a flat battery) are for technicians and admins, not for family.
@@ -63,141 +64,134 @@ def visible(user: Any, alert: Alert) -> bool:
     return bool(can_see(alert.resident)) if can_see is not None else False
 
 
-def create_alerts_router(service: AlertService, *, require_caregiver: Callable[..., Any],
-                         require_technician: Callable[..., Any]) -> APIRouter:
+def create_alerts_router(service: AlertService, *, require_caregiver: Callable[..., object],
+                         require_technician: Callable[..., object]) -> APIRouter:
     """Routes for `service`; the two dependencies come from the dashboard's auth."""
     router = APIRouter()
     # Plain defaults, not Annotated aliases: with postponed annotations FastAPI resolves
     # annotation strings in module globals, where a local alias would not be found.
     caregiver = Depends(require_caregiver)
     technician = Depends(require_technician)
+    # Registration order matters: fixed paths (recent, stream, audit, test) before /{alert_id}.
+    _list_routes(router, service, caregiver)
+    _technician_routes(router, service, technician)
+    _alert_routes(router, service, caregiver)
+    _link_routes(router, service)
+    return router
 
-    def view(alert: Alert) -> dict[str, Any]:
-        out = alert.as_dict()
-        out["acknowledged_by_name"] = service.name_of(alert.acknowledged_by) or None
-        out["resolved_by_name"] = service.name_of(alert.resolved_by) or None
-        return out
 
-    async def found(alert_id: str, user: Any = None) -> Alert:
-        alert = await service.get(alert_id)
-        if alert is None or (user is not None and not visible(user, alert)):
-            # Not 403: whether an alert about someone else exists is itself care data.
-            raise HTTPException(404, f"No alert {alert_id}.")
-        return alert
+def _view(service: AlertService, alert: Alert) -> dict[str, object]:
+    out = alert.as_dict()
+    out["acknowledged_by_name"] = service.name_of(alert.acknowledged_by) or None
+    out["resolved_by_name"] = service.name_of(alert.resolved_by) or None
+    return out
 
-    # -- caregivers ---------------------------------------------------------------------------
 
+async def _found(service: AlertService, alert_id: str, user: object = None) -> Alert:
+    alert = await service.get(alert_id)
+    if alert is None or (user is not None and not visible(user, alert)):
+        # Not 403: whether an alert about someone else exists is itself care data.
+        raise HTTPException(404, f"No alert {alert_id}.")
+    return alert
+
+
+def _list_routes(router: APIRouter, service: AlertService, caregiver: Dependency) -> None:
     @router.get("/api/alerts", tags=["alerts"])
-    async def active_alerts(user: Any = caregiver) -> list[dict[str, Any]]:
+    async def active_alerts(user: object = caregiver) -> list[dict[str, object]]:
         """Alerts not yet resolved or cancelled, oldest first."""
-        return [view(a) for a in service.active() if visible(user, a)]
+        return [_view(service, a) for a in service.active() if visible(user, a)]
 
     @router.get("/api/alerts/recent", tags=["alerts"])
     async def recent_alerts(limit: Annotated[int, Query(ge=1, le=500)] = 50,
-                            user: Any = caregiver) -> list[dict[str, Any]]:
+                            user: object = caregiver) -> list[dict[str, object]]:
         """The latest alerts in any state, newest first."""
-        return [view(a) for a in await service.recent(limit) if visible(user, a)]
+        return [_view(service, a) for a in await service.recent(limit) if visible(user, a)]
 
     @router.get("/api/alerts/stream", tags=["alerts"])
-    async def stream(user: Any = caregiver) -> StreamingResponse:
+    async def stream(user: object = caregiver) -> StreamingResponse:
         """Server-Sent Events: a `snapshot` of active alerts, then one `alert` event per change."""
         return StreamingResponse(_events(service, user), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
+
+def _technician_routes(router: APIRouter, service: AlertService, technician: Dependency) -> None:
     @router.get("/api/alerts/audit", tags=["alerts"])
     async def audit_log(alert: str | None = None, limit: Annotated[int, Query(ge=1, le=5000)] = 200,
-                        before: int | None = None, user: Any = technician) -> list[dict[str, Any]]:
+                        before: int | None = None, user: object = technician) -> list[Mapping[str, object]]:
         """The append-only audit log, newest first (page back with `before=<seq>`)."""
         entries = await service.audit(alert_id=alert, limit=limit, before=before)
         await service.record_view(alert, user=_user_id(user), channel="dashboard", detail="audit log")
-        return entries
+        return list(entries)
 
     @router.get("/api/alerts/audit/verify", tags=["alerts"])
-    async def audit_verify(user: Any = technician) -> dict[str, Any]:
+    async def audit_verify(user: object = technician) -> dict[str, object]:
         """Recompute the audit log's hash chain."""
         broken = await service.store.verify_audit()
         return {"intact": broken is None, "first_broken_seq": broken}
 
     @router.post("/api/alerts/test", tags=["alerts"])
-    async def send_test(caregiver: Annotated[str, Body(embed=True)], user: Any = technician) -> dict[str, Any]:
+    async def send_test(caregiver: Annotated[str, Body(embed=True)],
+                        user: object = technician) -> dict[str, object]:
         """Send an urgent test alert to one caregiver (no escalation) to check their phone."""
         try:
             alert_id = await service.send_test(caregiver, by=_user_id(user))
         except KeyError:
             raise HTTPException(404, f"No caregiver {caregiver}.") from None
-        return view(await found(alert_id))
+        return _view(service, await _found(service, alert_id))
 
+    @router.post("/api/alerts/{alert_id}/cancel", tags=["alerts"])
+    async def cancel(alert_id: str, reason: Annotated[str, Body(embed=True, min_length=1, max_length=2000)],
+                     user: object = technician) -> dict[str, object]:
+        """Withdraw an alert (false alarm, test); those paged are told."""
+        await _found(service, alert_id)
+        done = await service.cancel(alert_id, by=_user_id(user), reason=reason.strip())
+        if done is None:
+            raise HTTPException(409, "The alert is no longer active.")
+        return _view(service, done)
+
+
+def _alert_routes(router: APIRouter, service: AlertService, caregiver: Dependency) -> None:
     @router.get("/api/alerts/{alert_id}", tags=["alerts"])
-    async def one_alert(alert_id: str, user: Any = caregiver) -> dict[str, Any]:
+    async def one_alert(alert_id: str, user: object = caregiver) -> dict[str, object]:
         """One alert, in any state."""
-        alert = await found(alert_id, user)
+        alert = await _found(service, alert_id, user)
         await service.record_view(alert_id, user=_user_id(user), channel="dashboard")
-        return view(alert)
+        return _view(service, alert)
 
     @router.get("/api/alerts/{alert_id}/timeline", tags=["alerts"])
-    async def timeline(alert_id: str, user: Any = caregiver) -> dict[str, Any]:
+    async def timeline(alert_id: str, user: object = caregiver) -> dict[str, object]:
         """The alert with every transition and delivery attempt, in time order."""
-        alert = await found(alert_id, user)
+        alert = await _found(service, alert_id, user)
         await service.record_view(alert_id, user=_user_id(user), channel="dashboard", detail="timeline")
-        return {"alert": view(alert), "timeline": await service.timeline(alert_id)}
+        return {"alert": _view(service, alert), "timeline": await service.timeline(alert_id)}
 
     @router.post("/api/alerts/{alert_id}/acknowledge", tags=["alerts"])
-    async def acknowledge(alert_id: str, user: Any = caregiver) -> dict[str, Any]:
+    async def acknowledge(alert_id: str, user: object = caregiver) -> dict[str, object]:
         """The signed-in caregiver is going: escalation stops and the others are told."""
-        await found(alert_id, user)
+        await _found(service, alert_id, user)
         outcome = await service.acknowledge(alert_id, by=_user_id(user), channel="dashboard")
         if not outcome.ok:
             who = service.name_of(outcome.by)
             detail = f"{who} is already going." if outcome.reason == "already" else "The alert is no longer active."
             raise HTTPException(409, detail)
         assert outcome.alert is not None
-        return view(outcome.alert)
+        return _view(service, outcome.alert)
 
     @router.post("/api/alerts/{alert_id}/resolve", tags=["alerts"])
     async def resolve(alert_id: str, note: Annotated[str, Body(embed=True, min_length=1, max_length=2000)],
-                      user: Any = caregiver) -> dict[str, Any]:
+                      user: object = caregiver) -> dict[str, object]:
         """Close the alert with a note saying what happened; those paged are told."""
-        await found(alert_id, user)
+        await _found(service, alert_id, user)
         done = await service.resolve(alert_id, by=_user_id(user), note=note.strip())
         if done is None:
             raise HTTPException(409, "The alert is no longer active.")
-        return view(done)
+        return _view(service, done)
 
-    @router.post("/api/alerts/{alert_id}/cancel", tags=["alerts"])
-    async def cancel(alert_id: str, reason: Annotated[str, Body(embed=True, min_length=1, max_length=2000)],
-                     user: Any = technician) -> dict[str, Any]:
-        """Withdraw an alert (false alarm, test); those paged are told."""
-        await found(alert_id)
-        done = await service.cancel(alert_id, by=_user_id(user), reason=reason.strip())
-        if done is None:
-            raise HTTPException(409, "The alert is no longer active.")
-        return view(done)
 
-    # -- public: signed links -----------------------------------------------------------------
-
+def _link_routes(router: APIRouter, service: AlertService) -> None:
     @router.get("/alerts/ack/{token}", response_class=HTMLResponse, include_in_schema=False)
     async def ack_page(token: str, lang: str = "nl") -> HTMLResponse:
-        t = _texts(lang)
-        checked = await service.check_link(token)
-        if isinstance(checked, AckOutcome):
-            return _refusal(service, checked, t)
-        claims: AckClaims = checked
-        alert = await service.get(claims.alert_id)
-        if alert is None:
-            return _page(t["title_unknown"], t["unknown"], t, status=404)
-        await service.record_view(alert.id, user=claims.recipient, channel=f"link:{claims.channel}")
-        info = _alert_html(service, alert, t)
-        if not alert.active:
-            return _page(t["title_closed"], info + _p(t["closed"]), t, status=200)
-        if await service.store.nonce_used(claims.nonce):
-            return _page(t["title_done"], info + _p(t["used"]), t)
-        if alert.acknowledged_by:
-            going = t["already"].format(name=html.escape(service.name_of(alert.acknowledged_by)))
-            return _page(t["title_going"], info + _p(going), t)
-        suffix = "?lang=en" if lang == "en" else ""
-        form = (f'<form method="post" action="{html.escape(token)}{suffix}">'
-                f'<button type="submit">{t["button"]}</button></form>')
-        return _page(t["title_alert"], info + form, t)
+        return await _ack_page(service, token, lang)
 
     @router.post("/alerts/ack/{token}", response_class=HTMLResponse, include_in_schema=False)
     async def ack_link(token: str, lang: str = "nl") -> HTMLResponse:
@@ -208,13 +202,35 @@ def create_alerts_router(service: AlertService, *, require_caregiver: Callable[.
             return _page(t["title_thanks"], _p(t["thanks"].format(name=name)), t)
         return _refusal(service, outcome, t)
 
-    return router
+
+async def _ack_page(service: AlertService, token: str, lang: str) -> HTMLResponse:
+    t = _texts(lang)
+    checked = await service.check_link(token)
+    if isinstance(checked, AckOutcome):
+        return _refusal(service, checked, t)
+    claims: AckClaims = checked
+    alert = await service.get(claims.alert_id)
+    if alert is None:
+        return _page(t["title_unknown"], t["unknown"], t, status=404)
+    await service.record_view(alert.id, user=claims.recipient, channel=f"link:{claims.channel}")
+    info = _alert_html(service, alert, t)
+    if not alert.active:
+        return _page(t["title_closed"], info + _p(t["closed"]), t, status=200)
+    if await service.store.nonce_used(claims.nonce):
+        return _page(t["title_done"], info + _p(t["used"]), t)
+    if alert.acknowledged_by:
+        going = t["already"].format(name=html.escape(service.name_of(alert.acknowledged_by)))
+        return _page(t["title_going"], info + _p(going), t)
+    suffix = "?lang=en" if lang == "en" else ""
+    form = (f'<form method="post" action="{html.escape(token)}{suffix}">'
+            f'<button type="submit">{t["button"]}</button></form>')
+    return _page(t["title_alert"], info + form, t)
 
 
-async def _events(service: AlertService, user: Any) -> AsyncIterator[str]:
-    queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=1000)
+async def _events(service: AlertService, user: object) -> AsyncIterator[str]:
+    queue: asyncio.Queue[Event[AlertChanged]] = asyncio.Queue(maxsize=1000)
 
-    def on_event(event: Event) -> None:
+    def on_event(event: Event[AlertChanged]) -> None:
         try:
             queue.put_nowait(event)
         except asyncio.QueueFull:
@@ -222,17 +238,18 @@ async def _events(service: AlertService, user: Any) -> AsyncIterator[str]:
             # gets a fresh snapshot.
             log.warning("alert stream client is not reading; dropped an event")
 
-    unsubscribe = service.bus.subscribe(on_event, ALERT_EVENT)
+    unsubscribe = service.bus.subscribe(on_event, ALERT_CHANGED)
     seq = itertools.count(1)
     try:
         snapshot = {"alerts": [a.as_dict() for a in service.active() if visible(user, a)]}
         yield f"id: {next(seq)}\nevent: snapshot\ndata: {json.dumps(snapshot, default=str)}\n\n"
         while True:
             event = await queue.get()
-            alert = await service.get(str(event.data.get("id")))
+            change = event.data
+            alert = await service.get(change["id"])
             if alert is None or not visible(user, alert):
                 continue
-            data = {**event.data, "time": event.time.isoformat(), "cause": event.context.explain()}
+            data = {**change, "time": event.time.isoformat(), "cause": event.context.explain()}
             yield f"id: {next(seq)}\nevent: alert\ndata: {json.dumps(data, default=str)}\n\n"
     finally:
         unsubscribe()
@@ -240,12 +257,37 @@ async def _events(service: AlertService, user: Any) -> AsyncIterator[str]:
 
 # -- the pages a caregiver sees on a phone ------------------------------------------------------
 
-_NL = {
+class _Texts(TypedDict):
+    lang: texts.Lang
+    title_alert: str
+    title_thanks: str
+    title_done: str
+    title_going: str
+    title_closed: str
+    title_unknown: str
+    title_forged: str
+    title_expired: str
+    title_reused: str
+    button: str
+    thanks: str
+    used: str
+    already: str
+    closed: str
+    unknown: str
+    forged: str
+    expired: str
+    reused: str
+    raised: str
+    state: str
+    states: dict[str, str]
+
+
+_NL: _Texts = {
     "lang": "nl",
     "title_alert": "Melding", "title_thanks": "Dank je wel", "title_done": "Al bevestigd",
     "title_going": "Er gaat al iemand", "title_closed": "Afgehandeld", "title_unknown": "Onbekende melding",
     "title_forged": "Ongeldige link", "title_expired": "Link verlopen", "title_reused": "Link al gebruikt",
-    "button": "Ik ga erheen",
+    "button": texts.ACK_LABEL["nl"],
     "thanks": "{name}, je bevestiging is ontvangen. De anderen krijgen bericht dat jij erheen gaat.",
     "used": "Je hebt deze melding al bevestigd.",
     "already": "{name} gaat al erheen.",
@@ -254,16 +296,14 @@ _NL = {
     "forged": "Deze link is niet geldig. Gebruik de link uit de melding zelf, of log in op het dashboard.",
     "expired": "Deze link is verlopen. Log in op het dashboard om de melding te bekijken.",
     "reused": "Deze link is al gebruikt. Elke link werkt maar één keer.",
-    "raised": "Gemeld om", "state": "Status",
-    "states": {"raised": "nieuw", "delivering": "wordt verstuurd", "delivered": "verstuurd",
-               "acknowledged": "iemand gaat erheen", "resolved": "afgehandeld", "cancelled": "ingetrokken"},
+    "raised": "Gemeld om", "state": "Status", "states": texts.STATE_NAMES["nl"],
 }
-_EN = {
+_EN: _Texts = {
     "lang": "en",
     "title_alert": "Alert", "title_thanks": "Thank you", "title_done": "Already confirmed",
     "title_going": "Someone is on the way", "title_closed": "Resolved", "title_unknown": "Unknown alert",
     "title_forged": "Invalid link", "title_expired": "Link expired", "title_reused": "Link already used",
-    "button": "I'm on my way",
+    "button": texts.ACK_LABEL["en"],
     "thanks": "{name}, your confirmation is in. The others are told that you are going.",
     "used": "You have already confirmed this alert.",
     "already": "{name} is already on the way.",
@@ -272,13 +312,11 @@ _EN = {
     "forged": "This link is not valid. Use the link in the notification itself, or sign in to the dashboard.",
     "expired": "This link has expired. Sign in to the dashboard to see the alert.",
     "reused": "This link has been used already. Each link works once.",
-    "raised": "Raised at", "state": "Status",
-    "states": {"raised": "new", "delivering": "being sent", "delivered": "sent",
-               "acknowledged": "someone is on the way", "resolved": "resolved", "cancelled": "withdrawn"},
+    "raised": "Raised at", "state": "Status", "states": texts.STATE_NAMES["en"],
 }
 
 
-def _texts(lang: str) -> dict[str, Any]:
+def _texts(lang: str) -> _Texts:
     return _EN if lang == "en" else _NL
 
 
@@ -286,17 +324,15 @@ def _p(text: str) -> str:
     return f"<p>{text}</p>"
 
 
-def _alert_html(service: AlertService, alert: Alert, t: dict[str, Any]) -> str:
+def _alert_html(service: AlertService, alert: Alert, t: _Texts) -> str:
     when = alert.raised_at.astimezone(service.tz).strftime("%H:%M")
-    message = alert.message
-    if t["lang"] == "en" and alert.data.get("message_en"):
-        message = str(alert.data["message_en"])
+    message = texts.alert_message(alert, t["lang"])
     return (f'<p class="msg {html.escape(alert.severity)}">{html.escape(message)}</p>'
             f'<p class="meta">{t["raised"]} {when} · {t["state"]}: '
             f'{html.escape(t["states"].get(alert.state, alert.state))}</p>')
 
 
-def _refusal(service: AlertService, outcome: AckOutcome, t: dict[str, Any]) -> HTMLResponse:
+def _refusal(service: AlertService, outcome: AckOutcome, t: _Texts) -> HTMLResponse:
     reason = outcome.reason
     if reason == "already":
         going = t["already"].format(name=html.escape(service.name_of(outcome.by)))
@@ -312,7 +348,7 @@ def _refusal(service: AlertService, outcome: AckOutcome, t: dict[str, Any]) -> H
     return _page(t["title_forged"], _p(t["forged"]), t, status=403)
 
 
-def _page(title: str, body: str, t: dict[str, Any], *, status: int = 200) -> HTMLResponse:
+def _page(title: str, body: str, t: _Texts, *, status: int = 200) -> HTMLResponse:
     doc = f"""<!doctype html>
 <html lang="{t['lang']}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">

@@ -3,28 +3,32 @@
 `create_app(hub, ...)` wires everything to a running hub. The app reads the hub's bus and state,
 keeps its accounts in the hub's SQLite file, and serves every asset itself (no CDN: the demo
 home may be offline). Routes live in one module per audience: `routes_tour`, `routes_account`,
-`routes_care`, `routes_tech`.
+`routes_care`, `routes_tech`; what they share is in `dashboard.context` and `dashboard.static_files`,
+so none of them imports this module.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from importlib import resources
-from typing import Any
 
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import HTMLResponse
 
+from controller.alerts.service import AlertService
 from controller.config import resolve
+from controller.engine import Engine
+from controller.history import History
 from controller.hub import Hub
 from controller.store import Database
+from dashboard import routes_account, routes_care, routes_tech, routes_tour
+from dashboard.alerts_api import create_alerts_router
 from dashboard.auth import CSRF_COOKIE, Auth
+from dashboard.context import Dashboard, for_technicians
 from dashboard.live import LiveFeed
 from dashboard.narrate import Narrator
+from dashboard.security import require_caregiver, require_technician, set_csrf_cookie
 from dashboard.stories import StoryRunner
 
-Service = Callable[[], Awaitable[None]]
+__all__ = ["Dashboard", "create_app"]
 
 # Pages only load what the hub serves; WebSockets go back to the same host.
 _CSP = ("default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; "
@@ -32,63 +36,14 @@ _CSP = ("default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; 
         "form-action 'self'")
 
 
-@dataclass(slots=True, kw_only=True)
-class Dashboard:
-    """What the routes share: the hub and the services the dashboard shows."""
-
-    hub: Hub
-    auth: Auth
-    narrator: Narrator
-    feed: LiveFeed
-    engine: Any = None
-    alerts: Any = None
-    history: Any = None
-    stories: StoryRunner | None = None
-    secure_cookies: bool | None = None
-    # Residents by the id alerts carry; the demo home has one, named by pseudonym only.
-    residents: list[str] = field(default_factory=list)
-
-    def services(self) -> list[Service]:
-        """Long-lived loops to run next to the web server (see dashboard.server.serve)."""
-        out: list[Service] = []
-        if self.stories is not None:
-            out.append(self.stories.run)
-        return out
-
-    async def aclose(self) -> None:
-        """Close what the dashboard opened. The feed stays subscribed: the app may be served
-        again (a restart of the web server alone) and must not have missed events meanwhile."""
-        await self.auth.close()
-
-
-def for_technicians(alert: Any) -> bool:
-    """Whether an alert is a technician notice (shown on the console, nobody paged)."""
-    data = getattr(alert, "data", None) or {}
-    return bool(data.get("audience") == "technician")
-
-
-def static_text(name: str) -> str:
-    """A file from dashboard/static."""
-    return resources.files("dashboard").joinpath("static", name).read_text(encoding="utf-8")
-
-
-def static_bytes(name: str) -> bytes:
-    """A binary file from dashboard/static."""
-    return resources.files("dashboard").joinpath("static", name).read_bytes()
-
-
-def page(name: str) -> HTMLResponse:
-    return HTMLResponse(static_text(name))
-
-
 def create_app(
     hub: Hub,
     *,
     db: Database | None = None,
-    engine: Any = None,
-    alerts: Any = None,
-    simulated_home: Any = None,
-    history: Any = None,
+    engine: Engine | None = None,
+    alerts: AlertService | None = None,
+    simulated_home: object | None = None,
+    history: History | None = None,
     secure_cookies: bool | None = None,
     login_limit: int = 5,
 ) -> FastAPI:
@@ -112,20 +67,33 @@ def create_app(
                   history=history, secure_cookies=secure_cookies,
                   residents=[hub.config.resident.pseudonym])
     if alerts is not None:
-        # Technician notices (a device offline, a battery low) are nobody's business on the tour.
-        feed.alert_source = lambda: [a.as_dict() for a in alerts.active() if not for_technicians(a)]
-        staff_alerts: set[str] = set()
-
-        def staff_only(alert_id: str) -> bool:
-            for a in alerts.active():
-                if a.id == alert_id and for_technicians(a):
-                    staff_alerts.add(a.id)
-            return alert_id in staff_alerts
-
-        feed.staff_alert = staff_only
+        _show_alerts(feed, alerts)
     if simulated_home is not None:
         d.stories = StoryRunner(simulated_home, feed.publish_tour)
+    app = _app(d)
+    if alerts is not None:
+        app.include_router(create_alerts_router(alerts, require_caregiver=require_caregiver,
+                                                require_technician=require_technician))
+    return app
 
+
+def _show_alerts(feed: LiveFeed, alerts: AlertService) -> None:
+    """Let the live feed show caregivers' alerts; technician notices (a device offline, a battery
+    low) are nobody's business on the tour."""
+    feed.alert_source = lambda: [a.as_dict() for a in alerts.active() if not for_technicians(a)]
+    staff_alerts: set[str] = set()
+
+    def staff_only(alert_id: str) -> bool:
+        for a in alerts.active():
+            if a.id == alert_id and for_technicians(a):
+                staff_alerts.add(a.id)
+        return alert_id in staff_alerts
+
+    feed.staff_alert = staff_only
+
+
+def _app(d: Dashboard) -> FastAPI:
+    """The FastAPI app with the dashboard's routes and security headers, holding `d`."""
     app = FastAPI(
         title="huis",
         version="0.1.0",
@@ -148,26 +116,11 @@ def create_app(
         # Every page visit hands out the CSRF token its scripts echo on POST.
         if request.cookies.get(CSRF_COOKIE) is None and "text/html" in response.headers.get(
                 "content-type", ""):
-            from dashboard.security import set_csrf_cookie
-
             set_csrf_cookie(request, response)
         return response
-
-    from dashboard import routes_account, routes_care, routes_tech, routes_tour
 
     app.include_router(routes_tour.router)
     app.include_router(routes_account.router)
     app.include_router(routes_care.router)
     app.include_router(routes_tech.router)
-
-    if alerts is not None:
-        try:
-            from dashboard.alerts_api import create_alerts_router
-        except ImportError:  # the alerts router has not landed in this checkout
-            create_alerts_router = None  # type: ignore[assignment]
-        if create_alerts_router is not None:
-            from dashboard.security import require_caregiver, require_technician
-
-            app.include_router(create_alerts_router(alerts, require_caregiver=require_caregiver,
-                                                    require_technician=require_technician))
     return app

@@ -16,14 +16,19 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from controller.events import AVAILABILITY, STATE_CHANGED, Event
+from controller.alerts.model import CANCELLED, RESOLVED
+from controller.events import ALERT_CHANGED, AVAILABILITY, STATE_CHANGED, AlertChanged, Event, is_a
 from controller.hub import Hub
 from dashboard.narrate import Narration, Narrator
+
+# What a page is sent, as JSON. Any, not object: the WebSocket route also queues its own
+# resync marker, typed by inference as dict[str, str].
+Message = dict[str, Any]
 
 _SUBSCRIBER_QUEUE = 500
 _TAG_OUTSIDE = "outside"
@@ -39,15 +44,15 @@ class EventRecord:
     time: datetime
     type: str
     device: str | None
-    data: Mapping[str, Any]
+    data: object  # the event's data made JSON-friendly
     cause: str
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, object]:
         return {"seq": self.seq, "time": self.time.isoformat(), "type": self.type,
                 "device": self.device, "data": self.data, "cause": self.cause}
 
 
-def _jsonable(value: Any) -> Any:
+def _jsonable(value: object) -> object:
     if isinstance(value, Mapping):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -64,11 +69,11 @@ class Subscriber:
     """One open WebSocket's inbox."""
 
     staff: bool
-    queue: asyncio.Queue[dict[str, Any]] = field(
+    queue: asyncio.Queue[Message] = field(
         default_factory=lambda: asyncio.Queue(maxsize=_SUBSCRIBER_QUEUE))
     overflowed: bool = False
 
-    def offer(self, message: dict[str, Any]) -> None:
+    def offer(self, message: Message) -> None:
         if self.overflowed:
             return
         try:
@@ -87,10 +92,11 @@ class LiveFeed:
         self.narrator = narrator
         self.ring: deque[EventRecord] = deque(maxlen=ring_size)
         self.narrations: deque[Narration] = deque(maxlen=narrations)
-        self.alerts: dict[str, dict[str, Any]] = {}  # visitor-safe view of active alerts
+        self.alerts: dict[str, dict[str, object]] = {}  # visitor-safe view of active alerts
         self.subscribers: set[Subscriber] = set()
-        # The alert service's active alerts, when one runs; else alerts are followed from events.
-        self.alert_source: Callable[[], list[Mapping[str, Any]]] | None = None
+        # The alert service's active alerts (Alert.as_dict()), when one runs; else alerts are
+        # followed from their AlertChanged events.
+        self.alert_source: Callable[[], Sequence[Mapping[str, object]]] | None = None
         # Whether an alert id is a technician notice: then only staff hear of it.
         self.staff_alert: Callable[[str], bool] | None = None
         self._seq = itertools.count(1)
@@ -103,7 +109,7 @@ class LiveFeed:
 
     # -- intake ---------------------------------------------------------------------------------
 
-    def on_event(self, event: Event) -> None:
+    def on_event(self, event: Event[object]) -> None:
         """Bus listener: record, narrate and fan out one event."""
         record = EventRecord(seq=next(self._seq), time=event.time, type=event.type,
                              device=event.device, data=_jsonable(event.data),
@@ -116,48 +122,31 @@ class LiveFeed:
         if event.device is not None and event.type in (STATE_CHANGED, AVAILABILITY) \
                 and event.device in self.hub.state:
             self.publish_tour({"type": "device", "device": self.device_view(event.device)})
-        if event.type.startswith("alert"):
-            if self.staff_alert is not None and self.staff_alert(str(event.data.get("id"))):
+        if is_a(event, ALERT_CHANGED):
+            change = event.data
+            if self.staff_alert is not None and self.staff_alert(change["id"]):
                 return
-            self._track_alert(event)
+            self._track_alert(change)
         narration = self.narrator.narrate(event)
         if narration is not None:
             self.narrations.append(narration)
             self.publish_tour({"type": "narration", "narration": narration.as_dict()})
 
-    def publish_tour(self, message: dict[str, Any]) -> None:
+    def publish_tour(self, message: Mapping[str, object]) -> None:
         """Send a visitor-safe message to every page."""
-        clean = self.narrator.scrub.deep(message)
+        clean = cast(Message, self.narrator.scrub.deep(message))
         for sub in self.subscribers:
             sub.offer(clean)
 
-    def _track_alert(self, event: Event) -> None:
-        # The alert service publishes {"action": raised|acknowledged|escalated|resolved, "key",
-        # "severity", "by", ...}; "by" names a caregiver and never reaches a visitor.
+    def _track_alert(self, change: AlertChanged) -> None:
+        # "by" names a caregiver and never reaches a visitor: visitor_alert leaves it out.
         if self.alert_source is not None:
             self.refresh_alerts()
             return
-        data = event.data
-        inner = data.get("alert")
-        if isinstance(inner, Mapping):
-            data = {**inner, **{k: v for k, v in data.items() if k != "alert"}}
-        key = data.get("id") or data.get("alert_id") or data.get("key")
-        if not isinstance(key, str | int):
-            return
-        state = str(data.get("state") or data.get("action") or "raised")
-        key = str(key)
-        if state in ("resolved", "cancelled"):
-            self.alerts.pop(key, None)
-            for k, a in list(self.alerts.items()):
-                if a.get("key") == data.get("key"):
-                    self.alerts.pop(k, None)
+        if change["state"] in (RESOLVED, CANCELLED):
+            self.alerts.pop(change["id"], None)
         else:
-            prev = next((a for a in self.alerts.values() if a.get("key") == data.get("key")),
-                        self.alerts.get(key, {}))
-            self.alerts.pop(str(prev.get("id")), None)
-            merged = {**prev, **{k: v for k, v in data.items() if v is not None}, "state": state}
-            merged["id"] = str(prev.get("id") or key)
-            self.alerts[merged["id"]] = self.visitor_alert(merged)
+            self.alerts[change["id"]] = self.visitor_alert(change)
         self.publish_tour({"type": "alerts", "alerts": list(self.alerts.values())})
 
     def refresh_alerts(self, *, publish: bool = True) -> None:
@@ -168,7 +157,7 @@ class LiveFeed:
         if publish:
             self.publish_tour({"type": "alerts", "alerts": list(self.alerts.values())})
 
-    def visitor_alert(self, alert: Mapping[str, Any]) -> dict[str, Any]:
+    def visitor_alert(self, alert: Mapping[str, object]) -> dict[str, object]:
         """Only what a visitor may see of an alert: no one who was paged, no one who answered."""
         state = str(alert.get("state") or "raised")
         return {
@@ -182,13 +171,13 @@ class LiveFeed:
 
     # -- views ----------------------------------------------------------------------------------
 
-    def device_view(self, device: str) -> dict[str, Any]:
+    def device_view(self, device: str) -> dict[str, object]:
         """A device as the floor plan draws it."""
         st = self.hub.state.get(device)
         dev = self.hub.config.devices[device]
         x, y = self.layout[device]
         attrs = dict(st.attributes)
-        view: dict[str, Any] = {
+        view: dict[str, object] = {
             "id": device,
             "name": self.narrator.device_name(device, "nl"),
             "name_en": self.narrator.device_name(device, "en"),
@@ -209,7 +198,7 @@ class LiveFeed:
                 view["where"] = _TAG_OUTSIDE
         return view
 
-    def tour_snapshot(self) -> dict[str, Any]:
+    def tour_snapshot(self) -> dict[str, object]:
         """Everything the tour page draws, visitor-safe."""
         cfg = self.hub.config
         self.refresh_alerts(publish=False)
@@ -229,7 +218,7 @@ class LiveFeed:
             "narrations": [n.as_dict() for n in list(self.narrations)[-_TOUR_NARRATIONS:]],
             "alerts": list(self.alerts.values()),
         }
-        clean: dict[str, Any] = self.narrator.scrub.deep(snap)
+        clean = cast(dict[str, object], self.narrator.scrub.deep(snap))
         return clean
 
     def subscribe(self, *, staff: bool) -> Subscriber:

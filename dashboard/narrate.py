@@ -17,17 +17,21 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
+from controller.alerts import texts
 from controller.config import HomeConfig
 from controller.events import (
+    ALERT_CHANGED,
     AVAILABILITY,
     COMMAND_SENT,
     DEVICE_EVENT,
     STATE_CHANGED,
+    AlertChanged,
     Context,
     Event,
+    is_a,
 )
+from controller.history import HistoryRow
 
 LANGS = ("nl", "en")
 
@@ -52,7 +56,7 @@ class Narration:
     why: Mapping[str, str]  # language -> reason; empty when the event has no known cause
     severity: str | None = None
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, object]:
         """JSON-friendly."""
         return {
             "id": self.id,
@@ -88,7 +92,7 @@ class Scrubber:
             out = pattern.sub(stand_in, out)
         return out
 
-    def deep(self, value: Any) -> Any:
+    def deep(self, value: object) -> object:
         """Scrub every string inside nested dicts and lists."""
         if isinstance(value, str):
             return self.text(value)
@@ -99,7 +103,7 @@ class Scrubber:
         return value
 
 
-def _pct(brightness: Any) -> int | None:
+def _pct(brightness: object) -> int | None:
     # Zigbee2MQTT brightness runs 0..254.
     if isinstance(brightness, int | float) and not isinstance(brightness, bool):
         return max(0, min(100, round(brightness / 254 * 100)))
@@ -147,7 +151,7 @@ class Narrator:
 
     # -- sentences ------------------------------------------------------------------------------
 
-    def narrate(self, event: Event) -> Narration | None:
+    def narrate(self, event: Event[object]) -> Narration | None:
         """A sentence for `event`, or None when it is not worth telling a visitor."""
         text = self._sentences(event)
         if text is None:
@@ -169,39 +173,41 @@ class Narrator:
         room = None
         if event.device is not None and event.device in self.config.devices:
             room = self.config.devices[event.device].room
-        severity = event.data.get("severity") if event.type.startswith("alert") else None
+        severity = event.data["severity"] if is_a(event, ALERT_CHANGED) else None
         return Narration(id=self._seq, time=event.time, event_type=event.type, device=event.device,
-                         room=room, text=text, why=why,
-                         severity=severity if isinstance(severity, str) else None)
+                         room=room, text=text, why=why, severity=severity)
 
-    def _sentences(self, event: Event) -> dict[str, str] | None:
-        dev = self.config.devices.get(event.device) if event.device else None
-        kind = dev.kind if dev else None
-        if event.type == STATE_CHANGED and event.device and kind:
-            changes = event.data.get("changes", {})
-            new = {k: v[1] if isinstance(v, list | tuple) and len(v) == 2 else v
-                   for k, v in changes.items()}
-            return self._state_sentences(event.device, kind, new)
-        if event.type == COMMAND_SENT and event.device and kind:
-            return self._command_sentences(event.device, kind, event.data.get("values", {}))
-        if event.type == DEVICE_EVENT and event.device and kind:
-            return self._device_event_sentences(event.device, kind, event.data)
-        if event.type == AVAILABILITY and event.device:
-            online = bool(event.data.get("online"))
-            # A device's first message also marks it online: only a comeback is news.
-            if online and event.device not in self._offline:
-                return None
-            (self._offline.discard if online else self._offline.add)(event.device)
-            nl = self.device_name(event.device, "nl")
-            en = self.device_name(event.device, "en")
-            en = en[:1].upper() + en[1:]
-            return ({"nl": f"{nl} is weer bereikbaar.", "en": f"{en} is reachable again."} if online
-                    else {"nl": f"{nl} reageert niet meer.", "en": f"{en} stopped responding."})
-        if event.type.startswith("alert"):
-            return self._alert_sentences(event)
+    def _sentences(self, event: Event[object]) -> dict[str, str] | None:
+        if is_a(event, ALERT_CHANGED):
+            return self._alert_sentences(event.data)
+        if event.device is None:
+            return None
+        if is_a(event, AVAILABILITY):
+            return self._availability_sentences(event.device, event.data["online"])
+        dev = self.config.devices.get(event.device)
+        if dev is None:
+            return None
+        if is_a(event, STATE_CHANGED):
+            new = {k: new for k, (_, new) in event.data["changes"].items()}
+            return self._state_sentences(event.device, dev.kind, new)
+        if is_a(event, COMMAND_SENT):
+            return self._command_sentences(event.device, dev.kind, event.data["values"])
+        if is_a(event, DEVICE_EVENT):
+            return self._device_event_sentences(event.device, dev.kind, event.data)
         return None
 
-    def _state_sentences(self, device: str, kind: str, new: Mapping[str, Any]) -> dict[str, str] | None:
+    def _availability_sentences(self, device: str, online: bool) -> dict[str, str] | None:
+        # A device's first message also marks it online: only a comeback is news.
+        if online and device not in self._offline:
+            return None
+        (self._offline.discard if online else self._offline.add)(device)
+        nl = self.device_name(device, "nl")
+        en = self.device_name(device, "en")
+        en = en[:1].upper() + en[1:]
+        return ({"nl": f"{nl} is weer bereikbaar.", "en": f"{en} is reachable again."} if online
+                else {"nl": f"{nl} reageert niet meer.", "en": f"{en} stopped responding."})
+
+    def _state_sentences(self, device: str, kind: str, new: Mapping[str, object]) -> dict[str, str] | None:
         p = self.person
         room_nl = self.room_name(self.config.devices[device].room, "nl")
         room_en = self.room_name(self.config.devices[device].room, "en")
@@ -233,7 +239,7 @@ class Narrator:
                     "en": f"{p} can no longer be seen in the house."}
         return None
 
-    def _light(self, room_nl: str, room_en: str, new: Mapping[str, Any]) -> dict[str, str]:
+    def _light(self, room_nl: str, room_en: str, new: Mapping[str, object]) -> dict[str, str]:
         state = str(new.get("state", "")).upper()
         pct = _pct(new.get("brightness"))
         if state == "OFF":
@@ -247,7 +253,7 @@ class Narrator:
         return {"nl": f"Het licht in de {room_nl} wordt {pct}%.",
                 "en": f"The light in the {room_en} changes to {pct}%."}
 
-    def _command_sentences(self, device: str, kind: str, values: Mapping[str, Any]) -> dict[str, str] | None:
+    def _command_sentences(self, device: str, kind: str, values: Mapping[str, object]) -> dict[str, str] | None:
         room = self.config.devices[device].room
         room_nl, room_en = self.room_name(room, "nl"), self.room_name(room, "en")
         if kind == "light":
@@ -268,7 +274,7 @@ class Narrator:
                 return room_says
         return None
 
-    def _device_event_sentences(self, device: str, kind: str, data: Mapping[str, Any]) -> dict[str, str] | None:
+    def _device_event_sentences(self, device: str, kind: str, data: Mapping[str, object]) -> dict[str, str] | None:
         p = self.person
         name = str(data.get("event") or data.get("action") or "")
         if kind == "sos" or name in ("sos", "emergency"):
@@ -298,26 +304,11 @@ class Narrator:
             return {"nl": f"{nl}: {name}.", "en": f"{en}: {name}."}
         return None
 
-    def _alert_sentences(self, event: Event) -> dict[str, str] | None:
-        data = event.data
-        message = data.get("message")
-        state = str(data.get("action") or data.get("state") or "")
-        msg = f": {message}" if isinstance(message, str) and message else ""
-        table = {
-            "raised": ("Melding aan de zorgverleners", "Alert to the caregivers"),
-            # Each escalation step pages the next people on the list (the first step too).
-            "escalated": ("Zorgverleners worden gewaarschuwd", "Caregivers are being alerted"),
-            "acknowledged": ("Een zorgverlener is onderweg", "A caregiver is on the way"),
-            "resolved": ("De melding is afgehandeld", "The alert is resolved"),
-            "cancelled": ("De melding is ingetrokken", "The alert was withdrawn"),
-        }
-        if state not in table:
-            return None
-        nl, en = table[state]
-        # Only the raise carries the message; later steps would repeat it.
-        if state == "raised":
-            return {"nl": f"{nl}{msg}", "en": f"{en}{msg}"}
-        return {"nl": f"{nl}.", "en": f"{en}."}
+    def _alert_sentences(self, change: AlertChanged) -> dict[str, str] | None:
+        # The same words as everywhere else an alert is told (controller/alerts/texts.py);
+        # never who was paged or who answered.
+        message = change.get("message")
+        return texts.narration(str(change.get("action", "")), message if isinstance(message, str) else "")
 
     # -- causes ---------------------------------------------------------------------------------
 
@@ -359,36 +350,36 @@ def _dedupe(items: Iterable[str]) -> list[str]:
     return out
 
 
-def context_from_cause(cause: str) -> Context:
-    """Rebuild a cause chain from its `Context.explain()` text (as the history stores it)."""
-    ctx: Context | None = None
-    for link in reversed(cause.split(" <- ")):
-        origin, _, description = link.partition(": ")
-        ctx = Context(origin=origin, description=description, parent=ctx)
-    return ctx if ctx is not None else Context(origin="history")
-
-
-def events_from_history(rows: Iterable[Any]) -> list[Event]:
+def events_from_history(rows: Iterable[HistoryRow]) -> list[Event[object]]:
     """Bus events rebuilt from history rows (one row per changed attribute), oldest first.
 
     Rows of one state change share time, device and cause; they become one event again. The
     old values are not stored, and sentences do not need them.
     """
-    out: list[Event] = []
+    out: list[Event[object]] = []
     for row in rows:
-        if row.type == STATE_CHANGED:
-            last = out[-1] if out else None
-            if (last is not None and last.type == STATE_CHANGED and last.time == row.time
-                    and last.device == row.device and last.context.explain() == row.cause):
-                last.data["changes"][row.attribute] = (None, row.value)
-                continue
-            data: dict[str, Any] = {"changes": {row.attribute: (None, row.value)}}
-        elif row.type == DEVICE_EVENT:
-            data = dict(row.value) if isinstance(row.value, dict) else {"event": row.value}
-        elif row.type == COMMAND_SENT:
-            data = {"values": row.value}
-        else:
+        last = out[-1] if out else None
+        if (row.type == STATE_CHANGED and last is not None and is_a(last, STATE_CHANGED)
+                and last.time == row.time and last.device == row.device
+                and last.context.explain() == row.cause):
+            last.data["changes"][str(row.attribute)] = (None, row.value)
             continue
-        out.append(Event(type=row.type, time=row.time, context=context_from_cause(row.cause),
-                         device=row.device, data=data))
+        context = Context.from_json(row.cause) or Context(origin="history")
+        event = _event_from_row(row, context)
+        if event is not None:
+            out.append(event)
     return out
+
+
+def _event_from_row(row: HistoryRow, context: Context) -> Event[object] | None:
+    if row.type == STATE_CHANGED:
+        return STATE_CHANGED.event(time=row.time, context=context, device=row.device,
+                     data={"changes": {str(row.attribute): (None, row.value)}})
+    if row.type == DEVICE_EVENT:
+        data = {str(k): v for k, v in row.value.items()} if isinstance(row.value, dict) else {"event": row.value}
+        return DEVICE_EVENT.event(time=row.time, context=context, device=row.device, data=data)
+    if row.type == COMMAND_SENT:
+        values = {str(k): v for k, v in row.value.items()} if isinstance(row.value, dict) else {}
+        return COMMAND_SENT.event(time=row.time, context=context, device=row.device,
+                     data={"values": values})
+    return None

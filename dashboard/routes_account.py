@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
-from dashboard.app import page
 from dashboard.auth import ROLES, SESSION_COOKIE, AuthError, User
 from dashboard.security import (
     Admin,
@@ -18,6 +15,7 @@ from dashboard.security import (
     set_csrf_cookie,
     set_session_cookie,
 )
+from dashboard.static_files import page
 
 router = APIRouter()
 
@@ -57,7 +55,7 @@ async def setup_page(request: Request) -> Response:
 
 
 @router.get("/api/session", tags=["account"])
-async def session(request: Request) -> dict[str, Any]:
+async def session(request: Request) -> dict[str, object]:
     """Who is logged in (null for a visitor), and whether first-run setup is still open."""
     d = dashboard_of(request)
     user = await current_user(request)
@@ -130,14 +128,14 @@ async def setup(body: Setup, request: Request) -> Response:
 
 
 @router.get("/api/admin/users", tags=["admin"])
-async def users(request: Request, admin: Admin) -> list[dict[str, Any]]:
+async def users(request: Request, admin: Admin) -> list[dict[str, object]]:
     """Every account (never a password hash)."""
     return [u.as_dict() for u in await dashboard_of(request).auth.users()]
 
 
 @router.post("/api/admin/users", tags=["admin"], status_code=201)
 async def add_user(body: NewUser, request: Request,
-                   admin: Admin) -> dict[str, Any]:
+                   admin: Admin) -> dict[str, object]:
     """Add an account: caregiver (with residents), technician or admin."""
     d = dashboard_of(request)
     if body.role not in ROLES:
@@ -158,7 +156,7 @@ async def add_user(body: NewUser, request: Request,
 
 
 @router.get("/api/admin/options", tags=["admin"])
-async def options(request: Request, admin: Admin) -> dict[str, Any]:
+async def options(request: Request, admin: Admin) -> dict[str, object]:
     """What a new account can be linked to: the configured caregivers and the residents."""
     d = dashboard_of(request)
     return {"caregivers": [{"id": cid, "name": c.name, "relation": c.relation}

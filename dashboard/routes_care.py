@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from html import escape
-from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
@@ -15,11 +14,14 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
+from controller.alerts.model import Alert
+from controller.alerts.service import AlertService
 from controller.events import COMMAND_SENT, DEVICE_EVENT, STATE_CHANGED
-from dashboard.app import for_technicians, page, static_text
 from dashboard.auth import User
+from dashboard.context import for_technicians
 from dashboard.narrate import Narrator, events_from_history
 from dashboard.security import CARE_ROLES, Caregiver, current_user, dashboard_of
+from dashboard.static_files import page, static_text
 
 router = APIRouter()
 
@@ -40,7 +42,7 @@ async def care_page(request: Request) -> HTMLResponse:
 
 
 @router.get("/api/care/me", tags=["care"])
-async def me(request: Request, user: Caregiver) -> dict[str, Any]:
+async def me(request: Request, user: Caregiver) -> dict[str, object]:
     """The caregiver and the residents they may see (by pseudonym)."""
     d = dashboard_of(request)
     caregiver = d.hub.config.caregivers.get(user.caregiver or "")
@@ -52,7 +54,7 @@ async def me(request: Request, user: Caregiver) -> dict[str, Any]:
 
 @router.get("/api/care/timeline", tags=["care"])
 async def timeline(request: Request, user: Caregiver,
-                   resident: str | None = None) -> dict[str, Any]:
+                   resident: str | None = None) -> dict[str, object]:
     """Today's events (local time) in the home of a resident this caregiver is assigned to."""
     d = dashboard_of(request)
     mine = [r for r in d.residents if user.can_see(r)]
@@ -84,7 +86,7 @@ class ResolveBody(BaseModel):
     note: str = Field(min_length=1, max_length=2000)
 
 
-def _alerts(request: Request) -> Any:
+def _alerts(request: Request) -> AlertService:
     service = dashboard_of(request).alerts
     if service is None:
         raise HTTPException(501, "The alert service is not running in this hub.")
@@ -96,8 +98,8 @@ def _who(user: User) -> str:
     return user.caregiver or user.username
 
 
-async def _alert_view(service: Any, alert: Any) -> dict[str, Any]:
-    item: dict[str, Any] = alert.as_dict()
+async def _alert_view(service: AlertService, alert: Alert) -> dict[str, object]:
+    item: dict[str, object] = dict(alert.as_dict())
     paged = await service.store.paged(alert.id)
     relation = {cid: r.relation for cid, r in service.caregivers.items()}
     item["notified"] = [{"id": p, "name": service.name_of(p), "relation": relation.get(p)}
@@ -107,7 +109,7 @@ async def _alert_view(service: Any, alert: Any) -> dict[str, Any]:
     return item
 
 
-async def _own_alert(request: Request, user: User, alert_id: str) -> Any:
+async def _own_alert(request: Request, user: User, alert_id: str) -> Alert:
     service = _alerts(request)
     alert = await service.get(alert_id)
     # Someone else's resident reads as "no such alert": do not confirm it exists.
@@ -117,7 +119,7 @@ async def _own_alert(request: Request, user: User, alert_id: str) -> Any:
 
 
 @router.get("/api/care/alerts", tags=["care"])
-async def care_alerts(request: Request, user: Caregiver) -> dict[str, Any]:
+async def care_alerts(request: Request, user: Caregiver) -> dict[str, object]:
     """Active alerts and today's closed ones for this caregiver's residents, with who was
     notified and who acknowledged."""
     service = _alerts(request)
@@ -138,7 +140,7 @@ async def care_alerts(request: Request, user: Caregiver) -> dict[str, Any]:
 
 @router.post("/api/care/alerts/{alert_id}/acknowledge", tags=["care"])
 async def care_acknowledge(alert_id: str, request: Request,
-                           user: Caregiver) -> dict[str, Any]:
+                           user: Caregiver) -> dict[str, object]:
     """"Ik ga erheen": stop the escalation and tell the others who is going."""
     await _own_alert(request, user, alert_id)
     service = _alerts(request)
@@ -150,7 +152,7 @@ async def care_acknowledge(alert_id: str, request: Request,
 
 @router.post("/api/care/alerts/{alert_id}/resolve", tags=["care"])
 async def care_resolve(alert_id: str, body: ResolveBody, request: Request,
-                       user: Caregiver) -> dict[str, Any]:
+                       user: Caregiver) -> dict[str, object]:
     """Close the alert with a note; everyone who was paged is told."""
     await _own_alert(request, user, alert_id)
     service = _alerts(request)

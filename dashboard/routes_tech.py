@@ -5,7 +5,6 @@ from __future__ import annotations
 import inspect
 from dataclasses import asdict, is_dataclass
 from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException, Request
@@ -13,10 +12,12 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from controller.config import resolve
+from controller.engine import check_paths
 from controller.errors import ConfigError, Problem
-from dashboard.app import Dashboard, for_technicians, page
+from dashboard.context import Dashboard, for_technicians
 from dashboard.routes_care import forbidden_page
 from dashboard.security import TECH_ROLES, Technician, current_user, dashboard_of
+from dashboard.static_files import page
 
 router = APIRouter()
 
@@ -31,7 +32,7 @@ async def tech_page(request: Request) -> HTMLResponse:
 
 @router.get("/api/tech/devices", tags=["technician"])
 async def device_health(request: Request,
-                        user: Technician) -> list[dict[str, Any]]:
+                        user: Technician) -> list[dict[str, object]]:
     """Every device's health: online, last seen, battery, link quality, payload errors."""
     hub = dashboard_of(request).hub
     now = hub.clock.now()
@@ -63,7 +64,7 @@ async def device_health(request: Request,
 async def events(request: Request, user: Technician, device: str | None = None,
                  type: str | None = None, text: str | None = None,
                  since: datetime | None = None, until: datetime | None = None,
-                 source: str = "recent", limit: int = 200) -> list[dict[str, Any]]:
+                 source: str = "recent", limit: int = 200) -> list[dict[str, object]]:
     """Hub events, newest first, filtered by device, type, free text and time.
 
     `source=recent` reads the in-memory ring (the last 2,000 events, with full detail);
@@ -93,7 +94,7 @@ async def events(request: Request, user: Technician, device: str | None = None,
                                                limit=limit)]
 
 
-def _plain(value: Any) -> Any:
+def _plain(value: object) -> object:
     """A JSON-friendly copy of whatever a service returns (dataclasses, datetimes, mappings)."""
     if is_dataclass(value) and not isinstance(value, type):
         as_dict = getattr(value, "as_dict", None)
@@ -109,16 +110,16 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-async def _maybe(value: Any) -> Any:
+async def _maybe(value: object) -> object:
     return await value if inspect.isawaitable(value) else value
 
 
 @router.get("/api/tech/audit", tags=["technician"])
-async def audit(request: Request, user: Technician, limit: int = 200) -> dict[str, Any]:
+async def audit(request: Request, user: Technician, limit: int = 200) -> dict[str, object]:
     """The dashboard's audit log (logins, care-data reads) and the alert audit log."""
     d = dashboard_of(request)
     limit = max(1, min(limit, 2000))
-    out: dict[str, Any] = {"dashboard": await d.auth.audit_log(limit=limit), "alerts": None}
+    out: dict[str, object] = {"dashboard": await d.auth.audit_log(limit=limit), "alerts": None}
     if d.alerts is not None:
         for name in ("audit_log", "audit"):
             method = getattr(d.alerts, name, None)
@@ -133,7 +134,7 @@ class NoteBody(BaseModel):
 
 
 @router.get("/api/tech/alerts", tags=["technician"])
-async def tech_alerts(request: Request, user: Technician) -> list[dict[str, Any]]:
+async def tech_alerts(request: Request, user: Technician) -> list[dict[str, object]]:
     """Active technician notices (device offline, battery low, refill): nobody is paged for
     these; they wait here until someone deals with them."""
     service = dashboard_of(request).alerts
@@ -144,7 +145,7 @@ async def tech_alerts(request: Request, user: Technician) -> list[dict[str, Any]
 
 @router.post("/api/tech/alerts/{alert_id}/resolve", tags=["technician"])
 async def tech_resolve(alert_id: str, body: NoteBody, request: Request,
-                       user: Technician) -> dict[str, Any]:
+                       user: Technician) -> dict[str, object]:
     """Close a technician notice with a note (what was fixed)."""
     service = dashboard_of(request).alerts
     if service is None:
@@ -158,14 +159,14 @@ async def tech_resolve(alert_id: str, body: NoteBody, request: Request,
     return dict(done.as_dict())
 
 
-def problem_dict(p: Problem) -> dict[str, Any]:
+def problem_dict(p: Problem) -> dict[str, object]:
     return {"file": p.file, "line": p.line, "path": p.path, "message": p.message,
             "hint": p.hint, "text": str(p)}
 
 
 def scenario_paths(d: Dashboard) -> list[str]:
     """The scenario files and folders the running engine loads (else the configured ones)."""
-    paths = getattr(d.engine, "paths", None)
+    paths = d.engine.paths if d.engine is not None else None
     if paths:
         return [str(p) for p in paths]
     return [str(resolve(d.hub.config, p)) for p in d.hub.config.scenarios]
@@ -176,7 +177,7 @@ def _no_engine() -> HTTPException:
 
 
 @router.get("/api/tech/scenarios", tags=["technician"])
-async def scenarios(request: Request, user: Technician) -> dict[str, Any]:
+async def scenarios(request: Request, user: Technician) -> dict[str, object]:
     """The running scenarios: id, description, file:line, runs and pending timers."""
     d = dashboard_of(request)
     if d.engine is None:
@@ -186,7 +187,7 @@ async def scenarios(request: Request, user: Technician) -> dict[str, Any]:
 
 @router.get("/api/tech/scenarios/{scenario}/traces", tags=["technician"])
 async def traces(scenario: str, request: Request, user: Technician,
-                 limit: int = 20) -> dict[str, Any]:
+                 limit: int = 20) -> dict[str, object]:
     """The last runs of a scenario: trigger, each condition, each action and the cause chain,
     including the runs that did not happen and why."""
     d = dashboard_of(request)
@@ -200,14 +201,10 @@ async def traces(scenario: str, request: Request, user: Technician,
 
 
 @router.post("/api/tech/scenarios/check", tags=["technician"])
-async def check(request: Request, user: Technician) -> dict[str, Any]:
+async def check(request: Request, user: Technician) -> dict[str, object]:
     """Validate the configuration and scenario files on disk without loading them."""
     d = dashboard_of(request)
-    try:
-        from controller.engine import check_paths
-    except ImportError as exc:  # pragma: no cover - the engine ships with the hub
-        raise _no_engine() from exc
-    problems = check_paths([d.hub.config.source, *scenario_paths(d)])
+    problems = check_paths([d.hub.config.source, *scenario_paths(d)], d.hub.kinds)
     return {"ok": not problems, "problems": [problem_dict(p) for p in problems]}
 
 

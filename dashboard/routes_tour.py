@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, HTTPException, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse, Response
 
-from dashboard.app import Dashboard, page, static_bytes, static_text
+from dashboard.context import Dashboard
 from dashboard.live import Subscriber
 from dashboard.security import TECH_ROLES, current_user, dashboard_of, require_csrf
+from dashboard.static_files import page, static_bytes, static_text
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -64,7 +64,7 @@ async def service_worker() -> Response:
 
 
 @router.get("/api/tour", tags=["tour"])
-async def tour(request: Request) -> dict[str, Any]:
+async def tour(request: Request) -> dict[str, object]:
     """The tour's snapshot: floor plan, devices with live state, narrations, active alerts.
 
     Visitor-safe: the resident by pseudonym only, no caregiver names or phone numbers.
@@ -72,7 +72,7 @@ async def tour(request: Request) -> dict[str, Any]:
     return snapshot(dashboard_of(request))
 
 
-def snapshot(d: Dashboard) -> dict[str, Any]:
+def snapshot(d: Dashboard) -> dict[str, object]:
     snap = d.feed.tour_snapshot()
     snap["story"] = d.stories.playing if d.stories is not None else None
     snap["story_step"] = d.stories.step if d.stories is not None else None
@@ -81,7 +81,7 @@ def snapshot(d: Dashboard) -> dict[str, Any]:
 
 
 @router.get("/api/tour/stories", tags=["tour"])
-async def stories(request: Request) -> list[dict[str, Any]]:
+async def stories(request: Request) -> list[dict[str, object]]:
     """Demo situations the tour guide can play (empty when no simulated home runs)."""
     d = dashboard_of(request)
     return d.stories.stories() if d.stories is not None else []
@@ -89,7 +89,7 @@ async def stories(request: Request) -> list[dict[str, Any]]:
 
 @router.post("/api/tour/stories/{name}", tags=["tour"], status_code=202,
              dependencies=[Depends(require_csrf)])
-async def play_story(name: str, request: Request) -> dict[str, Any]:
+async def play_story(name: str, request: Request) -> dict[str, object]:
     """Play a demo situation through the simulators at accelerated time."""
     d = dashboard_of(request)
     if d.stories is None:
@@ -103,7 +103,7 @@ async def play_story(name: str, request: Request) -> dict[str, Any]:
 
 
 @router.get("/api/devices", tags=["devices"])
-async def devices(request: Request) -> list[dict[str, Any]]:
+async def devices(request: Request) -> list[dict[str, object]]:
     """Every configured device with its latest state."""
     hub = dashboard_of(request).hub
     out = []
@@ -117,7 +117,7 @@ async def devices(request: Request) -> list[dict[str, Any]]:
 
 
 @router.get("/api/health", tags=["devices"])
-async def health(request: Request) -> dict[str, Any]:
+async def health(request: Request) -> dict[str, object]:
     """The hub's own health: link, message and error counters."""
     hub = dashboard_of(request).hub
     link_connected = getattr(hub.link, "connected", None)

@@ -11,7 +11,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import fields
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from controller.device_kind import (
     Availability,
@@ -21,13 +21,11 @@ from controller.device_kind import (
     DeviceSpec,
     Outgoing,
     Reading,
-    Refreshing,
 )
 from controller.errors import PayloadError
 
 # The contract lives in the kernel; adapters import it from here with their helpers.
-__all__ = ["Availability", "Command", "DeviceEvent", "DeviceKind", "DeviceSpec", "Outgoing", "Reading",
-           "Refreshing"]
+__all__ = ["Availability", "Command", "DeviceEvent", "DeviceKind", "DeviceSpec", "Outgoing", "Reading"]
 
 
 def field_names(reading: type[Reading]) -> tuple[str, ...]:
@@ -40,7 +38,7 @@ def field_names(reading: type[Reading]) -> tuple[str, ...]:
     return tuple(f.name for f in fields(reading))
 
 
-def json_object(payload: bytes) -> dict[str, Any]:
+def json_object(payload: bytes) -> dict[str, object]:
     """Decode a JSON object payload or raise PayloadError saying why not."""
     if not payload.strip():
         # Zigbee2MQTT publishes an empty retained message to clear a device's topic when it is
@@ -61,7 +59,7 @@ def _preview(payload: bytes, limit: int = 60) -> str:
     return repr(text + ("..." if len(payload) > limit else ""))
 
 
-def get_bool(data: Mapping[str, Any], key: str) -> bool | None:
+def get_bool(data: Mapping[str, object], key: str) -> bool | None:
     """A boolean attribute, None when absent; PayloadError when of the wrong type."""
     value = data.get(key)
     if value is None or isinstance(value, bool):
@@ -70,7 +68,7 @@ def get_bool(data: Mapping[str, Any], key: str) -> bool | None:
 
 
 def get_number(
-    data: Mapping[str, Any], key: str, lo: float | None = None, hi: float | None = None
+    data: Mapping[str, object], key: str, lo: float | None = None, hi: float | None = None
 ) -> float | None:
     """A numeric attribute within [lo, hi], None when absent; PayloadError otherwise."""
     value = data.get(key)
@@ -86,14 +84,14 @@ def get_number(
 
 
 def get_int(
-    data: Mapping[str, Any], key: str, lo: int | None = None, hi: int | None = None
+    data: Mapping[str, object], key: str, lo: int | None = None, hi: int | None = None
 ) -> int | None:
     """An integer attribute within [lo, hi] (floats rounded), None when absent."""
     value = get_number(data, key, lo, hi)
     return None if value is None else round(value)
 
 
-def get_choice(data: Mapping[str, Any], key: str, choices: tuple[str, ...]) -> str | None:
+def get_choice(data: Mapping[str, object], key: str, choices: tuple[str, ...]) -> str | None:
     """A string attribute from a fixed vocabulary (case-insensitive), None when absent.
 
     Returns the spelling used in `choices`, so ('OPEN', 'CLOSE') yields 'OPEN' for 'open' and
@@ -116,7 +114,7 @@ def _choice(value: object, choices: tuple[str, ...]) -> str | None:
     return None
 
 
-def get_str(data: Mapping[str, Any], key: str, max_len: int = 200) -> str | None:
+def get_str(data: Mapping[str, object], key: str, max_len: int = 200) -> str | None:
     """A non-empty string attribute of at most `max_len` characters, None when absent."""
     value = data.get(key)
     if value is None:
@@ -128,7 +126,7 @@ def get_str(data: Mapping[str, Any], key: str, max_len: int = 200) -> str | None
     return value
 
 
-def get_time(data: Mapping[str, Any], key: str) -> datetime | None:
+def get_time(data: Mapping[str, object], key: str) -> datetime | None:
     """An ISO 8601 timestamp with a UTC offset, None when absent.
 
     A time without an offset is rejected: a dispenser in Amsterdam and a hub in UTC would
@@ -148,7 +146,7 @@ def get_time(data: Mapping[str, Any], key: str) -> datetime | None:
     return when
 
 
-def json_message(topic: str, body: Mapping[str, Any], *, retain: bool = False) -> Outgoing:
+def json_message(topic: str, body: Mapping[str, object], *, retain: bool = False) -> Outgoing:
     """A command as compact JSON at QoS 1 (delivered at least once, as Zigbee2MQTT expects)."""
     payload = json.dumps(dict(body), separators=(",", ":"), ensure_ascii=False).encode()
     return Outgoing(topic=topic, payload=payload, qos=1, retain=retain)
@@ -162,6 +160,9 @@ class Zigbee2MqttDevice:
     power: ClassVar[str] = "battery"
     attributes: ClassVar[tuple[str, ...]] = ()
     events: ClassVar[tuple[str, ...]] = ()
+    # Zigbee2MQTT reports availability itself; a sleeping battery sensor has no heartbeat.
+    heartbeat: ClassVar[bool] = False
+    refreshes: ClassVar[bool] = False
 
     def subscriptions(self, spec: DeviceSpec) -> list[str]:
         return [spec.topic, f"{spec.topic}/availability"]
@@ -171,12 +172,25 @@ class Zigbee2MqttDevice:
             return [decode_availability(payload)]
         return self.decode_state(json_object(payload))
 
-    def decode_state(self, data: dict[str, Any]) -> list[Reading]:
+    def decode_state(self, data: dict[str, object]) -> list[Reading]:
         """Readings in a Zigbee2MQTT state object."""
         raise NotImplementedError
 
     def encode(self, spec: DeviceSpec, command: Command) -> list[Outgoing]:
         raise ValueError(f"a {self.kind} device takes no commands")
+
+    def refresh(
+        self, spec: DeviceSpec, attributes: Mapping[str, object], readings: list[Reading], now: datetime
+    ) -> dict[str, object]:
+        return merged(readings)
+
+
+def merged(readings: list[Reading]) -> dict[str, object]:
+    """The attributes of `readings`, later ones winning: what a kind without history derives."""
+    out: dict[str, object] = {}
+    for reading in readings:
+        out.update(reading.attributes())
+    return out
 
 
 def decode_availability(payload: bytes) -> Availability:
@@ -194,7 +208,7 @@ def decode_availability(payload: bytes) -> Availability:
 # -- commands: the same checks, but a bad command is the caller's mistake, so ValueError --------
 
 
-def check_keys(kind: str, values: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
+def check_keys(kind: str, values: Mapping[str, object], allowed: tuple[str, ...]) -> None:
     """Raise ValueError when a command is empty or names something `kind` cannot do."""
     if not values:
         raise ValueError(f"a {kind} command needs at least one of: {', '.join(allowed)}")
@@ -204,7 +218,7 @@ def check_keys(kind: str, values: Mapping[str, Any], allowed: tuple[str, ...]) -
                          f"it understands {', '.join(allowed)}")
 
 
-def param_number(values: Mapping[str, Any], key: str, lo: float, hi: float) -> float | None:
+def param_number(values: Mapping[str, object], key: str, lo: float, hi: float) -> float | None:
     """A numeric command value within [lo, hi], None when absent; ValueError otherwise."""
     value = values.get(key)
     if value is None:
@@ -216,7 +230,7 @@ def param_number(values: Mapping[str, Any], key: str, lo: float, hi: float) -> f
     return float(value)
 
 
-def param_choice(values: Mapping[str, Any], key: str, choices: tuple[str, ...]) -> str | None:
+def param_choice(values: Mapping[str, object], key: str, choices: tuple[str, ...]) -> str | None:
     """A command value from a fixed vocabulary (case-insensitive), None when absent."""
     value = values.get(key)
     if value is None:

@@ -7,7 +7,7 @@ bed is empty.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from devices.base import Reading, Zigbee2MqttDevice, field_names, get_bool, get_int
 
@@ -26,7 +26,7 @@ class BedSensor(Zigbee2MqttDevice):
     attributes: ClassVar[tuple[str, ...]] = field_names(BedReading)
     events: ClassVar[tuple[str, ...]] = ()
 
-    def decode_state(self, data: dict[str, Any]) -> list[Reading]:
+    def decode_state(self, data: dict[str, object]) -> list[Reading]:
         return [
             BedReading(
                 occupancy=get_bool(data, "occupancy"),

@@ -9,7 +9,7 @@ floor plan speak of doors being open, and a double negative in a rule is a bug w
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from devices.base import Reading, Zigbee2MqttDevice, field_names, get_bool, get_int
 
@@ -34,7 +34,7 @@ class ContactSensor(Zigbee2MqttDevice):
     attributes: ClassVar[tuple[str, ...]] = field_names(ContactReading)
     events: ClassVar[tuple[str, ...]] = ()
 
-    def decode_state(self, data: dict[str, Any]) -> list[Reading]:
+    def decode_state(self, data: dict[str, object]) -> list[Reading]:
         contact = get_bool(data, "contact")
         return [
             ContactReading(

@@ -9,7 +9,7 @@ default, unless `invert_cover` is set there; we assume it is not). Commands go t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from devices.base import (
     Command,
@@ -48,7 +48,7 @@ class Curtain(Zigbee2MqttDevice):
     attributes: ClassVar[tuple[str, ...]] = field_names(CurtainReading)
     events: ClassVar[tuple[str, ...]] = ()
 
-    def decode_state(self, data: dict[str, Any]) -> list[Reading]:
+    def decode_state(self, data: dict[str, object]) -> list[Reading]:
         state = data.get("state")
         if isinstance(state, str) and state.upper() in ("ON", "OFF"):
             # Zigbee2MQTT has been seen publishing a leftover light-style "state": "OFF" for

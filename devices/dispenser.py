@@ -15,9 +15,10 @@ up after its own window, and it knows how many doses are left. Base topic `huis/
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any, ClassVar
+from datetime import datetime, timedelta
+from typing import ClassVar
 
 from controller.durations import parse_duration
 from controller.errors import PayloadError
@@ -37,6 +38,7 @@ from devices.base import (
     get_time,
     json_message,
     json_object,
+    merged,
 )
 
 EVENTS = ("dose_due", "dose_taken", "dose_missed", "refill_low")
@@ -61,11 +63,17 @@ class Dispenser:
     models: ClassVar[tuple[str, ...]] = ("medido",)
     power: ClassVar[str] = "mains"
     heartbeat: ClassVar[bool] = True  # state at least every 5 minutes (docs/devices.md)
+    refreshes: ClassVar[bool] = False
     attributes: ClassVar[tuple[str, ...]] = field_names(DispenserReading)
     events: ClassVar[tuple[str, ...]] = EVENTS
 
     def subscriptions(self, spec: DeviceSpec) -> list[str]:
         return [f"{spec.topic}/event", f"{spec.topic}/state", f"{spec.topic}/availability"]
+
+    def refresh(
+        self, spec: DeviceSpec, attributes: Mapping[str, object], readings: list[Reading], now: datetime
+    ) -> dict[str, object]:
+        return merged(readings)
 
     def decode(self, spec: DeviceSpec, topic: str, payload: bytes) -> list[Reading]:
         if topic == f"{spec.topic}/availability":
@@ -87,7 +95,7 @@ class Dispenser:
             raise ValueError(f"'snooze': {exc}") from exc
         if not SNOOZE[0] <= snooze <= SNOOZE[1]:
             raise ValueError(f"'snooze' should be between 1m and 2h, got {values['snooze']!r}")
-        body: dict[str, Any] = {"snooze": round(snooze.total_seconds())}
+        body: dict[str, object] = {"snooze": round(snooze.total_seconds())}
         dose = values.get("dose")
         if dose is not None:
             if not isinstance(dose, str) or not dose or len(dose) > DOSE_ID_MAX:
@@ -96,7 +104,7 @@ class Dispenser:
         return [json_message(f"{spec.topic}/set", body)]
 
 
-def decode_event(data: dict[str, Any]) -> DeviceEvent:
+def decode_event(data: dict[str, object]) -> DeviceEvent:
     """A dispenser event; unknown extra keys are ignored so newer firmware can add some."""
     name = data.get("event")
     if name not in EVENTS:
@@ -104,7 +112,7 @@ def decode_event(data: dict[str, Any]) -> DeviceEvent:
     when = get_time(data, "time")
     if when is None:
         raise PayloadError(f"{name} event has no 'time'")
-    event: dict[str, Any] = {"time": when.isoformat()}
+    event: dict[str, object] = {"time": when.isoformat()}
     dose = get_str(data, "dose", DOSE_ID_MAX)
     if dose is not None:
         event["dose"] = dose
@@ -119,7 +127,7 @@ def decode_event(data: dict[str, Any]) -> DeviceEvent:
     return DeviceEvent(name=name, data=event)
 
 
-def decode_state(data: dict[str, Any]) -> DispenserReading:
+def decode_state(data: dict[str, object]) -> DispenserReading:
     """The dispenser's state message."""
     next_at = get_time(data, "next_dose_at")
     return DispenserReading(

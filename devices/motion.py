@@ -10,7 +10,7 @@ may send only `illuminance`, so either may be absent.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from devices.base import Reading, Zigbee2MqttDevice, field_names, get_bool, get_int
 
@@ -36,7 +36,7 @@ class MotionSensor(Zigbee2MqttDevice):
     attributes: ClassVar[tuple[str, ...]] = field_names(MotionReading)
     events: ClassVar[tuple[str, ...]] = ()
 
-    def decode_state(self, data: dict[str, Any]) -> list[Reading]:
+    def decode_state(self, data: dict[str, object]) -> list[Reading]:
         return [
             MotionReading(
                 occupancy=get_bool(data, "occupancy"),

@@ -13,7 +13,7 @@ a PayloadError: logged and counted where a technician will see it, rather than s
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from controller.errors import PayloadError
 from devices.base import DeviceEvent, Reading, Zigbee2MqttDevice, field_names, get_int
@@ -35,7 +35,7 @@ class SosButton(Zigbee2MqttDevice):
     attributes: ClassVar[tuple[str, ...]] = field_names(SosReading)
     events: ClassVar[tuple[str, ...]] = ACTIONS
 
-    def decode_state(self, data: dict[str, Any]) -> list[Reading]:
+    def decode_state(self, data: dict[str, object]) -> list[Reading]:
         action = data.get("action")
         if action is not None and not isinstance(action, str):
             raise PayloadError(f"'action' should be a string, got {action!r}")

@@ -12,8 +12,10 @@ A small player (e.g. a Raspberry Pi running a text-to-speech engine) on base top
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from datetime import datetime
+from typing import ClassVar
 
 from controller.errors import PayloadError
 from devices.base import (
@@ -28,6 +30,7 @@ from devices.base import (
     get_int,
     json_message,
     json_object,
+    merged,
     param_number,
 )
 
@@ -46,11 +49,17 @@ class Speaker:
     models: ClassVar[tuple[str, ...]] = ("mqtt-tts",)
     power: ClassVar[str] = "mains"
     heartbeat: ClassVar[bool] = True  # state at least every 5 minutes (docs/devices.md)
+    refreshes: ClassVar[bool] = False
     attributes: ClassVar[tuple[str, ...]] = field_names(SpeakerReading)
     events: ClassVar[tuple[str, ...]] = ()
 
     def subscriptions(self, spec: DeviceSpec) -> list[str]:
         return [f"{spec.topic}/state", f"{spec.topic}/availability"]
+
+    def refresh(
+        self, spec: DeviceSpec, attributes: Mapping[str, object], readings: list[Reading], now: datetime
+    ) -> dict[str, object]:
+        return merged(readings)
 
     def decode(self, spec: DeviceSpec, topic: str, payload: bytes) -> list[Reading]:
         if topic == f"{spec.topic}/availability":
@@ -81,7 +90,7 @@ class Speaker:
         language = values.get("language", spec.options.get("language", "nl"))
         if not isinstance(language, str) or not LANGUAGE.fullmatch(language):
             raise ValueError(f"'language' should be a language code such as 'nl', got {language!r}")
-        body: dict[str, Any] = {"say": text.strip(), "language": language}
+        body: dict[str, object] = {"say": text.strip(), "language": language}
         if volume is not None:
             body["volume"] = int(volume)
         # Not retained: a speaker that reconnects must not repeat yesterday's announcement.

@@ -5,7 +5,7 @@ Each ESPresense receiver (one ESP32 per room) publishes what it hears on
 {"mac": "dd8800003777", "id": "iBeacon:...-3838-4949", "rssi@1m": -59, "rssi": -81.1,
 "raw": 9.12, "distance": 6.58, "var": 4.0, "int": 2028}. Older firmware also sends `speed` and
 `interval`. A receiver only publishes while it hears the tag, and says nothing when the tag
-leaves, so where the tag *is* depends on time and history: this adapter is `Refreshing`.
+leaves, so where the tag *is* depends on time and history: this adapter `refreshes`.
 
 Derived attributes (see docs/devices.md):
 - `sightings`: receiver -> {"room", "distance", "rssi", "at"} for receivers heard within
@@ -19,10 +19,11 @@ Receiver names are ESPresense room ids, chosen when the ESP32 was flashed; the o
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from controller.durations import parse_duration
 from controller.errors import PayloadError
@@ -85,6 +86,8 @@ class WanderTag:
     kind: ClassVar[str] = "tag"
     models: ClassVar[tuple[str, ...]] = ("espresense",)
     power: ClassVar[str] = "battery"
+    heartbeat: ClassVar[bool] = False  # ESPresense says nothing when no receiver hears the tag
+    refreshes: ClassVar[bool] = True
     # Derived by refresh(), not decoded: see the module docstring.
     attributes: ClassVar[tuple[str, ...]] = ("room", "receiver", "distance", "sightings")
     events: ClassVar[tuple[str, ...]] = ()
@@ -124,11 +127,11 @@ class WanderTag:
         raise ValueError("a tag takes no commands")
 
     def refresh(
-        self, spec: DeviceSpec, attributes: Mapping[str, Any], readings: list[Reading], now: datetime
-    ) -> dict[str, Any]:
+        self, spec: DeviceSpec, attributes: Mapping[str, object], readings: list[Reading], now: datetime
+    ) -> dict[str, object]:
         """Fold new sightings into the recent ones, forget stale ones, pick the nearest."""
         opts = tag_options(spec)
-        sightings: dict[str, dict[str, Any]] = {}
+        sightings: dict[str, dict[str, object]] = {}
         previous = attributes.get("sightings")
         if isinstance(previous, Mapping):
             for receiver, seen in previous.items():
@@ -148,15 +151,22 @@ class WanderTag:
         if not sightings:
             return {"sightings": {}, "room": OUTSIDE, "receiver": None, "distance": None}
         # Nearest wins; on a tie the stronger signal, then the name, so the answer is stable.
-        receiver, seen = min(
-            sightings.items(),
-            key=lambda item: (item[1]["distance"], -(item[1]["rssi"] or -1000.0), item[0]),
-        )
+        receiver, seen = min(sightings.items(), key=_nearest_first)
         return {"sightings": sightings, "room": seen["room"], "receiver": receiver,
                 "distance": seen["distance"]}
 
 
-def _parse_at(seen: Any) -> datetime | None:
+def _nearest_first(item: tuple[str, Mapping[str, object]]) -> tuple[float, float, str]:
+    """Sort key: distance, then the stronger signal, then the receiver's name."""
+    receiver, seen = item
+    distance, rssi = seen["distance"], seen["rssi"]
+    # Both were checked to be numbers (or rssi None) when the sighting was made or restored.
+    near = float(distance) if isinstance(distance, int | float) else math.inf
+    signal = float(rssi) if isinstance(rssi, int | float) else None
+    return (near, -(signal or -1000.0), receiver)
+
+
+def _parse_at(seen: object) -> datetime | None:
     # Attributes may come back from storage or another version of huis: skip what we cannot read.
     if not isinstance(seen, Mapping) or not isinstance(seen.get("distance"), int | float):
         return None

@@ -215,7 +215,7 @@ class Simulator:
             return
         raise SimulationError(f"{self.id} has no attribute '{name}'")
 
-    def coerce(self, values: Mapping[str, Any]) -> dict[str, Any]:
+    def coerce(self, values: Mapping[str, Any]) -> dict[str, object]:
         """Typed values for `apply`; SimulationError naming the attribute and what it takes."""
         known = {a.name: a for a in (*self.attributes, AVAILABILITY_ATTR)}
         out: dict[str, Any] = {}

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from controller.clock import AcceleratedClock, Clock, RealClock
-from controller.config import HomeConfig, load_home
+from controller.config import HomeConfig
 from controller.durations import format_duration
 from simulators.base import AVAILABILITY_ATTR, SimulationError
 from simulators.bus import BrokerConnection, Connection, Handler
@@ -44,7 +44,7 @@ EXIT_BROKER = 1
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The arguments of `huis simulate` (`--config` is added by controller.cli)."""
+    """The arguments of `huis simulate` (`--config` is added by huis.cli)."""
     parser.add_argument("device", nargs="?", help="device id from the configuration, e.g. bed_sensor")
     parser.add_argument("values", nargs="*", metavar="attribute=value",
                         help="what changes, e.g. occupancy=false contact=false room=outside")
@@ -66,9 +66,8 @@ class Request:
     story: Story | None = None
 
 
-def simulate(args: argparse.Namespace) -> int:
-    """Run `huis simulate`; returns the exit code."""
-    cfg = load_home(args.config)
+def simulate(args: argparse.Namespace, cfg: HomeConfig) -> int:
+    """Run `huis simulate` on the home `cfg` (loaded by the caller); returns the exit code."""
     home = SimulatedHome(cfg, RealClock())
     if args.list:
         print(listing(home))

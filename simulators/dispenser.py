@@ -89,7 +89,7 @@ class DispenserSimulator(Simulator):
                     return at.astimezone(UTC), t.strftime("%H:%M")
         raise AssertionError("a non-empty daily schedule always has a next dose")
 
-    def state(self) -> dict[str, Any]:
+    def state(self) -> dict[str, object]:
         out: dict[str, Any] = {"doses_left": self.doses_left,
                                "next_dose": self.next_dose_at(self.clock.now())[1]}
         if self.battery is not None:

@@ -22,7 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from controller.clock import AcceleratedClock, Clock
-from controller.config import Device, HomeConfig, Mqtt, device_topic
+from controller.config import Device, HomeConfig, Mqtt, device_topic, link_settings
 from controller.mqtt import LinkSettings
 from controller.yamlfile import suggest
 from simulators.base import SimSpec, SimulationError, Simulator
@@ -343,8 +343,6 @@ class SimulatedHome:
 def broker_settings(cfg: HomeConfig, host: str, port: int, client_id: str,
                     status_topic: str) -> LinkSettings:
     """LinkSettings for the simulators: the configured credentials, their own client id and status."""
-    from controller.runtime import link_settings
-
     mqtt = cfg.mqtt.model_copy(update={"host": host, "port": port}) if cfg.mqtt else Mqtt(host=host, port=port)
     settings = link_settings(cfg, mqtt)
     # Their own client id: the broker would otherwise disconnect the hub, which has the same one.

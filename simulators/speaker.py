@@ -58,7 +58,7 @@ class SpeakerSimulator(Simulator):
         self.send(f"{self.base}/availability", {"state": "online" if online else "offline"},
                   retain=True)
 
-    def state(self) -> dict[str, Any]:
+    def state(self) -> dict[str, object]:
         return {"speaking": self.speaking, "volume": self.volume}
 
     def publish_state(self) -> None:

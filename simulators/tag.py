@@ -81,7 +81,7 @@ class TagSimulator(Simulator):
         self.send(f"{self.spec.topic}/{self.room}", self.report())
         self.reports += 1
 
-    def report(self) -> dict[str, Any]:
+    def report(self) -> dict[str, object]:
         """The next ESPresense report: a slow random walk in distance, noisy raw readings."""
         previous = self._distance
         self._distance = max(0.3, min(6.0, previous + self.rng.uniform(-0.25, 0.25)))

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, ClassVar
 
+from controller.clock import Clock
 from simulators.base import Attr, SimSpec, SimulationError, Simulator
 
 log = logging.getLogger(__name__)
@@ -48,14 +49,14 @@ class ZigbeeSimulator(Simulator):
         # Z2M retains availability so a hub that starts later still knows.
         self.send(self.availability_topic(), {"state": "online" if online else "offline"}, retain=True)
 
-    def state(self) -> dict[str, Any]:
+    def state(self) -> dict[str, object]:
         """The device's own attributes (without battery and link quality)."""
         return {}
 
-    def battery_fields(self) -> dict[str, Any]:
+    def battery_fields(self) -> dict[str, object]:
         return {} if self.battery is None else {"battery": self.battery.percent()}
 
-    def payload(self, **extra: Any) -> dict[str, Any]:
+    def payload(self, **extra: Any) -> dict[str, object]:
         """What Zigbee2MQTT would publish now."""
         return {**self.state(), **self.battery_fields(), "linkquality": self.linkquality(), **extra}
 
@@ -69,7 +70,7 @@ class AqaraSimulator(ZigbeeSimulator):
 
     report_interval: ClassVar[float] = 50 * 60.0
 
-    def battery_fields(self) -> dict[str, Any]:
+    def battery_fields(self) -> dict[str, object]:
         if self.battery is None:
             return {}
         level = self.battery.level()
@@ -89,14 +90,14 @@ class BedSimulator(ZigbeeSimulator):
         Attr(name="battery", type="int", lo=0, hi=100, help="put in a battery at this level (%)"),
     )
 
-    def __init__(self, spec: SimSpec, clock: Any) -> None:
+    def __init__(self, spec: SimSpec, clock: Clock) -> None:
         super().__init__(spec, clock)
         self.occupancy = False
 
     def initial(self, local: datetime) -> None:
         self.occupancy = is_night(local)
 
-    def state(self) -> dict[str, Any]:
+    def state(self) -> dict[str, object]:
         return {"occupancy": self.occupancy}
 
     def set_occupancy(self, occupied: bool) -> None:
@@ -123,11 +124,11 @@ class ContactSimulator(AqaraSimulator):
         Attr(name="battery", type="int", lo=0, hi=100, help="put in a battery at this level (%)"),
     )
 
-    def __init__(self, spec: SimSpec, clock: Any) -> None:
+    def __init__(self, spec: SimSpec, clock: Clock) -> None:
         super().__init__(spec, clock)
         self.contact = True
 
-    def state(self) -> dict[str, Any]:
+    def state(self) -> dict[str, object]:
         return {"contact": self.contact}
 
     def set_contact(self, closed: bool) -> None:
@@ -174,7 +175,7 @@ class MotionSimulator(AqaraSimulator):
 
     blind_time: ClassVar[float] = 60.0
 
-    def __init__(self, spec: SimSpec, clock: Any) -> None:
+    def __init__(self, spec: SimSpec, clock: Clock) -> None:
         super().__init__(spec, clock)
         self.occupancy = False
         self.present = False
@@ -187,7 +188,7 @@ class MotionSimulator(AqaraSimulator):
             return self.lux_override
         return daylight_lux(self.local_now())
 
-    def state(self) -> dict[str, Any]:
+    def state(self) -> dict[str, object]:
         lux = self.illuminance()
         return {"occupancy": self.occupancy, "illuminance": lux, "illuminance_lux": lux}
 
@@ -361,7 +362,7 @@ class LightSimulator(CommandedSimulator):
         Attr(name="color_temp", type="int", lo=150, hi=500, help="mired, on models that have it"),
     )
 
-    def __init__(self, spec: SimSpec, clock: Any) -> None:
+    def __init__(self, spec: SimSpec, clock: Clock) -> None:
         super().__init__(spec, clock)
         self.on = False
         self.brightness = 254
@@ -369,7 +370,7 @@ class LightSimulator(CommandedSimulator):
         self.color_temp = 370 if self.color_range else None
         self.commands: list[dict[str, Any]] = []  # every /set it obeyed, for tests and the tour
 
-    def state(self) -> dict[str, Any]:
+    def state(self) -> dict[str, object]:
         out: dict[str, Any] = {"state": "ON" if self.on else "OFF", "brightness": self.brightness}
         if self.color_temp is not None:
             out["color_temp"] = self.color_temp
@@ -433,7 +434,7 @@ class CurtainSimulator(CommandedSimulator):
         Attr(name="battery", type="int", lo=0, hi=100, help="put in a battery at this level (%)"),
     )
 
-    def __init__(self, spec: SimSpec, clock: Any) -> None:
+    def __init__(self, spec: SimSpec, clock: Clock) -> None:
         super().__init__(spec, clock)
         self.position = 0.0
         self.running = False
@@ -443,7 +444,7 @@ class CurtainSimulator(CommandedSimulator):
     def initial(self, local: datetime) -> None:
         self.position = 0.0 if is_night(local) else 100.0
 
-    def state(self) -> dict[str, Any]:
+    def state(self) -> dict[str, object]:
         pos = round(self.position)
         return {"position": pos, "state": "OPEN" if pos > 0 else "CLOSE",
                 "running": self.running, "motor_state": self.motor}

@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 
 from controller.clock import VirtualClock
-from controller.config import HomeConfig, load_home
+from controller.config import HomeConfig
 from controller.hub import Hub
-from controller.mqtt import MemoryLink
+from controller.testing import MemoryLink
+from huis.compose import build_hub, load_home
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_CONFIG = ROOT / "config" / "home.yaml"
@@ -107,4 +108,4 @@ def demo_config() -> HomeConfig:
 @pytest.fixture
 async def hub(demo_config: HomeConfig, clock: VirtualClock) -> AsyncIterator[Hub]:
     """The demo home's hub on an in-memory link (see `hub.link.sent`)."""
-    yield Hub(demo_config, clock, MemoryLink())
+    yield build_hub(demo_config, clock, MemoryLink())

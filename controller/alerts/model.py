@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal
-
-from controller.events import Context
+from typing import Literal
 
 Severity = Literal["urgent", "warning", "info"]
 SEVERITIES: tuple[Severity, ...] = ("urgent", "warning", "info")
@@ -33,7 +31,7 @@ class ChannelTarget:
     """One way to reach one caregiver: a channel type plus its per-caregiver options."""
 
     type: str
-    options: Mapping[str, Any] = field(default_factory=dict)
+    options: Mapping[str, object] = field(default_factory=dict)
     timeout: timedelta = timedelta(seconds=10)
     retries: int = 2  # extra attempts after the first
     backoff: timedelta = timedelta(seconds=2)  # before the first retry; doubles each time
@@ -70,7 +68,7 @@ class Alert:
     state: str
     cause: str  # Context.explain(): the cause chain as one line
     cause_chain: tuple[Mapping[str, str], ...] = ()
-    data: Mapping[str, Any] = field(default_factory=dict)
+    data: Mapping[str, object] = field(default_factory=dict)
     raised_at: datetime
     updated_at: datetime
     step: int = 0  # the next escalation step to run
@@ -91,7 +89,7 @@ class Alert:
     def escalating(self) -> bool:
         return self.state in ESCALATING_STATES
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, object]:
         """A JSON-friendly copy."""
 
         def iso(t: datetime | None) -> str | None:
@@ -107,12 +105,6 @@ class Alert:
             "acknowledged_at": iso(self.acknowledged_at), "resolved_at": iso(self.resolved_at),
             "resolved_by": self.resolved_by, "resolution": self.resolution, "note": self.note,
         }
-
-
-def chain_of(context: Context) -> tuple[dict[str, str], ...]:
-    """A context's cause chain as plain dicts, newest first (what we store)."""
-    return tuple({"id": c.id, "origin": c.origin, "description": c.description}
-                 for c in context.chain())
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import time, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
@@ -20,6 +20,9 @@ from controller.alerts.model import SEVERITIES, ChannelTarget, Recipient, Severi
 from controller.durations import parse_duration
 from controller.errors import ConfigError, Problem
 from controller.yamlfile import Located, load_file, pydantic_problems, suggest
+
+if TYPE_CHECKING:
+    from controller.config import Caregiver
 
 # Channel types the service knows, and the options each needs per caregiver.
 CHANNEL_TYPES: dict[str, tuple[str, ...]] = {
@@ -157,7 +160,7 @@ class AlertsConfig:
     scenarios: Mapping[str, str] = field(default_factory=dict)  # scenario -> policy name
     quiet_hours: tuple[time, time] | None = None
     ack_link_ttl: timedelta = timedelta(hours=12)
-    channel_settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    channel_settings: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
     caregiver_channels: Mapping[str, tuple[ChannelTarget, ...]] = field(default_factory=dict)
     public_url: str | None = None  # where phones reach the hub; overrides the dashboard's address
     source: str = "<memory>"
@@ -167,15 +170,11 @@ class AlertsConfig:
         name = self.scenarios.get(scenario) or self.severities[severity].policy
         return self.policies[name]
 
-    def recipients(self, caregivers: Mapping[str, Any]) -> dict[str, Recipient]:
+    def recipients(self, caregivers: Mapping[str, Caregiver]) -> dict[str, Recipient]:
         """Recipients from home.yaml's caregivers (name, relation, language) plus our channels."""
-        out: dict[str, Recipient] = {}
-        for cid, cg in caregivers.items():
-            out[cid] = Recipient(id=cid, name=getattr(cg, "name", cid),
-                                 relation=getattr(cg, "relation", None),
-                                 language=getattr(cg, "language", "nl"),
-                                 channels=self.caregiver_channels.get(cid, ()))
-        return out
+        return {cid: Recipient(id=cid, name=cg.name, relation=cg.relation, language=cg.language,
+                               channels=self.caregiver_channels.get(cid, ()))
+                for cid, cg in caregivers.items()}
 
 
 _TARGET_DEFAULTS: dict[str, tuple[timedelta, int, timedelta]] = {
@@ -198,7 +197,7 @@ def _fields() -> dict[tuple[str | int, ...], list[str]]:
     }
 
 
-def _star(fields: dict[tuple[str | int, ...], list[str]], data: Any) -> dict[tuple[str | int, ...], list[str]]:
+def _star(fields: dict[tuple[str | int, ...], list[str]], data: object) -> dict[tuple[str | int, ...], list[str]]:
     out = dict(fields)
     if isinstance(data, dict):
         for section in ("severities", "policies", "caregivers"):
@@ -228,11 +227,21 @@ def parse_alerts(doc: Located, caregiver_ids: Iterable[str] | None = None) -> Al
 
 
 def _cross_check(model: AlertsFileModel, doc: Located, caregivers: set[str]) -> list[Problem]:
-    problems: list[Problem] = []
-    for sev in SEVERITIES:
-        if sev not in model.severities:
-            problems.append(doc.problem(("severities",), f"severity '{sev}' is not configured",
-                                        "every alert has a severity; give each a policy and channels"))
+    # The order of the checks is the order problems are reported in: the file's own order.
+    return [*_check_severities(model, doc), *_check_policies(model, doc, caregivers),
+            *_check_scenarios(model, doc), *_check_channel_sections(model, doc),
+            *_check_caregivers(model, doc, caregivers)]
+
+
+def _unknown_channel(doc: Located, path: tuple[str | int, ...], ctype: str) -> Problem:
+    return doc.problem(path, f"unknown channel type '{ctype}'",
+                       suggest(ctype, CHANNEL_TYPES) or f"known: {', '.join(CHANNEL_TYPES)}")
+
+
+def _check_severities(model: AlertsFileModel, doc: Located) -> list[Problem]:
+    problems = [doc.problem(("severities",), f"severity '{sev}' is not configured",
+                            "every alert has a severity; give each a policy and channels")
+                for sev in SEVERITIES if sev not in model.severities]
     for sev, rule in model.severities.items():
         path = ("severities", sev)
         if rule.policy not in model.policies:
@@ -241,13 +250,16 @@ def _cross_check(model: AlertsFileModel, doc: Located, caregivers: set[str]) -> 
         if rule.quiet_hours and sev == "urgent":
             problems.append(doc.problem((*path, "quiet_hours"), "quiet hours never apply to urgent alerts",
                                         "remove 'quiet_hours' here"))
-        for i, ch in enumerate(rule.channels):
-            if ch not in CHANNEL_TYPES:
-                problems.append(doc.problem((*path, "channels", i), f"unknown channel type '{ch}'",
-                                            suggest(ch, CHANNEL_TYPES) or f"known: {', '.join(CHANNEL_TYPES)}"))
+        problems += [_unknown_channel(doc, (*path, "channels", i), ch)
+                     for i, ch in enumerate(rule.channels) if ch not in CHANNEL_TYPES]
     if any(r.quiet_hours for r in model.severities.values()) and model.quiet_hours is None:
         problems.append(doc.problem(("quiet_hours",), "a severity respects quiet hours but none are set",
                                     "add quiet_hours: {start: '22:00', end: '07:00'}"))
+    return problems
+
+
+def _check_policies(model: AlertsFileModel, doc: Located, caregivers: set[str]) -> list[Problem]:
+    problems: list[Problem] = []
     for name, policy in model.policies.items():
         last = timedelta(0)
         for i, step in enumerate(policy.steps):
@@ -256,39 +268,46 @@ def _cross_check(model: AlertsFileModel, doc: Located, caregivers: set[str]) -> 
                 problems.append(doc.problem((*spath, "after"), "steps must be in order of 'after'",
                                             "a later step cannot come sooner than the one before"))
             last = step.after
-            for j, who in enumerate(step.notify):
-                if who not in caregivers:
-                    problems.append(doc.problem((*spath, "notify", j), f"unknown caregiver '{who}'",
-                                                suggest(who, caregivers)
-                                                or f"caregivers in home.yaml: {', '.join(sorted(caregivers))}"))
+            problems += [doc.problem((*spath, "notify", j), f"unknown caregiver '{who}'",
+                                     suggest(who, caregivers)
+                                     or f"caregivers in home.yaml: {', '.join(sorted(caregivers))}")
+                         for j, who in enumerate(step.notify) if who not in caregivers]
         if policy.repeat_last_every is not None and policy.repeat_last_every <= timedelta(0):
             problems.append(doc.problem(("policies", name, "repeat_last_every"), "must be longer than 0s"))
-    for scenario, pname in model.scenarios.items():
-        if pname not in model.policies:
-            problems.append(doc.problem(("scenarios", scenario), f"unknown policy '{pname}'",
-                                        suggest(pname, model.policies)))
-    for ctype in model.channels:
-        if ctype not in CHANNEL_TYPES:
-            problems.append(doc.problem(("channels", ctype), f"unknown channel type '{ctype}'",
-                                        suggest(ctype, CHANNEL_TYPES)))
+    return problems
+
+
+def _check_scenarios(model: AlertsFileModel, doc: Located) -> list[Problem]:
+    return [doc.problem(("scenarios", scenario), f"unknown policy '{pname}'", suggest(pname, model.policies))
+            for scenario, pname in model.scenarios.items() if pname not in model.policies]
+
+
+def _check_channel_sections(model: AlertsFileModel, doc: Located) -> list[Problem]:
+    return [doc.problem(("channels", ctype), f"unknown channel type '{ctype}'", suggest(ctype, CHANNEL_TYPES))
+            for ctype in model.channels if ctype not in CHANNEL_TYPES]
+
+
+def _check_caregivers(model: AlertsFileModel, doc: Located, caregivers: set[str]) -> list[Problem]:
+    problems: list[Problem] = []
     for cid, cg in model.caregivers.items():
         if cid not in caregivers:
             problems.append(doc.problem(("caregivers", cid), f"'{cid}' is not a caregiver in home.yaml",
                                         suggest(cid, caregivers)))
         for i, cch in enumerate(cg.channels):
-            cpath = ("caregivers", cid, "channels", i)
-            if cch.type not in CHANNEL_TYPES:
-                problems.append(doc.problem((*cpath, "type"), f"unknown channel type '{cch.type}'",
-                                            suggest(cch.type, CHANNEL_TYPES)
-                                            or f"known: {', '.join(CHANNEL_TYPES)}"))
-                continue
-            extra = cch.model_extra or {}
-            for needed in CHANNEL_TYPES[cch.type]:
-                if needed not in extra:
-                    problems.append(doc.problem(cpath, f"a channel of type '{cch.type}' needs '{needed}'"))
-            if cch.type == "apprise" and "url" not in extra and "url_env" not in extra:
-                problems.append(doc.problem(cpath, "an apprise channel needs 'url' or 'url_env'",
-                                            "url_env names an environment variable holding the URL"))
+            problems += _check_caregiver_channel(doc, ("caregivers", cid, "channels", i), cch)
+    return problems
+
+
+def _check_caregiver_channel(doc: Located, cpath: tuple[str | int, ...],
+                             cch: CaregiverChannelModel) -> list[Problem]:
+    if cch.type not in CHANNEL_TYPES:
+        return [_unknown_channel(doc, (*cpath, "type"), cch.type)]
+    extra = cch.model_extra or {}
+    problems = [doc.problem(cpath, f"a channel of type '{cch.type}' needs '{needed}'")
+                for needed in CHANNEL_TYPES[cch.type] if needed not in extra]
+    if cch.type == "apprise" and "url" not in extra and "url_env" not in extra:
+        problems.append(doc.problem(cpath, "an apprise channel needs 'url' or 'url_env'",
+                                    "url_env names an environment variable holding the URL"))
     return problems
 
 
@@ -306,28 +325,28 @@ def _build(model: AlertsFileModel, source: str) -> AlertsConfig:
         sev: SeverityRule(policy=r.policy, channels=tuple(r.channels), quiet_hours=r.quiet_hours)
         for sev, r in model.severities.items()
     }
-    settings: dict[str, dict[str, Any]] = {}
+    settings: dict[str, dict[str, object]] = {}
     for ctype, s in model.channels.items():
         settings[ctype] = {**(s.model_extra or {}),
                            **{k: getattr(s, k) for k in RETRY_KEYS if getattr(s, k) is not None}}
-    caregiver_channels: dict[str, tuple[ChannelTarget, ...]] = {}
-    for cid, cg in model.caregivers.items():
-        targets = []
-        for ch in cg.channels:
-            timeout, retries, backoff = _TARGET_DEFAULTS[ch.type]
-            base = settings.get(ch.type, {})
-            targets.append(ChannelTarget(
-                type=ch.type,
-                options=dict(ch.model_extra or {}),
-                timeout=ch.timeout or base.get("timeout") or timeout,
-                retries=ch.retries if ch.retries is not None else base.get("retries", retries),
-                backoff=ch.backoff or base.get("backoff") or backoff,
-            ))
-        caregiver_channels[cid] = tuple(targets)
+    caregiver_channels = {cid: tuple(_target(ch, model.channels.get(ch.type)) for ch in cg.channels)
+                          for cid, cg in model.caregivers.items()}
     qh = (model.quiet_hours.start, model.quiet_hours.end) if model.quiet_hours else None
     return AlertsConfig(policies=policies, severities=severities, scenarios=dict(model.scenarios),
                         quiet_hours=qh, ack_link_ttl=model.ack_link_ttl, channel_settings=settings,
                         caregiver_channels=caregiver_channels, public_url=model.public_url, source=source)
+
+
+def _target(ch: CaregiverChannelModel, section: ChannelSettingsModel | None) -> ChannelTarget:
+    # The caregiver's own setting wins, then the channel section's, then the type's default.
+    timeout, retries, backoff = _TARGET_DEFAULTS[ch.type]
+    if section is not None:
+        timeout = section.timeout or timeout
+        retries = section.retries if section.retries is not None else retries
+        backoff = section.backoff or backoff
+    return ChannelTarget(type=ch.type, options=dict(ch.model_extra or {}), timeout=ch.timeout or timeout,
+                         retries=ch.retries if ch.retries is not None else retries,
+                         backoff=ch.backoff or backoff)
 
 
 def load_alerts(path: str | Path, caregiver_ids: Iterable[str] | None = None) -> AlertsConfig:

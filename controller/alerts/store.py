@@ -16,7 +16,7 @@ import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, NotRequired, TypedDict, TypeVar
 
 import aiosqlite
 
@@ -186,7 +186,7 @@ def _dt(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
-def alert_from_row(row: Any) -> Alert:
+def alert_from_row(row: aiosqlite.Row) -> Alert:
     """An Alert from its stored row."""
     severity: Severity = row["severity"]
     raised = datetime.fromisoformat(row["raised_at"])
@@ -203,7 +203,7 @@ def alert_from_row(row: Any) -> Alert:
     )
 
 
-def _delivery(row: Any) -> Delivery:
+def _delivery(row: aiosqlite.Row) -> Delivery:
     return Delivery(id=row["id"], alert_id=row["alert_id"], kind=row["kind"], step=row["step"],
                     recipient=row["recipient"], text=row["text"], status=row["status"],
                     channel=row["channel"], receipt=row["receipt"])
@@ -215,12 +215,52 @@ _ALERT_COLUMNS = ("id", "key", "scenario", "severity", "message", "resident", "p
                   "resolved_by", "resolution", "note")
 
 
-def _alert_values(a: Alert) -> tuple[Any, ...]:
+def _alert_values(a: Alert) -> tuple[object, ...]:
     return (a.id, a.key, a.scenario, a.severity, a.message, a.resident, a.policy, a.state, a.cause,
             json.dumps([dict(c) for c in a.cause_chain]), json.dumps(dict(a.data), default=str),
             _iso(a.raised_at), _iso(a.updated_at), a.step, _iso(a.next_at), a.acknowledged_by,
             a.acknowledged_via, _iso(a.acknowledged_at), _iso(a.resolved_at), a.resolved_by,
             a.resolution, a.note)
+
+
+class AuditRow(TypedDict):
+    """One stored line of the audit log, as the technician's console shows it."""
+
+    seq: int
+    time: str
+    alert_id: str | None
+    event: str
+    resident: str | None
+    user: str | None
+    channel: str | None
+    detail: str
+    prev_hash: str
+    hash: str
+
+
+class TimelineItem(TypedDict):
+    """One line of an alert's timeline: a transition (from the audit log) or a delivery attempt."""
+
+    time: str
+    type: str  # 'transition' or 'attempt'
+    event: str
+    user: str | None
+    channel: str | None
+    detail: NotRequired[str]
+    seq: NotRequired[int]
+    kind: NotRequired[str]
+    step: NotRequired[int]
+    attempt: NotRequired[int]
+    ok: NotRequired[bool]
+    error: NotRequired[str | None]
+    receipt: NotRequired[str | None]
+    finished: NotRequired[str]
+
+
+def _audit_row(r: aiosqlite.Row) -> AuditRow:
+    return {"seq": r["seq"], "time": r["time"], "alert_id": r["alert_id"], "event": r["event"],
+            "resident": r["resident"], "user": r["user"], "channel": r["channel"],
+            "detail": r["detail"], "prev_hash": r["prev_hash"], "hash": r["hash"]}
 
 
 class DuplicateKey(Exception):
@@ -391,7 +431,7 @@ class AlertStore:
                     " VALUES (?, ?, ?, ?)", (nonce[0], alert.id, nonce[1], _iso(now)))
             sets = ", ".join(f"{c} = ?" for c in _ALERT_COLUMNS[1:])
             sql = f"UPDATE alerts SET {sets} WHERE id = ?"
-            params: tuple[Any, ...] = (*_alert_values(alert)[1:], alert.id)
+            params: tuple[object, ...] = (*_alert_values(alert)[1:], alert.id)
             if expect_state is not None:
                 sql += " AND state = ?"
                 params = (*params, expect_state)
@@ -503,17 +543,33 @@ class AlertStore:
             " AND status IN ('sent', 'pending') GROUP BY recipient ORDER BY first", (alert_id,))
         return [r["recipient"] for r in rows]
 
-    async def attempts(self, alert_id: str) -> list[dict[str, Any]]:
+    async def attempts(self, alert_id: str) -> list[TimelineItem]:
+        """Every delivery attempt for an alert, as timeline lines, in the order they were made."""
         rows = await self.db.fetchall(
             "SELECT a.*, d.kind, d.step FROM alert_attempts a JOIN alert_deliveries d"
             " ON d.id = a.delivery_id WHERE a.alert_id = ? ORDER BY a.id", (alert_id,))
-        return [dict(r) for r in rows]
+        return [{"time": a["started_at"], "type": "attempt", "event": "attempt",
+                 "user": a["recipient"], "channel": a["channel"], "kind": a["kind"],
+                 "step": a["step"], "attempt": a["attempt"], "ok": bool(a["ok"]),
+                 "error": a["error"], "receipt": a["receipt"], "finished": a["finished_at"]}
+                for a in rows]
+
+    async def timeline(self, alert_id: str) -> list[TimelineItem]:
+        """Transitions and delivery attempts of one alert, in time order."""
+        items: list[TimelineItem] = [
+            {"time": row["time"], "type": "transition", "event": row["event"], "user": row["user"],
+             "channel": row["channel"], "detail": row["detail"], "seq": row["seq"]}
+            for row in reversed(await self.audit(alert_id=alert_id, limit=10_000))]
+        items += await self.attempts(alert_id)
+        # Stable sort: within one instant, transitions keep their audit order.
+        items.sort(key=lambda i: i["time"])
+        return items
 
     async def audit(self, *, alert_id: str | None = None, limit: int = 200,
-                    before: int | None = None) -> list[dict[str, Any]]:
+                    before: int | None = None) -> list[AuditRow]:
         """Audit entries, newest first; `before` pages back by sequence number."""
         where: list[str] = []
-        params: list[Any] = []
+        params: list[object] = []
         if alert_id is not None:
             where.append("alert_id = ?")
             params.append(alert_id)
@@ -522,7 +578,7 @@ class AlertStore:
             params.append(before)
         sql = "SELECT * FROM alert_audit" + (" WHERE " + " AND ".join(where) if where else "")
         rows = await self.db.fetchall(sql + " ORDER BY seq DESC LIMIT ?", (*params, limit))
-        return [dict(r) for r in rows]
+        return [_audit_row(r) for r in rows]
 
     async def verify_audit(self) -> int | None:
         """Recompute the hash chain; the seq of the first broken entry, or None if intact."""

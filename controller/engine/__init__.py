@@ -11,8 +11,9 @@ See docs/scenarios.md for the language. Entry points:
 
 from __future__ import annotations
 
-from controller.engine.alerts import ALERT_EVENT, AlertSink, MemoryAlertSink
-from controller.engine.engine import HOUSE_CHANGED, Engine, ReloadResult
+from controller.engine.alert_sink import AlertSink
+from controller.engine.engine import Engine
+from controller.engine.house import HOUSE_CHANGED
 from controller.engine.loader import (
     LoadedScenario,
     ScenarioSet,
@@ -20,16 +21,15 @@ from controller.engine.loader import (
     load_scenario_text,
     load_scenarios,
 )
+from controller.engine.restore import ReloadResult
 from controller.engine.schema import scenario_json_schema
 from controller.engine.traces import Trace, load_traces, render_traces
 
 __all__ = [
-    "ALERT_EVENT",
     "HOUSE_CHANGED",
     "AlertSink",
     "Engine",
     "LoadedScenario",
-    "MemoryAlertSink",
     "ReloadResult",
     "ScenarioSet",
     "Trace",

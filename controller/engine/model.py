@@ -30,21 +30,21 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _DUTCH_WEEKDAYS = ("ma", "di", "wo", "do", "vr", "za", "zo")
 _WEEKDAY_GROUPS = {"weekdays": (0, 1, 2, 3, 4), "weekend": (5, 6), "daily": tuple(range(7))}
 
-_DURATION_SCHEMA: dict[str, Any] = {
+_DURATION_SCHEMA: dict[str, object] = {
     "anyOf": [
         {"type": "string", "pattern": r"^\s*(\d+(\.\d+)?\s*(ms|d|h|m|s)\s*)+$|^\d{1,2}:\d{2}(:\d{2})?$"},
         {"type": "number", "minimum": 0},
     ],
     "description": "a duration: '90s', '10m', '1h30m', '2d' or seconds",
 }
-_SIGNED_DURATION_SCHEMA: dict[str, Any] = {
+_SIGNED_DURATION_SCHEMA: dict[str, object] = {
     "anyOf": [
         {"type": "string", "pattern": r"^[+-]?\s*(\d+(\.\d+)?\s*(ms|d|h|m|s)\s*)+$"},
         {"type": "number"},
     ],
     "description": "a duration before (-) or after (+): '-30m', '1h'",
 }
-_TIME_SCHEMA: dict[str, Any] = {
+_TIME_SCHEMA: dict[str, object] = {
     "anyOf": [
         {"type": "string", "pattern": r"^\d{1,2}:\d{2}(:\d{2})?$"},
         # YAML 1.1 reads an unquoted 22:00 as the number 1320 (minutes).
@@ -53,7 +53,7 @@ _TIME_SCHEMA: dict[str, Any] = {
     "description": "a time of day, quoted: '07:30'",
 }
 _WEEKDAY_NAMES = [*WEEKDAYS, *_DUTCH_WEEKDAYS]
-_WEEKDAYS_SCHEMA: dict[str, Any] = {
+_WEEKDAYS_SCHEMA: dict[str, object] = {
     "anyOf": [
         {"type": "string", "enum": [*_WEEKDAY_NAMES, *_WEEKDAY_GROUPS]},
         {"type": "array", "items": {"type": "string", "enum": _WEEKDAY_NAMES}, "minItems": 1},
@@ -62,11 +62,11 @@ _WEEKDAYS_SCHEMA: dict[str, Any] = {
 }
 
 
-def _duration(value: Any) -> timedelta:
+def _duration(value: object) -> timedelta:
     return parse_duration(value)
 
 
-def _signed_duration(value: Any) -> timedelta:
+def _signed_duration(value: object) -> timedelta:
     if isinstance(value, str):
         text = value.strip()
         if text.startswith("-"):
@@ -77,7 +77,7 @@ def _signed_duration(value: Any) -> timedelta:
     return parse_duration(value)
 
 
-def parse_time_of_day(value: Any) -> time:
+def parse_time_of_day(value: object) -> time:
     """'07:30' (or YAML's 450 for an unquoted 7:30) -> time(7, 30); ValueError with a hint."""
     if isinstance(value, time):
         return value
@@ -94,7 +94,7 @@ def parse_time_of_day(value: Any) -> time:
     raise ValueError(f"{value!r} is not a time of day (try '07:30')")
 
 
-def parse_weekdays(value: Any) -> frozenset[int]:
+def parse_weekdays(value: object) -> frozenset[int]:
     """'weekend', 'mon' or a list of day names -> {0..6} with Monday 0."""
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list | tuple | set | frozenset) or not items:
@@ -174,9 +174,9 @@ class Parameter(_Strict):
     """A setting a technician can change without touching the scenario's logic."""
 
     type: ParamType
-    default: Any = Field(description="the value unless overridden")
-    min: Any = None
-    max: Any = None
+    default: object = Field(description="the value unless overridden")
+    min: object = None
+    max: object = None
     choices: list[str] | None = None
     description: str = ""
 
@@ -432,7 +432,8 @@ class LightAction(Selector):
         return self
 
     def values(self) -> dict[str, Any]:
-        """The command in Zigbee2MQTT vocabulary."""
+        """The command in the devices' vocabulary (controller.device_kind.Command); the light
+        adapter turns it into its wire format (kelvin into mireds, for one)."""
         out: dict[str, Any] = {}
         if self.state is not None:
             out["state"] = self.state
@@ -443,7 +444,7 @@ class LightAction(Selector):
         if self.color_temp is not None:
             out["color_temp"] = self.color_temp
         if self.kelvin is not None:
-            out["color_temp"] = round(1_000_000 / self.kelvin)
+            out["kelvin"] = self.kelvin
         if self.transition is not None:
             out["transition"] = _whole(self.transition.total_seconds())
         return out
@@ -467,7 +468,7 @@ class CurtainAction(Selector):
         return self
 
     def values(self) -> dict[str, Any]:
-        """The command in Zigbee2MQTT vocabulary."""
+        """The command in the devices' vocabulary (controller.device_kind.Command)."""
         if self.state is not None:
             return {"state": self.state.upper()}
         return {"position": self.position}
@@ -548,7 +549,7 @@ class MqttAction(_Strict):
 
     type: Literal["mqtt"]
     topic: str = Field(min_length=1)
-    payload: str | dict[str, Any] = ""
+    payload: str | dict[str, object] = ""
     qos: Literal[0, 1, 2] = 1
     retain: bool = False
 
@@ -557,7 +558,7 @@ class CommandAction(Selector):
     """Any device command, in Zigbee2MQTT /set vocabulary."""
 
     type: Literal["command"]
-    values: dict[str, Any] = Field(min_length=1)
+    values: dict[str, object] = Field(min_length=1)
 
 
 Action = Annotated[
@@ -600,7 +601,7 @@ class FileShell(_Strict):
     name: Id | None = None
     description: str = ""
     parameters: dict[Id, Parameter] = Field(default_factory=dict)
-    scenarios: list[Any] = Field(min_length=1)
+    scenarios: list[object] = Field(min_length=1)
 
 
 for _model in (AndCondition, OrCondition, NotCondition, IfAction, WaitAction, Scenario,

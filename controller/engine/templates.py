@@ -11,7 +11,6 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import time, timedelta
-from typing import Any
 
 from controller.engine.sun import spoken_duration
 
@@ -37,7 +36,7 @@ class Template:
         """True when the template has no placeholders."""
         return not self.names
 
-    def render(self, lookup: Callable[[tuple[str, ...]], Any], language: str = "nl") -> str:
+    def render(self, lookup: Callable[[tuple[str, ...]], object], language: str = "nl") -> str:
         """Fill in every placeholder through `lookup` (a missing value renders as '?')."""
         out: list[str] = []
         for part in self.parts:
@@ -77,7 +76,7 @@ def parse_template(text: str) -> Template:
     return Template(source=text, parts=tuple(parts))
 
 
-def format_value(value: Any, language: str = "nl") -> str:
+def format_value(value: object, language: str = "nl") -> str:
     """How a value reads in a message."""
     if value is None:
         return MISSING
@@ -94,9 +93,9 @@ def format_value(value: Any, language: str = "nl") -> str:
     return str(value)
 
 
-def lookup_path(root: Mapping[str, Any], path: tuple[str, ...]) -> Any:
-    """Walk nested mappings; None when any step is missing."""
-    value: Any = root
+def lookup_path(root: object, path: tuple[str, ...]) -> object:
+    """Walk nested mappings; None when any step is missing (or `root` is not a mapping)."""
+    value = root
     for name in path:
         if not isinstance(value, Mapping):
             return None

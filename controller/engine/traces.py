@@ -37,27 +37,27 @@ class RunTrace:
     run_id: str
     scenario: str
     started: datetime
-    trigger: dict[str, Any]
+    trigger: dict[str, object]
     cause: list[str] = field(default_factory=list)
-    conditions: list[dict[str, Any]] = field(default_factory=list)
-    actions: list[dict[str, Any]] = field(default_factory=list)
+    conditions: list[dict[str, object]] = field(default_factory=list)
+    actions: list[dict[str, object]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     status: str = RUNNING
     finished: datetime | None = None
 
     @classmethod
-    def start(cls, run_id: str, scenario: str, now: datetime, trigger: Mapping[str, Any],
+    def start(cls, run_id: str, scenario: str, now: datetime, trigger: Mapping[str, object],
               context: Context) -> RunTrace:
         """A new trace whose cause chain is `context`'s."""
         return cls(run_id=run_id, scenario=scenario, started=now, trigger=dict(trigger),
-                   cause=[link_text(c) for c in context.chain()])
+                   cause=context.links())
 
     def condition(self, description: str, result: bool, path: str = "") -> None:
         self.conditions.append({"path": path, "condition": description, "result": result})
 
     def action(self, path: str, description: str, outcome: str, ok: bool, at: datetime,
                context: Context | None = None) -> None:
-        entry: dict[str, Any] = {"path": path, "action": description, "outcome": outcome,
+        entry: dict[str, object] = {"path": path, "action": description, "outcome": outcome,
                                  "ok": ok, "at": at.isoformat()}
         if context is not None:
             entry["context"] = context.id
@@ -69,7 +69,7 @@ class RunTrace:
         if note:
             self.notes.append(note)
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, object]:
         return {
             "run": self.run_id, "scenario": self.scenario, "started": self.started.isoformat(),
             "finished": self.finished.isoformat() if self.finished else None,
@@ -78,7 +78,7 @@ class RunTrace:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> RunTrace:
+    def from_dict(cls, data: Mapping[str, Any]) -> RunTrace:  # parsed JSON
         return cls(
             run_id=data["run"], scenario=data["scenario"],
             started=datetime.fromisoformat(data["started"]),
@@ -92,11 +92,6 @@ class RunTrace:
         return json.dumps(self.as_dict(), default=str, ensure_ascii=False, separators=(",", ":"))
 
 
-def link_text(ctx: Context) -> str:
-    """One link of a cause chain as trace text: 'origin: description'."""
-    return f"{ctx.origin}: {ctx.description}" if ctx.description else ctx.origin
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Trace:
     """A stored trace."""
@@ -107,10 +102,10 @@ class Trace:
     started: datetime
     finished: datetime | None
     status: str
-    trigger: Mapping[str, Any]
+    trigger: Mapping[str, object]
     cause: tuple[str, ...]
-    conditions: tuple[Mapping[str, Any], ...]
-    actions: tuple[Mapping[str, Any], ...]
+    conditions: tuple[Mapping[str, object], ...]
+    actions: tuple[Mapping[str, object], ...]
     notes: tuple[str, ...]
 
     @classmethod

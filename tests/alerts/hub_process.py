@@ -17,11 +17,11 @@ import sys
 from controller.alerts.policy import load_alerts
 from controller.alerts.service import AlertService
 from controller.clock import RealClock
-from controller.config import load_home, resolve
+from controller.config import link_settings, resolve
 from controller.events import DEVICE_EVENT, Event
 from controller.mqtt import MqttLink
-from controller.runtime import build_hub, link_settings
 from controller.store import Database
+from huis.compose import build_hub, load_home
 
 
 async def main(config_path: str) -> None:

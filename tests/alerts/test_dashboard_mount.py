@@ -8,13 +8,14 @@ from controller.config import HomeConfig
 from controller.hub import Hub
 from controller.mqtt import MemoryLink
 from dashboard.app import create_app
+from devices import KINDS
 from tests.alerts.conftest import TOPIC, Harness, ctx
 from tests.alerts.fakes import NtfyServer
 
 
 async def test_link_pages_work_inside_the_dashboard(alerts: Harness, ntfy: NtfyServer,
                                                     demo_config: HomeConfig) -> None:
-    hub = Hub(demo_config, alerts.clock, MemoryLink())
+    hub = Hub(demo_config, alerts.clock, KINDS, MemoryLink())
     app = create_app(hub, db=alerts.db, alerts=alerts.svc)
     await alerts.svc.raise_alert(key="sos", scenario="sos", severity="urgent",
                                  message="Mevrouw Jansen heeft op de alarmknop gedrukt.", context=ctx(), data={})

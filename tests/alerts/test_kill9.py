@@ -157,4 +157,4 @@ async def test_kill9_of_a_hub_process_with_the_alert_service(tmp_path: Path, mos
 async def test_kill9_of_huis_run(tmp_path: Path, mosquitto: Mosquitto) -> None:
     # The whole home as shipped: scenarios/sos.yaml raises the alert through the rule engine,
     # alerts.yaml next to home.yaml configures the service; ready once /api/health says MQTT is up.
-    await run_kill9(tmp_path, mosquitto, [sys.executable, "-m", "controller.cli", "run"])
+    await run_kill9(tmp_path, mosquitto, [sys.executable, "-m", "huis.cli", "run"])

@@ -23,7 +23,7 @@ def config_in(tmp_path: Path) -> Path:
 
 
 def huis(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "controller.cli", *args], input=stdin,
+    return subprocess.run([sys.executable, "-m", "huis.cli", *args], input=stdin,
                           capture_output=True, text=True, timeout=60, cwd=ROOT)
 
 

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from controller.config import load_home, parse_home
+from controller.config import parse_home
 from controller.errors import ConfigError
 from controller.yamlfile import load_text
+from huis.compose import KINDS, load_home
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 
@@ -22,7 +23,7 @@ resident: {pseudonym: Mevrouw Jansen}
 
 
 def test_minimal_config_gets_defaults() -> None:
-    cfg = parse_home(load_text(MINIMAL, "home.yaml"))
+    cfg = parse_home(load_text(MINIMAL, "home.yaml"), KINDS)
     assert cfg.home.location.timezone == "Europe/Amsterdam"
     assert cfg.mqtt is None  # -> embedded broker in `huis demo`
     assert cfg.devices["bed_sensor"].kind == "bed"
@@ -55,7 +56,7 @@ def test_broken_config_reports_every_problem_with_file_line_and_hint() -> None:
 
 def test_yaml_syntax_error_names_the_line() -> None:
     with pytest.raises(ConfigError) as info:
-        parse_home(load_text("rooms:\n  bedroom: {name: x\nresident: y\n", "bad.yaml"))
+        parse_home(load_text("rooms:\n  bedroom: {name: x\nresident: y\n", "bad.yaml"), KINDS)
     (problem,) = info.value.problems
     assert problem.file == "bad.yaml"
     assert problem.line == 3
@@ -75,7 +76,7 @@ def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
 
 def test_huis_check_exits_2_and_prints_file_line(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "controller.cli", "check", str(DATA / "broken_home.yaml")],
+        [sys.executable, "-m", "huis.cli", "check", str(DATA / "broken_home.yaml")],
         capture_output=True, text=True, timeout=60,
     )
     assert result.returncode == 2
@@ -86,7 +87,7 @@ def test_huis_check_exits_2_and_prints_file_line(tmp_path: Path) -> None:
 def test_huis_check_accepts_a_valid_file(tmp_path: Path) -> None:
     good = tmp_path / "home.yaml"
     good.write_text(MINIMAL + "scenarios: []\nalerts: null\n")
-    result = subprocess.run([sys.executable, "-m", "controller.cli", "check", str(good)],
+    result = subprocess.run([sys.executable, "-m", "huis.cli", "check", str(good)],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "OK" in result.stdout
@@ -95,7 +96,7 @@ def test_huis_check_accepts_a_valid_file(tmp_path: Path) -> None:
 def test_huis_check_reports_a_missing_alerts_file(tmp_path: Path) -> None:
     home = tmp_path / "home.yaml"
     home.write_text(MINIMAL + "scenarios: []\n")
-    result = subprocess.run([sys.executable, "-m", "controller.cli", "check", str(home)],
+    result = subprocess.run([sys.executable, "-m", "huis.cli", "check", str(home)],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert f"{tmp_path / 'alerts.yaml'}: cannot read file" in result.stderr

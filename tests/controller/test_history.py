@@ -8,9 +8,10 @@ from controller.config import parse_home
 from controller.events import Context
 from controller.history import History
 from controller.hub import Hub
-from controller.mqtt import MemoryLink
 from controller.store import Database
+from controller.testing import MemoryLink
 from controller.yamlfile import load_text
+from huis.compose import KINDS, build_hub
 
 HOME = """
 rooms:
@@ -22,7 +23,7 @@ resident: {pseudonym: Mevrouw Jansen}
 
 
 async def test_history_records_changes_to_a_real_sqlite_file(tmp_path: Path, clock: VirtualClock) -> None:
-    hub = Hub(parse_home(load_text(HOME, "home.yaml")), clock, MemoryLink())
+    hub = build_hub(parse_home(load_text(HOME, "home.yaml"), KINDS), clock, MemoryLink())
     db = await Database.connect(tmp_path / "huis.db")
     history = History(db, hub.bus, clock)
     await history.open()
@@ -53,7 +54,7 @@ async def test_history_records_changes_to_a_real_sqlite_file(tmp_path: Path, clo
 
 
 async def test_query_filters_by_device_and_type(tmp_path: Path, clock: VirtualClock) -> None:
-    hub = Hub(parse_home(load_text(HOME, "home.yaml")), clock, MemoryLink())
+    hub = build_hub(parse_home(load_text(HOME, "home.yaml"), KINDS), clock, MemoryLink())
     async with await Database.connect(tmp_path / "h.db") as db:
         history = History(db, hub.bus, clock)
         await history.open()

@@ -18,6 +18,7 @@ from controller.mqtt import MemoryLink
 from controller.store import Database
 from dashboard.app import create_app
 from dashboard.auth import SESSION_COOKIE, AuthError, create_user
+from devices import KINDS
 from tests.dashboard.conftest import CAREGIVER_NAMES, PASSWORD, add_user, csrf, login
 
 RESIDENT = "Mevrouw Jansen"
@@ -425,7 +426,7 @@ async def test_todays_timeline_survives_a_hub_restart(demo_config: HomeConfig, d
                                                       clock: VirtualClock) -> None:
     from controller.history import History
 
-    before = Hub(demo_config, clock, MemoryLink())
+    before = Hub(demo_config, clock, KINDS, MemoryLink())
     history = History(db, before.bus, clock)
     await history.open()
     contexts: list[Context] = []
@@ -437,7 +438,7 @@ async def test_todays_timeline_survives_a_hub_restart(demo_config: HomeConfig, d
     await clock.advance(minutes=30)
 
     # A new process: a fresh hub and dashboard on the same database.
-    after = Hub(demo_config, clock, MemoryLink())
+    after = Hub(demo_config, clock, KINDS, MemoryLink())
     app = create_app(after, db=db, history=History(db, after.bus, clock))
     await add_user(db, clock, "anna", "caregiver", residents=(RESIDENT,), caregiver="anna")
     after.inject("zigbee2mqtt/front_door", {"contact": False})

@@ -25,6 +25,7 @@ from controller.events import Context
 from controller.hub import Hub
 from controller.store import Database
 from dashboard.app import create_app
+from devices import KINDS
 from tests.dashboard.conftest import ARTIFACTS, PASSWORD, Server, add_user, running
 
 pytestmark = pytest.mark.browser
@@ -263,12 +264,13 @@ scenarios:
 
 async def test_a_technician_loads_a_broken_scenario_and_the_old_set_runs_on(
         hub: Hub, db: Database, clock: VirtualClock, browser: Any, tmp_path: Path) -> None:
-    from controller.engine import Engine, MemoryAlertSink, load_scenarios
+    from controller.engine import Engine, load_scenarios
+    from controller.testing import MemoryAlertSink
 
     folder = tmp_path / "scenarios"
     folder.mkdir()
     (folder / "night.yaml").write_text(GOOD, encoding="utf-8")
-    engine = Engine(hub, db, MemoryAlertSink(), load_scenarios([folder], hub.config), paths=[folder])
+    engine = Engine(hub, db, MemoryAlertSink(), load_scenarios([folder], hub.config, KINDS), paths=[folder])
     engine_task = asyncio.create_task(engine.run())
     await asyncio.wait_for(engine.ready.wait(), 10)
     await add_user(db, clock, "tech", "technician")

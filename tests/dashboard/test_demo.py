@@ -14,11 +14,11 @@ import pytest
 from playwright.async_api import expect
 
 from controller.clock import VirtualClock
-from controller.config import HomeConfig, Mqtt
+from controller.config import HomeConfig, Mqtt, link_settings
 from controller.hub import Hub
-from controller.runtime import build_hub, link_settings
 from controller.store import Database
 from dashboard.app import create_app
+from huis.compose import build_hub
 from simulators.home import SimulatedHome, run_simulators
 from tests.conftest import Mosquitto
 from tests.dashboard.conftest import running

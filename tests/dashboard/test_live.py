@@ -10,7 +10,7 @@ import httpx
 from websockets.asyncio.client import connect
 
 from controller.clock import VirtualClock
-from controller.events import Context, Event
+from controller.events import ALERT_CHANGED, AlertAction, AlertChanged, Context, Event
 from controller.hub import Hub
 from controller.store import Database
 from dashboard.auth import SESSION_COOKIE
@@ -103,3 +103,21 @@ async def test_a_technicians_socket_also_carries_raw_events(server: Server, hub:
         event = (await next_of(ws, "event", frames))["event"]
         assert event["type"] == "payload_error" and event["device"] == "front_door"
         assert event["cause"] == "device:front_door: zigbee2mqtt/front_door"
+
+
+async def test_an_alert_leaves_the_visitor_list_when_cancelled(server: Server, hub: Hub) -> None:
+    frames: list[str] = []
+
+    def change(action: str, state: str) -> Event:
+        data: AlertChanged = {"action": AlertAction(action), "id": "al-7", "key": "door.open",
+                              "scenario": "door_open", "severity": "warning", "state": state,
+                              "message": "De voordeur staat open.", "by": None, "channel": None}
+        return ALERT_CHANGED.event(time=hub.clock.now(), context=Context(origin="alerts"), data=data)
+
+    async with connect(f"ws://127.0.0.1:{server.port}/ws/live") as ws:
+        await next_of(ws, "snapshot", frames)
+        hub.bus.publish(change("raised", "raised"))
+        shown = (await next_of(ws, "alerts", frames))["alerts"]
+        assert [(a["id"], a["state"], a["acknowledged"]) for a in shown] == [("al-7", "raised", False)]
+        hub.bus.publish(change("cancelled", "cancelled"))
+        assert (await next_of(ws, "alerts", frames))["alerts"] == []

@@ -104,11 +104,10 @@ async def test_the_speaker_is_quoted(hub: Hub, told: list[Any]) -> None:
 
 
 def test_a_cause_chain_survives_its_text_form() -> None:
-    from dashboard.narrate import context_from_cause
-
     ctx = Context(origin="device:bed_sensor", description="message on zigbee2mqtt/bed_sensor") \
         .child("timer", "for 10m").child("scenario:night_exit_warning", "bed empty: a: b")
-    again = context_from_cause(ctx.explain())
+    again = Context.from_json(ctx.explain())
+    assert again is not None
     assert again.explain() == ctx.explain()
     assert [c.origin for c in again.chain()] == ["scenario:night_exit_warning", "timer",
                                                  "device:bed_sensor"]

@@ -19,11 +19,10 @@ import pytest
 from playwright.async_api import expect
 
 from controller.alerts.channels.page import PageChannel
-from controller.app import Home, open_home
 from controller.clock import VirtualClock
-from controller.config import HomeConfig, Mqtt
-from controller.runtime import link_settings
+from controller.config import HomeConfig, Mqtt, link_settings
 from dashboard.app import create_app
+from huis.compose import Home, open_home
 from simulators.home import SimulatedHome, run_simulators
 from tests.conftest import Mosquitto
 from tests.dashboard.conftest import running

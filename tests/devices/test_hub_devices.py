@@ -11,8 +11,9 @@ from controller.clock import VirtualClock
 from controller.config import Device, HomeConfig
 from controller.events import DEVICE_EVENT, PAYLOAD_ERROR, STATE_CHANGED, Context, Event
 from controller.hub import Hub
-from controller.mqtt import MemoryLink
+from controller.testing import MemoryLink
 from devices import KINDS
+from huis.compose import build_hub
 
 CTX = Context(origin="test", description="device adapter end-to-end test")
 
@@ -143,7 +144,7 @@ async def test_speaker_with_an_explicit_topic(demo_config: HomeConfig, clock: Vi
     # device_topic() has no speaker convention yet, hence the explicit topic.
     speaker = Device(kind="speaker", room="kitchen", topic="huis/speaker/kitchen_speaker")
     cfg = demo_config.model_copy(update={"devices": {**demo_config.devices, "kitchen_speaker": speaker}})
-    hub = Hub(cfg, clock, MemoryLink())
+    hub = build_hub(cfg, clock, MemoryLink())
     hub.inject("huis/speaker/kitchen_speaker/state", {"volume": 40, "speaking": False})
     assert hub.state.get("kitchen_speaker").attributes == {"volume": 40, "speaking": False}
     hub.command("kitchen_speaker", {"say": "De achterdeur staat open.", "language": "nl"}, CTX)
@@ -182,7 +183,7 @@ async def test_garbage_is_counted_and_the_hub_keeps_working(hub: Hub, dev_id: st
 
 
 async def test_declared_attributes_cover_what_the_hub_stores(hub: Hub) -> None:
-    # The scenario loader checks attribute names against `attributes` (controller/engine/kinds.py),
+    # The scenario loader checks attribute names against `attributes` (controller/engine/device_facts.py),
     # so every attribute an adapter can produce must be declared.
     for topic, payload in [
         ("zigbee2mqtt/bed_sensor", {"occupancy": True, "battery": 87, "linkquality": 120}),

@@ -15,10 +15,11 @@ import pytest
 
 from controller.clock import VirtualClock
 from controller.config import HomeConfig
-from controller.engine import Engine, MemoryAlertSink, Trace, load_scenario_text
+from controller.engine import Engine, Trace, load_scenario_text
 from controller.hub import Hub
-from controller.mqtt import MemoryLink
 from controller.store import Database
+from controller.testing import MemoryAlertSink, MemoryLink
+from huis.compose import Parts, build_hub
 
 HOME: dict[str, Any] = {
     "home": {"name": "Testhuis", "language": "nl"},
@@ -56,7 +57,7 @@ def home() -> HomeConfig:
 
 @pytest.fixture
 def hub(home: HomeConfig, clock: VirtualClock) -> Hub:
-    return Hub(home, clock, MemoryLink())
+    return build_hub(home, clock, MemoryLink())
 
 
 @pytest.fixture
@@ -93,8 +94,8 @@ async def running(engine: Engine) -> AsyncIterator[Engine]:
 
 def engine_for(hub: Hub, db: Database, sink: MemoryAlertSink, text: str,
                overrides: dict[str, dict[str, Any]] | None = None) -> Engine:
-    return Engine(hub, db, sink, load_scenario_text(text, hub.config, "test.yaml", overrides),
-                  paths=[])
+    scenarios = load_scenario_text(text, hub.config, hub.kinds, "test.yaml", overrides)
+    return Parts(config=hub.config, scenarios=scenarios, paths=()).engine(hub, db, sink)
 
 
 def sent(hub: Hub, topic: str) -> list[Any]:

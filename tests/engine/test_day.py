@@ -12,11 +12,13 @@ from typing import Any
 
 from controller.clock import VirtualClock
 from controller.config import HomeConfig
-from controller.engine import Engine, MemoryAlertSink, load_scenarios
+from controller.engine import Engine, load_scenarios
 from controller.events import COMMAND_SENT, Event
 from controller.hub import Hub
 from controller.mqtt import MemoryLink
 from controller.store import Database
+from controller.testing import MemoryAlertSink
+from devices import KINDS
 
 from .conftest import TZ, advance_to, running
 
@@ -57,7 +59,7 @@ class Timeline(MemoryAlertSink):
 
 async def test_a_monday_in_the_demo_home(demo_config: HomeConfig, tmp_path: Path) -> None:
     clock = VirtualClock(datetime(2026, 1, 4, 23, 0, tzinfo=UTC))  # Monday 00:00 in Zwolle
-    hub = Hub(demo_config, clock, MemoryLink())
+    hub = Hub(demo_config, clock, KINDS, MemoryLink())
     timeline = Timeline(hub, clock)
     db = await Database.connect(tmp_path / "huis.db")
 
@@ -71,7 +73,7 @@ async def test_a_monday_in_the_demo_home(demo_config: HomeConfig, tmp_path: Path
         hub.inject("huis/dispenser/dispenser/event",
                    {"event": event, "dose": "08:00", "time": clock.now().isoformat()})
 
-    engine = Engine(hub, db, timeline, load_scenarios([SHOWCASE], demo_config), paths=[])
+    engine = Engine(hub, db, timeline, load_scenarios([SHOWCASE], demo_config, KINDS), paths=[])
     try:
         async with running(engine):
             bed(True)

@@ -10,11 +10,13 @@ import pytest
 
 from controller.clock import VirtualClock
 from controller.config import HomeConfig
-from controller.engine import Engine, MemoryAlertSink, load_scenarios
+from controller.engine import Engine, load_scenarios
 from controller.errors import ConfigError
 from controller.hub import Hub
 from controller.mqtt import MemoryLink
 from controller.store import Database
+from controller.testing import MemoryAlertSink
+from devices import KINDS
 
 from .conftest import advance_to, bed, local, running, sent, traces_of
 
@@ -42,7 +44,7 @@ class Home:
         self.db_path = folder / "huis.db"
         self.scenarios = folder / "scenarios"
         self.scenarios.mkdir()
-        self.hub = Hub(config, clock, MemoryLink())
+        self.hub = Hub(config, clock, KINDS, MemoryLink())
         self.sink = MemoryAlertSink()
 
     def write(self, text: str, name: str = "night.yaml") -> None:
@@ -52,11 +54,11 @@ class Home:
     async def start(self, *, new_hub: bool = True) -> AsyncIterator[Engine]:
         """A hub start: fresh hub state (unless `new_hub` is False) and a new engine."""
         if new_hub:
-            self.hub = Hub(self.config, self.clock, MemoryLink())
+            self.hub = Hub(self.config, self.clock, KINDS, MemoryLink())
         db = await Database.connect(self.db_path)
         try:
             engine = Engine(self.hub, db, self.sink,
-                            load_scenarios([self.scenarios], self.config), paths=[self.scenarios])
+                            load_scenarios([self.scenarios], self.config, KINDS), paths=[self.scenarios])
             async with running(engine):
                 yield engine
         finally:
@@ -113,7 +115,7 @@ async def test_a_value_seen_at_start_cancels_a_contradicted_timer(house: Home,
         await advance_to(clock, "23:00")
         bed(house.hub, False)
         await clock.advance(minutes=4)
-    house.hub = Hub(house.config, clock, MemoryLink())
+    house.hub = Hub(house.config, clock, KINDS, MemoryLink())
     bed(house.hub, True)  # back in bed, reported before the engine starts
     async with house.start(new_hub=False) as engine:
         await clock.advance(minutes=30)
@@ -140,7 +142,7 @@ async def test_no_second_fire_after_a_restart_in_the_same_episode(house: Home,
         bed(house.hub, False)
         await clock.advance(minutes=15)
         assert len(house.sink.raised) == 1
-    house.hub = Hub(house.config, clock, MemoryLink())
+    house.hub = Hub(house.config, clock, KINDS, MemoryLink())
     bed(house.hub, False)  # still out of bed after the restart
     async with house.start(new_hub=False) as engine:
         await clock.advance(minutes=30)
@@ -352,7 +354,7 @@ scenarios:
         bed(house.hub, True)
         bed(house.hub, False)
         await clock.advance(minutes=10)
-    house.hub = Hub(house.config, clock, MemoryLink())
+    house.hub = Hub(house.config, clock, KINDS, MemoryLink())
     bed(house.hub, True)  # back in bed while the hub was down; retained state arrives first
     async with house.start(new_hub=False):
         await clock.advance(seconds=1)
@@ -425,7 +427,7 @@ async def test_events_before_the_engine_is_ready_are_not_lost(house: Home, home:
     await advance_to(clock, "23:00")
     db = await Database.connect(house.db_path)
     try:
-        engine = Engine(house.hub, db, house.sink, load_scenarios([house.scenarios], home))
+        engine = Engine(house.hub, db, house.sink, load_scenarios([house.scenarios], home, KINDS))
         bed(house.hub, True)
         bed(house.hub, False)
         house.hub.inject("zigbee2mqtt/sos_button", {"action": "emergency"})

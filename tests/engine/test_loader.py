@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 import jsonschema
 import pytest
@@ -11,6 +12,9 @@ import yaml
 from controller.config import HomeConfig
 from controller.engine import check_paths, load_scenario_text, load_scenarios, scenario_json_schema
 from controller.errors import ConfigError
+from devices import KINDS
+from devices.bed import BedSensor
+from devices.sos import SosButton
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "scenarios" / "_examples"
@@ -19,12 +23,12 @@ DEMO = ROOT / "config" / "home.yaml"
 
 def problems(text: str, home: HomeConfig) -> list[str]:
     with pytest.raises(ConfigError) as caught:
-        load_scenario_text(text, home, "s.yaml")
+        load_scenario_text(text, home, KINDS, "s.yaml")
     return [str(p) for p in caught.value.problems]
 
 
 def test_broken_example_reports_every_problem_with_file_and_line() -> None:
-    found = [str(p) for p in check_paths([DEMO, EXAMPLES / "broken.yaml"])]
+    found = [str(p) for p in check_paths([DEMO, EXAMPLES / "broken.yaml"], KINDS)]
     f = EXAMPLES / "broken.yaml"
     assert found == [
         f"{f}:6: scenarios[0].triggers[0].device: unknown device 'bed_sensr' (did you mean 'bed_sensor'?)",
@@ -41,7 +45,7 @@ def test_broken_example_reports_every_problem_with_file_and_line() -> None:
 
 
 def test_showcase_is_valid_against_the_demo_home() -> None:
-    assert check_paths([DEMO, EXAMPLES / "showcase.yaml"]) == []
+    assert check_paths([DEMO, EXAMPLES / "showcase.yaml"], KINDS) == []
 
 
 def test_check_paths_with_only_a_config_checks_its_scenario_folders(tmp_path: Path) -> None:
@@ -53,7 +57,7 @@ def test_check_paths_with_only_a_config_checks_its_scenario_folders(tmp_path: Pa
         "scenarios:\n  - id: a\n    triggers: [{type: time, at: '07:00'}]\n"
         "    actions: [{type: light, device: kitchen_lamp, state: on}]\n")
     (tmp_path / "scenarios" / "_skipped.yaml").write_text("not: [valid")
-    assert [str(p) for p in check_paths([config])] == [
+    assert [str(p) for p in check_paths([config], KINDS)] == [
         f"{tmp_path}/scenarios/a.yaml:4: scenarios[0].actions[0].device: unknown device "
         "'kitchen_lamp' (did you mean 'kitchen_light'?)"]
 
@@ -137,13 +141,13 @@ scenarios:
     triggers: [{type: state, device: bed_sensor, attribute: occupancy, to: false, for: $tolerance}]
     actions: [{type: light, device: bedroom_light, brightness_percent: $level}]
 """
-    loaded = load_scenario_text(text, home, "s.yaml", {"night": {"tolerance": "20m"}})
+    loaded = load_scenario_text(text, home, KINDS, "s.yaml", {"night": {"tolerance": "20m"}})
     [s] = loaded.scenarios
     assert s.model.triggers[0].for_.total_seconds() == 1200  # type: ignore[union-attr]
     assert s.parameters["tolerance"].overridden
     assert s.parameters["level"].value == 10
     with pytest.raises(ConfigError) as caught:
-        load_scenario_text(text, home, "s.yaml", {"night": {"tolerance": "45m", "nope": 1}})
+        load_scenario_text(text, home, KINDS, "s.yaml", {"night": {"tolerance": "45m", "nope": 1}})
     assert [str(p) for p in caught.value.problems] == [
         "s.yaml:3: parameters.tolerance: override for night.tolerance: '45m' is above the maximum '30m'",
         "<parameters>: night.nope: no parameter 'nope' in 'night'",
@@ -162,7 +166,7 @@ def test_unquoted_times_and_yaml_booleans(home: HomeConfig) -> None:
     triggers: [{type: time, at: 22:30}]
     conditions: [{type: time, after: 22:00, before: 07:00}]
     actions: [{type: light, device: bedroom_light, state: off}]
-""", home)
+""", home, KINDS)
     [s] = loaded.scenarios
     assert str(s.model.triggers[0].at) == "22:30:00"  # type: ignore[union-attr]
     assert s.model.actions[0].state == "OFF"  # type: ignore[union-attr]
@@ -170,9 +174,9 @@ def test_unquoted_times_and_yaml_booleans(home: HomeConfig) -> None:
 
 def test_digests_tell_changes_apart(home: HomeConfig, tmp_path: Path) -> None:
     base = "scenarios:\n  - {id: a, triggers: [{type: time, at: '07:00'}], actions: [%s]}\n"
-    one = load_scenario_text(base % "{type: set_mode, mode: day}", home).scenarios[0]
-    same = load_scenario_text("\n" + base % "{type: set_mode, mode: day}", home).scenarios[0]
-    other = load_scenario_text(base % "{type: set_mode, mode: night}", home).scenarios[0]
+    one = load_scenario_text(base % "{type: set_mode, mode: day}", home, KINDS).scenarios[0]
+    same = load_scenario_text("\n" + base % "{type: set_mode, mode: day}", home, KINDS).scenarios[0]
+    other = load_scenario_text(base % "{type: set_mode, mode: night}", home, KINDS).scenarios[0]
     assert one.digest == same.digest and one.actions_digest == same.actions_digest
     assert one.actions_digest != other.actions_digest
 
@@ -181,7 +185,7 @@ def test_folders_skip_underscore_files(home: HomeConfig, tmp_path: Path) -> None
     (tmp_path / "a.yaml").write_text("scenarios: [{id: a, triggers: [{type: time, at: '07:00'}], "
                                      "actions: [{type: set_mode, mode: day}]}]\n")
     (tmp_path / "_draft.yaml").write_text("this is: [not valid")
-    assert load_scenarios([tmp_path], home).ids() == ["a"]
+    assert load_scenarios([tmp_path], home, KINDS).ids() == ["a"]
 
 
 def test_json_schema_validates_the_examples() -> None:
@@ -203,4 +207,28 @@ def test_the_complete_examples_in_the_docs_are_valid(demo_config: HomeConfig) ->
     complete = [b for b in blocks if "\nscenarios:\n" in f"\n{b}" and "    ...\n" not in b]
     assert complete
     for block in complete:
-        load_scenario_text(block, demo_config, "docs/scenarios.md")
+        load_scenario_text(block, demo_config, KINDS, "docs/scenarios.md")
+
+
+def test_device_vocabulary_comes_from_the_injected_kinds(home: HomeConfig) -> None:
+    class WeighingBed(BedSensor):  # an adapter reporting a weight, and no occupancy
+        attributes: ClassVar[tuple[str, ...]] = ("weight",)
+
+    class QuietSos(SosButton):  # an adapter whose button sends no events
+        events: ClassVar[tuple[str, ...]] = ()
+
+    text = """scenarios:
+  - id: a
+    triggers:
+      - {type: state, device: bed_sensor, attribute: occupancy, to: true}
+      - {type: event, device: sos_button, event: emergency}
+    actions: [{type: set_mode, mode: night}]
+"""
+    load_scenario_text(text, home, KINDS, "s.yaml")  # valid with the shipped adapters
+    with pytest.raises(ConfigError) as caught:
+        load_scenario_text(text, home, {**KINDS, "bed": WeighingBed(), "sos": QuietSos()}, "s.yaml")
+    assert [str(p) for p in caught.value.problems] == [
+        "s.yaml:4: scenarios[0].triggers[0].attribute: a bed has no attribute 'occupancy' "
+        "(bed attributes: weight, available)",
+        "s.yaml:5: scenarios[0].triggers[1]: a sos sends no events (use a 'state' trigger)",
+    ]

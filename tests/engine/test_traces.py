@@ -12,14 +12,15 @@ from controller.clock import VirtualClock
 from controller.config import HomeConfig
 from controller.engine import (
     Engine,
-    MemoryAlertSink,
-    commands,
     load_scenarios,
     load_traces,
     render_traces,
 )
 from controller.hub import Hub
 from controller.store import Database
+from controller.testing import MemoryAlertSink
+from devices import KINDS
+from huis import cli as commands
 
 from ..support import eventually
 from .conftest import advance_to, bed, engine_for, running, traces_of
@@ -157,7 +158,7 @@ async def test_trace_command_reads_the_hub_database(home: HomeConfig, clock: Vir
     cfg = home.model_copy(update={"storage": home.storage.model_copy(
         update={"path": str(tmp_path / "huis.db")})})
     db = await Database.connect(tmp_path / "huis.db")
-    hub = Hub(cfg, clock)
+    hub = Hub(cfg, clock, KINDS)
     engine = engine_for(hub, db, sink, NIGHT)
     async with running(engine):
         bed(hub, False)
@@ -175,7 +176,7 @@ async def test_reload_command_signals_the_running_hub(home: HomeConfig, tmp_path
     folder = tmp_path / "scenarios"
     folder.mkdir()
     (folder / "a.yaml").write_text(NIGHT)
-    engine = Engine(hub, db, sink, load_scenarios([folder], home), paths=[folder])
+    engine = Engine(hub, db, sink, load_scenarios([folder], home, KINDS), paths=[folder])
     async with running(engine):
         commands.install_reload_signal(engine)
         try:

@@ -38,7 +38,7 @@ def demo(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int, Path]]:
     config, web = demo_config(tmp_path)
     log = tmp_path / "demo.log"
     with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "controller.cli", "demo", "--config", str(config)],
+        proc = subprocess.Popen([sys.executable, "-m", "huis.cli", "demo", "--config", str(config)],
                                 stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
     try:
         yield proc, web, log
@@ -103,7 +103,7 @@ def test_a_port_in_use_is_a_clear_message_not_a_hang(tmp_path: Path, which: str)
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", taken))
         squatter.listen()
-        result = subprocess.run([sys.executable, "-m", "controller.cli", "demo", "--config", str(config)],
+        result = subprocess.run([sys.executable, "-m", "huis.cli", "demo", "--config", str(config)],
                                 capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert result.returncode == 1
     assert f"cannot listen on 127.0.0.1:{taken}" in result.stderr

@@ -14,7 +14,7 @@ from controller.config import HomeConfig
 from controller.events import AVAILABILITY, Context, Event
 from controller.hub import Hub
 from controller.mqtt import LinkSettings, MqttLink
-from controller.runtime import build_hub
+from huis.compose import build_hub
 from tests.conftest import Mosquitto, free_port
 from tests.support import eventually
 

@@ -12,10 +12,11 @@ import pytest
 from controller.clock import VirtualClock
 from controller.config import HomeConfig
 from controller.history import History
-from controller.hub import Hub
-from controller.mqtt import MemoryLink
-from controller.replay import export, export_history, replay
+from controller.replay import export, export_history
 from controller.store import Database
+from controller.testing import MemoryLink
+from huis.cli import replay
+from huis.compose import build_hub
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "config" / "home.yaml"
@@ -111,7 +112,7 @@ async def test_export_writes_the_hubs_history_and_replay_reads_it_back(
 
     db_path = tmp_path / "huis.db"
     clock = VirtualClock(NIGHT_START)
-    hub = Hub(demo_config, clock, MemoryLink())
+    hub = build_hub(demo_config, clock, MemoryLink())
     db = await Database.connect(db_path)
     try:
         history = History(db, hub.bus, clock)
@@ -156,7 +157,7 @@ async def test_export_since_and_until(demo_config: HomeConfig, tmp_path: Path) -
 
     db_path = tmp_path / "huis.db"
     clock = VirtualClock(NIGHT_START)
-    hub = Hub(demo_config, clock, MemoryLink())
+    hub = build_hub(demo_config, clock, MemoryLink())
     db = await Database.connect(db_path)
     try:
         history = History(db, hub.bus, clock)

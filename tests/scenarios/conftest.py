@@ -21,11 +21,10 @@ import pytest
 
 from controller.clock import VirtualClock
 from controller.config import HomeConfig
-from controller.engine import Engine, Trace, load_scenarios
-from controller.hub import Hub
-from controller.mqtt import MemoryLink
-from controller.replay import RecordingAlertSink
+from controller.engine import Engine, Trace
 from controller.store import Database
+from controller.testing import MemoryLink, RecordingAlertSink
+from huis.compose import Parts, build_hub
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ROOT / "scenarios"
@@ -74,7 +73,7 @@ class Home:
         self.db_path = db_path
         self.overrides = overrides
         self.link = TimedLink(clock)
-        self.hub = Hub(config, clock, self.link)
+        self.hub = build_hub(config, clock, self.link)
         self.sink = RecordingAlertSink(self.hub)
         self.engine: Engine | None = None
         self.db: Database | None = None
@@ -84,8 +83,8 @@ class Home:
 
     async def start(self) -> None:
         self.db = await Database.connect(self.db_path)
-        scenarios = load_scenarios([SCENARIOS], self.config, self.overrides)
-        self.engine = Engine(self.hub, self.db, self.sink, scenarios, paths=[SCENARIOS])
+        parts = Parts.load(self.config, [SCENARIOS], self.overrides)
+        self.engine = parts.engine(self.hub, self.db, self.sink)
         self._task = asyncio.create_task(self.engine.run(), name="engine")
         ready = asyncio.create_task(self.engine.ready.wait())
         await asyncio.wait([self._task, ready], return_when=asyncio.FIRST_COMPLETED)

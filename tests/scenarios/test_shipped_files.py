@@ -5,6 +5,7 @@ from __future__ import annotations
 from controller.config import HomeConfig
 from controller.engine import check_paths, load_scenarios
 from controller.engine.loader import config_scenario_paths
+from devices import KINDS
 
 from .conftest import ROOT, SCENARIOS
 
@@ -18,12 +19,12 @@ SHIPPED = {
 
 
 def test_huis_check_finds_no_problem() -> None:
-    assert check_paths([ROOT / "config" / "home.yaml", SCENARIOS]) == []
+    assert check_paths([ROOT / "config" / "home.yaml", SCENARIOS], KINDS) == []
 
 
 def test_the_hub_loads_exactly_the_shipped_scenarios(demo_config: HomeConfig) -> None:
     # The configuration names ../scenarios; files starting with '_' (examples) are skipped.
-    loaded = load_scenarios(config_scenario_paths(demo_config), demo_config)
+    loaded = load_scenarios(config_scenario_paths(demo_config), demo_config, KINDS)
     assert set(loaded.ids()) == SHIPPED
 
 

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from controller.cli import build_parser
 from controller.clock import VirtualClock
-from controller.config import load_home
-from simulators.cli import simulate
+from huis.cli import build_parser
+from huis.compose import load_home
 from simulators.home import SimulatedHome
 from tests.conftest import DEMO_CONFIG, Mosquitto, free_port
 from tests.simulators.conftest import Recorder, rig
@@ -30,7 +29,7 @@ def config_for(tmp_path: Path, port: int) -> str:
 async def run_cli(config: str, *argv: str) -> int:
     args = build_parser().parse_args(["simulate", "--config", config, *argv])
     # simulate() runs its own event loop, as the console script does: give it a thread.
-    return await asyncio.to_thread(simulate, args)
+    return await asyncio.to_thread(args.func, args)
 
 
 @pytest.fixture

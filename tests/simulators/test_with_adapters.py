@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from controller.clock import VirtualClock
 from controller.config import HomeConfig
 from controller.events import Context
-from controller.hub import Hub
+from huis.compose import build_hub
 from simulators.bus import MemoryBus
 from simulators.home import SimulatedHome
 from simulators.stories import STORIES
@@ -18,7 +18,7 @@ from simulators.stories import STORIES
 async def test_a_simulated_day_decodes_without_a_single_payload_error(demo_config: HomeConfig) -> None:
     clock = VirtualClock(datetime(2026, 1, 6, 2, 0, tzinfo=UTC))  # 03:00 in Zwolle
     bus = MemoryBus()
-    hub = Hub(demo_config, clock, bus)
+    hub = build_hub(demo_config, clock, bus)
     bus.subscribe("#", hub.handle_message)
     home = SimulatedHome(demo_config, clock)
     ctx = Context(origin="test")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from controller.alerts import texts
 from controller.alerts.model import KIND_ALERT, ChannelTarget, Notification
 
 
@@ -27,6 +28,4 @@ def plain_text(n: Notification) -> str:
     """The message with its link spelled out, for channels without buttons (mail, SMS, MQTT)."""
     if n.kind != KIND_ALERT:
         return n.message
-    if n.recipient.language == "en":
-        return f"{n.message}\n\nOn your way? Confirm here: {n.view_url}"
-    return f"{n.message}\n\nGaat u erheen? Bevestig hier: {n.view_url}"
+    return texts.with_link(texts.lang_of(n.recipient.language), n.message, n.view_url)

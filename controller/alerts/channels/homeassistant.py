@@ -9,7 +9,6 @@ stacking under it.
 from __future__ import annotations
 
 import os
-from typing import Any
 
 from homeassistant_api import AsyncClient
 from homeassistant_api.errors import HomeassistantAPIError
@@ -19,9 +18,9 @@ from controller.alerts.model import KIND_ALERT, ChannelTarget, Notification
 from controller.errors import DeliveryError
 
 
-def ha_service_data(n: Notification) -> dict[str, Any]:
+def ha_service_data(n: Notification) -> dict[str, object]:
     """The notify service call's fields for `n` (a pure function, easy to test)."""
-    data: dict[str, Any] = {"tag": n.tag, "url": n.view_url, "clickAction": n.view_url}
+    data: dict[str, object] = {"tag": n.tag, "url": n.view_url, "clickAction": n.view_url}
     if n.kind == KIND_ALERT:
         # URI actions open the signed link's confirm page: one more tap confirms, and a
         # mistaken tap on the notification does not acknowledge by itself.

@@ -9,7 +9,6 @@ opens the same link's confirm page.
 from __future__ import annotations
 
 import os
-from typing import Any
 
 import httpx
 
@@ -20,14 +19,14 @@ _PRIORITY = {"urgent": 5, "warning": 4, "info": 3}
 _TAGS = {"urgent": ["rotating_light"], "warning": ["warning"], "info": ["information_source"]}
 
 
-def ntfy_message(n: Notification, topic: str) -> dict[str, Any]:
+def ntfy_message(n: Notification, topic: str) -> dict[str, object]:
     """The JSON body ntfy's publish API takes for `n` (a pure function, easy to test)."""
-    body: dict[str, Any] = {"topic": topic, "title": n.title, "message": n.message,
+    body: dict[str, object] = {"topic": topic, "title": n.title, "message": n.message,
                             "click": n.view_url}
     if n.kind == KIND_ALERT:
         body["priority"] = _PRIORITY[n.severity]
         body["tags"] = _TAGS[n.severity]
-        actions: list[dict[str, Any]] = []
+        actions: list[dict[str, object]] = []
         if n.ack_url:
             # clear: the notification goes away once the hub has taken the acknowledgement.
             actions.append({"action": "http", "label": n.ack_label, "url": n.ack_url,

@@ -11,19 +11,20 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from controller.config import HomeConfig
 from controller.engine import model as m
 from controller.engine.loader import select_devices
 from controller.engine.sun import in_window, spoken_duration
 from controller.engine.templates import format_value, lookup_path, parse_template
+from controller.events import Context
 
 
 class Env(Protocol):
     """What conditions look at: the engine's picture of the home and of time."""
 
-    def value(self, device: str, attribute: str) -> Any: ...
+    def value(self, device: str, attribute: str) -> object: ...
     def changed_at(self, device: str, attribute: str) -> datetime | None: ...
     def now(self) -> datetime: ...
     def local_now(self) -> datetime: ...
@@ -32,31 +33,30 @@ class Env(Protocol):
     def sun_time(self, day: date, event: str) -> datetime | None: ...
 
 
-RunVars = Mapping[str, Any]  # {"trigger": {...}, "wait": {...}, "params": {...}}
+RunVars = Mapping[str, object]  # {"trigger": {...}, "wait": {...}, "params": {...}}
 
 
-def run_value(run: RunVars, path: tuple[str, ...]) -> Any:
+def run_value(run: RunVars, path: tuple[str, ...]) -> object:
     """A template name that a run's own variables answer: trigger.*, wait.* or a parameter."""
     root = path[0]
     if root in ("trigger", "wait"):
         return lookup_path(run.get(root) or {}, path[1:])
-    params = run.get("params") or {}
-    return params.get(root) if len(path) == 1 else None
+    return lookup_path(run, ("params", root)) if len(path) == 1 else None
 
 
-def norm(value: Any) -> Any:
+def norm(value: object) -> object:
     """A value as compared: strings case-insensitively, everything else as is."""
     return value.casefold() if isinstance(value, str) else value
 
 
-def _norm_set(values: Any) -> frozenset[Any] | None:
+def _norm_set(values: object) -> frozenset[object] | None:
     if values is None:
         return None
     items = values if isinstance(values, list) else [values]
     return frozenset(norm(v) for v in items)
 
 
-def _show(values: Any) -> str:
+def _show(values: object) -> str:
     if isinstance(values, list):
         return "[" + ", ".join(_show(v) for v in values) + "]"
     if isinstance(values, bool):
@@ -76,14 +76,14 @@ class ValueTest:
 
     __slots__ = ("is_set", "not_set", "above", "below", "has_target")
 
-    def __init__(self, is_: Any, not_: Any, above: float | None, below: float | None) -> None:
+    def __init__(self, is_: object, not_: object, above: float | None, below: float | None) -> None:
         self.is_set = _norm_set(is_)
         self.not_set = _norm_set(not_)
         self.above = above
         self.below = below
         self.has_target = is_ is not None or not_ is not None or above is not None or below is not None
 
-    def __call__(self, value: Any) -> bool:
+    def __call__(self, value: object) -> bool:
         if value is None:
             return False
         if self.is_set is not None and norm(value) not in self.is_set:
@@ -100,7 +100,7 @@ class ValueTest:
         return True
 
 
-def _describe_test(is_: Any, not_: Any, above: float | None, below: float | None, word: str) -> str:
+def _describe_test(is_: object, not_: object, above: float | None, below: float | None, word: str) -> str:
     parts = []
     if is_ is not None:
         parts.append(f"{word} {_show(is_)}")
@@ -126,7 +126,10 @@ def _selector_text(sel: m.Selector | m.OptionalSelector) -> str:
 
 # -- triggers -----------------------------------------------------------------------------------
 
-FireFn = Callable[["TriggerRT", dict[str, Any], Any], None]
+TriggerModel = (m.StateTrigger | m.TimeTrigger | m.SunTrigger | m.EventTrigger | m.AlertTrigger
+                | m.HubTrigger | m.ModeTrigger | m.PresenceTrigger)
+Vars = dict[str, object]  # a trigger's or a run's variables ({trigger.*}): JSON-like values
+FireFn = Callable[["TriggerRT", Vars, Context], None]
 
 
 @dataclass(slots=True, eq=False, kw_only=True)
@@ -136,7 +139,7 @@ class TriggerRT:
     owner: str
     index: int
     id: str
-    model: Any
+    model: TriggerModel | None  # None: a run started by hand
     description: str
     key: str  # stable across reloads while the trigger means the same thing
     durable: bool = True  # a scenario's trigger (persisted timers), not a wait's
@@ -153,7 +156,7 @@ class StateTriggerRT(TriggerRT):
     match_all: bool
     holding: bool = False  # match: all, whether every device matches right now
 
-    def from_ok(self, old: Any) -> bool:
+    def from_ok(self, old: object) -> bool:
         return self.from_test is None or self.from_test(old)
 
 
@@ -161,7 +164,7 @@ class StateTriggerRT(TriggerRT):
 class EventTriggerRT(TriggerRT):
     devices: tuple[str, ...]
     events: frozenset[str] | None
-    data: Mapping[str, Any]
+    data: Mapping[str, object]
 
 
 @dataclass(slots=True, eq=False, kw_only=True)
@@ -176,64 +179,95 @@ class SimpleTriggerRT(TriggerRT):
     """time, sun, alert, mode and presence triggers: matched by the engine on the model."""
 
 
-def compile_trigger(owner: str, index: int, t: Any, cfg: HomeConfig, *, durable: bool = True) -> TriggerRT:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Head:
+    """What every compiled trigger has, worked out before its kind is looked at."""
+
+    owner: str
+    index: int
+    id: str
+    key: str
+
+
+def compile_trigger(owner: str, index: int, t: TriggerModel, cfg: HomeConfig, *,
+                    durable: bool = True) -> TriggerRT:
     """A trigger model -> its runtime form."""
-    rt = _compile_trigger(owner, index, t, cfg)
+    head = _Head(owner=owner, index=index, id=t.id or str(index),
+                 key=f"{owner}|{digest(t, exclude={'for_'})}")
+    if isinstance(t, m.StateTrigger):
+        rt: TriggerRT = _state_trigger(head, t, cfg)
+    elif isinstance(t, m.EventTrigger):
+        rt = _event_trigger(head, t, cfg)
+    elif isinstance(t, m.HubTrigger):
+        rt = _hub_trigger(head, t, cfg)
+    else:
+        rt = SimpleTriggerRT(owner=owner, index=index, id=head.id, model=t,
+                             description=_simple_description(t), key=head.key)
     rt.durable = durable
     return rt
 
 
-def _compile_trigger(owner: str, index: int, t: Any, cfg: HomeConfig) -> TriggerRT:
-    tid = t.id or str(index)
-    key = f"{owner}|{digest(t, exclude={'for_'})}"
-    if isinstance(t, m.StateTrigger):
-        devices = tuple(select_devices(cfg, t.device, t.kind, t.room))
-        desc = f"state {_selector_text(t)}.{t.attribute}"
-        change = _describe_test(t.to, None, t.above, t.below, "->")
-        if t.from_ is not None:
-            desc += f" from {_show(t.from_)}"
-        desc += f" {change}" if change else " changes"
-        if t.match == "all":
-            desc += " (all)"
-        if t.for_ is not None:
-            desc += f" for {spoken_duration(t.for_, 'en')}"
-        return StateTriggerRT(
-            owner=owner, index=index, id=tid, model=t, description=desc, key=key, devices=devices,
-            attribute=t.attribute, test=ValueTest(t.to, None, t.above, t.below),
-            from_test=None if t.from_ is None else ValueTest(t.from_, None, None, None),
-            for_=t.for_, match_all=t.match == "all")
-    if isinstance(t, m.EventTrigger):
-        devices = tuple(select_devices(cfg, t.device, t.kind, t.room))
-        events = [t.event] if isinstance(t.event, str) else t.event
-        desc = f"event {_selector_text(t)} {_show(t.event) if t.event else 'any'}"
-        return EventTriggerRT(owner=owner, index=index, id=tid, model=t, description=desc, key=key,
-                              devices=devices, events=None if events is None else frozenset(events),
-                              data={k: norm(v) for k, v in t.data.items()})
-    if isinstance(t, m.HubTrigger):
-        any_sel = t.device is None and t.kind is None and t.room is None
-        devs = None if any_sel else frozenset(select_devices(cfg, t.device, t.kind, t.room))
-        desc = f"hub {t.event}" + ("" if any_sel else f" {_selector_text(t)}")
-        if t.event == "battery_low":
-            desc += f" below {t.below:g}%"
-        return HubTriggerRT(owner=owner, index=index, id=tid, model=t, description=desc, key=key,
-                            event=t.event, devices=devs, below=t.below)
+def _state_trigger(head: _Head, t: m.StateTrigger, cfg: HomeConfig) -> StateTriggerRT:
+    desc = f"state {_selector_text(t)}.{t.attribute}"
+    change = _describe_test(t.to, None, t.above, t.below, "->")
+    if t.from_ is not None:
+        desc += f" from {_show(t.from_)}"
+    desc += f" {change}" if change else " changes"
+    if t.match == "all":
+        desc += " (all)"
+    if t.for_ is not None:
+        desc += f" for {spoken_duration(t.for_, 'en')}"
+    return StateTriggerRT(
+        owner=head.owner, index=head.index, id=head.id, model=t, description=desc, key=head.key,
+        devices=tuple(select_devices(cfg, t.device, t.kind, t.room)), attribute=t.attribute,
+        test=ValueTest(t.to, None, t.above, t.below),
+        from_test=None if t.from_ is None else ValueTest(t.from_, None, None, None),
+        for_=t.for_, match_all=t.match == "all")
+
+
+def _event_trigger(head: _Head, t: m.EventTrigger, cfg: HomeConfig) -> EventTriggerRT:
+    events = [t.event] if isinstance(t.event, str) else t.event
+    desc = f"event {_selector_text(t)} {_show(t.event) if t.event else 'any'}"
+    return EventTriggerRT(owner=head.owner, index=head.index, id=head.id, model=t,
+                          description=desc, key=head.key,
+                          devices=tuple(select_devices(cfg, t.device, t.kind, t.room)),
+                          events=None if events is None else frozenset(events),
+                          data={k: norm(v) for k, v in t.data.items()})
+
+
+def _hub_trigger(head: _Head, t: m.HubTrigger, cfg: HomeConfig) -> HubTriggerRT:
+    any_sel = t.device is None and t.kind is None and t.room is None
+    devs = None if any_sel else frozenset(select_devices(cfg, t.device, t.kind, t.room))
+    desc = f"hub {t.event}" + ("" if any_sel else f" {_selector_text(t)}")
+    if t.event == "battery_low":
+        desc += f" below {t.below:g}%"
+    return HubTriggerRT(owner=head.owner, index=head.index, id=head.id, model=t, description=desc,
+                        key=head.key, event=t.event, devices=devs, below=t.below)
+
+
+def _simple_description(t: TriggerModel) -> str:
     if isinstance(t, m.TimeTrigger):
         times = t.at if isinstance(t.at, list) else [t.at]
-        desc = "time " + ", ".join(x.strftime("%H:%M") for x in times) + _days(t.weekdays)
-    elif isinstance(t, m.SunTrigger):
-        off = t.offset.total_seconds()
-        desc = f"sun {t.event}" + (f" {'+' if off > 0 else '-'}{spoken_duration(abs(t.offset), 'en')}"
-                                    if off else "") + _days(t.weekdays)
-    elif isinstance(t, m.AlertTrigger):
-        desc = f"alert {_show(t.action)}" + (f" key {t.key}" if t.key else "") + \
+        return "time " + ", ".join(x.strftime("%H:%M") for x in times) + _days(t.weekdays)
+    if isinstance(t, m.SunTrigger):
+        return f"sun {t.event}" + _offset(t.offset) + _days(t.weekdays)
+    if isinstance(t, m.AlertTrigger):
+        return f"alert {_show(t.action)}" + (f" key {t.key}" if t.key else "") + \
             (f" of {t.scenario}" if t.scenario else "")
-    elif isinstance(t, m.ModeTrigger):
-        desc = "mode" + (f" from {_show(t.from_)}" if t.from_ else "") + (f" -> {_show(t.to)}" if t.to else " changes")
-    elif isinstance(t, m.PresenceTrigger):
-        desc = "presence" + (f" from {t.from_}" if t.from_ else "") + (f" -> {t.to}" if t.to else " changes")
-    else:  # pragma: no cover - the model union is closed
-        raise TypeError(f"unknown trigger {t!r}")
-    return SimpleTriggerRT(owner=owner, index=index, id=tid, model=t, description=desc, key=key)
+    if isinstance(t, m.ModeTrigger):
+        return "mode" + _change(t.from_, t.to)
+    if isinstance(t, m.PresenceTrigger):
+        return "presence" + _change(t.from_, t.to)
+    raise TypeError(f"unknown trigger {t!r}")  # pragma: no cover - the model union is closed
+
+
+def _offset(off: timedelta) -> str:
+    s = off.total_seconds()
+    return f" {'+' if s > 0 else '-'}{spoken_duration(abs(off), 'en')}" if s else ""
+
+
+def _change(from_: object, to: object) -> str:
+    return (f" from {_show(from_)}" if from_ else "") + (f" -> {_show(to)}" if to else " changes")
 
 
 def _days(days: frozenset[int] | None) -> str:
@@ -242,7 +276,7 @@ def _days(days: frozenset[int] | None) -> str:
     return " on " + ",".join(m.WEEKDAYS[d] for d in sorted(days))
 
 
-def in_choice(value: Any, choice: Any) -> bool:
+def in_choice(value: object, choice: object) -> bool:
     """`value` equals `choice` or is in the list `choice`; None means anything."""
     if choice is None:
         return True
@@ -261,79 +295,107 @@ class Cond:
     parts: tuple[Cond, ...] = field(default=())
 
 
-def compile_condition(c: Any, cfg: HomeConfig) -> Cond:
+ConditionModel = (m.TimeCondition | m.SunCondition | m.StateCondition | m.ResidentCondition
+                  | m.ModeCondition | m.AlertCondition | m.TriggerCondition | m.WaitCondition
+                  | m.ParameterCondition | m.AndCondition | m.OrCondition | m.NotCondition)
+
+
+def compile_condition(c: ConditionModel, cfg: HomeConfig) -> Cond:
     """A condition model -> a test with a readable description."""
     if isinstance(c, m.TimeCondition):
-        after, before, days = c.after, c.before, c.weekdays
-        desc = "time " + (after.strftime("%H:%M") if after else "") + ".." + \
-            (before.strftime("%H:%M") if before else "") + _days(days)
-        return Cond(description=desc, test=lambda env, run: in_window(env.local_now(), after, before, days))
+        return _time_condition(c)
     if isinstance(c, m.SunCondition):
         return _sun_condition(c)
     if isinstance(c, m.StateCondition):
-        devices = tuple(select_devices(cfg, c.device, c.kind, c.room))
-        test = ValueTest(c.is_, c.not_, c.above, c.below)
-        attr, held, match_all = c.attribute, c.for_, c.match == "all"
-        desc = f"state {_selector_text(c)}.{attr} {_describe_test(c.is_, c.not_, c.above, c.below, 'is')}"
-        if held is not None:
-            desc += f" for {spoken_duration(held, 'en')}"
-        if len(devices) > 1:
-            desc += " (all)" if match_all else " (any)"
+        return _state_condition(c, cfg)
+    if isinstance(c, m.AlertCondition):
+        return _alert_condition(c)
+    if isinstance(c, m.AndCondition | m.OrCondition | m.NotCondition):
+        return _logic_condition(c, cfg)
+    return _run_condition(c)
 
-        def state_test(env: Env, run: RunVars) -> bool:
-            def one(dev: str) -> bool:
-                if not test(env.value(dev, attr)):
-                    return False
-                if held is None:
-                    return True
-                since = env.changed_at(dev, attr)
-                return since is not None and env.now() - since >= held
 
-            return all(map(one, devices)) if match_all else any(map(one, devices))
+def _time_condition(c: m.TimeCondition) -> Cond:
+    after, before, days = c.after, c.before, c.weekdays
+    desc = "time " + (after.strftime("%H:%M") if after else "") + ".." + \
+        (before.strftime("%H:%M") if before else "") + _days(days)
+    return Cond(description=desc,
+                test=lambda env, run: in_window(env.local_now(), after, before, days))
 
-        return Cond(description=desc, test=state_test)
+
+def _state_condition(c: m.StateCondition, cfg: HomeConfig) -> Cond:
+    devices = tuple(select_devices(cfg, c.device, c.kind, c.room))
+    test = ValueTest(c.is_, c.not_, c.above, c.below)
+    attr, held, match_all = c.attribute, c.for_, c.match == "all"
+    desc = f"state {_selector_text(c)}.{attr} {_describe_test(c.is_, c.not_, c.above, c.below, 'is')}"
+    if held is not None:
+        desc += f" for {spoken_duration(held, 'en')}"
+    if len(devices) > 1:
+        desc += " (all)" if match_all else " (any)"
+
+    def state_test(env: Env, run: RunVars) -> bool:
+        def one(dev: str) -> bool:
+            if not test(env.value(dev, attr)):
+                return False
+            if held is None:
+                return True
+            since = env.changed_at(dev, attr)
+            return since is not None and env.now() - since >= held
+
+        return all(map(one, devices)) if match_all else any(map(one, devices))
+
+    return Cond(description=desc, test=state_test)
+
+
+def _alert_condition(c: m.AlertCondition) -> Cond:
+    key, active = c.key, c.active
+    desc = f"alert {key} {'active' if active else 'not active'}"
+    tpl = parse_template(key)
+    if tpl.constant:
+        return Cond(description=desc, test=lambda env, run: env.alert_active(key) == active)
+
+    # A key like "medication.missed.{trigger.dose}" names the alert of this run's trigger.
+    def alert_test(env: Env, run: RunVars) -> bool:
+        return env.alert_active(tpl.render(lambda path: run_value(run, path))) == active
+
+    return Cond(description=desc, test=alert_test)
+
+
+def _logic_condition(c: m.AndCondition | m.OrCondition | m.NotCondition, cfg: HomeConfig) -> Cond:
+    parts = tuple(compile_condition(sub, cfg) for sub in c.conditions)
+    inner = "; ".join(p.description for p in parts)
+    if isinstance(c, m.AndCondition):
+        return Cond(description=f"all of ({inner})", parts=parts,
+                    test=lambda env, run: all(p.test(env, run) for p in parts))
+    if isinstance(c, m.OrCondition):
+        return Cond(description=f"any of ({inner})", parts=parts,
+                    test=lambda env, run: any(p.test(env, run) for p in parts))
+    return Cond(description=f"none of ({inner})", parts=parts,
+                test=lambda env, run: not any(p.test(env, run) for p in parts))
+
+
+def _run_condition(c: ConditionModel) -> Cond:
+    """Conditions on the house or on the run's own variables."""
     if isinstance(c, m.ResidentCondition):
         want = c.is_
-        return Cond(description=f"resident is {want}", test=lambda env, run: env.house("presence") == want)
+        return Cond(description=f"resident is {want}",
+                    test=lambda env, run: env.house("presence") == want)
     if isinstance(c, m.ModeCondition):
         modes = c.is_
         return Cond(description=f"mode is {_show(modes)}",
                     test=lambda env, run: in_choice(env.house("mode"), modes))
-    if isinstance(c, m.AlertCondition):
-        key, active = c.key, c.active
-        tpl = parse_template(key)
-        if tpl.constant:
-            return Cond(description=f"alert {key} {'active' if active else 'not active'}",
-                        test=lambda env, run: env.alert_active(key) == active)
-
-        # A key like "medication.missed.{trigger.dose}" names the alert of this run's trigger.
-        def alert_test(env: Env, run: RunVars) -> bool:
-            return env.alert_active(tpl.render(lambda path: run_value(run, path))) == active
-
-        return Cond(description=f"alert {key} {'active' if active else 'not active'}", test=alert_test)
     if isinstance(c, m.TriggerCondition):
         ids = c.id
         return Cond(description=f"trigger is {_show(ids)}",
-                    test=lambda env, run: in_choice(run.get("trigger", {}).get("id"), ids))
+                    test=lambda env, run: in_choice(lookup_path(run, ("trigger", "id")), ids))
     if isinstance(c, m.WaitCondition):
         result = c.result
         return Cond(description=f"wait ended by {result}",
-                    test=lambda env, run: run.get("wait", {}).get("result") == result)
+                    test=lambda env, run: lookup_path(run, ("wait", "result")) == result)
     if isinstance(c, m.ParameterCondition):
         name, vt = c.name, ValueTest(c.is_, None, None, None)
         return Cond(description=f"parameter {name} is {_show(c.is_)}",
-                    test=lambda env, run: vt(run.get("params", {}).get(name)))
-    if isinstance(c, m.AndCondition | m.OrCondition | m.NotCondition):
-        parts = tuple(compile_condition(sub, cfg) for sub in c.conditions)
-        inner = "; ".join(p.description for p in parts)
-        if isinstance(c, m.AndCondition):
-            return Cond(description=f"all of ({inner})", parts=parts,
-                        test=lambda env, run: all(p.test(env, run) for p in parts))
-        if isinstance(c, m.OrCondition):
-            return Cond(description=f"any of ({inner})", parts=parts,
-                        test=lambda env, run: any(p.test(env, run) for p in parts))
-        return Cond(description=f"none of ({inner})", parts=parts,
-                    test=lambda env, run: not any(p.test(env, run) for p in parts))
+                    test=lambda env, run: vt(lookup_path(run, ("params", name))))
     raise TypeError(f"unknown condition {c!r}")  # pragma: no cover - the model union is closed
 
 
@@ -386,7 +448,7 @@ def evaluate(conds: Sequence[Cond], env: Env, run: RunVars) -> list[tuple[Cond, 
     return out
 
 
-def describe_value(value: Any) -> str:
+def describe_value(value: object) -> str:
     """A value as shown in trace text (as a technician would write it in YAML)."""
     if value is None:
         return "unknown"

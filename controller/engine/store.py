@@ -11,9 +11,11 @@ import asyncio
 import json
 import logging
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
+
+import aiosqlite
 
 from controller.engine.traces import KEEP_PER_SCENARIO, RunTrace
 from controller.events import Context
@@ -66,12 +68,40 @@ SCHEMA = [
 ]
 
 
+Param = str | int | float | None  # an SQL parameter
+JsonValue = object  # anything json.dumps takes (with default=str)
+_TimerState = tuple[str, datetime, datetime, Mapping[str, object], Context]
+
+
+class TimerRow(TypedDict):
+    """A row of engine_timers."""
+
+    key: str
+    scenario: str
+    since: str
+    deadline: str
+    data: str  # {"trigger": {...}, "cause": Context.to_json()}
+
+
+class RunRow(TypedDict):
+    """A row of engine_runs."""
+
+    run_id: str
+    scenario: str
+    actions_digest: str
+    frames: str
+    kind: str
+    deadline: str | None
+    variables: str
+    trace: str
+
+
 class EngineStore:
     """Queued writes and the reads restore needs."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._queue: deque[tuple[str, Sequence[Any]]] = deque()
+        self._queue: deque[tuple[str, Sequence[Param]]] = deque()
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         # Traces wait here, unserialised, newest KEEP_PER_SCENARIO per scenario: under a burst
@@ -80,13 +110,13 @@ class EngineStore:
         # Latches change on every edge of a busy sensor; only the last state of each is written.
         self._latches: dict[str, tuple[str, bool]] = {}
         # Pending `for:` rows by key, the last state of each (None: delete).
-        self._timer_rows: dict[str, tuple[str, datetime, datetime, dict[str, Any], Context] | None] = {}
+        self._timer_rows: dict[str, _TimerState | None] = {}
         self.failures = 0  # batches that could not be written (for the health page)
 
     async def migrate(self) -> None:
         await self.db.migrate("engine", SCHEMA)
 
-    def write(self, sql: str, params: Sequence[Any] = ()) -> None:
+    def write(self, sql: str, params: Sequence[Param] = ()) -> None:
         """Queue a statement; cheap and synchronous."""
         self._queue.append((sql, params))
         self._wake.set()
@@ -94,7 +124,7 @@ class EngineStore:
     # The statements the engine uses, named so callers read as intent.
 
     def save_timer(self, key: str, scenario: str, since: datetime, deadline: datetime,
-                   tvars: dict[str, Any], context: Context) -> None:
+                   tvars: Mapping[str, object], context: Context) -> None:
         """Remember a pending `for:`; serialised at commit (a timer that ends first costs nothing)."""
         self._timer_rows[key] = (scenario, since, deadline, tvars, context)
         self._wake.set()
@@ -103,8 +133,9 @@ class EngineStore:
         self._timer_rows[key] = None
         self._wake.set()
 
-    def save_run(self, run_id: str, scenario: str, actions_digest: str, frames: list[list[Any]],
-                 kind: str, deadline: str | None, variables: dict[str, Any], trace: str) -> None:
+    def save_run(self, run_id: str, scenario: str, actions_digest: str,
+                 frames: list[list[str | int]], kind: str, deadline: str | None,
+                 variables: Mapping[str, object], trace: str) -> None:
         self.write("INSERT OR REPLACE INTO engine_runs (run_id, scenario, actions_digest, frames, "
                    "kind, deadline, variables, trace) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                    (run_id, scenario, actions_digest, _json(frames), kind, deadline,
@@ -180,10 +211,9 @@ class EngineStore:
                     raise
 
     @staticmethod
-    async def _write(conn: Any, batch: list[tuple[str, Sequence[Any]]],
+    async def _write(conn: aiosqlite.Connection, batch: list[tuple[str, Sequence[Param]]],
                      traces: dict[str, deque[RunTrace]], latches: dict[str, tuple[str, bool]],
-                     timers: dict[str, tuple[str, datetime, datetime, dict[str, Any], Context] | None],
-                     ) -> None:
+                     timers: dict[str, _TimerState | None]) -> None:
         # Consecutive statements with the same SQL go in one executemany: one hop to SQLite's
         # thread instead of one per row.
         i = 0
@@ -199,7 +229,7 @@ class EngineStore:
                 "INSERT OR REPLACE INTO engine_timers (key, scenario, since, deadline, data) "
                 "VALUES (?, ?, ?, ?, ?)",
                 [(k, row[0], row[1].isoformat(), row[2].isoformat(),
-                  _json({"trigger": row[3], "cause": context_to_json(row[4])}))
+                  _json({"trigger": row[3], "cause": row[4].to_json()}))
                  for k, row in timers.items() if row is not None])
             await conn.executemany("DELETE FROM engine_timers WHERE key = ?",
                                    [(k,) for k, row in timers.items() if row is None])
@@ -222,11 +252,16 @@ class EngineStore:
 
     # Reading (at start-up and reload, after a flush).
 
-    async def timers(self) -> list[dict[str, Any]]:
-        return [dict(r) for r in await self.db.fetchall("SELECT * FROM engine_timers")]
+    async def timers(self) -> list[TimerRow]:
+        return [TimerRow(key=r["key"], scenario=r["scenario"], since=r["since"],
+                         deadline=r["deadline"], data=r["data"])
+                for r in await self.db.fetchall("SELECT * FROM engine_timers")]
 
-    async def runs(self) -> list[dict[str, Any]]:
-        return [dict(r) for r in await self.db.fetchall("SELECT * FROM engine_runs")]
+    async def runs(self) -> list[RunRow]:
+        return [RunRow(run_id=r["run_id"], scenario=r["scenario"],
+                       actions_digest=r["actions_digest"], frames=r["frames"], kind=r["kind"],
+                       deadline=r["deadline"], variables=r["variables"], trace=r["trace"])
+                for r in await self.db.fetchall("SELECT * FROM engine_runs")]
 
     async def latches(self) -> set[str]:
         return {r["key"] for r in await self.db.fetchall("SELECT key FROM engine_latches")}
@@ -235,22 +270,17 @@ class EngineStore:
         return {r["name"]: r["value"] for r in await self.db.fetchall("SELECT * FROM engine_house")}
 
     async def parameters(self) -> dict[str, dict[str, Any]]:
-        out: dict[str, dict[str, Any]] = {}
+        out: dict[str, dict[str, Any]] = {}  # JSON values, as the loader's overrides take them
         for r in await self.db.fetchall("SELECT scope, name, value FROM engine_parameters"):
             out.setdefault(r["scope"], {})[r["name"]] = json.loads(r["value"])
         return out
 
-    async def set_parameters(self, scope: str, values: dict[str, Any]) -> None:
+    async def set_parameters(self, scope: str, values: Mapping[str, object]) -> None:
         for name, value in values.items():
             self.write("INSERT OR REPLACE INTO engine_parameters (scope, name, value) VALUES (?, ?, ?)",
                        (scope, name, json.dumps(value, default=str)))
         await self.flush()
 
 
-def context_to_json(ctx: Context) -> list[list[str]]:
-    """A cause chain as JSON-friendly [origin, description] pairs, oldest first."""
-    return [[c.origin, c.description] for c in reversed(ctx.chain())]
-
-
-def _json(value: Any) -> str:
+def _json(value: JsonValue) -> str:
     return json.dumps(value, default=str, ensure_ascii=False, separators=(",", ":"))

@@ -1,7 +1,8 @@
 """The `huis` command: run the hub, run the demo home, check configuration, drive simulators.
 
-The CLI is the composition root: it is the one place in `controller/` that reaches out to
-`dashboard/` and `simulators/`, and it does so lazily, per command.
+Each subcommand is a `cmd_*` function taking the parsed arguments; what the scenario commands
+do is in plain functions (`check`, `schema`, `trace`, `reload`, `replay`) that tests call too.
+Homes are built by `huis.compose`, the composition root.
 """
 
 from __future__ import annotations
@@ -9,50 +10,136 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
-from collections.abc import Coroutine
-from typing import Any
+from collections.abc import Coroutine, Sequence
+from pathlib import Path
+from typing import TextIO
+from zoneinfo import ZoneInfo
 
 from controller import logs
+from controller.broker import embedded_broker
 from controller.clock import AcceleratedClock, Clock, RealClock
-from controller.config import HomeConfig, load_home
-from controller.errors import ConfigError, HuisError
+from controller.config import HomeConfig, Mqtt, resolve
+from controller.engine.scenario_files import is_config, scenario_files
+from controller.engine.schema import schema_text
+from controller.engine.traces import load_traces, render_traces
+from controller.errors import ConfigError, HuisError, Problem
+from controller.replay import export, read_log, replay_rows, summary
+from controller.store import Database
+from controller.yamlfile import load_file
+from huis.compose import (
+    Parts,
+    alerts_config,
+    check_files,
+    install_reload_signal,
+    load_home,
+    pid_file_for,
+    serve_home,
+    write_pid_file,
+)
+from simulators.cli import add_arguments, simulate
+from simulators.home import run_simulators
 
 log = logging.getLogger("huis")
 
+__all__ = ["check", "install_reload_signal", "main", "pid_file_for", "reload", "replay", "schema", "trace",
+           "write_pid_file"]
+
 DEFAULT_CONFIG = "config/home.yaml"
-EXIT_CONFIG = 2
+EXIT_CONFIG = 2  # a problem in the configuration or scenario files (also `huis check`)
 
 
-def _load(path: str) -> HomeConfig:
-    return load_home(path)
+# -- what the scenario commands do ----------------------------------------------------------------
+
+
+def check(paths: Sequence[str | Path], out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Validate configuration and scenarios together; print every problem; 0 or 2."""
+    out, err = out or sys.stdout, err or sys.stderr
+    problems = check_files(paths)
+    for p in problems:
+        print(p, file=err)
+    if problems:
+        print(f"{len(problems)} problem(s) found.", file=err)
+        return EXIT_CONFIG
+    print("OK: configuration and scenarios are valid.", file=out)
+    return 0
+
+
+def schema(output: str | Path | None = None, out: TextIO | None = None) -> int:
+    """Write the scenario JSON Schema to `output` (or stdout)."""
+    text = schema_text()
+    if output is None:
+        (out or sys.stdout).write(text)
+    else:
+        Path(output).write_text(text, encoding="utf-8")
+    return 0
+
+
+def trace(cfg: HomeConfig, scenario: str | None, limit: int = 20, out: TextIO | None = None) -> int:
+    """Print the latest traces of a scenario (or all) from the hub's database, in local time."""
+
+    async def main() -> str:
+        db = await Database.connect(resolve(cfg, cfg.storage.path))
+        try:
+            if await db.fetchone("SELECT 1 FROM sqlite_master WHERE name = 'engine_traces'") is None:
+                return "No traces recorded yet (the engine has not run with this database).\n"
+            return render_traces(await load_traces(db, scenario, limit),
+                                 ZoneInfo(cfg.home.location.timezone))
+        finally:
+            await db.close()
+
+    (out or sys.stdout).write(asyncio.run(main()))
+    return 0
+
+
+def reload(pid_file: str | Path, err: TextIO | None = None) -> int:
+    """Ask the running hub to reload its scenarios (SIGHUP); 1 when no hub is running."""
+    err = err or sys.stderr
+    try:
+        pid = int(Path(pid_file).read_text(encoding="utf-8").strip())
+        os.kill(pid, signal.SIGHUP)
+    except (OSError, ValueError) as exc:
+        print(f"cannot reach the running hub through {pid_file}: {exc}", file=err)
+        return 1
+    print(f"asked hub {pid} to reload; `huis check` first shows problems, the hub log shows the "
+          "result (an invalid set is refused and the running scenarios stay).", file=err)
+    return 0
+
+
+def replay(config_path: str | Path, scenario_paths: Sequence[str | Path] | None, csv_path: str | Path,
+           speed: float | None = None, out: TextIO | None = None) -> int:
+    """`huis replay`: 0 when the log was replayed; 2 with every problem in the files.
+
+    `scenario_paths` empty or None means the scenario folders named by the configuration.
+    """
+    stream = out if out is not None else sys.stdout
+    if speed is not None and not speed > 0:
+        print(f"huis replay: --speed must be a positive number, not {speed:g}", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        cfg = load_home(config_path)
+        parts = Parts.load(cfg, list(scenario_paths) if scenario_paths else None)
+        rows = read_log(csv_path, cfg)
+        report = asyncio.run(replay_rows(parts, rows, stream, speed=speed))
+    except ConfigError as exc:
+        for p in exc.problems:
+            print(p, file=sys.stderr)
+        print(f"{len(exc.problems)} problem(s) found.", file=sys.stderr)
+        return EXIT_CONFIG
+    print(summary(report), file=stream)
+    return 0
+
+
+# -- the subcommands ------------------------------------------------------------------------------
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Validate configuration, scenarios and alert policies together; print every problem."""
-    from controller.engine.loader import _is_config, check_paths, scenario_files
-    from controller.errors import Problem
-    from controller.yamlfile import load_file
-
     paths = args.paths or [DEFAULT_CONFIG]
-    problems: list[Problem] = check_paths(paths)
-    # The alerts file a configuration names is part of the home: check it too.
-    for path in scenario_files(paths):
-        try:
-            doc = load_file(path)
-            if not _is_config(path, doc):
-                continue
-            cfg = _load(str(path))
-        except ConfigError:
-            continue  # already reported by check_paths
-        if cfg.alerts is not None:
-            from controller.app import alerts_config
-
-            try:
-                alerts_config(cfg)
-            except ConfigError as exc:
-                problems.extend(exc.problems)
+    problems: list[Problem] = check_files(paths)
+    problems.extend(_alerts_problems(paths))
     for p in problems:
         print(p, file=sys.stderr)
     if problems:
@@ -62,38 +149,47 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _alerts_problems(paths: Sequence[str | Path]) -> list[Problem]:
+    """Problems in the alerts files the configurations among `paths` name: part of the home."""
+    problems: list[Problem] = []
+    for path in scenario_files(paths):
+        try:
+            doc = load_file(path)
+            if not is_config(path, doc):
+                continue
+            cfg = load_home(path)
+        except ConfigError:
+            continue  # already reported by check_paths
+        if cfg.alerts is not None:
+            try:
+                alerts_config(cfg)
+            except ConfigError as exc:
+                problems.extend(exc.problems)
+    return problems
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     """Print (or write) the JSON Schema of scenario files, for editor completion."""
-    from controller.engine import commands
-
-    return commands.schema(args.output)
+    return schema(args.output)
 
 
 def cmd_trace(args: argparse.Namespace) -> int:
     """Print the last runs of a scenario: trigger, conditions, actions, cause chain."""
-    from controller.engine import commands
-
-    return commands.trace(_load(args.config), args.scenario, args.limit)
+    return trace(load_home(args.config), args.scenario, args.limit)
 
 
 def cmd_reload(args: argparse.Namespace) -> int:
     """Ask the running hub to reload its scenarios (SIGHUP via its pid file)."""
-    from controller.engine import commands
-
-    return commands.reload(commands.pid_file_for(_load(args.config)))
+    return reload(pid_file_for(load_home(args.config)))
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
     """Play a recorded event log through the scenarios, capturing what would have happened."""
-    from controller.replay import replay
-
     return replay(args.config, args.scenarios, args.log, args.speed)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Write the hub's history as an event log (CSV) for `huis replay`."""
-    from controller.replay import database_path, export
-
     db = args.db or database_path(args.config)
     if args.output:
         with open(args.output, "w", encoding="utf-8", newline="") as out:
@@ -101,7 +197,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     return export(db, args.since, args.until)
 
 
-async def _run_until_stopped(main: Coroutine[Any, Any, None]) -> None:
+async def _run_until_stopped(main: Coroutine[object, object, None]) -> None:
     # SIGTERM (docker stop, systemd) stops as cleanly as Ctrl-C does.
     task = asyncio.current_task()
     loop = asyncio.get_running_loop()
@@ -110,7 +206,7 @@ async def _run_until_stopped(main: Coroutine[Any, Any, None]) -> None:
     await main
 
 
-def _run(main: Coroutine[Any, Any, None]) -> None:
+def _run(main: Coroutine[object, object, None]) -> None:
     """Run `main` until it ends or Ctrl-C / SIGTERM stops it; every service stops cleanly.
 
     Raises the first HuisError when a service could not start (a port in use, say).
@@ -131,47 +227,14 @@ def _first(group: BaseExceptionGroup[HuisError]) -> HuisError:
     return _first(exc) if isinstance(exc, BaseExceptionGroup) else exc
 
 
-async def _serve_home(cfg: HomeConfig, clock: Clock, host: str, port: int, *, simulate: bool = False) -> None:
-    from controller.app import open_home
-    from controller.config import Mqtt
-    from controller.runtime import link_settings
-    from dashboard.app import create_app
-    from dashboard.server import serve
-
-    settings = link_settings(cfg, cfg.mqtt or Mqtt(host=host, port=port))
-    home = await open_home(cfg, clock, settings=settings)
-    services = []
-    simulated = None
-    if simulate:
-        from simulators.home import SimulatedHome, run_simulators
-
-        simulated = SimulatedHome(cfg, clock)
-
-        async def simulators() -> None:
-            await run_simulators(cfg, clock, host, port, home=simulated)
-
-        services.append(simulators)
-    app = create_app(home.hub, db=home.db, engine=home.engine, alerts=home.alerts, simulated_home=simulated,
-                     history=home.history)
-
-    async def dashboard() -> None:
-        await serve(app, cfg.dashboard.host, cfg.dashboard.port)
-
-    from controller.engine import commands
-
-    pid_file = commands.write_pid_file(commands.pid_file_for(cfg))
-    commands.install_reload_signal(home.engine)  # SIGHUP / `huis reload`
-    try:
-        await home.run(dashboard, *services)
-    finally:
-        pid_file.unlink(missing_ok=True)
-        await home.close()
+def database_path(config_path: str | Path) -> Path:
+    """The SQLite file a configuration names (`storage.path`), for `huis export`'s default."""
+    cfg = load_home(config_path)
+    return resolve(cfg, cfg.storage.path)
 
 
 def _overrides(cfg: HomeConfig, args: argparse.Namespace) -> HomeConfig:
     """Apply command-line overrides (containers name the broker host, not the YAML)."""
-    from controller.config import Mqtt
-
     if getattr(args, "mqtt_host", None) or getattr(args, "mqtt_port", None):
         base = cfg.mqtt or Mqtt()
         mqtt = base.model_copy(update={k: v for k, v in (("host", args.mqtt_host), ("port", args.mqtt_port)) if v})
@@ -186,32 +249,29 @@ def _overrides(cfg: HomeConfig, args: argparse.Namespace) -> HomeConfig:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the hub against the broker named in the configuration."""
-    cfg = _overrides(_load(args.config), args)
+    cfg = _overrides(load_home(args.config), args)
     if cfg.mqtt is None:
         print(f"{args.config}: no 'mqtt' section: `huis run` needs an external broker "
               "(use `huis demo` for the embedded one).", file=sys.stderr)
         return EXIT_CONFIG
     clock = RealClock()
-    _run(_serve_home(cfg, clock, cfg.mqtt.host, cfg.mqtt.port))
+    _run(serve_home(cfg, clock, cfg.mqtt.host, cfg.mqtt.port))
     return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Run the demo home: embedded broker (unless configured), simulators, hub and dashboard."""
-
-    from controller.broker import embedded_broker
-
-    cfg = _overrides(_load(args.config), args)
+    cfg = _overrides(load_home(args.config), args)
     # Always the demo clock, even at speed 1: tour-guide stories speed it up and jump it to night.
     clock = AcceleratedClock(args.speed or cfg.simulation.speed)
 
     async def main() -> None:
         if cfg.mqtt is not None:
-            await _serve_home(cfg, clock, cfg.mqtt.host, cfg.mqtt.port, simulate=True)
+            await serve_home(cfg, clock, cfg.mqtt.host, cfg.mqtt.port, simulate=True)
             return
         eb = cfg.embedded_broker
         async with embedded_broker(eb.host, eb.port) as (host, port):
-            await _serve_home(cfg, clock, host, port, simulate=True)
+            await serve_home(cfg, clock, host, port, simulate=True)
 
     print(f"huis demo: dashboard on http://{cfg.dashboard.host}:{cfg.dashboard.port}  (Ctrl-C stops)")
     _run(main())
@@ -221,9 +281,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_simulators(args: argparse.Namespace) -> int:
     """Run the simulated devices of the configured home until stopped (docker-compose)."""
-    from simulators.home import run_simulators
-
-    cfg = _overrides(_load(args.config), args)
+    cfg = _overrides(load_home(args.config), args)
     speed = args.speed or cfg.simulation.speed
     clock: Clock = AcceleratedClock(speed) if speed != 1 else RealClock()
     host, port = (cfg.mqtt.host, cfg.mqtt.port) if cfg.mqtt else (cfg.embedded_broker.host, cfg.embedded_broker.port)
@@ -243,11 +301,9 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     """Create a dashboard account; the password is asked for (or read from stdin), never shown."""
     import getpass
 
-    from controller.config import resolve
-    from controller.store import Database
     from dashboard.auth import AuthError, create_user
 
-    cfg = _load(args.config)
+    cfg = load_home(args.config)
     if args.role == "caregiver" and args.caregiver not in cfg.caregivers:
         print(f"huis user add: a caregiver account needs --caregiver, one of: {', '.join(cfg.caregivers)}",
               file=sys.stderr)
@@ -281,9 +337,7 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     """Drive a simulated device by hand."""
-    from simulators.cli import simulate
-
-    return simulate(args)
+    return simulate(args, load_home(args.config))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -292,7 +346,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
     parser.add_argument("--log-json", action="store_true", help="log one JSON object per line")
     sub = parser.add_subparsers(dest="command", required=True)
+    _home_commands(sub)
+    _scenario_commands(sub)
+    _history_commands(sub)
+    _user_commands(sub)
+    p = sub.add_parser("simulate", help="drive simulated devices by hand (e.g. the bed becomes empty)")
+    add_arguments(p)
+    p.add_argument("--config", default=DEFAULT_CONFIG)
+    p.set_defaults(func=cmd_simulate)
+    return parser
 
+
+def _home_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("run", help="run the hub against an external MQTT broker")
     _server_options(p)
     p.set_defaults(func=cmd_run)
@@ -309,6 +374,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--speed", type=float, default=None, help="simulated seconds per real second")
     p.set_defaults(func=cmd_simulators)
 
+
+def _scenario_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("check", help="validate configuration and scenario files")
     p.add_argument("paths", nargs="*", help=f"files to check (default: {DEFAULT_CONFIG})")
     p.set_defaults(func=cmd_check)
@@ -327,6 +394,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", default=DEFAULT_CONFIG)
     p.set_defaults(func=cmd_reload)
 
+
+def _history_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("replay", help="play a recorded event log through the scenarios (dry run)")
     p.add_argument("log", help="CSV: timestamp,device,attribute,value")
     p.add_argument("--config", default=DEFAULT_CONFIG)
@@ -342,6 +411,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", default=None, help="write to this file instead of stdout")
     p.set_defaults(func=cmd_export)
 
+
+def _user_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("user", help="manage dashboard accounts")
     user_sub = p.add_subparsers(dest="user_command", required=True)
     p = user_sub.add_parser("add", help="add an account (caregiver, technician or admin)")
@@ -352,14 +423,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--password-stdin", action="store_true", help="read the password from stdin (scripts)")
     p.add_argument("--config", default=DEFAULT_CONFIG)
     p.set_defaults(func=cmd_user_add)
-
-    p = sub.add_parser("simulate", help="drive simulated devices by hand (e.g. the bed becomes empty)")
-    from simulators.cli import add_arguments
-
-    add_arguments(p)
-    p.add_argument("--config", default=DEFAULT_CONFIG)
-    p.set_defaults(func=cmd_simulate)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:

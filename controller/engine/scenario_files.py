@@ -1,0 +1,41 @@
+"""Which files hold scenarios: folders expanded, and a home configuration told apart."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from controller.config import HomeConfig, resolve
+from controller.yamlfile import Located
+
+
+def scenario_files(paths: Iterable[str | Path]) -> list[Path]:
+    """Files named directly, and the `*.yaml` in folders (skipping names starting with '_')."""
+    out: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            out.extend(f for f in sorted(p.iterdir())
+                       if f.suffix in (".yaml", ".yml") and not f.name.startswith("_") and f.is_file())
+        else:
+            out.append(p)
+    return out
+
+
+def config_scenario_paths(cfg: HomeConfig) -> list[Path]:
+    """The scenario folders a home configuration names, resolved against its file."""
+    return [resolve(cfg, p) for p in cfg.scenarios]
+
+
+def is_config(path: Path, doc: Located) -> bool:
+    """Whether a parsed file is the home configuration rather than a scenario file.
+
+    A file with `devices:` or `resident:` at the top is, one with a `scenarios:` list is not;
+    otherwise the file name decides.
+    """
+    data = doc.data
+    if isinstance(data, dict) and ("devices" in data or "resident" in data):
+        return True
+    if isinstance(data, dict) and isinstance(data.get("scenarios"), list):
+        return False
+    return path.name in ("home.yaml", "home.yml")

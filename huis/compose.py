@@ -1,0 +1,220 @@
+"""The composition root: builds a running home from its configuration, the one place that does.
+
+`huis run`, `huis demo`, `huis replay`, the test harnesses and the benchmarks all build their hub
+and engine here, so every one of them gets the same device adapters (`devices.KINDS`, handed to
+the kernel, which never imports them) and the same wiring. `serve_home` adds what lives outside
+the kernel: the dashboard and, for the demo, the simulated devices.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from controller.alerts.channels.base import Channel
+from controller.alerts.policy import AlertsConfig, load_alerts
+from controller.alerts.service import AlertService
+from controller.clock import Clock
+from controller.config import HomeConfig, Mqtt, link_settings, resolve
+from controller.config import load_home as load_home_with
+from controller.device_kind import DeviceKind
+from controller.engine import AlertSink, Engine, ScenarioSet, load_scenarios
+from controller.engine.loader import check_paths, config_scenario_paths
+from controller.errors import Problem
+from controller.history import History
+from controller.hub import Hub, Service
+from controller.mqtt import Link, LinkSettings, MemoryLink, MqttLink
+from controller.store import Database
+from devices import KINDS
+
+log = logging.getLogger(__name__)
+
+Kinds = Mapping[str, DeviceKind]
+
+
+def load_home(path: str | Path, kinds: Kinds = KINDS) -> HomeConfig:
+    """Load and validate a home configuration against the shipped device adapters."""
+    return load_home_with(path, kinds)
+
+
+def build_hub(cfg: HomeConfig, clock: Clock, link: Link | LinkSettings | None = None, *,
+              kinds: Kinds = KINDS) -> Hub:
+    """A hub for `cfg` (not yet running: call `hub.run()`).
+
+    `link` is where its messages go: a Link as is (a MemoryLink in tests), LinkSettings for a
+    real MQTT link to that broker, or None for an in-memory link that only records.
+    """
+    if not isinstance(link, LinkSettings):
+        return Hub(cfg, clock, kinds, link if link is not None else MemoryLink())
+    hub = Hub(cfg, clock, kinds)
+    mqtt = MqttLink(link, clock, hub.handle_message, on_connection=hub.link_status)
+    mqtt.subscribe(*hub.subscriptions())
+    hub.link = mqtt
+    return hub
+
+
+def scenarios_for(cfg: HomeConfig, paths: Sequence[str | Path] | None = None,
+                  overrides: Mapping[str, Mapping[str, object]] | None = None, *,
+                  kinds: Kinds = KINDS) -> ScenarioSet:
+    """The scenarios at `paths` (default: the folders the configuration names), checked against
+    the home and its device kinds; raises ConfigError with every problem."""
+    chosen = list(paths) if paths is not None else list(config_scenario_paths(cfg))
+    return load_scenarios(chosen, cfg, kinds, overrides)
+
+
+def check_files(paths: Sequence[str | Path], kinds: Kinds = KINDS) -> list[Problem]:
+    """Every problem in configuration and scenario files checked together (`huis check`)."""
+    return check_paths(list(paths), kinds)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Parts:
+    """How to build one home's hub and engine: its configuration, device kinds and scenarios."""
+
+    config: HomeConfig
+    scenarios: ScenarioSet
+    paths: tuple[Path, ...]  # where the scenarios came from, for reloads
+    kinds: Kinds = field(default_factory=lambda: KINDS)
+
+    @classmethod
+    def load(cls, cfg: HomeConfig, paths: Sequence[str | Path] | None = None,
+             overrides: Mapping[str, Mapping[str, object]] | None = None, *,
+             kinds: Kinds = KINDS) -> Parts:
+        """Parts for `cfg` with the scenarios at `paths` (default: the configured folders)."""
+        chosen = tuple(Path(p) for p in paths) if paths is not None else tuple(config_scenario_paths(cfg))
+        return cls(config=cfg, scenarios=scenarios_for(cfg, chosen, overrides, kinds=kinds), paths=chosen,
+                   kinds=kinds)
+
+    def hub(self, clock: Clock, link: Link | LinkSettings | None = None) -> Hub:
+        """A hub for the home (see `build_hub`)."""
+        return build_hub(self.config, clock, link, kinds=self.kinds)
+
+    def engine(self, hub: Hub, db: Database, alerts: AlertSink) -> Engine:
+        """The home's engine on `hub`, keeping its timers and traces in `db`."""
+        return Engine(hub, db, alerts, self.scenarios, paths=list(self.paths))
+
+
+def alerts_config(cfg: HomeConfig) -> AlertsConfig:
+    """The home's escalation policies (config/alerts.yaml), validated against its caregivers."""
+    if cfg.alerts is None:
+        raise ValueError("this home has no alerts file configured")
+    return load_alerts(resolve(cfg, cfg.alerts), cfg.caregivers)
+
+
+@dataclass(slots=True)
+class Home:
+    """The parts of a running home, for the CLI, the dashboard and tests."""
+
+    hub: Hub
+    db: Database  # for the dashboard; the other components have their own connections
+    history: History
+    alerts: AlertService
+    engine: Engine
+    _owned: list[Database]
+
+    async def run(self, *services: Service) -> None:
+        """Run link, health, history, alerts, engine and `services` until cancelled."""
+        await self.hub.run(self.history.run, self.alerts.run, self.engine.run, *services)
+
+    async def close(self) -> None:
+        await self.alerts.aclose()
+        for db in self._owned:
+            await db.close()
+
+
+async def open_home(
+    cfg: HomeConfig,
+    clock: Clock,
+    *,
+    settings: LinkSettings | None = None,
+    link: Link | None = None,
+    db_path: str | Path | None = None,
+    alert_channels: Mapping[str, Channel] | Iterable[Channel] | None = None,
+) -> Home:
+    """Build a home from `cfg`: the MQTT link from `settings` (or the given `link`), the
+    database at `db_path` (default: the config's storage path), scenarios from the config.
+
+    Raises ConfigError when the alerts file or a scenario is invalid.
+    """
+    path = db_path if db_path is not None else resolve(cfg, cfg.storage.path)
+    # Validate everything before opening anything, so a bad file leaves nothing half-open.
+    policies = alerts_config(cfg)
+    parts = Parts.load(cfg)
+    if link is None and settings is None:
+        raise ValueError("open_home needs link settings or a link")
+    hub = parts.hub(clock, link if link is not None else settings)
+    # One connection per component: see controller/store.py.
+    dbs: list[Database] = []
+    try:
+        for _ in range(4):
+            dbs.append(await Database.connect(path))
+        history = History(dbs[0], hub.bus, clock)
+        await history.open()
+        alerts = AlertService.from_hub(hub, dbs[1], policies, base_url=cfg.dashboard.url(),
+                                       channels=alert_channels)
+        await alerts.open()
+        engine = parts.engine(hub, dbs[2], alerts)
+    except BaseException:
+        for db in dbs:
+            await db.close()
+        raise
+    log.info("home %r: %d devices, %d scenarios, database %s", cfg.home.name, len(hub.devices),
+             len(parts.scenarios.scenarios), path)
+    return Home(hub=hub, db=dbs[3], history=history, alerts=alerts, engine=engine, _owned=dbs)
+
+
+# -- serving a home: the dashboard and the simulators join the kernel here ------------------------
+
+
+def pid_file_for(cfg: HomeConfig) -> Path:
+    """Where a running hub records its pid: next to its database (var/huis.pid in the demo)."""
+    return resolve(cfg, cfg.storage.path).parent / "huis.pid"
+
+
+def write_pid_file(path: str | Path) -> Path:
+    """Record this process's id so `huis reload` can find it."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(f"{os.getpid()}\n", encoding="utf-8")
+    return p
+
+
+def install_reload_signal(engine: Engine) -> None:
+    """SIGHUP -> `engine.request_reload()` (call inside the running event loop)."""
+    asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, engine.request_reload)
+
+
+async def serve_home(cfg: HomeConfig, clock: Clock, host: str, port: int, *, simulate: bool = False) -> None:
+    """Run the home against the broker at host:port with its dashboard until cancelled; with
+    `simulate`, the simulated devices too (`huis demo`)."""
+    # Imported here, not at the top: `huis check` and the test harnesses need no web server.
+    from dashboard.app import create_app
+    from dashboard.server import serve
+    from simulators.home import SimulatedHome, run_simulators
+
+    home = await open_home(cfg, clock, settings=link_settings(cfg, cfg.mqtt or Mqtt(host=host, port=port)))
+    services: list[Service] = []
+    simulated = SimulatedHome(cfg, clock) if simulate else None
+    if simulated is not None:
+        async def simulators() -> None:
+            await run_simulators(cfg, clock, host, port, home=simulated)
+
+        services.append(simulators)
+    app = create_app(home.hub, db=home.db, engine=home.engine, alerts=home.alerts, simulated_home=simulated,
+                     history=home.history)
+
+    async def dashboard() -> None:
+        await serve(app, cfg.dashboard.host, cfg.dashboard.port)
+
+    pid_file = write_pid_file(pid_file_for(cfg))
+    install_reload_signal(home.engine)  # SIGHUP / `huis reload`
+    try:
+        await home.run(dashboard, *services)
+    finally:
+        pid_file.unlink(missing_ok=True)
+        await home.close()
