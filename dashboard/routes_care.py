@@ -89,11 +89,10 @@ class PresenceBody(BaseModel):
 
 
 def presence_of(request: Request) -> dict[str, object]:
-    """The engine's presence with since when, why, and an override (501 without an engine)."""
+    """The engine's presence with since when, why, and an override; without an engine the hub
+    keeps no presence ({"presence": null}), which pages show as nothing rather than an error."""
     engine = dashboard_of(request).engine
-    if engine is None:
-        raise HTTPException(501, "The scenario engine is not running in this hub.")
-    return engine.presence_info()
+    return {"presence": None} if engine is None else engine.presence_info()
 
 
 @router.get("/api/care/presence", tags=["care"])

@@ -44,7 +44,7 @@ const care = { me: null, active: [], recent: [], timeline: [], message: {}, reso
 // Presence: the word, since when and why (Dutch or English), and buttons to say it by hand.
 function presenceCard() {
   const t = Huis.t, p = care.presence;
-  if (!p) return [];
+  if (!p || !p.presence) return [];
   const reason = Huis.lang === "en" ? p.presence_reason_en : p.presence_reason;
   const out = [Huis.el("p", { class: `presence ${p.presence}`, dataset: { presence: p.presence } },
                        Huis.el("strong", { text: t(`p_${p.presence}`) }), reason ? ` · ${reason}` : "")];
@@ -119,7 +119,9 @@ function render() {
   if (care.me) {
     document.getElementById("who").textContent = `${care.me.user.name} · ${care.me.residents.join(", ")}`;
   }
-  document.getElementById("presence").replaceChildren(...presenceCard());
+  const presence = presenceCard();
+  document.getElementById("presence-section").hidden = presence.length === 0;
+  document.getElementById("presence").replaceChildren(...presence);
   const alerts = document.getElementById("alerts");
   if (care.serviceMissing) alerts.replaceChildren(Huis.el("p", { class: "card", text: t("no_service") }));
   else if (care.active.length === 0) alerts.replaceChildren(Huis.el("p", { class: "card", text: t("no_alerts") }));
@@ -140,7 +142,7 @@ async function load() {
     care.me = await Huis.api("GET", "/api/care/me");
     const tl = await Huis.api("GET", "/api/care/timeline");
     care.timeline = tl.items;
-    try { care.presence = await Huis.api("GET", "/api/care/presence"); } catch (e) { care.presence = null; }
+    care.presence = await Huis.api("GET", "/api/care/presence");
     try {
       const al = await Huis.api("GET", "/api/care/alerts");
       care.active = al.active; care.recent = al.recent; care.serviceMissing = false;

@@ -83,8 +83,9 @@ function cells(...values) { return values.map(v => v instanceof Node ? E("td", {
 async function loadPresence() {
   const el = document.getElementById("presence");
   let p;
-  try { p = await Huis.api("GET", "/api/tech/presence"); } catch (e) { el.hidden = true; return; }
-  el.hidden = false;
+  try { p = await Huis.api("GET", "/api/tech/presence"); } catch (e) { p = { presence: null }; }
+  el.hidden = !p.presence;
+  if (!p.presence) return;
   el.dataset.presence = p.presence;
   const how = p.override_until ? Huis.t("p_override", { time: p.override_until === "forever" ? "∞" : Huis.fmtDateTime(p.override_until) })
                                : Huis.t(p.inferred ? "p_inferred" : "p_manual");
