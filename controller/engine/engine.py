@@ -301,10 +301,8 @@ class Engine:
         """The presence with since when and why, and a running override (the dashboard)."""
         info: dict[str, object] = dict(self._house.notes())
         inference = self.presence_inference
-        until = inference.override_until() if inference is not None else None
         info["inferred"] = inference is not None
-        info["override_until"] = None if until is None else (
-            "forever" if until.year == 9999 else until.isoformat())
+        info["override_until"] = inference.override_text() if inference is not None else None
         return info
 
     def set_mode(self, mode: str, ctx: Context) -> None:

@@ -87,6 +87,13 @@ class PresenceInference:
         self._house.infer_presence(presence, ctx, reason, renew=True)
         self._wake.set()
 
+    def override_text(self) -> str | None:
+        """The running override's end as ISO 8601, "forever", or None when there is none."""
+        until = self.override_until()
+        if until is None:
+            return None
+        return FOREVER if self._house.memo("override_until") == FOREVER else until.isoformat()
+
     def override_until(self) -> datetime | None:
         """When the override by hand ends (datetime.max for never); None when there is none."""
         until = self._house.memo("override_until")

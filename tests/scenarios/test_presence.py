@@ -7,6 +7,7 @@ On main presence stayed "home" unless someone set it, so every away case here fa
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -255,3 +256,26 @@ def test_house_changed_events_are_typed() -> None:
     bus.publish(HOUSE_CHANGED.event(time=VirtualClock().now(), context=Context(origin="t"),
                                     data={"changes": {"presence": ("home", "away")}}))
     assert seen == [{"presence": ("home", "away")}]
+
+
+async def test_an_override_for_of_zero_holds_until_set_by_hand_again(
+        demo_config: HomeConfig, night_clock: VirtualClock, tmp_path: Path) -> None:
+    assert demo_config.presence is not None
+    cfg = demo_config.model_copy(update={
+        "presence": demo_config.presence.model_copy(update={"override_for": timedelta(0)})})
+    h = Home(cfg, night_clock, tmp_path / "huis.db")
+    await h.start()
+    try:
+        await _quiet_evening(h)
+        assert h.engine is not None
+        h.engine.set_presence("away", Context(origin="user:team", description="ziekenhuis"))
+        assert _info(h)["override_until"] == "forever"
+        await h.wait(hours=72)
+        h.motion("living")
+        await h.wait(seconds=1)
+        assert _info(h)["presence"] == "away"
+        h.engine.set_presence("home", Context(origin="user:team", description="terug"))
+        assert _info(h)["presence_reason"] == ("handmatig ingesteld (user:team: terug) om 21:00, tot het "
+                                               "weer met de hand wordt veranderd")
+    finally:
+        await h.stop()
