@@ -10,6 +10,8 @@ import pytest
 from controller.clock import VirtualClock
 from controller.config import HomeConfig
 from controller.engine import Trace
+from controller.history import History
+from controller.store import Database
 
 from .conftest import TZ, Home, local_time
 
@@ -384,3 +386,34 @@ async def test_a_toilet_visit_from_bed_changes_nothing_and_the_door_rule_says_wh
     assert night.sink.records == []
     [trace] = [t for t in await night.traces("night_exit_door") if t.status == "not_fired"]
     assert _failed(trace) == ["state bed_sensor.occupancy is false"]
+
+
+async def test_after_a_restart_the_hub_history_remembers_she_slept(
+        demo_config: HomeConfig, night_clock: VirtualClock, tmp_path: Path) -> None:
+    # The first report after the restart is "bed empty" (she got up while the hub was down):
+    # only the history can say she had been in bed since 23:00.
+    history_db = await Database.connect(tmp_path / "huis.db")
+    first = Home(demo_config, night_clock, tmp_path / "huis.db")
+    history = History(history_db, first.hub.bus, night_clock)
+    await history.open()
+    try:
+        await first.start()
+        await _evening_without_tag(first)
+        await first.at("23:00")
+        first.bed(True)
+        await first.at("02:00")
+        await history.flush()
+        await first.stop()
+    finally:
+        await history_db.close()
+    second = Home(demo_config, night_clock, tmp_path / "huis.db")
+    await second.start()
+    try:
+        await second.at("03:00")
+        second.bed(False)
+        await second.at("03:04")
+        second.door(True)
+        await second.wait(seconds=1)
+        assert second.raised() == ["night_exit.door"]
+    finally:
+        await second.stop()
