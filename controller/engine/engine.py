@@ -45,7 +45,7 @@ from controller.engine.restore import EarlyEvents, ReloadResult, Restorer
 from controller.engine.runs import RunManager
 from controller.engine.status import ScenarioStatus, scenario_status
 from controller.engine.store import EngineStore
-from controller.engine.stretches import Stretches
+from controller.engine.stretches import Stretches, held_attributes
 from controller.engine.sun import sun_event
 from controller.engine.timers import ForTimers
 from controller.engine.traces import Trace, load_traces
@@ -168,13 +168,16 @@ class Engine:
     async def _seed_stretches(self, now: datetime) -> None:
         # `held` conditions look back (did she sleep tonight?): after a restart the hub's history
         # remembers what this process did not see. No history table (tests, replay): nothing.
+        wanted = held_attributes(s.model for s in self._restorer.set.scenarios)
+        self._stretches.attributes = set(wanted)
         since = (now - self._stretches.keep).isoformat()
-        if await self._db.fetchone("SELECT name FROM sqlite_master WHERE type = 'table'"
+        if not wanted or await self._db.fetchone("SELECT name FROM sqlite_master WHERE type = 'table'"
                                    " AND name = 'history'") is None:
             return
+        marks = ",".join("?" * len(wanted))
         rows = await self._db.fetchall(
             "SELECT time, device, attribute, value FROM history WHERE type = 'state_changed'"
-            " AND time >= ? ORDER BY time, id", (since,))
+            f" AND attribute IN ({marks}) AND time >= ? ORDER BY time, id", (*sorted(wanted), since))
         self._stretches.seed(_history_rows(rows))
 
     def _stop_runs(self) -> None:
@@ -218,7 +221,11 @@ class Engine:
         `source` is a validated set, or paths to load (default: the configured folders). Raises
         ConfigError listing every problem, leaving the running scenarios untouched.
         """
-        return await self._restorer.reload(source, self._runs.interpreter.forget)
+        result = await self._restorer.reload(source, self._runs.interpreter.forget)
+        # A new `held` condition remembers from now on (what came before is not in memory).
+        if self._stretches.attributes is not None:
+            self._stretches.attributes |= held_attributes(s.model for s in self._restorer.set.scenarios)
+        return result
 
     def request_reload(self) -> None:
         """Ask for a reload from the configured folders (safe from a signal handler)."""

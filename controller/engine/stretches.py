@@ -17,27 +17,60 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
+from controller.engine import model as m
 from controller.events import Event, StateChanged
 
 Key = tuple[str, str]
 
 
+def held_attributes(scenarios: Iterable[m.Scenario]) -> set[str]:
+    """The attributes `held` conditions of these scenarios look back on (in `if` actions too)."""
+    out: set[str] = set()
+
+    def conditions(items: Iterable[object]) -> None:
+        for c in items:
+            if isinstance(c, m.HeldCondition):
+                out.add(c.attribute)
+            elif isinstance(c, m.AndCondition | m.OrCondition | m.NotCondition):
+                conditions(c.conditions)
+
+    def actions(items: Iterable[object]) -> None:
+        for a in items:
+            if isinstance(a, m.IfAction):
+                conditions(a.conditions)
+                actions(a.then)
+                actions(a.else_)
+
+    for sc in scenarios:
+        conditions(sc.conditions)
+        actions(sc.actions)
+    return out
+
+
 class Stretches:
     """Recent changes of device attributes, and the longest stretch a test held within a window."""
 
-    def __init__(self, *, keep: timedelta = timedelta(hours=36), per_key: int = 5000) -> None:
+    def __init__(self, *, keep: timedelta = timedelta(hours=36), per_key: int = 2000) -> None:
         self.keep = keep
         self._per_key = per_key
         self._log: dict[Key, deque[tuple[datetime, object]]] = {}
+        # Only what some `held` condition reads is kept (the engine adds to it on every load);
+        # None: everything.
+        self.attributes: set[str] | None = None
+
+    def watches(self, attribute: str) -> bool:
+        return self.attributes is None or attribute in self.attributes
 
     def record(self, device: str, attribute: str, value: object, at: datetime) -> None:
         """`device.attribute` became `value` at `at` (changes arrive in time order)."""
+        if not self.watches(attribute):
+            return
         log = self._log.setdefault((device, attribute), deque(maxlen=self._per_key))
         self._append(log, value, at)
 
     def first_seen(self, device: str, attribute: str, value: object, at: datetime) -> None:
         """`value` seen at `at` with nothing known before it: it counts from the horizon."""
-        if (device, attribute) not in self._log:
+        if (device, attribute) not in self._log and self.watches(attribute):
             self.record(device, attribute, value, at - self.keep)
 
     def _append(self, log: deque[tuple[datetime, object]], value: object, at: datetime) -> None:
