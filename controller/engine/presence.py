@@ -8,9 +8,9 @@ condition and the dashboard see one value). The rules, strongest first:
 2. The wander tag: heard in one of the resident's rooms -> home; out of reach within
    `tag_window` of an outside door opening -> away at once (out of reach without a door is a flat
    battery or a receiver as often as not, and changes nothing).
-3. Sensors: any motion inside, the bed becoming occupied, the SOS button or a dose taken ->
-   home. An outside door closes and then, for `away_after`, nothing moves inside, the bed stays
-   empty and the tag is not heard inside -> away.
+3. Sensors: any motion inside, the bed becoming occupied, a door inside the home, the SOS
+   button or a dose taken -> home. An outside door closes and then, for `away_after`, nothing
+   moves inside, the bed stays empty and the tag is not heard inside -> away.
 
 Every change carries its reason ("afwezig sinds 19:42, omdat de Voordeur om 19:22 dicht ging en
 er daarna 20 minuten geen beweging was") in the HOUSE_CHANGED event's context, so history, traces
@@ -34,7 +34,8 @@ from controller.engine.sun import spoken_duration
 from controller.events import DEVICE_EVENT, STATE_CHANGED, Context, DeviceEventData, Event, StateChanged
 
 FOREVER = "forever"
-_OUTSIDE = "outside/unknown"  # what the tag adapter reports when no receiver hears it
+# What a tag reports when no receiver hears it (ours; Home Assistant's device trackers say not_home).
+_OUT_OF_REACH = frozenset({"outside/unknown", "not_home"})
 # Device events only a person makes (a dispenser's own alarms are not her).
 _PERSON_EVENTS: dict[str, frozenset[str] | None] = {"sos": None, "dispenser": frozenset({"dose_taken"})}
 
@@ -57,6 +58,9 @@ class PresenceInference:
         self._motion = frozenset(d for d, dev in cfg.devices.items()
                                  if dev.kind == "motion" and dev.room in self.inside)
         self._beds = frozenset(d for d, dev in cfg.devices.items() if dev.kind == "bed")
+        # Doors inside the home (a bathroom door with a contact): someone opened it.
+        self._inner_doors = frozenset(d for d, dev in cfg.devices.items() if dev.kind == "contact"
+                                      and d not in self.doors and dev.room in self.inside)
         self._door_opened: tuple[str, datetime] | None = None  # for the tag window only
         self._wake = asyncio.Event()
         house.manual_presence = self.set_by_hand
@@ -122,6 +126,10 @@ class PresenceInference:
                                          en=f"because the bed became occupied at {self._hhmm(event.time)}"))
             elif dev == self.tag and attr == "room":
                 self._tag(new, event)
+            elif dev in self._inner_doors and attr == "open" and isinstance(new, bool) and old is not None:
+                name = self._name(dev)
+                self._home(event, Reason(nl=f"omdat {name} om {self._hhmm(event.time)} werd gebruikt",
+                                         en=f"because {name} was used at {self._hhmm(event.time)}"))
 
     def on_device_event(self, event: Event[DeviceEventData]) -> None:
         dev = event.device
@@ -153,7 +161,7 @@ class PresenceInference:
             return
         opened = self._door_opened
         window = self._settings.tag_window
-        if room == _OUTSIDE and opened is not None and now - opened[1] <= window:
+        if room in _OUT_OF_REACH and opened is not None and now - opened[1] <= window:
             door = self._name(opened[0])
             self._away(event.context, Reason(
                 nl=f"omdat het label om {self._hhmm(now)} buiten bereik raakte, kort nadat de "

@@ -19,9 +19,10 @@ from controller.errors import ConfigError
 from controller.events import Context
 from controller.hub import Hub
 from controller.store import Database
-from controller.testing import MemoryAlertSink
+from controller.testing import MemoryAlertSink, MemoryLink
 from controller.yamlfile import load_text
 from devices import KINDS
+from huis.compose import build_hub
 
 from .conftest import HOME, advance_to, bed, door, engine_for, running, sent, traces_of
 
@@ -153,3 +154,31 @@ async def test_unknown_is_a_presence_and_survives_a_restart(
         info: dict[str, Any] = again.presence_info()
         assert (info["presence"], info["presence_reason"], info["inferred"]) == (
             "unknown", "ingesteld door user:team", False)
+
+
+async def test_an_inside_door_says_home_and_not_home_from_a_tag_says_away(
+        clock: VirtualClock, db: Database, sink: MemoryAlertSink) -> None:
+    devices = {**HOME["devices"], "bathroom_door": {"kind": "contact", "room": "bathroom", "name": "Badkamerdeur"}}
+    cfg = HomeConfig.model_validate({**HOME, "devices": devices,
+                                     "presence": {"doors": ["front_door"], "away_after": "20m"}})
+    hub = build_hub(cfg, clock, MemoryLink())
+    async with running(engine_for(hub, db, sink, SLEPT_THEN_DOOR)) as engine:
+        hub.inject("zigbee2mqtt/bathroom_door", {"contact": True})
+        door(hub, False)
+        await clock.advance(seconds=1)
+        door(hub, True)
+        await clock.advance(seconds=10)
+        door(hub, False)
+        await clock.advance(minutes=20)
+        assert engine.presence == "away"
+        hub.inject("zigbee2mqtt/bathroom_door", {"contact": False})  # she was in the bathroom
+        await clock.advance(seconds=1)
+        assert engine.presence == "home"
+        assert engine.presence_info()["presence_reason"] == (
+            "thuis sinds 12:20, omdat Badkamerdeur om 12:20 werd gebruikt")
+        # A tag that speaks Home Assistant: not_home soon after the front door opened.
+        hub.state.update("wander_tag", {"room": "hall"}, clock.now())
+        door(hub, True)
+        hub.apply("wander_tag", {"room": "not_home"}, Context(origin="test"))
+        await clock.advance(seconds=1)
+        assert engine.presence == "away"
