@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from controller.events import ALERT_CHANGED, AlertAction, Context
+from controller.events import ALERT_CHANGED, AlertAction, Context, Severity
 from controller.hub import Hub
 from controller.mqtt import MemoryLink
 
@@ -33,7 +33,7 @@ class AlertRecord:
     id: str
     key: str
     scenario: str
-    severity: str
+    severity: Severity
     message: str = ""
     reason: str = ""
     audience: str = "caregivers"
@@ -58,7 +58,7 @@ class RecordingAlertSink:
         self._origins: dict[tuple[str, str], str] = {}
         self._seq = 0
 
-    async def raise_alert(self, *, key: str, scenario: str, severity: str, message: str,
+    async def raise_alert(self, *, key: str, scenario: str, severity: Severity, message: str,
                           context: Context, data: Mapping[str, object]) -> str:
         origin = data.get("origin")
         if isinstance(origin, str) and (key, origin) in self._origins:
@@ -146,7 +146,7 @@ class RaisedAlert:
     id: str
     key: str
     scenario: str
-    severity: str
+    severity: Severity
     message: str
     context: Context
     data: Mapping[str, object] = field(default_factory=dict)
@@ -175,7 +175,7 @@ class MemoryAlertSink:
         self.repeats: dict[str, int] = {}
         self._active: dict[str, list[RaisedAlert]] = {}
 
-    async def raise_alert(self, *, key: str, scenario: str, severity: str, message: str,
+    async def raise_alert(self, *, key: str, scenario: str, severity: Severity, message: str,
                           context: Context, data: Mapping[str, object]) -> str:
         origin = data.get("origin")
         same = [a for a in self.raised if a.key == key and origin is not None and a.data.get("origin") == origin]

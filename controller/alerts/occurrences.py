@@ -22,9 +22,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from controller.alerts.lifecycle import Transition, entry
-from controller.alerts.model import ACKNOWLEDGED, KIND_REPEAT, Alert, Severity
+from controller.alerts.model import ACKNOWLEDGED, KIND_REPEAT, Alert
 from controller.alerts.policy import EscalationPolicy
 from controller.alerts.store import NewDelivery
+from controller.events import Severity
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -16,12 +16,12 @@ from controller.alerts import lifecycle, occurrences, texts
 from controller.alerts.active import ActiveAlerts
 from controller.alerts.delivery import Publish
 from controller.alerts.escalation import policy_of, routed
-from controller.alerts.model import Alert, Recipient, Severity
+from controller.alerts.model import Alert, Recipient
 from controller.alerts.policy import AlertsConfig, EscalationPolicy
 from controller.alerts.store import AlertStore, Delivery, DuplicateKey
 from controller.alerts.work import Work
 from controller.clock import Clock
-from controller.events import AlertAction, Context
+from controller.events import AlertAction, Context, Severity
 
 # When step n of an alert falls due, for a policy, severity and raise time.
 DeadlineFor = Callable[[EscalationPolicy, str, datetime], lifecycle.Deadline]

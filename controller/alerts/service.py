@@ -51,7 +51,6 @@ from controller.alerts.model import (
     AckOutcome,
     Alert,
     Recipient,
-    Severity,
 )
 from controller.alerts.policy import AlertsConfig, EscalationPolicy
 from controller.alerts.raising import Raiser
@@ -67,7 +66,7 @@ from controller.alerts.tokens import AckClaims
 from controller.alerts.work import Work
 from controller.bus import EventBus
 from controller.clock import Clock
-from controller.events import ALERT_CHANGED, AlertAction, AlertChanged, Context
+from controller.events import ALERT_CHANGED, AlertAction, AlertChanged, Context, Severity
 from controller.store import Database
 
 if TYPE_CHECKING:
@@ -226,7 +225,7 @@ class AlertService:
         await self.open()
         return self._active.keys()
 
-    async def raise_alert(self, *, key: str, scenario: str, severity: str, message: str,
+    async def raise_alert(self, *, key: str, scenario: str, severity: Severity, message: str,
                           context: Context, data: Mapping[str, Any]) -> str:
         """Store an alert and page, or count a repeat of an active key; returns the alert's id.
 
@@ -238,9 +237,8 @@ class AlertService:
         await self.open()
         if severity not in SEVERITIES:
             raise ValueError(f"severity {severity!r} is not one of {', '.join(SEVERITIES)}")
-        sev: Severity = severity  # type: ignore[assignment]
-        return await self._raiser.raise_alert(key=key, scenario=scenario, severity=sev, message=message,
-                                              context=context, data=data)
+        return await self._raiser.raise_alert(key=key, scenario=scenario, severity=severity,
+                                              message=message, context=context, data=data)
 
     def _started(self, alert: Alert, deliveries: list[Delivery]) -> None:
         self._enqueue_all(deliveries)
