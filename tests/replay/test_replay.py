@@ -77,6 +77,8 @@ def test_a_scenario_change_tried_against_last_weeks_nights(tmp_path: Path) -> No
         "Mevrouw Jansen is al 15 minuten uit bed (02:20).",
         "2026-01-08 02:30:00  ALERT     urgent night_exit.door (night_exit_door, to caregivers): "
         "Voordeur is open gegaan om 02:30 terwijl Mevrouw Jansen uit bed is.",
+        "2026-01-08 02:41:00  ALERT     urgent night_exit.door (night_exit_door, to caregivers): "
+        "Voordeur is open gegaan om 02:41 terwijl Mevrouw Jansen uit bed is.",
         "2026-01-08 02:50:00  RESOLVED  night_exit.bed_empty: weer in bed",
     ]
 
