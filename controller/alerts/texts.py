@@ -48,6 +48,8 @@ ACTION_SENTENCES: dict[AlertAction, tuple[str, str]] = {
     AlertAction.ACKNOWLEDGED: ("Een zorgverlener is onderweg", "A caregiver is on the way"),
     AlertAction.RESOLVED: ("De melding is afgehandeld", "The alert is resolved"),
     AlertAction.CANCELLED: ("De melding is ingetrokken", "The alert was withdrawn"),
+    # A repeat of an open alert's key, counted or told again (docs/alerts.md, "Occurrences").
+    AlertAction.REPEATED: ("Het gebeurde opnieuw", "It happened again"),
 }
 
 AUTO_RESOLVE_NOTE = "automatisch afgesloten"
