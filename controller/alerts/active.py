@@ -59,7 +59,8 @@ class ActiveAlerts:
 
     def oldest_first(self) -> list[Alert]:
         """Every active alert, oldest first."""
-        return sorted(self._alerts.values(), key=lambda a: (a.raised_at, a.id))
+        # Stable: alerts raised in the same instant keep the order they were raised in.
+        return sorted(self._alerts.values(), key=lambda a: a.raised_at)
 
     def add(self, alert: Alert, ctx: Context) -> None:
         """A new (or restored) active alert."""

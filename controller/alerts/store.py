@@ -540,7 +540,8 @@ class AlertStore:
         """Every alert not yet resolved or cancelled, oldest first."""
         marks = ", ".join("?" * len(ACTIVE_STATES))
         rows = await self.db.fetchall(
-            f"SELECT * FROM alerts WHERE state IN ({marks}) ORDER BY raised_at, id", ACTIVE_STATES)
+            f"SELECT * FROM alerts WHERE state IN ({marks}) ORDER BY raised_at, occurrence, id",
+            ACTIVE_STATES)
         return [alert_from_row(r) for r in rows]
 
     async def recent(self, limit: int = 50) -> list[Alert]:
