@@ -71,6 +71,7 @@ def repeated(alert: Alert, *, now: datetime, renotify: bool, paged: Sequence[str
         deliveries = tuple(NewDelivery(alert_id=alert.id, kind=KIND_REPEAT, step=n, recipient=r,
                                        text=text[r]) for r in paged)
         return Transition(alert=updated, audit=(audit,), deliveries=deliveries)
-    why = "still escalating" if alert.state != ACKNOWLEDGED else "acknowledged recently"
+    why = ("still escalating" if alert.state != ACKNOWLEDGED
+           else "nobody was paged" if renotify else "acknowledged recently")
     audit = entry(updated, "repeated", detail=f"raised again ({n + 1} times), counted: {why}")
     return Transition(alert=updated, audit=(audit,))
