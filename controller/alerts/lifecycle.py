@@ -60,10 +60,13 @@ def expires_at(alert: Alert, policy: EscalationPolicy) -> datetime | None:
 
     An alert nothing schedules any more (acknowledged, or its steps are over) expires
     `expire_after` after its last activity, unless its policy closes it itself. An urgent
-    alert nobody acknowledged never expires: it keeps escalating.
+    alert nobody acknowledged never expires: it keeps escalating. Technician notices stay until
+    their rule or a technician closes them.
     """
     if policy.auto_resolve_after is not None:
         return None  # the policy's own closing rule
+    if alert.data.get("audience") == "technician":
+        return None  # a to-do on the technician's console (a device offline), not a page
     if alert.state != ACKNOWLEDGED and (alert.severity == "urgent" or alert.next_at is not None):
         return None  # nobody is going yet: it keeps escalating, never silently expires
     return alert.last_activity + policy.expire_after
