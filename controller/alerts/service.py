@@ -17,8 +17,9 @@ restart duplicates at most the messages that were in flight at the moment of the
 Home Assistant replaces a re-sent notification on the phone (same `tag`).
 
 This module is the facade and the concurrency: what changes an alert is in `lifecycle`
-(pure), when steps fall due in `escalation`, how a message reaches a phone in `delivery`,
-what people read in `texts`.
+(pure), what a raise of an active key does in `occurrences` (pure) and `raising`, when steps
+fall due in `escalation`, how a message reaches a phone in `delivery`, what people read in
+`texts`.
 """
 
 from __future__ import annotations
