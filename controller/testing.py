@@ -69,8 +69,8 @@ class RecordingAlertSink:
             latest = earlier[-1]
             self.records.append(AlertRecord(time=now, action="repeated", id=latest.id, key=key,
                                             scenario=latest.scenario, severity=latest.severity,
-                                            message=message, audience=latest.audience,
-                                            cause=context.explain()))
+                                            message=message, reason=f"counted on {latest.id}",
+                                            audience=latest.audience, cause=context.explain()))
             return latest.id
         self._seq += 1
         recipients = data.get("recipients", ())
