@@ -198,3 +198,25 @@ async def test_an_acknowledged_alert_left_active_expires_and_those_paged_are_tol
     await home.advance(minutes=5)
     assert recipients_of(ntfy).count("team") == repeats_before + 1
     assert [a.id for a in home.svc.active()] == [door]
+
+
+async def test_a_renotification_in_flight_at_a_crash_is_sent_once(
+        tmp_path: Path, evening: VirtualClock, alerts_config: AlertsConfig, demo_config: HomeConfig,
+        ntfy: NtfyServer) -> None:
+    db = tmp_path / "huis.db"
+
+    def channels() -> list[Channel]:
+        return [NtfyChannel(server=ntfy.url), PageChannel()]
+
+    async with harness(db, evening, alerts_config, demo_config, channels(), run=False) as h:
+        alert_id = await raise_quiet(h)
+        assert (await h.svc.acknowledge(alert_id, by="anna", channel="dashboard")).ok
+        await evening.advance(minutes=31)
+        assert await raise_quiet(h) == alert_id  # re-notification stored, then the hub dies
+    assert ntfy.messages == []
+    again = f"Opnieuw (2 keer in totaal): {QUIET_MESSAGE}"
+    for _ in range(2):  # two restarts: the first sends what was pending, the second nothing
+        async with harness(db, evening, alerts_config, demo_config, channels()) as h:
+            await h.advance(minutes=1)
+        assert texts_to(ntfy, "piet") == ["Anna gaat erheen.", again]
+        assert texts_to(ntfy, "anna") == [again]
