@@ -18,6 +18,7 @@ Huis.addStrings({
     set_home: "Ze is thuis", set_away: "Ze is weg", set_unknown: "Weet ik niet",
     override_until: "Met de hand ingesteld; geldt tot {time}.", override_forever: "Met de hand ingesteld, tot iemand het weer verandert.",
     inferred: "De hub leidt dit af uit deuren, beweging, het bed en het label.",
+    again: "Opnieuw", repeats: "{n} keer gemeld, laatst om {time}",
   },
   en: {
     skip_alerts: "Skip to alerts", care_title: "Care", active_alerts: "Active alerts",
@@ -35,6 +36,7 @@ Huis.addStrings({
     set_home: "She is home", set_away: "She is away", set_unknown: "I don't know",
     override_until: "Set by hand; holds until {time}.", override_forever: "Set by hand, until someone changes it.",
     inferred: "The hub infers this from the doors, motion, the bed and the tag.",
+    again: "Again", repeats: "Raised {n} times, last at {time}",
   },
 });
 
@@ -80,9 +82,13 @@ function alertCard(a, closed) {
   const card = Huis.el("article", { class: `card alert-card sev-${a.severity} ${a.state}`, dataset: { alert: a.id, state: a.state },
                                     "aria-labelledby": `alert-${a.id}-title` },
     Huis.el("span", { class: `badge ${a.severity}`, text: t(a.severity) }),
-    Huis.el("h3", { id: `alert-${a.id}-title`, text: a.message }),
+    // A later occurrence of an alert still open reads "Opnieuw: ..." (docs/alerts.md, Occurrences).
+    Huis.el("h3", { id: `alert-${a.id}-title`, text: (a.previous_id ? t("again") + ": " : "") + a.message }),
     Huis.el("p", { class: "meta", text: t("raised", { time: Huis.fmtTime(a.raised_at) }) + " · " + t("for_resident", { who: a.resident }) }),
     Huis.el("p", { class: "meta" }, Huis.el("strong", { text: t("notified") + ": " }), people(a.notified)));
+  if (a.repeats) {
+    card.append(Huis.el("p", { class: "meta", text: t("repeats", { n: a.repeats + 1, time: Huis.fmtTime(a.last_repeat_at) }) }));
+  }
   if (a.acknowledged_by_name) {
     card.append(Huis.el("p", { class: "ack", role: "status", text: t("acked_by", { name: a.acknowledged_by_name }) }));
   }
