@@ -8,12 +8,14 @@ from __future__ import annotations
 import re
 import ssl
 from collections.abc import Iterable, Mapping
+from datetime import time, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from controller.device_kind import DeviceKind
+from controller.durations import parse_duration
 from controller.errors import ConfigError, Problem
 from controller.mqtt import LinkSettings
 from controller.yamlfile import Located, load_file, pydantic_problems, suggest
@@ -134,6 +136,91 @@ class Simulation(_Strict):
     speed: float = Field(1.0, gt=0, le=3600)
 
 
+# -- routine: what the hub learns of the resident's days (controller/routine.py) ----------------
+
+
+def _config_duration(value: object) -> timedelta:
+    return parse_duration(value)
+
+
+def _config_time(value: object) -> time:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 24 * 60:
+        return time(value // 60, value % 60)  # YAML 1.1 reads an unquoted 07:30 as 450
+    parts = str(value).strip().split(":")
+    if len(parts) == 2 and all(p.isdigit() for p in parts) and int(parts[0]) < 24 and int(parts[1]) < 60:
+        return time(int(parts[0]), int(parts[1]))
+    raise ValueError(f"{value!r} is not a time of day (try '07:30')")
+
+
+ConfigDuration = Annotated[timedelta, BeforeValidator(_config_duration)]
+ConfigTime = Annotated[time, BeforeValidator(_config_time)]
+
+
+class QuietBounds(_Strict):
+    """How long a quiet gap may last in one part of the day: a fixed default until the routine is
+    learned, and the bounds a learned limit is clipped to."""
+
+    default: ConfigDuration
+    min: ConfigDuration
+    max: ConfigDuration
+
+    @model_validator(mode="after")
+    def _ordered(self) -> QuietBounds:
+        if not self.min <= self.default <= self.max:
+            raise ValueError("need min <= default <= max")
+        return self
+
+
+class PartsOfDay(_Strict):
+    """Where each part of the day begins (local time); night runs to the next morning."""
+
+    morning: ConfigTime = time(6)
+    day: ConfigTime = time(12)
+    evening: ConfigTime = time(18)
+    night: ConfigTime = time(23)
+
+
+class WakeBounds(_Strict):
+    """Not up by: the usual wake time plus `margin`, clipped to [earliest, latest]."""
+
+    default: ConfigTime = time(10)
+    earliest: ConfigTime = time(7)
+    latest: ConfigTime = time(12)
+    margin: ConfigDuration = timedelta(hours=1, minutes=30)
+
+
+PartName = Literal["morning", "day", "evening", "night"]
+
+
+def _quiet_defaults() -> dict[PartName, QuietBounds]:
+    h = timedelta(hours=1)
+    return {"morning": QuietBounds(default=2 * h, min=h, max=4 * h),
+            "day": QuietBounds(default=3 * h, min=1.5 * h, max=5 * h),
+            "evening": QuietBounds(default=3 * h, min=1.5 * h, max=5 * h),
+            "night": QuietBounds(default=h, min=0.5 * h, max=3 * h)}
+
+
+class RoutineConfig(_Strict):
+    """What the hub learns from its history and the bounds a technician sets on it."""
+
+    learn_days: int = Field(7, ge=1, le=60, description="days of history before learned limits apply")
+    window_days: int = Field(28, ge=7, le=90, description="how far back the routine looks")
+    percentile: float = Field(99, ge=50, le=100, description="quiet gaps longer than this are unusual")
+    recompute_at: ConfigTime = time(3, 30)
+    parts: PartsOfDay = PartsOfDay()
+    quiet: dict[PartName, QuietBounds] = Field(
+        default_factory=_quiet_defaults)
+    wake: WakeBounds = WakeBounds()
+    night_margin: ConfigDuration = timedelta(minutes=30)
+
+    @model_validator(mode="after")
+    def _every_part(self) -> RoutineConfig:
+        missing = [p for p in ("morning", "day", "evening", "night") if p not in self.quiet]
+        if missing:
+            raise ValueError(f"routine.quiet needs every part of the day; missing: {', '.join(missing)}")
+        return self
+
+
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -151,6 +238,7 @@ class HomeConfig(_Strict):
     caregivers: dict[str, Caregiver] = Field(default_factory=dict)
     scenarios: list[str] = Field(default_factory=lambda: ["../scenarios"])
     alerts: str | None = "alerts.yaml"  # escalation policies and channels, next to this file
+    routine: RoutineConfig = RoutineConfig()
 
     # Set by the loader: where the file was, so relative paths resolve against it.
     source: str = Field("<memory>", exclude=True)

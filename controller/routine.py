@@ -1,0 +1,394 @@
+"""The resident's own routine, learned from the hub's history: how active the home usually is per
+hour of the week, the usual bed and wake times, and how long the usual quiet gaps are.
+
+Thresholds then fit the person rather than a textbook day: a quiet gap is unusual when it is
+longer than the resident's `percentile` (99th by default) for this part of the day, clipped to
+the bounds a technician sets in `config/home.yaml` (`routine:`); "not up" is the usual wake time
+plus a margin. Until `learn_days` days are known the fixed defaults apply.
+
+The learning is pure computation over rows (`learn`), so it is tested without I/O; `load_routine`
+reads the `history` table, and `RoutineKeeper` recomputes once a night through the clock (never
+per event), handing each new routine to whoever uses it (the engine's `quiet` and `routine`
+conditions).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, tzinfo
+from statistics import median
+from zoneinfo import ZoneInfo
+
+from controller.clock import Clock
+from controller.config import HomeConfig, RoutineConfig
+from controller.store import Database
+
+log = logging.getLogger(__name__)
+
+PARTS = ("night", "morning", "day", "evening")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# What counts as "someone is active": a motion sensor seeing movement, getting into or out of
+# bed, a door opening or closing.
+ACTIVITY = {"motion": "occupancy", "bed": "occupancy", "contact": "contact"}
+_NIGHT_LENGTH = timedelta(hours=20)  # a night's bed intervals: from 18:00 until 14:00 next day
+_SLEEP_AT_LEAST = timedelta(minutes=30)  # shorter stays in bed are a rest, not the night
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Activity:
+    """One activity event: who (device and its kind) and, for the bed, in or out."""
+
+    time: datetime
+    device: str
+    kind: str
+    value: object
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QuietGaps:
+    """The quiet gaps of one part of the day: how many, their percentiles, the limit in use."""
+
+    count: int
+    p50: timedelta | None
+    p90: timedelta | None
+    p99: timedelta | None  # the configured percentile (99th by default)
+    limit: timedelta
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DayHabits:
+    """One weekday's usual times (None when no night of that weekday is known)."""
+
+    bed: time | None
+    wake: time | None
+    active_hours: tuple[int, ...]  # hours with more than half the busiest hour's mean activity
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Routine:
+    """What the hub knows of the resident's days. `learned` is False while the defaults apply."""
+
+    settings: RoutineConfig
+    computed_at: datetime | None
+    days_known: int
+    learned: bool
+    usual: tuple[tuple[float, ...], ...]  # 7 x 24: mean activity events per hour of the week
+    habits: tuple[DayHabits, ...]  # per weekday, Monday first
+    quiet: Mapping[str, QuietGaps]  # per part of the day
+    wake_by_times: tuple[time, ...]  # per weekday: later than this in bed is "not up"
+    tz: tzinfo = field(default_factory=lambda: ZoneInfo("Europe/Amsterdam"))
+
+    def part_of_day(self, local: datetime) -> str:
+        """'night', 'morning', 'day' or 'evening' for a local time."""
+        return part_of_day(local.time(), self.settings)
+
+    def quiet_limit(self, local: datetime) -> timedelta:
+        """How long a quiet gap may last now before it is unusual for this resident."""
+        return self.quiet[self.part_of_day(local)].limit
+
+    def wake_by(self, local: datetime) -> time:
+        """Still in bed after this time today is "not up"."""
+        return self.wake_by_times[local.weekday()]
+
+    def in_night(self, local: datetime) -> bool:
+        """Whether `local` is in the resident's night: from the usual bed time (less a margin)
+        until the usual wake time; the configured night part until learned."""
+        margin = self.settings.night_margin
+        for start_day in (local.date() - timedelta(days=1), local.date()):
+            bed = self._bed_time(start_day.weekday())
+            wake = self._wake_time((start_day + timedelta(days=1)).weekday())
+            start = datetime.combine(start_day, bed, tzinfo=local.tzinfo) - margin
+            if bed < time(12):  # going to bed after midnight belongs to the evening before
+                start += timedelta(days=1)
+            end = datetime.combine(start_day + timedelta(days=1), wake, tzinfo=local.tzinfo)
+            if start <= local < end:
+                return True
+        return False
+
+    def _bed_time(self, weekday: int) -> time:
+        usual = self.habits[weekday].bed if self.learned else None
+        return usual if usual is not None else self.settings.parts.night
+
+    def _wake_time(self, weekday: int) -> time:
+        usual = self.habits[weekday].wake if self.learned else None
+        return usual if usual is not None else self.settings.parts.morning
+
+    def as_dict(self) -> dict[str, object]:
+        """For the dashboard and `huis routine --json`: durations in minutes, times as HH:MM."""
+        return {
+            "learned": self.learned, "days_known": self.days_known,
+            "learn_days": self.settings.learn_days, "percentile": self.settings.percentile,
+            "computed_at": self.computed_at.isoformat() if self.computed_at else None,
+            "usual": [list(row) for row in self.usual],
+            "weekdays": [{"day": WEEKDAYS[i], "bed": _hhmm(h.bed), "wake": _hhmm(h.wake),
+                          "wake_by": _hhmm(self.wake_by_times[i]), "active_hours": list(h.active_hours)}
+                         for i, h in enumerate(self.habits)],
+            "quiet": {p: {"gaps": q.count, "p50": _minutes(q.p50), "p90": _minutes(q.p90),
+                          "p99": _minutes(q.p99), "limit": _minutes(q.limit)}
+                      for p, q in self.quiet.items()},
+        }
+
+
+def _hhmm(t: time | None) -> str | None:
+    return None if t is None else f"{t:%H:%M}"
+
+
+def _minutes(d: timedelta | None) -> float | None:
+    return None if d is None else round(d.total_seconds() / 60, 1)
+
+
+def part_of_day(t: time, settings: RoutineConfig) -> str:
+    """The part of the day a local time falls in (night wraps past midnight)."""
+    p = settings.parts
+    if p.morning <= t < p.day:
+        return "morning"
+    if p.day <= t < p.evening:
+        return "day"
+    if p.evening <= t < p.night:
+        return "evening"
+    return "night"
+
+
+def default_routine(settings: RoutineConfig, tz: tzinfo | None = None) -> Routine:
+    """The fixed defaults: what applies before enough days are known."""
+    return learn([], settings, tz or ZoneInfo("Europe/Amsterdam"), None)
+
+
+# -- learning: pure computation over activity events ----------------------------------------------
+
+
+def activities(rows: Iterable[tuple[datetime, str | None, str | None, object]],
+               kinds: Mapping[str, str]) -> list[Activity]:
+    """History rows (time, device, attribute, value) -> activity events, in time order.
+
+    `kinds` maps device ids to their kind; a motion sensor counts only when it sees movement.
+    """
+    out: list[Activity] = []
+    for when, device, attribute, value in rows:
+        kind = kinds.get(device or "")
+        if kind is None or ACTIVITY.get(kind) != attribute or not isinstance(value, bool):
+            continue
+        if kind == "motion" and not value:
+            continue
+        out.append(Activity(time=when, device=device or "", kind=kind, value=value))
+    out.sort(key=lambda a: a.time)
+    return out
+
+
+def learn(events: Sequence[Activity], settings: RoutineConfig, tz: tzinfo,
+          now: datetime | None) -> Routine:
+    """The routine shown by `events` (activity events in time order) up to `now`."""
+    local = [(e.time.astimezone(tz), e) for e in events]
+    today = now.astimezone(tz).date() if now is not None else None
+    days = sorted({t.date() for t, _ in local if today is None or t.date() < today})
+    learned = len(days) >= settings.learn_days
+    usual = _usual_activity(local, days)
+    nights = _nights(local)
+    habits = tuple(_habits(wd, nights, usual[wd]) for wd in range(7))
+    gaps = _quiet_gaps(local, settings)
+    quiet = {p: _quiet_of(gaps.get(p, []), settings, p, learned) for p in PARTS}
+    wake_by = tuple(_wake_by(habits[wd].wake if learned else None, settings) for wd in range(7))
+    return Routine(settings=settings, computed_at=now, days_known=len(days), learned=learned,
+                   usual=usual, habits=habits, quiet=quiet, wake_by_times=wake_by, tz=tz)
+
+
+def _usual_activity(local: Sequence[tuple[datetime, Activity]],
+                    days: Sequence[date]) -> tuple[tuple[float, ...], ...]:
+    known = set(days)
+    per_weekday = [sum(1 for d in days if d.weekday() == wd) for wd in range(7)]
+    counts = [[0] * 24 for _ in range(7)]
+    for t, _ in local:
+        if t.date() in known:
+            counts[t.weekday()][t.hour] += 1
+    return tuple(tuple(round(c / per_weekday[wd], 2) if per_weekday[wd] else 0.0 for c in counts[wd])
+                 for wd in range(7))
+
+
+def this_week(events: Sequence[Activity], tz: tzinfo, now: datetime) -> list[list[int | None]]:
+    """7 x 24 activity counts of the current week (Monday first); hours still ahead are None."""
+    local_now = now.astimezone(tz)
+    monday = local_now.date() - timedelta(days=local_now.weekday())
+    start = datetime.combine(monday, time(0), tzinfo=tz)
+    grid: list[list[int | None]] = [[0] * 24 for _ in range(7)]
+    for e in events:
+        t = e.time.astimezone(tz)
+        if start <= t <= local_now:
+            row = grid[t.weekday()]
+            row[t.hour] = (row[t.hour] or 0) + 1
+    for wd in range(7):
+        for h in range(24):
+            if datetime.combine(monday + timedelta(days=wd), time(h), tzinfo=tz) > local_now:
+                grid[wd][h] = None
+    return grid
+
+
+def _bed_intervals(local: Sequence[tuple[datetime, Activity]]) -> list[tuple[datetime, datetime | None]]:
+    """Stretches in bed: from getting in to getting out (None: still in bed at the end)."""
+    out: list[tuple[datetime, datetime | None]] = []
+    since: datetime | None = None
+    for t, e in local:
+        if e.kind != "bed":
+            continue
+        if e.value is True and since is None:
+            since = t
+        elif e.value is False and since is not None:
+            out.append((since, t))
+            since = None
+    if since is not None:
+        out.append((since, None))
+    return out
+
+
+def _nights(local: Sequence[tuple[datetime, Activity]]) -> list[tuple[date, datetime, datetime]]:
+    """Per night (keyed by the evening's date): when she went to bed and when she got up.
+
+    A night's stays in bed start between 18:00 and 04:00; toilet visits split it, so bed time is
+    the first long stay's start and wake time the last long stay's end.
+    """
+    by_night: dict[date, list[tuple[datetime, datetime]]] = defaultdict(list)
+    unfinished: set[date] = set()
+    for start, end in _bed_intervals(local):
+        evening = (start - timedelta(hours=18)).date()  # 18:00..17:59 next day -> that evening
+        if end is None:
+            unfinished.add(evening)  # still in bed: that night's wake time is not known yet
+            continue
+        begins = datetime.combine(evening, time(18), tzinfo=start.tzinfo)
+        if end - start >= _SLEEP_AT_LEAST and start < begins + timedelta(hours=10) \
+                and end <= begins + _NIGHT_LENGTH:
+            by_night[evening].append((start, end))
+    return [(d, stays[0][0], stays[-1][1]) for d, stays in sorted(by_night.items()) if d not in unfinished]
+
+
+def _habits(weekday: int, nights: Sequence[tuple[date, datetime, datetime]],
+            usual: Sequence[float]) -> DayHabits:
+    # Bed time belongs to the evening's weekday, wake time to the morning's.
+    beds = [_clock_minutes(bed, evening=True) for d, bed, _ in nights if d.weekday() == weekday]
+    wakes = [_clock_minutes(up, evening=False) for d, _, up in nights if (d.weekday() + 1) % 7 == weekday]
+    peak = max(usual, default=0.0)
+    active = tuple(h for h, v in enumerate(usual) if peak > 0 and v > peak / 2)
+    return DayHabits(bed=_from_minutes(median(beds)) if beds else None,
+                     wake=_from_minutes(median(wakes)) if wakes else None, active_hours=active)
+
+
+def _clock_minutes(t: datetime, *, evening: bool) -> float:
+    """Minutes since midnight; after midnight counts past 24:00 for a bed time (01:00 -> 25:00)."""
+    m = t.hour * 60 + t.minute + t.second / 60
+    return m + 24 * 60 if evening and t.hour < 12 else m
+
+
+def _from_minutes(m: float) -> time:
+    whole = int(round(m)) % (24 * 60)
+    return time(whole // 60, whole % 60)
+
+
+def _quiet_gaps(local: Sequence[tuple[datetime, Activity]],
+                settings: RoutineConfig) -> dict[str, list[timedelta]]:
+    """The gaps between activity events, by the part of the day they began in.
+
+    Left out: gaps spent in bed (sleep is not inactivity; `not_up` watches the morning) and gaps
+    that begin and end with a door (the resident was probably out).
+    """
+    out: dict[str, list[timedelta]] = defaultdict(list)
+    in_bed = False
+    for (t0, e0), (t1, e1) in zip(local, local[1:], strict=False):
+        if e0.kind == "bed":
+            in_bed = e0.value is True
+        if in_bed or (e0.kind == "contact" and e1.kind == "contact"):
+            continue
+        out[part_of_day(t0.time(), settings)].append(t1 - t0)
+    return out
+
+
+def percentile(values: Sequence[timedelta], pct: float) -> timedelta | None:
+    """Nearest-rank percentile (None for no values)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(pct / 100 * len(ordered)))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def _quiet_of(gaps: Sequence[timedelta], settings: RoutineConfig, part: str, learned: bool) -> QuietGaps:
+    bounds = next(b for p, b in settings.quiet.items() if p == part)
+    high = percentile(gaps, settings.percentile)
+    limit = bounds.default if not learned or high is None else min(max(high, bounds.min), bounds.max)
+    return QuietGaps(count=len(gaps), p50=percentile(gaps, 50), p90=percentile(gaps, 90), p99=high,
+                     limit=limit)
+
+
+def _wake_by(usual: time | None, settings: RoutineConfig) -> time:
+    w = settings.wake
+    if usual is None:
+        return w.default
+    later = datetime.combine(date(2000, 1, 1), usual) + w.margin
+    chosen = later.time() if later.date() == date(2000, 1, 1) else w.latest
+    return min(max(chosen, w.earliest), w.latest)
+
+
+# -- reading the history table, and keeping the routine up to date --------------------------------
+
+
+def device_kinds(cfg: HomeConfig) -> dict[str, str]:
+    """Device id -> kind, for the devices whose events count as activity."""
+    return {dev_id: d.kind for dev_id, d in cfg.devices.items() if d.kind in ACTIVITY}
+
+
+async def load_activity(db: Database, cfg: HomeConfig, since: datetime, until: datetime) -> list[Activity]:
+    """Activity events recorded in the `history` table between `since` and `until`."""
+    kinds = device_kinds(cfg)
+    if not kinds:
+        return []
+    rows = await db.fetchall(
+        f"SELECT time, device, attribute, value FROM history WHERE type = 'state_changed'"
+        f" AND time >= ? AND time < ? AND device IN ({','.join('?' * len(kinds))})"
+        " AND attribute IN ('occupancy', 'contact') ORDER BY time, id",
+        (since.isoformat(), until.isoformat(), *kinds))
+    return activities(((datetime.fromisoformat(r["time"]), r["device"], r["attribute"], json.loads(r["value"]))
+                       for r in rows), kinds)
+
+
+async def load_routine(db: Database, cfg: HomeConfig, now: datetime) -> Routine:
+    """The routine learned from the last `window_days` of history up to `now`."""
+    settings = cfg.routine
+    tz = ZoneInfo(cfg.home.location.timezone)
+    local_midnight = datetime.combine(now.astimezone(tz).date(), time(0), tzinfo=tz)
+    since = local_midnight - timedelta(days=settings.window_days)
+    return learn(await load_activity(db, cfg, since, now), settings, tz, now)
+
+
+class RoutineKeeper:
+    """Recomputes the routine at start and then every night at `recompute_at` (clock time)."""
+
+    def __init__(self, db: Database, cfg: HomeConfig, clock: Clock,
+                 use: Callable[[Routine], None] | None = None) -> None:
+        self.db = db
+        self.cfg = cfg
+        self.clock = clock
+        self.tz = ZoneInfo(cfg.home.location.timezone)
+        self.current = default_routine(cfg.routine, self.tz)
+        self._use = use
+
+    async def recompute(self) -> Routine:
+        self.current = await load_routine(self.db, self.cfg, self.clock.now())
+        log.info("routine: %d day(s) known, %s", self.current.days_known,
+                 "learned" if self.current.learned else "defaults until "
+                 f"{self.cfg.routine.learn_days} days are known")
+        if self._use is not None:
+            self._use(self.current)
+        return self.current
+
+    def next_run(self) -> datetime:
+        local = self.clock.now().astimezone(self.tz)
+        when = datetime.combine(local.date(), self.cfg.routine.recompute_at, tzinfo=self.tz)
+        return when if when > local else when + timedelta(days=1)
+
+    async def run(self) -> None:
+        """Until cancelled: recompute now, then nightly."""
+        while True:
+            await self.recompute()
+            await self.clock.sleep_until(self.next_run())
