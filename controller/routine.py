@@ -392,3 +392,46 @@ class RoutineKeeper:
         while True:
             await self.recompute()
             await self.clock.sleep_until(self.next_run())
+
+
+# -- as text (`huis routine`) ----------------------------------------------------------------------
+
+
+def _hours_text(hours: Sequence[int]) -> str:
+    """(7, 8, 9, 12, 13) -> '07-10, 12-14'."""
+    spans: list[list[int]] = []
+    for h in hours:
+        if spans and spans[-1][1] == h:
+            spans[-1][1] = h + 1
+        else:
+            spans.append([h, h + 1])
+    return ", ".join(f"{a:02d}-{b:02d}" for a, b in spans) or "-"
+
+
+def _dur(d: timedelta | None) -> str:
+    if d is None:
+        return "-"
+    minutes = round(d.total_seconds() / 60)
+    return f"{minutes // 60}h{minutes % 60:02d}" if minutes >= 60 else f"{minutes}m"
+
+
+def render_routine(routine: Routine, who: str) -> str:
+    """The routine as a technician reads it in a terminal."""
+    s = routine.settings
+    state = (f"LEARNED from {routine.days_known} day(s)" if routine.learned else
+             f"DEFAULT (only {routine.days_known} of {s.learn_days} day(s) known; the fixed limits apply)")
+    lines = [f"Routine of {who}: {state}; last {s.window_days} days, quiet gaps at the "
+             f"{s.percentile:g}th percentile.", "",
+             "day  bed    up     not up by  active hours"]
+    for i, h in enumerate(routine.habits):
+        lines.append(f"{WEEKDAYS[i]:<4} {_hhmm(h.bed) or '-':<6} {_hhmm(h.wake) or '-':<6} "
+                     f"{_hhmm(routine.wake_by_times[i]):<10} {_hours_text(h.active_hours)}")
+    lines += ["", f"{'part':<8} {'from':<6} {'gaps':>5} {'p50':>6} {'p90':>6} {'p' + format(s.percentile, 'g'):>6}"
+                  f"  limit   (bounds; default)"]
+    for part in PARTS:
+        q = routine.quiet[part]
+        b = next(v for k, v in s.quiet.items() if k == part)
+        start = getattr(s.parts, part)
+        lines.append(f"{part:<8} {start:%H:%M}  {q.count:>5} {_dur(q.p50):>6} {_dur(q.p90):>6} {_dur(q.p99):>6}"
+                     f"  {_dur(q.limit):<7} ({_dur(b.min)}-{_dur(b.max)}; {_dur(b.default)})")
+    return "\n".join(lines) + "\n"
