@@ -102,6 +102,10 @@ async function load() {
     care.me = await Huis.api("GET", "/api/care/me");
     const tl = await Huis.api("GET", "/api/care/timeline");
     care.timeline = tl.items;
+    if (!HuisRoutine.data) {
+      // The picture is extra: the alerts must show even when it cannot be drawn.
+      try { await HuisRoutine.mount(document.getElementById("routine")); } catch (e) { /* shown as empty */ }
+    }
     try {
       const al = await Huis.api("GET", "/api/care/alerts");
       care.active = al.active; care.recent = al.recent; care.serviceMissing = false;
