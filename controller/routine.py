@@ -2,7 +2,7 @@
 hour of the week, the usual bed and wake times, and how long the usual quiet gaps are.
 
 Thresholds then fit the person rather than a textbook day: a quiet gap is unusual when it is
-longer than the resident's `percentile` (99th by default) for this part of the day, clipped to
+longer than the resident's `percentile` (99th by default) for the part of the day it began in, clipped to
 the bounds a technician sets in `config/home.yaml` (`routine:`); "not up" is the usual wake time
 plus a margin. Until `learn_days` days are known the fixed defaults apply.
 
@@ -88,7 +88,8 @@ class Routine:
         return part_of_day(local.time(), self.settings)
 
     def quiet_limit(self, local: datetime) -> timedelta:
-        """How long a quiet gap may last now before it is unusual for this resident."""
+        """How long a quiet gap that began at `local` may last before it is unusual for this
+        resident (gaps are learned by the part of the day they begin in)."""
         return self.quiet[self.part_of_day(local)].limit
 
     def wake_by(self, local: datetime) -> time:

@@ -154,7 +154,7 @@ async def open_home(
     # One connection per component: see controller/store.py.
     dbs: list[Database] = []
     try:
-        for _ in range(4):
+        for _ in range(5):
             dbs.append(await Database.connect(path))
         history = History(dbs[0], hub.bus, clock)
         await history.open()
@@ -168,7 +168,7 @@ async def open_home(
         raise
     log.info("home %r: %d devices, %d scenarios, database %s", cfg.home.name, len(hub.devices),
              len(parts.scenarios.scenarios), path)
-    routine = RoutineKeeper(dbs[3], cfg, clock, use=engine.use_routine)
+    routine = RoutineKeeper(dbs[4], cfg, clock, use=engine.use_routine)
     return Home(hub=hub, db=dbs[3], history=history, alerts=alerts, engine=engine, _owned=dbs,
                 routine=routine)
 

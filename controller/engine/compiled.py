@@ -489,14 +489,17 @@ def routine_condition(c: m.QuietCondition | m.RoutineCondition, cfg: HomeConfig)
                     test=lambda env, run: env.local_now().time() >= env.routine().wake_by(env.local_now()))
     watched = tuple((dev_id, d.kind, ACTIVITY[d.kind]) for dev_id, d in cfg.devices.items() if d.kind in ACTIVITY)
     fixed = c.longer_than if isinstance(c.longer_than, timedelta) else None
+    usual = "the resident's usual gap for the part of the day it began in"
     desc = "quiet (no motion, bed or door) longer than " + (
-        spoken_duration(fixed, "en") if fixed is not None else "the resident's usual gap for this part of the day")
+        spoken_duration(fixed, "en") if fixed is not None else usual)
 
     def quiet_test(env: Env, run: RunVars) -> bool:
         since = quiet_since(env, watched)
         if since is None:
             return False
-        limit = fixed if fixed is not None else env.routine().quiet_limit(env.local_now())
+        # Judged by the part of the day the quiet began in, as the routine learned its gaps.
+        limit = fixed if fixed is not None else \
+            env.routine().quiet_limit(since.astimezone(env.local_now().tzinfo))
         return env.now() - since >= limit
 
     return Cond(description=desc, test=quiet_test)

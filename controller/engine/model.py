@@ -373,7 +373,8 @@ class ParameterCondition(_Strict):
 
 class QuietCondition(_Strict):
     """Nothing active in the home (no movement seen, no bed or door change) for longer than a
-    duration, or than the resident's own usual quiet gap for this part of the day (`routine`)."""
+    duration, or than the resident's own usual quiet gap for the part of the day the quiet began
+    in (`routine`)."""
 
     type: Literal["quiet"]
     longer_than: Literal["routine"] | Duration = Field(

@@ -92,7 +92,8 @@ async def test_asleep_in_bed_at_nine_is_not_a_check_in(night: Home) -> None:
     assert night.raised("inactivity.no_motion") == []
     conditions = dict(await _conditions(night, "inactivity_no_motion"))
     assert conditions["state bed_sensor.occupancy is false"] is False
-    assert conditions["quiet (no motion, bed or door) longer than the resident's usual gap for this part of the day"]
+    assert conditions["quiet (no motion, bed or door) longer than the resident's usual gap for the part "
+                      "of the day it began in"]
 
 
 async def test_a_check_in_left_unanswered_expires_and_is_raised_anew(day: Home) -> None:
