@@ -205,7 +205,8 @@ class RoutineConfig(_Strict):
 
     learn_days: int = Field(7, ge=1, le=60, description="days of history before learned limits apply")
     window_days: int = Field(28, ge=7, le=90, description="how far back the routine looks")
-    percentile: float = Field(99, ge=50, le=100, description="quiet gaps longer than this are unusual")
+    percentile: float = Field(99, ge=50, le=100, description="of each day's longest quiet gap: the usual longest")
+    margin: float = Field(1.25, ge=1, le=3, description="the limit is the usual longest quiet times this")
     recompute_at: ConfigTime = time(3, 30)
     parts: PartsOfDay = PartsOfDay()
     quiet: dict[PartName, QuietBounds] = Field(

@@ -8,7 +8,7 @@ Huis.addStrings({
     r_learned: "Geleerd uit {days} dagen", r_default: "Standaardwaarden: {days} van {need} dagen bekend",
     r_less: "weinig", r_more: "veel activiteit", r_quieter: "stiller dan gewoonlijk", r_future: "nog niet",
     r_now: "nu", r_day: "Dag", r_bed: "Naar bed", r_up: "Op", r_up_by: "Melding als nog in bed om",
-    r_part: "Dagdeel", r_limit: "Stil langer dan → check-in", r_usual_gap: "Gebruikelijk langste stilte ({pct}e pct.)",
+    r_part: "Dagdeel", r_limit: "Stil langer dan → check-in", r_usual_gap: "Gebruikelijk langste stilte per dag",
     r_none: "Nog geen geschiedenis op deze hub.", r_cell: "{day} {hour}:00: {n} keer activiteit",
     r_cell_usual: "{day} {hour}:00: gemiddeld {n} keer activiteit",
     r_map_usual: "Gebruikelijke activiteit per uur van de week", r_map_week: "Activiteit per uur deze week",
@@ -20,7 +20,7 @@ Huis.addStrings({
     r_learned: "Learned from {days} days", r_default: "Defaults: {days} of {need} days known",
     r_less: "little", r_more: "much activity", r_quieter: "quieter than usual", r_future: "not yet",
     r_now: "now", r_day: "Day", r_bed: "To bed", r_up: "Up", r_up_by: "Alert if still in bed at",
-    r_part: "Part of day", r_limit: "Quiet longer than → check-in", r_usual_gap: "Usual longest quiet ({pct}th pct.)",
+    r_part: "Part of day", r_limit: "Quiet longer than → check-in", r_usual_gap: "Usual longest quiet of a day",
     r_none: "No history on this hub yet.", r_cell: "{day} {hour}:00: {n} activity events",
     r_cell_usual: "{day} {hour}:00: {n} activity events on average",
     r_map_usual: "Usual activity per hour of the week", r_map_week: "Activity per hour this week",
@@ -91,9 +91,9 @@ const HuisRoutine = (() => {
     const parts = ["morning", "day", "evening", "night"];
     return Huis.el("table", { class: "quiet" },
       Huis.el("thead", {}, Huis.el("tr", {}, Huis.el("th", { text: t("r_part") }),
-        Huis.el("th", { text: t("r_usual_gap", { pct: data.percentile }) }), Huis.el("th", { text: t("r_limit") }))),
+        Huis.el("th", { text: t("r_usual_gap") }), Huis.el("th", { text: t("r_limit") }))),
       Huis.el("tbody", {}, ...parts.map(p => Huis.el("tr", {}, Huis.el("th", { text: t(p) }),
-        Huis.el("td", { text: minutes(data.quiet[p].p99) }), Huis.el("td", { text: minutes(data.quiet[p].limit) })))));
+        Huis.el("td", { text: minutes(data.quiet[p].longest) }), Huis.el("td", { text: minutes(data.quiet[p].limit) })))));
   }
 
   function render() {

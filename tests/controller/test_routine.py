@@ -25,13 +25,15 @@ def test_a_known_pattern_is_learned(demo_config: HomeConfig) -> None:
     routine = learn(days(FIRST, 14), demo_config.routine, TZ, now)
     assert (routine.learned, routine.days_known) == (True, 14)
     assert {(h.bed, h.wake) for h in routine.habits} == {(time(23), time(7, 30))}
-    # The 90-minute nap after lunch is the longest usual quiet gap in the day.
+    # The 90-minute nap after lunch is the longest usual quiet of the day; the limit is 1.25 times
+    # that, in whole minutes.
     day = routine.quiet["day"]
-    assert (day.p50, day.p99, day.limit) == (timedelta(minutes=20), timedelta(minutes=90), timedelta(minutes=90))
+    assert (day.p50, day.longest, day.limit) == (timedelta(minutes=20), timedelta(minutes=90),
+                                                 timedelta(minutes=113))
     # Shorter usual gaps are clipped up to the technician's minimum (config/home.yaml).
-    assert routine.quiet["evening"].p99 == timedelta(minutes=20)
+    assert routine.quiet["evening"].longest == timedelta(minutes=20)
     assert routine.quiet["evening"].limit == demo_config.routine.quiet["evening"].min == 1.5 * H
-    assert routine.quiet_limit(_local(FIRST, 15)) == timedelta(minutes=90)
+    assert routine.quiet_limit(_local(FIRST, 15)) == timedelta(minutes=113)
     assert routine.quiet_limit(_local(FIRST, 9)) == H  # morning minimum
     # Not up by: 07:30 + 1h30 margin.
     assert routine.wake_by(_local(FIRST, 8)) == time(9)
@@ -46,7 +48,7 @@ def test_defaults_until_enough_days_are_known(demo_config: HomeConfig) -> None:
     now = at(FIRST + timedelta(days=5), 12)
     routine = learn(days(FIRST, 5), demo_config.routine, TZ, now)
     assert (routine.learned, routine.days_known) == (False, 5)
-    assert routine.quiet["day"].p99 == timedelta(minutes=90)  # measured, shown, not yet used
+    assert routine.quiet["day"].longest == timedelta(minutes=90)  # measured, shown, not yet used
     assert routine.quiet_limit(_local(FIRST, 15)) == 3 * H
     assert routine.wake_by(_local(FIRST, 8)) == time(10)
     assert routine.as_dict()["learned"] is False
@@ -57,7 +59,7 @@ def test_the_learned_limit_stays_within_the_technicians_bounds(demo_config: Home
     # Six-hour afternoon naps would make six quiet hours "usual"; the technician caps it at 5 h.
     now = at(FIRST + timedelta(days=10), 12)
     routine = learn(days(FIRST, 10, nap=6 * H), demo_config.routine, TZ, now)
-    assert routine.quiet["day"].p99 == 6 * H
+    assert routine.quiet["day"].longest == 6 * H
     assert routine.quiet["day"].limit == demo_config.routine.quiet["day"].max == 5 * H
     tighter = demo_config.routine.model_copy(update={"quiet": {
         **demo_config.routine.quiet, "day": QuietBounds(default=2 * H, min=H, max=2 * H)}})

@@ -45,7 +45,7 @@ async def test_staff_read_the_routine_and_each_read_is_audited(hub: Hub, db: Dat
             assert (r["available"], r["learned"], r["days_known"]) == (True, True, 14)
             assert r["weekdays"][0] == {"day": "mon", "bed": "23:00", "wake": "07:30", "wake_by": "09:00",
                                         "active_hours": [7, 8, 9, 10, 11, 12, 15, 16, 17, 18, 19, 20, 21, 22]}
-            assert r["quiet"]["day"]["limit"] == 90.0
+            assert r["quiet"]["day"] == {"gaps": 196, "p50": 20.0, "p90": 20.0, "longest": 90.0, "limit": 113.0}
             week = r["this_week"]
             assert week[0][3] == 3 and week[0][9] == 3 and week[0][12] == 0  # up to 12:00 only
             assert week[0][13] is None and week[6][0] is None
