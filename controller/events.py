@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Generic, TypedDict, TypeGuard, TypeVar
+from typing import Generic, Literal, TypedDict, TypeGuard, TypeVar
 
 _ids = itertools.count(1)
 
@@ -195,6 +195,10 @@ class AlertAction(StrEnum):
     CANCELLED = "cancelled"
 
 
+# How urgent an alert is; scenarios write it, the escalation policies page by it.
+Severity = Literal["urgent", "warning", "info"]
+
+
 class AlertChanged(TypedDict):
     """The payload of a bus event of type "alert": one change of one alert.
 
@@ -206,7 +210,7 @@ class AlertChanged(TypedDict):
     id: str
     key: str
     scenario: str
-    severity: str
+    severity: Severity
     state: str  # the alert's state after the change (controller.alerts.model's states)
     message: str
     by: str | None

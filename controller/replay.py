@@ -40,7 +40,16 @@ from controller.config import HomeConfig
 from controller.durations import parse_duration
 from controller.engine import AlertSink, Engine, ScenarioSet
 from controller.errors import ConfigError, Problem
-from controller.events import AVAILABILITY, COMMAND_SENT, DEVICE_EVENT, STATE_CHANGED, CommandSent, Context, Event
+from controller.events import (
+    AVAILABILITY,
+    COMMAND_SENT,
+    DEVICE_EVENT,
+    STATE_CHANGED,
+    CommandSent,
+    Context,
+    Event,
+    Severity,
+)
 from controller.history import History, HistoryRow
 from controller.hub import Hub
 from controller.mqtt import Link, MemoryLink
@@ -217,7 +226,7 @@ class _PrintingSink(RecordingAlertSink):
         super().__init__(hub)
         self._printer = printer
 
-    async def raise_alert(self, *, key: str, scenario: str, severity: str, message: str,
+    async def raise_alert(self, *, key: str, scenario: str, severity: Severity, message: str,
                           context: Context, data: Mapping[str, Any]) -> str:
         before = len(self.records)
         alert_id = await super().raise_alert(key=key, scenario=scenario, severity=severity,

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from controller.events import ALERT_CHANGED, AlertAction, Context
+from controller.events import ALERT_CHANGED, AlertAction, Context, Severity
 from controller.hub import Hub
 from controller.mqtt import MemoryLink
 
@@ -27,7 +27,7 @@ class AlertRecord:
     id: str
     key: str
     scenario: str
-    severity: str
+    severity: Severity
     message: str = ""
     reason: str = ""
     audience: str = "caregivers"
@@ -48,7 +48,7 @@ class RecordingAlertSink:
         self._active: dict[str, AlertRecord] = {}
         self._seq = 0
 
-    async def raise_alert(self, *, key: str, scenario: str, severity: str, message: str,
+    async def raise_alert(self, *, key: str, scenario: str, severity: Severity, message: str,
                           context: Context, data: Mapping[str, object]) -> str:
         current = self._active.get(key)
         if current is not None:
@@ -119,7 +119,7 @@ class RaisedAlert:
     id: str
     key: str
     scenario: str
-    severity: str
+    severity: Severity
     message: str
     context: Context
     data: Mapping[str, object] = field(default_factory=dict)
@@ -142,7 +142,7 @@ class MemoryAlertSink:
         self.resolved: list[ResolvedAlert] = []
         self._active: dict[str, RaisedAlert] = {}
 
-    async def raise_alert(self, *, key: str, scenario: str, severity: str, message: str,
+    async def raise_alert(self, *, key: str, scenario: str, severity: Severity, message: str,
                           context: Context, data: Mapping[str, object]) -> str:
         if key in self._active:
             return self._active[key].id

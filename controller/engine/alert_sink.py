@@ -12,13 +12,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Protocol
 
-from controller.events import Context
+from controller.events import Context, Severity
 
 
 class AlertSink(Protocol):
     """What the rule engine raises, resolves and looks up alerts through."""
 
-    async def raise_alert(self, *, key: str, scenario: str, severity: str, message: str,
+    async def raise_alert(self, *, key: str, scenario: str, severity: Severity, message: str,
                           context: Context, data: Mapping[str, object]) -> str:
         """Store and start delivering an alert; an active alert with `key` is returned as is."""
         ...
