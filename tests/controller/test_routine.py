@@ -91,3 +91,26 @@ async def test_loaded_from_the_history_table_and_recomputed_nightly(
         assert keeper.next_run() == at(FIRST + timedelta(days=10), 3, 30)
     finally:
         await db.close()
+
+
+async def test_the_keeper_recomputes_every_night_on_the_clock(demo_config: HomeConfig, tmp_path: Path) -> None:
+    import asyncio
+
+    await write_history(tmp_path / "huis.db", days(FIRST, 6))
+    clock = VirtualClock(at(FIRST + timedelta(days=6), 12))
+    db = await Database.connect(tmp_path / "huis.db")
+    used: list[bool] = []
+    keeper = RoutineKeeper(db, demo_config, clock, use=lambda r: used.append(r.learned))
+    task = asyncio.create_task(keeper.run())
+    try:
+        await clock.wait_idle()
+        assert used == [False]  # six days: the defaults still apply
+        await write_history(tmp_path / "huis.db", days(FIRST + timedelta(days=6), 1))
+        await clock.run_until(at(FIRST + timedelta(days=7), 3, 29))
+        assert used == [False]  # not per event, not before 03:30
+        await clock.run_until(at(FIRST + timedelta(days=7), 3, 31))
+        assert used == [False, True] and keeper.current.days_known == 7
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await db.close()

@@ -142,3 +142,20 @@ async def test_a_learned_early_riser_is_asked_about_earlier(night: Home) -> None
     await night.at("08:00")
     await night.wait(seconds=1)
     assert night.alerts() == [("08:00", "raised", "inactivity.not_up")]
+
+
+async def test_a_learned_quiet_limit_is_what_the_check_in_waits_for(day: Home) -> None:
+    # Two weeks with a 90-minute nap as the longest daytime quiet: the limit becomes 1.25 x 90 min
+    # = 1h53, so quiet since 12:00 is asked about at the first check after 13:53, not at 15:00.
+    from tests.routine_days import days
+
+    first = day.local().date() - timedelta(days=14)
+    assert day.engine is not None
+    routine = learn(days(first, 14), day.config.routine, day.local().tzinfo, day.clock.now())
+    assert routine.quiet_limit(day.local()) == timedelta(minutes=113)
+    day.engine.use_routine(routine)
+    await day.at("13:45")
+    assert day.raised("inactivity.no_motion") == []
+    await day.at("14:00")
+    await day.wait(seconds=1)
+    assert day.alerts() == [("14:00", "raised", "inactivity.no_motion")]
