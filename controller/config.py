@@ -189,15 +189,21 @@ class WakeBounds(_Strict):
     margin: ConfigDuration = timedelta(hours=1, minutes=30)
 
 
-PartName = Literal["morning", "day", "evening", "night"]
+_H = timedelta(hours=1)
 
 
-def _quiet_defaults() -> dict[PartName, QuietBounds]:
-    h = timedelta(hours=1)
-    return {"morning": QuietBounds(default=2 * h, min=h, max=4 * h),
-            "day": QuietBounds(default=3 * h, min=1.5 * h, max=5 * h),
-            "evening": QuietBounds(default=3 * h, min=1.5 * h, max=5 * h),
-            "night": QuietBounds(default=h, min=0.5 * h, max=3 * h)}
+class QuietParts(_Strict):
+    """Quiet-gap bounds per part of the day; a part left out keeps its default."""
+
+    morning: QuietBounds = QuietBounds(default=2 * _H, min=_H, max=4 * _H)
+    day: QuietBounds = QuietBounds(default=3 * _H, min=1.5 * _H, max=5 * _H)
+    evening: QuietBounds = QuietBounds(default=3 * _H, min=1.5 * _H, max=5 * _H)
+    night: QuietBounds = QuietBounds(default=_H, min=0.5 * _H, max=3 * _H)
+
+    def of(self, part: str) -> QuietBounds:
+        """The bounds of 'morning', 'day', 'evening' or 'night'."""
+        bounds: QuietBounds = getattr(self, part)
+        return bounds
 
 
 class RoutineConfig(_Strict):
@@ -209,17 +215,9 @@ class RoutineConfig(_Strict):
     margin: float = Field(1.25, ge=1, le=3, description="the limit is the usual longest quiet times this")
     recompute_at: ConfigTime = time(3, 30)
     parts: PartsOfDay = PartsOfDay()
-    quiet: dict[PartName, QuietBounds] = Field(
-        default_factory=_quiet_defaults)
+    quiet: QuietParts = QuietParts()
     wake: WakeBounds = WakeBounds()
     night_margin: ConfigDuration = timedelta(minutes=30)
-
-    @model_validator(mode="after")
-    def _every_part(self) -> RoutineConfig:
-        missing = [p for p in ("morning", "day", "evening", "night") if p not in self.quiet]
-        if missing:
-            raise ValueError(f"routine.quiet needs every part of the day; missing: {', '.join(missing)}")
-        return self
 
 
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")

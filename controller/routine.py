@@ -324,7 +324,7 @@ def percentile(values: Sequence[timedelta], pct: float) -> timedelta | None:
 
 def _quiet_of(by_day: Mapping[date, Sequence[timedelta]], settings: RoutineConfig, part: str,
               learned: bool) -> QuietGaps:
-    bounds = next(b for p, b in settings.quiet.items() if p == part)
+    bounds = settings.quiet.of(part)
     gaps = [g for day in by_day.values() for g in day]
     longest = percentile([max(day) for day in by_day.values() if day], settings.percentile)
     limit = bounds.default
@@ -445,7 +445,7 @@ def render_routine(routine: Routine, who: str) -> str:
                   f"  limit   (bounds; default)"]
     for part in PARTS:
         q = routine.quiet[part]
-        b = next(v for k, v in s.quiet.items() if k == part)
+        b = s.quiet.of(part)
         start = getattr(s.parts, part)
         lines.append(f"{part:<8} {start:%H:%M}  {q.count:>5} {_dur(q.p50):>6} {_dur(q.p90):>6} {_dur(q.longest):>7}"
                      f"  {_dur(q.limit):<7} ({_dur(b.min)}-{_dur(b.max)}; {_dur(b.default)})")

@@ -32,7 +32,7 @@ def test_a_known_pattern_is_learned(demo_config: HomeConfig) -> None:
                                                  timedelta(minutes=113))
     # Shorter usual gaps are clipped up to the technician's minimum (config/home.yaml).
     assert routine.quiet["evening"].longest == timedelta(minutes=20)
-    assert routine.quiet["evening"].limit == demo_config.routine.quiet["evening"].min == 1.5 * H
+    assert routine.quiet["evening"].limit == demo_config.routine.quiet.evening.min == 1.5 * H
     assert routine.quiet_limit(_local(FIRST, 15)) == timedelta(minutes=113)
     assert routine.quiet_limit(_local(FIRST, 9)) == H  # morning minimum
     # Not up by: 07:30 + 1h30 margin.
@@ -60,9 +60,9 @@ def test_the_learned_limit_stays_within_the_technicians_bounds(demo_config: Home
     now = at(FIRST + timedelta(days=10), 12)
     routine = learn(days(FIRST, 10, nap=6 * H), demo_config.routine, TZ, now)
     assert routine.quiet["day"].longest == 6 * H
-    assert routine.quiet["day"].limit == demo_config.routine.quiet["day"].max == 5 * H
-    tighter = demo_config.routine.model_copy(update={"quiet": {
-        **demo_config.routine.quiet, "day": QuietBounds(default=2 * H, min=H, max=2 * H)}})
+    assert routine.quiet["day"].limit == demo_config.routine.quiet.day.max == 5 * H
+    tighter = demo_config.routine.model_copy(update={"quiet": demo_config.routine.quiet.model_copy(
+        update={"day": QuietBounds(default=2 * H, min=H, max=2 * H)})})
     assert learn(days(FIRST, 10, nap=6 * H), tighter, TZ, now).quiet["day"].limit == 2 * H
 
 
