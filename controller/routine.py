@@ -403,9 +403,14 @@ class RoutineKeeper:
         return when if when > local else when + timedelta(days=1)
 
     async def run(self) -> None:
-        """Until cancelled: recompute now, then nightly."""
+        """Until cancelled: recompute now, then nightly. A failure keeps the routine it had (the
+        defaults at worst) and is logged: learning is an extra, never a reason to stop the hub."""
         while True:
-            await self.recompute()
+            try:
+                await self.recompute()
+            except Exception:
+                log.exception("routine: recomputing failed; keeping the routine of %s",
+                              self.current.computed_at or "the defaults")
             await self.clock.sleep_until(self.next_run())
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
+import pytest
+
 from controller.clock import VirtualClock
 from controller.config import HomeConfig, QuietBounds
 from controller.routine import RoutineKeeper, default_routine, learn, load_routine, this_week
@@ -110,6 +112,24 @@ async def test_the_keeper_recomputes_every_night_on_the_clock(demo_config: HomeC
         assert used == [False]  # not per event, not before 03:30
         await clock.run_until(at(FIRST + timedelta(days=7), 3, 31))
         assert used == [False, True] and keeper.current.days_known == 7
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await db.close()
+
+
+async def test_a_failing_recompute_keeps_the_defaults_and_the_hub_running(
+        demo_config: HomeConfig, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    import asyncio
+
+    clock = VirtualClock(at(FIRST, 12))
+    db = await Database.connect(tmp_path / "empty.db")  # no history table: the query fails
+    keeper = RoutineKeeper(db, demo_config, clock)
+    task = asyncio.create_task(keeper.run())
+    try:
+        await clock.wait_idle()
+        assert not task.done() and keeper.current.learned is False
+        assert "routine: recomputing failed; keeping the routine of the defaults" in caplog.text
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
