@@ -79,9 +79,35 @@ def check_ins(events: Sequence[Activity], away: Sequence[Span],
     return out
 
 
+def _in_bed_since(events: Sequence[Activity], when: datetime) -> datetime | None:
+    """Since when the bed has been occupied at `when` (None: not in bed)."""
+    since: datetime | None = None
+    for e in events:
+        if e.time > when:
+            break
+        if e.kind == "bed":
+            since = e.time if e.value is True else None
+    return since
+
+
+def not_up(events: Sequence[Activity], away: Sequence[Span], day_start: datetime,
+           wake_by: time) -> datetime | None:
+    """When `inactivity_not_up` would ask on this morning: the first 15-minute check from 07:00
+    to 12:00 at or after `wake_by` with the bed occupied for an hour, the resident home."""
+    check = day_start + timedelta(hours=7)
+    while check <= day_start + timedelta(hours=12):
+        since = _in_bed_since(events, check)
+        if check.time() >= wake_by and since is not None and check - since >= timedelta(hours=1) \
+                and not any(s <= check < e for s, e in away):
+            return check
+        check += CHECK_EVERY
+    return None
+
+
 def judge(events: Sequence[Activity], labels: Sequence[tuple[datetime, datetime, str]],
           routine_for: Callable[[datetime], Routine]) -> tuple[int, list[tuple[datetime, datetime]]]:
-    """Days judged and the check-ins of each day from the eighth, with `routine_for(midnight)`."""
+    """Days judged and the check-ins of each day from the eighth, with `routine_for(midnight)`;
+    a not-up alert is a check-in (in bed since, asked at)."""
     away = [(s, e) for s, e, a in labels if a == "Leaving"]
     first, last = events[0].time.astimezone(TZ).date(), events[-1].time.astimezone(TZ).date()
     found: list[tuple[datetime, datetime]] = []
@@ -92,6 +118,9 @@ def judge(events: Sequence[Activity], labels: Sequence[tuple[datetime, datetime,
         routine = routine_for(start)
         todays = [e for e in events if start - timedelta(hours=12) <= e.time < end]
         found += [c for c in check_ins(todays, away, routine.quiet_limit) if start <= c[1] < end]
+        asked = not_up(todays, away, start, routine.wake_by(start))
+        if asked is not None:
+            found.append((_in_bed_since(todays, asked) or asked, asked))
         days += 1
     return days, found
 

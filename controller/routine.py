@@ -273,15 +273,26 @@ def _nights(local: Sequence[tuple[datetime, Activity]]) -> list[tuple[date, date
     return [(d, stays[0][0], stays[-1][1]) for d, stays in sorted(by_night.items()) if d not in unfinished]
 
 
+_SAME_WEEKDAY_AT_LEAST = 3  # nights of a weekday before its own times are trusted over all days
+
+
 def _habits(weekday: int, nights: Sequence[tuple[date, datetime, datetime]],
             usual: Sequence[float]) -> DayHabits:
+    """One weekday's usual times: the median of its own nights once there are three, before
+    that the median of all nights (one odd night must not move "not up" by hours)."""
     # Bed time belongs to the evening's weekday, wake time to the morning's.
-    beds = [_clock_minutes(bed, evening=True) for d, bed, _ in nights if d.weekday() == weekday]
-    wakes = [_clock_minutes(up, evening=False) for d, _, up in nights if (d.weekday() + 1) % 7 == weekday]
+    all_beds = [(d.weekday(), _clock_minutes(bed, evening=True)) for d, bed, _ in nights]
+    all_wakes = [((d.weekday() + 1) % 7, _clock_minutes(up, evening=False)) for d, _, up in nights]
     peak = max(usual, default=0.0)
     active = tuple(h for h, v in enumerate(usual) if peak > 0 and v > peak / 2)
-    return DayHabits(bed=_from_minutes(median(beds)) if beds else None,
-                     wake=_from_minutes(median(wakes)) if wakes else None, active_hours=active)
+    return DayHabits(bed=_usual_time(weekday, all_beds), wake=_usual_time(weekday, all_wakes),
+                     active_hours=active)
+
+
+def _usual_time(weekday: int, samples: Sequence[tuple[int, float]]) -> time | None:
+    own = [m for wd, m in samples if wd == weekday]
+    chosen = own if len(own) >= _SAME_WEEKDAY_AT_LEAST else [m for _, m in samples]
+    return _from_minutes(median(chosen)) if chosen else None
 
 
 def _clock_minutes(t: datetime, *, evening: bool) -> float:

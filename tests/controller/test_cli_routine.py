@@ -33,7 +33,8 @@ async def test_says_default_until_enough_days_are_known(tmp_path: Path) -> None:
     assert done.stdout.splitlines()[0] == ("Routine of Mevrouw Jansen: DEFAULT (only 3 of 7 day(s) known; "
                                            "the fixed limits apply); last 28 days; limit: the 99th percentile of each "
                                            "day's longest quiet x 1.25.")
-    # Monday has no night before it, Wednesday's night is not over yet.
-    assert "mon  23:00  -      10:00      07-13, 15-23" in done.stdout.splitlines()
-    assert "wed  -      07:30  10:00      03-04, 07-13, 15-23" in done.stdout.splitlines()
+    # Monday has no night before it and Wednesday's is not over yet: with fewer than three nights
+    # of a weekday, the median of all nights stands in. Not up by stays at the default until learned.
+    assert "mon  23:00  07:30  10:00      07-13, 15-23" in done.stdout.splitlines()
+    assert "wed  23:00  07:30  10:00      03-04, 07-13, 15-23" in done.stdout.splitlines()
     assert "day      12:00     42    20m    20m    1h30  3h00    (1h30-5h00; 3h00)" in done.stdout.splitlines()

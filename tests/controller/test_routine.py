@@ -134,3 +134,14 @@ async def test_a_failing_recompute_keeps_the_defaults_and_the_hub_running(
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await db.close()
+
+
+def test_one_odd_night_does_not_move_a_weekdays_wake_time(demo_config: HomeConfig) -> None:
+    # Eight ordinary days, then up at 05:00 on the second Tuesday: with fewer than three Tuesdays
+    # known the median of all nights stands, so "not up" on Tuesday stays at 09:00 (the two
+    # Tuesdays alone would give 06:15 + 1h30 = 07:45).
+    from controller.routine import Activity
+
+    up_early = Activity(time=at(FIRST + timedelta(days=8), 5), device="bed_sensor", kind="bed", value=False)
+    routine = learn([*days(FIRST, 8), up_early], demo_config.routine, TZ, at(FIRST + timedelta(days=9), 12))
+    assert routine.wake_by(_local(FIRST + timedelta(days=8), 8)) == time(9)
