@@ -102,10 +102,6 @@ async function load() {
     care.me = await Huis.api("GET", "/api/care/me");
     const tl = await Huis.api("GET", "/api/care/timeline");
     care.timeline = tl.items;
-    if (!HuisRoutine.data) {
-      // The picture is extra: the alerts must show even when it cannot be drawn.
-      try { await HuisRoutine.mount(document.getElementById("routine")); } catch (e) { /* shown as empty */ }
-    }
     try {
       const al = await Huis.api("GET", "/api/care/alerts");
       care.active = al.active; care.recent = al.recent; care.serviceMissing = false;
@@ -117,6 +113,10 @@ async function load() {
     document.getElementById("status").textContent = Huis.t("failed", { msg: e.message });
   }
   render();
+  if (!HuisRoutine.data) {
+    // The picture comes after the alerts, and only once: it must never delay or block them.
+    try { await HuisRoutine.mount(document.getElementById("routine")); } catch (e) { /* left empty */ }
+  }
 }
 
 async function acknowledge(id) {
