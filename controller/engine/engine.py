@@ -53,6 +53,7 @@ from controller.engine.triggers import Place, TriggerIndex
 from controller.errors import ConfigError
 from controller.events import STATE_CHANGED, Context
 from controller.hub import Hub
+from controller.routine import Routine, default_routine
 from controller.store import Database
 
 __all__ = ["HOUSE_CHANGED", "Engine", "ReloadResult"]
@@ -103,6 +104,7 @@ class Engine:
             scenarios=scenarios, now=self.clock.now, value=self.value,
             paths=list(paths) if paths is not None else config_scenario_paths(hub.config))
         self._early = EarlyEvents(hub.bus.subscribe)
+        self._routine = default_routine(self.cfg.routine, self._place.tz)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -291,6 +293,14 @@ class Engine:
              since: datetime) -> timedelta:
         """The longest stretch `test` held for `device.attribute` since `since` (held conditions)."""
         return self._stretches.longest(device, attribute, test, since, self.clock.now())
+
+    def routine(self) -> Routine:
+        """The resident's routine the `quiet` and `routine` conditions use (defaults until learned)."""
+        return self._routine
+
+    def use_routine(self, routine: Routine) -> None:
+        """Take a newly computed routine (controller.routine.RoutineKeeper, nightly)."""
+        self._routine = routine
 
     # -- the house ------------------------------------------------------------------------------
 
