@@ -222,6 +222,35 @@ class RoutineConfig(_Strict):
 
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+class PresenceSettings(_Strict):
+    """How the hub infers whether the resident is home (`presence`; see docs/scenarios-shipped.md).
+
+    Without this section presence only changes when someone sets it.
+    """
+
+    infer: bool = True
+    # The outside doors (contact devices); default: every contact device.
+    doors: list[str] | None = None
+    # An outside door closed and then no motion inside and the bed empty for this long -> away.
+    away_after: Duration = timedelta(minutes=20)
+    # A presence set by hand (dashboard, API, a scenario's set_presence) holds this long; 0s:
+    # until it is set by hand again.
+    override_for: Duration = timedelta(hours=12)
+    # The wander tag; default: the device of kind 'tag', if there is one.
+    tag: str | None = None
+    # The tag going out of reach this soon after an outside door opened means she went out.
+    tag_window: Duration = timedelta(minutes=2)
+
+    @field_validator("away_after", "tag_window")
+    @classmethod
+    def _positive(cls, v: timedelta) -> timedelta:
+        if v <= timedelta(0):
+            raise ValueError("should be longer than 0s")
+        return v
+
 
 class HomeConfig(_Strict):
     home: Home = Home()
@@ -238,6 +267,19 @@ class HomeConfig(_Strict):
     scenarios: list[str] = Field(default_factory=lambda: ["../scenarios"])
     alerts: str | None = "alerts.yaml"  # escalation policies and channels, next to this file
     routine: RoutineConfig = RoutineConfig()
+    presence: PresenceSettings | None = None
+
+    def outside_doors(self) -> list[str]:
+        """The outside doors presence and night exit watch (every contact device by default)."""
+        if self.presence is not None and self.presence.doors is not None:
+            return list(self.presence.doors)
+        return [d for d, dev in self.devices.items() if dev.kind == "contact"]
+
+    def wander_tag(self) -> str | None:
+        """The wander tag presence listens to, if any."""
+        if self.presence is not None and self.presence.tag is not None:
+            return self.presence.tag
+        return next((d for d, dev in self.devices.items() if dev.kind == "tag"), None)
 
     # Set by the loader: where the file was, so relative paths resolve against it.
     source: str = Field("<memory>", exclude=True)
@@ -259,6 +301,7 @@ def _field_names() -> dict[tuple[str | int, ...], list[str]]:
         ("devices", "*"): list(Device.model_fields),
         ("resident",): list(Resident.model_fields),
         ("caregivers", "*"): list(Caregiver.model_fields),
+        ("presence",): list(PresenceSettings.model_fields),
     }
 
 
@@ -314,6 +357,29 @@ def cross_check(doc: Located, kinds: Mapping[str, DeviceKind]) -> list[Problem]:
         if isinstance(room, str) and room not in rooms:
             problems.append(doc.problem(("resident", "rooms", i), f"unknown room '{room}'",
                                         suggest(room, rooms)))
+    problems.extend(_presence_problems(doc, _mapping(data.get("presence")),
+                                       _mapping(data.get("devices"))))
+    return problems
+
+
+def _presence_problems(doc: Located, presence: Mapping[str, object],
+                       devices: Mapping[str, object]) -> list[Problem]:
+    """presence.doors must be contact devices and presence.tag a tag."""
+    problems: list[Problem] = []
+    doors = presence.get("doors")
+    wanted: list[tuple[tuple[str | int, ...], object, str]] = [
+        (("presence", "doors", i), door, "contact")
+        for i, door in enumerate(doors if isinstance(doors, list) else [])]
+    if presence.get("tag") is not None:
+        wanted.append((("presence", "tag"), presence.get("tag"), "tag"))
+    for path, dev_id, kind in wanted:
+        if not isinstance(dev_id, str):
+            continue
+        if dev_id not in devices:
+            problems.append(doc.problem(path, f"unknown device '{dev_id}'", suggest(dev_id, devices)))
+        elif _mapping(devices[dev_id]).get("kind") != kind:
+            problems.append(doc.problem(path, f"'{dev_id}' is not a {kind} device",
+                                        f"name a device of kind '{kind}'"))
     return problems
 
 
