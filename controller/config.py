@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from controller.device_kind import DeviceKind
+from controller.device_kind import DeviceKind, DeviceSpec
 from controller.errors import ConfigError, Problem
 from controller.mqtt import LinkSettings
 from controller.yamlfile import Located, load_file, pydantic_problems, suggest
@@ -245,6 +245,32 @@ def _device_problems(doc: Located, path: tuple[str, str], dev: Mapping[str, obje
     if isinstance(room, str) and room not in rooms:
         problems.append(doc.problem((*path, "room"), f"unknown room '{room}'",
                                     suggest(room, rooms) or f"rooms: {', '.join(rooms)}"))
+    if isinstance(kind, str) and kind in kinds and isinstance(dev.get("options"), dict):
+        problems.extend(_option_problems(doc, path, dev, kinds[kind]))
+    return problems
+
+
+def _option_problems(doc: Located, path: tuple[str, str], dev: Mapping[str, object],
+                     adapter: DeviceKind) -> list[Problem]:
+    """Options the hub reads at start-up (`offline_after`) or hands to the adapter, which
+    refuses bad ones (ValueError) when the hub builds its routes: found here, not at run time."""
+    from controller.durations import parse_duration
+
+    options = dev.get("options")
+    assert isinstance(options, dict)  # checked by the caller
+    problems: list[Problem] = []
+    if "offline_after" in options:
+        try:
+            parse_duration(options["offline_after"])
+        except ValueError as exc:
+            problems.append(doc.problem((*path, "options", "offline_after"), str(exc)))
+    model = dev.get("model")
+    spec = DeviceSpec(id=path[1], topic=f"zigbee2mqtt/{path[1]}",
+                      model=model if isinstance(model, str) else None, options=dict(options))
+    try:
+        adapter.subscriptions(spec)
+    except ValueError as exc:
+        problems.append(doc.problem((*path, "options"), str(exc).removeprefix(f"{path[1]}: ")))
     return problems
 
 

@@ -182,6 +182,8 @@ def load_text(text: str, file: str) -> Located:
     except RecursionError as exc:
         raise _fail(file, _too_deep(text), (), f"nested more than {MAX_DEPTH} levels deep") from exc
     builder = _Builder(file)
+    if node is None:
+        builder.lines[()] = 1  # an empty file: what is missing is missing from line 1
     data = {} if node is None else builder.build(node, ())
     return Located(file=file, data=data, lines=builder.lines)
 
@@ -205,6 +207,8 @@ def read_text(p: Path, limit: int = MAX_FILE_BYTES) -> str:
     if len(raw) > limit:
         raise _fail(str(p), None, (), f"file is larger than {limit:,} bytes; a configuration "
                     "file is a few kilobytes")
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise _fail(str(p), 1, (), "saved as UTF-16 text: save the file as UTF-8")
     nul = raw.find(b"\0")
     if nul >= 0:
         raise _fail(str(p), raw.count(b"\n", 0, nul) + 1, (),

@@ -212,6 +212,16 @@ def _unused_overrides(run: _Run) -> list[Problem]:
 
 
 def _validate_file(doc: Located, run: _Run) -> tuple[list[LoadedScenario], list[Problem]]:
+    try:
+        return _validate_shell(doc, run)
+    except Exception as exc:
+        # A value no check foresaw must never end `huis check` in a traceback or take down the
+        # hub's reload: the file is refused with what went wrong, and the rest still checked.
+        return [], [doc.problem((), f"this file could not be checked: {type(exc).__name__}: "
+                                f"{str(exc)[:200]}", "please report this as a bug in huis")]
+
+
+def _validate_shell(doc: Located, run: _Run) -> tuple[list[LoadedScenario], list[Problem]]:
     if not isinstance(doc.data, dict):
         return [], [doc.problem((), "a scenario file should be a mapping with a 'scenarios' list",
                                 "start the file with 'scenarios:'")]
