@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHMARKS = ("bench.engine_bench", "bench.alerts_bench")
+BENCHMARKS = ("bench.engine_bench", "bench.alerts_bench", "bench.fuzz_inputs")
 
 
 def main() -> int:
