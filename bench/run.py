@@ -1,5 +1,5 @@
 """`make bench`: every benchmark in turn; each rewrites its own section of docs/performance.md
-(speed) or docs/care-quality.md (pages and incidents)."""
+(speed), docs/care-quality.md (pages and incidents) or docs/reliability.md (hostile input)."""
 
 from __future__ import annotations
 
