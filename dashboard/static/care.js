@@ -119,6 +119,10 @@ async function load() {
     document.getElementById("status").textContent = Huis.t("failed", { msg: e.message });
   }
   render();
+  if (!HuisRoutine.data) {
+    // The picture comes after the alerts, and only once: it must never delay or block them.
+    try { await HuisRoutine.mount(document.getElementById("routine")); } catch (e) { /* left empty */ }
+  }
 }
 
 async function acknowledge(id) {
