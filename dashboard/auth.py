@@ -245,7 +245,7 @@ class Auth:
             if self._ready:
                 return
             if self._db is None and self._path is not None:
-                self._db = await Database.connect(self._path)
+                self._db = await Database.connect(self._path, component="dashboard")
                 self.opened = True
             await migrate(self.db)
             self._ready = True

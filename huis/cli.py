@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import signal
 import sys
 from collections.abc import Coroutine, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo
@@ -27,6 +29,7 @@ from controller.engine.schema import schema_text
 from controller.engine.traces import load_traces, render_traces
 from controller.errors import ConfigError, HuisError, Problem
 from controller.replay import export, read_log, replay_rows, summary
+from controller.routine import default_routine, load_routine, render_routine
 from controller.store import Database
 from controller.yamlfile import load_file
 from huis.compose import (
@@ -138,15 +141,24 @@ def replay(config_path: str | Path, scenario_paths: Sequence[str | Path] | None,
 def cmd_check(args: argparse.Namespace) -> int:
     """Validate configuration, scenarios and alert policies together; print every problem."""
     paths = args.paths or [DEFAULT_CONFIG]
-    problems: list[Problem] = check_files(paths)
-    problems.extend(_alerts_problems(paths))
-    for p in problems:
-        print(p, file=sys.stderr)
-    if problems:
-        print(f"{len(problems)} problem(s) found.", file=sys.stderr)
+    if _report(home_problems(paths)):
         return EXIT_CONFIG
     print(f"OK: {', '.join(str(p) for p in paths)} valid.")
     return 0
+
+
+def home_problems(paths: Sequence[str | Path]) -> list[Problem]:
+    """Everything `huis check` reports for `paths`: what `huis run` would refuse to start with."""
+    return check_files(paths) + _alerts_problems(paths)
+
+
+def _report(problems: Sequence[Problem], after: str = "") -> bool:
+    """Print `problems` (and `after`) to stderr; True when there were any."""
+    for p in problems:
+        print(p, file=sys.stderr)
+    if problems:
+        print(f"{len(problems)} problem(s) found.{after}", file=sys.stderr)
+    return bool(problems)
 
 
 def _alerts_problems(paths: Sequence[str | Path]) -> list[Problem]:
@@ -179,7 +191,14 @@ def cmd_trace(args: argparse.Namespace) -> int:
 
 
 def cmd_reload(args: argparse.Namespace) -> int:
-    """Ask the running hub to reload its scenarios (SIGHUP via its pid file)."""
+    """Check the files, then ask the running hub to reload its scenarios (SIGHUP via its pid file).
+
+    Problems are shown here and the hub is not asked: it would refuse the set and keep running
+    the old one anyway (and says so in its log when the files change in between).
+    """
+    if _report(home_problems([args.config]),
+               " The running hub was not asked to reload and keeps its scenarios."):
+        return EXIT_CONFIG
     return reload(pid_file_for(load_home(args.config)))
 
 
@@ -247,12 +266,24 @@ def _overrides(cfg: HomeConfig, args: argparse.Namespace) -> HomeConfig:
     return cfg
 
 
+def _refuse_to_start(args: argparse.Namespace) -> bool:
+    """Check the home as `huis check` does and print every problem; True: do not start.
+
+    A hub that started with a scenario missing would leave, say, the SOS button unhandled
+    without anyone knowing; refusing is loud and safe.
+    """
+    return _report(home_problems([args.config]),
+                   f" huis {args.command}: the hub does not start until they are fixed (`huis check` shows them too).")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the hub against the broker named in the configuration."""
     cfg = _overrides(load_home(args.config), args)
     if cfg.mqtt is None:
         print(f"{args.config}: no 'mqtt' section: `huis run` needs an external broker "
               "(use `huis demo` for the embedded one).", file=sys.stderr)
+        return EXIT_CONFIG
+    if _refuse_to_start(args):
         return EXIT_CONFIG
     clock = RealClock()
     _run(serve_home(cfg, clock, cfg.mqtt.host, cfg.mqtt.port))
@@ -262,6 +293,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     """Run the demo home: embedded broker (unless configured), simulators, hub and dashboard."""
     cfg = _overrides(load_home(args.config), args)
+    if _refuse_to_start(args):
+        return EXIT_CONFIG
     # Always the demo clock, even at speed 1: tour-guide stories speed it up and jump it to night.
     clock = AcceleratedClock(args.speed or cfg.simulation.speed)
 
@@ -350,6 +383,7 @@ def build_parser() -> argparse.ArgumentParser:
     _scenario_commands(sub)
     _history_commands(sub)
     _user_commands(sub)
+    _routine_command(sub)
     p = sub.add_parser("simulate", help="drive simulated devices by hand (e.g. the bed becomes empty)")
     add_arguments(p)
     p.add_argument("--config", default=DEFAULT_CONFIG)
@@ -423,6 +457,48 @@ def _user_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     p.add_argument("--password-stdin", action="store_true", help="read the password from stdin (scripts)")
     p.add_argument("--config", default=DEFAULT_CONFIG)
     p.set_defaults(func=cmd_user_add)
+
+
+# -- the resident's routine -----------------------------------------------------------------------
+
+
+def routine(cfg: HomeConfig, db_path: str | Path, at: datetime | None = None, *, as_json: bool = False,
+            out: TextIO | None = None) -> int:
+    """`huis routine`: print what the hub learned of the resident's days (or the defaults)."""
+
+    async def main() -> str:
+        db = await Database.connect(db_path)
+        try:
+            if await db.fetchone("SELECT 1 FROM sqlite_master WHERE name = 'history'") is None:
+                learned = default_routine(cfg.routine, ZoneInfo(cfg.home.location.timezone))
+            else:
+                learned = await load_routine(db, cfg, at or RealClock().now())
+        finally:
+            await db.close()
+        if as_json:
+            return json.dumps(learned.as_dict(), indent=2) + "\n"
+        return render_routine(learned, cfg.resident.pseudonym)
+
+    (out or sys.stdout).write(asyncio.run(main()))
+    return 0
+
+
+def cmd_routine(args: argparse.Namespace) -> int:
+    """Print the resident's routine: bed and wake times, active hours, quiet-gap percentiles."""
+    cfg = load_home(args.config)
+    at = datetime.fromisoformat(args.at) if args.at else None
+    if at is not None and at.tzinfo is None:
+        at = at.replace(tzinfo=ZoneInfo(cfg.home.location.timezone))
+    return routine(cfg, args.db or resolve(cfg, cfg.storage.path), at, as_json=args.json)
+
+
+def _routine_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("routine", help="the resident's routine learned from the history (or the defaults)")
+    p.add_argument("--config", default=DEFAULT_CONFIG)
+    p.add_argument("--db", default=None, help="database file (default: the config's storage.path)")
+    p.add_argument("--at", default=None, help="as learned at this ISO date/time (default: now)")
+    p.add_argument("--json", action="store_true", help="JSON for tools")
+    p.set_defaults(func=cmd_routine)
 
 
 def main(argv: list[str] | None = None) -> int:

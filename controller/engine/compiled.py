@@ -9,8 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time, timedelta
 from typing import Protocol
 
 from controller.config import HomeConfig
@@ -19,6 +19,7 @@ from controller.engine.loader import select_devices
 from controller.engine.sun import in_window, spoken_duration
 from controller.engine.templates import format_value, lookup_path, parse_template
 from controller.events import Context
+from controller.routine import ACTIVITY, Routine
 
 
 class Env(Protocol):
@@ -31,6 +32,9 @@ class Env(Protocol):
     def house(self, name: str) -> str: ...
     def alert_active(self, key: str) -> bool: ...
     def sun_time(self, day: date, event: str) -> datetime | None: ...
+    def held(self, device: str, attribute: str, test: Callable[[object], bool],
+             since: datetime) -> timedelta: ...
+    def routine(self) -> Routine: ...
 
 
 RunVars = Mapping[str, object]  # {"trigger": {...}, "wait": {...}, "params": {...}}
@@ -293,11 +297,14 @@ class Cond:
     description: str
     test: Callable[[Env, RunVars], bool]
     parts: tuple[Cond, ...] = field(default=())
+    # What the condition saw, for the trace ("presence is away: afwezig sinds 19:42, omdat ...").
+    explain: Callable[[Env], str] | None = None
 
 
 ConditionModel = (m.TimeCondition | m.SunCondition | m.StateCondition | m.ResidentCondition
                   | m.ModeCondition | m.AlertCondition | m.TriggerCondition | m.WaitCondition
-                  | m.ParameterCondition | m.AndCondition | m.OrCondition | m.NotCondition)
+                  | m.ParameterCondition | m.QuietCondition | m.RoutineCondition
+                  | m.AndCondition | m.OrCondition | m.NotCondition | m.HeldCondition)
 
 
 def compile_condition(c: ConditionModel, cfg: HomeConfig) -> Cond:
@@ -311,7 +318,13 @@ def compile_condition(c: ConditionModel, cfg: HomeConfig) -> Cond:
     if isinstance(c, m.AlertCondition):
         return _alert_condition(c)
     if isinstance(c, m.AndCondition | m.OrCondition | m.NotCondition):
-        return _logic_condition(c, cfg)
+        return _with_explain(_logic_condition(c, cfg))
+    if isinstance(c, m.QuietCondition | m.RoutineCondition):
+        return routine_condition(c, cfg)
+    if isinstance(c, m.HeldCondition):
+        return held_condition(c, cfg)
+    if isinstance(c, m.ResidentCondition):
+        return resident_condition(c)
     return _run_condition(c)
 
 
@@ -376,10 +389,6 @@ def _logic_condition(c: m.AndCondition | m.OrCondition | m.NotCondition, cfg: Ho
 
 def _run_condition(c: ConditionModel) -> Cond:
     """Conditions on the house or on the run's own variables."""
-    if isinstance(c, m.ResidentCondition):
-        want = c.is_
-        return Cond(description=f"resident is {want}",
-                    test=lambda env, run: env.house("presence") == want)
     if isinstance(c, m.ModeCondition):
         modes = c.is_
         return Cond(description=f"mode is {_show(modes)}",
@@ -444,8 +453,65 @@ def evaluate(conds: Sequence[Cond], env: Env, run: RunVars) -> list[tuple[Cond, 
             ok = bool(c.test(env, run))
         except Exception:  # a condition bug must read as "not met", never take the hub down
             ok = False
-        out.append((c, ok))
+        # A failed condition says what it saw: that is the "why did it not fire?".
+        out.append((c if ok else _explained(c, env), ok))
     return out
+
+
+# -- conditions that say what they saw (presence, held) ------------------------------------------
+
+
+def _explained(c: Cond, env: Env) -> Cond:
+    """`c` with what it saw added to its description, for the trace."""
+    if c.explain is None:
+        return c
+    try:
+        seen = c.explain(env)
+    except Exception:  # the words must never cost the rule
+        return c
+    return replace(c, description=f"{c.description} [{seen}]") if seen else c
+
+
+def _with_explain(c: Cond) -> Cond:
+    """A logic condition explains with whatever its parts explain."""
+    explainers = [p.explain for p in c.parts if p.explain is not None]
+    if not explainers:
+        return c
+    return replace(c, explain=lambda env: "; ".join(e(env) for e in explainers))
+
+
+def resident_condition(c: m.ResidentCondition) -> Cond:
+    """The resident's presence is this; the trace says since when and why."""
+    want = c.is_
+
+    def explain(env: Env) -> str:
+        reason = env.house("presence_reason")
+        return f"presence is {env.house('presence')}" + (f": {reason}" if reason else "")
+
+    return Cond(description=f"resident is {want}", explain=explain,
+                test=lambda env, run: env.house("presence") == want)
+
+
+def last_time_of_day(local_now: datetime, at: time) -> datetime:
+    """The latest local `at` at or before `local_now`."""
+    day = local_now.replace(hour=at.hour, minute=at.minute, second=at.second, microsecond=0)
+    return day if day <= local_now else day - timedelta(days=1)
+
+
+def held_condition(c: m.HeldCondition, cfg: HomeConfig) -> Cond:
+    """Some device held a value for at least `for` at a stretch since a time of day."""
+    devices = tuple(select_devices(cfg, c.device, c.kind, c.room))
+    test = ValueTest(c.is_, None, None, None)
+    attr, need, since = c.attribute, c.for_, c.since
+    desc = (f"held {_selector_text(c)}.{attr} is {_show(c.is_)} for {spoken_duration(need, 'en')}"
+            f" since {since:%H:%M}")
+
+    def longest(env: Env) -> timedelta:
+        start = last_time_of_day(env.local_now(), since)
+        return max((env.held(d, attr, test, start) for d in devices), default=timedelta(0))
+
+    return Cond(description=desc, test=lambda env, run: longest(env) >= need,
+                explain=lambda env: f"longest {spoken_duration(longest(env), 'en')}")
 
 
 def describe_value(value: object) -> str:
@@ -455,3 +521,46 @@ def describe_value(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return format_value(value, "en")
+
+
+# -- the resident's routine (controller/routine.py) ---------------------------------------------
+
+
+def quiet_since(env: Env, watched: Sequence[tuple[str, str, str]]) -> datetime | None:
+    """When the home last showed activity: the latest change of a motion sensor, the bed or a door
+    (None when none has reported). A motion sensor that sees movement now means: not quiet."""
+    latest: datetime | None = None
+    for dev, kind, attr in watched:
+        if kind == "motion" and env.value(dev, attr) is True:
+            return env.now()
+        at = env.changed_at(dev, attr)
+        if at is not None and (latest is None or at > latest):
+            latest = at
+    return latest
+
+
+def routine_condition(c: m.QuietCondition | m.RoutineCondition, cfg: HomeConfig) -> Cond:
+    """`quiet` (longer than a duration or the routine's limit) and `routine` (past the usual wake
+    time, in the usual night)."""
+    if isinstance(c, m.RoutineCondition):
+        if c.is_ == "night":
+            return Cond(description="routine: in the resident's usual night",
+                        test=lambda env, run: env.routine().in_night(env.local_now()))
+        return Cond(description="routine: past the resident's usual wake time",
+                    test=lambda env, run: env.local_now().time() >= env.routine().wake_by(env.local_now()))
+    watched = tuple((dev_id, d.kind, ACTIVITY[d.kind]) for dev_id, d in cfg.devices.items() if d.kind in ACTIVITY)
+    fixed = c.longer_than if isinstance(c.longer_than, timedelta) else None
+    usual = "the resident's usual gap for the part of the day it began in"
+    desc = "quiet (no motion, bed or door) longer than " + (
+        spoken_duration(fixed, "en") if fixed is not None else usual)
+
+    def quiet_test(env: Env, run: RunVars) -> bool:
+        since = quiet_since(env, watched)
+        if since is None:
+            return False
+        # Judged by the part of the day the quiet began in, as the routine learned its gaps.
+        limit = fixed if fixed is not None else \
+            env.routine().quiet_limit(since.astimezone(env.local_now().tzinfo))
+        return env.now() - since >= limit
+
+    return Cond(description=desc, test=quiet_test)

@@ -30,6 +30,9 @@ THE_WEEK = [
     "Voordeur is open gegaan om 02:30 terwijl Mevrouw Jansen uit bed is.",
     "2026-01-08 02:30:40  ALERT     urgent wander.left_home (wander_left_home, to caregivers): "
     "Mevrouw Jansen is om 02:30 naar buiten gegaan (Voordeur); laatst gezien in: Hal.",
+    # The door again at 02:41 is her coming back in: the tag went out of reach just after the
+    # 02:30 door, so presence was away, and that is no night exit (issue 8, item 3). Nor is it a
+    # homecoming note while the 02:30 pages are still open (docs/scenarios-shipped.md).
     "2026-01-08 02:50:00  RESOLVED  night_exit.bed_empty: weer in bed",
     "2026-01-09 04:10:00  ALERT     warning night_exit.bed_empty (night_exit_warning, to caregivers): "
     "Mevrouw Jansen is al 10 minuten uit bed (04:10).",
