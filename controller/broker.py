@@ -4,11 +4,24 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 from controller.errors import HuisError
 
 log = logging.getLogger(__name__)
+
+
+class _Snapshots(dict[str, list[tuple[object, int]]]):
+    """amqtt 0.12 walks its subscriptions across awaits (broadcasting a message, sending retained
+    ones to a client that connects) while other clients subscribe; the walk then dies with
+    "dictionary changed size during iteration", the message is lost and an unretrieved task
+    error ends up in the log (tests/integration/test_demo.py under load). Walk a snapshot."""
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(super().__iter__()))
+
+    def items(self) -> list[tuple[str, list[tuple[object, int]]]]:  # type: ignore[override]
+        return list(super().items())
 
 
 @contextlib.asynccontextmanager
@@ -28,6 +41,7 @@ async def embedded_broker(host: str = "127.0.0.1", port: int = 1884) -> AsyncIte
         },
     }
     broker = Broker(config)
+    broker._subscriptions = _Snapshots()  # see _Snapshots
     # amqtt logs a failed start with a traceback of its own; we say it once, in plain words.
     amqtt_log = logging.getLogger("amqtt.broker")
     level = amqtt_log.level

@@ -1,6 +1,8 @@
 """The hub's own history: every device change and event, written to SQLite off the hot path.
 
-The bus listener only appends to a list; a background task writes batches in one transaction.
+The bus listener only appends to a list; a background task writes batches, each in one short
+transaction. A batch the database refuses stays in memory (bounded) and is retried with capped
+backoff on the hub's clock, with a warning naming what is waiting (see controller/store.py).
 `huis export`, the dashboard's timeline and the technician's event log read from here.
 """
 
@@ -9,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,7 +20,7 @@ from controller.bus import EventBus
 from controller.clock import Clock
 from controller.engine.house import HOUSE_CHANGED
 from controller.events import AVAILABILITY, COMMAND_SENT, DEVICE_EVENT, PAYLOAD_ERROR, STATE_CHANGED, Event, is_a
-from controller.store import Database
+from controller.store import MAX_BATCH, Backoff, ComponentHealth, Database, retryable
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +59,22 @@ class HistoryRow:
     cause: str
 
 
-def rows_for(event: Event[object]) -> list[tuple[str, str, str | None, str | None, str, str, str]]:
+_Row = tuple[str, str, str | None, str | None, str, str, str]
+_INSERT = ("INSERT INTO history (time, type, device, attribute, value, origin, cause)"
+           " VALUES (?, ?, ?, ?, ?, ?, ?)")
+# Rows held in memory while the database refuses them (about 100 MB at worst); older ones are
+# dropped, counted and logged beyond that.
+MAX_PENDING = 200_000
+
+
+def _describe(rows: Sequence[_Row]) -> str:
+    """'12 rows from 02:10:00 to 02:14:31' (what a log line says was kept or lost)."""
+    if not rows:
+        return "0 rows"
+    return f"{len(rows)} rows from {rows[0][0]} to {rows[-1][0]}"
+
+
+def rows_for(event: Event[object]) -> list[_Row]:
     """The history rows an event becomes (one per changed attribute)."""
     t = event.time.isoformat()
     origin, cause = event.context.origin, event.context.explain()
@@ -91,8 +109,10 @@ class History:
         self.clock = clock
         self.keep = keep
         self.flush_every = flush_every
-        self._pending: list[tuple[str, str, str | None, str | None, str, str, str]] = []
+        self._pending: list[_Row] = []
         self._wake = asyncio.Event()
+        self._writing = asyncio.Lock()  # one batch at a time, oldest rows first
+        self._backoff = Backoff()
         for kind in RECORDED:
             bus.subscribe(self._on_event, kind)
 
@@ -103,40 +123,119 @@ class History:
         self._pending.extend(rows_for(event))
         self._wake.set()
 
-    async def flush(self) -> int:
-        """Write what is pending; returns the number of rows written."""
-        # Shielded: a cancelled caller leaves the transaction to finish (holding the db lock).
-        return await asyncio.shield(self._write())
+    @property
+    def pending(self) -> int:
+        """Rows recorded in memory, not yet in the database."""
+        return len(self._pending)
 
-    async def _write(self) -> int:
-        rows, self._pending = self._pending, []
-        if rows:
-            await self.db.executemany(
-                "INSERT INTO history (time, type, device, attribute, value, origin, cause)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
-        return len(rows)
+    async def flush(self) -> int:
+        """Write what is pending; returns the number of rows written.
+
+        Raises the storage error if the database refuses them; they stay pending and the
+        writer (`run`) keeps retrying.
+        """
+        # Shielded: a cancelled caller leaves the batch to finish (holding the writer); the
+        # inner task never raises, so no failure can end in a task nobody awaits.
+        written, error = await asyncio.shield(self._write_pending())
+        if error is not None:
+            raise error
+        return written
+
+    async def _write_pending(self) -> tuple[int, sqlite3.Error | None]:
+        written = 0
+        async with self._writing:
+            health = self.db.health.of(self.db.component)
+            while self._pending:
+                # New rows are only ever appended, so the front stays ours until it is written.
+                rows = self._pending[:MAX_BATCH]
+                try:
+                    await self.db.executemany(_INSERT, rows)
+                except sqlite3.Error as exc:
+                    if not retryable(exc):
+                        del self._pending[:len(rows)]
+                        health.lost += len(rows)
+                        log.error("%s: %s dropped, the database refuses them: %s", self.db.component,
+                                  _describe(rows), exc)
+                        continue
+                    self._bound(health)
+                    health.pending = len(self._pending)
+                    return written, exc
+                del self._pending[:len(rows)]
+                written += len(rows)
+            health.pending = 0
+        return written, None
+
+    def _bound(self, health: ComponentHealth) -> None:
+        # A disk that refuses writes for hours must not take the hub's memory with it.
+        excess = len(self._pending) - MAX_PENDING
+        if excess > 0:
+            dropped = self._pending[:excess]
+            del self._pending[:excess]
+            health.lost += excess
+            log.error("%s: the database has refused writes for too long; %s dropped to keep %d "
+                      "in memory", self.db.component, _describe(dropped), MAX_PENDING)
 
     async def run(self) -> None:
-        """Flush batches until cancelled; prune old rows once a day (clock time)."""
+        """Write batches until cancelled, retrying failed ones with capped backoff; prune old
+        rows once a day (clock time)."""
         next_prune = self.clock.now()
         try:
             while True:
                 await self._wake.wait()
                 self._wake.clear()
-                await self.flush()
-                if self.clock.now() >= next_prune:
-                    await self.prune()
+                _, error = await asyncio.shield(self._write_pending())
+                if error is not None:
+                    await self._wait_to_retry(error)
+                    continue
+                if failures := self._backoff.reset():
+                    log.warning("%s: writing again after %d failed attempts", self.db.component, failures)
+                if self.clock.now() >= next_prune and await self._prune_or_report():
                     next_prune = self.clock.now() + timedelta(days=1)
                 # Batch: let more events gather before the next transaction.
                 await self.clock.sleep(self.flush_every)
         finally:
-            await self.flush()
+            await self._last_flush()
 
-    async def prune(self) -> None:
+    async def _wait_to_retry(self, error: sqlite3.Error) -> None:
+        delay = self._backoff.next()
+        log.warning("%s: %s not written yet (%s); kept in memory, next try in %.0f s",
+                    self.db.component, _describe(self._pending), error, delay)
+        await self.clock.sleep(delay)
+        self._wake.set()
+
+    async def _prune_or_report(self) -> bool:
+        try:
+            await self.prune()
+        except sqlite3.Error as exc:
+            log.warning("%s: pruning old rows failed (%s); trying again with the next batch",
+                        self.db.component, exc)
+            return False
+        return True
+
+    async def _last_flush(self) -> None:
+        # On the way out (also when cancelled): whatever is pending gets one more try.
+        _, error = await asyncio.shield(self._write_pending())
+        if error is not None and self._pending:
+            health = self.db.health.of(self.db.component)
+            health.lost += len(self._pending)
+            health.pending = 0
+            log.error("%s: %s lost at shutdown: %s", self.db.component, _describe(self._pending), error)
+            self._pending.clear()
+
+    async def prune(self) -> int:
+        """Delete rows older than `keep`, in short transactions; returns how many."""
         cutoff = (self.clock.now() - self.keep).isoformat()
-        await self.db.execute("DELETE FROM history WHERE time < ?", (cutoff,))
+        removed = 0
+        while True:
+            async with self.db.transaction() as conn:
+                cur = await conn.execute(
+                    "DELETE FROM history WHERE id IN (SELECT id FROM history WHERE time < ? LIMIT ?)",
+                    (cutoff, MAX_BATCH))
+                n = cur.rowcount
+                await cur.close()
+            removed += n
+            if n < MAX_BATCH:
+                return removed
 
     async def query(self, *, since: datetime | None = None, until: datetime | None = None,
                     devices: Sequence[str] = (), types: Sequence[str] = (), limit: int = 1000) -> list[HistoryRow]:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import aiosqlite
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
@@ -73,6 +74,10 @@ SCHEMA = [
 
 class AuthError(HuisError):
     """A user could not be created or changed; the message says why, in a full sentence."""
+
+
+class SetupDone(AuthError):
+    """First-run setup was asked for while an admin exists (another request may just have won)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -167,21 +172,36 @@ async def migrate(db: Database) -> None:
 
 async def create_user(db: Database, *, username: str, password: str, role: str,
                       residents: Iterable[str] = (), caregiver: str | None = None,
-                      display_name: str | None = None, now: datetime) -> User:
-    """Add an account (for `huis user add` and the setup page); raises AuthError when invalid."""
+                      display_name: str | None = None, now: datetime, first_admin: bool = False) -> User:
+    """Add an account (for `huis user add` and the setup page); raises AuthError when invalid.
+
+    The checks and the insert are one write transaction, so concurrent requests cannot both
+    pass them; with `first_admin`, SetupDone when an admin exists already.
+    """
     _validate(username, password, role)
     await migrate(db)
-    if await db.fetchone("SELECT 1 FROM dashboard_users WHERE username = ?", (username,)):
-        raise AuthError(f"There is already a user called '{username}'.")
     res = sorted(set(residents))
-    uid = await db.execute(
-        "INSERT INTO dashboard_users (username, password_hash, role, display_name, caregiver, "
-        "residents, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (username, hash_password(password), role, display_name, caregiver, json.dumps(res),
-         now.isoformat()),
-    )
+    password_hash = hash_password(password)  # slow on purpose: before taking the write lock
+    async with db.transaction() as conn:
+        if first_admin and await _exists(conn, "SELECT 1 FROM dashboard_users WHERE role = 'admin' "
+                                               "AND disabled = 0"):
+            raise SetupDone("Setup is done: an admin exists. Log in instead.")
+        if await _exists(conn, "SELECT 1 FROM dashboard_users WHERE username = ?", (username,)):
+            raise AuthError(f"There is already a user called '{username}'.")
+        cur = await conn.execute(
+            "INSERT INTO dashboard_users (username, password_hash, role, display_name, caregiver, "
+            "residents, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (username, password_hash, role, display_name, caregiver, json.dumps(res), now.isoformat()),
+        )
+        uid = cur.lastrowid or 0
+        await cur.close()
     return User(id=uid, username=username, role=role, display_name=display_name,
                 caregiver=caregiver, residents=tuple(res))
+
+
+async def _exists(conn: aiosqlite.Connection, sql: str, params: tuple[object, ...] = ()) -> bool:
+    async with conn.execute(sql, params) as cur:
+        return await cur.fetchone() is not None
 
 
 def _user(row: Any) -> User:
@@ -225,7 +245,7 @@ class Auth:
             if self._ready:
                 return
             if self._db is None and self._path is not None:
-                self._db = await Database.connect(self._path)
+                self._db = await Database.connect(self._path, component="dashboard")
                 self.opened = True
             await migrate(self.db)
             self._ready = True
@@ -248,6 +268,14 @@ class Auth:
     async def create_user(self, **kwargs: Any) -> User:
         await self.ready()
         return await create_user(self.db, now=self.clock.now(), **kwargs)
+
+    async def create_first_admin(self, *, username: str, password: str,
+                                 display_name: str | None = None) -> User:
+        """The first admin (the setup page): exactly one, however many requests race for it;
+        SetupDone for the others."""
+        await self.ready()
+        return await create_user(self.db, username=username, password=password, role="admin",
+                                 display_name=display_name, now=self.clock.now(), first_admin=True)
 
     async def users(self) -> list[User]:
         await self.ready()

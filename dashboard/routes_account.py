@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
-from dashboard.auth import ROLES, SESSION_COOKIE, AuthError, User
+from dashboard.auth import ROLES, SESSION_COOKIE, AuthError, SetupDone, User
 from dashboard.security import (
     Admin,
     current_user,
@@ -115,8 +115,10 @@ async def setup(body: Setup, request: Request) -> Response:
     if not await d.auth.setup_needed():
         raise HTTPException(403, "Setup is done: an admin exists. Log in instead.")
     try:
-        await d.auth.create_user(username=body.username, password=body.password, role="admin",
-                                 display_name=body.display_name)
+        await d.auth.create_first_admin(username=body.username, password=body.password,
+                                        display_name=body.display_name)
+    except SetupDone as exc:  # another setup request won the race
+        raise HTTPException(403, str(exc)) from exc
     except AuthError as exc:
         raise HTTPException(422, str(exc)) from exc
     address = request.client.host if request.client else "unknown"

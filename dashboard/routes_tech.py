@@ -68,6 +68,14 @@ async def device_health(request: Request,
     return out
 
 
+@router.get("/api/tech/storage", tags=["technician"])
+async def storage(request: Request, user: Technician) -> dict[str, object]:
+    """The database's writes per component: commits, failures, rows waiting for a retry, lost."""
+    auth = dashboard_of(request).auth
+    await auth.ready()
+    return auth.db.health.as_dict()
+
+
 @router.get("/api/tech/events", tags=["technician"])
 async def events(request: Request, user: Technician, device: str | None = None,
                  type: str | None = None, text: str | None = None,

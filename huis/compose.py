@@ -112,7 +112,7 @@ class Home:
     """The parts of a running home, for the CLI, the dashboard and tests."""
 
     hub: Hub
-    db: Database  # for the dashboard; the other components have their own connections
+    db: Database  # the dashboard's handle; the other components have their own (one writer)
     history: History
     alerts: AlertService
     engine: Engine
@@ -126,7 +126,7 @@ class Home:
 
     async def close(self) -> None:
         await self.alerts.aclose()
-        for db in self._owned:
+        for db in reversed(self._owned):
             await db.close()
 
 
@@ -151,25 +151,26 @@ async def open_home(
     if link is None and settings is None:
         raise ValueError("open_home needs link settings or a link")
     hub = parts.hub(clock, link if link is not None else settings)
-    # One connection per component: see controller/store.py.
-    dbs: list[Database] = []
+    # One writer for the file, shared by every component; each reads on its own connection
+    # (see controller/store.py). The first handle is the dashboard's.
+    dbs: list[Database] = [await Database.connect(path, component="dashboard")]
     try:
-        for _ in range(5):
-            dbs.append(await Database.connect(path))
-        history = History(dbs[0], hub.bus, clock)
+        for component in ("history", "alerts", "engine", "routine"):
+            dbs.append(await dbs[0].for_component(component))
+        history = History(dbs[1], hub.bus, clock)
         await history.open()
-        alerts = AlertService.from_hub(hub, dbs[1], policies, base_url=cfg.dashboard.url(),
+        alerts = AlertService.from_hub(hub, dbs[2], policies, base_url=cfg.dashboard.url(),
                                        channels=alert_channels)
         await alerts.open()
-        engine = parts.engine(hub, dbs[2], alerts)
+        engine = parts.engine(hub, dbs[3], alerts)
     except BaseException:
-        for db in dbs:
+        for db in reversed(dbs):
             await db.close()
         raise
     log.info("home %r: %d devices, %d scenarios, database %s", cfg.home.name, len(hub.devices),
              len(parts.scenarios.scenarios), path)
     routine = RoutineKeeper(dbs[4], cfg, clock, use=engine.use_routine)
-    return Home(hub=hub, db=dbs[3], history=history, alerts=alerts, engine=engine, _owned=dbs,
+    return Home(hub=hub, db=dbs[0], history=history, alerts=alerts, engine=engine, _owned=dbs,
                 routine=routine)
 
 

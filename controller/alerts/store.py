@@ -300,8 +300,6 @@ class AlertStore:
     """
 
     def __init__(self, db: Database) -> None:
-        # Give the alert store a connection of its own (see controller/store.py): on a shared
-        # one, another component's BEGIN could swallow our statements or fail on ours.
         self.db = db
         self._lock = asyncio.Lock()
         self._ops: list[tuple[Op[Any], asyncio.Future[Any]]] = []
@@ -310,8 +308,9 @@ class AlertStore:
     async def open(self) -> None:
         """Create or upgrade the tables; remember where the audit hash chain stands."""
         await self.db.migrate("alerts", _SCHEMA)
-        for sql in _TRIGGERS:
-            await self.db.conn.execute(sql)
+        async with self.db.transaction() as conn:
+            for sql in _TRIGGERS:
+                await conn.execute(sql)
         row = await self.db.fetchone("SELECT hash FROM alert_audit ORDER BY seq DESC LIMIT 1")
         self._last_hash = row["hash"] if row else GENESIS
 
@@ -319,49 +318,24 @@ class AlertStore:
         fut: asyncio.Future[_T] = asyncio.get_running_loop().create_future()
         self._ops.append((op, fut))
         # The lock is FIFO: by the time we hold it, an earlier holder has usually committed
-        # our operation along with its own, and there is nothing left to do. The connection's
-        # own lock keeps out anyone else who was handed the same Database.
+        # our operation along with its own, and there is nothing left to do. The database's
+        # writer lock (in `transaction`) keeps out every other component of the hub.
         async with self._lock:
             if not fut.done():
-                async with self.db.lock:
-                    await self._commit_batch()
+                await self._commit_batch()
         return fut.result()
 
     async def _commit_batch(self) -> None:
         batch, self._ops = [(op, f) for op, f in self._ops if not f.done()], []
         if not batch:
             return
-        conn = self.db.conn
         saved_hash = self._last_hash
-        savepoints = len(batch) > 1
-        outcomes: list[tuple[asyncio.Future[Any], BaseException | None, Any]] = []
-        # One connection is shared by the hub's components; IMMEDIATE takes the write lock up front.
-        await conn.execute("BEGIN IMMEDIATE")
         try:
-            for op, fut in batch:
-                before = self._last_hash
-                if savepoints:
-                    await conn.execute("SAVEPOINT alert_op")
-                try:
-                    result = await op(conn)
-                except Exception as exc:
-                    self._last_hash = before
-                    if not savepoints:
-                        raise
-                    await conn.execute("ROLLBACK TO alert_op")
-                    await conn.execute("RELEASE alert_op")
-                    outcomes.append((fut, exc, None))
-                    continue
-                if savepoints:
-                    await conn.execute("RELEASE alert_op")
-                outcomes.append((fut, None, result))
-            await conn.execute("COMMIT")
+            # BEGIN IMMEDIATE on the hub's one writer (see controller/store.py).
+            async with self.db.transaction() as conn:
+                outcomes = await self._run_ops(conn, batch)
         except BaseException as exc:
             self._last_hash = saved_hash
-            try:
-                await conn.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
             failure = exc if isinstance(exc, Exception) else HuisError("the alert store write was interrupted")
             for _, fut in batch:
                 if not fut.done():
@@ -378,6 +352,31 @@ class AlertStore:
                 fut.set_exception(error)
             else:
                 fut.set_result(result)
+
+    async def _run_ops(self, conn: aiosqlite.Connection, batch: list[tuple[Op[Any], asyncio.Future[Any]]],
+                       ) -> list[tuple[asyncio.Future[Any], BaseException | None, Any]]:
+        # Each operation in its own savepoint when there are several, so one failing operation
+        # (a duplicate key, a reused link) rolls back alone.
+        savepoints = len(batch) > 1
+        outcomes: list[tuple[asyncio.Future[Any], BaseException | None, Any]] = []
+        for op, fut in batch:
+            before = self._last_hash
+            if savepoints:
+                await conn.execute("SAVEPOINT alert_op")
+            try:
+                result = await op(conn)
+            except Exception as exc:
+                self._last_hash = before
+                if not savepoints:
+                    raise
+                await conn.execute("ROLLBACK TO alert_op")
+                await conn.execute("RELEASE alert_op")
+                outcomes.append((fut, exc, None))
+                continue
+            if savepoints:
+                await conn.execute("RELEASE alert_op")
+            outcomes.append((fut, None, result))
+        return outcomes
 
     async def _audit(self, conn: aiosqlite.Connection, entries: Sequence[AuditEntry]) -> None:
         rows = []
@@ -608,12 +607,19 @@ class AlertStore:
     async def verify_audit(self) -> int | None:
         """Recompute the hash chain; the seq of the first broken entry, or None if intact."""
         prev = GENESIS
-        async with self.db.conn.execute("SELECT * FROM alert_audit ORDER BY seq") as cur:
-            async for r in cur:
+        last = 0
+        while True:
+            # In pages, on this handle's reader: no cursor stays open across awaits.
+            rows = await self.db.fetchall("SELECT * FROM alert_audit WHERE seq > ? ORDER BY seq LIMIT 1000",
+                                          (last,))
+            for r in rows:
                 fields = [r["time"] or "", r["alert_id"] or "", r["event"], r["resident"] or "",
                           r["user"] or "", r["channel"] or "", r["detail"]]
                 digest = hashlib.sha256("\x1f".join([prev, *fields]).encode("utf-8")).hexdigest()
                 if r["prev_hash"] != prev or r["hash"] != digest:
                     return int(r["seq"])
                 prev = digest
+                last = int(r["seq"])
+            if len(rows) < 1000:
+                break
         return None

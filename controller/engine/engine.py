@@ -77,7 +77,7 @@ class Engine:
         loc, language = self.cfg.home.location, self.cfg.home.language
         self._place = Place(tz=ZoneInfo(loc.timezone), latitude=loc.latitude,
                             longitude=loc.longitude)
-        self._store = store = EngineStore(db)
+        self._store = store = EngineStore(db, hub.clock)
         self._house = house = HouseState(hub.bus, self.clock, store)
         self._stretches = Stretches()
         settings = self.cfg.presence

@@ -1,8 +1,10 @@
 """The engine's tables in the hub's SQLite file, written off the hot path.
 
 Event handling only appends statements to a queue; one writer task commits them in batches, in
-order. `flush()` waits until everything queued so far is committed (restore, reload and tests
-use it before reading).
+order, each transaction short (at most MAX_BATCH statements). A batch the database refuses stays
+queued and is retried with capped backoff on the engine's clock, never dropped in a task nobody
+awaits (see controller/store.py). `flush()` waits until everything queued so far is committed
+(restore, reload and tests use it before reading).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sqlite3
 from collections import deque
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -17,9 +20,10 @@ from typing import Any, TypedDict
 
 import aiosqlite
 
+from controller.clock import Clock
 from controller.engine.traces import KEEP_PER_SCENARIO, RunTrace
 from controller.events import Context
-from controller.store import Database
+from controller.store import MAX_BATCH, Backoff, Database, retryable
 
 log = logging.getLogger(__name__)
 
@@ -99,8 +103,10 @@ class RunRow(TypedDict):
 class EngineStore:
     """Queued writes and the reads restore needs."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, clock: Clock) -> None:
         self.db = db
+        self._clock = clock
+        self._backoff = Backoff()
         self._queue: deque[tuple[str, Sequence[Param]]] = deque()
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
@@ -111,7 +117,7 @@ class EngineStore:
         self._latches: dict[str, tuple[str, bool]] = {}
         # Pending `for:` rows by key, the last state of each (None: delete).
         self._timer_rows: dict[str, _TimerState | None] = {}
-        self.failures = 0  # batches that could not be written (for the health page)
+        self.failures = 0  # batches the database refused (also in db.health, for the console)
 
     async def migrate(self) -> None:
         await self.db.migrate("engine", SCHEMA)
@@ -176,27 +182,48 @@ class EngineStore:
     # Writing.
 
     async def run(self) -> None:
-        """Commit queued statements until cancelled; the last ones are committed on the way out."""
+        """Commit queued statements until cancelled; the last ones are committed on the way out.
+
+        A batch the database refuses stays queued and is retried with capped backoff on the
+        clock (a full disk must not stop lights and alerts: the engine keeps running on its
+        in-memory state); every failure is logged with what is waiting.
+        """
         try:
             while True:
                 await self._wake.wait()
                 self._wake.clear()
-                try:
-                    # Shielded: aiosqlite finishes a statement in its thread even when the
-                    # awaiting task is cancelled, so a cancelled batch would leave a transaction
-                    # open.
-                    await asyncio.shield(self.flush())
-                except Exception:
-                    # Logged in flush. A full disk must not stop lights and alerts: the engine
-                    # keeps running on its in-memory state and tries again with the next batch.
-                    self.failures += 1
+                # Shielded: a cancelled writer leaves the batch to finish (aiosqlite finishes a
+                # statement in its thread anyway); the inner task never raises.
+                error = await asyncio.shield(self._commit_pending())
+                if error is not None:
+                    delay = self._backoff.next()
+                    log.warning("engine: %s not written yet (%s); kept in memory, next try in %.0f s",
+                                self._describe(), error, delay)
+                    await self._clock.sleep(delay)
+                    self._wake.set()
+                elif failures := self._backoff.reset():
+                    log.warning("engine: writing again after %d failed attempts", failures)
         finally:
-            # Always: also waits for a batch still being committed by a shielded flush above.
-            await asyncio.shield(self.flush())
+            # Always: also waits for a batch still being committed by a shielded call above.
+            error = await asyncio.shield(self._commit_pending())
+            if error is not None:
+                health = self.db.health.of(self.db.component)
+                health.lost += self._pending_count()
+                health.pending = 0
+                log.error("engine: %s lost at shutdown: %s", self._describe(), error)
+                self._drop_pending()
 
     async def flush(self) -> None:
-        """Commit everything queued so far."""
+        """Commit everything queued so far; raises the storage error if the database refuses
+        it (it stays queued, and `run` keeps retrying)."""
+        error = await asyncio.shield(self._commit_pending())
+        if error is not None:
+            raise error
+
+    async def _commit_pending(self) -> sqlite3.Error | None:
+        """Commit what is queued, in short transactions; on failure the rest stays queued."""
         async with self._lock:
+            health = self.db.health.of(self.db.component)
             while self._queue or self._traces or self._latches or self._timer_rows:
                 batch = list(self._queue)
                 self._queue.clear()
@@ -204,11 +231,64 @@ class EngineStore:
                 latches, self._latches = self._latches, {}
                 timers, self._timer_rows = self._timer_rows, {}
                 try:
-                    async with self.db.transaction() as conn:
-                        await self._write(conn, batch, traces, latches, timers)
-                except BaseException:
-                    log.exception("engine: writing %d statements failed", len(batch))
-                    raise
+                    await self._write_chunks(batch, traces, latches, timers)
+                except BaseException as exc:
+                    # `batch` holds what is not committed yet.
+                    if isinstance(exc, sqlite3.Error) and not retryable(exc):
+                        # The same statements would fail the same way: report them and go on.
+                        lost = len(batch) + sum(len(t) for t in traces.values()) + len(latches) + len(timers)
+                        health.lost += lost
+                        log.error("engine: a batch of %d statements, timers, latches and traces "
+                                  "dropped, the database refuses it: %s", lost, exc)
+                    else:
+                        self._requeue(batch, traces, latches, timers)
+                    if not isinstance(exc, sqlite3.Error):
+                        raise
+                    self.failures += 1
+                    health.pending = self._pending_count()
+                    return exc
+            health.pending = 0
+        return None
+
+    async def _write_chunks(self, batch: list[tuple[str, Sequence[Param]]], traces: dict[str, deque[RunTrace]],
+                            latches: dict[str, tuple[str, bool]], timers: dict[str, _TimerState | None]) -> None:
+        # Statements in chunks of MAX_BATCH, each chunk its own short transaction, removed from
+        # `batch` once committed; the latest states of timers, latches and traces go with the
+        # last chunk, after every statement (as they did when a batch was one transaction).
+        while True:
+            chunk = batch[:MAX_BATCH]
+            last = len(chunk) == len(batch)
+            async with self.db.transaction() as conn:
+                if last:
+                    await self._write(conn, chunk, traces, latches, timers)
+                else:
+                    await self._write(conn, chunk, {}, {}, {})
+            del batch[:len(chunk)]
+            if last:
+                return
+
+    def _requeue(self, batch: list[tuple[str, Sequence[Param]]], traces: dict[str, deque[RunTrace]],
+                 latches: dict[str, tuple[str, bool]], timers: dict[str, _TimerState | None]) -> None:
+        # Back in front of whatever was queued meanwhile; newer states of a key win.
+        self._queue.extendleft(reversed(batch))
+        for scenario, older in traces.items():
+            merged = deque(older, maxlen=KEEP_PER_SCENARIO)
+            merged.extend(self._traces.get(scenario, ()))
+            self._traces[scenario] = merged
+        self._latches = {**latches, **self._latches}
+        self._timer_rows = {**timers, **self._timer_rows}
+
+    def _pending_count(self) -> int:
+        return (len(self._queue) + sum(len(t) for t in self._traces.values()) + len(self._latches)
+                + len(self._timer_rows))
+
+    def _describe(self) -> str:
+        return (f"{len(self._queue)} statements, {len(self._timer_rows)} timers, {len(self._latches)} "
+                f"latches and {sum(len(t) for t in self._traces.values())} traces")
+
+    def _drop_pending(self) -> None:
+        self._queue.clear()
+        self._traces, self._latches, self._timer_rows = {}, {}, {}
 
     @staticmethod
     async def _write(conn: aiosqlite.Connection, batch: list[tuple[str, Sequence[Param]]],

@@ -29,7 +29,7 @@ def test_every_action_model_is_an_action_the_interpreter_knows() -> None:
 async def test_attach_returns_the_callable_that_detaches(home: HomeConfig, clock: VirtualClock,
                                                          db: Database) -> None:
     names = DeviceNames(home, "nl")
-    timers = ForTimers(clock=clock, store=EngineStore(db), names=names, language="nl",
+    timers = ForTimers(clock=clock, store=EngineStore(db, clock), names=names, language="nl",
                        value=lambda d, a: None, installed=lambda owner: True,
                        save_trace=lambda trace: None)
 
