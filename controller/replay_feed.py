@@ -156,7 +156,8 @@ class _Planner:
         source = self._sources[key]
         if source is None:
             raise _Bad(f"{row.attribute!r} is derived by the {bound.kind} adapter, and no message "
-                       f"of the device gives it the value {row.value!r}", _value_hint(row.value))
+                       f"of the device gives it the value {row.value!r}",
+                       _value_hint(row.value) if _source(bound, topic, row.attribute, True) else None)
         return dict(source)
 
     def _state_topic(self, bound: BoundDevice) -> str | None:
@@ -245,7 +246,15 @@ def _decode_row(bound: BoundDevice, topic: str, payload: Mapping[str, object], r
     try:
         return _decode(bound, topic, payload)
     except (PayloadError, TypeError, ValueError) as exc:
-        raise _Bad(f"the {bound.kind} adapter refuses {row.value!r}: {exc}", _value_hint(row.value)) from exc
+        hint = _value_hint(row.value) if _takes_boolean(bound, topic, row.attribute) else None
+        raise _Bad(f"the {bound.kind} adapter refuses {row.value!r}: {exc}", hint) from exc
+
+
+def _takes_boolean(bound: BoundDevice, topic: str, attribute: str) -> bool:
+    try:
+        return attribute in _attributes(_decode(bound, topic, {attribute: True}))
+    except PayloadError:
+        return False
 
 
 def _attributes(readings: Iterable[Reading]) -> dict[str, object]:
