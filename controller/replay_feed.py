@@ -141,7 +141,11 @@ class _Planner:
                 bad(row, exc)
         if topic is None or not payload:
             return None
-        readings = _decode(bound, topic, payload)
+        try:
+            readings = _decode(bound, topic, payload)
+        except PayloadError as exc:  # each row alone was fine: it is the combination
+            bad(rows[-1], _Bad(f"the {bound.kind} adapter refuses these rows together: {exc}"))
+            return None
         return Feed(time=when, device=bound.spec.id, lines=tuple(r.line for r in rows),
                     readings=tuple(readings))
 
@@ -180,7 +184,6 @@ class _Planner:
         """A device whose state the adapter derives from history (a tag's room from sightings)."""
         history = _history_attributes(bound.adapter, bound.spec, when)
         recorded = {row.attribute: row.value for row in rows}
-        derived = None
         try:
             derived = _refresh(bound, when, {k: v for k, v in recorded.items() if k in history})
         except _Bad as exc:

@@ -8,6 +8,7 @@ the same as a document for tools (shape in docs/replay.md, `"format": "huis-repl
 - pages: alerts raised for caregivers, by key and severity; technician notices apart;
 - lights: commands to lights, by light, as switched on / off / changed (brightness only);
 - reminders: spoken announcements (`say`), with their texts;
+- alerts: (JSON only) every alert raised, with its time, for tools that measure time to alert;
 - presence and mode: every change of the engine's house state, with what caused it.
 """
 
@@ -66,7 +67,8 @@ class Period:
     pages: Counter[tuple[str, str]] = field(default_factory=Counter)  # (severity, key)
     notices: Counter[tuple[str, str]] = field(default_factory=Counter)  # technician
     lights: dict[str, Counter[str]] = field(default_factory=dict)  # light -> on/off/changed
-    reminders: list[str] = field(default_factory=list)
+    reminders: list[tuple[datetime, str]] = field(default_factory=list)
+    raised: list[Page] = field(default_factory=list)  # every alert, pages and notices, in order
     house: list[HouseChange] = field(default_factory=list)
 
 
@@ -132,6 +134,7 @@ def summarise(first: datetime, last: datetime, tz: ZoneInfo, *, pages: Sequence[
     for page in pages:
         if (p := at(page.time)) is not None:
             (p.notices if page.audience == "technician" else p.pages)[(page.severity, page.key)] += 1
+            p.raised.append(page)
     for action in actions:
         if (p := at(action.time)) is not None:
             _count_action(p, action)
@@ -143,7 +146,7 @@ def summarise(first: datetime, last: datetime, tz: ZoneInfo, *, pages: Sequence[
 
 def _count_action(period: Period, action: Action) -> None:
     if "say" in action.values:
-        period.reminders.append(str(action.values["say"]))
+        period.reminders.append((action.time, str(action.values["say"])))
     elif action.kind == "light":
         state = str(action.values.get("state", "")).upper()
         how = {"ON": "on", "OFF": "off", "TRUE": "on", "FALSE": "off"}.get(state, "changed")
@@ -207,7 +210,9 @@ def _period_json(p: Period, tz: ZoneInfo) -> dict[str, object]:
         "technician": pages(p.notices),
         "lights": {light: {how: c[how] for how in ("on", "off", "changed")}
                    for light, c in sorted(p.lights.items())},
-        "reminders": list(p.reminders),
+        "reminders": [{"time": t.astimezone(tz).isoformat(), "text": text} for t, text in p.reminders],
+        "alerts": [{"time": a.time.astimezone(tz).isoformat(), "key": a.key, "severity": a.severity,
+                    "audience": a.audience, "scenario": a.scenario} for a in p.raised],
         "house": [{"time": c.time.astimezone(tz).isoformat(), "name": c.name, "from": c.old, "to": c.new,
                    "cause": c.cause} for c in p.house],
     }

@@ -45,10 +45,12 @@ def test_the_summary_counts_pages_lights_and_reminders_per_day_and_night(tmp_pat
     assert {"key": "night_exit.door", "severity": "urgent", "count": 1} in thursday["pages"]
     # The orientation light for the toilet visit from bed on Monday night, 03:10.
     assert periods[("2026-01-05", "night")]["lights"]["bathroom_light"]["on"] >= 1
-    # The day's spoken reminders (meals, drinks) belong to the day, none to the night.
+    # The day's spoken reminders belong to the day: breakfast at 08:30 on Tuesday.
     tuesday = periods[("2026-01-06", "day")]
-    assert "Het is 08:30. Tijd voor het ontbijt." in tuesday["reminders"]
-    assert all(p["reminders"] == [] for (_, part), p in periods.items() if part == "night")
+    assert {"time": "2026-01-06T08:30:00+01:00", "text": "Het is 08:30. Tijd voor het ontbijt."} in tuesday["reminders"]
+    # Each alert with its time, for tools that measure time to alert.
+    assert {"time": "2026-01-08T02:30:00+01:00", "key": "night_exit.door", "severity": "urgent",
+            "audience": "caregivers", "scenario": "night_exit_door"} in thursday["alerts"]
     # Every page of the replay is in exactly one period.
     text = out.getvalue()
     raised = int(text.splitlines()[-1].split("; ")[1].split(" alert(s)")[0])
