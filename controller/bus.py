@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import TypeVar, overload
 
-from controller.events import Event
+from controller.events import Event, EventType
 
 log = logging.getLogger(__name__)
 
-Listener = Callable[[Event], None]
+P = TypeVar("P")
+Listener = Callable[[Event[object]], None]
 
 
 class EventBus:
@@ -24,10 +26,18 @@ class EventBus:
         self._by_type: dict[str, list[Listener]] = {}
         self._all: list[Listener] = []
 
-    def subscribe(self, listener: Listener, event_type: str | None = None) -> Callable[[], None]:
+    @overload
+    def subscribe(self, listener: Callable[[Event[P]], None], event_type: EventType[P]) -> Callable[[], None]: ...
+
+    @overload
+    def subscribe(self, listener: Listener, event_type: None = None) -> Callable[[], None]: ...
+
+    def subscribe(self, listener: Callable[[Event[P]], None] | Listener,
+                  event_type: EventType[P] | None = None) -> Callable[[], None]:
         """Call `listener` for every event (or only those of `event_type`); returns unsubscribe."""
         bucket = self._all if event_type is None else self._by_type.setdefault(event_type, [])
-        bucket.append(listener)
+        # A listener of one type only ever gets events of that type (publish looks them up by it).
+        bucket.append(listener)  # type: ignore[arg-type]
 
         def unsubscribe() -> None:
             if listener in bucket:
@@ -35,7 +45,7 @@ class EventBus:
 
         return unsubscribe
 
-    def publish(self, event: Event) -> None:
+    def publish(self, event: Event[P]) -> None:
         """Deliver `event` to its listeners now."""
         for listener in (*self._by_type.get(event.type, ()), *self._all):
             try:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, TypedDict
+from typing import Generic, Literal, TypedDict, TypeGuard, TypeVar
 
 _ids = itertools.count(1)
 
@@ -98,24 +98,86 @@ def _parse_link(text: str) -> tuple[str, str]:
     return origin, description
 
 
-# Event types. Kept as plain strings so scenarios can name them in YAML.
-STATE_CHANGED = "state_changed"  # a device attribute changed value
-DEVICE_EVENT = "device_event"  # a momentary device event (button action, dispenser event)
-AVAILABILITY = "availability"  # a device went online/offline
-PAYLOAD_ERROR = "payload_error"  # a device sent something we could not decode
-COMMAND_SENT = "command_sent"  # the hub sent a command to a device
-HUB_STATUS = "hub_status"  # the hub's own link went up/down
+P = TypeVar("P", covariant=True)  # an event's payload type
+Q = TypeVar("Q")
+# Invariant: an event built with an event type must carry exactly that type's payload.
+T = TypeVar("T")
+
+
+class EventType(str, Generic[T]):
+    """An event type: its name (what scenarios write in YAML) and, for the type checker, its payload.
+
+    In the spirit of Home Assistant's `EventType[T]`: `bus.subscribe(listener, STATE_CHANGED)`
+    hands `listener` an `Event[StateChanged]`, and `is_a(event, STATE_CHANGED)` narrows an event
+    of any type to one. At run time it is the plain string.
+    """
+
+    __slots__ = ()
+
+    def event(self, *, time: datetime, context: Context, data: T, device: str | None = None) -> Event[T]:
+        """An event of this type; the type checker holds `data` to this type's payload."""
+        return Event(type=self, time=time, context=context, data=data, device=device)
+
+
+class StateChanged(TypedDict):
+    """Attributes of a device that changed value: {name: (old, new)}."""
+
+    changes: dict[str, tuple[object, object]]
+
+
+# A momentary device event: "event" names it (a button action, a dispenser event); the other
+# keys are its data (which dose). Flat, because scenarios match and template on those keys.
+DeviceEventData = Mapping[str, object]
+
+
+class AvailabilityChanged(TypedDict):
+    """A device went online or offline, and why we think so."""
+
+    online: bool
+    reason: str
+
+
+class PayloadProblem(TypedDict):
+    """A device sent something its adapter could not decode."""
+
+    topic: str
+    reason: str
+
+
+class CommandSent(TypedDict):
+    """The hub sent a command to a device (the adapter's vocabulary, before wire encoding)."""
+
+    values: dict[str, object]
+
+
+class HubStatus(TypedDict):
+    """The hub's own MQTT link went up or down."""
+
+    mqtt_connected: bool
+
+
+STATE_CHANGED: EventType[StateChanged] = EventType("state_changed")
+DEVICE_EVENT: EventType[DeviceEventData] = EventType("device_event")
+AVAILABILITY: EventType[AvailabilityChanged] = EventType("availability")
+PAYLOAD_ERROR: EventType[PayloadProblem] = EventType("payload_error")
+COMMAND_SENT: EventType[CommandSent] = EventType("command_sent")
+HUB_STATUS: EventType[HubStatus] = EventType("hub_status")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Event:
-    """Something that happened in the home, at a time, for a reason."""
+class Event(Generic[P]):
+    """Something that happened in the home, at a time, for a reason; `data` as its type says."""
 
-    type: str
+    type: EventType[P]
     time: datetime
     context: Context
+    data: P
     device: str | None = None
-    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+def is_a(event: Event[object], event_type: EventType[Q]) -> TypeGuard[Event[Q]]:
+    """Whether `event` is of `event_type` (and so carries its payload type)."""
+    return event.type == event_type
 
 
 # -- alert events ---------------------------------------------------------------------------------
@@ -133,6 +195,10 @@ class AlertAction(StrEnum):
     CANCELLED = "cancelled"
 
 
+# How urgent an alert is; scenarios write it, the escalation policies page by it.
+Severity = Literal["urgent", "warning", "info"]
+
+
 class AlertChanged(TypedDict):
     """The payload of a bus event of type "alert": one change of one alert.
 
@@ -144,11 +210,11 @@ class AlertChanged(TypedDict):
     id: str
     key: str
     scenario: str
-    severity: str
+    severity: Severity
     state: str  # the alert's state after the change (controller.alerts.model's states)
     message: str
     by: str | None
     channel: str | None
 
 
-ALERT_CHANGED = "alert"  # the type of the bus events whose data is an `AlertChanged`
+ALERT_CHANGED: EventType[AlertChanged] = EventType("alert")  # scenarios name it "alert"

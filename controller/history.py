@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from controller.bus import EventBus
 from controller.clock import Clock
-from controller.events import AVAILABILITY, COMMAND_SENT, DEVICE_EVENT, PAYLOAD_ERROR, STATE_CHANGED, Event
+from controller.events import AVAILABILITY, COMMAND_SENT, DEVICE_EVENT, PAYLOAD_ERROR, STATE_CHANGED, Event, is_a
 from controller.store import Database
 
 log = logging.getLogger(__name__)
@@ -53,24 +53,27 @@ class HistoryRow:
     cause: str
 
 
-def rows_for(event: Event) -> list[tuple[str, str, str | None, str | None, str, str, str]]:
+def rows_for(event: Event[object]) -> list[tuple[str, str, str | None, str | None, str, str, str]]:
     """The history rows an event becomes (one per changed attribute)."""
     t = event.time.isoformat()
     origin, cause = event.context.origin, event.context.explain()
-    if event.type == STATE_CHANGED:
+    if is_a(event, STATE_CHANGED):
         return [(t, event.type, event.device, name, json.dumps(new, default=str), origin, cause)
                 for name, (_, new) in event.data["changes"].items()]
-    if event.type == DEVICE_EVENT:
+    single: tuple[str, object] | None = None
+    if is_a(event, DEVICE_EVENT):
         # The event name alone, or with its data ({"event": "dose_due", "dose": "08:00"}).
-        value = dict(event.data) if len(event.data) > 1 else event.data["event"]
-        return [(t, event.type, event.device, "event", json.dumps(value, default=str), origin, cause)]
-    if event.type == AVAILABILITY:
-        return [(t, event.type, event.device, "available", json.dumps(event.data["online"]), origin, cause)]
-    if event.type == PAYLOAD_ERROR:
-        return [(t, event.type, event.device, "error", json.dumps(event.data["reason"]), origin, cause)]
-    if event.type == COMMAND_SENT:
-        return [(t, event.type, event.device, "command", json.dumps(event.data["values"], default=str), origin, cause)]
-    return []
+        single = ("event", dict(event.data) if len(event.data) > 1 else event.data["event"])
+    elif is_a(event, AVAILABILITY):
+        single = ("available", event.data["online"])
+    elif is_a(event, PAYLOAD_ERROR):
+        single = ("error", event.data["reason"])
+    elif is_a(event, COMMAND_SENT):
+        single = ("command", event.data["values"])
+    if single is None:
+        return []
+    attribute, value = single
+    return [(t, event.type, event.device, attribute, json.dumps(value, default=str), origin, cause)]
 
 
 class History:
@@ -90,7 +93,7 @@ class History:
     async def open(self) -> None:
         await self.db.migrate("history", _SCHEMA)
 
-    def _on_event(self, event: Event) -> None:
+    def _on_event(self, event: Event[object]) -> None:
         self._pending.extend(rows_for(event))
         self._wake.set()
 

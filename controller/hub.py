@@ -26,7 +26,6 @@ from controller.events import (
     PAYLOAD_ERROR,
     STATE_CHANGED,
     Context,
-    Event,
 )
 from controller.mqtt import Link, MemoryLink
 from controller.state import StateStore
@@ -134,7 +133,7 @@ class Hub:
             elif isinstance(reading, DeviceEvent):
                 self.state.get(dev_id).last_seen = now
                 self._mark_online(dev_id, ctx)
-                self.bus.publish(Event(type=DEVICE_EVENT, time=now, context=ctx, device=dev_id,
+                self.bus.publish(DEVICE_EVENT.event(time=now, context=ctx, device=dev_id,
                                        data={"event": reading.name, **reading.data}))
             elif not refreshes:
                 self.apply(dev_id, reading.attributes(), ctx)
@@ -162,7 +161,7 @@ class Hub:
         if seen:
             self._mark_online(dev_id, ctx)
         if changed:
-            self.bus.publish(Event(type=STATE_CHANGED, time=now, context=ctx, device=dev_id,
+            self.bus.publish(STATE_CHANGED.event(time=now, context=ctx, device=dev_id,
                                    data={"changes": changed}))
 
     def _mark_online(self, dev_id: str, ctx: Context) -> None:
@@ -176,7 +175,7 @@ class Hub:
         if st.available is online:
             return
         st.available = online
-        self.bus.publish(Event(type=AVAILABILITY, time=self.clock.now(), context=ctx, device=dev_id,
+        self.bus.publish(AVAILABILITY.event(time=self.clock.now(), context=ctx, device=dev_id,
                                data={"online": online, "reason": reason}))
 
     def _payload_error(self, dev_id: str, topic: str, payload: bytes, reason: str) -> None:
@@ -185,7 +184,7 @@ class Hub:
         st.payload_errors += 1
         st.last_error = reason
         log.warning("bad payload from %s on %s: %s", dev_id, topic, reason)
-        self.bus.publish(Event(type=PAYLOAD_ERROR, time=self.clock.now(),
+        self.bus.publish(PAYLOAD_ERROR.event(time=self.clock.now(),
                                context=Context(origin=f"device:{dev_id}", description=topic),
                                device=dev_id, data={"topic": topic, "reason": reason}))
 
@@ -208,7 +207,7 @@ class Hub:
             self.link.send(out.topic, out.payload, qos=out.qos, retain=out.retain)
         # The device will report its new state shortly; that report is caused by this command.
         self._commands[dev_id] = (ctx, self.clock.now() + COMMAND_ECHO)
-        self.bus.publish(Event(type=COMMAND_SENT, time=self.clock.now(), context=ctx, device=dev_id,
+        self.bus.publish(COMMAND_SENT.event(time=self.clock.now(), context=ctx, device=dev_id,
                                data={"values": dict(values)}))
 
     def _commanded(self, dev_id: str, now: datetime) -> Context | None:
@@ -223,7 +222,7 @@ class Hub:
 
     def link_status(self, connected: bool) -> None:
         """Called by the MQTT link when the broker comes or goes."""
-        self.bus.publish(Event(type=HUB_STATUS, time=self.clock.now(),
+        self.bus.publish(HUB_STATUS.event(time=self.clock.now(),
                                context=Context(origin="hub", description="mqtt link"),
                                data={"mqtt_connected": connected}))
 

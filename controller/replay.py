@@ -44,8 +44,18 @@ from controller.clock import AcceleratedClock, Clock, RealClock, VirtualClock
 from controller.config import HomeConfig
 from controller.durations import parse_duration
 from controller.engine import HOUSE_CHANGED, AlertSink, Engine, ScenarioSet
+from controller.engine.house import HouseChanged
 from controller.errors import ConfigError, Problem
-from controller.events import AVAILABILITY, COMMAND_SENT, DEVICE_EVENT, STATE_CHANGED, Context, Event
+from controller.events import (
+    AVAILABILITY,
+    COMMAND_SENT,
+    DEVICE_EVENT,
+    STATE_CHANGED,
+    CommandSent,
+    Context,
+    Event,
+    Severity,
+)
 from controller.history import History, HistoryRow
 from controller.hub import Hub
 from controller.mqtt import Link, MemoryLink
@@ -224,10 +234,10 @@ class _Printer:
     def stamp(self, when: datetime) -> str:
         return f"{when.astimezone(self.tz):%Y-%m-%d %H:%M:%S}"
 
-    def on_command(self, event: Event) -> None:
+    def on_command(self, event: Event[CommandSent]) -> None:
         # hub.command sent its MQTT messages just before announcing the command: they are this.
         self.link.unclaimed.clear()
-        values = dict(event.data.get("values", {}))
+        values = dict(event.data["values"])
         device = event.device or ""
         bound = self.hub.devices.get(device)
         self.report.commands += 1
@@ -239,14 +249,13 @@ class _Printer:
             line = f"command   {device} {json.dumps(values, ensure_ascii=False, separators=(',', ':'))}"
         self.write(event.time, line)
 
-    def on_house(self, event: Event) -> None:
+    def on_house(self, event: Event[HouseChanged]) -> None:
         """A presence or mode change: `PRESENCE  away (was home): <cause>`."""
         self.flush_messages()
-        for name, change in dict(event.data.get("changes", {})).items():
-            old, new = (str(v) for v in change)
-            self.report.house.append(HouseChange(time=event.time, name=str(name), old=old, new=new,
+        for name, (old, new) in event.data["changes"].items():
+            self.report.house.append(HouseChange(time=event.time, name=name, old=old, new=new,
                                                  cause=event.context.explain()))
-            self.write(event.time, f"{str(name).upper():<9} {new} (was {old}): {_cause(event.context)}")
+            self.write(event.time, f"{name.upper():<9} {new} (was {old}): {_cause(event.context)}")
 
     def flush_messages(self) -> None:
         for when, topic, payload in self.link.unclaimed:
@@ -280,7 +289,7 @@ class _PrintingSink(RecordingAlertSink):
         super().__init__(hub)
         self._printer = printer
 
-    async def raise_alert(self, *, key: str, scenario: str, severity: str, message: str,
+    async def raise_alert(self, *, key: str, scenario: str, severity: Severity, message: str,
                           context: Context, data: Mapping[str, Any]) -> str:
         before = len(self.records)
         alert_id = await super().raise_alert(key=key, scenario=scenario, severity=severity,

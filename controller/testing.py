@@ -8,11 +8,10 @@ the alert service would, so scenarios that follow alerts behave as in the home;
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from controller.engine import ALERT_EVENT, MemoryAlertSink
-from controller.events import Context, Event
+from controller.events import ALERT_CHANGED, AlertAction, Context, Severity
 from controller.hub import Hub
 from controller.mqtt import MemoryLink
 
@@ -28,7 +27,7 @@ class AlertRecord:
     id: str
     key: str
     scenario: str
-    severity: str
+    severity: Severity
     message: str = ""
     reason: str = ""
     audience: str = "caregivers"
@@ -49,7 +48,7 @@ class RecordingAlertSink:
         self._active: dict[str, AlertRecord] = {}
         self._seq = 0
 
-    async def raise_alert(self, *, key: str, scenario: str, severity: str, message: str,
+    async def raise_alert(self, *, key: str, scenario: str, severity: Severity, message: str,
                           context: Context, data: Mapping[str, object]) -> str:
         current = self._active.get(key)
         if current is not None:
@@ -93,10 +92,12 @@ class RecordingAlertSink:
         self._publish("acknowledged", record, ctx, by)
 
     def _publish(self, action: str, record: AlertRecord, ctx: Context, by: str | None) -> None:
-        self._hub.bus.publish(Event(type=ALERT_EVENT, time=record.time, context=ctx,
-                                    data={"action": action, "key": record.key,
-                                          "scenario": record.scenario,
-                                          "severity": record.severity, "by": by}))
+        # The alert subsystem's states after each action (controller/alerts/model.py).
+        state = {"raised": "raised", "acknowledged": "acknowledged", "resolved": "resolved"}[action]
+        self._hub.bus.publish(ALERT_CHANGED.event(time=record.time, context=ctx, data={
+            "action": AlertAction(action), "id": record.id, "key": record.key,
+            "scenario": record.scenario, "severity": record.severity, "state": state,
+            "message": record.message, "by": by, "channel": None}))
 
     def active(self) -> list[AlertRecord]:
         """Alerts raised and not resolved, oldest first."""
@@ -109,3 +110,57 @@ class RecordingAlertSink:
     def resolved(self) -> list[AlertRecord]:
         """Every resolve that found an active alert, in order."""
         return [r for r in self.records if r.action == "resolved"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RaisedAlert:
+    """One `raise_alert` call as a MemoryAlertSink saw it."""
+
+    id: str
+    key: str
+    scenario: str
+    severity: Severity
+    message: str
+    context: Context
+    data: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResolvedAlert:
+    """One `resolve_alert` call that found an active alert."""
+
+    key: str
+    reason: str
+    context: Context
+
+
+class MemoryAlertSink:
+    """Alerts kept in a list: what a run would have raised, without paging anyone."""
+
+    def __init__(self) -> None:
+        self.raised: list[RaisedAlert] = []
+        self.resolved: list[ResolvedAlert] = []
+        self._active: dict[str, RaisedAlert] = {}
+
+    async def raise_alert(self, *, key: str, scenario: str, severity: Severity, message: str,
+                          context: Context, data: Mapping[str, object]) -> str:
+        if key in self._active:
+            return self._active[key].id
+        alert = RaisedAlert(id=f"alert-{len(self.raised) + 1}", key=key, scenario=scenario,
+                            severity=severity, message=message, context=context, data=dict(data))
+        self.raised.append(alert)
+        self._active[key] = alert
+        return alert.id
+
+    async def resolve_alert(self, *, key: str, reason: str, context: Context) -> bool:
+        if self._active.pop(key, None) is None:
+            return False
+        self.resolved.append(ResolvedAlert(key=key, reason=reason, context=context))
+        return True
+
+    def is_active(self, key: str) -> bool:
+        return key in self._active
+
+    def active(self) -> list[RaisedAlert]:
+        """Alerts raised and not resolved, oldest first."""
+        return list(self._active.values())

@@ -24,7 +24,7 @@ import itertools
 import json
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
-from typing import Annotated, TypedDict, cast
+from typing import Annotated, TypedDict
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query
 from fastapi.params import Depends as Dependency
@@ -228,9 +228,9 @@ async def _ack_page(service: AlertService, token: str, lang: str) -> HTMLRespons
 
 
 async def _events(service: AlertService, user: object) -> AsyncIterator[str]:
-    queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=1000)
+    queue: asyncio.Queue[Event[AlertChanged]] = asyncio.Queue(maxsize=1000)
 
-    def on_event(event: Event) -> None:
+    def on_event(event: Event[AlertChanged]) -> None:
         try:
             queue.put_nowait(event)
         except asyncio.QueueFull:
@@ -245,7 +245,7 @@ async def _events(service: AlertService, user: object) -> AsyncIterator[str]:
         yield f"id: {next(seq)}\nevent: snapshot\ndata: {json.dumps(snapshot, default=str)}\n\n"
         while True:
             event = await queue.get()
-            change = cast(AlertChanged, event.data)
+            change = event.data
             alert = await service.get(change["id"])
             if alert is None or not visible(user, alert):
                 continue

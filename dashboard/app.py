@@ -26,7 +26,7 @@ from dashboard.context import Dashboard, for_technicians
 from dashboard.live import LiveFeed
 from dashboard.narrate import Narrator
 from dashboard.security import require_caregiver, require_technician, set_csrf_cookie
-from dashboard.stories import StoryRunner
+from dashboard.story_player import StoryRunner
 
 __all__ = ["Dashboard", "create_app"]
 

@@ -16,7 +16,7 @@ from controller.hub import Hub
 from dashboard.auth import Auth
 from dashboard.live import LiveFeed
 from dashboard.narrate import Narrator
-from dashboard.stories import StoryRunner
+from dashboard.story_player import StoryRunner
 
 Service = Callable[[], Awaitable[None]]
 

@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from controller.alerts.model import CANCELLED, RESOLVED
-from controller.events import ALERT_CHANGED, AVAILABILITY, STATE_CHANGED, AlertChanged, Event
+from controller.events import ALERT_CHANGED, AVAILABILITY, STATE_CHANGED, AlertChanged, Event, is_a
 from controller.hub import Hub
 from dashboard.narrate import Narration, Narrator
 
@@ -109,7 +109,7 @@ class LiveFeed:
 
     # -- intake ---------------------------------------------------------------------------------
 
-    def on_event(self, event: Event) -> None:
+    def on_event(self, event: Event[object]) -> None:
         """Bus listener: record, narrate and fan out one event."""
         record = EventRecord(seq=next(self._seq), time=event.time, type=event.type,
                              device=event.device, data=_jsonable(event.data),
@@ -122,8 +122,8 @@ class LiveFeed:
         if event.device is not None and event.type in (STATE_CHANGED, AVAILABILITY) \
                 and event.device in self.hub.state:
             self.publish_tour({"type": "device", "device": self.device_view(event.device)})
-        if event.type == ALERT_CHANGED:
-            change = cast(AlertChanged, event.data)
+        if is_a(event, ALERT_CHANGED):
+            change = event.data
             if self.staff_alert is not None and self.staff_alert(change["id"]):
                 return
             self._track_alert(change)

@@ -17,7 +17,6 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
 
 from controller.alerts import texts
 from controller.config import HomeConfig
@@ -30,6 +29,7 @@ from controller.events import (
     AlertChanged,
     Context,
     Event,
+    is_a,
 )
 from controller.history import HistoryRow
 
@@ -151,7 +151,7 @@ class Narrator:
 
     # -- sentences ------------------------------------------------------------------------------
 
-    def narrate(self, event: Event) -> Narration | None:
+    def narrate(self, event: Event[object]) -> Narration | None:
         """A sentence for `event`, or None when it is not worth telling a visitor."""
         text = self._sentences(event)
         if text is None:
@@ -173,29 +173,26 @@ class Narrator:
         room = None
         if event.device is not None and event.device in self.config.devices:
             room = self.config.devices[event.device].room
-        severity = event.data.get("severity") if event.type == ALERT_CHANGED else None
+        severity = event.data["severity"] if is_a(event, ALERT_CHANGED) else None
         return Narration(id=self._seq, time=event.time, event_type=event.type, device=event.device,
-                         room=room, text=text, why=why,
-                         severity=severity if isinstance(severity, str) else None)
+                         room=room, text=text, why=why, severity=severity)
 
-    def _sentences(self, event: Event) -> dict[str, str] | None:
-        if event.type == ALERT_CHANGED:
-            return self._alert_sentences(cast(AlertChanged, event.data))
+    def _sentences(self, event: Event[object]) -> dict[str, str] | None:
+        if is_a(event, ALERT_CHANGED):
+            return self._alert_sentences(event.data)
         if event.device is None:
             return None
-        if event.type == AVAILABILITY:
-            return self._availability_sentences(event.device, bool(event.data.get("online")))
+        if is_a(event, AVAILABILITY):
+            return self._availability_sentences(event.device, event.data["online"])
         dev = self.config.devices.get(event.device)
         if dev is None:
             return None
-        if event.type == STATE_CHANGED:
-            changes = event.data.get("changes", {})
-            new = {k: v[1] if isinstance(v, list | tuple) and len(v) == 2 else v
-                   for k, v in changes.items()}
+        if is_a(event, STATE_CHANGED):
+            new = {k: new for k, (_, new) in event.data["changes"].items()}
             return self._state_sentences(event.device, dev.kind, new)
-        if event.type == COMMAND_SENT:
-            return self._command_sentences(event.device, dev.kind, event.data.get("values", {}))
-        if event.type == DEVICE_EVENT:
+        if is_a(event, COMMAND_SENT):
+            return self._command_sentences(event.device, dev.kind, event.data["values"])
+        if is_a(event, DEVICE_EVENT):
             return self._device_event_sentences(event.device, dev.kind, event.data)
         return None
 
@@ -353,28 +350,36 @@ def _dedupe(items: Iterable[str]) -> list[str]:
     return out
 
 
-def events_from_history(rows: Iterable[HistoryRow]) -> list[Event]:
+def events_from_history(rows: Iterable[HistoryRow]) -> list[Event[object]]:
     """Bus events rebuilt from history rows (one row per changed attribute), oldest first.
 
     Rows of one state change share time, device and cause; they become one event again. The
     old values are not stored, and sentences do not need them.
     """
-    out: list[Event] = []
+    out: list[Event[object]] = []
     for row in rows:
-        if row.type == STATE_CHANGED:
-            last = out[-1] if out else None
-            if (last is not None and last.type == STATE_CHANGED and last.time == row.time
-                    and last.device == row.device and last.context.explain() == row.cause):
-                last.data["changes"][row.attribute] = (None, row.value)
-                continue
-            data: dict[str, Any] = {"changes": {row.attribute: (None, row.value)}}
-        elif row.type == DEVICE_EVENT:
-            data = dict(row.value) if isinstance(row.value, dict) else {"event": row.value}
-        elif row.type == COMMAND_SENT:
-            data = {"values": row.value}
-        else:
+        last = out[-1] if out else None
+        if (row.type == STATE_CHANGED and last is not None and is_a(last, STATE_CHANGED)
+                and last.time == row.time and last.device == row.device
+                and last.context.explain() == row.cause):
+            last.data["changes"][str(row.attribute)] = (None, row.value)
             continue
         context = Context.from_json(row.cause) or Context(origin="history")
-        out.append(Event(type=row.type, time=row.time, context=context, device=row.device,
-                         data=data))
+        event = _event_from_row(row, context)
+        if event is not None:
+            out.append(event)
     return out
+
+
+def _event_from_row(row: HistoryRow, context: Context) -> Event[object] | None:
+    if row.type == STATE_CHANGED:
+        return STATE_CHANGED.event(time=row.time, context=context, device=row.device,
+                     data={"changes": {str(row.attribute): (None, row.value)}})
+    if row.type == DEVICE_EVENT:
+        data = {str(k): v for k, v in row.value.items()} if isinstance(row.value, dict) else {"event": row.value}
+        return DEVICE_EVENT.event(time=row.time, context=context, device=row.device, data=data)
+    if row.type == COMMAND_SENT:
+        values = {str(k): v for k, v in row.value.items()} if isinstance(row.value, dict) else {}
+        return COMMAND_SENT.event(time=row.time, context=context, device=row.device,
+                     data={"values": values})
+    return None

@@ -16,7 +16,7 @@ from fastapi import Depends, HTTPException, Request, Response, WebSocket
 from dashboard.auth import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, User, check_csrf, new_csrf_token
 
 if TYPE_CHECKING:
-    from dashboard.app import Dashboard
+    from dashboard.context import Dashboard
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CARE_ROLES = ("caregiver", "admin")

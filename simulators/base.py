@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 from controller.clock import Clock
 from controller.errors import HuisError
 from controller.yamlfile import suggest
-from simulators.bus import Publisher, encode
+from simulators.connection import Publisher, encode
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ from controller.clock import AcceleratedClock, Clock, RealClock
 from controller.config import HomeConfig
 from controller.durations import format_duration
 from simulators.base import AVAILABILITY_ATTR, SimulationError
-from simulators.bus import BrokerConnection, Connection, Handler
+from simulators.connection import BrokerConnection, Connection, Handler
 from simulators.home import (
     CONTROL_TOPIC,
     REPLY_TOPIC,
@@ -37,7 +37,7 @@ from simulators.home import (
     SimulatedHome,
     broker_settings,
 )
-from simulators.stories import STORIES, Step, Story
+from simulators.story_scripts import STORIES, Step, Story
 
 EXIT_USAGE = 2
 EXIT_BROKER = 1

@@ -26,10 +26,10 @@ from controller.config import Device, HomeConfig, Mqtt, device_topic, link_setti
 from controller.mqtt import LinkSettings
 from controller.yamlfile import suggest
 from simulators.base import SimSpec, SimulationError, Simulator
-from simulators.bus import BrokerConnection, Connection, encode
+from simulators.connection import BrokerConnection, Connection, encode
 from simulators.dispenser import DispenserSimulator
 from simulators.speaker import SpeakerSimulator
-from simulators.stories import STORIES, Step, Story
+from simulators.story_scripts import STORIES, Step, Story
 from simulators.tag import OUTSIDE, TagSimulator
 from simulators.zigbee import (
     BedSimulator,

@@ -14,10 +14,11 @@ builds the shipped set).
 
 from __future__ import annotations
 
-from controller.alerts.model import Alert, Notification, Recipient, Severity
+from controller.alerts.model import Alert, Notification, Recipient
 from controller.alerts.service import AlertService
 
 # The seam with the rule engine belongs to its consumer, the engine; the AlertService implements it.
 from controller.engine.alert_sink import AlertSink
+from controller.events import Severity
 
 __all__ = ["Alert", "AlertService", "AlertSink", "Notification", "Recipient", "Severity"]

@@ -23,11 +23,10 @@ from controller.alerts.model import (
     RAISED,
     RESOLVED,
     Alert,
-    Severity,
 )
 from controller.alerts.policy import EscalationPolicy
 from controller.alerts.store import AuditEntry, NewDelivery
-from controller.events import Context
+from controller.events import Context, Severity
 
 # When step n (0-based) of an alert falls due, after quiet hours; None when it never does.
 Deadline = Callable[[int], datetime | None]

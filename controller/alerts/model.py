@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
-Severity = Literal["urgent", "warning", "info"]
+from controller.events import Severity
+
 SEVERITIES: tuple[Severity, ...] = ("urgent", "warning", "info")
 
 # States, in the order an alert normally goes through them.

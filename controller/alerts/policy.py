@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
-from controller.alerts.model import SEVERITIES, ChannelTarget, Recipient, Severity
+from controller.alerts.model import SEVERITIES, ChannelTarget, Recipient
 from controller.durations import parse_duration
 from controller.errors import ConfigError, Problem
+from controller.events import Severity
 from controller.yamlfile import Located, load_file, pydantic_problems, suggest
 
 if TYPE_CHECKING:

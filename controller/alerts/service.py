@@ -51,7 +51,6 @@ from controller.alerts.model import (
     AckOutcome,
     Alert,
     Recipient,
-    Severity,
 )
 from controller.alerts.policy import AlertsConfig, EscalationPolicy
 from controller.alerts.store import (
@@ -67,7 +66,7 @@ from controller.alerts.tokens import AckClaims
 from controller.alerts.work import Work
 from controller.bus import EventBus
 from controller.clock import Clock
-from controller.events import ALERT_CHANGED, AlertAction, AlertChanged, Context, Event
+from controller.events import ALERT_CHANGED, AlertAction, AlertChanged, Context, Severity
 from controller.store import Database
 
 if TYPE_CHECKING:
@@ -222,7 +221,7 @@ class AlertService:
         await self.open()
         return self._active.keys()
 
-    async def raise_alert(self, *, key: str, scenario: str, severity: str, message: str,
+    async def raise_alert(self, *, key: str, scenario: str, severity: Severity, message: str,
                           context: Context, data: Mapping[str, Any]) -> str:
         """Store an alert and start escalating it; an active alert with `key` is returned as is."""
         await self.open()
@@ -231,7 +230,7 @@ class AlertService:
         existing = self._active.id_of(key)
         if existing is not None:
             return existing
-        sev: Severity = severity  # type: ignore[assignment]
+        sev = severity
         policy = routed(self.config.policy_for(scenario, sev), data)
         now = self.clock.now()
         raised = lifecycle.raised(alert_id=f"al-{uuid.uuid4().hex[:16]}", key=key, scenario=scenario,
@@ -454,7 +453,7 @@ class AlertService:
             "severity": alert.severity, "by": by, "channel": channel, "state": alert.state,
             "message": alert.message,
         }
-        self.bus.publish(Event(type=ALERT_CHANGED, time=self.clock.now(), context=ctx, data=data))
+        self.bus.publish(ALERT_CHANGED.event(time=self.clock.now(), context=ctx, data=data))
 
     # -- reading ------------------------------------------------------------------------------
 

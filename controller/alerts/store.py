@@ -20,8 +20,9 @@ from typing import Any, NotRequired, TypedDict, TypeVar
 
 import aiosqlite
 
-from controller.alerts.model import ACTIVE_STATES, Alert, Severity
+from controller.alerts.model import ACTIVE_STATES, Alert
 from controller.errors import HuisError
+from controller.events import Severity
 from controller.store import Database
 
 _SCHEMA = [

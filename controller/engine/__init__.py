@@ -11,7 +11,7 @@ See docs/scenarios.md for the language. Entry points:
 
 from __future__ import annotations
 
-from controller.engine.alert_sink import ALERT_EVENT, AlertSink, MemoryAlertSink
+from controller.engine.alert_sink import AlertSink
 from controller.engine.engine import Engine
 from controller.engine.house import HOUSE_CHANGED
 from controller.engine.loader import (
@@ -26,12 +26,10 @@ from controller.engine.schema import scenario_json_schema
 from controller.engine.traces import Trace, load_traces, render_traces
 
 __all__ = [
-    "ALERT_EVENT",
     "HOUSE_CHANGED",
     "AlertSink",
     "Engine",
     "LoadedScenario",
-    "MemoryAlertSink",
     "ReloadResult",
     "ScenarioSet",
     "Trace",

@@ -143,10 +143,9 @@ class Engine:
             for attr in st.attributes:
                 self._index.changed.setdefault((st.device, attr), started)
         self._restorer.install_all()
-        handlers = self._index.handlers()
         self._restorer.restore(set(self._runs.scenarios), persisted,
-                               early=lambda: self._early.replay(handlers))
-        self._unsubscribe = [self.hub.bus.subscribe(h, t) for t, h in handlers.items()]
+                               early=lambda: self._early.replay(self._index.handle))
+        self._unsubscribe = self._index.subscribe(self.hub.bus)
 
     def _stop_runs(self) -> None:
         # Stopping is not cancelling: pending delays and waits stay in SQLite so the next start

@@ -7,14 +7,22 @@ what `mode` and `presence` triggers follow and the dashboard shows.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TypedDict
 
 from controller.bus import EventBus
 from controller.clock import Clock
 from controller.engine import model as m
 from controller.engine.store import EngineStore
-from controller.events import Context, Event
+from controller.events import Context, EventType
 
-HOUSE_CHANGED = "house_changed"
+
+class HouseChanged(TypedDict):
+    """The house mode or presence changed: {"mode" or "presence": (old, new)}."""
+
+    changes: dict[str, tuple[str, str]]
+
+
+HOUSE_CHANGED: EventType[HouseChanged] = EventType("house_changed")
 
 
 class HouseState:
@@ -60,5 +68,5 @@ class HouseState:
             return
         self._values[name] = value
         self._store.set_house(name, value)
-        self._bus.publish(Event(type=HOUSE_CHANGED, time=self._clock.now(), context=ctx,
+        self._bus.publish(HOUSE_CHANGED.event(time=self._clock.now(), context=ctx,
                                 data={"changes": {name: (old, value)}}))

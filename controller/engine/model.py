@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from controller.durations import parse_duration
+from controller.events import Severity
 
 ID_PATTERN = r"^[a-z][a-z0-9_]*$"
 Id = Annotated[str, Field(pattern=ID_PATTERN)]
@@ -128,7 +129,6 @@ Values = Scalar | list[Scalar]
 Ids = Id | list[Id]
 Mode = Literal["day", "night", "away", "holiday"]
 Presence = Literal["home", "away"]
-Severity = Literal["urgent", "warning", "info"]
 SunEvent = Literal["sunrise", "sunset", "dawn", "dusk"]
 AlertChange = Literal["raised", "acknowledged", "escalated", "resolved"]
 HubEventName = Literal[

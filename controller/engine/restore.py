@@ -12,13 +12,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from controller.config import HomeConfig
-from controller.engine.alert_sink import ALERT_EVENT
 from controller.engine.compiled import (
     StateTriggerRT,
     TriggerRT,
@@ -34,6 +33,7 @@ from controller.engine.traces import CANCELLED, NOT_FIRED, RunTrace
 from controller.engine.triggers import Handler, TriggerIndex
 from controller.errors import ConfigError
 from controller.events import (
+    ALERT_CHANGED,
     AVAILABILITY,
     DEVICE_EVENT,
     HUB_STATUS,
@@ -85,27 +85,27 @@ class EarlyEvents:
     The MQTT link may deliver retained states before the engine has read its store.
     """
 
-    TYPES = frozenset({STATE_CHANGED, DEVICE_EVENT, AVAILABILITY, ALERT_EVENT, PAYLOAD_ERROR,
-                       HUB_STATUS})
+    TYPES: frozenset[str] = frozenset({STATE_CHANGED, DEVICE_EVENT, AVAILABILITY, ALERT_CHANGED,
+                                       PAYLOAD_ERROR, HUB_STATUS})
 
     def __init__(self, subscribe: Callable[[Handler], Callable[[], None]]) -> None:
-        self._events: list[Event] | None = []
+        self._events: list[Event[object]] | None = []
         self._unsubscribe = subscribe(self._keep)
 
-    def _keep(self, event: Event) -> None:
+    def _keep(self, event: Event[object]) -> None:
         if self._events is not None and len(self._events) < _EARLY_LIMIT and \
                 event.type in self.TYPES:
             self._events.append(event)
 
-    def replay(self, handlers: Mapping[str, Handler]) -> None:
-        """Stop keeping, and hand every kept event to its handler."""
+    def replay(self, handle: Handler) -> None:
+        """Stop keeping, and hand every kept event to `handle`."""
         for event in self.close():
             try:
-                handlers[event.type](event)
+                handle(event)
             except Exception:
                 log.exception("engine: handling an early %s event failed", event.type)
 
-    def close(self) -> list[Event]:
+    def close(self) -> list[Event[object]]:
         """Stop keeping; the events kept so far."""
         events, self._events = self._events, None
         if events is None:

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
+from controller.bus import EventBus
 from controller.clock import Clock
 from controller.engine import model as m
-from controller.engine.alert_sink import ALERT_EVENT
 from controller.engine.compiled import (
     EventTriggerRT,
     HubTriggerRT,
@@ -29,18 +29,26 @@ from controller.engine.compiled import (
     Vars,
     in_choice,
 )
-from controller.engine.house import HOUSE_CHANGED
+from controller.engine.house import HOUSE_CHANGED, HouseChanged
 from controller.engine.names import DeviceNames
 from controller.engine.sun import next_sun_event, next_time_of_day
 from controller.engine.timers import ForTimers
 from controller.events import (
+    ALERT_CHANGED,
     AVAILABILITY,
     DEVICE_EVENT,
     HUB_STATUS,
     PAYLOAD_ERROR,
     STATE_CHANGED,
+    AlertChanged,
+    AvailabilityChanged,
     Context,
+    DeviceEventData,
     Event,
+    HubStatus,
+    PayloadProblem,
+    StateChanged,
+    is_a,
 )
 
 log = logging.getLogger(__name__)
@@ -48,7 +56,7 @@ log = logging.getLogger(__name__)
 MISSED_AFTER = timedelta(minutes=1)  # a time trigger woken this late was skipped, not late
 
 Spawn = Callable[[Coroutine[object, object, None], str], "asyncio.Task[None]"]
-Handler = Callable[[Event], None]
+Handler = Callable[[Event[object]], None]
 T = TypeVar("T", bound=TriggerRT)
 
 
@@ -143,19 +151,39 @@ class TriggerIndex:
 
     # -- bus events -----------------------------------------------------------------------------
 
-    def handlers(self) -> Mapping[str, Handler]:
-        """The handler of each event type the engine follows."""
-        return {STATE_CHANGED: self.on_state, DEVICE_EVENT: self.on_device_event,
-                AVAILABILITY: self.on_availability, ALERT_EVENT: self.on_alert,
-                HOUSE_CHANGED: self.on_house, PAYLOAD_ERROR: self.on_payload_error,
-                HUB_STATUS: self.on_hub_status}
+    def subscribe(self, bus: EventBus) -> list[Callable[[], None]]:
+        """Follow every event type the engine reacts to; returns the unsubscribers."""
+        return [bus.subscribe(self.on_state, STATE_CHANGED),
+                bus.subscribe(self.on_device_event, DEVICE_EVENT),
+                bus.subscribe(self.on_availability, AVAILABILITY),
+                bus.subscribe(self.on_alert, ALERT_CHANGED),
+                bus.subscribe(self.on_house, HOUSE_CHANGED),
+                bus.subscribe(self.on_payload_error, PAYLOAD_ERROR),
+                bus.subscribe(self.on_hub_status, HUB_STATUS)]
 
-    def on_state(self, event: Event) -> None:
+    def handle(self, event: Event[object]) -> None:
+        """Hand one event of any type to its handler (events kept from before the start)."""
+        if is_a(event, STATE_CHANGED):
+            self.on_state(event)
+        elif is_a(event, DEVICE_EVENT):
+            self.on_device_event(event)
+        elif is_a(event, AVAILABILITY):
+            self.on_availability(event)
+        elif is_a(event, ALERT_CHANGED):
+            self.on_alert(event)
+        elif is_a(event, HOUSE_CHANGED):
+            self.on_house(event)
+        elif is_a(event, PAYLOAD_ERROR):
+            self.on_payload_error(event)
+        elif is_a(event, HUB_STATUS):
+            self.on_hub_status(event)
+
+    def on_state(self, event: Event[StateChanged]) -> None:
         dev = event.device
         if dev is None:
             return
         now, ctx = event.time, event.context
-        for attr, (old, new) in event.data.get("changes", {}).items():
+        for attr, (old, new) in event.data["changes"].items():
             key = (dev, attr)
             self.previous[key] = old
             self.changed[key] = now
@@ -176,7 +204,7 @@ class TriggerIndex:
                               "to": new, "value": new})
                 _fire(tr, tvars, ctx)
 
-    def on_device_event(self, event: Event) -> None:
+    def on_device_event(self, event: Event[DeviceEventData]) -> None:
         dev = event.device
         trs = self._events.get(dev) if dev is not None else None
         if not trs or dev is None:
@@ -192,20 +220,21 @@ class TriggerIndex:
             tvars.update({"event": name, "data": data})
             _fire(tr, tvars, event.context)
 
-    def on_availability(self, event: Event) -> None:
+    def on_availability(self, event: Event[AvailabilityChanged]) -> None:
         dev = event.device
         if dev is None:
             return
-        online = bool(event.data.get("online"))
+        online = event.data["online"]
         old = self._available.get(dev)
         self._available[dev] = online
-        self.on_state(Event(type=STATE_CHANGED, time=event.time, context=event.context,
+        self.on_state(STATE_CHANGED.event(time=event.time, context=event.context,
                             device=dev, data={"changes": {"available": (old, online)}}))
         name = "device_online" if online else "device_offline"
-        self._hub_event(name, dev, {"reason": event.data.get("reason")}, event.context)
+        self._hub_event(name, dev, {"reason": event.data["reason"]}, event.context)
 
-    def on_payload_error(self, event: Event) -> None:
-        self._hub_event("payload_error", event.device, dict(event.data), event.context)
+    def on_payload_error(self, event: Event[PayloadProblem]) -> None:
+        self._hub_event("payload_error", event.device,
+                        {"topic": event.data["topic"], "reason": event.data["reason"]}, event.context)
 
     def _hub_event(self, name: str, dev: str | None, data: Vars, ctx: Context) -> None:
         for tr in tuple(self._hub.get(name, ())):
@@ -214,33 +243,31 @@ class TriggerIndex:
                 tvars.update({"event": name, "data": data})
                 _fire(tr, tvars, ctx)
 
-    def on_hub_status(self, event: Event) -> None:
-        connected = event.data.get("mqtt_connected")
-        if connected is None:
-            return
+    def on_hub_status(self, event: Event[HubStatus]) -> None:
+        connected = event.data["mqtt_connected"]
         name = "mqtt_connected" if connected else "mqtt_disconnected"
         for tr in tuple(self._hub.get(name, ())):
             _fire(tr, {"event": name}, event.context)
 
-    def on_alert(self, event: Event) -> None:
+    def on_alert(self, event: Event[AlertChanged]) -> None:
         d = event.data
-        action, key = d.get("action"), d.get("key")
+        action, key = d["action"], d["key"]
         for tr in tuple(self._alerts):
             t = tr.model
             assert isinstance(t, m.AlertTrigger)
             if not in_choice(action, t.action) or (t.key is not None and t.key != key):
                 continue
-            if (t.scenario is not None and t.scenario != d.get("scenario")) or \
-                    not in_choice(d.get("severity"), t.severity):
+            if (t.scenario is not None and t.scenario != d["scenario"]) or \
+                    not in_choice(d["severity"], t.severity):
                 continue
             tvars: Vars = {
-                "event": action, "action": action, "key": key, "scenario": d.get("scenario"),
-                "severity": d.get("severity"), "by": d.get("by"),
+                "event": action, "action": action, "key": key, "scenario": d["scenario"],
+                "severity": d["severity"], "by": d["by"],
                 "data": {k: v for k, v in d.items() if isinstance(v, str | int | float | bool)}}
             _fire(tr, tvars, event.context)
 
-    def on_house(self, event: Event) -> None:
-        for name, (old, new) in event.data.get("changes", {}).items():
+    def on_house(self, event: Event[HouseChanged]) -> None:
+        for name, (old, new) in event.data["changes"].items():
             for tr in tuple(self._house):
                 t = tr.model
                 assert isinstance(t, m.ModeTrigger | m.PresenceTrigger)

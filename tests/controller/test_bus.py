@@ -6,11 +6,12 @@ from datetime import UTC, datetime
 import pytest
 
 from controller.bus import EventBus
-from controller.events import Context, Event
+from controller.events import STATE_CHANGED, Context, Event, EventType, StateChanged, is_a
 
 
-def _event(kind: str = "state_changed") -> Event:
-    return Event(type=kind, time=datetime(2026, 1, 1, tzinfo=UTC), context=Context(origin="test"))
+def _event(kind: str = "state_changed") -> Event[object]:
+    return Event(type=EventType(kind), time=datetime(2026, 1, 1, tzinfo=UTC), context=Context(origin="test"),
+                 data={})
 
 
 def test_listeners_get_their_types_and_all_listeners_everything() -> None:
@@ -55,3 +56,17 @@ def test_context_chain_explains_cause() -> None:
     action = rule.child("command:hall_light")
     assert [c.origin for c in action.chain()] == ["command:hall_light", "scenario:night_exit", "device:bed_sensor"]
     assert action.explain().endswith("device:bed_sensor: occupancy false")
+
+
+def test_an_event_type_is_its_name_and_builds_events_of_its_payload() -> None:
+    bus = EventBus()
+    got: list[Event[StateChanged]] = []
+    bus.subscribe(got.append, STATE_CHANGED)
+    event = STATE_CHANGED.event(time=datetime(2026, 1, 1, tzinfo=UTC), context=Context(origin="test"),
+                                device="bed_sensor", data={"changes": {"occupancy": (True, False)}})
+    bus.publish(event)
+    assert STATE_CHANGED == "state_changed"  # what scenarios and the history name it
+    assert got == [event]
+    assert got[0].data["changes"]["occupancy"] == (True, False)
+    assert is_a(_event("state_changed"), STATE_CHANGED)
+    assert not is_a(_event("device_event"), STATE_CHANGED)

@@ -264,7 +264,8 @@ scenarios:
 
 async def test_a_technician_loads_a_broken_scenario_and_the_old_set_runs_on(
         hub: Hub, db: Database, clock: VirtualClock, browser: Any, tmp_path: Path) -> None:
-    from controller.engine import Engine, MemoryAlertSink, load_scenarios
+    from controller.engine import Engine, load_scenarios
+    from controller.testing import MemoryAlertSink
 
     folder = tmp_path / "scenarios"
     folder.mkdir()

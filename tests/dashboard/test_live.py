@@ -112,7 +112,7 @@ async def test_an_alert_leaves_the_visitor_list_when_cancelled(server: Server, h
         data: AlertChanged = {"action": AlertAction(action), "id": "al-7", "key": "door.open",
                               "scenario": "door_open", "severity": "warning", "state": state,
                               "message": "De voordeur staat open.", "by": None, "channel": None}
-        return Event(type=ALERT_CHANGED, time=hub.clock.now(), context=Context(origin="alerts"), data=data)
+        return ALERT_CHANGED.event(time=hub.clock.now(), context=Context(origin="alerts"), data=data)
 
     async with connect(f"ws://127.0.0.1:{server.port}/ws/live") as ws:
         await next_of(ws, "snapshot", frames)

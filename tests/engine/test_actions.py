@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from controller.clock import VirtualClock
-from controller.engine import MemoryAlertSink
 from controller.errors import DeliveryError
 from controller.events import COMMAND_SENT, Context, Event
 from controller.hub import Hub
 from controller.mqtt import MemoryLink
 from controller.store import Database
+from controller.testing import MemoryAlertSink
 
 from .conftest import bed, engine_for, running, sent, traces_of
 

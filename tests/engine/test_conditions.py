@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from controller.clock import VirtualClock
-from controller.engine import ALERT_EVENT, MemoryAlertSink
-from controller.events import Context, Event
+from controller.events import ALERT_CHANGED, Context
 from controller.hub import Hub
 from controller.store import Database
+from controller.testing import MemoryAlertSink
 from devices import KINDS
 
 from .conftest import advance_to, bed, door, engine_for, running, sent, traces_of
@@ -159,7 +159,7 @@ scenarios:
         bed(hub, True)
         await clock.advance(seconds=1)
         assert sink.resolved == []  # no alert active
-        hub.bus.publish(Event(type=ALERT_EVENT, time=clock.now(), context=Context(origin="alerts"),
+        hub.bus.publish(ALERT_CHANGED.event(time=clock.now(), context=Context(origin="alerts"),
                               data={"action": "raised", "key": "night.bed", "scenario": "x",
                                     "severity": "warning", "by": None}))
         await sink.raise_alert(key="night.bed", scenario="x", severity="warning", message="m",
@@ -187,7 +187,7 @@ scenarios:
 """
     engine = engine_for(hub, db, sink, text)
     async with running(engine):
-        hub.bus.publish(Event(type=ALERT_EVENT, time=clock.now(), context=Context(origin="alerts"),
+        hub.bus.publish(ALERT_CHANGED.event(time=clock.now(), context=Context(origin="alerts"),
                               data={"action": "raised", "key": "quiet.living_motion", "scenario": "x",
                                     "severity": "warning", "by": None}))
         await sink.raise_alert(key="quiet.living_motion", scenario="x", severity="warning", message="m",

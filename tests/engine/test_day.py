@@ -12,11 +12,12 @@ from typing import Any
 
 from controller.clock import VirtualClock
 from controller.config import HomeConfig
-from controller.engine import Engine, MemoryAlertSink, load_scenarios
+from controller.engine import Engine, load_scenarios
 from controller.events import COMMAND_SENT, Event
 from controller.hub import Hub
 from controller.mqtt import MemoryLink
 from controller.store import Database
+from controller.testing import MemoryAlertSink
 from devices import KINDS
 
 from .conftest import TZ, advance_to, running

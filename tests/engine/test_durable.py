@@ -10,11 +10,12 @@ import pytest
 
 from controller.clock import VirtualClock
 from controller.config import HomeConfig
-from controller.engine import Engine, MemoryAlertSink, load_scenarios
+from controller.engine import Engine, load_scenarios
 from controller.errors import ConfigError
 from controller.hub import Hub
 from controller.mqtt import MemoryLink
 from controller.store import Database
+from controller.testing import MemoryAlertSink
 from devices import KINDS
 
 from .conftest import advance_to, bed, local, running, sent, traces_of

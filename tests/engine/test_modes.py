@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from controller.clock import VirtualClock
-from controller.engine import MemoryAlertSink
 from controller.hub import Hub
 from controller.store import Database
+from controller.testing import MemoryAlertSink
 
 from .conftest import engine_for, running, sent, traces_of
 

@@ -16,7 +16,7 @@ from controller.engine.names import DeviceNames
 from controller.engine.store import EngineStore
 from controller.engine.timers import ForTimers
 from controller.engine.triggers import Place, TriggerIndex
-from controller.events import DEVICE_EVENT, Context, Event
+from controller.events import DEVICE_EVENT, Context
 from controller.store import Database
 
 
@@ -48,7 +48,7 @@ async def test_attach_returns_the_callable_that_detaches(home: HomeConfig, clock
     model = m.EventTrigger.model_validate({"type": "event", "device": "sos_button"})
     tr = compile_trigger("s", 0, model, home)
     tr.fire = fire
-    press = Event(type=DEVICE_EVENT, time=clock.now(), context=Context(origin="t"),
+    press = DEVICE_EVENT.event(time=clock.now(), context=Context(origin="t"),
                   device="sos_button", data={"event": "sos"})
     detach = index.attach([tr])
     index.on_device_event(press)

@@ -12,13 +12,13 @@ from controller.clock import VirtualClock
 from controller.config import HomeConfig
 from controller.engine import (
     Engine,
-    MemoryAlertSink,
     load_scenarios,
     load_traces,
     render_traces,
 )
 from controller.hub import Hub
 from controller.store import Database
+from controller.testing import MemoryAlertSink
 from devices import KINDS
 from huis import cli as commands
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from controller.clock import VirtualClock
-from controller.engine import ALERT_EVENT, MemoryAlertSink
-from controller.events import Context, Event
+from controller.events import ALERT_CHANGED, Context
 from controller.hub import Hub
 from controller.store import Database
+from controller.testing import MemoryAlertSink
 
 from .conftest import advance_to, bed, door, engine_for, local, running, sent, traces_of
 
@@ -176,7 +176,7 @@ async def test_alert_trigger_follows_alert_events(hub: Hub, db: Database, sink: 
     text = scenario("{type: alert, action: acknowledged, severity: urgent}")
 
     def alert(action: str, severity: str) -> None:
-        hub.bus.publish(Event(type=ALERT_EVENT, time=clock.now(),
+        hub.bus.publish(ALERT_CHANGED.event(time=clock.now(),
                               context=Context(origin="user:anna"),
                               data={"action": action, "key": "k", "scenario": "x",
                                     "severity": severity, "by": "anna"}))

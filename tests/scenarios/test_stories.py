@@ -15,9 +15,9 @@ from pathlib import Path
 
 from controller.clock import VirtualClock
 from controller.config import HomeConfig
-from simulators.bus import MemoryBus
+from simulators.connection import MemoryBus
 from simulators.home import SimulatedHome
-from simulators.stories import STORIES
+from simulators.story_scripts import STORIES
 
 from .conftest import Home, local_time
 

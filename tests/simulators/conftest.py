@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from controller.clock import Clock
 from controller.mqtt import LinkSettings, MqttLink
 from simulators.base import SimSpec, Simulator
-from simulators.bus import BrokerConnection
+from simulators.connection import BrokerConnection
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 WAIT = 5.0  # seconds of real time for real network I/O; never an assertion about speed

@@ -11,9 +11,9 @@ import pytest
 from controller.clock import VirtualClock
 from controller.config import HomeConfig
 from simulators.base import SimulationError
-from simulators.bus import MemoryBus
+from simulators.connection import MemoryBus
 from simulators.home import CONTROL_TOPIC, STATUS_TOPIC, SimulatedHome, run_simulators, serve_home
-from simulators.stories import STORIES
+from simulators.story_scripts import STORIES
 from tests.conftest import Mosquitto
 from tests.simulators.conftest import Recorder, rig
 
@@ -139,7 +139,7 @@ async def test_serve_home_hands_out_the_running_home(mosquitto: Mosquitto,
                                                      demo_config: HomeConfig,
                                                      clock: VirtualClock) -> None:
     from controller.mqtt import LinkSettings
-    from simulators.bus import BrokerConnection
+    from simulators.connection import BrokerConnection
 
     conn = BrokerConnection(LinkSettings(host=mosquitto.host, port=mosquitto.port,
                                          client_id="serve-test", status_topic=STATUS_TOPIC), clock)

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from simulators.base import Attr
-from simulators.stories import STORIES, Step, Story
+from simulators.story_scripts import STORIES, Step, Story
 
 
 @pytest.mark.parametrize("text, value", [

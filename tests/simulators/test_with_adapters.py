@@ -10,9 +10,9 @@ from controller.clock import VirtualClock
 from controller.config import HomeConfig
 from controller.events import Context
 from huis.compose import build_hub
-from simulators.bus import MemoryBus
+from simulators.connection import MemoryBus
 from simulators.home import SimulatedHome
-from simulators.stories import STORIES
+from simulators.story_scripts import STORIES
 
 
 async def test_a_simulated_day_decodes_without_a_single_payload_error(demo_config: HomeConfig) -> None:
