@@ -42,10 +42,12 @@ scenarios:
       - {type: state, device: wander_tag, attribute: room, from: hall}
     actions:
       - {type: resolve, key: tag.hall, reason: weg uit de hal}
+  # A light switched on by hand, not motion: the hub's own presence inference does not read
+  # lights, so only this scenario changes presence here.
   - id: home_again
-    description: Beweging in de hal -> thuis
+    description: Licht in de woonkamer aan -> thuis
     triggers:
-      - {type: state, device: hall_motion, attribute: occupancy, to: true}
+      - {type: state, device: living_light, attribute: state, to: "ON"}
     actions:
       - {type: set_presence, presence: home}
       - {type: set_mode, mode: day}
