@@ -145,11 +145,21 @@ def replay(config_path: str | Path, scenario_paths: Sequence[str | Path] | None,
         if to_stdout:
             stream.write(doc)
             return 0
-        Path(json_path).write_text(doc, encoding="utf-8")
+        if not _write(json_path, doc):
+            return 1
     if per_period:
         stream.write(render(periods, tz, window))
     print(summary(report), file=stream)
     return 0
+
+
+def _write(path: str | Path, text: str) -> bool:
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        print(f"huis replay: cannot write {path}: {exc}", file=sys.stderr)
+        return False
+    return True
 
 
 def _replay_options(speed: float | None, night: str | None) -> str | None:
