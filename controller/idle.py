@@ -39,6 +39,8 @@ class InFlight:
 
     def __init__(self) -> None:
         self.count = 0
+        # Tasks inside `wait_idle`'s own yield: they sit in the ready queue without being work.
+        self.parked = 0
         self._quiet = asyncio.Event()
         self._quiet.set()
 
@@ -116,7 +118,14 @@ async def wait_idle() -> None:
             await registry.wait_quiet()
             quiet = 0
             continue
-        await asyncio.sleep(0)
+        registry.parked += 1
+        try:
+            await asyncio.sleep(0)
+        finally:
+            registry.parked -= 1
         # Measured when this task resumes: everything queued before it has run, and whatever
         # is still queued was added since (by those callbacks, the selector or a due timer).
-        quiet = quiet + 1 if not _queued(loop) and not registry.count else 0
+        # Other tasks waiting here are queued too; counting them as work would make two
+        # waiters keep each other busy forever.
+        queued = _queued(loop) or 0
+        quiet = quiet + 1 if queued <= registry.parked and not registry.count else 0

@@ -120,6 +120,13 @@ async def test_wait_idle_waits_for_a_real_sqlite_write(clock: VirtualClock, tmp_
             assert idle.in_flight().count == 0
 
 
+async def test_two_tasks_waiting_for_idle_do_not_keep_each_other_busy(clock: VirtualClock) -> None:
+    async with asyncio.TaskGroup() as tg:
+        other = tg.create_task(clock.wait_idle())
+        await clock.wait_idle()
+    assert other.done()
+
+
 async def test_wait_idle_waits_for_held_work_until_it_is_released(clock: VirtualClock) -> None:
     release = idle.in_flight().hold()  # e.g. a request whose answer has not come back yet
     waiting = asyncio.create_task(clock.wait_idle())

@@ -22,7 +22,6 @@ from controller.store import Database
 from devices import KINDS
 from tests.conftest import ROOT
 
-from ..support import eventually
 from .conftest import running, traces_of
 
 TEXT = """
@@ -49,7 +48,8 @@ async def test_an_alert_the_service_cancelled_is_not_active_for_the_engine(
         engine = Engine(hub, db, service, load_scenario_text(TEXT, demo_config, KINDS, "t.yaml"), paths=[])
         async with running(engine):
             hub.inject("zigbee2mqtt/bed_sensor", {"occupancy": False})
-            await eventually(lambda: len(service.active()) == 1)
+            await clock.wait_idle()
+            assert len(service.active()) == 1
             assert engine.alert_active("night.bed")
             [alert] = service.active()
             await service.cancel(alert.id, by="anna", reason="vals alarm")
