@@ -1,11 +1,12 @@
-"""`make bench`: every benchmark in turn; each rewrites its own section of docs/performance.md."""
+"""`make bench`: every benchmark in turn; each rewrites its own section of docs/performance.md
+(speed) or docs/care-quality.md (pages and incidents)."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
-BENCHMARKS = ("bench.engine_bench", "bench.alerts_bench")
+BENCHMARKS = ("bench.engine_bench", "bench.alerts_bench", "bench.care_quality")
 
 
 def main() -> int:
