@@ -8,12 +8,14 @@ from __future__ import annotations
 import re
 import ssl
 from collections.abc import Iterable, Mapping
+from datetime import time, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from controller.device_kind import DeviceKind
+from controller.durations import parse_duration
 from controller.errors import ConfigError, Problem
 from controller.mqtt import LinkSettings
 from controller.yamlfile import Located, load_file, pydantic_problems, suggest
@@ -134,6 +136,90 @@ class Simulation(_Strict):
     speed: float = Field(1.0, gt=0, le=3600)
 
 
+# -- routine: what the hub learns of the resident's days (controller/routine.py) ----------------
+
+
+def _config_duration(value: object) -> timedelta:
+    return parse_duration(value)
+
+
+def _config_time(value: object) -> time:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 24 * 60:
+        return time(value // 60, value % 60)  # YAML 1.1 reads an unquoted 07:30 as 450
+    parts = str(value).strip().split(":")
+    if len(parts) == 2 and all(p.isdigit() for p in parts) and int(parts[0]) < 24 and int(parts[1]) < 60:
+        return time(int(parts[0]), int(parts[1]))
+    raise ValueError(f"{value!r} is not a time of day (try '07:30')")
+
+
+ConfigDuration = Annotated[timedelta, BeforeValidator(_config_duration)]
+ConfigTime = Annotated[time, BeforeValidator(_config_time)]
+
+
+class QuietBounds(_Strict):
+    """How long a quiet gap may last in one part of the day: a fixed default until the routine is
+    learned, and the bounds a learned limit is clipped to."""
+
+    default: ConfigDuration
+    min: ConfigDuration
+    max: ConfigDuration
+
+    @model_validator(mode="after")
+    def _ordered(self) -> QuietBounds:
+        if not self.min <= self.default <= self.max:
+            raise ValueError("need min <= default <= max")
+        return self
+
+
+class PartsOfDay(_Strict):
+    """Where each part of the day begins (local time); night runs to the next morning."""
+
+    morning: ConfigTime = time(6)
+    day: ConfigTime = time(12)
+    evening: ConfigTime = time(18)
+    night: ConfigTime = time(23)
+
+
+class WakeBounds(_Strict):
+    """Not up by: the usual wake time plus `margin`, clipped to [earliest, latest]."""
+
+    default: ConfigTime = time(10)
+    earliest: ConfigTime = time(7)
+    latest: ConfigTime = time(12)
+    margin: ConfigDuration = timedelta(hours=1, minutes=30)
+
+
+_H = timedelta(hours=1)
+
+
+class QuietParts(_Strict):
+    """Quiet-gap bounds per part of the day; a part left out keeps its default."""
+
+    morning: QuietBounds = QuietBounds(default=2 * _H, min=_H, max=4 * _H)
+    day: QuietBounds = QuietBounds(default=3 * _H, min=1.5 * _H, max=5 * _H)
+    evening: QuietBounds = QuietBounds(default=3 * _H, min=1.5 * _H, max=5 * _H)
+    night: QuietBounds = QuietBounds(default=_H, min=0.5 * _H, max=3 * _H)
+
+    def of(self, part: str) -> QuietBounds:
+        """The bounds of 'morning', 'day', 'evening' or 'night'."""
+        bounds: QuietBounds = getattr(self, part)
+        return bounds
+
+
+class RoutineConfig(_Strict):
+    """What the hub learns from its history and the bounds a technician sets on it."""
+
+    learn_days: int = Field(7, ge=1, le=60, description="days of history before learned limits apply")
+    window_days: int = Field(28, ge=7, le=90, description="how far back the routine looks")
+    percentile: float = Field(99, ge=50, le=100, description="of each day's longest quiet gap: the usual longest")
+    margin: float = Field(1.25, ge=1, le=3, description="the limit is the usual longest quiet times this")
+    recompute_at: ConfigTime = time(3, 30)
+    parts: PartsOfDay = PartsOfDay()
+    quiet: QuietParts = QuietParts()
+    wake: WakeBounds = WakeBounds()
+    night_margin: ConfigDuration = timedelta(minutes=30)
+
+
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -151,6 +237,7 @@ class HomeConfig(_Strict):
     caregivers: dict[str, Caregiver] = Field(default_factory=dict)
     scenarios: list[str] = Field(default_factory=lambda: ["../scenarios"])
     alerts: str | None = "alerts.yaml"  # escalation policies and channels, next to this file
+    routine: RoutineConfig = RoutineConfig()
 
     # Set by the loader: where the file was, so relative paths resolve against it.
     source: str = Field("<memory>", exclude=True)

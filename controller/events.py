@@ -193,6 +193,7 @@ class AlertAction(StrEnum):
     ESCALATED = "escalated"  # an escalation step paged people (the first step too)
     RESOLVED = "resolved"
     CANCELLED = "cancelled"
+    REPEATED = "repeated"  # raised again while active: counted, or told again to those paged
 
 
 # How urgent an alert is; scenarios write it, the escalation policies page by it.

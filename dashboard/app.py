@@ -18,8 +18,9 @@ from controller.config import resolve
 from controller.engine import Engine
 from controller.history import History
 from controller.hub import Hub
+from controller.routine import RoutineKeeper
 from controller.store import Database
-from dashboard import routes_account, routes_care, routes_tech, routes_tour
+from dashboard import routes_account, routes_care, routes_routine, routes_tech, routes_tour
 from dashboard.alerts_api import create_alerts_router
 from dashboard.auth import CSRF_COOKIE, Auth
 from dashboard.context import Dashboard, for_technicians
@@ -44,6 +45,7 @@ def create_app(
     alerts: AlertService | None = None,
     simulated_home: object | None = None,
     history: History | None = None,
+    routine: RoutineKeeper | None = None,
     secure_cookies: bool | None = None,
     login_limit: int = 5,
 ) -> FastAPI:
@@ -56,6 +58,7 @@ def create_app(
         alerts: the AlertService; its router is mounted and its alerts shown.
         simulated_home: the demo's simulators, for the tour-guide buttons.
         history: the hub's History (SQLite), for event-log searches older than the memory ring.
+        routine: the resident's routine keeper, for the week heat map (else learned per request).
         secure_cookies: force the cookies' Secure flag; by default set when served over TLS.
         login_limit: failed logins per user name within 15 minutes before logins are refused.
     """
@@ -64,7 +67,7 @@ def create_app(
     path = None if db is not None else str(resolve(hub.config, hub.config.storage.path))
     auth = Auth(db, hub.clock, path=path, limit=login_limit)
     d = Dashboard(hub=hub, auth=auth, narrator=narrator, feed=feed, engine=engine, alerts=alerts,
-                  history=history, secure_cookies=secure_cookies,
+                  history=history, routine=routine, secure_cookies=secure_cookies,
                   residents=[hub.config.resident.pseudonym])
     if alerts is not None:
         _show_alerts(feed, alerts)
@@ -123,4 +126,5 @@ def _app(d: Dashboard) -> FastAPI:
     app.include_router(routes_account.router)
     app.include_router(routes_care.router)
     app.include_router(routes_tech.router)
+    app.include_router(routes_routine.router)
     return app

@@ -13,6 +13,7 @@ from controller.alerts.service import AlertService
 from controller.engine import Engine
 from controller.history import History
 from controller.hub import Hub
+from controller.routine import RoutineKeeper
 from dashboard.auth import Auth
 from dashboard.live import LiveFeed
 from dashboard.narrate import Narrator
@@ -33,6 +34,7 @@ class Dashboard:
     alerts: AlertService | None = None
     history: History | None = None
     stories: StoryRunner | None = None
+    routine: RoutineKeeper | None = None  # the resident's learned routine (heat map)
     secure_cookies: bool | None = None
     # Residents by the id alerts carry; the demo home has one, named by pseudonym only.
     residents: list[str] = field(default_factory=list)

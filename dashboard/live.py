@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
+from controller.alerts import texts
 from controller.alerts.model import CANCELLED, RESOLVED
 from controller.events import ALERT_CHANGED, AVAILABILITY, STATE_CHANGED, AlertChanged, Event, is_a
 from controller.hub import Hub
@@ -164,7 +165,9 @@ class LiveFeed:
             "id": str(alert.get("id")),
             "key": str(alert.get("key") or ""),
             "severity": str(alert.get("severity") or "warning"),
-            "message": self.narrator.scrub.text(str(alert.get("message") or "")),
+            # A later occurrence of a key still open (docs/alerts.md, "Occurrences").
+            "message": (f"{texts.AGAIN['nl']}: " if alert.get("previous_id") else "")
+            + self.narrator.scrub.text(str(alert.get("message") or "")),
             "state": state,
             "acknowledged": state == "acknowledged",
         }

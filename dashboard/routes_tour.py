@@ -26,6 +26,7 @@ ASSETS = {
     "tech.js": "text/javascript; charset=utf-8",
     "account.js": "text/javascript; charset=utf-8",
     "devices.js": "text/javascript; charset=utf-8",
+    "routine.js": "text/javascript; charset=utf-8",
     "icon.svg": "image/svg+xml",
     "icon-192.png": "image/png",
     "icon-512.png": "image/png",

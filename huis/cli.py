@@ -15,6 +15,7 @@ import os
 import signal
 import sys
 from collections.abc import Coroutine, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo
@@ -29,6 +30,7 @@ from controller.engine.traces import load_traces, render_traces
 from controller.errors import ConfigError, HuisError, Problem
 from controller.replay import check_log, export, periods_of, replay_rows, summary
 from controller.replay_summary import NIGHT, parse_night, render, to_json
+from controller.routine import default_routine, load_routine, render_routine
 from controller.store import Database
 from controller.yamlfile import load_file
 from huis.compose import (
@@ -410,6 +412,7 @@ def build_parser() -> argparse.ArgumentParser:
     _scenario_commands(sub)
     _history_commands(sub)
     _user_commands(sub)
+    _routine_command(sub)
     p = sub.add_parser("simulate", help="drive simulated devices by hand (e.g. the bed becomes empty)")
     add_arguments(p)
     p.add_argument("--config", default=DEFAULT_CONFIG)
@@ -490,6 +493,48 @@ def _user_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     p.add_argument("--password-stdin", action="store_true", help="read the password from stdin (scripts)")
     p.add_argument("--config", default=DEFAULT_CONFIG)
     p.set_defaults(func=cmd_user_add)
+
+
+# -- the resident's routine -----------------------------------------------------------------------
+
+
+def routine(cfg: HomeConfig, db_path: str | Path, at: datetime | None = None, *, as_json: bool = False,
+            out: TextIO | None = None) -> int:
+    """`huis routine`: print what the hub learned of the resident's days (or the defaults)."""
+
+    async def main() -> str:
+        db = await Database.connect(db_path)
+        try:
+            if await db.fetchone("SELECT 1 FROM sqlite_master WHERE name = 'history'") is None:
+                learned = default_routine(cfg.routine, ZoneInfo(cfg.home.location.timezone))
+            else:
+                learned = await load_routine(db, cfg, at or RealClock().now())
+        finally:
+            await db.close()
+        if as_json:
+            return json.dumps(learned.as_dict(), indent=2) + "\n"
+        return render_routine(learned, cfg.resident.pseudonym)
+
+    (out or sys.stdout).write(asyncio.run(main()))
+    return 0
+
+
+def cmd_routine(args: argparse.Namespace) -> int:
+    """Print the resident's routine: bed and wake times, active hours, quiet-gap percentiles."""
+    cfg = load_home(args.config)
+    at = datetime.fromisoformat(args.at) if args.at else None
+    if at is not None and at.tzinfo is None:
+        at = at.replace(tzinfo=ZoneInfo(cfg.home.location.timezone))
+    return routine(cfg, args.db or resolve(cfg, cfg.storage.path), at, as_json=args.json)
+
+
+def _routine_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("routine", help="the resident's routine learned from the history (or the defaults)")
+    p.add_argument("--config", default=DEFAULT_CONFIG)
+    p.add_argument("--db", default=None, help="database file (default: the config's storage.path)")
+    p.add_argument("--at", default=None, help="as learned at this ISO date/time (default: now)")
+    p.add_argument("--json", action="store_true", help="JSON for tools")
+    p.set_defaults(func=cmd_routine)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -29,6 +29,7 @@ from controller.errors import Problem
 from controller.history import History
 from controller.hub import Hub, Service
 from controller.mqtt import Link, LinkSettings, MemoryLink, MqttLink
+from controller.routine import RoutineKeeper
 from controller.store import Database
 from devices import KINDS
 
@@ -116,10 +117,12 @@ class Home:
     alerts: AlertService
     engine: Engine
     _owned: list[Database]
+    routine: RoutineKeeper | None = None  # the resident's routine, recomputed nightly
 
     async def run(self, *services: Service) -> None:
-        """Run link, health, history, alerts, engine and `services` until cancelled."""
-        await self.hub.run(self.history.run, self.alerts.run, self.engine.run, *services)
+        """Run link, health, history, alerts, engine, routine and `services` until cancelled."""
+        learning = (self.routine.run,) if self.routine is not None else ()
+        await self.hub.run(self.history.run, self.alerts.run, self.engine.run, *learning, *services)
 
     async def close(self) -> None:
         await self.alerts.aclose()
@@ -151,7 +154,7 @@ async def open_home(
     # One connection per component: see controller/store.py.
     dbs: list[Database] = []
     try:
-        for _ in range(4):
+        for _ in range(5):
             dbs.append(await Database.connect(path))
         history = History(dbs[0], hub.bus, clock)
         await history.open()
@@ -165,7 +168,9 @@ async def open_home(
         raise
     log.info("home %r: %d devices, %d scenarios, database %s", cfg.home.name, len(hub.devices),
              len(parts.scenarios.scenarios), path)
-    return Home(hub=hub, db=dbs[3], history=history, alerts=alerts, engine=engine, _owned=dbs)
+    routine = RoutineKeeper(dbs[4], cfg, clock, use=engine.use_routine)
+    return Home(hub=hub, db=dbs[3], history=history, alerts=alerts, engine=engine, _owned=dbs,
+                routine=routine)
 
 
 # -- serving a home: the dashboard and the simulators join the kernel here ------------------------
@@ -206,7 +211,7 @@ async def serve_home(cfg: HomeConfig, clock: Clock, host: str, port: int, *, sim
 
         services.append(simulators)
     app = create_app(home.hub, db=home.db, engine=home.engine, alerts=home.alerts, simulated_home=simulated,
-                     history=home.history)
+                     history=home.history, routine=home.routine)
 
     async def dashboard() -> None:
         await serve(app, cfg.dashboard.host, cfg.dashboard.port)

@@ -5,7 +5,8 @@ An alert is written to SQLite before anyone is paged, escalates along a policy f
 is acknowledged through signed single-use links. See docs/alerts.md.
 
 Where things are: `service` (the facade, `AlertService`, and its concurrency), `lifecycle` (an
-alert's transitions, pure), `escalation` (when steps fall due, whom they page), `delivery`
+alert's transitions and its expiry, pure), `occurrences` (what a raise of an active key does,
+pure), `raising` (applies that under the key's lock), `escalation` (when steps fall due, whom they page), `delivery`
 (channels in order, retries, fall-through), `links` (signed acknowledgement links), `texts`
 (every sentence people read), `active` (active alerts in memory), `store` (SQLite and the
 audit chain), `policy` (config/alerts.yaml), `channels/` (one module per channel; `standard`

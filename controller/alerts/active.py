@@ -3,7 +3,9 @@
 The database is the truth after a restart; while running, every change is written there first
 and then mirrored here. Each active alert also has a lock (so an acknowledgement and an
 escalation step never overwrite each other's row) and a change signal (so its supervisor
-wakes when someone else changed it).
+wakes when someone else changed it). Several alerts may share a key (a new urgent occurrence
+while an earlier one is still active, docs/alerts.md "Occurrences"); a per-key lock keeps two
+raises of one key from deciding at the same time.
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ class ActiveAlerts:
 
     def __init__(self) -> None:
         self._alerts: dict[str, Alert] = {}
-        self._by_key: dict[str, str] = {}
+        self._by_key: dict[str, list[str]] = {}  # oldest first
         self._contexts: dict[str, Context] = {}
         self._changed: dict[str, asyncio.Event] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._key_locks: dict[str, asyncio.Lock] = {}
 
     def __contains__(self, alert_id: object) -> bool:
         return alert_id in self._alerts
@@ -34,8 +37,13 @@ class ActiveAlerts:
         return self._alerts.get(alert_id)
 
     def id_of(self, key: str) -> str | None:
-        """The id of the active alert with `key`, or None."""
-        return self._by_key.get(key)
+        """The id of the latest active alert with `key`, or None."""
+        ids = self._by_key.get(key)
+        return ids[-1] if ids else None
+
+    def of_key(self, key: str) -> list[Alert]:
+        """The active alerts with `key`, oldest first."""
+        return [self._alerts[i] for i in self._by_key.get(key, ())]
 
     def keys(self) -> list[str]:
         """Keys of the active alerts."""
@@ -51,12 +59,15 @@ class ActiveAlerts:
 
     def oldest_first(self) -> list[Alert]:
         """Every active alert, oldest first."""
-        return sorted(self._alerts.values(), key=lambda a: (a.raised_at, a.id))
+        # Stable: alerts raised in the same instant keep the order they were raised in.
+        return sorted(self._alerts.values(), key=lambda a: a.raised_at)
 
     def add(self, alert: Alert, ctx: Context) -> None:
         """A new (or restored) active alert."""
         self._alerts[alert.id] = alert
-        self._by_key[alert.key] = alert.id
+        ids = self._by_key.setdefault(alert.key, [])
+        if alert.id not in ids:
+            ids.append(alert.id)
         self._contexts[alert.id] = ctx
         self._changed.setdefault(alert.id, asyncio.Event())
 
@@ -74,13 +85,24 @@ class ActiveAlerts:
     def remove(self, alert: Alert) -> None:
         """The alert is over."""
         self._alerts.pop(alert.id, None)
-        if self._by_key.get(alert.key) == alert.id:
-            del self._by_key[alert.key]
+        ids = self._by_key.get(alert.key, [])
+        if alert.id in ids:
+            ids.remove(alert.id)
+        if not ids:
+            self._by_key.pop(alert.key, None)
         self._contexts.pop(alert.id, None)
         self._locks.pop(alert.id, None)
         ev = self._changed.pop(alert.id, None)
         if ev is not None:
             ev.set()  # its supervisor wakes, sees the alert is gone, and ends
+
+    @asynccontextmanager
+    async def key_locked(self, key: str) -> AsyncIterator[None]:
+        """Hold `key`'s lock while deciding what a raise of it does and storing that."""
+        # Kept for good: a home has a few dozen keys, and dropping a lock someone waits for
+        # would let two raises in at once.
+        async with self._key_locks.setdefault(key, asyncio.Lock()):
+            yield
 
     @asynccontextmanager
     async def locked(self, alert_id: str) -> AsyncIterator[None]:

@@ -18,7 +18,7 @@ from typing import Protocol
 from controller.alerts import lifecycle, texts
 from controller.alerts.active import ActiveAlerts
 from controller.alerts.channels.base import Channel
-from controller.alerts.model import KIND_ALERT, Alert, ChannelTarget, Notification, Recipient
+from controller.alerts.model import KIND_ALERT, KIND_REPEAT, Alert, ChannelTarget, Notification, Recipient
 from controller.alerts.policy import AlertsConfig
 from controller.alerts.store import FAILED, SENT, SKIPPED, AlertStore, Attempt, Delivery
 from controller.alerts.work import Work
@@ -64,8 +64,10 @@ def notification(alert: Alert, d: Delivery, who: Recipient, url: str) -> Notific
                             view_url=url + ("?lang=en" if lang == "en" else ""), ack_url=url,
                             tag=f"huis-{alert.id}", ack_label=texts.ACK_LABEL[lang],
                             view_label=texts.VIEW_LABEL[lang])
+    # A repeat is the alert again: titled by its severity, like the first page.
+    what = alert.severity if d.kind == KIND_REPEAT else d.kind
     return Notification(alert_id=alert.id, kind=d.kind, severity=alert.severity,
-                        title=texts.title(lang, d.kind, alert.resident), message=d.text,
+                        title=texts.title(lang, what, alert.resident), message=d.text,
                         recipient=who, view_url=url, ack_url=None, tag=f"huis-{alert.id}")
 
 

@@ -1,7 +1,8 @@
 """An alert's life as pure transitions, each returning the changed alert and its audit entries.
 
 raised -> delivering (first step paged) -> delivered (a phone accepted it) -> acknowledged
-(someone is going) -> resolved or cancelled. Nothing here reads a clock, a database or the
+(someone is going) -> resolved (or expired) or cancelled. What a raise of an active key does is
+in `occurrences`. Nothing here reads a clock, a database or the
 network: the service supplies `now` and stores what these return, so the rules are tested
 without any I/O and a restarted hub recomputes the same answers.
 """
@@ -54,13 +55,40 @@ def is_due(alert: Alert, now: datetime) -> bool:
     return alert.escalating and alert.next_at is not None and alert.next_at <= now
 
 
+def expires_at(alert: Alert, policy: EscalationPolicy) -> datetime | None:
+    """When a left-over alert closes by the expiry rule (docs/alerts.md, "Occurrences"), or None.
+
+    An alert nothing schedules any more (acknowledged, or its steps are over) expires
+    `expire_after` after its last activity, unless its policy closes it itself. An urgent
+    alert nobody acknowledged never expires: it keeps escalating. Technician notices stay until
+    their rule or a technician closes them.
+    """
+    if policy.auto_resolve_after is not None:
+        return None  # the policy's own closing rule
+    if alert.data.get("audience") == "technician":
+        return None  # a to-do on the technician's console (a device offline), not a page
+    if alert.state != ACKNOWLEDGED and (alert.severity == "urgent" or alert.next_at is not None):
+        return None  # nobody is going yet: it keeps escalating, never silently expires
+    return alert.last_activity + policy.expire_after
+
+
+def closes_by_itself(alert: Alert, policy: EscalationPolicy, now: datetime) -> str | None:
+    """'auto' or 'expired' when the alert's time is up now; None otherwise."""
+    if policy.auto_resolve_after is not None and alert.raised_at + policy.auto_resolve_after <= now:
+        return "auto"
+    expiry = expires_at(alert, policy)
+    return "expired" if expiry is not None and expiry <= now else None
+
+
 def next_wake(alert: Alert, policy: EscalationPolicy) -> datetime | None:
-    """When the alert next needs attention: its next step or its automatic close."""
+    """When the alert next needs attention: its next step, its automatic close or its expiry."""
     times = []
     if alert.escalating and alert.next_at is not None:
         times.append(alert.next_at)
     if policy.auto_resolve_after is not None:
         times.append(alert.raised_at + policy.auto_resolve_after)
+    if (expiry := expires_at(alert, policy)) is not None:
+        times.append(expiry)
     return min(times) if times else None
 
 
@@ -85,25 +113,44 @@ def stepped(alert: Alert, policy: EscalationPolicy, now: datetime, *, caregivers
 
 def raised(*, alert_id: str, key: str, scenario: str, severity: Severity, message: str,
            resident: str, context: Context, data: Mapping[str, object], policy: EscalationPolicy,
-           now: datetime, caregivers: Collection[str], deadline: Deadline) -> Transition:
-    """A new alert, with its first step already run when that is due at once."""
+           now: datetime, caregivers: Collection[str], deadline: Deadline,
+           previous: Alert | None = None) -> Transition:
+    """A new alert, with its first step already run when that is due at once.
+
+    `previous` is the active alert of the same key this one follows (a new urgent occurrence):
+    the new alert is linked to it, and both get an audit entry saying so.
+    """
     for_technicians = data.get("audience") == "technician"
+    origin = data.get("origin")
     alert = Alert(id=alert_id, key=key, scenario=scenario, severity=severity, message=message,
                   resident=resident, policy=policy.name, state=RAISED, cause=context.explain(),
                   cause_chain=tuple(context.to_json()),
                   # As it will read back from the database: JSON values only (times as text).
                   data=json.loads(json.dumps(dict(data), default=str)),
                   raised_at=now, updated_at=now, step=0,
-                  next_at=None if for_technicians else deadline(0))
+                  next_at=None if for_technicians else deadline(0),
+                  origin=origin if isinstance(origin, str) else None,
+                  previous_id=previous.id if previous else None,
+                  occurrence=previous.occurrence + 1 if previous else 1)
     first = entry(alert, "raised", user=context.origin, detail=context.explain())
+    if previous is not None:
+        how = (f"acknowledged by {previous.acknowledged_by} at {previous.acknowledged_at.isoformat()}"
+               if previous.acknowledged_at is not None else f"still {previous.state}")
+        first = replace(first, detail=f"again (occurrence {alert.occurrence}), after {previous.id}"
+                                      f" ({how}): {first.detail}")
+        on_previous = AuditEntry(time=now, alert_id=previous.id, event="reoccurred",
+                                 resident=resident, detail=f"raised again as {alert.id}")
+        first_entries: tuple[AuditEntry, ...] = (on_previous, first)
+    else:
+        first_entries = (first,)
     if alert.next_at is not None and alert.next_at <= now:
         # The first step is due at once: record it in the same transaction (one fsync
         # fewer on the path from sensor to phone), still before anything is sent.
         step = stepped(alert, policy, now, caregivers=caregivers, deadline=deadline)
-        return replace(step, audit=(first, *step.audit))
+        return replace(step, audit=(*first_entries, *step.audit))
     held = ("for technicians: shown on the dashboard, nobody paged" if for_technicians
             else f"first step at {alert.next_at}")
-    return Transition(alert=alert, audit=(first, entry(alert, "held", detail=held)))
+    return Transition(alert=alert, audit=(*first_entries, entry(alert, "held", detail=held)))
 
 
 def delivered(alert: Alert, now: datetime) -> Alert | None:
@@ -128,4 +175,5 @@ def closed(alert: Alert, *, state: str, resolution: str, by: str, channel: str |
         state, resolution = CANCELLED, "cancelled"
     updated = replace(alert, state=state, resolution=resolution, resolved_by=by, resolved_at=now,
                       note=note, next_at=None, updated_at=now)
-    return Transition(alert=updated, audit=(entry(updated, state, user=by, channel=channel, detail=note),))
+    event = "expired" if resolution == "expired" else state
+    return Transition(alert=updated, audit=(entry(updated, event, user=by, channel=channel, detail=note),))

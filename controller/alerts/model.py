@@ -26,6 +26,8 @@ ESCALATING_STATES = (RAISED, DELIVERING, DELIVERED)
 KIND_ALERT = "alert"
 KIND_ACKNOWLEDGED = "acknowledged"
 KIND_RESOLVED = "resolved"
+KIND_REPEAT = "repeat"  # the same thing happened again: told to those already paged
+KIND_EXPIRED = "expired"  # closed by the expiry rule: told to those paged
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ChannelTarget:
@@ -79,8 +81,16 @@ class Alert:
     acknowledged_at: datetime | None = None
     resolved_at: datetime | None = None
     resolved_by: str | None = None
-    resolution: str | None = None  # 'rule', 'caregiver', 'auto' or 'cancelled'
+    resolution: str | None = None  # 'rule', 'caregiver', 'auto', 'expired' or 'cancelled'
     note: str | None = None
+    # Occurrences (docs/alerts.md "Occurrences"): an urgent raise while an alert with the same
+    # key is active becomes a new alert linked to the latest one; other repeats are counted.
+    previous_id: str | None = None  # the active alert of the same key this one follows
+    occurrence: int = 1  # 1 for the first of a chain of linked alerts, 2 for "opnieuw", ...
+    repeats: int = 0  # later raises counted on this alert instead of paging anew
+    last_repeat_at: datetime | None = None
+    renotified_at: datetime | None = None  # when those paged were last told it happened again
+    origin: str | None = None  # what raised it (a rule run's action): raising it again is a no-op
 
     @property
     def active(self) -> bool:
@@ -89,6 +99,12 @@ class Alert:
     @property
     def escalating(self) -> bool:
         return self.state in ESCALATING_STATES
+
+    @property
+    def last_activity(self) -> datetime:
+        """Its latest raise, repeat, acknowledgement or re-notification: expiry counts from here."""
+        times = [t for t in (self.acknowledged_at, self.last_repeat_at, self.renotified_at) if t]
+        return max([self.raised_at, *times])
 
     def as_dict(self) -> dict[str, object]:
         """A JSON-friendly copy."""
@@ -105,6 +121,8 @@ class Alert:
             "acknowledged_by": self.acknowledged_by, "acknowledged_via": self.acknowledged_via,
             "acknowledged_at": iso(self.acknowledged_at), "resolved_at": iso(self.resolved_at),
             "resolved_by": self.resolved_by, "resolution": self.resolution, "note": self.note,
+            "previous_id": self.previous_id, "occurrence": self.occurrence, "repeats": self.repeats,
+            "last_repeat_at": iso(self.last_repeat_at), "renotified_at": iso(self.renotified_at),
         }
 
 
@@ -113,7 +131,7 @@ class Notification:
     """What one channel is asked to put on one caregiver's phone."""
 
     alert_id: str
-    kind: str  # KIND_ALERT, KIND_ACKNOWLEDGED or KIND_RESOLVED
+    kind: str  # KIND_ALERT or a follow-up: KIND_ACKNOWLEDGED, KIND_RESOLVED, KIND_REPEAT, ...
     severity: Severity
     title: str
     message: str

@@ -35,6 +35,12 @@ CHANNEL_TYPES: dict[str, tuple[str, ...]] = {
 }
 RETRY_KEYS = ("timeout", "retries", "backoff")
 
+# Occurrences (docs/alerts.md): a repeated non-urgent raise re-notifies those already paged when
+# the acknowledgement is older than this; an alert nobody resolves expires this long after its
+# last activity (never an urgent one nobody acknowledged: that keeps escalating).
+RENOTIFY_AFTER = timedelta(minutes=30)
+EXPIRE_AFTER = timedelta(hours=8)
+
 
 def _duration(value: object) -> timedelta:
     return parse_duration(value)
@@ -88,6 +94,8 @@ class PolicyModel(_Strict):
     steps: list[StepModel] = Field(min_length=1)
     repeat_last_every: Duration | None = None
     auto_resolve_after: Duration | None = None
+    renotify_after: Duration | None = None
+    expire_after: Duration | None = None
 
 
 class SeverityModel(_Strict):
@@ -104,6 +112,8 @@ class QuietHoursModel(_Strict):
 class AlertsFileModel(_Strict):
     public_url: str | None = None
     ack_link_ttl: Duration = timedelta(hours=12)
+    renotify_after: Duration = RENOTIFY_AFTER
+    expire_after: Duration = EXPIRE_AFTER
     quiet_hours: QuietHoursModel | None = None
     channels: dict[str, ChannelSettingsModel] = Field(default_factory=dict)
     severities: dict[Severity, SeverityModel]
@@ -129,18 +139,25 @@ class PolicyStep:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EscalationPolicy:
-    """Ordered steps; the last one repeats every `repeat_every` until someone acknowledges."""
+    """Ordered steps; the last one repeats every `repeat_every` until someone acknowledges.
+
+    `renotify_after` and `expire_after` are the occurrence rules (docs/alerts.md, "Occurrences").
+    """
 
     name: str
     steps: tuple[PolicyStep, ...]
     repeat_every: timedelta | None = None
     auto_resolve_after: timedelta | None = None
+    renotify_after: timedelta = RENOTIFY_AFTER
+    expire_after: timedelta = EXPIRE_AFTER
 
     def __post_init__(self) -> None:
         if not self.steps:
             raise ValueError("a policy needs at least one step")
         if self.repeat_every is not None and self.repeat_every <= timedelta(0):
             raise ValueError("repeat_every must be positive")
+        if self.expire_after <= timedelta(0):
+            raise ValueError("expire_after must be positive")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -275,6 +292,11 @@ def _check_policies(model: AlertsFileModel, doc: Located, caregivers: set[str]) 
                          for j, who in enumerate(step.notify) if who not in caregivers]
         if policy.repeat_last_every is not None and policy.repeat_last_every <= timedelta(0):
             problems.append(doc.problem(("policies", name, "repeat_last_every"), "must be longer than 0s"))
+        if policy.expire_after is not None and policy.expire_after <= timedelta(0):
+            problems.append(doc.problem(("policies", name, "expire_after"), "must be longer than 0s",
+                                        "an alert nobody resolves must close some time; try '8h'"))
+    if model.expire_after <= timedelta(0):
+        problems.append(doc.problem(("expire_after",), "must be longer than 0s", "try '8h'"))
     return problems
 
 
@@ -319,6 +341,8 @@ def _build(model: AlertsFileModel, source: str) -> AlertsConfig:
             steps=tuple(PolicyStep(after=s.after, notify=tuple(s.notify)) for s in p.steps),
             repeat_every=p.repeat_last_every,
             auto_resolve_after=p.auto_resolve_after,
+            renotify_after=p.renotify_after if p.renotify_after is not None else model.renotify_after,
+            expire_after=p.expire_after or model.expire_after,
         )
         for name, p in model.policies.items()
     }

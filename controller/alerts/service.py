@@ -17,8 +17,9 @@ restart duplicates at most the messages that were in flight at the moment of the
 Home Assistant replaces a re-sent notification on the phone (same `tag`).
 
 This module is the facade and the concurrency: what changes an alert is in `lifecycle`
-(pure), when steps fall due in `escalation`, how a message reaches a phone in `delivery`,
-what people read in `texts`.
+(pure), what a raise of an active key does in `occurrences` (pure) and `raising`, when steps
+fall due in `escalation`, how a message reaches a phone in `delivery`, what people read in
+`texts`.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -38,13 +38,14 @@ from controller.alerts import lifecycle, texts
 from controller.alerts.active import ActiveAlerts
 from controller.alerts.channels.base import Channel
 from controller.alerts.delivery import Courier
-from controller.alerts.escalation import due, policy_of, routed
+from controller.alerts.escalation import due, policy_of
 from controller.alerts.lifecycle import Transition
 from controller.alerts.links import AckLinks
 from controller.alerts.model import (
     ACKNOWLEDGED,
     CANCELLED,
     KIND_ACKNOWLEDGED,
+    KIND_EXPIRED,
     KIND_RESOLVED,
     RESOLVED,
     SEVERITIES,
@@ -53,12 +54,12 @@ from controller.alerts.model import (
     Recipient,
 )
 from controller.alerts.policy import AlertsConfig, EscalationPolicy
+from controller.alerts.raising import Raiser
 from controller.alerts.store import (
     AlertStore,
     AuditEntry,
     AuditRow,
     Delivery,
-    DuplicateKey,
     NewDelivery,
     TimelineItem,
 )
@@ -134,6 +135,10 @@ class AlertService:
         self._open_lock = asyncio.Lock()
         self._opened = False
         self._work = Work()
+        self._raiser = Raiser(active=self._active, store=self.store, clock=clock, work=self._work,
+                              config=config, resident=resident, caregivers=self.caregivers,
+                              publish=self._publish, deadline=self._deadline, started=self._started,
+                              enqueue=self._enqueue_all, lang=self._lang)
         self._courier = Courier(active=self._active, store=self.store, clock=clock, work=self._work,
                                 channels=self.channels, caregivers=self.caregivers, config=config,
                                 link=self.links.issue, publish=self._publish)
@@ -213,7 +218,7 @@ class AlertService:
     # -- the rule engine's interface ----------------------------------------------------------
 
     def is_active(self, key: str) -> bool:
-        """Whether an alert with `key` is active (from memory, no I/O)."""
+        """Whether any alert with `key` is active (from memory, no I/O)."""
         return self._active.id_of(key) is not None
 
     async def active_keys(self) -> list[str]:
@@ -223,55 +228,30 @@ class AlertService:
 
     async def raise_alert(self, *, key: str, scenario: str, severity: Severity, message: str,
                           context: Context, data: Mapping[str, Any]) -> str:
-        """Store an alert and start escalating it; an active alert with `key` is returned as is."""
+        """Store an alert and page, or count a repeat of an active key; returns the alert's id.
+
+        docs/alerts.md, "Occurrences": an urgent raise always pages (a new alert, linked to an
+        active one of its key); other raises of an active key are counted on it or re-notify
+        those it paged. A raise with the `origin` of an earlier one (a rule run's action run
+        again after a restart) returns that alert: one occurrence, one page.
+        """
         await self.open()
         if severity not in SEVERITIES:
             raise ValueError(f"severity {severity!r} is not one of {', '.join(SEVERITIES)}")
-        existing = self._active.id_of(key)
-        if existing is not None:
-            return existing
-        sev = severity
-        policy = routed(self.config.policy_for(scenario, sev), data)
-        now = self.clock.now()
-        raised = lifecycle.raised(alert_id=f"al-{uuid.uuid4().hex[:16]}", key=key, scenario=scenario,
-                                  severity=sev, message=message, resident=self.resident, context=context,
-                                  data=data, policy=policy, now=now, caregivers=self.caregivers,
-                                  deadline=self._deadline(policy, sev, now))
-        alert = raised.alert
-        self._work.acquire()
-        try:
-            try:
-                created = await self.store.insert(alert, raised.audit, raised.deliveries)
-            except DuplicateKey:
-                return await self._existing_id(key)
-            self._active.add(alert, context.child("alerts", f"alert {alert.id}: {message}"))
-            self._publish(AlertAction.RAISED, alert)
-            if raised.deliveries:
-                self._publish(AlertAction.ESCALATED, alert)
-            self._enqueue_all(created)
-            self._enqueue(_Supervise(alert.id))
-            return alert.id
-        finally:
-            self._work.release()
+        return await self._raiser.raise_alert(key=key, scenario=scenario, severity=severity,
+                                              message=message, context=context, data=data)
 
-    async def _existing_id(self, key: str) -> str:
-        known = self._active.id_of(key)
-        if known is not None:
-            return known
-        for alert in await self.store.active():
-            if alert.key == key:
-                return alert.id
-        raise RuntimeError(f"alert key {key!r} was taken but no active alert has it")
+    def _started(self, alert: Alert, deliveries: list[Delivery]) -> None:
+        self._enqueue_all(deliveries)
+        self._enqueue(_Supervise(alert.id))
 
     async def resolve_alert(self, *, key: str, reason: str, context: Context) -> bool:
-        """Resolve the active alert with `key` and tell everyone who was paged `reason`."""
+        """Resolve every active alert with `key` and tell everyone they paged `reason`."""
         await self.open()
-        alert_id = self._active.id_of(key)
-        if alert_id is None:
-            return False
-        done = await self._close(alert_id, state=RESOLVED, resolution="rule", by=context.origin,
-                                 channel=None, note=reason, notice=lambda _r: reason)
-        return done is not None
+        done = [await self._close(alert.id, state=RESOLVED, resolution="rule", by=context.origin,
+                                  channel=None, note=reason, notice=lambda _r: reason)
+                for alert in self._active.of_key(key)]
+        return any(d is not None for d in done)
 
     # -- caregivers and technicians -----------------------------------------------------------
 
@@ -357,7 +337,8 @@ class AlertService:
                                  notice=lambda r: texts.cancelled(self._lang(r), reason))
 
     async def _close(self, alert_id: str, *, state: str, resolution: str, by: str,
-                     channel: str | None, note: str, notice: Callable[[str], str]) -> Alert | None:
+                     channel: str | None, note: str, notice: Callable[[str], str],
+                     kind: str = KIND_RESOLVED) -> Alert | None:
         async with self._active.locked(alert_id):
             alert = self._active.get(alert_id)
             if alert is None:
@@ -365,7 +346,7 @@ class AlertService:
             paged = await self.store.paged(alert_id)
             change = lifecycle.closed(alert, state=state, resolution=resolution, by=by, channel=channel,
                                       note=note, now=self.clock.now(), anyone_paged=bool(paged))
-            notices = [NewDelivery(alert_id=alert_id, kind=KIND_RESOLVED, step=0, recipient=r,
+            notices = [NewDelivery(alert_id=alert_id, kind=kind, step=0, recipient=r,
                                    text=notice(r)) for r in paged if r != by]
             created = await self.store.save(change.alert, audit=change.audit, deliveries=notices)
             self._active.remove(alert)
@@ -400,11 +381,21 @@ class AlertService:
                 elif lifecycle.is_due(alert, now):
                     await self._escalate(alert_id)
                 else:
-                    await self._close(alert_id, state=RESOLVED, resolution="auto", by="hub", channel=None,
-                                      note=texts.AUTO_RESOLVE_NOTE,
-                                      notice=lambda r: texts.auto_resolved(self._lang(r)))
+                    await self._close_by_itself(alert, now)
         finally:
             self._work.release()
+
+    async def _close_by_itself(self, alert: Alert, now: datetime) -> None:
+        policy = policy_of(self.config, alert)
+        if lifecycle.closes_by_itself(alert, policy, now) == "expired":
+            after = policy.expire_after
+            await self._close(alert.id, state=RESOLVED, resolution="expired", by="hub", channel=None,
+                              note=texts.expired_note(after), kind=KIND_EXPIRED,
+                              notice=lambda r: texts.expired(self._lang(r), after))
+        else:
+            await self._close(alert.id, state=RESOLVED, resolution="auto", by="hub", channel=None,
+                              note=texts.AUTO_RESOLVE_NOTE,
+                              notice=lambda r: texts.auto_resolved(self._lang(r)))
 
     async def _wait(self, when: datetime | None, changed: asyncio.Event) -> None:
         waits: list[asyncio.Future[object]] = [asyncio.ensure_future(changed.wait())]

@@ -104,6 +104,19 @@ _SCHEMA = [
         used_at TEXT NOT NULL
     )
     """,
+    # Occurrences (docs/alerts.md): several alerts of one key may be active (a new urgent
+    # occurrence is a new alert linked to the earlier one); repeats are counted on the alert.
+    """
+    DROP INDEX alerts_active_key;
+    CREATE INDEX alerts_key_state ON alerts (key, state);
+    ALTER TABLE alerts ADD COLUMN previous_id TEXT;
+    ALTER TABLE alerts ADD COLUMN occurrence INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE alerts ADD COLUMN repeats INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE alerts ADD COLUMN last_repeat_at TEXT;
+    ALTER TABLE alerts ADD COLUMN renotified_at TEXT;
+    ALTER TABLE alerts ADD COLUMN origin TEXT;
+    CREATE UNIQUE INDEX alerts_origin ON alerts (key, origin) WHERE origin IS NOT NULL
+    """,
 ]
 
 # Trigger bodies contain ';', which Database.migrate's statement splitter would cut in half,
@@ -200,7 +213,10 @@ def alert_from_row(row: aiosqlite.Row) -> Alert:
         next_at=_dt(row["next_at"]), acknowledged_by=row["acknowledged_by"],
         acknowledged_via=row["acknowledged_via"], acknowledged_at=_dt(row["acknowledged_at"]),
         resolved_at=_dt(row["resolved_at"]), resolved_by=row["resolved_by"],
-        resolution=row["resolution"], note=row["note"],
+        resolution=row["resolution"], note=row["note"], previous_id=row["previous_id"],
+        occurrence=row["occurrence"], repeats=row["repeats"],
+        last_repeat_at=_dt(row["last_repeat_at"]), renotified_at=_dt(row["renotified_at"]),
+        origin=row["origin"],
     )
 
 
@@ -213,7 +229,8 @@ def _delivery(row: aiosqlite.Row) -> Delivery:
 _ALERT_COLUMNS = ("id", "key", "scenario", "severity", "message", "resident", "policy", "state",
                   "cause", "cause_chain", "data", "raised_at", "updated_at", "step", "next_at",
                   "acknowledged_by", "acknowledged_via", "acknowledged_at", "resolved_at",
-                  "resolved_by", "resolution", "note")
+                  "resolved_by", "resolution", "note", "previous_id", "occurrence", "repeats",
+                  "last_repeat_at", "renotified_at", "origin")
 
 
 def _alert_values(a: Alert) -> tuple[object, ...]:
@@ -221,7 +238,8 @@ def _alert_values(a: Alert) -> tuple[object, ...]:
             json.dumps([dict(c) for c in a.cause_chain]), json.dumps(dict(a.data), default=str),
             _iso(a.raised_at), _iso(a.updated_at), a.step, _iso(a.next_at), a.acknowledged_by,
             a.acknowledged_via, _iso(a.acknowledged_at), _iso(a.resolved_at), a.resolved_by,
-            a.resolution, a.note)
+            a.resolution, a.note, a.previous_id, a.occurrence, a.repeats, _iso(a.last_repeat_at),
+            _iso(a.renotified_at), a.origin)
 
 
 class AuditRow(TypedDict):
@@ -265,7 +283,7 @@ def _audit_row(r: aiosqlite.Row) -> AuditRow:
 
 
 class DuplicateKey(Exception):
-    """An active alert with this key already exists (the partial unique index said so)."""
+    """An alert with this key and origin already exists (the unique index said so)."""
 
 
 _T = TypeVar("_T")
@@ -396,7 +414,7 @@ class AlertStore:
 
     async def insert(self, alert: Alert, audit: Sequence[AuditEntry],
                      deliveries: Sequence[NewDelivery] = ()) -> list[Delivery]:
-        """Store a new alert (and its first deliveries); DuplicateKey if its key is active."""
+        """Store a new alert (and its first deliveries); DuplicateKey if its key and origin exist."""
 
         async def op(conn: aiosqlite.Connection) -> list[Delivery]:
             await conn.execute(
@@ -513,11 +531,17 @@ class AlertStore:
         row = await self.db.fetchone("SELECT * FROM alerts WHERE id = ?", (alert_id,))
         return alert_from_row(row) if row else None
 
+    async def by_origin(self, key: str, origin: str) -> Alert | None:
+        """The alert that the raise `origin` (a rule run's action) made for `key`, if any."""
+        row = await self.db.fetchone("SELECT * FROM alerts WHERE key = ? AND origin = ?", (key, origin))
+        return alert_from_row(row) if row else None
+
     async def active(self) -> list[Alert]:
         """Every alert not yet resolved or cancelled, oldest first."""
         marks = ", ".join("?" * len(ACTIVE_STATES))
         rows = await self.db.fetchall(
-            f"SELECT * FROM alerts WHERE state IN ({marks}) ORDER BY raised_at, id", ACTIVE_STATES)
+            f"SELECT * FROM alerts WHERE state IN ({marks}) ORDER BY raised_at, occurrence, id",
+            ACTIVE_STATES)
         return [alert_from_row(r) for r in rows]
 
     async def recent(self, limit: int = 50) -> list[Alert]:

@@ -6,9 +6,10 @@ opens and the tour's narration say the same thing in the same words.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Literal
 
-from controller.alerts.model import KIND_ACKNOWLEDGED, KIND_RESOLVED, Alert
+from controller.alerts.model import KIND_ACKNOWLEDGED, KIND_EXPIRED, KIND_RESOLVED, Alert
 from controller.events import AlertAction
 
 Lang = Literal["nl", "en"]
@@ -17,9 +18,11 @@ LANGS: tuple[Lang, ...] = ("nl", "en")
 # Notification titles, by severity (the alert itself) or by follow-up kind.
 TITLES: dict[Lang, dict[str, str]] = {
     "nl": {"urgent": "Dringend", "warning": "Let op", "info": "Bericht",
-           KIND_ACKNOWLEDGED: "Iemand gaat erheen", KIND_RESOLVED: "Afgehandeld"},
+           KIND_ACKNOWLEDGED: "Iemand gaat erheen", KIND_RESOLVED: "Afgehandeld",
+           KIND_EXPIRED: "Verlopen"},
     "en": {"urgent": "Urgent", "warning": "Attention", "info": "Notice",
-           KIND_ACKNOWLEDGED: "Someone is on the way", KIND_RESOLVED: "Resolved"},
+           KIND_ACKNOWLEDGED: "Someone is on the way", KIND_RESOLVED: "Resolved",
+           KIND_EXPIRED: "Expired"},
 }
 
 # The button on the phone and on the link's confirm page.
@@ -34,6 +37,9 @@ STATE_NAMES: dict[Lang, dict[str, str]] = {
            "acknowledged": "someone is on the way", "resolved": "resolved", "cancelled": "withdrawn"},
 }
 
+# A later occurrence of a key that was still active ("opnieuw"), before its message.
+AGAIN: dict[Lang, str] = {"nl": "Opnieuw", "en": "Again"}
+
 # What the tour tells visitors about an alert's change: never who was paged or who answered.
 ACTION_SENTENCES: dict[AlertAction, tuple[str, str]] = {
     AlertAction.RAISED: ("Melding aan de zorgverleners", "Alert to the caregivers"),
@@ -42,6 +48,8 @@ ACTION_SENTENCES: dict[AlertAction, tuple[str, str]] = {
     AlertAction.ACKNOWLEDGED: ("Een zorgverlener is onderweg", "A caregiver is on the way"),
     AlertAction.RESOLVED: ("De melding is afgehandeld", "The alert is resolved"),
     AlertAction.CANCELLED: ("De melding is ingetrokken", "The alert was withdrawn"),
+    # A repeat of an open alert's key, counted or told again (docs/alerts.md, "Occurrences").
+    AlertAction.REPEATED: ("Het gebeurde opnieuw", "It happened again"),
 }
 
 AUTO_RESOLVE_NOTE = "automatisch afgesloten"
@@ -58,10 +66,36 @@ def title(lang: Lang, what: str, resident: str) -> str:
 
 
 def alert_message(alert: Alert, lang: Lang) -> str:
-    """The alert's message in `lang`: scenarios may give an English one as `message_en`."""
+    """The alert's message in `lang` (scenarios may give an English one as `message_en`).
+
+    A later occurrence of a key whose earlier alert is still active reads "Opnieuw: ...".
+    """
+    message = alert.message
     if lang == "en" and alert.data.get("message_en"):
-        return str(alert.data["message_en"])
-    return alert.message
+        message = str(alert.data["message_en"])
+    return f"{AGAIN[lang]}: {message}" if alert.previous_id else message
+
+
+def repeated(lang: Lang, alert: Alert, times: int) -> str:
+    """Told again to those paged when an acknowledged alert's key is raised once more."""
+    message = alert_message(alert, lang)
+    if lang == "en":
+        return f"Again ({times} times in all): {message}"
+    return f"Opnieuw ({times} keer in totaal): {message}"
+
+
+def expired(lang: Lang, after: timedelta) -> str:
+    """Told to those paged when an alert nobody resolved closes by the expiry rule."""
+    hours = after.total_seconds() / 3600
+    span = f"{hours:g} uur" if lang == "nl" else f"{hours:g} hours"
+    if lang == "en":
+        return f"Closed automatically: nothing happened for {span} and nobody resolved it."
+    return f"Automatisch gesloten: {span} niets meer gebeurd en niet afgehandeld."
+
+
+def expired_note(after: timedelta) -> str:
+    """The note an expired alert keeps (the audit log's wording)."""
+    return f"verlopen: {after.total_seconds() / 3600:g} uur geen activiteit en niet afgehandeld"
 
 
 def with_link(lang: Lang, message: str, url: str) -> str:

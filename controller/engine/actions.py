@@ -283,8 +283,11 @@ class Interpreter:
         message = self._render(run, action.message)
         what = f"alert {action.severity} {key}: {message}"
         ctx = self._ctx(run, path, what)
+        # `origin` names this occurrence: the same run's same action raising again (resumed
+        # after a restart) is the same alert, never a second page (docs/alerts.md, "Occurrences").
         data = {"audience": action.audience, "recipients": list(action.to),
-                "language": self._language, "trigger": run.vars.get("trigger", {})}
+                "language": self._language, "trigger": run.vars.get("trigger", {}),
+                "origin": f"{run.id}/{path}"}
         alert_id = await self._alerts.raise_alert(key=key, scenario=run.sc.id,
                                                   severity=action.severity, message=message,
                                                   context=ctx, data=data)

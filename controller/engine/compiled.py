@@ -19,6 +19,7 @@ from controller.engine.loader import select_devices
 from controller.engine.sun import in_window, spoken_duration
 from controller.engine.templates import format_value, lookup_path, parse_template
 from controller.events import Context
+from controller.routine import ACTIVITY, Routine
 
 
 class Env(Protocol):
@@ -31,6 +32,7 @@ class Env(Protocol):
     def house(self, name: str) -> str: ...
     def alert_active(self, key: str) -> bool: ...
     def sun_time(self, day: date, event: str) -> datetime | None: ...
+    def routine(self) -> Routine: ...
 
 
 RunVars = Mapping[str, object]  # {"trigger": {...}, "wait": {...}, "params": {...}}
@@ -297,7 +299,8 @@ class Cond:
 
 ConditionModel = (m.TimeCondition | m.SunCondition | m.StateCondition | m.ResidentCondition
                   | m.ModeCondition | m.AlertCondition | m.TriggerCondition | m.WaitCondition
-                  | m.ParameterCondition | m.AndCondition | m.OrCondition | m.NotCondition)
+                  | m.ParameterCondition | m.QuietCondition | m.RoutineCondition
+                  | m.AndCondition | m.OrCondition | m.NotCondition)
 
 
 def compile_condition(c: ConditionModel, cfg: HomeConfig) -> Cond:
@@ -312,6 +315,8 @@ def compile_condition(c: ConditionModel, cfg: HomeConfig) -> Cond:
         return _alert_condition(c)
     if isinstance(c, m.AndCondition | m.OrCondition | m.NotCondition):
         return _logic_condition(c, cfg)
+    if isinstance(c, m.QuietCondition | m.RoutineCondition):
+        return routine_condition(c, cfg)
     return _run_condition(c)
 
 
@@ -455,3 +460,46 @@ def describe_value(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return format_value(value, "en")
+
+
+# -- the resident's routine (controller/routine.py) ---------------------------------------------
+
+
+def quiet_since(env: Env, watched: Sequence[tuple[str, str, str]]) -> datetime | None:
+    """When the home last showed activity: the latest change of a motion sensor, the bed or a door
+    (None when none has reported). A motion sensor that sees movement now means: not quiet."""
+    latest: datetime | None = None
+    for dev, kind, attr in watched:
+        if kind == "motion" and env.value(dev, attr) is True:
+            return env.now()
+        at = env.changed_at(dev, attr)
+        if at is not None and (latest is None or at > latest):
+            latest = at
+    return latest
+
+
+def routine_condition(c: m.QuietCondition | m.RoutineCondition, cfg: HomeConfig) -> Cond:
+    """`quiet` (longer than a duration or the routine's limit) and `routine` (past the usual wake
+    time, in the usual night)."""
+    if isinstance(c, m.RoutineCondition):
+        if c.is_ == "night":
+            return Cond(description="routine: in the resident's usual night",
+                        test=lambda env, run: env.routine().in_night(env.local_now()))
+        return Cond(description="routine: past the resident's usual wake time",
+                    test=lambda env, run: env.local_now().time() >= env.routine().wake_by(env.local_now()))
+    watched = tuple((dev_id, d.kind, ACTIVITY[d.kind]) for dev_id, d in cfg.devices.items() if d.kind in ACTIVITY)
+    fixed = c.longer_than if isinstance(c.longer_than, timedelta) else None
+    usual = "the resident's usual gap for the part of the day it began in"
+    desc = "quiet (no motion, bed or door) longer than " + (
+        spoken_duration(fixed, "en") if fixed is not None else usual)
+
+    def quiet_test(env: Env, run: RunVars) -> bool:
+        since = quiet_since(env, watched)
+        if since is None:
+            return False
+        # Judged by the part of the day the quiet began in, as the routine learned its gaps.
+        limit = fixed if fixed is not None else \
+            env.routine().quiet_limit(since.astimezone(env.local_now().tzinfo))
+        return env.now() - since >= limit
+
+    return Cond(description=desc, test=quiet_test)

@@ -49,6 +49,7 @@ from controller.engine.triggers import Place, TriggerIndex
 from controller.errors import ConfigError
 from controller.events import Context
 from controller.hub import Hub
+from controller.routine import Routine, default_routine
 from controller.store import Database
 
 __all__ = ["HOUSE_CHANGED", "Engine", "ReloadResult"]
@@ -93,6 +94,7 @@ class Engine:
             scenarios=scenarios, now=self.clock.now, value=self.value,
             paths=list(paths) if paths is not None else config_scenario_paths(hub.config))
         self._early = EarlyEvents(hub.bus.subscribe)
+        self._routine = default_routine(self.cfg.routine, self._place.tz)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -249,6 +251,14 @@ class Engine:
 
     def sun_time(self, day: date, event: str) -> datetime | None:
         return sun_event(self._place.latitude, self._place.longitude, day, event, self._place.tz)
+
+    def routine(self) -> Routine:
+        """The resident's routine the `quiet` and `routine` conditions use (defaults until learned)."""
+        return self._routine
+
+    def use_routine(self, routine: Routine) -> None:
+        """Take a newly computed routine (controller.routine.RoutineKeeper, nightly)."""
+        self._routine = routine
 
     # -- the house ------------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from controller.engine.scenario_set import ParameterInfo
 from controller.engine.template_names import template_name_problem
 from controller.engine.templates import Template, parse_template
 from controller.errors import Problem
+from controller.routine import ACTIVITY
 from controller.yamlfile import Located, Path_
 
 AnySelector = m.Selector | m.OptionalSelector
@@ -184,6 +185,14 @@ class HomeChecker:
                              suggest(c.name, self.params) or declared(self.params))
             case m.AlertCondition():
                 self._alert_condition_key(c, path)
+            case m.QuietCondition():
+                self._quiet_condition(path)
+
+    def _quiet_condition(self, path: Path_) -> None:
+        """`quiet` needs something that can show activity, or it could never hold."""
+        if self.cfg is not None and not any(d.kind in ACTIVITY for d in self.cfg.devices.values()):
+            self.add(path, "this home has no motion, bed or door sensor, so 'quiet' can never hold",
+                     f"add a device of kind {', '.join(ACTIVITY)}")
 
     def _alert_condition_key(self, c: m.AlertCondition, path: Path_) -> None:
         tpl = self.template(c.key, (*path, "key"))

@@ -371,6 +371,24 @@ class ParameterCondition(_Strict):
     is_: Values = Field(alias="is")
 
 
+class QuietCondition(_Strict):
+    """Nothing active in the home (no movement seen, no bed or door change) for longer than a
+    duration, or than the resident's own usual quiet gap for the part of the day the quiet began
+    in (`routine`)."""
+
+    type: Literal["quiet"]
+    longer_than: Literal["routine"] | Duration = Field(
+        description="'routine' (learned limit, see docs/scenarios.md) or a duration")
+
+
+class RoutineCondition(_Strict):
+    """Where the resident's learned routine says we are: past the usual wake time (not up yet
+    would be unusual) or in the usual night."""
+
+    type: Literal["routine"]
+    is_: Literal["past_wake_time", "night"] = Field(alias="is")
+
+
 class AndCondition(_Strict):
     type: Literal["and"]
     conditions: list[Condition] = Field(min_length=1)
@@ -389,7 +407,7 @@ class NotCondition(_Strict):
 Condition = Annotated[
     TimeCondition | SunCondition | StateCondition | ResidentCondition | ModeCondition
     | AlertCondition | TriggerCondition | WaitCondition | ParameterCondition
-    | AndCondition | OrCondition | NotCondition,
+    | QuietCondition | RoutineCondition | AndCondition | OrCondition | NotCondition,
     Field(discriminator="type"),
 ]
 
@@ -616,7 +634,7 @@ CONDITION_TYPES: dict[str, type[BaseModel]] = {
     "time": TimeCondition, "sun": SunCondition, "state": StateCondition,
     "resident": ResidentCondition, "mode": ModeCondition, "alert": AlertCondition,
     "trigger": TriggerCondition, "wait": WaitCondition, "parameter": ParameterCondition,
-    "and": AndCondition, "or": OrCondition, "not": NotCondition,
+    "quiet": QuietCondition, "routine": RoutineCondition, "and": AndCondition, "or": OrCondition, "not": NotCondition,
 }
 ACTION_TYPES: dict[str, type[BaseModel]] = {
     "light": LightAction, "curtain": CurtainAction, "announce": AnnounceAction,

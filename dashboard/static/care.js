@@ -14,6 +14,7 @@ Huis.addStrings({
     urgent: "Urgent", warning: "Waarschuwing", info: "Informatie", for_resident: "Voor {who}",
     why: "Waarom", failed: "Dat lukte niet: {msg}", no_service: "De meldingen zijn (nog) niet beschikbaar op deze hub.",
     live: "Live", offline: "Geen verbinding; opnieuw verbinden…",
+    again: "Opnieuw", repeats: "{n} keer gemeld, laatst om {time}",
   },
   en: {
     skip_alerts: "Skip to alerts", care_title: "Care", active_alerts: "Active alerts",
@@ -27,6 +28,7 @@ Huis.addStrings({
     urgent: "Urgent", warning: "Warning", info: "Information", for_resident: "For {who}",
     why: "Why", failed: "That did not work: {msg}", no_service: "Alerts are not available on this hub (yet).",
     live: "Live", offline: "No connection; reconnecting…",
+    again: "Again", repeats: "Raised {n} times, last at {time}",
   },
 });
 
@@ -43,9 +45,13 @@ function alertCard(a, closed) {
   const card = Huis.el("article", { class: `card alert-card sev-${a.severity} ${a.state}`, dataset: { alert: a.id, state: a.state },
                                     "aria-labelledby": `alert-${a.id}-title` },
     Huis.el("span", { class: `badge ${a.severity}`, text: t(a.severity) }),
-    Huis.el("h3", { id: `alert-${a.id}-title`, text: a.message }),
+    // A later occurrence of an alert still open reads "Opnieuw: ..." (docs/alerts.md, Occurrences).
+    Huis.el("h3", { id: `alert-${a.id}-title`, text: (a.previous_id ? t("again") + ": " : "") + a.message }),
     Huis.el("p", { class: "meta", text: t("raised", { time: Huis.fmtTime(a.raised_at) }) + " · " + t("for_resident", { who: a.resident }) }),
     Huis.el("p", { class: "meta" }, Huis.el("strong", { text: t("notified") + ": " }), people(a.notified)));
+  if (a.repeats) {
+    card.append(Huis.el("p", { class: "meta", text: t("repeats", { n: a.repeats + 1, time: Huis.fmtTime(a.last_repeat_at) }) }));
+  }
   if (a.acknowledged_by_name) {
     card.append(Huis.el("p", { class: "ack", role: "status", text: t("acked_by", { name: a.acknowledged_by_name }) }));
   }
@@ -113,6 +119,10 @@ async function load() {
     document.getElementById("status").textContent = Huis.t("failed", { msg: e.message });
   }
   render();
+  if (!HuisRoutine.data) {
+    // The picture comes after the alerts, and only once: it must never delay or block them.
+    try { await HuisRoutine.mount(document.getElementById("routine")); } catch (e) { /* left empty */ }
+  }
 }
 
 async function acknowledge(id) {

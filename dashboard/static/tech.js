@@ -231,6 +231,7 @@ async function refreshTab() {
     if (tech.tab === "devices") { await loadDevices(); await loadNotices(); }
     else if (tech.tab === "scenarios") await loadScenarios();
     else if (tech.tab === "events") await loadEvents();
+    else if (tech.tab === "routine") await HuisRoutine.mount(document.getElementById("routine"));
     else if (tech.tab === "audit") await loadAudit();
     else if (tech.tab === "users") await loadUsers();
   } catch (e) {

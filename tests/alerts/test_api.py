@@ -233,3 +233,17 @@ async def test_technician_sends_a_test_alert_to_one_phone(api: Api) -> None:
     assert [m["topic"] for m in api.ntfy.messages] == [TOPIC["anna"]]  # anna only, once, no escalation
     assert api.ntfy.messages[0]["message"].startswith("Testmelding voor Anna")
     assert (await api.http.post(api.button("anna", "Ik ga erheen")["url"])).status_code == 200
+
+
+async def test_a_new_occurrence_is_shown_linked_to_the_one_still_open(api: Api) -> None:
+    first = await api.raise_sos()
+    assert (await api.http.post(api.button("piet", "Ik ga erheen")["url"])).status_code == 200
+    second = await api.raise_sos()  # pressed again while Piet is on his way: a new alert
+    anna = api.as_user("anna")
+    active = (await api.http.get("/api/alerts", headers=anna)).json()
+    assert [(a["id"], a["previous_id"], a["occurrence"], a["state"]) for a in active] == [
+        (first, None, 1, "acknowledged"), (second, first, 2, "delivered")]
+    page = await api.http.get(api.button("piet", "Bekijk")["url"])
+    assert "Opnieuw: Mevrouw Jansen heeft op de alarmknop gedrukt." in page.text
+    tl = (await api.http.get(f"/api/alerts/{first}/timeline", headers=anna)).json()
+    assert [t["detail"] for t in tl["timeline"] if t["event"] == "reoccurred"] == [f"raised again as {second}"]

@@ -84,9 +84,16 @@ async def test_urgent_alert_escalates_step_by_step_until_acknowledged(alerts: Ha
     assert ("acknowledged", "anna") in alerts.actions()
 
 
-async def test_raising_an_active_key_again_returns_the_same_alert(alerts: Harness, ntfy: NtfyServer) -> None:
-    first = await raise_night_alert(alerts)
-    again = await raise_night_alert(alerts)
+async def test_raising_the_same_occurrence_again_returns_the_same_alert(alerts: Harness, ntfy: NtfyServer) -> None:
+    # The same rule run's action raising again (as after a restart) is the same occurrence:
+    # one alert, one page. (A new urgent occurrence pages again: tests/alerts/test_occurrences.py.)
+    async def raise_from(origin: str) -> str:
+        return await alerts.svc.raise_alert(key="night_out_of_bed:bed_sensor", scenario="night_out_of_bed",
+                                            severity="urgent", message="Mevrouw Jansen is al 10 minuten uit bed.",
+                                            context=ctx(), data={"origin": origin})
+
+    first = await raise_from("run-1/actions[0]")
+    again = await raise_from("run-1/actions[0]")
     await alerts.advance(minutes=1)
     assert again == first
     assert recipients_of(ntfy) == ["piet"]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from controller.alerts import lifecycle, texts
+from controller.alerts import lifecycle, occurrences, texts
 from controller.alerts.escalation import step_due
 from controller.alerts.model import Alert
 from controller.alerts.policy import EscalationPolicy, PolicyStep
@@ -90,3 +91,35 @@ async def test_is_active_follows_a_cancel(alerts: Harness) -> None:
     assert await alerts.svc.cancel(alert_id, by="tech", reason="vals alarm") is not None
     assert not alerts.svc.is_active("door") and await alerts.svc.active_keys() == []
     assert [e.data["action"] for e in alerts.events][-1] == AlertAction.CANCELLED
+
+
+def test_what_a_raise_of_an_active_key_does() -> None:
+    alert = raised().alert
+    assert occurrences.decide("urgent", [], POLICY, T0) == occurrences.Decision()
+    assert occurrences.decide("urgent", [alert], POLICY, T0) == occurrences.Decision(previous=alert)
+    escalating = occurrences.decide("warning", [alert], POLICY, T0 + timedelta(hours=2))
+    assert (escalating.repeat_of, escalating.renotify) == (alert, False)  # its own steps page
+    acked = lifecycle.acknowledged(alert, by="anna", channel="ntfy", now=T0).alert
+    soon, later = (occurrences.decide("info", [acked], POLICY, T0 + timedelta(minutes=m)) for m in (29, 30))
+    assert (soon.repeat_of, soon.renotify, later.renotify) == (acked, False, True)
+    told = occurrences.repeated(acked, now=T0 + timedelta(minutes=30), renotify=True, paged=["piet", "anna"],
+                                text={"piet": "Opnieuw", "anna": "Opnieuw"})
+    assert [(d.kind, d.step, d.recipient) for d in told.deliveries] == [("repeat", 1, "piet"), ("repeat", 1, "anna")]
+    assert not occurrences.renotify_due(told.alert, POLICY, T0 + timedelta(minutes=59))
+    assert occurrences.renotify_due(told.alert, POLICY, T0 + timedelta(minutes=60))
+
+
+def test_which_alerts_expire_and_when() -> None:
+    urgent = raised().alert
+    assert lifecycle.expires_at(urgent, POLICY) is None  # nobody going: it keeps escalating
+    acked = lifecycle.acknowledged(urgent, by="anna", channel="ntfy", now=T0 + timedelta(minutes=5)).alert
+    assert lifecycle.expires_at(acked, POLICY) == T0 + timedelta(minutes=5, hours=8)
+    assert lifecycle.closes_by_itself(acked, POLICY, T0 + timedelta(minutes=5, hours=8)) == "expired"
+    assert lifecycle.next_wake(acked, POLICY) == T0 + timedelta(minutes=5, hours=8)
+    once = EscalationPolicy(name="once", steps=(PolicyStep(after=timedelta(0), notify=("piet",)),))
+    done = lifecycle.stepped(replace(urgent, severity="warning", step=0, state="raised"), once, T0,
+                             caregivers=CAREGIVERS, deadline=lambda n: step_due(once, T0, n)).alert
+    assert done.next_at is None and lifecycle.expires_at(done, once) == T0 + timedelta(hours=8)
+    assert lifecycle.expires_at(replace(done, data={"audience": "technician"}), once) is None
+    closes_itself = replace(once, auto_resolve_after=timedelta(hours=12))
+    assert lifecycle.expires_at(acked, closes_itself) is None

@@ -126,3 +126,33 @@ def test_quiet_hours_across_midnight_and_dst() -> None:
     # A daytime window that does not wrap.
     assert quiet_until(datetime(2026, 1, 6, 12, 30, tzinfo=UTC), (time(13), time(15)), AMS) == datetime(
         2026, 1, 6, 14, 0, tzinfo=UTC)
+
+
+OCCURRENCES = """\
+renotify_after: 45m
+severities:
+  urgent: {policy: p, channels: [ntfy]}
+  warning: {policy: q, channels: [ntfy]}
+  info: {policy: q, channels: [ntfy]}
+policies:
+  p: {steps: [{after: 0m, notify: [piet]}], expire_after: 2h}
+  q: {steps: [{after: 0m, notify: [piet]}], renotify_after: 10m, expire_after: 0s}
+"""
+
+
+def test_occurrence_rules_per_policy_or_for_the_whole_file(demo_config: HomeConfig) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_alerts(load_text(OCCURRENCES, "alerts.yaml"), demo_config.caregivers)
+    assert [str(p) for p in err.value.problems] == [
+        "alerts.yaml:8: policies.q.expire_after: must be longer than 0s "
+        "(an alert nobody resolves must close some time; try '8h')"]
+    cfg = parse_alerts(load_text(OCCURRENCES.replace("0s", "1h"), "alerts.yaml"), demo_config.caregivers)
+    p, q = cfg.policies["p"], cfg.policies["q"]
+    assert (p.renotify_after, p.expire_after) == (timedelta(minutes=45), timedelta(hours=2))
+    assert (q.renotify_after, q.expire_after) == (timedelta(minutes=10), timedelta(hours=1))
+    shipped = parse_alerts(load_text("severities: {urgent: {policy: p, channels: [ntfy]}, warning: {policy: p,"
+                                     " channels: [ntfy]}, info: {policy: p, channels: [ntfy]}}\n"
+                                     "policies: {p: {steps: [{after: 0m, notify: [piet]}]}}\n", "a.yaml"),
+                           demo_config.caregivers)
+    assert (shipped.policies["p"].renotify_after, shipped.policies["p"].expire_after) == (
+        timedelta(minutes=30), timedelta(hours=8))

@@ -100,22 +100,28 @@ async def test_english_speaking_caregiver_reads_english(
 
 
 async def test_concurrent_raises_and_acknowledgements(alerts: Harness, ntfy: NtfyServer) -> None:
-    async def raise_(key: str) -> str:
-        return await alerts.svc.raise_alert(key=key, scenario="sos", severity="urgent",
-                                            message="Alarmknop.", context=ctx(), data={})
+    async def raise_(key: str, severity: str = "urgent", origin: str | None = None) -> str:
+        return await alerts.svc.raise_alert(key=key, scenario="sos", severity=severity,
+                                            message="Alarmknop.", context=ctx(),
+                                            data={"origin": origin} if origin else {})
 
-    # The same key twenty times at once, among twenty others: writes share transactions, and
-    # the duplicates fail alone (each write has its own savepoint) without taking others down.
-    ids = await asyncio.gather(*(raise_("same") for _ in range(20)), *(raise_(f"k{i}") for i in range(20)))
+    # One warning key twenty times at once, one urgent occurrence (same origin) twenty times,
+    # among twenty others: writes share transactions, and the duplicate origins fail alone
+    # (each write has its own savepoint) without taking others down.
+    ids = await asyncio.gather(*(raise_("same", "warning") for _ in range(20)),
+                               *(raise_("once", origin="run-1/actions[0]") for _ in range(20)),
+                               *(raise_(f"k{i}") for i in range(20)))
     assert len(set(ids[:20])) == 1
-    assert len(set(ids[20:])) == 20
-    rows = await alerts.db.fetchall("SELECT key, COUNT(*) AS n FROM alerts GROUP BY key")
-    assert {r["key"]: r["n"] for r in rows} == {"same": 1, **{f"k{i}": 1 for i in range(20)}}
+    assert len(set(ids[20:40])) == 1
+    assert len(set(ids[40:])) == 20
+    rows = await alerts.db.fetchall("SELECT key, COUNT(*) AS n, SUM(repeats) AS r FROM alerts GROUP BY key")
+    assert {r["key"]: (r["n"], r["r"]) for r in rows} == {
+        "same": (1, 19), "once": (1, 0), **{f"k{i}": (1, 0) for i in range(20)}}
     assert await alerts.svc.store.verify_audit() is None
     await alerts.advance()
 
-    outcomes = await asyncio.gather(alerts.svc.acknowledge(ids[0], by="piet", channel="ntfy"),
-                                    alerts.svc.acknowledge(ids[0], by="anna", channel="dashboard"))
+    outcomes = await asyncio.gather(alerts.svc.acknowledge(ids[20], by="piet", channel="ntfy"),
+                                    alerts.svc.acknowledge(ids[20], by="anna", channel="dashboard"))
     assert sorted(o.reason for o in outcomes) == ["acknowledged", "already"]
     winner = next(o.by for o in outcomes if o.ok)
     assert all(o.by == winner for o in outcomes)

@@ -34,7 +34,7 @@ def test_broken_example_reports_every_problem_with_file_and_line() -> None:
         f"{f}:6: scenarios[0].triggers[0].device: unknown device 'bed_sensr' (did you mean 'bed_sensor'?)",
         f"{f}:9: scenarios[0].triggers[0].for: '10 minuten' is not a duration (try '10m')",
         f"{f}:11: scenarios[0].conditions[0].type: 'tijd' is not a condition type (one of: time, sun, "
-        "state, resident, mode, alert, trigger, wait, parameter, and, or, not)",
+        "state, resident, mode, alert, trigger, wait, parameter, quiet, routine, and, or, not)",
         f"{f}:16: scenarios[0].actions[0].to[0]: unknown caregiver 'ana' (did you mean 'anna'?)",
         f"{f}:17: scenarios[0].actions[0].message: unknown template name 'residnt' (did you mean "
         "'resident'?)",

@@ -12,7 +12,7 @@ import os
 
 import httpx
 
-from controller.alerts.model import KIND_ACKNOWLEDGED, KIND_ALERT, ChannelTarget, Notification
+from controller.alerts.model import KIND_ACKNOWLEDGED, KIND_ALERT, KIND_REPEAT, ChannelTarget, Notification
 from controller.errors import DeliveryError
 
 _PRIORITY = {"urgent": 5, "warning": 4, "info": 3}
@@ -33,6 +33,9 @@ def ntfy_message(n: Notification, topic: str) -> dict[str, object]:
                             "method": "POST", "clear": True})
         actions.append({"action": "view", "label": n.view_label, "url": n.view_url})
         body["actions"] = actions
+    elif n.kind == KIND_REPEAT:  # the same thing again: as loud as the alert itself
+        body["priority"] = _PRIORITY[n.severity]
+        body["tags"] = _TAGS[n.severity]
     else:
         body["priority"] = 3
         body["tags"] = ["runner"] if n.kind == KIND_ACKNOWLEDGED else ["white_check_mark"]
