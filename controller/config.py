@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from controller.device_kind import DeviceKind
+from controller.device_kind import DeviceKind, DeviceSpec
 from controller.durations import parse_duration
 from controller.errors import ConfigError, Problem
 from controller.mqtt import LinkSettings
@@ -222,6 +222,35 @@ class RoutineConfig(_Strict):
 
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+class PresenceSettings(_Strict):
+    """How the hub infers whether the resident is home (`presence`; see docs/scenarios-shipped.md).
+
+    Without this section presence only changes when someone sets it.
+    """
+
+    infer: bool = True
+    # The outside doors (contact devices); default: every contact device.
+    doors: list[str] | None = None
+    # An outside door closed and then no motion inside and the bed empty for this long -> away.
+    away_after: Duration = timedelta(minutes=20)
+    # A presence set by hand (dashboard, API, a scenario's set_presence) holds this long; 0s:
+    # until it is set by hand again.
+    override_for: Duration = timedelta(hours=12)
+    # The wander tag; default: the device of kind 'tag', if there is one.
+    tag: str | None = None
+    # The tag going out of reach this soon after an outside door opened means she went out.
+    tag_window: Duration = timedelta(minutes=2)
+
+    @field_validator("away_after", "tag_window")
+    @classmethod
+    def _positive(cls, v: timedelta) -> timedelta:
+        if v <= timedelta(0):
+            raise ValueError("should be longer than 0s")
+        return v
+
 
 class HomeConfig(_Strict):
     home: Home = Home()
@@ -238,6 +267,19 @@ class HomeConfig(_Strict):
     scenarios: list[str] = Field(default_factory=lambda: ["../scenarios"])
     alerts: str | None = "alerts.yaml"  # escalation policies and channels, next to this file
     routine: RoutineConfig = RoutineConfig()
+    presence: PresenceSettings | None = None
+
+    def outside_doors(self) -> list[str]:
+        """The outside doors presence and night exit watch (every contact device by default)."""
+        if self.presence is not None and self.presence.doors is not None:
+            return list(self.presence.doors)
+        return [d for d, dev in self.devices.items() if dev.kind == "contact"]
+
+    def wander_tag(self) -> str | None:
+        """The wander tag presence listens to, if any."""
+        if self.presence is not None and self.presence.tag is not None:
+            return self.presence.tag
+        return next((d for d, dev in self.devices.items() if dev.kind == "tag"), None)
 
     # Set by the loader: where the file was, so relative paths resolve against it.
     source: str = Field("<memory>", exclude=True)
@@ -259,6 +301,7 @@ def _field_names() -> dict[tuple[str | int, ...], list[str]]:
         ("devices", "*"): list(Device.model_fields),
         ("resident",): list(Resident.model_fields),
         ("caregivers", "*"): list(Caregiver.model_fields),
+        ("presence",): list(PresenceSettings.model_fields),
     }
 
 
@@ -314,6 +357,29 @@ def cross_check(doc: Located, kinds: Mapping[str, DeviceKind]) -> list[Problem]:
         if isinstance(room, str) and room not in rooms:
             problems.append(doc.problem(("resident", "rooms", i), f"unknown room '{room}'",
                                         suggest(room, rooms)))
+    problems.extend(_presence_problems(doc, _mapping(data.get("presence")),
+                                       _mapping(data.get("devices"))))
+    return problems
+
+
+def _presence_problems(doc: Located, presence: Mapping[str, object],
+                       devices: Mapping[str, object]) -> list[Problem]:
+    """presence.doors must be contact devices and presence.tag a tag."""
+    problems: list[Problem] = []
+    doors = presence.get("doors")
+    wanted: list[tuple[tuple[str | int, ...], object, str]] = [
+        (("presence", "doors", i), door, "contact")
+        for i, door in enumerate(doors if isinstance(doors, list) else [])]
+    if presence.get("tag") is not None:
+        wanted.append((("presence", "tag"), presence.get("tag"), "tag"))
+    for path, dev_id, kind in wanted:
+        if not isinstance(dev_id, str):
+            continue
+        if dev_id not in devices:
+            problems.append(doc.problem(path, f"unknown device '{dev_id}'", suggest(dev_id, devices)))
+        elif _mapping(devices[dev_id]).get("kind") != kind:
+            problems.append(doc.problem(path, f"'{dev_id}' is not a {kind} device",
+                                        f"name a device of kind '{kind}'"))
     return problems
 
 
@@ -332,12 +398,101 @@ def _device_problems(doc: Located, path: tuple[str, str], dev: Mapping[str, obje
     if isinstance(room, str) and room not in rooms:
         problems.append(doc.problem((*path, "room"), f"unknown room '{room}'",
                                     suggest(room, rooms) or f"rooms: {', '.join(rooms)}"))
+    if isinstance(kind, str) and kind in kinds and isinstance(dev.get("options"), dict):
+        problems.extend(_option_problems(doc, path, dev, kinds[kind]))
+    return problems
+
+
+def _option_problems(doc: Located, path: tuple[str, str], dev: Mapping[str, object],
+                     adapter: DeviceKind) -> list[Problem]:
+    """Options the hub reads at start-up (`offline_after`) or hands to the adapter, which
+    refuses bad ones (ValueError) when the hub builds its routes: found here, not at run time."""
+    options = dev.get("options")
+    assert isinstance(options, dict)  # checked by the caller
+    problems: list[Problem] = []
+    if "offline_after" in options:
+        try:
+            parse_duration(options["offline_after"])
+        except ValueError as exc:
+            problems.append(doc.problem((*path, "options", "offline_after"), str(exc)))
+    model = dev.get("model")
+    spec = DeviceSpec(id=path[1], topic=f"zigbee2mqtt/{path[1]}",
+                      model=model if isinstance(model, str) else None, options=dict(options))
+    try:
+        adapter.subscriptions(spec)
+    except ValueError as exc:
+        problems.append(doc.problem((*path, "options"), str(exc).removeprefix(f"{path[1]}: ")))
     return problems
 
 
 def load_home(path: str | Path, kinds: Mapping[str, DeviceKind]) -> HomeConfig:
-    """Load and validate a home configuration file whose devices are of `kinds`."""
+    """Load and validate a home configuration file whose devices are of `kinds`.
+
+    The files it names are not looked at (the simulators need none of them): `read_home` and
+    `huis check` do that, and `huis run` checks before it starts.
+    """
     return parse_home(load_file(path), kinds)
+
+
+# -- the files a configuration names (issue 14: `huis check` finds what `huis run` would hit) -----
+
+
+def read_home(path: str | Path, kinds: Mapping[str, DeviceKind]) -> tuple[HomeConfig, list[Problem]]:
+    """A valid configuration and the problems with the files it names (missing, folders...).
+
+    Raises ConfigError when the configuration itself is invalid.
+    """
+    doc = load_file(path)
+    cfg = parse_home(doc, kinds)
+    return cfg, referenced_file_problems(doc, cfg)
+
+
+def referenced_file_problems(doc: Located, cfg: HomeConfig) -> list[Problem]:
+    """Every file or folder `cfg` names that is missing or of the wrong kind, located in `doc`."""
+    problems: list[Problem] = []
+    wanted: list[tuple[tuple[str | int, ...], str | None]] = []
+    if cfg.mqtt is not None:
+        wanted.append((("mqtt", "password_file"), cfg.mqtt.password_file))
+        tls = cfg.mqtt.tls
+        if tls is not None:
+            wanted.extend((("mqtt", "tls", k), getattr(tls, k))
+                           for k in ("ca_file", "cert_file", "key_file"))
+    if cfg.alerts is None:
+        problems.append(doc.problem(("alerts",), "the hub needs an alerts file (who is called, how, "
+                                    "when): name one", "e.g. 'alerts: alerts.yaml'"))
+    wanted.append((("alerts",), cfg.alerts))
+    for key, name in wanted:
+        if name is not None:
+            problems.extend(_file_problem(doc, cfg, key, name))
+    if resolve(cfg, cfg.storage.path).is_dir():
+        problems.append(doc.problem(("storage", "path"), f"{cfg.storage.path!r} is a folder; "
+                                    "name the database file", "e.g. 'var/huis.db'"))
+    for i, folder in enumerate(cfg.scenarios):
+        problems.extend(_scenario_path_problems(doc, cfg, ("scenarios", i), folder))
+    return problems
+
+
+def _file_problem(doc: Located, cfg: HomeConfig, key: tuple[str | int, ...], name: str) -> list[Problem]:
+    p = resolve(cfg, name)
+    if p.is_dir():
+        return [doc.problem(key, f"{name!r} is a folder where a file belongs ({p})")]
+    if not p.is_file():
+        return [doc.problem(key, f"{name!r} does not exist ({p})")]
+    return []
+
+
+def _scenario_path_problems(doc: Located, cfg: HomeConfig, key: tuple[str | int, ...],
+                            name: str) -> list[Problem]:
+    """A scenario folder or file must exist, and every `*.yaml` in a folder must be a file."""
+    p = resolve(cfg, name)
+    if not p.exists():
+        return [doc.problem(key, f"scenario folder {name!r} does not exist ({p})",
+                            suggest(p.name, [c.name for c in p.parent.glob("*")] if p.parent.is_dir() else []))]
+    if not p.is_dir():
+        return [] if p.is_file() else [doc.problem(key, f"{name!r} is neither a folder nor a file")]
+    return [doc.problem(key, f"{entry.name!r} in {name!r} is a folder where a scenario file belongs")
+            for entry in sorted(p.iterdir())
+            if entry.suffix in (".yaml", ".yml") and not entry.name.startswith("_") and not entry.is_file()]
 
 
 
@@ -372,6 +527,8 @@ def link_settings(cfg: HomeConfig, mqtt: Mqtt) -> LinkSettings:
         if t.insecure:
             tls.check_hostname = False
             tls.verify_mode = ssl.CERT_NONE
+    password = (resolve(cfg, mqtt.password_file).read_text(encoding="utf-8").strip()
+                if mqtt.password_file else mqtt.password())
     return LinkSettings(host=mqtt.host, port=mqtt.port, username=mqtt.username,
-                        password=mqtt.password(), client_id=mqtt.client_id,
+                        password=password, client_id=mqtt.client_id,
                         keepalive=mqtt.keepalive, tls=tls)

@@ -15,12 +15,15 @@ from datetime import datetime, timedelta
 
 from controller.bus import EventBus
 from controller.clock import Clock
+from controller.engine.house import HOUSE_CHANGED
 from controller.events import AVAILABILITY, COMMAND_SENT, DEVICE_EVENT, PAYLOAD_ERROR, STATE_CHANGED, Event, is_a
 from controller.store import Database
 
 log = logging.getLogger(__name__)
 
-RECORDED = (STATE_CHANGED, DEVICE_EVENT, AVAILABILITY, PAYLOAD_ERROR, COMMAND_SENT)
+# The house mode and the resident's presence are recorded too (device NULL, attribute "mode" or
+# "presence"), with the reason in `cause`: presence is an entity with a history.
+RECORDED = (STATE_CHANGED, DEVICE_EVENT, AVAILABILITY, PAYLOAD_ERROR, COMMAND_SENT, HOUSE_CHANGED)
 
 _SCHEMA = [
     """
@@ -59,6 +62,9 @@ def rows_for(event: Event[object]) -> list[tuple[str, str, str | None, str | Non
     origin, cause = event.context.origin, event.context.explain()
     if is_a(event, STATE_CHANGED):
         return [(t, event.type, event.device, name, json.dumps(new, default=str), origin, cause)
+                for name, (_, new) in event.data["changes"].items()]
+    if is_a(event, HOUSE_CHANGED):
+        return [(t, event.type, None, name, json.dumps(new), origin, cause)
                 for name, (_, new) in event.data["changes"].items()]
     single: tuple[str, object] | None = None
     if is_a(event, DEVICE_EVENT):

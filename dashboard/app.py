@@ -71,6 +71,8 @@ def create_app(
                   residents=[hub.config.resident.pseudonym])
     if alerts is not None:
         _show_alerts(feed, alerts)
+    if engine is not None:
+        feed.presence_source = lambda: engine.presence
     if simulated_home is not None:
         d.stories = StoryRunner(simulated_home, feed.publish_tour)
     app = _app(d)

@@ -9,6 +9,10 @@ resync instead of being allowed to grow its queue without bound.
 Two audiences: `tour` messages are safe for visitors (pseudonyms, no caregiver names, no phone
 numbers: they pass the Scrubber); `staff` messages add the raw event records and go only to
 technicians and admins.
+
+Presence: visitors see only "thuis / weg / onbekend", never since when or why (when she went
+out and came back is her private life, and a reason can name the caregiver who set it).
+Caregivers and technicians read the reason through their own routes.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Any, cast
 
 from controller.alerts import texts
 from controller.alerts.model import CANCELLED, RESOLVED
+from controller.engine import HOUSE_CHANGED
 from controller.events import ALERT_CHANGED, AVAILABILITY, STATE_CHANGED, AlertChanged, Event, is_a
 from controller.hub import Hub
 from dashboard.narrate import Narration, Narrator
@@ -35,6 +40,13 @@ _SUBSCRIBER_QUEUE = 500
 _TAG_OUTSIDE = "outside"
 _TOUR_NARRATIONS = 30
 _TOP_BAND = 100  # plan units at the top of a room kept for its name and the resident's marker
+_PRESENCE_WORDS = {"home": ("thuis", "home"), "away": ("weg", "away"), "unknown": ("onbekend", "unknown")}
+
+
+def visitor_presence(value: object) -> dict[str, object]:
+    """Presence as a visitor may see it: the word, no time and no reason."""
+    nl, en = _PRESENCE_WORDS.get(str(value), ("onbekend", "unknown"))
+    return {"value": value if str(value) in _PRESENCE_WORDS else "unknown", "label": nl, "label_en": en}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -100,6 +112,8 @@ class LiveFeed:
         self.alert_source: Callable[[], Sequence[Mapping[str, object]]] | None = None
         # Whether an alert id is a technician notice: then only staff hear of it.
         self.staff_alert: Callable[[str], bool] | None = None
+        # The engine's presence (Engine.presence), when an engine runs.
+        self.presence_source: Callable[[], str] | None = None
         self._seq = itertools.count(1)
         self.layout = plan_layout(hub)
         self._unsubscribe = hub.bus.subscribe(self.on_event)
@@ -123,6 +137,9 @@ class LiveFeed:
         if event.device is not None and event.type in (STATE_CHANGED, AVAILABILITY) \
                 and event.device in self.hub.state:
             self.publish_tour({"type": "device", "device": self.device_view(event.device)})
+        if is_a(event, HOUSE_CHANGED) and "presence" in event.data["changes"]:
+            self.publish_tour({"type": "presence",
+                               "presence": visitor_presence(event.data["changes"]["presence"][1])})
         if is_a(event, ALERT_CHANGED):
             change = event.data
             if self.staff_alert is not None and self.staff_alert(change["id"]):
@@ -220,6 +237,8 @@ class LiveFeed:
             "devices": [self.device_view(d) for d in cfg.devices],
             "narrations": [n.as_dict() for n in list(self.narrations)[-_TOUR_NARRATIONS:]],
             "alerts": list(self.alerts.values()),
+            "presence": visitor_presence(self.presence_source())
+            if self.presence_source is not None else None,
         }
         clean = cast(dict[str, object], self.narrator.scrub.deep(snap))
         return clean

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from html import escape
+from typing import Literal
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
@@ -16,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from controller.alerts.model import Alert
 from controller.alerts.service import AlertService
-from controller.events import COMMAND_SENT, DEVICE_EVENT, STATE_CHANGED
+from controller.events import COMMAND_SENT, DEVICE_EVENT, STATE_CHANGED, Context
 from dashboard.auth import User
 from dashboard.context import for_technicians
 from dashboard.narrate import Narrator, events_from_history
@@ -77,6 +78,38 @@ async def timeline(request: Request, user: Caregiver,
         told = [n for e in events_from_history(rows) if (n := narrator.narrate(e))] + told
     items = [n.as_dict() for n in reversed(told)]
     return {"resident": resident, "date": now.date().isoformat(), "items": items}
+
+
+# -- presence: home, away or unknown, since when and why ------------------------------------------
+
+
+class PresenceBody(BaseModel):
+    presence: Literal["home", "away", "unknown"]
+    note: str = Field("", max_length=200)
+
+
+def presence_of(request: Request) -> dict[str, object]:
+    """The engine's presence with since when, why, and an override; without an engine the hub
+    keeps no presence ({"presence": null}), which pages show as nothing rather than an error."""
+    engine = dashboard_of(request).engine
+    return {"presence": None} if engine is None else engine.presence_info()
+
+
+@router.get("/api/care/presence", tags=["care"])
+async def care_presence(request: Request, user: Caregiver) -> dict[str, object]:
+    """Whether the resident is home, since when and why (the hub's inference or a person's word)."""
+    return presence_of(request)
+
+
+@router.post("/api/care/presence", tags=["care"])
+async def care_set_presence(body: PresenceBody, request: Request, user: Caregiver) -> dict[str, object]:
+    """Set the presence by hand; it holds for `presence.override_for` (config/home.yaml)."""
+    engine = dashboard_of(request).engine
+    if engine is None:
+        raise HTTPException(501, "The scenario engine is not running in this hub.")
+    engine.set_presence(body.presence, Context(origin=f"user:{_who(user)}",
+                                               description=body.note or "dashboard"))
+    return presence_of(request)
 
 
 # -- alerts, through the AlertService, limited to the caregiver's own residents ------------------

@@ -30,6 +30,14 @@ async def tech_page(request: Request) -> HTMLResponse:
     return page("tech.html")
 
 
+@router.get("/api/tech/presence", tags=["technician"])
+async def tech_presence(request: Request, user: Technician) -> dict[str, object]:
+    """The presence the engine holds, since when and why, and whether it is inferred
+    ({"presence": null} without an engine)."""
+    engine = dashboard_of(request).engine
+    return {"presence": None} if engine is None else engine.presence_info()
+
+
 @router.get("/api/tech/devices", tags=["technician"])
 async def device_health(request: Request,
                         user: Technician) -> list[dict[str, object]]:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time, timedelta
 from typing import Protocol
 
 from controller.config import HomeConfig
@@ -32,6 +32,8 @@ class Env(Protocol):
     def house(self, name: str) -> str: ...
     def alert_active(self, key: str) -> bool: ...
     def sun_time(self, day: date, event: str) -> datetime | None: ...
+    def held(self, device: str, attribute: str, test: Callable[[object], bool],
+             since: datetime) -> timedelta: ...
     def routine(self) -> Routine: ...
 
 
@@ -295,12 +297,14 @@ class Cond:
     description: str
     test: Callable[[Env, RunVars], bool]
     parts: tuple[Cond, ...] = field(default=())
+    # What the condition saw, for the trace ("presence is away: afwezig sinds 19:42, omdat ...").
+    explain: Callable[[Env], str] | None = None
 
 
 ConditionModel = (m.TimeCondition | m.SunCondition | m.StateCondition | m.ResidentCondition
                   | m.ModeCondition | m.AlertCondition | m.TriggerCondition | m.WaitCondition
                   | m.ParameterCondition | m.QuietCondition | m.RoutineCondition
-                  | m.AndCondition | m.OrCondition | m.NotCondition)
+                  | m.AndCondition | m.OrCondition | m.NotCondition | m.HeldCondition)
 
 
 def compile_condition(c: ConditionModel, cfg: HomeConfig) -> Cond:
@@ -314,9 +318,13 @@ def compile_condition(c: ConditionModel, cfg: HomeConfig) -> Cond:
     if isinstance(c, m.AlertCondition):
         return _alert_condition(c)
     if isinstance(c, m.AndCondition | m.OrCondition | m.NotCondition):
-        return _logic_condition(c, cfg)
+        return _with_explain(_logic_condition(c, cfg))
     if isinstance(c, m.QuietCondition | m.RoutineCondition):
         return routine_condition(c, cfg)
+    if isinstance(c, m.HeldCondition):
+        return held_condition(c, cfg)
+    if isinstance(c, m.ResidentCondition):
+        return resident_condition(c)
     return _run_condition(c)
 
 
@@ -381,10 +389,6 @@ def _logic_condition(c: m.AndCondition | m.OrCondition | m.NotCondition, cfg: Ho
 
 def _run_condition(c: ConditionModel) -> Cond:
     """Conditions on the house or on the run's own variables."""
-    if isinstance(c, m.ResidentCondition):
-        want = c.is_
-        return Cond(description=f"resident is {want}",
-                    test=lambda env, run: env.house("presence") == want)
     if isinstance(c, m.ModeCondition):
         modes = c.is_
         return Cond(description=f"mode is {_show(modes)}",
@@ -449,8 +453,65 @@ def evaluate(conds: Sequence[Cond], env: Env, run: RunVars) -> list[tuple[Cond, 
             ok = bool(c.test(env, run))
         except Exception:  # a condition bug must read as "not met", never take the hub down
             ok = False
-        out.append((c, ok))
+        # A failed condition says what it saw: that is the "why did it not fire?".
+        out.append((c if ok else _explained(c, env), ok))
     return out
+
+
+# -- conditions that say what they saw (presence, held) ------------------------------------------
+
+
+def _explained(c: Cond, env: Env) -> Cond:
+    """`c` with what it saw added to its description, for the trace."""
+    if c.explain is None:
+        return c
+    try:
+        seen = c.explain(env)
+    except Exception:  # the words must never cost the rule
+        return c
+    return replace(c, description=f"{c.description} [{seen}]") if seen else c
+
+
+def _with_explain(c: Cond) -> Cond:
+    """A logic condition explains with whatever its parts explain."""
+    explainers = [p.explain for p in c.parts if p.explain is not None]
+    if not explainers:
+        return c
+    return replace(c, explain=lambda env: "; ".join(e(env) for e in explainers))
+
+
+def resident_condition(c: m.ResidentCondition) -> Cond:
+    """The resident's presence is this; the trace says since when and why."""
+    want = c.is_
+
+    def explain(env: Env) -> str:
+        reason = env.house("presence_reason")
+        return f"presence is {env.house('presence')}" + (f": {reason}" if reason else "")
+
+    return Cond(description=f"resident is {want}", explain=explain,
+                test=lambda env, run: env.house("presence") == want)
+
+
+def last_time_of_day(local_now: datetime, at: time) -> datetime:
+    """The latest local `at` at or before `local_now`."""
+    day = local_now.replace(hour=at.hour, minute=at.minute, second=at.second, microsecond=0)
+    return day if day <= local_now else day - timedelta(days=1)
+
+
+def held_condition(c: m.HeldCondition, cfg: HomeConfig) -> Cond:
+    """Some device held a value for at least `for` at a stretch since a time of day."""
+    devices = tuple(select_devices(cfg, c.device, c.kind, c.room))
+    test = ValueTest(c.is_, None, None, None)
+    attr, need, since = c.attribute, c.for_, c.since
+    desc = (f"held {_selector_text(c)}.{attr} is {_show(c.is_)} for {spoken_duration(need, 'en')}"
+            f" since {since:%H:%M}")
+
+    def longest(env: Env) -> timedelta:
+        start = last_time_of_day(env.local_now(), since)
+        return max((env.held(d, attr, test, start) for d in devices), default=timedelta(0))
+
+    return Cond(description=desc, test=lambda env, run: longest(env) >= need,
+                explain=lambda env: f"longest {spoken_duration(longest(env), 'en')}")
 
 
 def describe_value(value: object) -> str:

@@ -24,9 +24,11 @@ the hot path); a new engine on the same file picks them up at their original dea
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import sqlite3
 from collections.abc import Callable, Coroutine, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -38,16 +40,18 @@ from controller.engine.house import HOUSE_CHANGED, HouseState
 from controller.engine.loader import ScenarioSet, config_scenario_paths, load_scenarios
 from controller.engine.names import DeviceNames
 from controller.engine.placeholders import Placeholders
+from controller.engine.presence import PresenceInference
 from controller.engine.restore import EarlyEvents, ReloadResult, Restorer
 from controller.engine.runs import RunManager
 from controller.engine.status import ScenarioStatus, scenario_status
 from controller.engine.store import EngineStore
+from controller.engine.stretches import Stretches, held_attributes
 from controller.engine.sun import sun_event
 from controller.engine.timers import ForTimers
 from controller.engine.traces import Trace, load_traces
 from controller.engine.triggers import Place, TriggerIndex
 from controller.errors import ConfigError
-from controller.events import Context
+from controller.events import STATE_CHANGED, Context
 from controller.hub import Hub
 from controller.routine import Routine, default_routine
 from controller.store import Database
@@ -75,6 +79,12 @@ class Engine:
                             longitude=loc.longitude)
         self._store = store = EngineStore(db)
         self._house = house = HouseState(hub.bus, self.clock, store)
+        self._stretches = Stretches()
+        settings = self.cfg.presence
+        self.presence_inference = (
+            PresenceInference(cfg=self.cfg, settings=settings, house=house, clock=self.clock,
+                              value=self.value)
+            if settings is not None and settings.infer else None)
         names = DeviceNames(self.cfg, language)
         self._timers = timers = ForTimers(
             clock=self.clock, store=store, names=names, language=language, value=self.value,
@@ -108,6 +118,8 @@ class Engine:
                 self._tg = tg
                 tg.create_task(self._store.run(), name="engine-writer")
                 tg.create_task(self._timers.wheel.run(), name="engine-timers")
+                if self.presence_inference is not None:
+                    tg.create_task(self.presence_inference.run(), name="engine-presence")
                 await self._go_live()
                 self.ready.set()
                 tg.create_task(self._restorer.serve_requests(self._runs.interpreter.forget),
@@ -141,13 +153,34 @@ class Engine:
         # Values the hub already knows have held "since at least now": `for:` conditions then
         # count from the engine's start rather than never being true.
         started = self.clock.now()
+        await self._seed_stretches(started)
         for st in self.hub.state.all():
-            for attr in st.attributes:
+            for attr, value in st.attributes.items():
                 self._index.changed.setdefault((st.device, attr), started)
+                self._stretches.first_seen(st.device, attr, value, started)
         self._restorer.install_all()
         self._restorer.restore(set(self._runs.scenarios), persisted,
                                early=lambda: self._early.replay(self._index.handle))
-        self._unsubscribe = self._index.subscribe(self.hub.bus)
+        # Presence first: rules then see the house as this very event left it.
+        inference = self.presence_inference
+        self._unsubscribe = [*(inference.subscribe(self.hub.bus) if inference else []),
+                             self.hub.bus.subscribe(self._stretches.on_state, STATE_CHANGED),
+                             *self._index.subscribe(self.hub.bus)]
+
+    async def _seed_stretches(self, now: datetime) -> None:
+        # `held` conditions look back (did she sleep tonight?): after a restart the hub's history
+        # remembers what this process did not see. No history table (tests, replay): nothing.
+        wanted = held_attributes(s.model for s in self._restorer.set.scenarios)
+        self._stretches.attributes = set(wanted)
+        since = (now - self._stretches.keep).isoformat()
+        if not wanted or await self._db.fetchone("SELECT name FROM sqlite_master WHERE type = 'table'"
+                                   " AND name = 'history'") is None:
+            return
+        marks = ",".join("?" * len(wanted))
+        rows = await self._db.fetchall(
+            "SELECT time, device, attribute, value FROM history WHERE type = 'state_changed'"
+            f" AND attribute IN ({marks}) AND time >= ? ORDER BY time, id", (*sorted(wanted), since))
+        self._stretches.seed(_history_rows(rows))
 
     def _stop_runs(self) -> None:
         # Stopping is not cancelling: pending delays and waits stay in SQLite so the next start
@@ -190,7 +223,11 @@ class Engine:
         `source` is a validated set, or paths to load (default: the configured folders). Raises
         ConfigError listing every problem, leaving the running scenarios untouched.
         """
-        return await self._restorer.reload(source, self._runs.interpreter.forget)
+        result = await self._restorer.reload(source, self._runs.interpreter.forget)
+        # A new `held` condition remembers from now on (what came before is not in memory).
+        if self._stretches.attributes is not None:
+            self._stretches.attributes |= held_attributes(s.model for s in self._restorer.set.scenarios)
+        return result
 
     def request_reload(self) -> None:
         """Ask for a reload from the configured folders (safe from a signal handler)."""
@@ -252,6 +289,11 @@ class Engine:
     def sun_time(self, day: date, event: str) -> datetime | None:
         return sun_event(self._place.latitude, self._place.longitude, day, event, self._place.tz)
 
+    def held(self, device: str, attribute: str, test: Callable[[object], bool],
+             since: datetime) -> timedelta:
+        """The longest stretch `test` held for `device.attribute` since `since` (held conditions)."""
+        return self._stretches.longest(device, attribute, test, since, self.clock.now())
+
     def routine(self) -> Routine:
         """The resident's routine the `quiet` and `routine` conditions use (defaults until learned)."""
         return self._routine
@@ -269,13 +311,34 @@ class Engine:
 
     @property
     def presence(self) -> str:
-        """The resident's presence: home or away."""
+        """The resident's presence: home, away or unknown."""
         return self._house.presence
+
+    def presence_info(self) -> dict[str, object]:
+        """The presence with since when and why, and a running override (the dashboard)."""
+        info: dict[str, object] = dict(self._house.notes())
+        inference = self.presence_inference
+        info["inferred"] = inference is not None
+        info["override_until"] = inference.override_text() if inference is not None else None
+        return info
 
     def set_mode(self, mode: str, ctx: Context) -> None:
         """Change the house mode (dashboard, scenarios); announced as a house_changed event."""
         self._house.set_mode(mode, ctx)
 
     def set_presence(self, presence: str, ctx: Context) -> None:
-        """Change the resident's presence (home/away)."""
+        """Set the resident's presence by hand (home/away/unknown): an override of the inference
+        for `presence.override_for`."""
         self._house.set_presence(presence, ctx)
+
+
+def _history_rows(rows: Sequence[sqlite3.Row]) -> list[tuple[str, str, object, datetime]]:
+    """History rows as (device, attribute, value, time); rows that do not parse are skipped."""
+    out: list[tuple[str, str, object, datetime]] = []
+    for r in rows:
+        try:
+            out.append((str(r["device"]), str(r["attribute"]), json.loads(str(r["value"])),
+                        datetime.fromisoformat(str(r["time"]))))
+        except (ValueError, TypeError):
+            continue
+    return out

@@ -171,6 +171,8 @@ class HomeChecker:
         match c:
             case m.StateCondition():
                 self.attribute(self.devices(c, path), c.attribute, (*path, "attribute"))
+            case m.HeldCondition():
+                self.attribute(self.devices(c, path), c.attribute, (*path, "attribute"))
             case m.AndCondition() | m.OrCondition() | m.NotCondition():
                 for i, sub in enumerate(c.conditions):
                     self.condition(sub, (*path, "conditions", i), trigger_ids)

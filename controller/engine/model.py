@@ -128,7 +128,7 @@ Scalar = StrictBool | int | float | str
 Values = Scalar | list[Scalar]
 Ids = Id | list[Id]
 Mode = Literal["day", "night", "away", "holiday"]
-Presence = Literal["home", "away"]
+Presence = Literal["home", "away", "unknown"]
 SunEvent = Literal["sunrise", "sunset", "dawn", "dusk"]
 AlertChange = Literal["raised", "acknowledged", "escalated", "resolved"]
 HubEventName = Literal[
@@ -136,7 +136,7 @@ HubEventName = Literal[
     "mqtt_disconnected", "mqtt_connected",
 ]
 MODES: tuple[str, ...] = ("day", "night", "away", "holiday")
-PRESENCES: tuple[str, ...] = ("home", "away")
+PRESENCES: tuple[str, ...] = ("home", "away", "unknown")
 
 
 class _Strict(BaseModel):
@@ -327,8 +327,25 @@ class StateCondition(Selector):
         return self
 
 
+class HeldCondition(Selector):
+    """A device attribute held a value for at least `for` at a stretch since a time of day.
+
+    "Slept since the night began": `{type: held, device: bed_sensor, attribute: occupancy,
+    is: true, for: 30m, since: "22:00"}`. `since` is the latest such time at or before now (at
+    03:00 that is yesterday's 22:00). A stretch counts when it was still going at or after
+    `since`, in full (in bed from 21:00 and up at 22:40 is 100 minutes); one still going counts
+    up to now; any listed device counts.
+    """
+
+    type: Literal["held"]
+    attribute: str
+    is_: Values = Field(alias="is")
+    for_: Duration = Field(alias="for")
+    since: TimeOfDay
+
+
 class ResidentCondition(_Strict):
-    """The resident is home or away."""
+    """The resident is home, away or unknown (nobody can tell)."""
 
     type: Literal["resident"]
     is_: Presence = Field(alias="is")
@@ -407,7 +424,8 @@ class NotCondition(_Strict):
 Condition = Annotated[
     TimeCondition | SunCondition | StateCondition | ResidentCondition | ModeCondition
     | AlertCondition | TriggerCondition | WaitCondition | ParameterCondition
-    | QuietCondition | RoutineCondition | AndCondition | OrCondition | NotCondition,
+    | QuietCondition | RoutineCondition | AndCondition | OrCondition | NotCondition
+    | HeldCondition,
     Field(discriminator="type"),
 ]
 
@@ -635,6 +653,7 @@ CONDITION_TYPES: dict[str, type[BaseModel]] = {
     "resident": ResidentCondition, "mode": ModeCondition, "alert": AlertCondition,
     "trigger": TriggerCondition, "wait": WaitCondition, "parameter": ParameterCondition,
     "quiet": QuietCondition, "routine": RoutineCondition, "and": AndCondition, "or": OrCondition, "not": NotCondition,
+    "held": HeldCondition,
 }
 ACTION_TYPES: dict[str, type[BaseModel]] = {
     "light": LightAction, "curtain": CurtainAction, "announce": AnnounceAction,

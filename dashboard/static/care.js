@@ -14,6 +14,10 @@ Huis.addStrings({
     urgent: "Urgent", warning: "Waarschuwing", info: "Informatie", for_resident: "Voor {who}",
     why: "Waarom", failed: "Dat lukte niet: {msg}", no_service: "De meldingen zijn (nog) niet beschikbaar op deze hub.",
     live: "Live", offline: "Geen verbinding; opnieuw verbinden…",
+    presence_title: "Thuis of weg", p_home: "Thuis", p_away: "Weg", p_unknown: "Onbekend",
+    set_home: "Ze is thuis", set_away: "Ze is weg", set_unknown: "Weet ik niet",
+    override_until: "Met de hand ingesteld; geldt tot {time}.", override_forever: "Met de hand ingesteld, tot iemand het weer verandert.",
+    inferred: "De hub leidt dit af uit deuren, beweging, het bed en het label.",
     again: "Opnieuw", repeats: "{n} keer gemeld, laatst om {time}",
   },
   en: {
@@ -28,12 +32,45 @@ Huis.addStrings({
     urgent: "Urgent", warning: "Warning", info: "Information", for_resident: "For {who}",
     why: "Why", failed: "That did not work: {msg}", no_service: "Alerts are not available on this hub (yet).",
     live: "Live", offline: "No connection; reconnecting…",
+    presence_title: "Home or away", p_home: "Home", p_away: "Away", p_unknown: "Unknown",
+    set_home: "She is home", set_away: "She is away", set_unknown: "I don't know",
+    override_until: "Set by hand; holds until {time}.", override_forever: "Set by hand, until someone changes it.",
+    inferred: "The hub infers this from the doors, motion, the bed and the tag.",
     again: "Again", repeats: "Raised {n} times, last at {time}",
   },
 });
 
 const care = { me: null, active: [], recent: [], timeline: [], message: {}, resolving: null, serviceMissing: false,
-               drafts: {}, focusNote: false };
+               drafts: {}, focusNote: false, presence: null };
+
+// Presence: the word, since when and why (Dutch or English), and buttons to say it by hand.
+function presenceCard() {
+  const t = Huis.t, p = care.presence;
+  if (!p || !p.presence) return [];
+  const reason = Huis.lang === "en" ? p.presence_reason_en : p.presence_reason;
+  const out = [Huis.el("p", { class: `presence ${p.presence}`, dataset: { presence: p.presence } },
+                       Huis.el("strong", { text: t(`p_${p.presence}`) }), reason ? ` · ${reason}` : "")];
+  if (p.override_until === "forever") out.push(Huis.el("p", { class: "meta", text: t("override_forever") }));
+  else if (p.override_until) out.push(Huis.el("p", { class: "meta", text: t("override_until", { time: Huis.fmtDateTime(p.override_until) }) }));
+  else if (p.inferred) out.push(Huis.el("p", { class: "meta", text: t("inferred") }));
+  const actions = Huis.el("div", { class: "actions" });
+  for (const value of ["home", "away", "unknown"]) {
+    if (value === p.presence && !p.override_until) continue;
+    actions.append(Huis.el("button", { type: "button", class: "secondary", dataset: { set: value },
+                                       onclick: () => setPresence(value) }, t(`set_${value}`)));
+  }
+  out.push(actions);
+  return out;
+}
+
+async function setPresence(value) {
+  try {
+    care.presence = await Huis.api("POST", "/api/care/presence", { presence: value });
+  } catch (e) {
+    document.getElementById("status").textContent = Huis.t("failed", { msg: e.message });
+  }
+  render();
+}
 
 function people(list) {
   if (!list || list.length === 0) return Huis.t("nobody_yet");
@@ -88,6 +125,9 @@ function render() {
   if (care.me) {
     document.getElementById("who").textContent = `${care.me.user.name} · ${care.me.residents.join(", ")}`;
   }
+  const presence = presenceCard();
+  document.getElementById("presence-section").hidden = presence.length === 0;
+  document.getElementById("presence").replaceChildren(...presence);
   const alerts = document.getElementById("alerts");
   if (care.serviceMissing) alerts.replaceChildren(Huis.el("p", { class: "card", text: t("no_service") }));
   else if (care.active.length === 0) alerts.replaceChildren(Huis.el("p", { class: "card", text: t("no_alerts") }));
@@ -108,6 +148,7 @@ async function load() {
     care.me = await Huis.api("GET", "/api/care/me");
     const tl = await Huis.api("GET", "/api/care/timeline");
     care.timeline = tl.items;
+    care.presence = await Huis.api("GET", "/api/care/presence");
     try {
       const al = await Huis.api("GET", "/api/care/alerts");
       care.active = al.active; care.recent = al.recent; care.serviceMissing = false;
@@ -154,7 +195,7 @@ function soon() { if (!pending) pending = setTimeout(() => { pending = null; loa
 // The live feed: alert changes and reconnects reload from the API (and are audited there);
 // new sentences for today's timeline come straight from the feed (the tour shows them too).
 Huis.live(msg => {
-  if (msg.type === "snapshot" || msg.type === "alerts") soon();
+  if (msg.type === "snapshot" || msg.type === "alerts" || msg.type === "presence") soon();
   else if (msg.type === "narration" && care.me && care.me.residents.length) {
     care.timeline.unshift(msg.narration);
     render();

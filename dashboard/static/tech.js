@@ -22,6 +22,8 @@ Huis.addStrings({
     c_source: "Bron", src_recent: "recent (live)", src_history: "geschiedenis (30 dagen)",
     busy: "bezig / timer loopt", idle: "wacht", c_state: "Toestand", notice: "Melding voor de technicus",
     fix_note: "Wat is er gedaan?", fixed: "Opgelost", resolve_notice: "Afhandelen",
+    presence_line: "Aanwezigheid: {value} — {reason}", p_inferred: "afgeleid door de hub",
+    p_manual: "niet afgeleid (geen presence-sectie in home.yaml)", p_override: "met de hand ingesteld tot {time}",
   },
   en: {
     skip_main: "Skip to content", tech_title: "Technician", sections: "Sections", t_devices: "Devices",
@@ -43,6 +45,8 @@ Huis.addStrings({
     c_source: "Source", src_recent: "recent (live)", src_history: "history (30 days)",
     busy: "running / timer pending", idle: "waiting", c_state: "State", notice: "Notice for the technician",
     fix_note: "What was done?", fixed: "Fixed", resolve_notice: "Resolve",
+    presence_line: "Presence: {value} — {reason}", p_inferred: "inferred by the hub",
+    p_manual: "not inferred (no presence section in home.yaml)", p_override: "set by hand until {time}",
   },
 });
 
@@ -75,8 +79,23 @@ for (const t of tabs) {
 
 function cells(...values) { return values.map(v => v instanceof Node ? E("td", {}, v) : E("td", { text: v ?? Huis.t("none") })); }
 
+// -- presence: the engine's value, since when and why --
+async function loadPresence() {
+  const el = document.getElementById("presence");
+  let p;
+  try { p = await Huis.api("GET", "/api/tech/presence"); } catch (e) { p = { presence: null }; }
+  el.hidden = !p.presence;
+  if (!p.presence) return;
+  el.dataset.presence = p.presence;
+  const how = p.override_until ? Huis.t("p_override", { time: p.override_until === "forever" ? "∞" : Huis.fmtDateTime(p.override_until) })
+                               : Huis.t(p.inferred ? "p_inferred" : "p_manual");
+  const reason = (Huis.lang === "en" ? p.presence_reason_en : p.presence_reason) || Huis.t("none");
+  el.textContent = `${Huis.t("presence_line", { value: p.presence, reason })} (${how})`;
+}
+
 // -- devices --
 async function loadDevices() {
+  loadPresence();
   tech.devices = await Huis.api("GET", "/api/tech/devices");
   const sel = document.getElementById("f-device");
   if (sel.options.length === 0) {
@@ -244,6 +263,7 @@ async function refreshTab() {
 let devicePending = null;
 Huis.live(msg => {
   if (msg.type === "event" && msg.event.type === "alert" && tech.tab === "devices") loadNotices();
+  if (msg.type === "presence" && tech.tab === "devices") loadPresence();
   if (msg.type === "event") {
     if (tech.tab === "events" && document.getElementById("f-live").checked && matches(msg.event, eventFilters())) {
       document.getElementById("events").prepend(eventRow(msg.event));

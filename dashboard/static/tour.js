@@ -11,7 +11,7 @@ Huis.addStrings({
     bed: "Bed", in_bed: "In bed", bed_empty: "Bed leeg", door: "Deur", open: "Open", closed: "Dicht",
     motion: "Beweging", still: "Rustig", on: "Aan", off: "Uit", curtain: "Gordijn", outside_short: "Buiten!",
     sos: "Alarmknop", dispenser: "Medicijnen", speaker: "Speaker", tag: "Label", unknown: "?",
-    unavailable: "geen verbinding",
+    unavailable: "geen verbinding", presence: "{who}: {where}",
   },
   en: {
     skip: "Skip to what is happening", plan_title: "Floor plan: live", now_title: "What is happening?",
@@ -22,13 +22,24 @@ Huis.addStrings({
     bed: "Bed", in_bed: "In bed", bed_empty: "Bed empty", door: "Door", open: "Open", closed: "Closed",
     motion: "Motion", still: "Still", on: "On", off: "Off", curtain: "Curtain", outside_short: "Outside!",
     sos: "Alarm button", dispenser: "Medication", speaker: "Speaker", tag: "Tag", unknown: "?",
-    unavailable: "no connection",
+    unavailable: "no connection", presence: "{who}: {where}",
   },
 });
 
 const SVG = "http://www.w3.org/2000/svg";
 const state = { plan: null, devices: new Map(), narrations: [], alerts: [], story: null,
-                storiesAvailable: false, stories: [], resident: "", time: null, storyStep: null };
+                storiesAvailable: false, stories: [], resident: "", time: null, storyStep: null,
+                presence: null };
+
+// Visitors see only "thuis / weg": never since when or why.
+function drawPresence() {
+  const el = document.getElementById("presence");
+  const p = state.presence;
+  el.hidden = !p;
+  if (!p) return;
+  el.dataset.presence = p.value;
+  el.textContent = Huis.t("presence", { who: state.resident, where: Huis.lang === "en" ? p.label_en : p.label });
+}
 
 function svg(tag, attrs, ...children) {
   const e = document.createElementNS(SVG, tag);
@@ -235,6 +246,8 @@ function onMessage(msg) {
       state.storyStep = msg.story_step;
       state.storiesAvailable = msg.stories_available;
       state.time = msg.time;
+      state.presence = msg.presence;
+      drawPresence();
       Huis.setTimeZone(msg.timezone);
       document.getElementById("home-name").textContent = msg.home;
       if (state.storiesAvailable && state.stories.length === 0) {
@@ -256,6 +269,10 @@ function onMessage(msg) {
       state.alerts = msg.alerts;
       drawAlerts();
       break;
+    case "presence":
+      state.presence = msg.presence;
+      drawPresence();
+      break;
     case "story":
       state.story = msg.playing;
       state.storyStep = msg.playing ? (msg.step || state.storyStep) : null;
@@ -270,5 +287,5 @@ function onStatus(s) {
   el.dataset.status = s;
 }
 
-Huis.onLang(drawAll);
+Huis.onLang(() => { drawAll(); drawPresence(); });
 Huis.live(onMessage, onStatus);

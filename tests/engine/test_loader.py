@@ -34,7 +34,7 @@ def test_broken_example_reports_every_problem_with_file_and_line() -> None:
         f"{f}:6: scenarios[0].triggers[0].device: unknown device 'bed_sensr' (did you mean 'bed_sensor'?)",
         f"{f}:9: scenarios[0].triggers[0].for: '10 minuten' is not a duration (try '10m')",
         f"{f}:11: scenarios[0].conditions[0].type: 'tijd' is not a condition type (one of: time, sun, "
-        "state, resident, mode, alert, trigger, wait, parameter, quiet, routine, and, or, not)",
+        "state, resident, mode, alert, trigger, wait, parameter, quiet, routine, and, or, not, held)",
         f"{f}:16: scenarios[0].actions[0].to[0]: unknown caregiver 'ana' (did you mean 'anna'?)",
         f"{f}:17: scenarios[0].actions[0].message: unknown template name 'residnt' (did you mean "
         "'resident'?)",
@@ -57,6 +57,7 @@ def test_check_paths_with_only_a_config_checks_its_scenario_folders(tmp_path: Pa
         "scenarios:\n  - id: a\n    triggers: [{type: time, at: '07:00'}]\n"
         "    actions: [{type: light, device: kitchen_lamp, state: on}]\n")
     (tmp_path / "scenarios" / "_skipped.yaml").write_text("not: [valid")
+    (tmp_path / "alerts.yaml").write_text((DEMO.parent / "alerts.yaml").read_text())  # named by home.yaml
     assert [str(p) for p in check_paths([config], KINDS)] == [
         f"{tmp_path}/scenarios/a.yaml:4: scenarios[0].actions[0].device: unknown device "
         "'kitchen_lamp' (did you mean 'kitchen_light'?)"]

@@ -61,7 +61,9 @@ async def test_nobody_home_is_not_inactivity(day: Home) -> None:
     assert day.raised("inactivity.no_motion") == []
     # Checked every 15 minutes, and refused because she is away (the home is quiet enough).
     conditions = dict(await _conditions(day, "inactivity_no_motion"))
-    assert conditions["resident is home"] is False
+    # A failed presence condition says why in the trace: "resident is home [presence is away: ...]".
+    [(said, ok)] = [(d, ok) for d, ok in conditions.items() if d.startswith("resident is home")]
+    assert ok is False and "naar de dagbesteding" in said
     assert any(ok for d, ok in conditions.items() if d.startswith("quiet"))
 
 

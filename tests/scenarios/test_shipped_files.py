@@ -10,7 +10,8 @@ from devices import KINDS
 from .conftest import ROOT, SCENARIOS
 
 SHIPPED = {
-    "night_exit_warning", "night_exit_door", "night_exit_lights", "wander_left_home",
+    "night_exit_warning", "night_exit_door", "night_exit_door_awake", "night_exit_homecoming",
+    "night_exit_lights", "wander_left_home",
     "day_wake_light", "day_good_morning", "day_meals", "day_drinks", "day_activity",
     "day_wind_down", "day_night_mode", "medication_reminder", "medication_taken",
     "medication_refill_low", "medication_refilled", "inactivity_no_motion", "inactivity_not_up",
