@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -175,13 +175,16 @@ class Hub:
         except Exception as exc:  # an adapter bug must not take the hub down
             self._payload_error(dev_id, topic, f"adapter {bound.kind} failed: {exc!r}", exc)
             return
-        self._handle(dev_id, topic, readings, now)
-
-    def _handle(self, dev_id: str, topic: str, readings: list[Reading], now: datetime) -> None:
-        """Apply decoded readings: state, events, availability; dropped attributes reported last."""
-        bound = self.devices[dev_id]
         ctx = Context(origin=f"device:{dev_id}", description=f"message on {topic}",
                       parent=self._commanded(dev_id, now))
+        self.receive(dev_id, readings, ctx, topic=topic)
+
+    def receive(self, dev_id: str, readings: Sequence[Reading], ctx: Context, *, topic: str | None = None) -> None:
+        """Apply the decoded readings of one message from `dev_id` (what follows decoding; replay
+        feeds recorded rows here): state, events, availability; dropped attributes reported last."""
+        bound = self.devices[dev_id]
+        now = self.clock.now()
+        topic = topic or bound.spec.topic
         refreshes = bound.adapter.refreshes
         plain: list[Reading] = []
         dropped = [r for r in readings if isinstance(r, Dropped)]
