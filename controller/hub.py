@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -118,6 +118,12 @@ class Hub:
             return
         ctx = Context(origin=f"device:{dev_id}", description=f"message on {topic}",
                       parent=self._commanded(dev_id, now))
+        self.receive(dev_id, readings, ctx)
+
+    def receive(self, dev_id: str, readings: Sequence[Reading], ctx: Context) -> None:
+        """Apply the readings of one message from `dev_id`: what follows decoding (and replay)."""
+        bound = self.devices[dev_id]
+        now = self.clock.now()
         refreshes = bound.adapter.refreshes
         plain: list[Reading] = []
         for reading in readings:

@@ -16,8 +16,13 @@ The event log is CSV with a header line: `timestamp,device,attribute,value`.
   JSON object `{"event": "dose_due", "dose": "08:00"}` with its data).
 - `value`: JSON when it parses as JSON (`true`, `12`, `"13:00"`, `{...}`), else the text itself.
 
-Replay applies attributes to the hub's state directly (as the adapters would have produced
-them), so derived attributes (a contact's `open`, a tag's `room`) replay as they were recorded.
+Rows take the live hub's path: each is turned into what its device would have published and
+decoded by the device's adapter (`controller/replay_feed.py`), so derived attributes (a
+contact's `open`, a tag's `room`) come out as they do live, and a row the live hub would not
+accept (an unknown device or attribute, a value the adapter refuses, derived rows that
+disagree) is a problem reported, with every other one, before anything is replayed. Presence
+and mode changes of the engine's house state are printed with the alerts and actions; per day
+and night totals are in `controller/replay_summary.py`. docs/replay.md has the whole story.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import json
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from difflib import get_close_matches
 from pathlib import Path
 from typing import Any, Protocol, TextIO
@@ -38,7 +43,8 @@ from zoneinfo import ZoneInfo
 from controller.clock import AcceleratedClock, Clock, RealClock, VirtualClock
 from controller.config import HomeConfig
 from controller.durations import parse_duration
-from controller.engine import AlertSink, Engine, ScenarioSet
+from controller.engine import HOUSE_CHANGED, AlertSink, Engine, ScenarioSet
+from controller.engine.house import HouseChanged
 from controller.errors import ConfigError, Problem
 from controller.events import (
     AVAILABILITY,
@@ -53,6 +59,8 @@ from controller.events import (
 from controller.history import History, HistoryRow
 from controller.hub import Hub
 from controller.mqtt import Link, MemoryLink
+from controller.replay_feed import Feed, LogRow, plan_feeds
+from controller.replay_summary import NIGHT, Action, HouseChange, Page, Period, summarise
 from controller.store import Database
 from controller.testing import AlertRecord, RecordingAlertSink
 
@@ -64,17 +72,6 @@ DEFAULT_TAIL = timedelta(hours=1)
 
 
 # -- the event log --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LogRow:
-    """One recorded fact of the event log."""
-
-    line: int
-    time: datetime
-    device: str
-    attribute: str
-    value: object
 
 
 def parse_value(text: str) -> object:
@@ -103,15 +100,44 @@ def parse_time(text: str, tz: ZoneInfo) -> datetime:
 
 
 def read_log(path: str | Path, cfg: HomeConfig) -> list[LogRow]:
-    """Read and check an event log; raises ConfigError listing every bad line."""
+    """Read and check an event log's lines; raises ConfigError listing every bad line.
+
+    The rows are not yet checked against the devices' adapters: `check_log` does both.
+    """
+    rows, problems = parse_log(path, cfg)
+    if problems:
+        raise ConfigError(problems)
+    return rows
+
+
+def parse_log(path: str | Path, cfg: HomeConfig) -> tuple[list[LogRow], list[Problem]]:
+    """The good rows of an event log in time order, and a problem for every bad line."""
     tz = ZoneInfo(cfg.home.location.timezone)
     rows: list[LogRow] = []
     problems: list[Problem] = []
     name = str(path)
+    for line, record in _records(path):
+        if not record or (len(record) == 1 and not record[0].strip()) or record[0].startswith("#"):
+            continue
+        if [c.strip() for c in record] == list(HEADER):
+            continue
+        try:
+            rows.append(_row(line, record, cfg, tz))
+        except _LineError as exc:
+            problems.append(Problem(file=name, line=line, path="", message=exc.message, hint=exc.hint))
+    # Stable: rows with the same timestamp keep their order in the file.
+    rows.sort(key=lambda r: r.time)
+    return rows, problems
 
-    def bad(line: int, message: str, hint: str | None = None) -> None:
-        problems.append(Problem(file=name, line=line, path="", message=message, hint=hint))
 
+class _LineError(Exception):
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message, self.hint = message, hint
+
+
+def _records(path: str | Path) -> list[tuple[int, list[str]]]:
+    name = str(path)
     try:
         records: list[tuple[int, list[str]]] = []
         with open(path, newline="", encoding="utf-8") as handle:
@@ -122,33 +148,36 @@ def read_log(path: str | Path, cfg: HomeConfig) -> list[LogRow]:
         raise ConfigError([Problem(file=name, line=None, path="", message=f"cannot read: {exc}")]) from exc
     except (UnicodeDecodeError, csv.Error) as exc:
         raise ConfigError([Problem(file=name, line=None, path="", message=f"not a CSV text file: {exc}")]) from exc
-    for line, record in records:
-        if not record or (len(record) == 1 and not record[0].strip()) or record[0].startswith("#"):
-            continue
-        if [c.strip() for c in record] == list(HEADER):
-            continue
-        if len(record) != 4:
-            bad(line, f"expected 4 columns ({', '.join(HEADER)}), got {len(record)}")
-            continue
-        stamp, device, attribute, value = (c.strip() for c in record)
-        try:
-            when = parse_time(stamp, tz)
-        except ValueError:
-            bad(line, f"{stamp!r} is not a timestamp", "try 2026-01-05T23:10:00+01:00")
-            continue
-        if device not in cfg.devices:
-            close = get_close_matches(device, list(cfg.devices), n=1)
-            bad(line, f"unknown device {device!r}", f"did you mean {close[0]!r}?" if close else None)
-            continue
-        if not attribute:
-            bad(line, "the attribute is empty")
-            continue
-        rows.append(LogRow(line=line, time=when, device=device, attribute=attribute,
-                           value=parse_value(value)))
+    return records
+
+
+def _row(line: int, record: list[str], cfg: HomeConfig, tz: ZoneInfo) -> LogRow:
+    if len(record) != 4:
+        raise _LineError(f"expected 4 columns ({', '.join(HEADER)}), got {len(record)}")
+    stamp, device, attribute, value = (c.strip() for c in record)
+    try:
+        when = parse_time(stamp, tz)
+    except ValueError:
+        raise _LineError(f"{stamp!r} is not a timestamp", "try 2026-01-05T23:10:00+01:00") from None
+    if device not in cfg.devices:
+        close = get_close_matches(device, list(cfg.devices), n=1)
+        raise _LineError(f"unknown device {device!r}", f"did you mean {close[0]!r}?" if close else None)
+    if not attribute:
+        raise _LineError("the attribute is empty")
+    return LogRow(line=line, time=when, device=device, attribute=attribute, value=parse_value(value))
+
+
+def check_log(parts: ReplayParts, path: str | Path) -> list[LogRow]:
+    """Read an event log and check every row as the live hub's adapters would take it.
+
+    Raises ConfigError with every problem: bad lines, unknown devices and attributes, values
+    an adapter refuses, derived rows that disagree.
+    """
+    rows, problems = parse_log(path, parts.config)
+    hub = parts.hub(VirtualClock(rows[0].time if rows else datetime(2026, 1, 5, tzinfo=UTC)))
+    problems.extend(plan_feeds(hub, rows, str(path))[1])
     if problems:
-        raise ConfigError(problems)
-    # Stable: rows with the same timestamp keep their order in the file.
-    rows.sort(key=lambda r: r.time)
+        raise ConfigError(sorted(problems, key=lambda p: p.line or 0))
     return rows
 
 
@@ -176,15 +205,30 @@ class ReplayReport:
     alerts: list[AlertRecord] = field(default_factory=list)
     commands: int = 0
     messages: int = 0
+    actions: list[Action] = field(default_factory=list)
+    house: list[HouseChange] = field(default_factory=list)
+    start: datetime | None = None  # the first row's time
+    end: datetime | None = None  # the end of the tail after the last row
+
+    @property
+    def pages(self) -> list[Page]:
+        """The alerts raised, as the summary counts them."""
+        return [Page(time=a.time, key=a.key, severity=a.severity, audience=a.audience, scenario=a.scenario)
+                for a in self.alerts if a.action == "raised"]
 
 
 class _Printer:
-    """Prints what would have happened, one line each, in the home's local time."""
+    """Prints what would have happened, one line each, in the home's local time.
 
-    def __init__(self, out: TextIO, tz: ZoneInfo, link: _ReplayLink) -> None:
+    With `quiet` it only records (for `--summary` and `--json`).
+    """
+
+    def __init__(self, out: TextIO, hub: Hub, link: _ReplayLink, *, quiet: bool = False) -> None:
         self.out = out
-        self.tz = tz
+        self.hub = hub
+        self.tz = ZoneInfo(hub.config.home.location.timezone)
         self.link = link
+        self.quiet = quiet
         self.report = ReplayReport()
 
     def stamp(self, when: datetime) -> str:
@@ -193,13 +237,25 @@ class _Printer:
     def on_command(self, event: Event[CommandSent]) -> None:
         # hub.command sent its MQTT messages just before announcing the command: they are this.
         self.link.unclaimed.clear()
-        values = event.data["values"]
+        values = dict(event.data["values"])
+        device = event.device or ""
+        bound = self.hub.devices.get(device)
         self.report.commands += 1
+        self.report.actions.append(Action(time=event.time, device=device, values=values,
+                                          kind=bound.kind if bound is not None else ""))
         if "say" in values:
-            line = f"say       {event.device}: {values['say']}"
+            line = f"say       {device}: {values['say']}"
         else:
-            line = f"command   {event.device} {json.dumps(values, ensure_ascii=False, separators=(',', ':'))}"
+            line = f"command   {device} {json.dumps(values, ensure_ascii=False, separators=(',', ':'))}"
         self.write(event.time, line)
+
+    def on_house(self, event: Event[HouseChanged]) -> None:
+        """A presence or mode change: `PRESENCE  away (was home): <cause>`."""
+        self.flush_messages()
+        for name, (old, new) in event.data["changes"].items():
+            self.report.house.append(HouseChange(time=event.time, name=name, old=old, new=new,
+                                                 cause=event.context.explain()))
+            self.write(event.time, f"{name.upper():<9} {new} (was {old}): {_cause(event.context)}")
 
     def flush_messages(self) -> None:
         for when, topic, payload in self.link.unclaimed:
@@ -218,7 +274,14 @@ class _Printer:
         self.write(record.time, line)
 
     def write(self, when: datetime, line: str) -> None:
-        print(f"{self.stamp(when)}  {line}", file=self.out)
+        if not self.quiet:
+            print(f"{self.stamp(when)}  {line}", file=self.out)
+
+
+def _cause(ctx: Context) -> str:
+    """Who changed it and the original cause: 'scenario:x <- device:front_door: replayed ...'."""
+    chain = ctx.chain()
+    return chain[0].link if len(chain) == 1 else f"{chain[0].origin} <- {chain[-1].link}"
 
 
 class _PrintingSink(RecordingAlertSink):
@@ -242,18 +305,17 @@ class _PrintingSink(RecordingAlertSink):
         return found
 
 
-def apply_row(hub: Hub, row: LogRow) -> None:
-    """Feed one recorded fact to the hub as its device would have caused it."""
-    ctx = Context(origin=f"device:{row.device}", description=f"replayed from line {row.line}")
-    if row.attribute == "available":
-        hub.set_available(row.device, bool(row.value), ctx, reason="replayed")
-    elif row.attribute == "event":
-        data = dict(row.value) if isinstance(row.value, Mapping) else {"event": str(row.value)}
-        hub.state.get(row.device).last_seen = hub.clock.now()
-        hub.bus.publish(DEVICE_EVENT.event(time=hub.clock.now(), context=ctx,
-                              device=row.device, data=data))
-    else:
-        hub.apply(row.device, {row.attribute: row.value}, ctx)
+def apply_feed(hub: Hub, feed: Feed) -> None:
+    """Give the hub what the rows of `feed` say their device sent, on the live hub's path."""
+    lines = ", ".join(str(n) for n in feed.lines)
+    ctx = Context(origin=f"device:{feed.device}",
+                  description=f"replayed from line{'s' if len(feed.lines) > 1 else ''} {lines}")
+    if feed.available is not None:
+        hub.set_available(feed.device, feed.available, ctx, reason="replayed")
+    if feed.readings:
+        hub.receive(feed.device, feed.readings, ctx)
+    if feed.attributes:
+        hub.apply(feed.device, feed.attributes, ctx)
 
 
 class ReplayParts(Protocol):
@@ -275,36 +337,52 @@ class ReplayParts(Protocol):
 
 
 async def replay_rows(parts: ReplayParts, rows: Sequence[LogRow], out: TextIO, *,
-                      speed: float | None = None, tail: timedelta = DEFAULT_TAIL) -> ReplayReport:
-    """Play `rows` through the engine `parts` builds; print what it does.
+                      speed: float | None = None, tail: timedelta = DEFAULT_TAIL,
+                      quiet: bool = False, source: str = "log") -> ReplayReport:
+    """Play `rows` through the engine `parts` builds; print what it does (unless `quiet`).
 
     `speed` None runs in virtual time (as fast as the machine can); a number plays the log that
     many times faster than it was recorded (`1` is real time), for watching it on a dashboard.
+    Raises ConfigError, before anything is replayed, when a row is one the live hub would not
+    take (`source` names the log in the problems).
     """
-    cfg, scenarios = parts.config, parts.scenarios
-    tz = ZoneInfo(cfg.home.location.timezone)
+    tz = ZoneInfo(parts.config.home.location.timezone)
     # Start just before the first event; an empty log still runs (and shows nothing happens).
     start = (rows[0].time if rows else datetime(2026, 1, 5, tzinfo=tz)) - timedelta(seconds=1)
     clock: VirtualClock | _LateStart = VirtualClock(start) if speed is None else _LateStart(speed, start)
     link = _ReplayLink(clock)
     hub = parts.hub(clock, link)
-    printer = _Printer(out, tz, link)
+    feeds, problems = plan_feeds(hub, rows, source)
+    if problems:
+        raise ConfigError(problems)
+    printer = _Printer(out, hub, link, quiet=quiet)
+    printer.report.start = start + timedelta(seconds=1)
     hub.bus.subscribe(printer.on_command, COMMAND_SENT)
+    hub.bus.subscribe(printer.on_house, HOUSE_CHANGED)
+    if not quiet:
+        print(f"replaying {len(rows)} events with {len(parts.scenarios.scenarios)} scenarios "
+              f"({'virtual time' if speed is None else f'{speed:g}x real time'})", file=out)
+    end = (rows[-1].time if rows else start) + tail
+    await _play(parts, hub, clock, feeds, printer, end)
+    printer.report.events = len(rows)
+    printer.report.end = end
+    return printer.report
+
+
+async def _play(parts: ReplayParts, hub: Hub, clock: VirtualClock | _LateStart, feeds: Sequence[Feed],
+                printer: _Printer, end: datetime) -> None:
+    """Run the engine and feed it, at the clock's pace, until `end`."""
     db = await Database.connect(":memory:")
     engine = parts.engine(hub, db, _PrintingSink(hub, printer))
-    print(f"replaying {len(rows)} events with {len(scenarios.scenarios)} scenarios "
-          f"({'virtual time' if speed is None else f'{speed:g}x real time'})", file=out)
     task = asyncio.create_task(engine.run(), name="replay-engine")
     try:
         await _started(engine, task)
         if isinstance(clock, _LateStart):
             clock.start()  # only now: loading and restoring must not eat into the first minutes
-        for row in rows:
-            await _until(clock, row.time)
-            apply_row(hub, row)
-            printer.report.events += 1
+        for feed in feeds:
+            await _until(clock, feed.time)
+            apply_feed(hub, feed)
             printer.flush_messages()
-        end = (rows[-1].time if rows else start) + tail
         await _until(clock, end)
         printer.flush_messages()
         await engine.flush()
@@ -313,7 +391,6 @@ async def replay_rows(parts: ReplayParts, rows: Sequence[LogRow], out: TextIO, *
         with contextlib.suppress(asyncio.CancelledError):
             await task
         await db.close()
-    return printer.report
 
 
 async def _started(engine: Engine, task: asyncio.Task[None]) -> None:
@@ -363,6 +440,13 @@ def summary(report: ReplayReport) -> str:
     return (f"summary: {report.events} events; {len(raised)} alert(s) would have been raised "
             f"({by_severity}), {len(resolved)} resolved; {report.commands} command(s), "
             f"{report.messages} other MQTT message(s).")
+
+
+def periods_of(report: ReplayReport, tz: ZoneInfo, night: tuple[time, time] = NIGHT) -> list[Period]:
+    """The replay's days and nights with their pages, lights, reminders and house changes."""
+    first = report.start or datetime(2026, 1, 5, tzinfo=tz)
+    return summarise(first, report.end or first, tz, pages=report.pages, actions=report.actions,
+                     house=report.house, night=night)
 
 
 # -- export ---------------------------------------------------------------------------------------

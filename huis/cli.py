@@ -28,7 +28,8 @@ from controller.engine.scenario_files import is_config, scenario_files
 from controller.engine.schema import schema_text
 from controller.engine.traces import load_traces, render_traces
 from controller.errors import ConfigError, HuisError, Problem
-from controller.replay import export, read_log, replay_rows, summary
+from controller.replay import check_log, export, periods_of, replay_rows, summary
+from controller.replay_summary import NIGHT, parse_night, render, to_json
 from controller.routine import default_routine, load_routine, render_routine
 from controller.store import Database
 from controller.yamlfile import load_file
@@ -112,27 +113,80 @@ def reload(pid_file: str | Path, err: TextIO | None = None) -> int:
 
 
 def replay(config_path: str | Path, scenario_paths: Sequence[str | Path] | None, csv_path: str | Path,
-           speed: float | None = None, out: TextIO | None = None) -> int:
+           speed: float | None = None, out: TextIO | None = None, *, per_period: bool = False,
+           json_path: str | Path | None = None, night: str | None = None) -> int:
     """`huis replay`: 0 when the log was replayed; 2 with every problem in the files.
 
     `scenario_paths` empty or None means the scenario folders named by the configuration.
+    `per_period` prints the per day and night summary instead of every line; `json_path`
+    writes it as JSON too ('-': to `out`, instead of any text); `night` is '22:00-07:00'.
     """
     stream = out if out is not None else sys.stdout
-    if speed is not None and not speed > 0:
-        print(f"huis replay: --speed must be a positive number, not {speed:g}", file=sys.stderr)
+    problem = _replay_options(speed, night)
+    if problem:
+        print(f"huis replay: {problem}", file=sys.stderr)
         return EXIT_CONFIG
+    window = parse_night(night) if night else NIGHT
+    to_stdout = json_path is not None and str(json_path) == "-"
     try:
         cfg = load_home(config_path)
         parts = Parts.load(cfg, list(scenario_paths) if scenario_paths else None)
-        rows = read_log(csv_path, cfg)
-        report = asyncio.run(replay_rows(parts, rows, stream, speed=speed))
+        rows = check_log(parts, csv_path)
+        report = asyncio.run(replay_rows(parts, rows, stream, speed=speed, source=str(csv_path),
+                                         quiet=per_period or to_stdout))
     except ConfigError as exc:
         for p in exc.problems:
             print(p, file=sys.stderr)
         print(f"{len(exc.problems)} problem(s) found.", file=sys.stderr)
         return EXIT_CONFIG
+    tz = ZoneInfo(cfg.home.location.timezone)
+    periods = periods_of(report, tz, window)
+    if json_path is not None:
+        doc = json.dumps(to_json(periods, window, log=str(csv_path), events=report.events, tz=tz),
+                         ensure_ascii=False, indent=2) + "\n"
+        if to_stdout:
+            stream.write(doc)
+            return 0
+        if not _write(json_path, doc):
+            return 1
+    if per_period:
+        stream.write(render(periods, tz, window))
     print(summary(report), file=stream)
     return 0
+
+
+def _write(path: str | Path, text: str) -> bool:
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        print(f"huis replay: cannot write {path}: {exc}", file=sys.stderr)
+        return False
+    return True
+
+
+def _replay_options(speed: float | None, night: str | None) -> str | None:
+    """What is wrong with `huis replay`'s options, if anything."""
+    if speed is not None and not speed > 0:
+        return f"--speed must be a positive number, not {speed:g}"
+    if night:
+        try:
+            parse_night(night)
+        except ValueError as exc:
+            return f"--night: {exc}"
+    return None
+
+
+def _replay_paths(args: argparse.Namespace) -> str | None:
+    """Sort `huis replay`'s paths: options come in any order, so `--scenarios DIR LOG` leaves the
+    log among the scenario paths; then it is the last of them. Returns a problem, if any."""
+    if args.log is None:
+        if not args.scenarios:
+            return "which event log? (huis replay LOG [--scenarios DIR ...])"
+        args.log = args.scenarios.pop()
+    log = Path(args.log)
+    if log.is_dir() or log.suffix in (".yaml", ".yml"):
+        return f"{args.log} is a scenario folder or file, not an event log (CSV); name the log too"
+    return None
 
 
 # -- the subcommands ------------------------------------------------------------------------------
@@ -188,7 +242,12 @@ def cmd_reload(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     """Play a recorded event log through the scenarios, capturing what would have happened."""
-    return replay(args.config, args.scenarios, args.log, args.speed)
+    problem = _replay_paths(args)
+    if problem:
+        print(f"huis replay: {problem}", file=sys.stderr)
+        return EXIT_CONFIG
+    return replay(args.config, args.scenarios, args.log, args.speed, per_period=args.summary,
+                  json_path=args.json, night=args.night)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -401,10 +460,17 @@ def _scenario_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
 
 def _history_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("replay", help="play a recorded event log through the scenarios (dry run)")
-    p.add_argument("log", help="CSV: timestamp,device,attribute,value")
+    # The log is optional here only because `--scenarios A B LOG` takes it too (_replay_paths).
+    p.add_argument("log", nargs="?", default=None, help="CSV: timestamp,device,attribute,value")
     p.add_argument("--config", default=DEFAULT_CONFIG)
     p.add_argument("--scenarios", nargs="*", default=None, help="scenario files or folders (default: the config's)")
     p.add_argument("--speed", type=float, default=None, help="play at N x real time instead of instantly")
+    p.add_argument("--summary", action="store_true",
+                   help="print pages, lights and reminders per day and night instead of every line")
+    p.add_argument("--json", default=None, metavar="FILE",
+                   help="write the per day and night summary as JSON to FILE ('-': stdout only)")
+    p.add_argument("--night", default=None, metavar="HH:MM-HH:MM",
+                   help="the night for --summary and --json (default 22:00-07:00)")
     p.set_defaults(func=cmd_replay)
 
     p = sub.add_parser("export", help="write the hub's history as an event log for `huis replay`")
