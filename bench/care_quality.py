@@ -331,7 +331,10 @@ labelled incidents.
 
 def body(scores: Sequence[Score | str], daily: Sequence[Score | str], stamp: str) -> str:
     return f"""Run {stamp}; {machine()}. Scenarios: the shipped `scenarios/` as configured in
-config/home.yaml; every dataset is one continuous replay per home or resident, as a hub lives.
+config/home.yaml; every dataset is one continuous replay per home or resident, as a hub lives:
+the replay records its history and learns the resident's routine from the days it has already
+replayed, at the routine's nightly time (03:30), used once `routine.learn_days` (7) days are known.
+The last column counts from that moment: the days on the learned routine and their false pages.
 
 {tables(scores)}
 
@@ -385,7 +388,8 @@ night exit is injected into the real recording: an hour or so after he went to b
 empties, he walks through bedroom and hall, opens the front door and is out 20-60 min.
 Neither home has a wander tag, back door or dispenser, so `wander` and `medication` are not
 exercised on real days. Both homes go to bed late (A around 02:00, B around 01:00) and sleep
-until 09:00-12:00: the fixed 10:00 `not_up` check pages on most of A's mornings.
+until 09:00-12:00: the fixed 10:00 `not_up` check pages on most of A's mornings until her
+routine is learned (her own "not up by" is then 11:38-12:00).
 
 **Simulated lives** (bench/lives.py, seed 8): each resident has their own wake and bed times,
 restlessness and habits, and lives ordinary days that must not page: evening outings coming home
