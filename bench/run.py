@@ -1,12 +1,12 @@
 """`make bench`: every benchmark in turn; each rewrites its own section of docs/performance.md
-(speed) or docs/care-quality.md (pages and incidents)."""
+(speed), docs/care-quality.md (pages and incidents) or docs/reliability.md (hostile input)."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
-BENCHMARKS = ("bench.engine_bench", "bench.alerts_bench", "bench.care_quality")
+BENCHMARKS = ("bench.engine_bench", "bench.alerts_bench", "bench.care_quality", "bench.fuzz_inputs")
 
 
 def main() -> int:

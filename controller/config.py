@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from controller.device_kind import DeviceKind
+from controller.device_kind import DeviceKind, DeviceSpec
 from controller.durations import parse_duration
 from controller.errors import ConfigError, Problem
 from controller.mqtt import LinkSettings
@@ -398,12 +398,101 @@ def _device_problems(doc: Located, path: tuple[str, str], dev: Mapping[str, obje
     if isinstance(room, str) and room not in rooms:
         problems.append(doc.problem((*path, "room"), f"unknown room '{room}'",
                                     suggest(room, rooms) or f"rooms: {', '.join(rooms)}"))
+    if isinstance(kind, str) and kind in kinds and isinstance(dev.get("options"), dict):
+        problems.extend(_option_problems(doc, path, dev, kinds[kind]))
+    return problems
+
+
+def _option_problems(doc: Located, path: tuple[str, str], dev: Mapping[str, object],
+                     adapter: DeviceKind) -> list[Problem]:
+    """Options the hub reads at start-up (`offline_after`) or hands to the adapter, which
+    refuses bad ones (ValueError) when the hub builds its routes: found here, not at run time."""
+    options = dev.get("options")
+    assert isinstance(options, dict)  # checked by the caller
+    problems: list[Problem] = []
+    if "offline_after" in options:
+        try:
+            parse_duration(options["offline_after"])
+        except ValueError as exc:
+            problems.append(doc.problem((*path, "options", "offline_after"), str(exc)))
+    model = dev.get("model")
+    spec = DeviceSpec(id=path[1], topic=f"zigbee2mqtt/{path[1]}",
+                      model=model if isinstance(model, str) else None, options=dict(options))
+    try:
+        adapter.subscriptions(spec)
+    except ValueError as exc:
+        problems.append(doc.problem((*path, "options"), str(exc).removeprefix(f"{path[1]}: ")))
     return problems
 
 
 def load_home(path: str | Path, kinds: Mapping[str, DeviceKind]) -> HomeConfig:
-    """Load and validate a home configuration file whose devices are of `kinds`."""
+    """Load and validate a home configuration file whose devices are of `kinds`.
+
+    The files it names are not looked at (the simulators need none of them): `read_home` and
+    `huis check` do that, and `huis run` checks before it starts.
+    """
     return parse_home(load_file(path), kinds)
+
+
+# -- the files a configuration names (issue 14: `huis check` finds what `huis run` would hit) -----
+
+
+def read_home(path: str | Path, kinds: Mapping[str, DeviceKind]) -> tuple[HomeConfig, list[Problem]]:
+    """A valid configuration and the problems with the files it names (missing, folders...).
+
+    Raises ConfigError when the configuration itself is invalid.
+    """
+    doc = load_file(path)
+    cfg = parse_home(doc, kinds)
+    return cfg, referenced_file_problems(doc, cfg)
+
+
+def referenced_file_problems(doc: Located, cfg: HomeConfig) -> list[Problem]:
+    """Every file or folder `cfg` names that is missing or of the wrong kind, located in `doc`."""
+    problems: list[Problem] = []
+    wanted: list[tuple[tuple[str | int, ...], str | None]] = []
+    if cfg.mqtt is not None:
+        wanted.append((("mqtt", "password_file"), cfg.mqtt.password_file))
+        tls = cfg.mqtt.tls
+        if tls is not None:
+            wanted.extend((("mqtt", "tls", k), getattr(tls, k))
+                           for k in ("ca_file", "cert_file", "key_file"))
+    if cfg.alerts is None:
+        problems.append(doc.problem(("alerts",), "the hub needs an alerts file (who is called, how, "
+                                    "when): name one", "e.g. 'alerts: alerts.yaml'"))
+    wanted.append((("alerts",), cfg.alerts))
+    for key, name in wanted:
+        if name is not None:
+            problems.extend(_file_problem(doc, cfg, key, name))
+    if resolve(cfg, cfg.storage.path).is_dir():
+        problems.append(doc.problem(("storage", "path"), f"{cfg.storage.path!r} is a folder; "
+                                    "name the database file", "e.g. 'var/huis.db'"))
+    for i, folder in enumerate(cfg.scenarios):
+        problems.extend(_scenario_path_problems(doc, cfg, ("scenarios", i), folder))
+    return problems
+
+
+def _file_problem(doc: Located, cfg: HomeConfig, key: tuple[str | int, ...], name: str) -> list[Problem]:
+    p = resolve(cfg, name)
+    if p.is_dir():
+        return [doc.problem(key, f"{name!r} is a folder where a file belongs ({p})")]
+    if not p.is_file():
+        return [doc.problem(key, f"{name!r} does not exist ({p})")]
+    return []
+
+
+def _scenario_path_problems(doc: Located, cfg: HomeConfig, key: tuple[str | int, ...],
+                            name: str) -> list[Problem]:
+    """A scenario folder or file must exist, and every `*.yaml` in a folder must be a file."""
+    p = resolve(cfg, name)
+    if not p.exists():
+        return [doc.problem(key, f"scenario folder {name!r} does not exist ({p})",
+                            suggest(p.name, [c.name for c in p.parent.glob("*")] if p.parent.is_dir() else []))]
+    if not p.is_dir():
+        return [] if p.is_file() else [doc.problem(key, f"{name!r} is neither a folder nor a file")]
+    return [doc.problem(key, f"{entry.name!r} in {name!r} is a folder where a scenario file belongs")
+            for entry in sorted(p.iterdir())
+            if entry.suffix in (".yaml", ".yml") and not entry.name.startswith("_") and not entry.is_file()]
 
 
 
@@ -438,6 +527,8 @@ def link_settings(cfg: HomeConfig, mqtt: Mqtt) -> LinkSettings:
         if t.insecure:
             tls.check_hostname = False
             tls.verify_mode = ssl.CERT_NONE
+    password = (resolve(cfg, mqtt.password_file).read_text(encoding="utf-8").strip()
+                if mqtt.password_file else mqtt.password())
     return LinkSettings(host=mqtt.host, port=mqtt.port, username=mqtt.username,
-                        password=mqtt.password(), client_id=mqtt.client_id,
+                        password=password, client_id=mqtt.client_id,
                         keepalive=mqtt.keepalive, tls=tls)

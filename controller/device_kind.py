@@ -37,6 +37,18 @@ class DeviceEvent(Reading):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Dropped(Reading):
+    """One attribute of a message that could not be decoded and was left out; the rest stands.
+
+    A stale battery value must not cost the SOS press it came with: the hub reports this as a
+    payload problem and handles the message's other readings.
+    """
+
+    attribute: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Command:
     """Something to make a device do, as named values in the devices' shared command vocabulary.
 

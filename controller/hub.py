@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from controller.bus import EventBus
 from controller.clock import Clock
 from controller.config import HomeConfig, device_topic
-from controller.device_kind import Availability, Command, DeviceEvent, DeviceKind, DeviceSpec, Reading
+from controller.device_kind import Availability, Command, DeviceEvent, DeviceKind, DeviceSpec, Dropped, Reading
 from controller.errors import PayloadError
 from controller.events import (
     AVAILABILITY,
@@ -36,6 +36,61 @@ Service = Callable[[], Coroutine[object, object, None]]
 
 # How long after a command a device's state report counts as its answer (cause chains).
 COMMAND_ECHO = timedelta(seconds=5)
+# The largest payload decoded. Zigbee2MQTT's biggest state messages are a few kilobytes; a
+# megabyte on a device topic is a fault or an attack, and is refused by its size alone.
+MAX_PAYLOAD = 64 * 1024
+# A payload problem's reason as logged, recorded in history and kept as `last_error`.
+MAX_REASON = 300
+# Per device, the first few payload problems a minute are logged and recorded one by one; the
+# rest are counted and summed up when the minute is over.
+WARNINGS_PER_WINDOW = 5
+WARNING_WINDOW = timedelta(minutes=1)
+
+
+def clip(text: str, limit: int = MAX_REASON) -> str:
+    """`text` cut to `limit` characters, saying how long it was."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
+
+
+@dataclass(slots=True)
+class _Quota:
+    start: datetime
+    shown: int = 0
+    held: int = 0
+
+
+class PayloadWarnings:
+    """Rate-limits payload problems per device: the first few per window are reported, the rest
+    counted, so a device sending garbage 2,000 times a second fills neither log nor history."""
+
+    def __init__(self, per_window: int = WARNINGS_PER_WINDOW, window: timedelta = WARNING_WINDOW) -> None:
+        self.per_window = per_window
+        self.window = window
+        self._quota: dict[str, _Quota] = {}  # only configured devices: bounded
+
+    def admit(self, device: str, now: datetime) -> tuple[bool, int]:
+        """Whether to report this problem now, and how many were held back in a window of
+        `device`'s that has just ended (to be summed up first)."""
+        quota, ended = self._quota.get(device), 0
+        if quota is not None and now - quota.start >= self.window:
+            ended, quota = quota.held, None
+        if quota is None:
+            quota = self._quota[device] = _Quota(start=now)
+        if quota.shown < self.per_window:
+            quota.shown += 1
+            return True, ended
+        quota.held += 1
+        return False, ended
+
+    def expired(self, now: datetime) -> list[tuple[str, int]]:
+        """Devices whose window is over with problems held back, and how many; forgets them."""
+        out: list[tuple[str, int]] = []
+        for device, quota in list(self._quota.items()):
+            if now - quota.start >= self.window:
+                del self._quota[device]
+                if quota.held:
+                    out.append((device, quota.held))
+        return out
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -69,6 +124,7 @@ class Hub:
         self._prefix: dict[str, str] = {}  # 'a/b' routes 'a/b/<anything>' (filters ending in '/+')
         self.messages = 0
         self.payload_errors = 0
+        self.warnings = PayloadWarnings()
         self._commands: dict[str, tuple[Context, datetime]] = {}
         for dev_id, dev in config.devices.items():
             adapter = kinds[dev.kind]
@@ -105,17 +161,25 @@ class Hub:
         dev_id = self.route(topic)
         if dev_id is None:
             return
+        if len(payload) > MAX_PAYLOAD:
+            self._payload_error(dev_id, topic, f"payload of {len(payload):,} bytes is over the "
+                                f"{MAX_PAYLOAD:,}-byte limit; not decoded")
+            return
         bound = self.devices[dev_id]
         now = self.clock.now()
         try:
             readings = bound.adapter.decode(bound.spec, topic, payload)
         except PayloadError as exc:
-            self._payload_error(dev_id, topic, payload, str(exc))
+            self._payload_error(dev_id, topic, str(exc))
             return
         except Exception as exc:  # an adapter bug must not take the hub down
-            log.exception("adapter %s failed on %s", bound.kind, topic)
-            self._payload_error(dev_id, topic, payload, f"adapter error: {exc!r}")
+            self._payload_error(dev_id, topic, f"adapter {bound.kind} failed: {exc!r}", exc)
             return
+        self._handle(dev_id, topic, readings, now)
+
+    def _handle(self, dev_id: str, topic: str, readings: list[Reading], now: datetime) -> None:
+        """Apply decoded readings: state, events, availability; dropped attributes reported last."""
+        bound = self.devices[dev_id]
         ctx = Context(origin=f"device:{dev_id}", description=f"message on {topic}",
                       parent=self._commanded(dev_id, now))
         self.receive(dev_id, readings, ctx)
@@ -126,7 +190,10 @@ class Hub:
         now = self.clock.now()
         refreshes = bound.adapter.refreshes
         plain: list[Reading] = []
+        dropped = [r for r in readings if isinstance(r, Dropped)]
         for reading in readings:
+            if isinstance(reading, Dropped):
+                continue
             if isinstance(reading, Availability):
                 self.state.get(dev_id).reports_availability = True
                 self.set_available(dev_id, reading.online, ctx, reason="reported by the device")
@@ -141,6 +208,8 @@ class Hub:
                 plain.append(reading)
         if refreshes and plain:
             self._refresh(dev_id, plain, ctx, seen=True)
+        for problem in dropped:
+            self._payload_error(dev_id, topic, f"'{problem.attribute}' dropped: {problem.reason}")
 
     def _refresh(self, dev_id: str, readings: list[Reading], ctx: Context, *, seen: bool) -> None:
         bound = self.devices[dev_id]
@@ -148,8 +217,8 @@ class Hub:
             derived = bound.adapter.refresh(bound.spec, self.state.get(dev_id).attributes,
                                             readings, self.clock.now())
         except Exception as exc:  # an adapter bug must not stop the health loop
-            log.exception("adapter %s failed to refresh %s", bound.kind, dev_id)
-            self._payload_error(dev_id, bound.spec.topic, b"", f"adapter error: {exc!r}")
+            self._payload_error(dev_id, bound.spec.topic, f"adapter {bound.kind} failed to refresh: {exc!r}",
+                                exc)
             return
         self.apply(dev_id, derived, ctx, seen=seen)
 
@@ -178,12 +247,26 @@ class Hub:
         self.bus.publish(AVAILABILITY.event(time=self.clock.now(), context=ctx, device=dev_id,
                                data={"online": online, "reason": reason}))
 
-    def _payload_error(self, dev_id: str, topic: str, payload: bytes, reason: str) -> None:
+    def _payload_error(self, dev_id: str, topic: str, reason: str, exc: BaseException | None = None) -> None:
+        """Count a payload problem; log and record it unless the device is over its quota."""
         self.payload_errors += 1
         st = self.state.get(dev_id)
         st.payload_errors += 1
+        reason, topic = clip(reason), clip(topic, 200)
         st.last_error = reason
-        log.warning("bad payload from %s on %s: %s", dev_id, topic, reason)
+        report, held = self.warnings.admit(dev_id, self.clock.now())
+        if held:
+            self._held_back(dev_id, held)
+        if report:
+            log.warning("bad payload from %s on %s: %s", dev_id, topic, reason, exc_info=exc)
+            self._publish_problem(dev_id, topic, reason)
+
+    def _held_back(self, dev_id: str, count: int) -> None:
+        reason = f"... and {count:,} more from {dev_id} in the last minute"
+        log.warning("bad payloads: %s", reason)
+        self._publish_problem(dev_id, self.devices[dev_id].spec.topic, reason)
+
+    def _publish_problem(self, dev_id: str, topic: str, reason: str) -> None:
         self.bus.publish(PAYLOAD_ERROR.event(time=self.clock.now(),
                                context=Context(origin=f"device:{dev_id}", description=topic),
                                device=dev_id, data={"topic": topic, "reason": reason}))
@@ -253,6 +336,8 @@ class Hub:
     def check_health(self) -> None:
         """Mark devices silent for longer than their allowance as offline; refresh derived state."""
         now = self.clock.now()
+        for dev_id, count in self.warnings.expired(now):
+            self._held_back(dev_id, count)
         for dev_id, bound in self.devices.items():
             st = self.state.get(dev_id)
             if bound.adapter.refreshes:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,54 +53,172 @@ def dotted(path: Iterable[str | int]) -> str:
     return out
 
 
-def _construct(node: yaml.Node, path: Path_, lines: dict[Path_, int], file: str) -> object:
-    lines[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
+# Limits that keep a hostile or broken file from hanging or exhausting the loader. A real home
+# and its scenarios are a few thousand values; an alias bomb ("billion laughs") is billions.
+MAX_FILE_BYTES = 1024 * 1024
+MAX_DEPTH = 64
+MAX_NODES = 200_000
+MAX_ALIASES = 1_000
+# SQLite stores integers in 64 bits; a larger number in a config is a typo.
+MAX_INT = 2**63 - 1
+
+
+def _fail(file: str, line: int | None, path: Path_, message: str) -> ConfigError:
+    return ConfigError([Problem(file=file, line=line, path=dotted(path), message=message)])
+
+
+class _Builder:
+    """Turns a composed YAML node graph into plain data, stamping each path with its line.
+
+    yaml.compose resolves aliases to shared nodes, so a cycle (`x: &x [*x]`) or an alias bomb
+    is a small graph that expands without end; the builder counts and refuses instead.
+    """
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.lines: dict[Path_, int] = {}
+        self._loader = yaml.SafeLoader("")
+        self._done: set[int] = set()  # nodes built once: meeting one again is an alias
+        self._open: set[int] = set()  # nodes being built: meeting one again is a cycle
+        self._nodes = 0
+        self._aliases = 0
+
+    def build(self, node: yaml.Node, path: Path_) -> object:
+        line = node.start_mark.line + 1
+        self.lines[path] = line
+        self._count(node, path, line)
+        if isinstance(node, yaml.ScalarNode):
+            return self._scalar(node, path, line)
+        self._open.add(id(node))
+        try:
+            if isinstance(node, yaml.MappingNode):
+                return self._mapping(node, path)
+            return [self.build(v, (*path, i)) for i, v in enumerate(node.value)]
+        finally:
+            self._open.discard(id(node))
+            self._done.add(id(node))
+
+    def _count(self, node: yaml.Node, path: Path_, line: int) -> None:
+        if id(node) in self._open:
+            raise _fail(self.file, line, path, "recursive alias: this value contains itself")
+        if id(node) in self._done and not isinstance(node, yaml.ScalarNode):
+            self._aliases += 1
+        self._nodes += 1
+        if self._aliases > MAX_ALIASES:
+            raise _fail(self.file, line, path, f"too many aliases (more than {MAX_ALIASES:,} uses)")
+        if self._nodes > MAX_NODES:
+            raise _fail(self.file, line, path,
+                        f"too many aliases or values (the file expands to more than {MAX_NODES:,})")
+        if len(path) > MAX_DEPTH:
+            raise _fail(self.file, line, path[:3], f"nested more than {MAX_DEPTH} levels deep")
+
+    def _mapping(self, node: yaml.MappingNode, path: Path_) -> dict[object, object]:
         out: dict[object, object] = {}
         for key_node, value_node in node.value:
+            line = key_node.start_mark.line + 1
             if key_node.tag == "tag:yaml.org,2002:merge":
-                raise ConfigError([Problem(file=file, line=key_node.start_mark.line + 1,
-                                           path=dotted(path), message="'<<' merge keys are not supported")])
-            key = _LOADER.construct_object(key_node, deep=True)
-            if key in out:
-                raise ConfigError([Problem(file=file, line=key_node.start_mark.line + 1,
-                                           path=dotted((*path, str(key))),
-                                           message="key appears twice")])
+                raise _fail(self.file, line, path, "'<<' merge keys are not supported")
+            if not isinstance(key_node, yaml.ScalarNode):
+                shape = "mapping" if isinstance(key_node, yaml.MappingNode) else "list"
+                raise _fail(self.file, line, path, f"a key must be a plain name, not a {shape}")
+            key = self._scalar(key_node, path, line)
             sub = (*path, str(key))
-            out[key] = _construct(value_node, sub, lines, file)
-            lines[sub] = key_node.start_mark.line + 1
+            if key in out:
+                raise _fail(self.file, line, sub, "key appears twice")
+            out[key] = self.build(value_node, sub)
+            self.lines[sub] = line
         return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_construct(v, (*path, i), lines, file) for i, v in enumerate(node.value)]
-    return _LOADER.construct_object(node, deep=True)
+
+    def _scalar(self, node: yaml.ScalarNode, path: Path_, line: int) -> object:
+        try:
+            value = self._loader.construct_object(node, deep=True)
+        except (yaml.YAMLError, ValueError, OverflowError, TypeError) as exc:
+            # An unknown tag (`!foo`), an impossible date (2026-13-45), bad base64 in `!!binary`.
+            reason = getattr(exc, "problem", None) or str(exc)
+            raise _fail(self.file, line, path, f"{_clip(node.value)!r} cannot be read: {reason}") from exc
+        if isinstance(value, float) and not math.isfinite(value):
+            raise _fail(self.file, line, path, f"{node.value!r} is not a finite number")
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
+            raise _fail(self.file, line, path, f"{_clip(node.value)!r} is too large a number")
+        return value
 
 
-_LOADER = yaml.SafeLoader("")
+def _clip(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}..."
+
+
+def _line_at(text: str, index: int) -> int:
+    return text.count("\n", 0, max(index, 0)) + 1
+
+
+def _too_deep(text: str) -> int | None:
+    """The line where brackets first nest deeper than MAX_DEPTH (quotes ignored: a hint only)."""
+    depth = 0
+    for i, ch in enumerate(text):
+        depth += (ch in "[{") - (ch in "]}")
+        if depth > MAX_DEPTH:
+            return _line_at(text, i)
+    return None
 
 
 def load_text(text: str, file: str) -> Located:
-    """Parse YAML text; a syntax error becomes a ConfigError naming the line."""
+    """Parse YAML text; a syntax error, a cycle or an alias bomb becomes a ConfigError naming the line."""
+    # PyYAML composes recursively: refuse deep brackets before they become a RecursionError.
+    deep = _too_deep(text) if text.count("[") + text.count("{") > MAX_DEPTH else None
+    if deep is not None:
+        raise _fail(file, deep, (), f"nested more than {MAX_DEPTH} levels deep")
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         line = mark.line + 1 if mark is not None else None
-        raise ConfigError([Problem(file=file, line=line, path="",
-                                   message=f"YAML syntax error: {exc.problem}")]) from exc
-    lines: dict[Path_, int] = {}
-    data = {} if node is None else _construct(node, (), lines, file)
-    return Located(file=file, data=data, lines=lines)
+        raise _fail(file, line, (), f"YAML syntax error: {exc.problem}") from exc
+    except yaml.reader.ReaderError as exc:
+        # Control characters such as NUL, which YAML does not allow in a file.
+        raise _fail(file, _line_at(text, exc.position), (),
+                    f"character #x{exc.character:04x} is not allowed in a YAML file") from exc
+    except yaml.YAMLError as exc:
+        raise _fail(file, None, (), f"YAML error: {exc}") from exc
+    except RecursionError as exc:
+        raise _fail(file, _too_deep(text), (), f"nested more than {MAX_DEPTH} levels deep") from exc
+    builder = _Builder(file)
+    if node is None:
+        builder.lines[()] = 1  # an empty file: what is missing is missing from line 1
+    data = {} if node is None else builder.build(node, ())
+    return Located(file=file, data=data, lines=builder.lines)
 
 
 def load_file(path: str | Path) -> Located:
-    """Read and parse a YAML file."""
+    """Read and parse a YAML file; anything that is not a readable UTF-8 text file is a ConfigError."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError([Problem(file=str(p), line=None, path="",
-                                   message=f"cannot read file: {exc.strerror}")]) from exc
+    text = read_text(p)
     return load_text(text, str(p))
+
+
+def read_text(p: Path, limit: int = MAX_FILE_BYTES) -> str:
+    """The UTF-8 text of a configuration file, or a ConfigError saying why it has none."""
+    if p.is_dir():
+        raise _fail(str(p), None, (), "is a folder where a YAML file belongs")
+    try:
+        with p.open("rb") as f:
+            raw = f.read(limit + 1)
+    except OSError as exc:
+        raise _fail(str(p), None, (), f"cannot read file: {exc.strerror}") from exc
+    if len(raw) > limit:
+        raise _fail(str(p), None, (), f"file is larger than {limit:,} bytes; a configuration "
+                    "file is a few kilobytes")
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise _fail(str(p), 1, (), "saved as UTF-16 text: save the file as UTF-8")
+    nul = raw.find(b"\0")
+    if nul >= 0:
+        raise _fail(str(p), raw.count(b"\n", 0, nul) + 1, (),
+                    "binary file: contains a NUL byte (not a YAML text file)")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise _fail(str(p), raw.count(b"\n", 0, exc.start) + 1, (),
+                    f"not UTF-8 text: byte 0x{raw[exc.start]:02x} at offset {exc.start} "
+                    "(save the file as UTF-8)") from exc
 
 
 def suggest(word: str, choices: Iterable[str]) -> str | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from devices.base import Reading, Zigbee2MqttDevice, field_names, get_bool, get_int
+from devices.base import Fields, Reading, Zigbee2MqttDevice, field_names
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -27,10 +27,9 @@ class BedSensor(Zigbee2MqttDevice):
     events: ClassVar[tuple[str, ...]] = ()
 
     def decode_state(self, data: dict[str, object]) -> list[Reading]:
-        return [
-            BedReading(
-                occupancy=get_bool(data, "occupancy"),
-                battery=get_int(data, "battery", 0, 100),
-                linkquality=get_int(data, "linkquality", 0, 255),
-            )
-        ]
+        f = Fields(data)
+        return f.readings(BedReading(
+            occupancy=f.flag("occupancy"),
+            battery=f.whole("battery", 0, 100),
+            linkquality=f.whole("linkquality", 0, 255),
+        ))

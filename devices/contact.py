@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from devices.base import Reading, Zigbee2MqttDevice, field_names, get_bool, get_int
+from devices.base import Fields, Reading, Zigbee2MqttDevice, field_names
 
 # A CR1632 cell reads about 3.0 V new and is empty well before 2.5 V; anything above 5 V or far
 # below is a decoding error, not a battery.
@@ -35,13 +35,12 @@ class ContactSensor(Zigbee2MqttDevice):
     events: ClassVar[tuple[str, ...]] = ()
 
     def decode_state(self, data: dict[str, object]) -> list[Reading]:
-        contact = get_bool(data, "contact")
-        return [
-            ContactReading(
-                contact=contact,
-                open=None if contact is None else not contact,
-                battery=get_int(data, "battery", 0, 100),
-                voltage=get_int(data, "voltage", *VOLTAGE_MV),
-                linkquality=get_int(data, "linkquality", 0, 255),
-            )
-        ]
+        f = Fields(data)
+        contact = f.flag("contact")
+        return f.readings(ContactReading(
+            contact=contact,
+            open=None if contact is None else not contact,
+            battery=f.whole("battery", 0, 100),
+            voltage=f.whole("voltage", *VOLTAGE_MV),
+            linkquality=f.whole("linkquality", 0, 255),
+        ))

@@ -14,14 +14,12 @@ from typing import ClassVar
 from devices.base import (
     Command,
     DeviceSpec,
+    Fields,
     Outgoing,
     Reading,
     Zigbee2MqttDevice,
     check_keys,
     field_names,
-    get_bool,
-    get_choice,
-    get_int,
     json_message,
     param_choice,
     param_number,
@@ -56,16 +54,15 @@ class Curtain(Zigbee2MqttDevice):
             # next to a correct `position`. It says nothing about the curtain, and rejecting
             # the message would lose the position, so it is dropped.
             state = None
-        return [
-            CurtainReading(
-                state=get_choice({"state": state}, "state", STATES),
-                position=get_int(data, "position", 0, 100),
-                running=get_bool(data, "running"),
-                motor_state=get_choice(data, "motor_state", MOTOR_STATES),
-                battery=get_int(data, "battery", 0, 100),
-                linkquality=get_int(data, "linkquality", 0, 255),
-            )
-        ]
+        f = Fields({**data, "state": state})
+        return f.readings(CurtainReading(
+            state=f.choice("state", STATES),
+            position=f.whole("position", 0, 100),
+            running=f.flag("running"),
+            motor_state=f.choice("motor_state", MOTOR_STATES),
+            battery=f.whole("battery", 0, 100),
+            linkquality=f.whole("linkquality", 0, 255),
+        ))
 
     def encode(self, spec: DeviceSpec, command: Command) -> list[Outgoing]:
         values = command.values

@@ -26,19 +26,18 @@ from devices.base import (
     Command,
     DeviceEvent,
     DeviceSpec,
+    Fields,
     Outgoing,
     Reading,
     check_keys,
     decode_availability,
     field_names,
-    get_bool,
-    get_choice,
-    get_int,
     get_str,
     get_time,
     json_message,
     json_object,
     merged,
+    show,
 )
 
 EVENTS = ("dose_due", "dose_taken", "dose_missed", "refill_low")
@@ -79,9 +78,9 @@ class Dispenser:
         if topic == f"{spec.topic}/availability":
             return [decode_availability(payload)]
         if topic == f"{spec.topic}/event":
-            return [decode_event(json_object(payload))]
+            return decode_event(json_object(payload))
         if topic == f"{spec.topic}/state":
-            return [decode_state(json_object(payload))]
+            return decode_state(json_object(payload))
         raise PayloadError(f"not a dispenser topic: {topic!r}")
 
     def encode(self, spec: DeviceSpec, command: Command) -> list[Outgoing]:
@@ -104,11 +103,15 @@ class Dispenser:
         return [json_message(f"{spec.topic}/set", body)]
 
 
-def decode_event(data: dict[str, object]) -> DeviceEvent:
-    """A dispenser event; unknown extra keys are ignored so newer firmware can add some."""
+def decode_event(data: dict[str, object]) -> list[Reading]:
+    """A dispenser event; unknown extra keys are ignored so newer firmware can add some.
+
+    The event, its time and (for a dose) its dose are the event: without them it is refused.
+    A bad `due` or `doses_left` is dropped and reported, and the event stands.
+    """
     name = data.get("event")
-    if name not in EVENTS:
-        raise PayloadError(f"'event' should be one of {', '.join(EVENTS)}, got {name!r}")
+    if not isinstance(name, str) or name not in EVENTS:
+        raise PayloadError(f"'event' should be one of {', '.join(EVENTS)}, got {show(name)}")
     when = get_time(data, "time")
     if when is None:
         raise PayloadError(f"{name} event has no 'time'")
@@ -118,23 +121,25 @@ def decode_event(data: dict[str, object]) -> DeviceEvent:
         event["dose"] = dose
     elif name in DOSE_EVENTS:
         raise PayloadError(f"{name} event has no 'dose'")
-    due = get_time(data, "due")
+    f = Fields(data)
+    due = f.time("due")
     if due is not None:
         event["due"] = due.isoformat()
-    doses_left = get_int(data, "doses_left", 0, DOSES_MAX)
+    doses_left = f.whole("doses_left", 0, DOSES_MAX)
     if doses_left is not None:
         event["doses_left"] = doses_left
-    return DeviceEvent(name=name, data=event)
+    return f.readings(DeviceEvent(name=name, data=event))
 
 
-def decode_state(data: dict[str, object]) -> DispenserReading:
-    """The dispenser's state message."""
-    next_at = get_time(data, "next_dose_at")
-    return DispenserReading(
-        doses_left=get_int(data, "doses_left", 0, DOSES_MAX),
-        next_dose=get_str(data, "next_dose", DOSE_ID_MAX),
+def decode_state(data: dict[str, object]) -> list[Reading]:
+    """The dispenser's state message, attribute by attribute."""
+    f = Fields(data)
+    next_at = f.time("next_dose_at")
+    return f.readings(DispenserReading(
+        doses_left=f.whole("doses_left", 0, DOSES_MAX),
+        next_dose=f.text("next_dose", DOSE_ID_MAX),
         next_dose_at=None if next_at is None else next_at.isoformat(),
-        battery=get_int(data, "battery", 0, 100),
-        door=get_choice(data, "door", ("open", "closed")),
-        alarm=get_bool(data, "alarm"),
-    )
+        battery=f.whole("battery", 0, 100),
+        door=f.choice("door", ("open", "closed")),
+        alarm=f.flag("alarm"),
+    ))

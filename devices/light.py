@@ -19,13 +19,12 @@ from typing import ClassVar
 from devices.base import (
     Command,
     DeviceSpec,
+    Fields,
     Outgoing,
     Reading,
     Zigbee2MqttDevice,
     check_keys,
     field_names,
-    get_choice,
-    get_int,
     json_message,
     param_choice,
     param_number,
@@ -63,19 +62,18 @@ class Light(Zigbee2MqttDevice):
     events: ClassVar[tuple[str, ...]] = ()
 
     def decode_state(self, data: dict[str, object]) -> list[Reading]:
-        return [
-            LightReading(
-                state=get_choice(data, "state", ("ON", "OFF")),
-                # ZCL levels stop at 254, but some firmware reports 255 for "full": accept it
-                # rather than drop the whole state update.
-                brightness=get_int(data, "brightness", 0, 255),
-                # Physically meaningful range (1000 K..20000 K); the model's own range only
-                # limits what we ask for, not what a bulb may report after a power cycle.
-                color_temp=get_int(data, "color_temp", 50, 1000),
-                color_mode=get_choice(data, "color_mode", ("color_temp", "xy", "hs")),
-                linkquality=get_int(data, "linkquality", 0, 255),
-            )
-        ]
+        f = Fields(data)
+        return f.readings(LightReading(
+            state=f.choice("state", ("ON", "OFF")),
+            # ZCL levels stop at 254, but some firmware reports 255 for "full": accept it
+            # rather than drop it.
+            brightness=f.whole("brightness", 0, 255),
+            # Physically meaningful range (1000 K..20000 K); the model's own range only
+            # limits what we ask for, not what a bulb may report after a power cycle.
+            color_temp=f.whole("color_temp", 50, 1000),
+            color_mode=f.choice("color_mode", ("color_temp", "xy", "hs")),
+            linkquality=f.whole("linkquality", 0, 255),
+        ))
 
     def encode(self, spec: DeviceSpec, command: Command) -> list[Outgoing]:
         values = command.values

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from devices.base import Reading, Zigbee2MqttDevice, field_names, get_bool, get_int
+from devices.base import Fields, Reading, Zigbee2MqttDevice, field_names
 
 # The sensor's photodiode saturates far below 100 klx (direct sunlight); more is garbage.
 LUX_MAX = 100_000
@@ -37,13 +37,12 @@ class MotionSensor(Zigbee2MqttDevice):
     events: ClassVar[tuple[str, ...]] = ()
 
     def decode_state(self, data: dict[str, object]) -> list[Reading]:
-        return [
-            MotionReading(
-                occupancy=get_bool(data, "occupancy"),
-                illuminance=get_int(data, "illuminance", 0, LUX_MAX),
-                illuminance_lux=get_int(data, "illuminance_lux", 0, LUX_MAX),
-                battery=get_int(data, "battery", 0, 100),
-                voltage=get_int(data, "voltage", *VOLTAGE_MV),
-                linkquality=get_int(data, "linkquality", 0, 255),
-            )
-        ]
+        f = Fields(data)
+        return f.readings(MotionReading(
+            occupancy=f.flag("occupancy"),
+            illuminance=f.whole("illuminance", 0, LUX_MAX),
+            illuminance_lux=f.whole("illuminance_lux", 0, LUX_MAX),
+            battery=f.whole("battery", 0, 100),
+            voltage=f.whole("voltage", *VOLTAGE_MV),
+            linkquality=f.whole("linkquality", 0, 255),
+        ))

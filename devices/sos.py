@@ -15,8 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from controller.errors import PayloadError
-from devices.base import DeviceEvent, Reading, Zigbee2MqttDevice, field_names, get_int
+from devices.base import DeviceEvent, Fields, Reading, Zigbee2MqttDevice, field_names, show
 
 ACTIONS = ("emergency",)
 
@@ -36,19 +35,24 @@ class SosButton(Zigbee2MqttDevice):
     events: ClassVar[tuple[str, ...]] = ACTIONS
 
     def decode_state(self, data: dict[str, object]) -> list[Reading]:
+        f = Fields(data)
         action = data.get("action")
         if action is not None and not isinstance(action, str):
-            raise PayloadError(f"'action' should be a string, got {action!r}")
-        if action and action not in ACTIONS:
-            raise PayloadError(f"unexpected action {action!r} (this model only sends 'emergency')")
+            f.drop("action", f"'action' should be a string, got {show(action)}")
+            action = None
+        elif action and action not in ACTIONS:
+            f.drop("action", f"unexpected action {show(action)} (this model only sends 'emergency')")
+            action = None
+        # Each attribute on its own: a stale battery value (100.5, or a voltage of 0 from
+        # Zigbee2MQTT's battery converter) is dropped and reported, never the press itself.
         readings: list[Reading] = [
             SosReading(
-                battery=get_int(data, "battery", 0, 100),
-                voltage=get_int(data, "voltage", 1000, 5000),
-                linkquality=get_int(data, "linkquality", 0, 255),
+                battery=f.whole("battery", 0, 100),
+                voltage=f.whole("voltage", 1000, 5000),
+                linkquality=f.whole("linkquality", 0, 255),
             )
         ]
         if action:
             # State first, then the event: whoever reacts to the press sees the fresh battery level.
             readings.append(DeviceEvent(name=action))
-        return readings
+        return f.readings(*readings)

@@ -21,13 +21,12 @@ from controller.errors import PayloadError
 from devices.base import (
     Command,
     DeviceSpec,
+    Fields,
     Outgoing,
     Reading,
     check_keys,
     decode_availability,
     field_names,
-    get_bool,
-    get_int,
     json_message,
     json_object,
     merged,
@@ -66,9 +65,8 @@ class Speaker:
             return [decode_availability(payload)]
         if topic != f"{spec.topic}/state":
             raise PayloadError(f"not a speaker topic: {topic!r}")
-        data = json_object(payload)
-        return [SpeakerReading(volume=get_int(data, "volume", 0, 100),
-                               speaking=get_bool(data, "speaking"))]
+        f = Fields(json_object(payload))
+        return f.readings(SpeakerReading(volume=f.whole("volume", 0, 100), speaking=f.flag("speaking")))
 
     def encode(self, spec: DeviceSpec, command: Command) -> list[Outgoing]:
         values = command.values

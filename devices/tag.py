@@ -30,17 +30,23 @@ from controller.errors import PayloadError
 from devices.base import (
     Command,
     DeviceSpec,
+    Fields,
     Outgoing,
     Reading,
     get_number,
-    get_str,
     json_object,
+    show,
 )
 
 OUTSIDE = "outside/unknown"
 DEFAULT_STALE_AFTER = timedelta(seconds=30)
 # ESPresense drops anything beyond its max_distance (16 m by default); 100 m is a broken filter.
 DISTANCE_MAX_M = 100.0
+# ESPresense room ids are short names ('hall', 'living_room'); the topic's last level is one.
+RECEIVER_MAX = 64
+# More receivers hearing one tag at once than any home has rooms: the rest are forgotten, so a
+# flood of made-up receiver names cannot grow the tag's state without end.
+RECEIVERS_MAX = 32
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -102,26 +108,30 @@ class WanderTag:
         prefix = f"{spec.topic}/"
         receiver = topic[len(prefix):] if topic.startswith(prefix) else ""
         if not receiver or "/" in receiver:
-            raise PayloadError(f"expected a topic {prefix}<room>, got {topic!r}")
+            raise PayloadError(f"expected a topic {prefix}<room>, got {show(topic)}")
+        if len(receiver) > RECEIVER_MAX:
+            raise PayloadError(f"receiver name of {len(receiver):,} characters (at most {RECEIVER_MAX})")
         data = json_object(payload)
         distance = get_number(data, "distance", 0, DISTANCE_MAX_M)
         if distance is None:
             raise PayloadError("no 'distance' in the sighting")
         # ESPresense 4.x calls the advertising interval `int`; other tools (and our simulator) `interval`.
         interval_key = "interval" if "interval" in data else "int"
-        return [
+        # Without a distance there is no sighting; any other attribute is dropped on its own.
+        f = Fields(data)
+        return f.readings(
             TagSighting(
                 receiver=receiver,
                 distance=distance,
-                rssi=get_number(data, "rssi", -150, 20),
-                id=get_str(data, "id"),
-                name=get_str(data, "name"),
-                mac=get_str(data, "mac", 40),
-                raw=get_number(data, "raw", 0),
-                speed=get_number(data, "speed"),
-                interval=get_number(data, interval_key, 0),
+                rssi=f.number("rssi", -150, 20),
+                id=f.text("id"),
+                name=f.text("name"),
+                mac=f.text("mac", 40),
+                raw=f.number("raw", 0),
+                speed=f.number("speed"),
+                interval=f.number(interval_key, 0),
             )
-        ]
+        )
 
     def encode(self, spec: DeviceSpec, command: Command) -> list[Outgoing]:
         raise ValueError("a tag takes no commands")
@@ -150,6 +160,9 @@ class WanderTag:
                 }
         if not sightings:
             return {"sightings": {}, "room": OUTSIDE, "receiver": None, "distance": None}
+        if len(sightings) > RECEIVERS_MAX:
+            recent = sorted(sightings, key=lambda r: str(sightings[r].get("at", "")), reverse=True)
+            sightings = {r: sightings[r] for r in recent[:RECEIVERS_MAX]}
         # Nearest wins; on a tie the stronger signal, then the name, so the answer is stable.
         receiver, seen = min(sightings.items(), key=_nearest_first)
         return {"sightings": sightings, "room": seen["room"], "receiver": receiver,

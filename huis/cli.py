@@ -195,15 +195,24 @@ def _replay_paths(args: argparse.Namespace) -> str | None:
 def cmd_check(args: argparse.Namespace) -> int:
     """Validate configuration, scenarios and alert policies together; print every problem."""
     paths = args.paths or [DEFAULT_CONFIG]
-    problems: list[Problem] = check_files(paths)
-    problems.extend(_alerts_problems(paths))
-    for p in problems:
-        print(p, file=sys.stderr)
-    if problems:
-        print(f"{len(problems)} problem(s) found.", file=sys.stderr)
+    if _report(home_problems(paths)):
         return EXIT_CONFIG
     print(f"OK: {', '.join(str(p) for p in paths)} valid.")
     return 0
+
+
+def home_problems(paths: Sequence[str | Path]) -> list[Problem]:
+    """Everything `huis check` reports for `paths`: what `huis run` would refuse to start with."""
+    return check_files(paths) + _alerts_problems(paths)
+
+
+def _report(problems: Sequence[Problem], after: str = "") -> bool:
+    """Print `problems` (and `after`) to stderr; True when there were any."""
+    for p in problems:
+        print(p, file=sys.stderr)
+    if problems:
+        print(f"{len(problems)} problem(s) found.{after}", file=sys.stderr)
+    return bool(problems)
 
 
 def _alerts_problems(paths: Sequence[str | Path]) -> list[Problem]:
@@ -236,7 +245,14 @@ def cmd_trace(args: argparse.Namespace) -> int:
 
 
 def cmd_reload(args: argparse.Namespace) -> int:
-    """Ask the running hub to reload its scenarios (SIGHUP via its pid file)."""
+    """Check the files, then ask the running hub to reload its scenarios (SIGHUP via its pid file).
+
+    Problems are shown here and the hub is not asked: it would refuse the set and keep running
+    the old one anyway (and says so in its log when the files change in between).
+    """
+    if _report(home_problems([args.config]),
+               " The running hub was not asked to reload and keeps its scenarios."):
+        return EXIT_CONFIG
     return reload(pid_file_for(load_home(args.config)))
 
 
@@ -309,12 +325,24 @@ def _overrides(cfg: HomeConfig, args: argparse.Namespace) -> HomeConfig:
     return cfg
 
 
+def _refuse_to_start(args: argparse.Namespace) -> bool:
+    """Check the home as `huis check` does and print every problem; True: do not start.
+
+    A hub that started with a scenario missing would leave, say, the SOS button unhandled
+    without anyone knowing; refusing is loud and safe.
+    """
+    return _report(home_problems([args.config]),
+                   f" huis {args.command}: the hub does not start until they are fixed (`huis check` shows them too).")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the hub against the broker named in the configuration."""
     cfg = _overrides(load_home(args.config), args)
     if cfg.mqtt is None:
         print(f"{args.config}: no 'mqtt' section: `huis run` needs an external broker "
               "(use `huis demo` for the embedded one).", file=sys.stderr)
+        return EXIT_CONFIG
+    if _refuse_to_start(args):
         return EXIT_CONFIG
     clock = RealClock()
     _run(serve_home(cfg, clock, cfg.mqtt.host, cfg.mqtt.port))
@@ -324,6 +352,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     """Run the demo home: embedded broker (unless configured), simulators, hub and dashboard."""
     cfg = _overrides(load_home(args.config), args)
+    if _refuse_to_start(args):
+        return EXIT_CONFIG
     # Always the demo clock, even at speed 1: tour-guide stories speed it up and jump it to night.
     clock = AcceleratedClock(args.speed or cfg.simulation.speed)
 

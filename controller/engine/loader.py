@@ -18,7 +18,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from controller.config import HomeConfig, load_home
+from controller.config import HomeConfig, read_home
 from controller.engine import model as m
 from controller.engine.cross_checks import check_set, walk_actions, walk_scenario
 from controller.engine.device_facts import Kinds, select_devices
@@ -106,7 +106,10 @@ def check_paths(paths: Sequence[str | Path], kinds: Kinds,
     fallback = [Path(default_config)] if Path(default_config).exists() else []
     cfg = _first_home(config_paths or fallback, problems, kinds)
     if cfg is not None and config_paths and not scenario_docs:
-        docs, more = _read(scenario_files(p for p in config_scenario_paths(cfg) if p.exists()))
+        # Missing folders and folders named like files were reported with the configuration's
+        # line; what is there is checked too, so one run shows everything.
+        named = scenario_files(p for p in config_scenario_paths(cfg) if p.exists())
+        docs, more = _read(p for p in named if not p.is_dir())
         scenario_docs.extend(docs)
         problems.extend(more)
     _, more = validate_documents(scenario_docs, cfg, kinds, None)
@@ -129,10 +132,11 @@ def _first_home(paths: Iterable[Path], problems: list[Problem], kinds: Kinds) ->
     cfg: HomeConfig | None = None
     for path in paths:
         try:
-            loaded = load_home(path, kinds)
+            loaded, missing = read_home(path, kinds)
         except ConfigError as exc:
             problems.extend(exc.problems)
             continue
+        problems.extend(missing)
         cfg = cfg or loaded
     return cfg
 
@@ -208,6 +212,16 @@ def _unused_overrides(run: _Run) -> list[Problem]:
 
 
 def _validate_file(doc: Located, run: _Run) -> tuple[list[LoadedScenario], list[Problem]]:
+    try:
+        return _validate_shell(doc, run)
+    except Exception as exc:
+        # A value no check foresaw must never end `huis check` in a traceback or take down the
+        # hub's reload: the file is refused with what went wrong, and the rest still checked.
+        return [], [doc.problem((), f"this file could not be checked: {type(exc).__name__}: "
+                                f"{str(exc)[:200]}", "please report this as a bug in huis")]
+
+
+def _validate_shell(doc: Located, run: _Run) -> tuple[list[LoadedScenario], list[Problem]]:
     if not isinstance(doc.data, dict):
         return [], [doc.problem((), "a scenario file should be a mapping with a 'scenarios' list",
                                 "start the file with 'scenarios:'")]

@@ -303,6 +303,11 @@ class Restorer:
             except ConfigError as exc:
                 self.last_reload_problems = [str(p) for p in exc.problems]
                 log.error("reload refused, the running scenarios stay as they were:\n%s", exc)
+            except Exception as exc:  # whatever a file does, the running set must survive it
+                self.last_reload_problems = [f"loading the scenarios failed: {type(exc).__name__}: "
+                                             f"{str(exc)[:200]}"]
+                log.error("reload refused, the running scenarios stay as they were: %s",
+                          self.last_reload_problems[0], exc_info=True)
 
 
 def _compare(old: dict[str, ScenarioRuntime], new_set: ScenarioSet) -> ReloadResult:

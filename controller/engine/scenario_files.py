@@ -10,13 +10,17 @@ from controller.yamlfile import Located
 
 
 def scenario_files(paths: Iterable[str | Path]) -> list[Path]:
-    """Files named directly, and the `*.yaml` in folders (skipping names starting with '_')."""
+    """Files named directly, and the `*.yaml` in folders (skipping names starting with '_').
+
+    A folder named like a scenario file is listed too, not skipped: reading it fails with a
+    message, so a scenario that turned into a folder can never go missing in silence.
+    """
     out: list[Path] = []
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
             out.extend(f for f in sorted(p.iterdir())
-                       if f.suffix in (".yaml", ".yml") and not f.name.startswith("_") and f.is_file())
+                       if f.suffix in (".yaml", ".yml") and not f.name.startswith("_"))
         else:
             out.append(p)
     return out

@@ -20,6 +20,17 @@ devices:
   bed_sensor: {kind: bed, room: bedroom}
 resident: {pseudonym: Mevrouw Jansen}
 """
+# The smallest alerts file that fits MINIMAL with a caregiver 'team': the hub needs one.
+MINIMAL_ALERTS = """
+severities:
+  urgent: {policy: p, channels: [page]}
+  warning: {policy: p, channels: [page]}
+  info: {policy: p, channels: [page]}
+policies:
+  p: {steps: [{after: 0m, notify: [team]}]}
+caregivers:
+  team: {channels: [{type: page}]}
+"""
 
 
 def test_minimal_config_gets_defaults() -> None:
@@ -86,7 +97,8 @@ def test_huis_check_exits_2_and_prints_file_line(tmp_path: Path) -> None:
 
 def test_huis_check_accepts_a_valid_file(tmp_path: Path) -> None:
     good = tmp_path / "home.yaml"
-    good.write_text(MINIMAL + "scenarios: []\nalerts: null\n")
+    (tmp_path / "alerts.yaml").write_text(MINIMAL_ALERTS)
+    good.write_text(MINIMAL + "caregivers:\n  team: {name: Zorgteam}\nscenarios: []\n")
     result = subprocess.run([sys.executable, "-m", "huis.cli", "check", str(good)],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
@@ -99,4 +111,5 @@ def test_huis_check_reports_a_missing_alerts_file(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "huis.cli", "check", str(home)],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
-    assert f"{tmp_path / 'alerts.yaml'}: cannot read file" in result.stderr
+    # Located where the configuration names it (issue 14: check finds what run would hit).
+    assert f"{home}:2: alerts: 'alerts.yaml' does not exist" in result.stderr

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from controller.errors import PayloadError
-from devices.base import Availability, DeviceKind, DeviceSpec, Outgoing
+from devices.base import Availability, DeviceKind, DeviceSpec, Dropped, Outgoing
 
 # Payloads no device should send; each must be rejected with a reason, never crash the adapter.
 MALFORMED: list[tuple[str, bytes]] = [
@@ -45,3 +45,13 @@ def assert_availability(adapter: DeviceKind, spec: DeviceSpec) -> None:
 def sent_json(out: Outgoing) -> object:
     """The JSON body of an outgoing message."""
     return json.loads(out.payload)
+
+
+def refused(adapter: DeviceKind, spec: DeviceSpec, topic: str, payload: bytes) -> str:
+    """Why a payload, or part of it, was refused: the PayloadError when nothing in it was usable,
+    else the reasons of the attributes dropped from it ('' when everything was fine)."""
+    try:
+        readings = adapter.decode(spec, topic, payload)
+    except PayloadError as exc:
+        return str(exc)
+    return "; ".join(r.reason for r in readings if isinstance(r, Dropped))

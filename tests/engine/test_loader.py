@@ -57,6 +57,7 @@ def test_check_paths_with_only_a_config_checks_its_scenario_folders(tmp_path: Pa
         "scenarios:\n  - id: a\n    triggers: [{type: time, at: '07:00'}]\n"
         "    actions: [{type: light, device: kitchen_lamp, state: on}]\n")
     (tmp_path / "scenarios" / "_skipped.yaml").write_text("not: [valid")
+    (tmp_path / "alerts.yaml").write_text((DEMO.parent / "alerts.yaml").read_text())  # named by home.yaml
     assert [str(p) for p in check_paths([config], KINDS)] == [
         f"{tmp_path}/scenarios/a.yaml:4: scenarios[0].actions[0].device: unknown device "
         "'kitchen_lamp' (did you mean 'kitchen_light'?)"]
