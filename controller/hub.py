@@ -179,13 +179,14 @@ class Hub:
 
     def _handle(self, dev_id: str, topic: str, readings: list[Reading], now: datetime) -> None:
         """Apply decoded readings: state, events, availability; dropped attributes reported last."""
-        bound = self.devices[dev_id]
         ctx = Context(origin=f"device:{dev_id}", description=f"message on {topic}",
                       parent=self._commanded(dev_id, now))
-        self.receive(dev_id, readings, ctx)
+        self.receive(dev_id, readings, ctx, topic=topic)
 
-    def receive(self, dev_id: str, readings: Sequence[Reading], ctx: Context) -> None:
-        """Apply the readings of one message from `dev_id`: what follows decoding (and replay)."""
+    def receive(self, dev_id: str, readings: Sequence[Reading], ctx: Context, *,
+                topic: str | None = None) -> None:
+        """Apply the readings of one message from `dev_id` (on `topic`; default: the device's
+        topic): what follows decoding (and replay)."""
         bound = self.devices[dev_id]
         now = self.clock.now()
         refreshes = bound.adapter.refreshes
@@ -209,7 +210,8 @@ class Hub:
         if refreshes and plain:
             self._refresh(dev_id, plain, ctx, seen=True)
         for problem in dropped:
-            self._payload_error(dev_id, topic, f"'{problem.attribute}' dropped: {problem.reason}")
+            self._payload_error(dev_id, topic or bound.spec.topic,
+                                f"'{problem.attribute}' dropped: {problem.reason}")
 
     def _refresh(self, dev_id: str, readings: list[Reading], ctx: Context, *, seen: bool) -> None:
         bound = self.devices[dev_id]
