@@ -58,11 +58,13 @@ def test_defaults_until_enough_days_are_known(demo_config: HomeConfig) -> None:
 
 
 def test_the_learned_limit_stays_within_the_technicians_bounds(demo_config: HomeConfig) -> None:
-    # Six-hour afternoon naps would make six quiet hours "usual"; the technician caps it at 5 h.
+    # Six-hour afternoon naps (or one past incident of six quiet hours) would make six quiet hours
+    # "usual"; the demo home caps the day at its 3 h default: learning may only shorten it.
     now = at(FIRST + timedelta(days=10), 12)
     routine = learn(days(FIRST, 10, nap=6 * H), demo_config.routine, TZ, now)
     assert routine.quiet["day"].longest == 6 * H
-    assert routine.quiet["day"].limit == demo_config.routine.quiet.day.max == 5 * H
+    assert routine.quiet["day"].limit == demo_config.routine.quiet.day.max == 3 * H
+    assert routine.quiet["evening"].limit <= demo_config.routine.quiet.evening.max == 3 * H
     tighter = demo_config.routine.model_copy(update={"quiet": demo_config.routine.quiet.model_copy(
         update={"day": QuietBounds(default=2 * H, min=H, max=2 * H)})})
     assert learn(days(FIRST, 10, nap=6 * H), tighter, TZ, now).quiet["day"].limit == 2 * H
