@@ -175,20 +175,16 @@ class Hub:
         except Exception as exc:  # an adapter bug must not take the hub down
             self._payload_error(dev_id, topic, f"adapter {bound.kind} failed: {exc!r}", exc)
             return
-        self._handle(dev_id, topic, readings, now)
-
-    def _handle(self, dev_id: str, topic: str, readings: list[Reading], now: datetime) -> None:
-        """Apply decoded readings: state, events, availability; dropped attributes reported last."""
         ctx = Context(origin=f"device:{dev_id}", description=f"message on {topic}",
                       parent=self._commanded(dev_id, now))
         self.receive(dev_id, readings, ctx, topic=topic)
 
-    def receive(self, dev_id: str, readings: Sequence[Reading], ctx: Context, *,
-                topic: str | None = None) -> None:
-        """Apply the readings of one message from `dev_id` (on `topic`; default: the device's
-        topic): what follows decoding (and replay)."""
+    def receive(self, dev_id: str, readings: Sequence[Reading], ctx: Context, *, topic: str | None = None) -> None:
+        """Apply the decoded readings of one message from `dev_id` (what follows decoding; replay
+        feeds recorded rows here): state, events, availability; dropped attributes reported last."""
         bound = self.devices[dev_id]
         now = self.clock.now()
+        topic = topic or bound.spec.topic
         refreshes = bound.adapter.refreshes
         plain: list[Reading] = []
         dropped = [r for r in readings if isinstance(r, Dropped)]
@@ -210,8 +206,7 @@ class Hub:
         if refreshes and plain:
             self._refresh(dev_id, plain, ctx, seen=True)
         for problem in dropped:
-            self._payload_error(dev_id, topic or bound.spec.topic,
-                                f"'{problem.attribute}' dropped: {problem.reason}")
+            self._payload_error(dev_id, topic, f"'{problem.attribute}' dropped: {problem.reason}")
 
     def _refresh(self, dev_id: str, readings: list[Reading], ctx: Context, *, seen: bool) -> None:
         bound = self.devices[dev_id]

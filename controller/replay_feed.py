@@ -33,7 +33,7 @@ from datetime import datetime
 from difflib import get_close_matches
 from itertools import groupby
 
-from controller.device_kind import DeviceEvent, DeviceKind, DeviceSpec, Reading
+from controller.device_kind import DeviceEvent, DeviceKind, DeviceSpec, Dropped, Reading
 from controller.errors import PayloadError, Problem
 from controller.hub import BoundDevice, Hub
 
@@ -241,7 +241,16 @@ def _event(bound: BoundDevice, value: object) -> DeviceEvent:
 
 
 def _decode(bound: BoundDevice, topic: str, payload: Mapping[str, object]) -> list[Reading]:
-    return bound.adapter.decode(bound.spec, topic, json.dumps(dict(payload)).encode())
+    """The adapter's readings of a message; PayloadError when it refuses any part of it.
+
+    Live, an adapter drops one bad attribute and keeps the rest of the message (`Dropped`);
+    a replay row is that one attribute, so it is refused.
+    """
+    readings = bound.adapter.decode(bound.spec, topic, json.dumps(dict(payload)).encode())
+    for reading in readings:
+        if isinstance(reading, Dropped):
+            raise PayloadError(reading.reason)
+    return readings
 
 
 def _decode_row(bound: BoundDevice, topic: str, payload: Mapping[str, object], row: LogRow) -> list[Reading]:
@@ -263,7 +272,7 @@ def _takes_boolean(bound: BoundDevice, topic: str, attribute: str) -> bool:
 def _attributes(readings: Iterable[Reading]) -> dict[str, object]:
     out: dict[str, object] = {}
     for reading in readings:
-        if not isinstance(reading, DeviceEvent):
+        if not isinstance(reading, DeviceEvent | Dropped):
             out.update(reading.attributes())
     return out
 
