@@ -125,6 +125,10 @@ class Score:
     notices: int = 0
     kinds: dict[str, Found] = field(default_factory=lambda: {k: Found() for k in INCIDENT_KINDS})
     missed: list[Incident] = field(default_factory=list)
+    # Once the resident's routine was learned (the replay's hub had `routine.learn_days` days of
+    # its own history): how many days, and the false pages in them.
+    learned_days: float = 0.0
+    false_learned: int = 0
 
     @property
     def night_pages(self) -> int:
@@ -140,6 +144,8 @@ class Score:
         self.false += other.false
         self.notices += other.notices
         self.missed += other.missed
+        self.learned_days += other.learned_days
+        self.false_learned += other.false_learned
         for kind, f in other.kinds.items():
             mine = self.kinds[kind]
             mine.total += f.total
@@ -148,16 +154,20 @@ class Score:
             mine.urgent_in_time += f.urgent_in_time
 
 
-def score(life: Life, records: Sequence[AlertRecord]) -> Score:
-    """Match a replay's pages to `life`'s incidents (pages after `life.end` are not its own)."""
+def score(life: Life, records: Sequence[AlertRecord], learned: datetime | None = None) -> Score:
+    """Match a replay's pages to `life`'s incidents (pages after `life.end` are not its own);
+    `learned`: when the replay's routine was first learned (None: never)."""
     records = [r for r in records if r.time < life.end]
     pages = pages_of(records)
     result = Score(name=life.name, days=life.days, pages=pages,
                    notices=sum(r.action == "raised" and r.audience == "caregivers" and r.severity == "info"
                                for r in records))
+    if learned is not None and learned < life.end:
+        result.learned_days = (life.end - max(learned, life.start)) / timedelta(days=1)
     for page in pages:
         if not any(answers(page, i) for i in life.incidents):
             result.false.append((page, situation(life, page.time)))
+            result.false_learned += learned is not None and page.time >= learned
     for incident in life.incidents:
         f = result.kinds[incident.kind]
         f.total += 1
@@ -187,8 +197,9 @@ def slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", plain).strip("-")
 
 
-async def replay_life(parts: Parts, life: Life, folder: Path) -> list[AlertRecord]:
-    """Write `life` as an event log and replay it as `huis replay` would; its alert records."""
+async def replay_life(parts: Parts, life: Life, folder: Path) -> tuple[list[AlertRecord], datetime | None]:
+    """Write `life` as an event log and replay it as `huis replay` would; its alert records and
+    when its routine was first learned from the days already replayed (None: never)."""
     path = write_log(life, folder / f"{slug(life.name)}.csv")
     out = io.StringIO()
     rows = read_log(path, parts.config)
@@ -197,7 +208,8 @@ async def replay_life(parts: Parts, life: Life, folder: Path) -> list[AlertRecor
     tail = max(timedelta(0), life.end - rows[-1].time) if rows else timedelta(0)
     report = await replay_rows(parts, rows, out, tail=tail)
     (folder / f"{slug(life.name)}.txt").write_text(out.getvalue(), encoding="utf-8")
-    return list(report.alerts)
+    learned = next((r.computed_at for r in report.routines if r.learned), None)
+    return list(report.alerts), learned
 
 
 def datasets(data: Path, residents: int, weeks: int, seed: int) -> tuple[list[Life | str], list[Life]]:
@@ -230,7 +242,7 @@ async def _scored(parts: Parts, group: list[Life], name: str, folder: Path, per_
     where = folder / ("days" if per_day else "")
     for life in group:
         for piece in days_of(life) if per_day else [life]:
-            total.add(score(piece, await replay_life(parts, piece, where)))
+            total.add(score(piece, *await replay_life(parts, piece, where)))
     (where / f"{slug(name)}-score.txt").write_text(details(total), encoding="utf-8")
     return total
 
@@ -263,11 +275,13 @@ def found_cell(f: Found) -> str:
 def tables(scores: Sequence[Score | str]) -> str:
     measured = [s for s in scores if isinstance(s, Score)]
     lines = ["| dataset | days | pages | pages/day | false pages | false/day | night pages (false) "
-             "| info notices |", "|---|---|---|---|---|---|---|---|"]
+             "| info notices | routine learned: days, false/day |", "|---|---|---|---|---|---|---|---|---|"]
     for s in measured:
+        learned = (f"{s.learned_days:.1f}, {s.false_learned / s.learned_days:.2f}" if s.learned_days
+                   else "never")
         lines.append(f"| {s.name} | {s.days:.1f} | {len(s.pages)} | {len(s.pages) / s.days:.2f} | "
                      f"{len(s.false)} | {len(s.false) / s.days:.2f} | {s.night_pages} ({s.false_night}) "
-                     f"| {s.notices} |")
+                     f"| {s.notices} | {learned} |")
     lines += ["", "Incidents found (a page of their kind in their window), with time to alert "
               "median / max:", "",
               "| dataset | " + " | ".join(INCIDENT_KINDS) + " | night exits urgent <= 60 s |",
@@ -317,7 +331,10 @@ labelled incidents.
 
 def body(scores: Sequence[Score | str], daily: Sequence[Score | str], stamp: str) -> str:
     return f"""Run {stamp}; {machine()}. Scenarios: the shipped `scenarios/` as configured in
-config/home.yaml; every dataset is one continuous replay per home or resident, as a hub lives.
+config/home.yaml; every dataset is one continuous replay per home or resident, as a hub lives:
+the replay records its history and learns the resident's routine from the days it has already
+replayed, at the routine's nightly time (03:30), used once `routine.learn_days` (7) days are known.
+The last column counts from that moment: the days on the learned routine and their false pages.
 
 {tables(scores)}
 
@@ -371,7 +388,8 @@ night exit is injected into the real recording: an hour or so after he went to b
 empties, he walks through bedroom and hall, opens the front door and is out 20-60 min.
 Neither home has a wander tag, back door or dispenser, so `wander` and `medication` are not
 exercised on real days. Both homes go to bed late (A around 02:00, B around 01:00) and sleep
-until 09:00-12:00: the fixed 10:00 `not_up` check pages on most of A's mornings.
+until 09:00-12:00: the fixed 10:00 `not_up` check pages on most of A's mornings until her
+routine is learned (her own "not up by" is then 11:38-12:00).
 
 **Simulated lives** (bench/lives.py, seed 8): each resident has their own wake and bed times,
 restlessness and habits, and lives ordinary days that must not page: evening outings coming home

@@ -31,8 +31,9 @@ import asyncio
 import contextlib
 import csv
 import json
+import logging
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from difflib import get_close_matches
@@ -61,6 +62,7 @@ from controller.hub import Hub
 from controller.mqtt import Link, MemoryLink
 from controller.replay_feed import Feed, LogRow, plan_feeds
 from controller.replay_summary import NIGHT, Action, HouseChange, Page, Period, summarise
+from controller.routine import WEEKDAYS, Routine, RoutineKeeper
 from controller.store import Database
 from controller.testing import AlertRecord, RecordingAlertSink
 
@@ -69,6 +71,7 @@ EXPORTED = (STATE_CHANGED, DEVICE_EVENT, AVAILABILITY)
 # After the last recorded event, keep time running so pending `for:` timers, delays and waits
 # can still fire: a bed left empty at the end of the log must still show its warning.
 DEFAULT_TAIL = timedelta(hours=1)
+_KEEPER_LOG = logging.getLogger("controller.routine")
 
 
 # -- the event log --------------------------------------------------------------------------------
@@ -207,6 +210,7 @@ class ReplayReport:
     messages: int = 0
     actions: list[Action] = field(default_factory=list)
     house: list[HouseChange] = field(default_factory=list)
+    routines: list[Routine] = field(default_factory=list)  # each recomputed routine, in order
     start: datetime | None = None  # the first row's time
     end: datetime | None = None  # the end of the tail after the last row
 
@@ -257,6 +261,12 @@ class _Printer:
                                                  cause=event.context.explain()))
             self.write(event.time, f"{name.upper():<9} {new} (was {old}): {_cause(event.context)}")
 
+    def on_routine(self, routine: Routine) -> None:
+        """A recomputed routine; printed once it is learned (the defaults are no news)."""
+        self.report.routines.append(routine)
+        if routine.learned and routine.computed_at is not None:
+            self.write(routine.computed_at, f"ROUTINE   {_routine_line(routine)}")
+
     def flush_messages(self) -> None:
         for when, topic, payload in self.link.unclaimed:
             self.report.messages += 1
@@ -276,6 +286,13 @@ class _Printer:
     def write(self, when: datetime, line: str) -> None:
         if not self.quiet:
             print(f"{self.stamp(when)}  {line}", file=self.out)
+
+
+def _routine_line(routine: Routine) -> str:
+    """'learned from 9 day(s); not up by: mon 11:52, ...; quiet limits: morning 2h00, ...'."""
+    wake_by = ", ".join(f"{day} {t:%H:%M}" for day, t in zip(WEEKDAYS, routine.wake_by_times, strict=True))
+    quiet = ", ".join(f"{part} {q.limit.total_seconds() / 3600:.1f}h" for part, q in routine.quiet.items())
+    return f"learned from {routine.days_known} day(s); not up by: {wake_by}; quiet limits: {quiet}"
 
 
 def _cause(ctx: Context) -> str:
@@ -335,6 +352,14 @@ class ReplayParts(Protocol):
         """The home's engine with its scenarios, on `hub`."""
         ...
 
+    def history(self, hub: Hub, db: Database, clock: Clock) -> History:
+        """The record of `hub`'s events in `db`, as the live hub keeps it."""
+        ...
+
+    def routine(self, db: Database, clock: Clock, use: Callable[[Routine], None]) -> RoutineKeeper:
+        """The routine learned from the history in `db`, recomputed nightly on `clock`."""
+        ...
+
 
 async def replay_rows(parts: ReplayParts, rows: Sequence[LogRow], out: TextIO, *,
                       speed: float | None = None, tail: timedelta = DEFAULT_TAIL,
@@ -371,14 +396,36 @@ async def replay_rows(parts: ReplayParts, rows: Sequence[LogRow], out: TextIO, *
 
 async def _play(parts: ReplayParts, hub: Hub, clock: VirtualClock | _LateStart, feeds: Sequence[Feed],
                 printer: _Printer, end: datetime) -> None:
-    """Run the engine and feed it, at the clock's pace, until `end`."""
+    """Run the engine and feed it, at the clock's pace, until `end`.
+
+    As on the live hub, the replayed events are recorded in a history and the resident's routine
+    is learned from it at start and at the routine's nightly time: a replay of many days uses, on
+    each day, what the days replayed before it taught (the defaults until enough are known).
+    """
     db = await Database.connect(":memory:")
+    # The history and the routine read back from it share one connection: each in-memory
+    # connection is a database of its own.
+    learned = await Database.connect(":memory:")
     engine = parts.engine(hub, db, _PrintingSink(hub, printer))
+    history = parts.history(hub, learned, clock)
+    await history.open()
+
+    def use(routine: Routine) -> None:
+        engine.use_routine(routine)
+        printer.on_routine(routine)
+
+    keeper = parts.routine(learned, clock, use)
     task = asyncio.create_task(engine.run(), name="replay-engine")
+    tasks = [task]
     try:
+        # The replay prints each learned routine itself (ROUTINE lines); the keeper's log line
+        # for the live hub would repeat it on stderr every night.
+        _KEEPER_LOG.setLevel(logging.WARNING)
         await _started(engine, task)
         if isinstance(clock, _LateStart):
             clock.start()  # only now: loading and restoring must not eat into the first minutes
+        tasks += [asyncio.create_task(history.run(), name="replay-history"),
+                  asyncio.create_task(keeper.run(), name="replay-routine")]
         for feed in feeds:
             await _until(clock, feed.time)
             apply_feed(hub, feed)
@@ -387,10 +434,14 @@ async def _play(parts: ReplayParts, hub: Hub, clock: VirtualClock | _LateStart, 
         printer.flush_messages()
         await engine.flush()
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
         await db.close()
+        await learned.close()
+        _KEEPER_LOG.setLevel(logging.NOTSET)
 
 
 async def _started(engine: Engine, task: asyncio.Task[None]) -> None:

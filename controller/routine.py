@@ -44,6 +44,7 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 ACTIVITY = {"motion": "occupancy", "bed": "occupancy", "contact": "contact"}
 _NIGHT_LENGTH = timedelta(hours=20)  # a night's bed intervals: from 18:00 until 14:00 next day
 _SLEEP_AT_LEAST = timedelta(minutes=30)  # shorter stays in bed are a rest, not the night
+_BACK_IN_BED = timedelta(hours=1)  # out of bed no longer than this at night: still the same night
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -261,14 +262,19 @@ def _nights(local: Sequence[tuple[datetime, Activity]]) -> list[tuple[date, date
     """
     by_night: dict[date, list[tuple[datetime, datetime]]] = defaultdict(list)
     unfinished: set[date] = set()
+    last_out: dict[date, datetime] = {}  # when the night's last stay in bed ended
     for start, end in _bed_intervals(local):
         evening = (start - timedelta(hours=18)).date()  # 18:00..17:59 next day -> that evening
         if end is None:
             unfinished.add(evening)  # still in bed: that night's wake time is not known yet
             continue
         begins = datetime.combine(evening, time(18), tzinfo=start.tzinfo)
-        if end - start >= _SLEEP_AT_LEAST and start < begins + timedelta(hours=10) \
-                and end <= begins + _NIGHT_LENGTH:
+        # Back in bed soon after a night's stay (a 05:30 toilet visit) is the same night.
+        back = evening in last_out and start - last_out[evening] <= _BACK_IN_BED
+        if not (start < begins + timedelta(hours=10) or back) or end > begins + _NIGHT_LENGTH:
+            continue
+        last_out[evening] = end
+        if end - start >= _SLEEP_AT_LEAST:
             by_night[evening].append((start, end))
     return [(d, stays[0][0], stays[-1][1]) for d, stays in sorted(by_night.items()) if d not in unfinished]
 

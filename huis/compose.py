@@ -12,7 +12,7 @@ import asyncio
 import logging
 import os
 import signal
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,7 +29,7 @@ from controller.errors import Problem
 from controller.history import History
 from controller.hub import Hub, Service
 from controller.mqtt import Link, LinkSettings, MemoryLink, MqttLink
-from controller.routine import RoutineKeeper
+from controller.routine import Routine, RoutineKeeper
 from controller.store import Database
 from devices import KINDS
 
@@ -99,6 +99,16 @@ class Parts:
         """The home's engine on `hub`, keeping its timers and traces in `db`."""
         return Engine(hub, db, alerts, self.scenarios, paths=list(self.paths))
 
+    def history(self, hub: Hub, db: Database, clock: Clock) -> History:
+        """The record of `hub`'s events in `db` (call `open()` before running it)."""
+        return History(db, hub.bus, clock)
+
+    def routine(self, db: Database, clock: Clock, use: Callable[[Routine], None]) -> RoutineKeeper:
+        """The resident's routine learned from the history in `db`, recomputed at start and at the
+        routine's nightly time on `clock`, each new one handed to `use` (an engine's
+        `use_routine`); the fixed defaults until `routine.learn_days` days are known."""
+        return RoutineKeeper(db, self.config, clock, use=use)
+
 
 def alerts_config(cfg: HomeConfig) -> AlertsConfig:
     """The home's escalation policies (config/alerts.yaml), validated against its caregivers."""
@@ -157,7 +167,7 @@ async def open_home(
     try:
         for component in ("history", "alerts", "engine", "routine"):
             dbs.append(await dbs[0].for_component(component))
-        history = History(dbs[1], hub.bus, clock)
+        history = parts.history(hub, dbs[1], clock)
         await history.open()
         alerts = AlertService.from_hub(hub, dbs[2], policies, base_url=cfg.dashboard.url(),
                                        channels=alert_channels)
@@ -169,7 +179,7 @@ async def open_home(
         raise
     log.info("home %r: %d devices, %d scenarios, database %s", cfg.home.name, len(hub.devices),
              len(parts.scenarios.scenarios), path)
-    routine = RoutineKeeper(dbs[4], cfg, clock, use=engine.use_routine)
+    routine = parts.routine(dbs[4], clock, engine.use_routine)
     return Home(hub=hub, db=dbs[0], history=history, alerts=alerts, engine=engine, _owned=dbs,
                 routine=routine)
 

@@ -84,6 +84,18 @@ def test_recall_and_time_to_alert_per_incident_kind() -> None:
     assert "Ordóñez A: not measured" in table
 
 
+def test_false_pages_once_the_routine_was_learned_are_counted_apart() -> None:
+    # Learned on the third day at 03:30: the 10:00 not-up page of 7 January came before (on the
+    # fixed defaults), the 16:00 dose page of 10 January after.
+    learned = datetime(2026, 1, 8, 3, 30, tzinfo=LIFE.start.tzinfo)
+    s = score(LIFE, RECORDS, learned)
+    assert len(s.false) == 3 and s.false_learned == 1
+    assert s.learned_days == pytest.approx((LIFE.end - learned) / timedelta(days=1))
+    assert f"| {s.learned_days:.1f}, {1 / s.learned_days:.2f} |" in tables([s])
+    never = score(LIFE, RECORDS)
+    assert (never.learned_days, never.false_learned) == (0.0, 0) and "| never |" in tables([never])
+
+
 async def test_a_life_replays_through_the_shipped_scenarios(tmp_path: Path) -> None:
     # Out of bed at 03:00 for 20 minutes after four hours asleep: the shipped night_exit warning
     # pages for it, through the real replay (read_log + replay_rows on Parts), and nothing else.
@@ -94,9 +106,11 @@ async def test_a_life_replays_through_the_shipped_scenarios(tmp_path: Path) -> N
     life = Life(name="one night", rows=rec.rows(at(5, 22, 59)), start=at(5, 22, 59), end=at(6, 7, 30),
                 incidents=[Incident(kind="night_up", start=at(6, 3, 0), end=at(6, 3, 20))])
     parts = Parts.load(load_home(ROOT / "config" / "home.yaml"))
-    records = await replay_life(parts, life, tmp_path)
+    records, learned = await replay_life(parts, life, tmp_path)
+    assert learned is None  # one night is not enough to learn her routine from
     assert (tmp_path / "one-night.csv").exists() and (tmp_path / "one-night.txt").exists()
-    s = score(life, records)
+    s = score(life, records, learned)
+    assert (s.learned_days, s.false_learned) == (0.0, 0)
     assert (s.kinds["night_up"].total, s.kinds["night_up"].found) == (1, 1)
     assert s.false == []
     assert all(r.time >= life.start for r in records)

@@ -58,11 +58,13 @@ def test_defaults_until_enough_days_are_known(demo_config: HomeConfig) -> None:
 
 
 def test_the_learned_limit_stays_within_the_technicians_bounds(demo_config: HomeConfig) -> None:
-    # Six-hour afternoon naps would make six quiet hours "usual"; the technician caps it at 5 h.
+    # Six-hour afternoon naps (or one past incident of six quiet hours) would make six quiet hours
+    # "usual"; the demo home caps the day at its 3 h default: learning may only shorten it.
     now = at(FIRST + timedelta(days=10), 12)
     routine = learn(days(FIRST, 10, nap=6 * H), demo_config.routine, TZ, now)
     assert routine.quiet["day"].longest == 6 * H
-    assert routine.quiet["day"].limit == demo_config.routine.quiet.day.max == 5 * H
+    assert routine.quiet["day"].limit == demo_config.routine.quiet.day.max == 3 * H
+    assert routine.quiet["evening"].limit <= demo_config.routine.quiet.evening.max == 3 * H
     tighter = demo_config.routine.model_copy(update={"quiet": demo_config.routine.quiet.model_copy(
         update={"day": QuietBounds(default=2 * H, min=H, max=2 * H)})})
     assert learn(days(FIRST, 10, nap=6 * H), tighter, TZ, now).quiet["day"].limit == 2 * H
@@ -145,3 +147,22 @@ def test_one_odd_night_does_not_move_a_weekdays_wake_time(demo_config: HomeConfi
     up_early = Activity(time=at(FIRST + timedelta(days=8), 5), device="bed_sensor", kind="bed", value=False)
     routine = learn([*days(FIRST, 8), up_early], demo_config.routine, TZ, at(FIRST + timedelta(days=9), 12))
     assert routine.wake_by(_local(FIRST + timedelta(days=8), 8)) == time(9)
+
+
+def test_back_in_bed_after_an_early_toilet_visit_is_the_same_night(demo_config: HomeConfig) -> None:
+    # Every night: in bed at 23:00, up for the toilet 05:30-05:40, back in bed until 07:30 (the
+    # simulated lives do this). Getting up is 07:30, not the toilet visit: "not up" is by 09:00.
+    from controller.routine import Activity
+
+    def bed(day: date, hh: int, mm: int, value: bool) -> Activity:
+        return Activity(time=at(day, hh, mm), device="bed_sensor", kind="bed", value=value)
+
+    events = []
+    for n in range(8):
+        evening, morning = FIRST + timedelta(days=n), FIRST + timedelta(days=n + 1)
+        events += [bed(evening, 23, 0, True), bed(morning, 5, 30, False), bed(morning, 5, 40, True),
+                   bed(morning, 7, 30, False)]
+    routine = learn(events, demo_config.routine, TZ, at(FIRST + timedelta(days=9), 12))
+    assert routine.learned
+    assert {(h.bed, h.wake) for h in routine.habits} == {(time(23), time(7, 30))}
+    assert routine.wake_by(_local(FIRST + timedelta(days=9), 8)) == time(9)
