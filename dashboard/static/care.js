@@ -105,12 +105,13 @@ function alertCard(a, closed) {
   }
   if (care.resolving === a.id) {
     const id = `note-${a.id}`;
-    // Live updates redraw the card: keep what was typed, and move focus only when opened.
+    // Live updates redraw the card: what was typed lives in care.drafts (the textarea of an
+    // earlier redraw may be the one that got the typing), and focus moves only when opened.
     const area = Huis.el("textarea", { id, rows: 3, required: true,
                                        oninput: ev => { care.drafts[a.id] = ev.target.value; } });
     area.value = care.drafts[a.id] || "";
     actions.append(Huis.el("label", { for: id, text: t("resolve_note") }), area,
-      Huis.el("button", { type: "button", class: "big resolve-confirm", onclick: () => resolve(a.id, area.value) }, t("resolve_confirm")),
+      Huis.el("button", { type: "button", class: "big resolve-confirm", onclick: () => resolve(a.id, care.drafts[a.id] ?? area.value) }, t("resolve_confirm")),
       Huis.el("button", { type: "button", class: "secondary", onclick: () => { care.resolving = null; render(); } }, t("cancel")));
     if (care.focusNote) { care.focusNote = false; setTimeout(() => area.focus(), 0); }
   } else {
