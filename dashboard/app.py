@@ -29,7 +29,7 @@ from dashboard.narrate import Narrator
 from dashboard.security import require_caregiver, require_technician, set_csrf_cookie
 from dashboard.story_player import StoryRunner
 
-__all__ = ["Dashboard", "create_app"]
+__all__ = ["create_app"]
 
 # Pages only load what the hub serves; WebSockets go back to the same host.
 _CSP = ("default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; "

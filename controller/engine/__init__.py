@@ -2,8 +2,8 @@
 
 See docs/scenarios.md for the language. Entry points:
 
-- `load_scenarios(paths, config)` -> ScenarioSet (raises ConfigError with every problem);
-- `check_paths(paths)` -> list[Problem], for `huis check`;
+- `load_scenarios(paths, config, kinds)` -> ScenarioSet (raises ConfigError with every problem);
+- `check_paths(paths, kinds)` -> list[Problem], for `huis check`;
 - `scenario_json_schema()`, for `huis schema`;
 - `Engine(hub, db, alerts, scenarios)`, supervised with `hub.run(engine.run)`;
 - `load_traces(db, scenario)` and `render_traces(traces)`, for `huis trace`.

@@ -32,8 +32,6 @@ from controller.engine.template_names import TEMPLATE_ROOTS, TRIGGER_VARIABLES, 
 from controller.errors import ConfigError, Problem
 from controller.yamlfile import Located, Path_, load_file, load_text
 
-_is_config = is_config  # the name `huis check` imported before the split
-
 # What callers imported from here before the split keeps working from here.
 __all__ = [
     "TEMPLATE_ROOTS",
@@ -43,7 +41,6 @@ __all__ = [
     "Overrides",
     "ParameterInfo",
     "ScenarioSet",
-    "_is_config",
     "check_paths",
     "coerce_parameter",
     "config_scenario_paths",

@@ -2,7 +2,7 @@
 
 These models check shape and types only. References to devices, rooms, caregivers and
 parameters are checked by the loader against the home configuration, and the engine compiles
-the validated models into its own fast structures (`controller/engine/rules.py`).
+the validated models into its own fast structures (`controller/engine/compiled.py`).
 """
 
 from __future__ import annotations
