@@ -174,7 +174,8 @@ def section(results: dict[str, list[dict[str, float]]], rounds: int, quick: bool
             after: Sequence[float]) -> str:
     return (f"{BEGIN}\nRun {date.today():%Y-%m-%d}; {platform.machine()}, {os.cpu_count()} cores, Python "
             f"{platform.python_version()}; load average {load[0]:.1f}, {load[1]:.1f}, {load[2]:.1f} before the "
-            f"run and {after[0]:.1f}, {after[1]:.1f}, {after[2]:.1f} after it (other work raises the tails); median of {rounds} round(s){', quick (fewer events, short sweep)' if quick else ''}. "
+            f"run and {after[0]:.1f}, {after[1]:.1f}, {after[2]:.1f} after it (other work raises the tails); "
+            f"median of {rounds} round(s){', quick (fewer events, short sweep)' if quick else ''}. "
             "In brackets: the ratio to the bare relay of the same session.\n\n"
             f"{table(results)}\n{END}")
 
