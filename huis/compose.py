@@ -225,7 +225,8 @@ async def serve_home(cfg: HomeConfig, clock: Clock, host: str, port: int, *, sim
                      history=home.history, routine=home.routine)
 
     async def dashboard() -> None:
-        await serve(app, cfg.dashboard.host, cfg.dashboard.port)
+        await serve(app, cfg.dashboard.host, cfg.dashboard.port,
+                    trusted_proxies=cfg.dashboard.trusted_proxies)
 
     pid_file = write_pid_file(pid_file_for(cfg))
     install_reload_signal(home.engine)  # SIGHUP / `huis reload`
