@@ -19,7 +19,7 @@ from pathlib import Path
 from controller.alerts.channels.base import Channel
 from controller.alerts.policy import AlertsConfig, load_alerts
 from controller.alerts.service import AlertService
-from controller.clock import Clock
+from controller.clock import Clock, RealClock
 from controller.config import HomeConfig, Mqtt, link_settings, resolve
 from controller.config import load_home as load_home_with
 from controller.device_kind import DeviceKind
@@ -170,7 +170,7 @@ async def open_home(
         history = parts.history(hub, dbs[1], clock)
         await history.open()
         alerts = AlertService.from_hub(hub, dbs[2], policies, base_url=cfg.dashboard.url(),
-                                       channels=alert_channels)
+                                       channels=alert_channels, wall=RealClock())
         await alerts.open()
         engine = parts.engine(hub, dbs[3], alerts)
     except BaseException:
