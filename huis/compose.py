@@ -32,6 +32,7 @@ from controller.mqtt import Link, LinkSettings, MemoryLink, MqttLink
 from controller.routine import Routine, RoutineKeeper
 from controller.store import Database
 from devices import KINDS
+from huis.instance import single_instance
 
 log = logging.getLogger(__name__)
 
@@ -208,6 +209,12 @@ def install_reload_signal(engine: Engine) -> None:
 async def serve_home(cfg: HomeConfig, clock: Clock, host: str, port: int, *, simulate: bool = False) -> None:
     """Run the home against the broker at host:port with its dashboard until cancelled; with
     `simulate`, the simulated devices too (`huis demo`)."""
+    # One hub per database (huis/instance.py): refused before anything is opened or written.
+    with single_instance(resolve(cfg, cfg.storage.path)):
+        await _serve_home(cfg, clock, host, port, simulate=simulate)
+
+
+async def _serve_home(cfg: HomeConfig, clock: Clock, host: str, port: int, *, simulate: bool) -> None:
     # Imported here, not at the top: `huis check` and the test harnesses need no web server.
     from dashboard.app import create_app
     from dashboard.server import serve
