@@ -251,9 +251,10 @@ class Verdict:
             out.append(f"  FIRST BAD ROW: {self.bad}: {self.reason}")
         elif self.reason:
             out.append(f"  NOT VERIFIED: {self.reason}")
-        else:
-            out.append(f"  chain intact up to row {self.head_seq} (hash {self.head_hash})"
-                       if self.head_seq is not None else "  chain intact (no keyed rows yet)")
+        elif self.head_seq is not None:
+            out.append(f"  chain intact up to row {self.head_seq} (hash {self.head_hash})")
+        elif self.keyed_from is not None:
+            out.append("  chain intact (no keyed rows yet)")
         return out
 
 
@@ -269,7 +270,15 @@ async def verify(db: Database, spec: ChainSpec, key: bytes) -> Verdict:
     v = Verdict(table=spec.table)
     marker = await _marker(db, spec.table)
     if marker is None:
-        v.reason = "no keyed chain was started in this database (the hub has not run this version)"
+        try:
+            row = await db.fetchone(f"SELECT COUNT(*) AS n FROM {spec.table}")
+        except sqlite3.OperationalError:  # the table does not exist: nothing was ever logged
+            row = None
+        if row is None or not row["n"]:
+            v.notes.append("no rows yet, and so no chain")
+            return v
+        v.rows = int(row["n"])
+        v.reason = "no keyed chain was started in this database (no hub of this version has run on it)"
         return v
     if marker.mac != marker.expected_mac(key, spec.table) or marker.key_id != key_id(key):
         v.reason = ("the chain's start marker does not match this key: the marker was edited, "
