@@ -20,7 +20,13 @@ import pytest
 from fastapi import FastAPI
 from websockets.asyncio.client import connect
 
+from controller.alerts.channels.page import PageChannel
+from controller.alerts.model import AckOutcome
+from controller.alerts.policy import load_alerts
+from controller.alerts.service import AlertService
+from controller.alerts.tokens import AckClaims
 from controller.clock import VirtualClock
+from controller.events import Context
 from controller.hub import Hub
 from controller.store import Database
 from dashboard.app import create_app
@@ -268,3 +274,31 @@ async def test_a_second_hub_on_the_same_database_refuses_and_leaves_the_first_al
         except TimeoutError:
             first.kill()
             await first.wait()
+
+
+async def test_an_ack_link_expires_on_the_wall_clock_not_the_hubs(hub: Hub, db: Database, clock: VirtualClock,
+                                                                  tmp_path: Path) -> None:
+    wall = VirtualClock(clock.now())
+    config = load_alerts(ROOT / "config" / "alerts.yaml", hub.config.caregivers)
+    service = AlertService.from_hub(hub, db, config, base_url="http://127.0.0.1", channels=[PageChannel()],
+                                    key_file=tmp_path / "ack.key", wall=wall)
+    task = asyncio.create_task(service.run())
+    try:
+        await service.open()
+        alert_id = await service.raise_alert(
+            key="t.k", scenario="test", severity="urgent", message="Uit bed.",
+            context=Context(origin="device:bed_sensor"),
+            data={"audience": "caregivers", "recipients": [], "trigger": {}})
+        alert = await service.get(alert_id)
+        assert alert is not None
+        token = service.links.issue(alert, service.caregivers["piet"], "ntfy").rsplit("/", 1)[1]
+        await clock.advance(hours=13)  # the hub's clock runs a night ahead (a demo at 20x)
+        assert isinstance(await service.check_link(token), AckClaims)
+        await wall.advance(hours=12)  # ack_link_ttl in config/alerts.yaml, in real time
+        refused = await service.check_link(token)
+        assert isinstance(refused, AckOutcome) and refused.reason == "expired"
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await service.aclose()
