@@ -265,56 +265,85 @@ async def _rows(db: Database, spec: ChainSpec, after: int) -> list[dict[str, obj
     return [dict(r) for r in rows]
 
 
+async def _unmarked(db: Database, spec: ChainSpec, v: Verdict) -> Verdict:
+    """The verdict on a table without a chain marker: fine while it has no rows."""
+    try:
+        row = await db.fetchone(f"SELECT COUNT(*) AS n FROM {spec.table}")
+    except sqlite3.OperationalError:  # the table does not exist: nothing was ever logged
+        row = None
+    if row is None or not row["n"]:
+        v.notes.append("no rows yet, and so no chain")
+        return v
+    v.rows = int(row["n"])
+    v.reason = "no keyed chain was started in this database (no hub of this version has run on it)"
+    return v
+
+
+@dataclass(slots=True)
+class _Walk:
+    """Where a verification stands while it reads the rows in order."""
+
+    marker: Marker
+    key: bytes
+    legacy_prev: str = GENESIS
+    prev: str = GENESIS
+
+    def check(self, seq: int, r: dict[str, object], values: list[object]) -> str | None:
+        """Why row `seq` does not fit, or None."""
+        m = self.marker
+        if seq < m.keyed_from:
+            if m.legacy != "sha256":
+                return None
+            digest = legacy_sha(self.legacy_prev, values)
+            if r["prev_hash"] != self.legacy_prev or r["hash"] != digest:
+                return "the older, unkeyed chain breaks here"
+            self.legacy_prev = digest
+            return None
+        if seq == m.keyed_from and m.legacy == "sha256" and self.legacy_prev != m.anchor:
+            return "the older chain does not end where the keyed chain begins"
+        if r["prev_hash"] != self.prev:
+            return "its prev_hash is not the hash of the row before: a row was removed or inserted"
+        if r["hash"] != mac(self.key, self.prev, values):
+            return "its contents do not match its hash: the row was edited"
+        self.prev = str(r["hash"])
+        return None
+
+
+def _notes(marker: Marker) -> list[str]:
+    older = marker.keyed_from - 1
+    notes = []
+    if marker.legacy == "sha256":
+        notes.append(f"rows 1-{older}: written before the keyed chain, with an unkeyed SHA-256 chain "
+                     "(intact, but someone with the file could have rewritten it)")
+    elif marker.legacy == "unchained":
+        notes.append(f"rows 1-{older}: written by an older version without any chain (not verifiable)")
+    notes.append(f"keyed (HMAC-SHA256) chain from row {marker.keyed_from}")
+    return notes
+
+
 async def verify(db: Database, spec: ChainSpec, key: bytes) -> Verdict:
     """Recompute `spec.table`'s chain; the verdict names the first row that does not fit."""
     v = Verdict(table=spec.table)
     marker = await _marker(db, spec.table)
     if marker is None:
-        try:
-            row = await db.fetchone(f"SELECT COUNT(*) AS n FROM {spec.table}")
-        except sqlite3.OperationalError:  # the table does not exist: nothing was ever logged
-            row = None
-        if row is None or not row["n"]:
-            v.notes.append("no rows yet, and so no chain")
-            return v
-        v.rows = int(row["n"])
-        v.reason = "no keyed chain was started in this database (no hub of this version has run on it)"
-        return v
+        return await _unmarked(db, spec, v)
     if marker.mac != marker.expected_mac(key, spec.table) or marker.key_id != key_id(key):
         v.reason = ("the chain's start marker does not match this key: the marker was edited, "
                     "or this is not the key the chain was written with")
         return v
     v.legacy, v.keyed_from = marker.legacy, marker.keyed_from
-    legacy_prev, prev, last = GENESIS, marker.anchor, 0
+    walk = _Walk(marker=marker, key=key, prev=marker.anchor)
+    last = 0
     while rows := await _rows(db, spec, last):
         for r in rows:
-            seq, values = int(str(r[spec.seq])), [r[f] for f in spec.fields]
-            last, v.rows = seq, v.rows + 1
-            if seq < marker.keyed_from:
-                if marker.legacy == "sha256":
-                    digest = legacy_sha(legacy_prev, values)
-                    if r["prev_hash"] != legacy_prev or r["hash"] != digest:
-                        v.bad, v.reason = seq, "the older, unkeyed chain breaks here"
-                        return v
-                    legacy_prev = digest
-                continue
-            if seq == marker.keyed_from and marker.legacy == "sha256" and legacy_prev != marker.anchor:
-                v.bad, v.reason = seq, "the older chain does not end where the keyed chain begins"
+            last, v.rows = int(str(r[spec.seq])), v.rows + 1
+            problem = walk.check(last, r, [r[f] for f in spec.fields])
+            if problem is not None:
+                v.bad, v.reason = last, problem
                 return v
-            if r["prev_hash"] != prev:
-                v.bad, v.reason = seq, "its prev_hash is not the hash of the row before: a row was removed or inserted"
-                return v
-            if r["hash"] != mac(key, prev, values):
-                v.bad, v.reason = seq, "its contents do not match its hash: the row was edited"
-                return v
-            prev, v.head_seq, v.head_hash = str(r["hash"]), seq, str(r["hash"])
-    older = marker.keyed_from - 1
-    if marker.legacy == "sha256":
-        v.notes.append(f"rows 1-{older}: written before the keyed chain, with an unkeyed SHA-256 chain "
-                       "(intact, but someone with the file could have rewritten it)")
-    elif marker.legacy == "unchained":
-        v.notes.append(f"rows 1-{older}: written by an older version without any chain (not verifiable)")
-    v.notes.append(f"keyed (HMAC-SHA256) chain from row {marker.keyed_from}")
+            if last >= marker.keyed_from:
+                v.head_seq, v.head_hash = last, walk.prev
+    v.notes += _notes(marker)
     return v
 
 

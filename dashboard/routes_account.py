@@ -45,8 +45,9 @@ class Setup(BaseModel):
 
 
 def lang_of(request: Request) -> str:
-    """The page's language, which its scripts send as Accept-Language ("nl" unless "en")."""
-    return "en" if request.headers.get("accept-language", "").lower().startswith("en") else "nl"
+    """The page's language, which its scripts send as Accept-Language ("nl" or "en"); an API
+    client that sends none gets English, the API's language."""
+    return "nl" if request.headers.get("accept-language", "").lower().startswith("nl") else "en"
 
 
 def refused(request: Request, exc: AuthError, status: int = 422) -> HTTPException:
