@@ -133,6 +133,9 @@ class AlertService:
         # huis/compose.py), not on a clock a demo may move. Default: the service's clock.
         self.links = AckLinks(key_file=self.key_file, store=self.store, clock=wall or clock,
                               resident=resident, base_url=self.base_url, ttl=config.ack_link_ttl)
+        for ch in self.channels.values():  # channels that acknowledge themselves (SCAIP centres)
+            if hasattr(ch, "attach"):
+                ch.attach(clock=clock, acknowledge=self.acknowledge, alert=self.get)
         self._active = ActiveAlerts()
         self._queue: asyncio.Queue[_Supervise | _Deliver] = asyncio.Queue()
         self._open_lock = asyncio.Lock()
@@ -187,6 +190,9 @@ class AlertService:
         """Escalate and deliver until cancelled."""
         await self.open()
         async with asyncio.TaskGroup() as tg:
+            for ch in self.channels.values():  # channel loops, e.g. SCAIP heartbeats
+                if hasattr(ch, "run"):
+                    tg.create_task(ch.run(), name=f"alert-channel-{ch.type}")
             while True:
                 job = await self._queue.get()
                 # The work count taken by _enqueue passes to the task, which gives it back.
