@@ -234,3 +234,16 @@ async def test_tls_refuses_an_unknown_certificate(tmp_path: Path) -> None:
         async with SipPeer(uri, transport="tls", clock=VirtualClock(), local_uri="sip:huis@localhost"):
             pass
     assert mrq  # the document builder is exercised by every SIPp test above
+
+
+def test_config_problems_name_file_and_line(tmp_path: Path) -> None:
+    from controller.errors import ConfigError
+
+    path = tmp_path / "alerts.yaml"
+    path.write_text(ALERTS_YAML.replace("URI", "sip:a@b").replace("TRANSPORT", "sctp"))
+    with pytest.raises(ConfigError, match=r"alerts.yaml:\d+: .*scaip: transport 'sctp' is not one of udp, tcp, tls"):
+        load_alerts(path, ["alarmcentrale", "piet"])
+    path.write_text(ALERTS_YAML.replace("URI", "sip:a@b").replace("TRANSPORT", "tcp")
+                    .replace("backoff: 1s}", "backoff: 1s, heartbeat: 15m}"))
+    hb = load_alerts(path, ["alarmcentrale", "piet"]).caregiver_channels["alarmcentrale"][0].options["heartbeat"]
+    assert hb == timedelta(minutes=15)
