@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -31,6 +32,20 @@ pytestmark = pytest.mark.browser
 
 ENGLISH_ON_DUTCH = ("No traces recorded", "problem(s)", "probleem/problemen", "not_fired", "completed",
                     "state_changed")
+# English words that must not be read on the Dutch page outside code (scenario language, paths,
+# raw data are code: <code> elements and the id column).
+ENGLISH_WORDS = re.compile(r"\b(the|never|running|waiting|problems?|traces?|last|loaded|trigger came|"
+                           r"none|sensor|door contact|motion|light|home|away|state|device event|alert)\b")
+
+
+async def prose(page: Page) -> str:
+    """What a person reads on the page: visible text outside code, ids and raw data."""
+    return str(await page.evaluate("""() => {
+        const skip = el => el.closest("code, pre, td:first-child, [data-i18n-skip]");
+        const out = []; const walk = document.createTreeWalker(document.querySelector("main"), NodeFilter.SHOW_TEXT);
+        while (walk.nextNode()) { const n = walk.currentNode; const el = n.parentElement;
+          if (el && !skip(el) && el.offsetParent !== null) out.push(n.textContent); }
+        return out.join(" "); }"""))
 
 
 @contextlib.asynccontextmanager
@@ -101,7 +116,13 @@ async def test_why_a_scenario_did_not_fire_shows_beside_the_table_and_in_dutch(
         await expect(panel).to_contain_text("bed_sensor.occupancy: laatst gemeld")
         text = await page.locator("main").inner_text()
         assert [w for w in ENGLISH_ON_DUTCH if w in text] == []
+        assert ENGLISH_WORDS.findall(await prose(page)) == []
         await shot(page, "technician-why-refused.png")
+        for tab, rows in (("Apparaten", "#health tr"), ("Gebeurtenissen", "#events tr")):
+            await page.get_by_role("tab", name=tab).click()
+            await expect(page.locator(rows).first).to_be_visible()
+            assert ENGLISH_WORDS.findall(await prose(page)) == [], tab
+        await page.get_by_role("tab", name="Scenario's").click()
 
         # The same in English, complete.
         await page.get_by_role("button", name="English").click()
