@@ -219,9 +219,9 @@ async def traces(scenario: str, request: Request, user: Technician,
     from controller.engine import render_traces
 
     why = await scenario_why(d.engine, d.hub, scenario_paths(d), scenario)
-    if not why.known:
-        raise HTTPException(404, {"scenario": scenario, "why": why.as_dict()})
     found = await d.engine.traces(scenario, max(1, min(limit, 100)))
+    if not why.known and not found:
+        raise HTTPException(404, {"scenario": scenario, "why": why.as_dict()})
     tz = ZoneInfo(d.hub.config.home.location.timezone)
     return {"scenario": scenario, "why": why.as_dict(), "traces": _plain(found),
             "text": render_traces(found, tz)}

@@ -57,11 +57,16 @@ async def _trace(cfg: HomeConfig, scenario: str | None, limit: int, kinds: Kinds
                 return note or "No traces recorded yet (the engine has not run with this database).\n", 0
             return render_traces(await load_traces(db, scenario, limit), tz), 0
         why = await _why(db, cfg, scenario, kinds)
-        lines = [note.rstrip("\n")] if note else []
-        lines += render_why(why, tz)
-        if not why.known:
-            return "\n".join(lines) + "\n", EXIT_UNKNOWN
         found = await load_traces(db, scenario, limit) if await _has_traces(db) else []
+        lines = [note.rstrip("\n")] if note else []
+        if not why.known and found:
+            # It ran once (an older set, other files): what it did is still worth reading.
+            lines.append(f"{scenario}: not in the scenario files {cfg.source} names now; "
+                         "its traces from before:")
+        else:
+            lines += render_why(why, tz)
+        if not why.known and not found:
+            return "\n".join(lines) + "\n", EXIT_UNKNOWN
         lines.append("")
         lines.append(f"Last runs of {scenario}:" if found else f"No traces recorded for {scenario}.")
         text = "\n".join(lines) + "\n"
