@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
 import os
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
@@ -34,6 +35,8 @@ from typing import TYPE_CHECKING, Literal
 if TYPE_CHECKING:
     from controller.config import HomeConfig
     from controller.hub import Hub
+
+log = logging.getLogger(__name__)
 
 HUB = "huis-hub"
 SIMULATORS = "huis-simulators"
@@ -225,7 +228,13 @@ def write_broker_files(folder: Path, accounts: Sequence[Account], passwords: Map
     folder.mkdir(parents=True, exist_ok=True)
     passwd, acl = folder / PASSWD_FILE, folder / ACL_FILE
     acl_text = render_acl(accounts)
-    same = _passwd_matches(passwd, passwords) and _reads(acl) == acl_text
+    try:
+        same = _passwd_matches(passwd, passwords) and _reads(acl) == acl_text
+    except PermissionError:
+        # The broker took them over (docker-compose: its entrypoint hands /mosquitto to the
+        # mosquitto user); they were written by an earlier start. docs/broker.md: rewriting.
+        log.warning("%s: the broker's files are not ours to read any more; left as they are", folder)
+        return False
     if same:
         return False
     write_private(passwd, "".join(f"{a.username}:{mosquitto_hash(passwords[a.username])}\n" for a in accounts))
@@ -236,7 +245,7 @@ def write_broker_files(folder: Path, accounts: Sequence[Account], passwords: Map
 def _reads(path: Path) -> str | None:
     try:
         return path.read_text(encoding="utf-8")
-    except OSError:
+    except FileNotFoundError:
         return None
 
 

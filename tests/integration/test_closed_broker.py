@@ -11,6 +11,7 @@ import asyncio
 import io
 import json
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from pathlib import Path
 import paho.mqtt.client as paho
 import paho.mqtt.publish as publish
 import pytest
+import yaml
 from paho.mqtt import MQTTException
 
 from controller.broker import embedded_broker
@@ -25,6 +27,7 @@ from controller.broker_auth import CARE_TEAM, HUB, SIMULATORS, ZIGBEE2MQTT
 from controller.clock import RealClock
 from controller.events import Context
 from controller.mqtt import MqttLink
+from huis.cli import build_parser
 from huis.compose import broker_credentials, build_hub, hub_settings, load_home
 from simulators.home import SimulatedHome, run_simulators
 from tests.conftest import Mosquitto, free_port
@@ -248,3 +251,33 @@ def test_credentials_are_private_generated_once_and_ignored_by_git(tmp_path: Pat
     root = Path(__file__).resolve().parents[2]
     ignored = subprocess.run(["git", "check-ignore", "-q", "var/mqtt/huis-hub.password"], cwd=root, check=False)
     assert ignored.returncode == 0, "var/mqtt/ must be ignored by git"
+
+
+def test_huis_broker_credentials_prints_the_passwords_once(tmp_path: Path) -> None:
+    home = demo_home(tmp_path)
+    broker = tmp_path / "broker"
+    cmd = [sys.executable, "-m", "huis.cli", "broker-credentials", "--config", str(home),
+           "--broker-folder", str(broker)]
+    root = Path(__file__).resolve().parents[2]
+    first = subprocess.run(cmd, cwd=root, capture_output=True, text=True, check=True)
+    password = (tmp_path / "var" / "mqtt" / f"{HUB}.password").read_text().strip()
+    assert password in first.stdout and "mosquitto.acl" in first.stdout
+    assert sorted(p.name for p in broker.iterdir()) == ["mosquitto.acl", "mosquitto.passwd"]
+    second = subprocess.run(cmd, cwd=root, capture_output=True, text=True, check=True)
+    assert password not in second.stdout and "nothing generated" in second.stdout
+
+
+def test_docker_compose_runs_the_demo_with_generated_credentials() -> None:
+    """What can be checked without docker: the commands parse, the hub runs `huis demo` (its
+    simulated devices and story buttons), not as root, the broker waits for its accounts."""
+    root = Path(__file__).resolve().parents[2]
+    compose = yaml.safe_load((root / "docker-compose.yml").read_text())
+    services = compose["services"]
+    parser = build_parser()
+    hub = parser.parse_args(services["hub"]["command"])
+    assert (hub.command, hub.mqtt_host) == ("demo", "mosquitto")
+    assert parser.parse_args(services["broker-credentials"]["command"]).command == "broker-credentials"
+    assert "simulators" not in services  # in the demo's own process, as with `make demo`
+    wait = services["mosquitto"]["depends_on"]["broker-credentials"]["condition"]
+    assert wait == "service_completed_successfully"
+    assert "USER huis" in (root / "Dockerfile").read_text()
