@@ -112,7 +112,9 @@ def plan_accounts(hub: Hub) -> list[Account]:
     for dev_id, bound in hub.devices.items():
         topic = bound.spec.topic
         reads = tuple(bound.adapter.subscriptions(bound.spec))
-        sets = (f"{topic}/set", f"{topic}/set/+", f"{topic}/say", f"{topic}/get")
+        # Zigbee2MQTT's command topics; a speaker also has `say`.
+        say = (f"{topic}/say",) if bound.kind == "speaker" else ()
+        sets = (f"{topic}/set", f"{topic}/set/+", f"{topic}/get", *say)
         state.extend(reads)
         commands.extend(sets)
         if not topic.startswith(("zigbee2mqtt/", "espresense/")):

@@ -39,6 +39,11 @@ from tests.support import eventually
 pytestmark = pytest.mark.broker
 
 HUB_SOURCE = Path(os.environ.get("HUIS_HUB_SOURCE", ROOT))
+# The shipped SOS rule runs in mode `single`: a second press while the first one's alert is being
+# raised is the same emergency. Here every press must show, so each one raises its own alert.
+SOS_EACH_PRESS = SOS_SCENARIO.replace("    description: Alarmknop ingedrukt\n",
+                                      "    description: Alarmknop ingedrukt\n    mode: parallel\n")
+assert SOS_EACH_PRESS != SOS_SCENARIO
 
 
 def write_home(broker: ClosedBroker, ntfy: NtfyServer, port: int | None = None) -> tuple[Path, int]:
@@ -53,7 +58,7 @@ def write_home(broker: ClosedBroker, ntfy: NtfyServer, port: int | None = None) 
     home["scenarios"] = ["scenarios"]
     home["alerts"] = "alerts.yaml"
     (tmp / "scenarios").mkdir(exist_ok=True)
-    (tmp / "scenarios" / "sos.yaml").write_text(SOS_SCENARIO, encoding="utf-8")
+    (tmp / "scenarios" / "sos.yaml").write_text(SOS_EACH_PRESS, encoding="utf-8")
     (tmp / "alerts.yaml").write_text(ALERTS_YAML.replace("{ntfy}", ntfy.url), encoding="utf-8")
     path = tmp / "hub.yaml"
     path.write_text(yaml.safe_dump(home, allow_unicode=True), encoding="utf-8")
