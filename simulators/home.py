@@ -26,7 +26,7 @@ from controller.config import Device, HomeConfig, Mqtt, device_topic, link_setti
 from controller.mqtt import LinkSettings
 from controller.yamlfile import suggest
 from simulators.base import SimSpec, SimulationError, Simulator
-from simulators.connection import BrokerConnection, Connection, encode
+from simulators.connection import BrokerConnection, Connection, encode, simulator_account
 from simulators.dispenser import DispenserSimulator
 from simulators.speaker import SpeakerSimulator
 from simulators.story_scripts import STORIES, Step, Story
@@ -368,7 +368,7 @@ def broker_settings(cfg: HomeConfig, host: str, port: int, client_id: str,
                     status_topic: str) -> LinkSettings:
     """LinkSettings for the simulators: the configured credentials, their own client id and status."""
     mqtt = cfg.mqtt.model_copy(update={"host": host, "port": port}) if cfg.mqtt else Mqtt(host=host, port=port)
-    settings = link_settings(cfg, mqtt)
+    settings = simulator_account(cfg, link_settings(cfg, mqtt))
     # Their own client id: the broker would otherwise disconnect the hub, which has the same one.
     return dataclasses.replace(settings, client_id=client_id, status_topic=status_topic)
 
