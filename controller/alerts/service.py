@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from controller.alerts import lifecycle, texts
+from controller.alerts import lifecycle, texts, topics
 from controller.alerts.active import ActiveAlerts
 from controller.alerts.channels.base import Channel
 from controller.alerts.delivery import Courier
@@ -168,6 +168,7 @@ class AlertService:
                 return
             await self.store.open()
             self.links.open()
+            self._fill_in_topics()
             restored = await self.store.active()
             for alert in restored:
                 self._active.add(alert, Context(origin="alerts", description=f"alert {alert.id} restored"))
@@ -179,6 +180,14 @@ class AlertService:
                 log.warning("restored %d active alert(s) and %d unfinished deliveries",
                             len(restored), len(pending))
             self._opened = True
+
+    def _fill_in_topics(self) -> None:
+        # Generated ntfy topics (controller/alerts/topics.py) live next to the link key, in the
+        # hub's data folder; the shared caregivers mapping is updated in place.
+        resolved, new = topics.with_topics(self.caregivers, self.key_file.parent / topics.TOPICS_FILE_NAME)
+        self.caregivers.update(resolved)
+        server = self.config.channel_settings.get("ntfy", {}).get("server")
+        topics.announce(new, str(server) if server else None)
 
     async def run(self) -> None:
         """Escalate and deliver until cancelled."""
