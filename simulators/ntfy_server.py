@@ -14,12 +14,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import logging
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from simulators.http_server import HttpServer, Request, Response, json_response
 
+log = logging.getLogger(__name__)
 _ids = itertools.count(1)
 _HEADERS = ("title", "priority", "tags", "click", "actions", "sequence-id")
 
@@ -127,10 +129,33 @@ class NtfyServer:
         return out
 
 
+def loopback_port(server: object) -> int | None:
+    """The port of an http://127.0.0.1:PORT (or localhost) server address; None for anything else.
+
+    `huis demo` runs a stand-in only where the configured ntfy server is on this machine.
+    """
+    parts = urlsplit(str(server or ""))
+    if parts.scheme != "http" or parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+        return None
+    return parts.port or 80
+
+
 async def serve(port: int, *, host: str = "127.0.0.1", answer_after: float | None = None) -> None:
-    """Run a server on host:port until cancelled (`huis demo` runs one for its phone channel)."""
-    async with NtfyServer(host=host, port=port, answer_after=answer_after):
+    """Run a server on host:port until cancelled (`huis demo` runs one for its phone channel).
+
+    A port already taken (a second demo on this machine) is a warning, not the end of the demo:
+    its ntfy deliveries then fail and fall through to the page.
+    """
+    try:
+        server = await NtfyServer(host=host, port=port, answer_after=answer_after).__aenter__()
+    except OSError as exc:
+        log.warning("the demo's ntfy stand-in cannot listen on %s:%d (%s); phones are not simulated",
+                    host, port, exc)
+        return
+    try:
         await asyncio.Event().wait()
+    finally:
+        await server.__aexit__(None, None, None)
 
 
 async def _serve_forever(port: int, answer_after: float | None) -> None:
