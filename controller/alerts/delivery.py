@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Protocol
@@ -22,6 +22,7 @@ from controller.alerts.model import (
     KIND_ALERT,
     KIND_REPEAT,
     REACH_DEVICE,
+    REACH_PAGE,
     REACH_SYSTEM,
     Alert,
     ChannelTarget,
@@ -29,7 +30,7 @@ from controller.alerts.model import (
     Recipient,
 )
 from controller.alerts.policy import AlertsConfig
-from controller.alerts.store import FAILED, SENT, SKIPPED, UNKNOWN, AlertStore, Attempt, Delivery
+from controller.alerts.store import FAILED, PENDING, SENT, SKIPPED, UNKNOWN, AlertStore, Attempt, Delivery
 from controller.alerts.work import Work
 from controller.clock import Clock, monotonic
 from controller.errors import DeliveryError, DeliveryUnknown
@@ -95,6 +96,29 @@ def notification(alert: Alert, d: Delivery, who: Recipient, url: str) -> Notific
                         title=texts.title(lang, what, alert.resident), message=d.text,
                         recipient=who, view_url=url, ack_url=None, tag=f"huis-{alert.id}",
                         key=idempotency_key(d))
+
+
+# How far the alert itself got to one caregiver, best first (see `reached`).
+_REACH_ORDER = (REACH_DEVICE, REACH_PAGE, REACH_SYSTEM, UNKNOWN, PENDING, FAILED, SKIPPED)
+
+
+def reached(deliveries: Iterable[Delivery], reach_of: Callable[[str], str]) -> dict[str, str]:
+    """Per caregiver paged, the best any delivery of the alert itself got.
+
+    'device' (a push service for their phone took it), 'page' or 'system' (shown only),
+    'unknown' (a server may have it), 'pending', 'failed' or 'skipped'. `reach_of` names a
+    channel type's reach.
+    """
+    best: dict[str, str] = {}
+    for d in deliveries:
+        if d.kind != KIND_ALERT:
+            continue
+        how = reach_of(d.channel) if d.status == SENT and d.channel else d.status
+        if how not in _REACH_ORDER:
+            continue
+        if d.recipient not in best or _REACH_ORDER.index(how) < _REACH_ORDER.index(best[d.recipient]):
+            best[d.recipient] = how
+    return best
 
 
 class Dispatcher:

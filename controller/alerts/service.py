@@ -37,7 +37,7 @@ from zoneinfo import ZoneInfo
 from controller.alerts import lifecycle, texts, topics
 from controller.alerts.active import ActiveAlerts
 from controller.alerts.channels.base import Channel
-from controller.alerts.delivery import Courier
+from controller.alerts.delivery import Courier, reached
 from controller.alerts.escalation import due, policy_of
 from controller.alerts.lifecycle import Transition
 from controller.alerts.links import AckLinks
@@ -47,6 +47,7 @@ from controller.alerts.model import (
     KIND_ACKNOWLEDGED,
     KIND_EXPIRED,
     KIND_RESOLVED,
+    REACH_DEVICE,
     RESOLVED,
     SEVERITIES,
     AckOutcome,
@@ -468,6 +469,14 @@ class AlertService:
     async def recent(self, limit: int = 50) -> list[Alert]:
         await self.open()
         return await self.store.recent(limit)
+
+    async def reached(self, alert_id: str) -> dict[str, str]:
+        """Per caregiver paged, how far the alert got: 'device' is delivered, 'page' only shown."""
+        def reach_of(channel: str) -> str:
+            ch = self.channels.get(channel)
+            return ch.reach if ch is not None else REACH_DEVICE
+
+        return reached(await self.store.deliveries(alert_id), reach_of)
 
     async def timeline(self, alert_id: str) -> list[TimelineItem]:
         """Transitions and delivery attempts of one alert, in time order."""
