@@ -7,10 +7,12 @@ is "shown".
 
 from __future__ import annotations
 
+import asyncio
 import json
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
+from controller.alerts.channels.homeassistant import HomeAssistantChannel
 from controller.alerts.channels.ntfy import NtfyChannel
 from controller.alerts.channels.page import PageChannel
 from controller.alerts.delivery import idempotency_key
@@ -19,7 +21,7 @@ from controller.clock import VirtualClock
 from controller.config import HomeConfig
 from controller.yamlfile import load_text
 from tests.alerts.conftest import TOPIC, Harness, harness
-from tests.alerts.fakes import NtfyServer
+from tests.alerts.fakes import HomeAssistantServer, NtfyServer
 from tests.alerts.test_channels import config_for, raise_sos
 from tests.conftest import free_port
 
@@ -54,6 +56,26 @@ async def test_a_slow_ntfy_server_gets_the_alert_once_not_three_times(
     shown = [t for t in timeline if t["event"] == "shown"]
     assert [(s["user"], s["channel"]) for s in shown] == [("anna", "page")]
     assert "outcome unknown on ntfy" in str(shown[0]["detail"])
+
+
+async def test_a_slow_home_assistant_is_called_once_not_three_times(
+        tmp_path: Path, clock: VirtualClock, demo_config: HomeConfig) -> None:
+    cfg = config_for(demo_config, """
+  anna:
+    channels:
+      - {type: homeassistant, service: mobile_app_annas_telefoon, timeout: 300ms, retries: 2}
+      - {type: page}
+""")
+    async with HomeAssistantServer(token="ha-secret", answer_late=asyncio.Event()) as ha:
+        channels = [HomeAssistantChannel(url=ha.api_url, token="ha-secret"), PageChannel()]
+        async with harness(tmp_path / "huis.db", clock, cfg, demo_config, channels) as h:
+            alert_id = await raise_sos(h)
+            await h.advance(seconds=30)
+            timeline = await h.svc.timeline(alert_id)
+        calls = list(ha.calls)
+    assert len(calls) == 1  # was 3: one critical notification per try
+    assert attempts_of(timeline) == [("homeassistant", 1, False), ("page", 1, True)]
+    assert str(timeline[[t["type"] for t in timeline].index("attempt")]["error"]).startswith("outcome unknown: ")
 
 
 async def test_an_unknown_outcome_is_neither_delivered_nor_failed(
