@@ -102,18 +102,20 @@ def notification(alert: Alert, d: Delivery, who: Recipient, url: str) -> Notific
 _REACH_ORDER = (REACH_DEVICE, REACH_PAGE, REACH_SYSTEM, UNKNOWN, PENDING, FAILED, SKIPPED)
 
 
-def reached(deliveries: Iterable[Delivery], reach_of: Callable[[str], str]) -> dict[str, str]:
+def reached(deliveries: Iterable[Delivery], channels: Mapping[str, Channel]) -> dict[str, str]:
     """Per caregiver paged, the best any delivery of the alert itself got.
 
     'device' (a push service for their phone took it), 'page' or 'system' (shown only),
-    'unknown' (a server may have it), 'pending', 'failed' or 'skipped'. `reach_of` names a
-    channel type's reach.
+    'unknown' (a server may have it), 'pending', 'failed' or 'skipped'.
     """
     best: dict[str, str] = {}
     for d in deliveries:
         if d.kind != KIND_ALERT:
             continue
-        how = reach_of(d.channel) if d.status == SENT and d.channel else d.status
+        how = d.status
+        if d.status == SENT and d.channel:
+            ch = channels.get(d.channel)
+            how = ch.reach if ch is not None else REACH_DEVICE
         if how not in _REACH_ORDER:
             continue
         if d.recipient not in best or _REACH_ORDER.index(how) < _REACH_ORDER.index(best[d.recipient]):

@@ -47,7 +47,6 @@ from controller.alerts.model import (
     KIND_ACKNOWLEDGED,
     KIND_EXPIRED,
     KIND_RESOLVED,
-    REACH_DEVICE,
     RESOLVED,
     SEVERITIES,
     AckOutcome,
@@ -169,7 +168,8 @@ class AlertService:
                 return
             await self.store.open()
             self.links.open()
-            self._fill_in_topics()
+            # Generated ntfy topics live next to the link key, in the hub's data folder.
+            topics.fill_in(self.caregivers, self.key_file.parent, self.config)
             restored = await self.store.active()
             for alert in restored:
                 self._active.add(alert, Context(origin="alerts", description=f"alert {alert.id} restored"))
@@ -181,14 +181,6 @@ class AlertService:
                 log.warning("restored %d active alert(s) and %d unfinished deliveries",
                             len(restored), len(pending))
             self._opened = True
-
-    def _fill_in_topics(self) -> None:
-        # Generated ntfy topics (controller/alerts/topics.py) live next to the link key, in the
-        # hub's data folder; the shared caregivers mapping is updated in place.
-        resolved, new = topics.with_topics(self.caregivers, self.key_file.parent / topics.TOPICS_FILE_NAME)
-        self.caregivers.update(resolved)
-        server = self.config.channel_settings.get("ntfy", {}).get("server")
-        topics.announce(new, str(server) if server else None)
 
     async def run(self) -> None:
         """Escalate and deliver until cancelled."""
@@ -472,11 +464,7 @@ class AlertService:
 
     async def reached(self, alert_id: str) -> dict[str, str]:
         """Per caregiver paged, how far the alert got: 'device' is delivered, 'page' only shown."""
-        def reach_of(channel: str) -> str:
-            ch = self.channels.get(channel)
-            return ch.reach if ch is not None else REACH_DEVICE
-
-        return reached(await self.store.deliveries(alert_id), reach_of)
+        return reached(await self.store.deliveries(alert_id), self.channels)
 
     async def timeline(self, alert_id: str) -> list[TimelineItem]:
         """Transitions and delivery attempts of one alert, in time order."""

@@ -21,6 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from controller.alerts.model import ChannelTarget, Recipient
+from controller.alerts.policy import AlertsConfig
 from controller.errors import HuisError
 
 log = logging.getLogger(__name__)
@@ -108,3 +109,11 @@ def announce(new: Mapping[str, str], server: str | None) -> None:
              "      on server " + where + ". They are shown only now; they stay in the hub's data folder.",
              *(f"      {cid}: {topic}" for cid, topic in sorted(new.items())), ""]
     print("\n".join(lines), file=sys.stderr, flush=True)
+
+
+def fill_in(recipients: dict[str, Recipient], folder: Path, config: AlertsConfig) -> None:
+    """Give `recipients` (updated in place) their generated topics from `folder`; show new ones."""
+    resolved, new = with_topics(recipients, folder / TOPICS_FILE_NAME)
+    recipients.update(resolved)
+    server = config.channel_settings.get("ntfy", {}).get("server")
+    announce(new, str(server) if server else None)
