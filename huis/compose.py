@@ -269,6 +269,8 @@ async def _serve_home(cfg: HomeConfig, clock: Clock, host: str, port: int, *, si
     from dashboard.app import create_app
     from dashboard.server import serve
     from simulators.home import SimulatedHome, run_simulators
+    from simulators.ntfy_server import loopback_port
+    from simulators.ntfy_server import serve as serve_ntfy
 
     home = await open_home(cfg, clock, settings=hub_settings(cfg, host, port))
     services: list[Service] = []
@@ -278,6 +280,13 @@ async def _serve_home(cfg: HomeConfig, clock: Clock, host: str, port: int, *, si
             await run_simulators(cfg, clock, host, port, home=simulated)
 
         services.append(simulators)
+        # The demo's phones: a local ntfy stand-in where alerts.yaml points ntfy (never ntfy.sh).
+        ntfy_port = loopback_port(home.alerts.config.channel_settings.get("ntfy", {}).get("server"))
+        if ntfy_port is not None:
+            async def phones() -> None:
+                await serve_ntfy(ntfy_port)
+
+            services.append(phones)
     app = create_app(home.hub, db=home.db, engine=home.engine, alerts=home.alerts, simulated_home=simulated,
                      history=home.history, routine=home.routine)
 

@@ -201,8 +201,10 @@ async def test_a_caregiver_acknowledges_on_a_phone_and_the_escalation_stops(
         await expect(page).to_have_url(server.url + "/zorg")
         card = page.locator(f'article[data-alert="{alert_id}"]')
         await expect(card).to_contain_text("De voordeur gaat open")
-        await expect(card).to_contain_text("Gewaarschuwd: Piet (partner)")
-        await expect(card).to_have_class("card alert-card sev-urgent delivered")
+        await expect(card).to_contain_text("Gewaarschuwd: Piet (partner) — alleen op de pagina getoond")
+        # Only the page has it (this hub has no phone channel): "shown", never "delivered".
+        await expect(card).to_have_class("card alert-card sev-urgent shown")
+        await expect(card).to_contain_text("Alleen getoond: nog geen telefoon bereikt.")
         await expect(page.locator("#timeline")).to_contain_text("Mevrouw Jansen stapt uit bed.")
         go = card.get_by_role("button", name="Ik ga erheen")
         box = await go.bounding_box()
