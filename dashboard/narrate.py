@@ -164,8 +164,10 @@ class Narrator:
                 return None
         text = {lang: self.scrub.text(t) for lang, t in text.items()}
         why = {lang: self.scrub.text(w) for lang, w in self._why(event.context).items()}
-        # The first sentence told for a context is how later effects refer to it.
-        if event.context.id not in self._by_context:
+        # The first sentence told for a context is how later effects refer to it; never a rule's
+        # own effect: the bathroom light is not switched "after" the bedroom light it was
+        # switched with, but after what made the rule act.
+        if event.context.id not in self._by_context and not _by_rule(event.context):
             self._by_context[event.context.id] = text
             if len(self._by_context) > _MAX_REMEMBERED:
                 self._by_context.popitem(last=False)
@@ -242,6 +244,8 @@ class Narrator:
     def _light(self, room_nl: str, room_en: str, new: Mapping[str, object]) -> dict[str, str]:
         state = str(new.get("state", "")).upper()
         pct = _pct(new.get("brightness"))
+        if pct is None and isinstance(new.get("brightness_percent"), int | float):
+            pct = max(0, min(100, round(float(new["brightness_percent"]))))  # type: ignore[arg-type]
         if state == "OFF":
             return {"nl": f"Het licht in de {room_nl} gaat uit.",
                     "en": f"The light in the {room_en} goes off."}
@@ -338,6 +342,14 @@ class Narrator:
         if not parts["nl"]:
             return {}
         return {lang: ", ".join(_dedupe(parts[lang])) for lang in LANGS}
+
+
+_RULE_ORIGINS = ("scenario", "rule", "automation")
+
+
+def _by_rule(ctx: Context) -> bool:
+    """Whether `ctx` is a rule acting (its events are effects, not causes of their siblings)."""
+    return ctx.origin.partition(":")[0] in _RULE_ORIGINS
 
 
 def _dedupe(items: Iterable[str]) -> list[str]:
