@@ -322,10 +322,10 @@ class Narrator:
         cause_text: Mapping[str, str] | None = None
         for depth, c in enumerate(ctx.chain()):
             kind, _, name = c.origin.partition(":")
-            if kind in ("scenario", "rule", "automation"):
-                label = name.replace("_", " ").replace("-", " ")
-                parts["nl"].append(f"scenario ‘{label}’")
-                parts["en"].append(f"scenario ‘{label}’")
+            if kind in _RULE_ORIGINS:
+                nl, en = rule_name(name)
+                parts["nl"].append(nl)
+                parts["en"].append(en)
             elif kind in ("user", "caregiver"):
                 parts["nl"].append("een zorgverlener")
                 parts["en"].append("a caregiver")
@@ -345,6 +345,35 @@ class Narrator:
 
 
 _RULE_ORIGINS = ("scenario", "rule", "automation")
+
+# The shipped scenarios as a visitor would name them (by id prefix); the "why" of an effect.
+_RULE_NAMES: tuple[tuple[str, str, str], ...] = (
+    ("night_exit_lights", "het oriëntatielicht 's nachts", "the night-time orientation light"),
+    ("night_exit_warning", "de nachtwaarschuwing: lang uit bed", "the night warning: out of bed for long"),
+    ("night_exit", "de deurbewaking 's nachts", "the night-time door watch"),
+    ("wander", "de dwaaldetectie", "wander detection"),
+    ("sos", "de alarmknop", "the alarm button"),
+    ("medication", "de medicijnherinnering", "the medication reminder"),
+    ("day_wake_light", "het wekkerlicht", "the wake-up light"),
+    ("day_good_morning", "de ochtendbegroeting", "the morning greeting"),
+    ("day_meals", "de maaltijdherinnering", "the meal reminder"),
+    ("day_drinks", "de drinkherinnering", "the drinks reminder"),
+    ("day_activity", "de middagactiviteit", "the afternoon activity"),
+    ("day_wind_down", "de avondstand", "the evening setting"),
+    ("day_night_mode", "de nachtstand", "the night setting"),
+    ("inactivity_not_up", "de controle op opstaan", "the getting-up check"),
+    ("inactivity", "de controle op stilte", "the quiet check"),
+    ("health", "de apparaatbewaking", "device monitoring"),
+)
+
+
+def rule_name(scenario: str) -> tuple[str, str]:
+    """A scenario as a visitor reads it (Dutch, English): a plain name, never its id."""
+    for prefix, nl, en in _RULE_NAMES:
+        if scenario.startswith(prefix):
+            return nl, en
+    label = scenario.replace("_", " ").replace("-", " ")
+    return f"de regel ‘{label}’", f"the rule ‘{label}’"
 
 
 def _by_rule(ctx: Context) -> bool:

@@ -18,8 +18,8 @@ import asyncio
 import logging
 import math
 from collections import deque
-from collections.abc import Mapping
-from datetime import datetime, timedelta
+from collections.abc import Callable, Mapping
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -146,11 +146,14 @@ class StoryRunner:
         self._reached: dict[str, list[str]] = {}  # alert id -> demo caregivers it reached
         # What the last story did (tests and the log): alert id -> message, reached, final state.
         self.report: dict[str, dict[str, Any]] = {}
-        self.today = lambda: self.wall.now().astimezone(self.tz).date()  # which week stories play in
+        self.today: Callable[[], date] = self._today  # which week stories play in (tests pin it)
         self._since = 0  # live narrations up to this id were there before "opnieuw beginnen"
         self._queue: asyncio.Queue[str] = asyncio.Queue(maxsize=1)
         self._task: asyncio.Task[None] | None = None
         live.subscribers.add(_Relay(self, "live"))
+
+    def _today(self) -> date:
+        return self.wall.now().astimezone(self.tz).date()
 
     # -- what the tour asks -------------------------------------------------------------------
 
@@ -347,7 +350,8 @@ class StoryRunner:
     def _on_alert(self, event: Event[AlertChanged]) -> None:
         change = event.data
         self.phones.update(change["id"], change["state"])
-        entry = self.report.setdefault(change["id"], {"message": change["message"], "severity": change["severity"],
+        entry = self.report.setdefault(change["id"], {"key": change["key"], "message": change["message"],
+                                                      "severity": change["severity"],
                                                       "reached": self._reached.setdefault(change["id"], [])})
         entry["state"] = change["state"]
         entry["acknowledged"] = entry.get("acknowledged", False) or change["state"] == "acknowledged"
