@@ -125,6 +125,7 @@ class Narrator:
         self._seq = 0
         self._offline: set[str] = set()
         self._last_by_device: dict[str, tuple[str, str]] = {}
+        self._tag_rooms: tuple[str, str] = ("", "")  # the worn tag's last two rooms told
 
     # -- names ----------------------------------------------------------------------------------
 
@@ -234,6 +235,11 @@ class Narrator:
                      "en": f"The curtain in the {room_en} closes."})
         if kind == "tag" and "room" in new:
             where = new["room"]
+            # A worn tag near a doorway is heard by two rooms in turn: flapping back to a room
+            # just told is not news (the motion sensors tell where she walks).
+            if isinstance(where, str) and where in self._tag_rooms:
+                return None
+            self._tag_rooms = (where if isinstance(where, str) else "", self._tag_rooms[0])
             if isinstance(where, str) and where in self.config.rooms:
                 return {"nl": f"{p} is nu in de {self.room_name(where, 'nl')}.",
                         "en": f"{p} is now in the {self.room_name(where, 'en')}."}

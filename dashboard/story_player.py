@@ -69,6 +69,8 @@ ALERT_CAPTIONS: dict[str, tuple[str, str]] = {
 ENDED = ("De demonstratie is afgelopen; meldingen die nog openstonden zijn gesloten.",
          "The demonstration is over; alerts still open have been closed.")
 END_NOTE = "einde van de demonstratie"
+# Attributes a visitor's screen does not draw: radio and battery details.
+_NOISE = frozenset({"linkquality", "rssi", "battery", "voltage", "distance", "last_seen", "update"})
 
 
 class Pace:
@@ -147,6 +149,7 @@ class StoryRunner:
         # What the last story did (tests and the log): alert id -> message, reached, final state.
         self.report: dict[str, dict[str, Any]] = {}
         self.today: Callable[[], date] = self._today  # which week stories play in (tests pin it)
+        self._drawn: dict[tuple[str, str], object] = {}  # what each screen shows of each device
         self._since = 0  # live narrations up to this id were there before "opnieuw beginnen"
         self._queue: asyncio.Queue[str] = asyncio.Queue(maxsize=1)
         self._task: asyncio.Task[None] | None = None
@@ -227,6 +230,8 @@ class StoryRunner:
                 "loop": self.looping, "visitor": visitor, "sandbox": self.sandbox is not None}
 
     def publish(self, message: Mapping[str, Any]) -> None:
+        if message.get("type") == "snapshot":
+            self._drawn.clear()  # a snapshot draws every device afresh
         for sub in self.subscribers:
             sub.offer(dict(message))
 
@@ -241,11 +246,26 @@ class StoryRunner:
     def from_feed(self, source: str, message: Mapping[str, Any]) -> None:
         """A message of the live feed or the sandbox's: shown when that home is on the stage."""
         on_stage = "sandbox" if self.sandbox is not None else "live"
-        if source != on_stage:
+        if source != on_stage or self._unchanged(source, message):
             return
         if message.get("type") == "alerts" and source == "sandbox":
             message = {**message, "alerts": self._with_reach(message.get("alerts"))}
         self.publish(message)
+
+    def _unchanged(self, source: str, message: Mapping[str, Any]) -> bool:
+        """Whether a device message would draw what the screen already shows (a tag heard again
+        every few seconds, a link quality): the screen is spared a redraw per radio packet."""
+        if message.get("type") != "device":
+            return False
+        view = message["device"]
+        attrs = {k: v for k, v in (view.get("attributes") or {}).items() if k not in _NOISE}
+        look = (view.get("where"), view.get("x"), view.get("y"), view.get("available"),
+                None if view.get("kind") == "tag" else sorted(attrs.items(), key=lambda kv: kv[0]))
+        key = (source, str(view.get("id")))
+        if self._drawn.get(key) == look:
+            return True
+        self._drawn[key] = look
+        return False
 
     def _with_reach(self, alerts: object) -> list[dict[str, Any]]:
         out = []

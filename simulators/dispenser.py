@@ -157,8 +157,9 @@ class DispenserSimulator(Simulator):
         elif name == "event":
             if value == "dose_due":
                 # The dose of this minute if one is scheduled now, else the next one.
-                now = self.clock.now()
-                self.offer(self.next_dose_at(now - timedelta(minutes=1))[1])
+                dose = self.next_dose_at(self.clock.now() - timedelta(minutes=1))[1]
+                if self.due != dose:  # already offered by the schedule this very minute
+                    self.offer(dose)
             elif value == "dose_taken":
                 if self.due is None:
                     self.offer(self._last_scheduled())
