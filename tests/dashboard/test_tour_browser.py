@@ -46,9 +46,12 @@ RECORDER = """() => {
 }"""
 
 
+Tour = tuple[FastAPI, StoryRunner, VirtualClock]
+
+
 @pytest.fixture
 async def tour(hub: Hub, db: Database, clock: VirtualClock,
-               alert_service: tuple[AlertService, PageChannel]) -> AsyncIterator[tuple[FastAPI, StoryRunner, VirtualClock]]:
+               alert_service: tuple[AlertService, PageChannel]) -> AsyncIterator[Tour]:
     service, _ = alert_service
     app = create_app(hub, db=db, alerts=service, simulated_home=SimulatedHome(hub.config, clock))
     wall = VirtualClock(datetime(2026, 12, 5, 15, 0, tzinfo=UTC))  # a Saturday afternoon

@@ -126,7 +126,8 @@ async def test_the_bathroom_light_is_caused_by_getting_up_not_by_the_other_light
     await runner.play("night_toilet")
     told = [m["narration"] for m in seen if m["type"] == "narration"]
     up = next(i for i, n in enumerate(told) if n["text"]["nl"] == "Mevrouw Jansen stapt uit bed.")
-    lights = [i for i, n in enumerate(told) if n["text"]["nl"].startswith("Het licht in de") and "aan" in n["text"]["nl"]]
+    lights = [i for i, n in enumerate(told)
+              if n["text"]["nl"].startswith("Het licht in de") and "aan" in n["text"]["nl"]]
     assert lights and min(lights) > up  # no light before its cause
     bathroom = told[next(i for i in lights if "badkamer" in told[i]["text"]["nl"])]
     assert bathroom["why"]["nl"] == "het oriëntatielicht 's nachts, na: Mevrouw Jansen stapt uit bed"
