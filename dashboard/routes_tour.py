@@ -11,8 +11,9 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel
 
 from dashboard.context import Dashboard
+from dashboard.device_words import visitor_device
 from dashboard.live import Subscriber
-from dashboard.security import TECH_ROLES, current_user, dashboard_of, require_csrf
+from dashboard.security import TECH_ROLES, current_user, dashboard_of, require_csrf, subscribe_live
 from dashboard.static_files import page, static_bytes, static_text
 from dashboard.story_player import StoryRunner
 from dashboard.visitor_phone import PhoneSubscriber, qr_svg
@@ -29,8 +30,11 @@ ASSETS = {
     "visitor.js": "text/javascript; charset=utf-8",
     "care.js": "text/javascript; charset=utf-8",
     "tech.js": "text/javascript; charset=utf-8",
+    "tech-why.js": "text/javascript; charset=utf-8",
+    "tech.css": "text/css; charset=utf-8",
     "account.js": "text/javascript; charset=utf-8",
     "devices.js": "text/javascript; charset=utf-8",
+    "devices.css": "text/css; charset=utf-8",
     "routine.js": "text/javascript; charset=utf-8",
     "icon.svg": "image/svg+xml",
     "icon-192.png": "image/png",
@@ -188,14 +192,16 @@ async def visitor_ack(token: str, alert_id: str, request: Request) -> dict[str, 
 
 @router.get("/api/devices", tags=["devices"])
 async def devices(request: Request) -> list[dict[str, object]]:
-    """Every configured device with its latest state."""
-    hub = dashboard_of(request).hub
+    """Every configured device: its name and what its state means (Dutch and English); for
+    technicians and admins also the raw attributes and payload errors."""
+    d = dashboard_of(request)
+    user = await current_user(request)
+    staff = user is not None and user.role in TECH_ROLES
     out = []
-    for st in hub.state.all():
-        item = st.as_dict()
-        dev = hub.config.devices[st.device]
-        item["name"] = dev.name or st.device
-        item["room_name"] = hub.config.rooms[st.room].name if st.room in hub.config.rooms else None
+    for st in d.hub.state.all():
+        item = visitor_device(st, d.hub.config, d.narrator.device_name(st.device, "en"))
+        if staff:
+            item.update({k: v for k, v in st.as_dict().items() if k not in item})
         out.append(item)
     return out
 
@@ -229,7 +235,7 @@ async def live(ws: WebSocket) -> None:
     user = await current_user(ws)
     staff = user is not None and user.role in TECH_ROLES
     await ws.accept()
-    sub = d.feed.subscribe(staff=staff)
+    sub = await subscribe_live(ws, user, staff)  # audited; ends when the session does
     try:
         await ws.send_json({**live_snapshot(d), "staff": staff})
         async with asyncio.TaskGroup() as tg:

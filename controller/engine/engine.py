@@ -50,6 +50,7 @@ from controller.engine.sun import sun_event
 from controller.engine.timers import ForTimers
 from controller.engine.traces import Trace, load_traces
 from controller.engine.triggers import Place, TriggerIndex
+from controller.engine.why import FileIds, Why, explain
 from controller.errors import ConfigError
 from controller.events import STATE_CHANGED, Context
 from controller.hub import Hub
@@ -257,6 +258,13 @@ class Engine:
         await self.flush()
         return await load_traces(self._db, scenario, limit)
 
+    async def why(self, scenario: str, *, files: FileIds | None = None,
+                  problems: Sequence[str] = ()) -> Why:
+        """Why `scenario` did or did not run, as this engine runs it (see engine/why.py)."""
+        await self.flush()
+        return await explain(self._db, self.cfg, scenario, self.scenario_set.get(scenario),
+                             self.clock.now(), files=files, problems=problems)
+
     def status(self) -> list[ScenarioStatus]:
         """Per scenario: id, description, file, enabled, runs going, timers pending (dashboard)."""
         return scenario_status(self._runs.scenarios.values(), self._timers.pending())
@@ -290,9 +298,11 @@ class Engine:
         return sun_event(self._place.latitude, self._place.longitude, day, event, self._place.tz)
 
     def held(self, device: str, attribute: str, test: Callable[[object], bool],
-             since: datetime) -> timedelta:
-        """The longest stretch `test` held for `device.attribute` since `since` (held conditions)."""
-        return self._stretches.longest(device, attribute, test, since, self.clock.now())
+             since: datetime, *, total: bool = False) -> timedelta:
+        """The longest stretch `test` held for `device.attribute` since `since`, or with `total`
+        all of them added up (held conditions)."""
+        measure = self._stretches.total if total else self._stretches.longest
+        return measure(device, attribute, test, since, self.clock.now())
 
     def routine(self) -> Routine:
         """The resident's routine the `quiet` and `routine` conditions use (defaults until learned)."""
