@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from controller.clock import Clock
+from controller.clock import AcceleratedClock, Clock
 from controller.config import Device, HomeConfig, Mqtt, device_topic, link_settings
 from controller.mqtt import LinkSettings
 from controller.yamlfile import suggest
