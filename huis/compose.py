@@ -195,15 +195,18 @@ async def open_home(
     link: Link | None = None,
     db_path: str | Path | None = None,
     alert_channels: Mapping[str, Channel] | Iterable[Channel] | None = None,
+    policies: AlertsConfig | None = None,
 ) -> Home:
     """Build a home from `cfg`: the MQTT link from `settings` (or the given `link`), the
-    database at `db_path` (default: the config's storage path), scenarios from the config.
+    database at `db_path` (default: the config's storage path), scenarios from the config,
+    escalation `policies` (default: the config's alerts file; the tour's sandbox pages only
+    its demo caregivers).
 
     Raises ConfigError when the alerts file or a scenario is invalid.
     """
     path = db_path if db_path is not None else resolve(cfg, cfg.storage.path)
     # Validate everything before opening anything, so a bad file leaves nothing half-open.
-    policies = alerts_config(cfg)
+    policies = policies if policies is not None else alerts_config(cfg)
     parts = Parts.load(cfg)
     if link is None and settings is None:
         raise ValueError("open_home needs link settings or a link")

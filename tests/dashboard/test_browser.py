@@ -81,7 +81,7 @@ async def test_a_hub_event_shows_on_the_floor_plan_with_its_explanation(
     await expect(page.locator('[data-room="bathroom"]')).to_have_class("room motion")
     timeline = page.locator("#timeline")
     await expect(timeline).to_contain_text("Het licht in de badkamer gaat aan op 10%.")
-    await expect(timeline).to_contain_text("Waarom: scenario ‘night exit lights’, na: Mevrouw Jansen stapt uit bed")
+    await expect(timeline).to_contain_text("Waarom: het oriëntatielicht 's nachts, na: Mevrouw Jansen stapt uit bed")
     # The light confirming the command is not told a second time.
     await expect(timeline.get_by_text("Het licht in de badkamer gaat aan op 10%.")).to_have_count(1)
     hub.apply("wander_tag", {"room": "bathroom"}, Context(origin="device:wander_tag"))
