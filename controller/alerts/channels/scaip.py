@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from controller.alerts.model import KIND_ALERT, KIND_REPEAT, Alert, ChannelTarget, Notification
+from controller.alerts.model import KIND_ALERT, KIND_REPEAT, REACH_SYSTEM, Alert, ChannelTarget, Notification
 from controller.alerts.sip import MAX_BODY, TRANSPORTS, SipMessage, SipPeer, SipUri, Transport
 from controller.clock import Clock, RealClock
 from controller.errors import DeliveryError
@@ -164,6 +164,9 @@ class ScaipChannel:
     """Sends alerts to alarm centres as SCAIP `mrq`s; see the module docstring."""
 
     type = "scaip"
+    # Another system: snu 0 says the centre's software has it, not that an operator read it
+    # (with `acknowledge: true` the centre's acceptance acknowledges the alert anyway).
+    reach = REACH_SYSTEM
 
     def __init__(self, *, centres: Mapping[str, ChannelTarget] | None = None) -> None:
         self.centres = dict(centres or {})  # caregiver id -> target, for heartbeats
