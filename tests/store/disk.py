@@ -79,3 +79,40 @@ def small_disk(path: Path, size: int = 8 * 1024 * 1024) -> Iterator[SmallDisk]:
     finally:
         # Lazy: a hub that is still being stopped may hold the file open a moment longer.
         subprocess.run(["umount", "-l", str(path)], capture_output=True)
+
+
+@dataclass
+class Ext4Disk:
+    """An ext4 filesystem in a file, mounted through a loop device with errors=remount-ro."""
+
+    path: Path
+    device: str
+
+    def fail(self) -> None:
+        """What the kernel does when the card under it fails: ext4 records an error and turns
+        the filesystem read-only at once, open files or not (ext4's own test switch)."""
+        name = Path(self.device).name
+        Path(f"/sys/fs/ext4/{name}/trigger_fs_error").write_text("huis test\n")
+
+
+@contextlib.contextmanager
+def ext4_disk(path: Path, image: Path, size_mb: int = 16) -> Iterator[Ext4Disk]:
+    """An ext4 loop mount at `path` for the length of the block (skips if that is refused)."""
+    path.mkdir(parents=True, exist_ok=True)
+    with open(image, "wb") as f:
+        f.truncate(size_mb * 1024 * 1024)
+    made = subprocess.run(["mkfs.ext4", "-q", "-F", str(image)], capture_output=True, text=True)
+    if made.returncode != 0:
+        pytest.skip(f"an ext4 filesystem is needed and mkfs.ext4 failed: {made.stderr.strip()}")
+    done = subprocess.run(["mount", "-o", "loop,errors=remount-ro", str(image), str(path)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"a loop mount is needed and mount was refused: {done.stderr.strip()}")
+    try:
+        device = subprocess.run(["findmnt", "-no", "SOURCE", str(path)], capture_output=True, text=True,
+                                check=True).stdout.strip()
+        if not Path(f"/sys/fs/ext4/{Path(device).name}/trigger_fs_error").exists():
+            pytest.skip("this kernel's ext4 has no trigger_fs_error switch")
+        yield Ext4Disk(path=path, device=device)
+    finally:
+        subprocess.run(["umount", "-l", str(path)], capture_output=True)

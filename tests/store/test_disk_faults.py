@@ -28,7 +28,7 @@ import yaml
 
 from tests.alerts.fakes import NtfyServer
 from tests.conftest import DEMO_CONFIG, ROOT, Mosquitto, free_port
-from tests.store.disk import SmallDisk, small_disk
+from tests.store.disk import Ext4Disk, SmallDisk, ext4_disk, small_disk
 from tests.support import eventually
 
 pytestmark = pytest.mark.broker
@@ -138,7 +138,7 @@ class RunningHub:
 
 
 @contextlib.asynccontextmanager
-async def running_hub(tmp: Path, mosquitto: Mosquitto, disk: SmallDisk) -> AsyncIterator[RunningHub]:
+async def running_hub(tmp: Path, mosquitto: Mosquitto, disk: SmallDisk | Ext4Disk) -> AsyncIterator[RunningHub]:
     async with NtfyServer() as ntfy:
         home: dict[str, Any] = yaml.safe_load(DEMO_CONFIG.read_text(encoding="utf-8"))
         home["mqtt"] = {"host": mosquitto.host, "port": mosquitto.port, "client_id": "huis-disk"}
@@ -223,3 +223,23 @@ async def test_a_hub_started_on_a_read_only_disk_runs_in_memory_pages_and_writes
             assert hub.rows("SELECT state FROM alerts WHERE key = 'hub.storage'") == [("resolved",)]
             await hub.stop()
             assert hub.proc is not None and hub.proc.returncode == 0, hub.log[-3000:]
+
+
+async def test_a_disk_the_kernel_turns_read_only_mid_run_leaves_paging_alive_and_the_loss_counted(
+        tmp_path: Path, mosquitto: Mosquitto) -> None:
+    with ext4_disk(tmp_path / "disk", tmp_path / "disk.img") as disk:
+        async with running_hub(tmp_path, mosquitto, disk) as hub:
+            await hub.start()
+            disk.fail()
+            await motion_until_refused(hub)
+            await hub.press_sos()
+            await eventually(lambda: bool(hub.pages_about("alarmknop")) or not hub.alive(), within=30)
+            assert hub.alive(), hub.log[-3000:]
+            await eventually(lambda: bool(hub.pages_about("opslaan")), within=30)
+            assert "THE DISK REFUSES WRITES (disk I/O error" in hub.log
+            # An ext4 filesystem the kernel made read-only takes no writes until it is repaired
+            # (unmounted and checked): a clean stop says what it could not keep, and exits 0.
+            await hub.stop()
+            assert hub.proc is not None and hub.proc.returncode == 0, hub.log[-3000:]
+            assert "changed rows held in memory are lost at shutdown" in hub.log
+            assert "lost at shutdown" in hub.log.split("history:")[-1]
