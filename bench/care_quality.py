@@ -388,8 +388,8 @@ night exit is injected into the real recording: an hour or so after he went to b
 empties, he walks through bedroom and hall, opens the front door and is out 20-60 min.
 Neither home has a wander tag, back door or dispenser, so `wander` and `medication` are not
 exercised on real days. Both homes go to bed late (A around 02:00, B around 01:00) and sleep
-until 09:00-12:00: the fixed 10:00 `not_up` check pages on most of A's mornings until her
-routine is learned (her own "not up by" is then 11:38-12:00).
+until 09:00-12:00, 8-10 hours in bed: a "not up" check that looks only at the clock (10:00 until
+her routine is learned) pages on most of A's mornings.
 
 **Simulated lives** (bench/lives.py, seed 8): each resident has their own wake and bed times,
 restlessness and habits, and lives ordinary days that must not page: evening outings coming home

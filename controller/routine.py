@@ -13,6 +13,12 @@ definition. On the real Ordóñez homes, judged day by day with what was learned
 the percentile of all gaps asked for 0.29 and 0.93 check-ins a day; the daily longest with a 1.25
 margin 0.14 and 0.07 (docs/scenarios-shipped.md).
 
+A long quiet counts as usual only when it came on at least two days: with at most 28 days the
+99th percentile of the daily longest is the one longest day, and that day may be the incident the
+hub paged about (3.6-4.5 h without movement in the simulated lives), which would then teach it
+that four quiet hours are usual and hide the next one. So the usual longest is never above the
+second-longest day's.
+
 The learning is pure computation over rows (`learn`), so it is tested without I/O; `load_routine`
 reads the `history` table, and `RoutineKeeper` recomputes once a night through the clock (never
 per event), handing each new routine to whoever uses it (the engine's `quiet` and `routine`
@@ -339,11 +345,20 @@ def percentile(values: Sequence[timedelta], pct: float) -> timedelta | None:
     return ordered[min(rank, len(ordered)) - 1]
 
 
+def _usual_longest(daily_longest: Sequence[timedelta], pct: float) -> timedelta | None:
+    """The configured percentile of each day's longest gap, but never above the second-longest
+    day's: one day's long quiet (perhaps the incident that was paged) is not yet usual."""
+    longest = percentile(daily_longest, pct)
+    if longest is None or len(daily_longest) < 2:
+        return longest
+    return min(longest, sorted(daily_longest)[-2])
+
+
 def _quiet_of(by_day: Mapping[date, Sequence[timedelta]], settings: RoutineConfig, part: str,
               learned: bool) -> QuietGaps:
     bounds = settings.quiet.of(part)
     gaps = [g for day in by_day.values() for g in day]
-    longest = percentile([max(day) for day in by_day.values() if day], settings.percentile)
+    longest = _usual_longest([max(day) for day in by_day.values() if day], settings.percentile)
     limit = bounds.default
     if learned and longest is not None:
         # Whole minutes up: a limit of 1h52m30s reads (and compares) as 1h53.

@@ -33,7 +33,7 @@ class Env(Protocol):
     def alert_active(self, key: str) -> bool: ...
     def sun_time(self, day: date, event: str) -> datetime | None: ...
     def held(self, device: str, attribute: str, test: Callable[[object], bool],
-             since: datetime) -> timedelta: ...
+             since: datetime, *, total: bool = False) -> timedelta: ...
     def routine(self) -> Routine: ...
 
 
@@ -499,19 +499,19 @@ def last_time_of_day(local_now: datetime, at: time) -> datetime:
 
 
 def held_condition(c: m.HeldCondition, cfg: HomeConfig) -> Cond:
-    """Some device held a value for at least `for` at a stretch since a time of day."""
+    """Some device held a value for at least `for` at a stretch (or in total) since a time of day."""
     devices = tuple(select_devices(cfg, c.device, c.kind, c.room))
     test = ValueTest(c.is_, None, None, None)
-    attr, need, since = c.attribute, c.for_, c.since
+    attr, need, since, total = c.attribute, c.for_, c.since, c.in_total
     desc = (f"held {_selector_text(c)}.{attr} is {_show(c.is_)} for {spoken_duration(need, 'en')}"
-            f" since {since:%H:%M}")
+            f"{' in total' if total else ''} since {since:%H:%M}")
 
-    def longest(env: Env) -> timedelta:
+    def measured(env: Env) -> timedelta:
         start = last_time_of_day(env.local_now(), since)
-        return max((env.held(d, attr, test, start) for d in devices), default=timedelta(0))
+        return max((env.held(d, attr, test, start, total=total) for d in devices), default=timedelta(0))
 
-    return Cond(description=desc, test=lambda env, run: longest(env) >= need,
-                explain=lambda env: f"longest {spoken_duration(longest(env), 'en')}")
+    return Cond(description=desc, test=lambda env, run: measured(env) >= need,
+                explain=lambda env: f"{'in total' if total else 'longest'} {spoken_duration(measured(env), 'en')}")
 
 
 def describe_value(value: object) -> str:

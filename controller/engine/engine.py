@@ -290,9 +290,11 @@ class Engine:
         return sun_event(self._place.latitude, self._place.longitude, day, event, self._place.tz)
 
     def held(self, device: str, attribute: str, test: Callable[[object], bool],
-             since: datetime) -> timedelta:
-        """The longest stretch `test` held for `device.attribute` since `since` (held conditions)."""
-        return self._stretches.longest(device, attribute, test, since, self.clock.now())
+             since: datetime, *, total: bool = False) -> timedelta:
+        """The longest stretch `test` held for `device.attribute` since `since`, or with `total`
+        all of them added up (held conditions)."""
+        measure = self._stretches.total if total else self._stretches.longest
+        return measure(device, attribute, test, since, self.clock.now())
 
     def routine(self) -> Routine:
         """The resident's routine the `quiet` and `routine` conditions use (defaults until learned)."""

@@ -335,6 +335,10 @@ class HeldCondition(Selector):
     03:00 that is yesterday's 22:00). A stretch counts when it was still going at or after
     `since`, in full (in bed from 21:00 and up at 22:40 is 100 minutes); one still going counts
     up to now; any listed device counts.
+
+    With `in_total: true` the stretches since `since` are added up instead: "in bed for 11 hours
+    tonight" counts 23:00-06:00 and 06:10-11:00 as 11h50m, toilet visit or not. A stretch that
+    began before `since` counts from `since`.
     """
 
     type: Literal["held"]
@@ -342,6 +346,7 @@ class HeldCondition(Selector):
     is_: Values = Field(alias="is")
     for_: Duration = Field(alias="for")
     since: TimeOfDay
+    in_total: bool = Field(False, description="add up every stretch since `since` (default: the longest one)")
 
 
 class ResidentCondition(_Strict):

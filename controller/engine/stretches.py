@@ -117,3 +117,23 @@ class Stretches:
         if start is not None:
             best = max(best, now - start)
         return max(best, timedelta(0))
+
+    def total(self, device: str, attribute: str, test: Callable[[object], bool],
+              since: datetime, now: datetime) -> timedelta:
+        """All the time `test` held between `since` and now, added up (a stretch that began
+        before `since` counts from `since`; one still going counts up to now)."""
+        log = self._log.get((device, attribute))
+        if not log:
+            return timedelta(0)
+        sum_ = timedelta(0)
+        start: datetime | None = None
+        for at, value in log:
+            if test(value):
+                if start is None:
+                    start = at
+            elif start is not None:
+                sum_ += max(min(at, now) - max(start, since), timedelta(0))
+                start = None
+        if start is not None:
+            sum_ += max(now - max(start, since), timedelta(0))
+        return sum_

@@ -58,16 +58,33 @@ def test_defaults_until_enough_days_are_known(demo_config: HomeConfig) -> None:
 
 
 def test_the_learned_limit_stays_within_the_technicians_bounds(demo_config: HomeConfig) -> None:
-    # Six-hour afternoon naps (or one past incident of six quiet hours) would make six quiet hours
-    # "usual"; the demo home caps the day at its 3 h default: learning may only shorten it.
+    # Six-hour afternoon naps every day would make six quiet hours "usual"; the demo home's bound
+    # for the day is 5 h, and a technician may set a tighter one.
     now = at(FIRST + timedelta(days=10), 12)
     routine = learn(days(FIRST, 10, nap=6 * H), demo_config.routine, TZ, now)
     assert routine.quiet["day"].longest == 6 * H
-    assert routine.quiet["day"].limit == demo_config.routine.quiet.day.max == 3 * H
-    assert routine.quiet["evening"].limit <= demo_config.routine.quiet.evening.max == 3 * H
+    assert routine.quiet["day"].limit == demo_config.routine.quiet.day.max == 5 * H
+    assert routine.quiet["evening"].limit <= demo_config.routine.quiet.evening.max == 5 * H
     tighter = demo_config.routine.model_copy(update={"quiet": demo_config.routine.quiet.model_copy(
         update={"day": QuietBounds(default=2 * H, min=H, max=2 * H)})})
     assert learn(days(FIRST, 10, nap=6 * H), tighter, TZ, now).quiet["day"].limit == 2 * H
+
+
+def test_one_long_quiet_day_is_not_yet_usual(demo_config: HomeConfig) -> None:
+    # Fails when the usual longest is the 99th percentile alone: of ten days that is the longest,
+    # so one afternoon of four quiet hours (the incident the hub paged about) made four hours
+    # "usual" and, with a technician's wider bound, hid the next one.
+    wide = demo_config.routine.model_copy(update={"quiet": demo_config.routine.quiet.model_copy(
+        update={"day": QuietBounds(default=3 * H, min=H, max=5 * H)})})
+    now = at(FIRST + timedelta(days=10), 12)
+    one_incident = days(FIRST, 9) + days(FIRST + timedelta(days=9), 1, nap=4 * H)
+    routine = learn(one_incident, wide, TZ, now)
+    assert routine.quiet["day"].longest == timedelta(minutes=90)
+    assert routine.quiet["day"].limit == timedelta(minutes=113)
+    # On two days it is her habit: then it is learned (up to the technician's bound).
+    two = days(FIRST, 8) + days(FIRST + timedelta(days=8), 2, nap=4 * H)
+    assert learn(two, wide, TZ, now).quiet["day"].longest == 4 * H
+    assert learn(two, wide, TZ, now).quiet["day"].limit == 5 * H
 
 
 def test_this_week_counts_up_to_now(demo_config: HomeConfig) -> None:

@@ -90,6 +90,20 @@ def test_stretches_find_the_longest_run_that_reaches_the_window() -> None:
     assert s.longest("door", "open", is_true, since, t0) == timedelta(0)
 
 
+def test_stretches_add_up_the_time_held_within_the_window() -> None:
+    t0 = datetime(2026, 1, 5, 20, 0, tzinfo=UTC)
+    s = Stretches()
+    for minutes, value in ((0, True), (50, False), (60, True), (70, False), (120, True)):
+        s.record("bed", "occupancy", value, t0 + timedelta(minutes=minutes))
+    since = t0 + timedelta(minutes=40)
+    # 20:40-20:50 (cut at the window), 21:00-21:10, and 22:00 until now.
+    assert s.total("bed", "occupancy", bool, since, t0 + timedelta(minutes=130)) == timedelta(minutes=30)
+    assert s.total("bed", "occupancy", bool, t0, t0 + timedelta(minutes=130)) == timedelta(minutes=70)
+    assert s.total("bed", "occupancy", lambda v: v is False, since, t0 + timedelta(minutes=130)) \
+        == timedelta(minutes=60)
+    assert s.total("door", "open", bool, since, t0) == timedelta(0)
+
+
 def test_a_value_first_seen_counts_from_the_horizon() -> None:
     now = datetime(2026, 1, 6, 2, 0, tzinfo=UTC)
     s = Stretches(keep=timedelta(hours=36))

@@ -123,6 +123,48 @@ async def test_still_in_bed_at_ten_raises_an_alert_resolved_when_she_gets_up(nig
     assert ("10:20", "resolved", "inactivity.not_up") in night.alerts()
 
 
+async def test_a_late_night_is_not_a_late_morning(day: Home) -> None:
+    # Fails before the 10.5-hours-in-bed condition: in bed from 02:30 (Ordonez home A's usual
+    # night), she was "not up" at the default 10:00 after 7.5 hours' sleep.
+    await day.at("02:30")
+    day.bed(True)
+    await day.at("10:00")
+    await day.wait(seconds=1)
+    assert day.raised("inactivity.not_up") == []
+    conditions = dict(await _conditions(day, "inactivity_not_up"))
+    assert conditions["routine: past the resident's usual wake time"] is True
+    [(said, ok)] = [(d, ok) for d, ok in conditions.items() if d.startswith("held bed_sensor")]
+    assert ok is False
+    assert said == ("held bed_sensor.occupancy is true for 10 hours and 30 minutes in total since 18:00"
+                    " [in total 7 hours and 30 minutes]")
+    # Still in bed at 13:00 (10.5 hours): now it is unusual, and she is asked about.
+    await day.at("12:45")
+    assert day.raised("inactivity.not_up") == []
+    await day.at("13:00")
+    await day.wait(seconds=1)
+    assert [a for a in day.alerts() if a[2] == "inactivity.not_up"] == [("13:00", "raised", "inactivity.not_up")]
+
+
+async def test_a_toilet_visit_does_not_restart_the_night(day: Home) -> None:
+    # In bed 21:30-06:00, the toilet for 10 minutes, back in bed: 10.5 hours in bed are reached
+    # at 08:10, so "not up" is asked at the default wake time, 10:00. With the longest single stretch
+    # (3 h 50 min since 06:10) she would not be asked before 16:40.
+    await day.at("21:30")
+    day.bed(True)
+    await day.at("06:00")
+    day.bed(False)
+    day.motion("bathroom")
+    await day.wait(minutes=10)
+    day.motion("bathroom", False)
+    day.bed(True)
+    await day.at("09:45")
+    await day.wait(seconds=1)
+    assert day.raised("inactivity.not_up") == []
+    await day.at("10:00")
+    await day.wait(seconds=1)
+    assert [a for a in day.alerts() if a[2] == "inactivity.not_up"] == [("10:00", "raised", "inactivity.not_up")]
+
+
 async def test_up_before_ten_means_no_alert(night: Home) -> None:
     await night.at("07:15")
     night.bed(False)
