@@ -8,8 +8,8 @@ the writer holds the hub's data in memory (controller/held.py) and this guard:
    service, which delivers it on every channel that still works (its own store is in memory
    now, so raising and delivering do not need the disk);
 2. tries the file again with capped backoff on the hub's clock;
-3. once the file takes writes, writes back what was held, logs how many rows after how long,
-   and resolves the notice.
+3. once the file takes writes, writes back what was held and logs how many rows after how
+   long; once it has kept taking writes for `SETTLE` seconds, resolves the notice.
 """
 
 from __future__ import annotations
@@ -21,9 +21,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from controller.clock import Clock, monotonic
-from controller.store import Backoff, Database
+from controller.store import Backoff, Database, first_of
 
 log = logging.getLogger(__name__)
+
+# Seconds the file must keep taking writes after a write-back before the notice is resolved.
+SETTLE = 30.0
 
 # What residents' caregivers and the technician read (Dutch first, complete English).
 NOTICE_NL = ("De hub kan niet meer opslaan ({what}). Alarmen gaan gewoon door, maar wat er nu "
@@ -56,8 +59,9 @@ class StorageGuard:
     """Tells, retries and writes back when the disk refuses the hub's writes (run under the hub)."""
 
     def __init__(self, db: Database, clock: Clock, notify: Notify | None = None,
-                 retry: Backoff | None = None) -> None:
+                 retry: Backoff | None = None, settle: float = SETTLE) -> None:
         self.db = db
+        self.settle = settle
         self.clock = clock
         self.notify = notify
         # Each try costs one small transaction; 10 s at most keeps the wait after a repair short.
@@ -80,10 +84,21 @@ class StorageGuard:
             rows = await self._until_written_back()
             log.warning("storage: %s takes writes again after %s; %d held rows written back",
                         self.db.path, self.clock.now() - since, rows)
+            # A disk with a few bytes free takes the write-back and refuses the next batch: the
+            # notice is resolved only once the file has kept taking writes for `settle`, so a
+            # flapping disk is one notice, not a page every few seconds.
+            while await self._faulted_within(self.settle):
+                log.warning("storage: %s refuses writes again (%s); still holding in memory",
+                            self.db.path, self.db.fault[1] if self.db.fault else "")
+                rows += await self._until_written_back()
             await self._tell(StorageNotice(what=what, error=error, since=since, recovered=self.clock.now(),
                                            rows_written_back=rows,
                                            message_nl=RECOVERED_NL.format(rows=rows),
                                            message_en=RECOVERED_EN.format(rows=rows)))
+
+    async def _faulted_within(self, seconds: float) -> bool:
+        await first_of(self.clock.sleep(seconds), self.db.until_faulted())
+        return self.db.fault is not None
 
     async def _until_written_back(self) -> int:
         self.retry.reset()

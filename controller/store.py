@@ -340,9 +340,7 @@ class Database:
         db: Database | None = None
         try:
             db = await cls._attach(writer, component)
-            async with db.transaction(hold=True) as tx:
-                await tx.execute("CREATE TABLE IF NOT EXISTS schema_version "
-                                 "(component TEXT PRIMARY KEY, version INTEGER NOT NULL)")
+            await db.run_write(_schema_version, hold=True)
         except BaseException:
             if db is not None:
                 await db.close()
@@ -441,7 +439,7 @@ class Database:
         One transaction for all of it, the version read inside: two processes starting on one
         file cannot both apply a step. While the disk refuses writes, in memory (every handle).
         """
-        async with self.transaction(hold=True) as conn:
+        async def body(conn: aiosqlite.Connection) -> None:
             async with conn.execute("SELECT version FROM schema_version WHERE component = ?",
                                     (component,)) as cur:
                 row = await cur.fetchone()
@@ -456,6 +454,8 @@ class Database:
                 )
             if self._writer.memory is conn and done < len(steps):
                 await _on_thread(conn, held.track)  # new tables: note their rows too
+
+        await self.run_write(body, hold=True)
 
     @contextlib.asynccontextmanager
     async def transaction(self, *, hold: bool | None = None) -> AsyncIterator[aiosqlite.Connection]:
@@ -519,16 +519,19 @@ class Database:
         if (what := disk_fault(exc)) is not None:
             self._writer.mark_fault(what, exc)
 
-    async def run_write(self, body: Callable[[aiosqlite.Connection], Awaitable[_T]]) -> _T:
-        """`body` in one transaction; if the disk refuses it and this handle holds in memory,
-        `body` runs once more, in memory (it must be safe to run again after a rollback)."""
+    async def run_write(self, body: Callable[[aiosqlite.Connection], Awaitable[_T]], *,
+                        hold: bool | None = None) -> _T:
+        """`body` in one transaction; if the disk refuses it and this handle holds in memory
+        (`hold`, default `self.holds`), `body` runs once more, in memory (it must be safe to run
+        again after a rollback)."""
+        holds = self.holds if hold is None else hold
         try:
-            async with self.transaction() as conn:
+            async with self.transaction(hold=holds) as conn:
                 return await body(conn)
         except sqlite3.Error as exc:
-            if not self.holds or disk_fault(exc) is None or self._writer.memory is not None:
+            if not holds or disk_fault(exc) is None or self._writer.memory is not None:
                 raise
-        async with self.transaction() as conn:
+        async with self.transaction(hold=holds) as conn:
             return await body(conn)
 
     async def execute(self, sql: str, params: Sequence[object] = ()) -> int:
@@ -594,6 +597,11 @@ def _read_only(path: str) -> str | None:
         return "read-only" if os.statvfs(Path(path).parent).f_flag & os.ST_RDONLY else None
     except OSError:
         return None
+
+
+async def _schema_version(conn: aiosqlite.Connection) -> None:
+    await conn.execute("CREATE TABLE IF NOT EXISTS schema_version "
+                       "(component TEXT PRIMARY KEY, version INTEGER NOT NULL)")
 
 
 async def first_of(*waits: Coroutine[object, object, object]) -> None:

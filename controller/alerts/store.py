@@ -309,9 +309,12 @@ class AlertStore:
     async def open(self) -> None:
         """Create or upgrade the tables; remember where the audit hash chain stands."""
         await self.db.migrate("alerts", _SCHEMA)
-        async with self.db.transaction() as conn:
+
+        async def triggers(conn: aiosqlite.Connection) -> None:
             for sql in _TRIGGERS:
                 await conn.execute(sql)
+
+        await self.db.run_write(triggers)
         row = await self.db.fetchone("SELECT hash FROM alert_audit ORDER BY seq DESC LIMIT 1")
         self._last_hash = row["hash"] if row else GENESIS
 
