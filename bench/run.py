@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHMARKS = ("bench.engine_bench", "bench.alerts_bench", "bench.care_quality", "bench.fuzz_inputs")
+BENCHMARKS = ("bench.peer_rig", "bench.engine_bench", "bench.alerts_bench", "bench.care_quality", "bench.fuzz_inputs")
 
 
 def main() -> int:

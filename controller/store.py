@@ -329,6 +329,10 @@ class Database:
         try:
             if p != ":memory:":
                 Path(p).parent.mkdir(parents=True, exist_ok=True)
+                # Care data and password hashes: a new file is the hub user's alone (0600); SQLite
+                # gives its -wal and -shm files the same mode.
+                with contextlib.suppress(FileExistsError):
+                    os.close(os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
             conn = await _open(p, busy_timeout=busy_timeout, reader=False)
         except (sqlite3.Error, OSError) as exc:
             fault = exc if isinstance(exc, sqlite3.Error) else sqlite3.OperationalError(str(exc))

@@ -342,6 +342,20 @@ _LIGHT_MODELS: dict[str, tuple[int, int] | None] = {
 }
 
 
+# Zigbee2MQTT's names for a white-spectrum bulb's colour temperature (the `color_temp` expose's
+# presets): the model's own ends, and three fixed points in mireds.
+_COLOR_TEMP_PRESETS = ("coolest", "cool", "neutral", "warm", "warmest")
+
+
+def _color_temp_preset(value: object, lo: int, hi: int) -> object:
+    """A preset name as Zigbee2MQTT turns it into mireds for a bulb of range lo..hi; any other
+    value as it is."""
+    if not isinstance(value, str):
+        return value
+    mireds = {"coolest": lo, "cool": 250, "neutral": 370, "warm": 454, "warmest": hi}
+    return mireds.get(value.casefold(), value)
+
+
 class LightSimulator(CommandedSimulator):
     """IKEA TRADFRI LED1623G12 (mains powered): obeys state, brightness, transition.
 
@@ -394,10 +408,11 @@ class LightSimulator(CommandedSimulator):
                 log.warning("%s: no converter available for 'color_temp' on %s", self.id,
                             self.spec.model or "LED1623G12")
             else:
-                ct = values["color_temp"]
-                if isinstance(ct, bool) or not isinstance(ct, int | float):
-                    raise SimulationError(f"'color_temp' should be a number, got {ct!r}")
                 lo, hi = self.color_range
+                ct = _color_temp_preset(values["color_temp"], lo, hi)
+                if isinstance(ct, bool) or not isinstance(ct, int | float):
+                    raise SimulationError(f"'color_temp' should be a number or one of "
+                                          f"{', '.join(_COLOR_TEMP_PRESETS)}, got {ct!r}")
                 self.color_temp = max(lo, min(hi, round(ct)))
         if brightness is not None:
             level = max(0, min(254, round(brightness)))

@@ -148,6 +148,15 @@ async def test_white_spectrum_light_obeys_color_temp(mosquitto: Mosquitto,
         await r.rec.next(topic)
         r.command(f"{topic}/set", {"state": "ON", "color_temp": 600})
         assert (await r.rec.next(topic))["color_temp"] == 454  # clamped to what the bulb does
+        # Zigbee2MQTT's presets, as the hub's light adapter sends them (fails on a simulator that
+        # took only numbers): the model's ends and the fixed points 250, 370, 454.
+        for preset, mireds in (("coolest", 250), ("neutral", 370), ("warm", 454), ("Cool", 250)):
+            r.command(f"{topic}/set", {"color_temp": preset})
+            assert (await r.rec.next(topic))["color_temp"] == mireds
+        r.command(f"{topic}/set", {"color_temp": "lukewarm"})
+        await r.roundtrip()
+        r.command(f"{topic}/set", {"color_temp": "neutral"})
+        assert (await r.rec.next(topic))["color_temp"] == 370  # "lukewarm" was refused, not obeyed
 
 
 async def test_light_ignores_bad_commands_and_commands_while_offline(mosquitto: Mosquitto,
