@@ -20,7 +20,7 @@ from controller.bus import EventBus
 from controller.clock import Clock
 from controller.engine.house import HOUSE_CHANGED
 from controller.events import AVAILABILITY, COMMAND_SENT, DEVICE_EVENT, PAYLOAD_ERROR, STATE_CHANGED, Event, is_a
-from controller.store import MAX_BATCH, Backoff, ComponentHealth, Database, retryable
+from controller.store import MAX_BATCH, Backoff, ComponentHealth, Database, first_of, retryable
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +113,9 @@ class History:
         self._wake = asyncio.Event()
         self._writing = asyncio.Lock()  # one batch at a time, oldest rows first
         self._backoff = Backoff()
+        # While the disk refuses writes the rows wait here (bounded), not in the writer's
+        # memory copy: the history is the one table that grows with every event.
+        db.own_holding("history")
         for kind in RECORDED:
             bus.subscribe(self._on_event, kind)
 
@@ -172,6 +175,7 @@ class History:
             dropped = self._pending[:excess]
             del self._pending[:excess]
             health.lost += excess
+            health.dropped += excess
             log.error("%s: the database has refused writes for too long; %s dropped to keep %d "
                       "in memory", self.db.component, _describe(dropped), MAX_PENDING)
 
@@ -200,7 +204,8 @@ class History:
         delay = self._backoff.next()
         log.warning("%s: %s not written yet (%s); kept in memory, next try in %.0f s",
                     self.db.component, _describe(self._pending), error, delay)
-        await self.clock.sleep(delay)
+        # Or as soon as the file takes writes again (the storage guard's write-back).
+        await first_of(self.clock.sleep(delay), self.db.until_written_back())
         self._wake.set()
 
     async def _prune_or_report(self) -> bool:

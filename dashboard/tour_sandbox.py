@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from controller.alerts.model import ChannelTarget, Notification
+from controller.alerts.model import REACH_DEVICE, ChannelTarget, Notification
 from controller.alerts.policy import AlertsConfig, EscalationPolicy, PolicyStep, SeverityRule
 from controller.clock import VirtualClock
 from controller.config import Caregiver, HomeConfig
@@ -93,6 +93,8 @@ class DemoChannel:
     """The only channel of a sandbox: a notification is handed to the tour, nothing is sent."""
 
     type = "page"
+    # What it hands over reaches the visitor's phone page: the demo's "person's device".
+    reach = REACH_DEVICE
 
     def __init__(self, on_notify: Callable[[Notification], None]) -> None:
         self._on_notify = on_notify

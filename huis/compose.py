@@ -9,6 +9,7 @@ the kernel: the dashboard and, for the demo, the simulated devices.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import os
@@ -38,11 +39,13 @@ from controller.device_kind import DeviceKind
 from controller.engine import AlertSink, Engine, ScenarioSet, load_scenarios
 from controller.engine.loader import check_paths, config_scenario_paths
 from controller.errors import Problem
+from controller.events import Context
 from controller.history import History
 from controller.hub import Hub, Service
 from controller.idle import wait_idle
 from controller.mqtt import Link, LinkSettings, MemoryLink, MqttLink
 from controller.routine import Routine, RoutineKeeper
+from controller.storage_guard import Notify, StorageGuard, StorageNotice
 from controller.store import Database
 from devices import KINDS
 from huis.instance import single_instance
@@ -175,11 +178,14 @@ class Home:
     engine: Engine
     _owned: list[Database]
     routine: RoutineKeeper | None = None  # the resident's routine, recomputed nightly
+    storage: StorageGuard | None = None  # tells and recovers when the disk refuses writes
 
     async def run(self, *services: Service) -> None:
-        """Run link, health, history, alerts, engine, routine and `services` until cancelled."""
+        """Run link, health, history, alerts, engine, routine, the storage guard and `services`
+        until cancelled."""
         learning = (self.routine.run,) if self.routine is not None else ()
-        await self.hub.run(self.history.run, self.alerts.run, self.engine.run, *learning, *services)
+        guard = (self.storage.run,) if self.storage is not None else ()
+        await self.hub.run(self.history.run, self.alerts.run, self.engine.run, *learning, *guard, *services)
 
     async def close(self) -> None:
         await self.alerts.aclose()
@@ -233,9 +239,30 @@ async def open_home(
         raise
     log.info("home %r: %d devices, %d scenarios, database %s", cfg.home.name, len(hub.devices),
              len(parts.scenarios.scenarios), path)
+    dbs[4].own_holding()  # the routine reads the history, which stays on the file
     routine = parts.routine(dbs[4], clock, engine.use_routine)
     return Home(hub=hub, db=dbs[0], history=history, alerts=alerts, engine=engine, _owned=dbs,
-                routine=routine)
+                routine=routine, storage=StorageGuard(dbs[0], clock, storage_notices(alerts)))
+
+
+STORAGE_ALERT_KEY = "hub.storage"
+
+
+def storage_notices(alerts: AlertService) -> Notify:
+    """Storage faults as an alert for the technician, raised and resolved through `alerts` (a
+    warning: it reaches people on every channel its policy has that still works)."""
+
+    async def notify(notice: StorageNotice) -> None:
+        ctx = Context(origin="hub", description=f"storage: {notice.what}")
+        if notice.recovered is None:
+            await alerts.raise_alert(key=STORAGE_ALERT_KEY, scenario="storage", severity="warning",
+                                     message=notice.message_nl, context=ctx,
+                                     data={"message_en": notice.message_en, "for": "technician",
+                                           "error": notice.error})
+        else:
+            await alerts.resolve_alert(key=STORAGE_ALERT_KEY, reason=notice.message_nl, context=ctx)
+
+    return notify
 
 
 # -- serving a home: the dashboard and the simulators join the kernel here ------------------------
@@ -297,10 +324,17 @@ async def _serve_home(cfg: HomeConfig, clock: Clock, host: str, port: int, *, si
         await serve(app, cfg.dashboard.host, cfg.dashboard.port,
                     trusted_proxies=cfg.dashboard.trusted_proxies)
 
-    pid_file = write_pid_file(pid_file_for(cfg))
+    pid_file: Path | None = None
+    try:
+        pid_file = write_pid_file(pid_file_for(cfg))
+    except OSError as exc:  # a read-only disk must not keep the hub from starting
+        log.error("cannot record the hub's pid (%s): `huis reload` will not find this hub; "
+                  "send it SIGHUP to reload", exc)
     install_reload_signal(home.engine)  # SIGHUP / `huis reload`
     try:
         await home.run(dashboard, *services)
     finally:
-        pid_file.unlink(missing_ok=True)
+        if pid_file is not None:
+            with contextlib.suppress(OSError):
+                pid_file.unlink(missing_ok=True)
         await home.close()

@@ -9,6 +9,7 @@ so a crashed hub never leaves a stale lock behind.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 from collections.abc import Iterator
@@ -31,7 +32,18 @@ def single_instance(db_path: str | Path) -> Iterator[Path]:
     holds it) when another hub does. Touches nothing of the other hub's."""
     path = lock_path(db_path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        if exc.errno != errno.EROFS:
+            raise
+        # A read-only disk: the hub still starts (in memory, docs/reliability.md, "Storage
+        # faults"); flock works on a descriptor opened for reading, if the lock file is there.
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            yield path  # no lock file on a read-only disk: nothing to lock (nor to write to)
+            return
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -41,8 +53,9 @@ def single_instance(db_path: str | Path) -> Iterator[Path]:
                 f"Another hub (pid {holder}) is already running on the database {db_path}. Stop it "
                 "first, or give this one its own database (storage.path in the configuration)."
             ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        with contextlib.suppress(OSError):  # read-only: locked, without our pid in it
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
         yield path
     finally:
         os.close(fd)  # releases the lock (if we held it)

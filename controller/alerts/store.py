@@ -280,6 +280,7 @@ class DuplicateKey(Exception):
 
 _T = TypeVar("_T")
 Op = Callable[[aiosqlite.Connection], Awaitable[_T]]
+_Outcomes = list[tuple[asyncio.Future[Any], BaseException | None, Any]]  # per op: error or result
 
 
 class AlertStore:
@@ -321,10 +322,15 @@ class AlertStore:
         if not batch:
             return
         saved_hash = self._last_hash
+
+        async def run(conn: aiosqlite.Connection) -> _Outcomes:
+            self._last_hash = saved_hash  # a second run (in memory, the disk refused) starts over
+            return await self._run_ops(conn, batch)
+
         try:
-            # BEGIN IMMEDIATE on the hub's one writer (see controller/store.py).
-            async with self.db.transaction() as conn:
-                outcomes = await self._run_ops(conn, batch)
+            # BEGIN IMMEDIATE on the hub's one writer (see controller/store.py); a disk that
+            # refuses it moves the writer to memory and the batch runs again there.
+            outcomes = await self.db.run_write(run)
         except BaseException as exc:
             self._last_hash = saved_hash
             failure = exc if isinstance(exc, Exception) else HuisError("the alert store write was interrupted")

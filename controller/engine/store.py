@@ -72,6 +72,13 @@ SCHEMA = [
 ]
 
 
+# Statements held while the database refuses them. Timers, latches and traces are kept as one
+# latest state per key (bounded by the scenarios), but runs, house state and parameters queue
+# statements; beyond this bound the oldest are dropped, counted (`dropped` in the storage
+# health) and logged. While the disk is full or read-only they are committed to the writer's
+# memory copy (controller/held.py), so this bound is met only if that refuses them too.
+MAX_QUEUED = 50_000
+
 Param = str | int | float | None  # an SQL parameter
 JsonValue = object  # anything json.dumps takes (with default=str)
 _TimerState = tuple[str, datetime, datetime, Mapping[str, object], Context]
@@ -118,6 +125,7 @@ class EngineStore:
         # Pending `for:` rows by key, the last state of each (None: delete).
         self._timer_rows: dict[str, _TimerState | None] = {}
         self.failures = 0  # batches the database refused (also in db.health, for the console)
+        self._dropped = 0  # statements dropped at the bound since the last commit
 
     async def migrate(self) -> None:
         await self.db.migrate("engine", SCHEMA)
@@ -125,7 +133,21 @@ class EngineStore:
     def write(self, sql: str, params: Sequence[Param] = ()) -> None:
         """Queue a statement; cheap and synchronous."""
         self._queue.append((sql, params))
+        if len(self._queue) > MAX_QUEUED:
+            self._bound()
         self._wake.set()
+
+    def _bound(self) -> None:
+        excess = len(self._queue) - MAX_QUEUED
+        for _ in range(excess):
+            self._queue.popleft()
+        health = self.db.health.of(self.db.component)
+        health.lost += excess
+        health.dropped += excess
+        before, self._dropped = self._dropped, self._dropped + excess
+        if before == 0 or before // 10_000 != self._dropped // 10_000:
+            log.error("engine: the database has refused writes for too long; %d statements dropped "
+                      "so far to keep %d in memory (oldest first)", self._dropped, MAX_QUEUED)
 
     # The statements the engine uses, named so callers read as intent.
 
@@ -248,6 +270,7 @@ class EngineStore:
                     health.pending = self._pending_count()
                     return exc
             health.pending = 0
+            self._dropped = 0
         return None
 
     async def _write_chunks(self, batch: list[tuple[str, Sequence[Param]]], traces: dict[str, deque[RunTrace]],
@@ -271,6 +294,8 @@ class EngineStore:
                  latches: dict[str, tuple[str, bool]], timers: dict[str, _TimerState | None]) -> None:
         # Back in front of whatever was queued meanwhile; newer states of a key win.
         self._queue.extendleft(reversed(batch))
+        if len(self._queue) > MAX_QUEUED:
+            self._bound()
         for scenario, older in traces.items():
             merged = deque(older, maxlen=KEEP_PER_SCENARIO)
             merged.extend(self._traces.get(scenario, ()))

@@ -31,9 +31,9 @@ async def test_the_console_shows_a_refused_write_and_its_reason(tmp_path: Path, 
             with pytest.raises(sqlite3.OperationalError):
                 await c.alerts.record_audit([AuditEntry(time=clock.now(), alert_id="a1", event="viewed")])
         shown = (await browser.get("/api/tech/storage")).json()
-        assert shown["path"] == str(c.path) and shown["failures"] == 1
+        assert shown["path"] == str(c.path) and shown["failures"] == 1 and shown["mode"] == "file"
         assert shown["components"]["alerts"] == {
-            "commits": 2, "failures": 1, "pending": 0, "lost": 0,
+            "commits": 2, "failures": 1, "pending": 0, "lost": 0, "dropped": 0,
             "last_error": "OperationalError: database is locked"}
         async with httpx.AsyncClient(base_url=server.url) as visitor:
             assert (await visitor.get("/api/tech/storage")).status_code == 403
