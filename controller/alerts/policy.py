@@ -32,6 +32,7 @@ CHANNEL_TYPES: dict[str, tuple[str, ...]] = {
     "homeassistant": ("service",),
     "mqtt": (),
     "page": (),
+    "scaip": ("uri", "cid"),  # an alarm receiving centre (controller/alerts/channels/scaip.py)
 }
 RETRY_KEYS = ("timeout", "retries", "backoff")
 
@@ -201,6 +202,7 @@ _TARGET_DEFAULTS: dict[str, tuple[timedelta, int, timedelta]] = {
     "homeassistant": (timedelta(seconds=10), 2, timedelta(seconds=2)),
     "mqtt": (timedelta(seconds=5), 0, timedelta(seconds=1)),
     "page": (timedelta(seconds=5), 0, timedelta(seconds=1)),
+    "scaip": (timedelta(seconds=30), 2, timedelta(seconds=5)),
 }
 
 
@@ -337,7 +339,25 @@ def _check_caregiver_channel(doc: Located, cpath: tuple[str | int, ...],
     if cch.type == "apprise" and "url" not in extra and "url_env" not in extra:
         problems.append(doc.problem(cpath, "an apprise channel needs 'url' or 'url_env'",
                                     "url_env names an environment variable holding the URL"))
+    if cch.type == "scaip":
+        problems += [doc.problem(cpath, f"scaip: {reason}") for reason in _scaip_problems(extra)]
     return problems
+
+
+def _scaip_problems(extra: Mapping[str, object]) -> list[str]:
+    # Imported here: the channel module is only needed by homes that have an alarm centre.
+    from controller.alerts.channels.scaip import CentreOptions
+
+    options = dict(extra)
+    if "uri" not in options or "cid" not in options:
+        return []  # reported as a missing key already
+    try:
+        if "heartbeat" in options:
+            options["heartbeat"] = parse_duration(options["heartbeat"])
+        CentreOptions.of(options)
+    except ValueError as exc:
+        return [str(exc)]
+    return []
 
 
 def _build(model: AlertsFileModel, source: str) -> AlertsConfig:
@@ -375,7 +395,10 @@ def _target(ch: CaregiverChannelModel, section: ChannelSettingsModel | None) -> 
         timeout = section.timeout or timeout
         retries = section.retries if section.retries is not None else retries
         backoff = section.backoff or backoff
-    return ChannelTarget(type=ch.type, options=dict(ch.model_extra or {}), timeout=ch.timeout or timeout,
+    options = dict(ch.model_extra or {})
+    if ch.type == "scaip" and "heartbeat" in options:
+        options["heartbeat"] = parse_duration(options["heartbeat"])
+    return ChannelTarget(type=ch.type, options=options, timeout=ch.timeout or timeout,
                          retries=ch.retries if ch.retries is not None else retries,
                          backoff=ch.backoff or backoff)
 

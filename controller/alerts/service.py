@@ -89,6 +89,20 @@ class _Deliver:
     after_restart: bool = False
 
 
+def _attach_channels(svc: AlertService) -> None:
+    # Channels that acknowledge by themselves (an alarm centre over SCAIP) get the service's hooks.
+    for ch in svc.channels.values():
+        if hasattr(ch, "attach"):
+            ch.attach(clock=svc.clock, acknowledge=svc.acknowledge, alert=svc.get)
+
+
+def _start_channel_loops(svc: AlertService, tg: asyncio.TaskGroup) -> None:
+    # Channels with a loop of their own (SCAIP heartbeats) run under the service's TaskGroup.
+    for ch in svc.channels.values():
+        if hasattr(ch, "run"):
+            tg.create_task(ch.run(), name=f"alert-channel-{ch.type}")
+
+
 class AlertService:
     """Caregiver alerts for one home. Implements the rule engine's `AlertSink`.
 
@@ -133,6 +147,7 @@ class AlertService:
         # huis/compose.py), not on a clock a demo may move. Default: the service's clock.
         self.links = AckLinks(key_file=self.key_file, store=self.store, clock=wall or clock,
                               resident=resident, base_url=self.base_url, ttl=config.ack_link_ttl)
+        _attach_channels(self)
         self._active = ActiveAlerts()
         self._queue: asyncio.Queue[_Supervise | _Deliver] = asyncio.Queue()
         self._open_lock = asyncio.Lock()
@@ -189,6 +204,7 @@ class AlertService:
         """Escalate and deliver until cancelled."""
         await self.open()
         async with asyncio.TaskGroup() as tg:
+            _start_channel_loops(self, tg)
             while True:
                 job = await self._queue.get()
                 # The work count taken by _enqueue passes to the task, which gives it back.

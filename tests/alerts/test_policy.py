@@ -56,14 +56,14 @@ def test_every_problem_is_reported_with_file_and_line(demo_config: HomeConfig) -
         "config/alerts.yaml:3: severities.urgent.quiet_hours: quiet hours never apply to urgent alerts "
         "(remove 'quiet_hours' here)",
         "config/alerts.yaml:3: severities.urgent.channels[1]: unknown channel type 'sms' "
-        "(known: ntfy, apprise, homeassistant, mqtt, page)",
+        "(known: ntfy, apprise, homeassistant, mqtt, page, scaip)",
         "config/alerts.yaml:9: policies.urgent.steps[1].after: steps must be in order of 'after' "
         "(a later step cannot come sooner than the one before)",
         "config/alerts.yaml:9: policies.urgent.steps[1].notify[0]: unknown caregiver 'ana' (did you mean 'anna'?)",
         "config/alerts.yaml:15: caregivers.anna.channels[0].topic: 'mijn topic!' is not an ntfy topic"
         " (letters, digits, '-' and '_', at most 64) (leave 'topic' out to have an unguessable one generated)",
         "config/alerts.yaml:16: caregivers.anna.channels[1].type: unknown channel type 'telegram' "
-        "(known: ntfy, apprise, homeassistant, mqtt, page)",
+        "(known: ntfy, apprise, homeassistant, mqtt, page, scaip)",
         "config/alerts.yaml:17: caregivers.anna.channels[2]: an apprise channel needs 'url' or 'url_env' "
         "(url_env names an environment variable holding the URL)",
         "config/alerts.yaml:18: caregivers.jan: 'jan' is not a caregiver in home.yaml",

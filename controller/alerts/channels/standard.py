@@ -14,6 +14,7 @@ from controller.alerts.channels.homeassistant import HomeAssistantChannel
 from controller.alerts.channels.mqtt import MqttChannel
 from controller.alerts.channels.ntfy import NtfyChannel
 from controller.alerts.channels.page import PageChannel
+from controller.alerts.channels.scaip import ScaipChannel
 from controller.alerts.policy import AlertsConfig
 from controller.mqtt import Link
 
@@ -35,6 +36,9 @@ def default_channels(config: AlertsConfig, link: Link) -> list[Channel]:
         MqttChannel(link, topic=_option(s.get("mqtt", {}), "topic") or "huis/alerts"),
         PageChannel(),
     ]
+    centres = {cid: t for cid, ts in config.caregiver_channels.items() for t in ts if t.type == "scaip"}
+    if centres:  # an alarm receiving centre; its heartbeats need to know which ones
+        out.append(ScaipChannel(centres=centres))
     if ha.get("url"):
         out.append(HomeAssistantChannel(url=str(ha["url"]), token_env=_option(ha, "token_env")))
     return out
