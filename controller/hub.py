@@ -126,6 +126,8 @@ class Hub:
         self.payload_errors = 0
         self.warnings = PayloadWarnings()
         self._commands: dict[str, tuple[Context, datetime]] = {}
+        # Exact topics that are no device's, handled by an integration (Home Assistant discovery).
+        self.topic_handlers: dict[str, Callable[[str, bytes], None]] = {}
         for dev_id, dev in config.devices.items():
             adapter = kinds[dev.kind]
             spec = DeviceSpec(id=dev_id, topic=device_topic(dev_id, dev), model=dev.model,
@@ -160,6 +162,9 @@ class Hub:
         self.messages += 1
         dev_id = self.route(topic)
         if dev_id is None:
+            handler = self.topic_handlers.get(topic)
+            if handler is not None:
+                handler(topic, payload)
             return
         if len(payload) > MAX_PAYLOAD:
             self._payload_error(dev_id, topic, f"payload of {len(payload):,} bytes is over the "

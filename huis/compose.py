@@ -32,6 +32,7 @@ from controller.mqtt import Link, LinkSettings, MemoryLink, MqttLink
 from controller.routine import Routine, RoutineKeeper
 from controller.store import Database
 from devices import KINDS
+from huis.ha_discovery import STATE_FILE, HaDiscovery
 
 log = logging.getLogger(__name__)
 
@@ -128,11 +129,14 @@ class Home:
     engine: Engine
     _owned: list[Database]
     routine: RoutineKeeper | None = None  # the resident's routine, recomputed nightly
+    homeassistant: HaDiscovery | None = None  # Home Assistant MQTT discovery (or its withdrawal)
 
     async def run(self, *services: Service) -> None:
         """Run link, health, history, alerts, engine, routine and `services` until cancelled."""
         learning = (self.routine.run,) if self.routine is not None else ()
-        await self.hub.run(self.history.run, self.alerts.run, self.engine.run, *learning, *services)
+        ha = (self.homeassistant.run,) if self.homeassistant is not None else ()
+        await self.hub.run(self.history.run, self.alerts.run, self.engine.run, *learning, *ha,
+                           *services)
 
     async def close(self) -> None:
         await self.alerts.aclose()
@@ -181,7 +185,15 @@ async def open_home(
              len(parts.scenarios.scenarios), path)
     routine = parts.routine(dbs[4], clock, engine.use_routine)
     return Home(hub=hub, db=dbs[0], history=history, alerts=alerts, engine=engine, _owned=dbs,
-                routine=routine)
+                routine=routine, homeassistant=ha_discovery(hub, engine, alerts, Path(path).parent))
+
+
+def ha_discovery(hub: Hub, engine: Engine, alerts: AlertService, folder: Path) -> HaDiscovery | None:
+    """Home Assistant discovery when the home asks for it, or to withdraw what an earlier run
+    published (`ha-discovery.json` next to the database); None when there is neither."""
+    if not hub.config.homeassistant.discovery and not (folder / STATE_FILE).exists():
+        return None
+    return HaDiscovery(hub=hub, engine=engine, alerts=alerts, folder=folder)
 
 
 # -- serving a home: the dashboard and the simulators join the kernel here ------------------------
