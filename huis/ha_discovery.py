@@ -56,6 +56,26 @@ CHANNEL = "homeassistant"
 Component = dict[str, object]
 
 
+def acl_lines(*, node: str = "huis", prefix: str = "homeassistant", hub_user: str = "huis",
+              ha_user: str = "homeassistant") -> str:
+    """The mosquitto ACL lines this integration needs (beyond the hub's device topics): only
+    the hub writes discovery and states, only Home Assistant's account writes the commands, and
+    only the two of them read the discovery config that carries the command tokens."""
+    return (f"user {hub_user}\n"
+            f"topic readwrite huis/ha/{node}/#\n"
+            f"topic write {prefix}/device/{node}/config\n"
+            f"topic write {prefix}/+/{node}/+/config\n"
+            f"topic read {prefix}/status\n"
+            f"\n"
+            f"user {ha_user}\n"
+            f"topic read {prefix}/#\n"
+            f"topic write {prefix}/status\n"
+            f"topic read huis/status\n"
+            f"topic read huis/ha/{node}/#\n"
+            f"topic write huis/ha/{node}/ack/set\n"
+            f"topic write huis/ha/{node}/mode/set\n")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Topics:
     """Where the hub's Home Assistant messages go."""

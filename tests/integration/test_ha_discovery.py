@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+import shutil
+import subprocess
+import tempfile
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -19,8 +22,8 @@ from controller.config import HomeAssistant, HomeConfig, Mqtt, link_settings
 from controller.events import Context
 from controller.mqtt import LinkSettings, MqttLink
 from huis.compose import Home, open_home
-from huis.ha_discovery import STATE_FILE
-from tests.conftest import Mosquitto
+from huis.ha_discovery import STATE_FILE, acl_lines
+from tests.conftest import Mosquitto, free_port
 from tests.dashboard.test_demo import supervised
 from tests.support import eventually
 
@@ -168,5 +171,83 @@ async def test_per_entity_configs_for_older_home_assistant(
             probe.link.send("huis/ha/huis/mode/set", payload.encode())
             await eventually(lambda: home.engine.mode == "night")
             await eventually(lambda: probe.json("huis/ha/huis/state")["mode"] == "night")
+    finally:
+        await home.close()
+
+
+@pytest.fixture
+def acl_broker(tmp_path: Path) -> Iterator[Mosquitto]:
+    """mosquitto with accounts and the ACL lines of docs/interop.md; `zigbee` stands for every
+    other account (a bridge, a device), with only what a bridge needs. Its files live outside
+    pytest's 0700 tmp_path: mosquitto started as root reads them as its own user."""
+    folder = Path(tempfile.mkdtemp(prefix="huis-ha-acl-"))
+    folder.chmod(0o711)
+    try:
+        yield from _acl_broker(folder, tmp_path)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _acl_broker(folder: Path, tmp_path: Path) -> Iterator[Mosquitto]:
+    port = free_port()
+    users = folder / "passwd"
+    for i, name in enumerate(("huis", "homeassistant", "zigbee")):
+        subprocess.run(["mosquitto_passwd", "-b", *(["-c"] if i == 0 else []), str(users), name, f"pw-{name}"],
+                       check=True)
+    acl = folder / "acl"
+    acl.write_text("user huis\ntopic readwrite huis/#\n" + acl_lines().split("\n", 1)[1]
+                   + "\nuser zigbee\ntopic readwrite zigbee2mqtt/#\n")
+    users.chmod(0o644)
+    acl.chmod(0o644)
+    conf = tmp_path / "mosquitto.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous false\npersistence false\n"
+                    f"password_file {users}\nacl_file {acl}\n")
+    broker = Mosquitto(port=port, conf=conf)
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+async def test_the_broker_acl_keeps_other_accounts_from_the_token_and_the_button(
+        demo_config: HomeConfig, acl_broker: Mosquitto, tmp_path: Path) -> None:
+    """Another account never reads the discovery config, and a correctly signed press it
+    publishes is dropped by the broker."""
+    await _acl_holds(demo_config, acl_broker, tmp_path)
+
+
+async def _acl_holds(demo_config: HomeConfig, broker: Mosquitto, tmp_path: Path) -> None:
+    def client(name: str) -> Probe:
+        p = Probe.__new__(Probe)
+        p.last, p.seen = {}, []
+        p.link = MqttLink(LinkSettings(host=broker.host, port=broker.port, client_id=f"probe-{name}",
+                                       username=name, password=f"pw-{name}", status_topic=f"{name}/probe"),
+                          RealClock(), p._got)
+        p.link.subscribe("homeassistant/#", "huis/#")
+        return p
+
+    ha, intruder = client("homeassistant"), client("zigbee")
+    cfg = with_ha(demo_config)
+    settings = LinkSettings(host=broker.host, port=broker.port, username="huis", password="pw-huis")
+    home = await open_home(cfg, RealClock(), settings=settings, db_path=tmp_path / "huis.db",
+                           alert_channels=[PageChannel()])
+    try:
+        async with supervised(home.run(), ha.link.run(), intruder.link.run()):
+            alert_id = await raise_sos(home)
+            s = alert_id.lower().replace("-", "_")
+            await eventually(lambda: CONFIG in ha.last and f"ack_{s}" in ha.cmps())
+            assert CONFIG not in intruder.last and not any(t.startswith("huis/ha/") for t, _ in intruder.seen)
+            press = str(ha.cmps()[f"ack_{s}"]["pl_prs"])
+            # Even holding the token, the intruder's press never reaches the hub: the broker has
+            # dealt with it (PUBACK) before Home Assistant's unsigned press, which does arrive.
+            intruder.link.send("huis/ha/huis/ack/set", press.encode())
+            await intruder.link.drain()
+            ha.link.send("huis/ha/huis/ack/set", b'{"alert": "x"}')
+            assert home.homeassistant is not None
+            await eventually(lambda: len(home.homeassistant.refused) == 1)  # type: ignore[union-attr]
+            assert home.alerts.active()[0].acknowledged_by is None
+            ha.link.send("huis/ha/huis/ack/set", press.encode())
+            await eventually(lambda: home.alerts.active()[0].acknowledged_by == "anna")
     finally:
         await home.close()

@@ -9,7 +9,6 @@ device page in Home Assistant's own frontend (tests/artifacts/ha-device.png).
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from huis.compose import open_home
 from tests.conftest import Mosquitto, free_port
 from tests.dashboard.test_demo import supervised
 from tests.ha.hass import PASSWORD, USER, HomeAssistant
+from tests.support import eventually
 
 pytestmark = [pytest.mark.homeassistant, pytest.mark.broker, pytest.mark.timeout(900)]
 
@@ -89,14 +89,13 @@ async def check_in_home_assistant(ha: HomeAssistant, home: Any) -> None:
 
     button = by_name(states, "Ik ga erheen (sos)")
     assert button is not None
-    device_id = (await ha.template("{{ device_id('%s') }}" % button["entity_id"])).strip()
+    entity = button["entity_id"]
+    device_id = (await ha.template("{{ device_id('" + entity + "') }}")).strip()
     await screenshot(ha, device_id)
 
     r = await ha.client.post("/api/services/button/press", json={"entity_id": button["entity_id"]})
     r.raise_for_status()
-    async with asyncio.timeout(30):
-        while home.alerts.active()[0].acknowledged_by != "anna":
-            await asyncio.sleep(0.1)
+    await eventually(lambda: home.alerts.active()[0].acknowledged_by == "anna", within=30)
     assert home.alerts.active()[0].acknowledged_via == "homeassistant"
     await ha.wait_for("acknowledged in Home Assistant",
                       lambda: state_is(ha, "Alarm sos", "acknowledged"))
