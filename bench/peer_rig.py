@@ -170,10 +170,12 @@ def table(results: dict[str, list[dict[str, float]]]) -> str:
     return "\n".join(lines)
 
 
-def section(results: dict[str, list[dict[str, float]]], rounds: int, quick: bool, load: Sequence[float]) -> str:
+def section(results: dict[str, list[dict[str, float]]], rounds: int, quick: bool, load: Sequence[float],
+            after: Sequence[float]) -> str:
     return (f"{BEGIN}\nRun {date.today():%Y-%m-%d}; {platform.machine()}, {os.cpu_count()} cores, Python "
             f"{platform.python_version()}; load average {load[0]:.1f}, {load[1]:.1f}, {load[2]:.1f} before the "
-            f"run; median of {rounds} round(s){', quick (fewer events, short sweep)' if quick else ''}. "
+            f"run and {after[0]:.1f}, {after[1]:.1f}, {after[2]:.1f} after it (other work raises the tails); "
+            f"median of {rounds} round(s){', quick (fewer events, short sweep)' if quick else ''}. "
             "In brackets: the ratio to the bare relay of the same session.\n\n"
             f"{table(results)}\n{END}")
 
@@ -206,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
                 for peer in peers(args.rig, Path(tmp) / f"round-{n}", rig.port):
                     print(f"round {n + 1}/{args.rounds}: {peer.label}", file=sys.stderr, flush=True)
                     results.setdefault(peer.label, []).append(measure(rig, peer, args.quick))
-    text = section(results, args.rounds, args.quick, load)
+    text = section(results, args.rounds, args.quick, load, os.getloadavg())
     print(text)
     write_doc(args.doc, text)
     print(f"wrote {args.doc}", file=sys.stderr)

@@ -89,6 +89,14 @@ class Dashboard(_Strict):
     # The address caregivers' phones reach the hub at (acknowledge links point here);
     # default: http://<host>:<port>.
     public_url: str | None = None
+    # Cookies' Secure flag: null = when the request came over TLS (directly or, from a trusted
+    # proxy, by X-Forwarded-Proto); true behind a TLS proxy that is not listed. docs/security.md.
+    secure_cookies: bool | None = None
+    # Addresses of reverse proxies whose X-Forwarded-For/-Proto are believed ([] = none).
+    trusted_proxies: list[str] = Field(default_factory=list)
+    # A dashboard session ends after this long without a request, and this long after login.
+    session_idle: ConfigDuration = timedelta(hours=2)
+    session_lifetime: ConfigDuration = timedelta(hours=12)
 
     def url(self) -> str:
         """The base URL of the dashboard as phones see it."""

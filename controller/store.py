@@ -38,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -188,6 +189,10 @@ class Database:
         p = str(path)
         if p != ":memory:":
             Path(p).parent.mkdir(parents=True, exist_ok=True)
+            # Care data and password hashes: a new file is the hub user's alone (0600); SQLite
+            # gives its -wal and -shm files the same mode.
+            with contextlib.suppress(FileExistsError):
+                os.close(os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         conn = await _open(p, busy_timeout=busy_timeout, reader=False)
         writer = _Writer(conn, p, busy_timeout)
         db: Database | None = None

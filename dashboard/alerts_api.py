@@ -26,7 +26,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Annotated, TypedDict
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Query
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
 from fastapi.params import Depends as Dependency
 from fastapi.responses import HTMLResponse, StreamingResponse
 
@@ -190,22 +190,27 @@ def _alert_routes(router: APIRouter, service: AlertService, caregiver: Dependenc
 
 def _link_routes(router: APIRouter, service: AlertService) -> None:
     @router.get("/alerts/ack/{token}", response_class=HTMLResponse, include_in_schema=False)
-    async def ack_page(token: str, lang: str = "nl") -> HTMLResponse:
-        return await _ack_page(service, token, lang)
+    async def ack_page(token: str, request: Request, lang: str = "nl") -> HTMLResponse:
+        return await _ack_page(service, token, lang, _address(request))
 
     @router.post("/alerts/ack/{token}", response_class=HTMLResponse, include_in_schema=False)
-    async def ack_link(token: str, lang: str = "nl") -> HTMLResponse:
+    async def ack_link(token: str, request: Request, lang: str = "nl") -> HTMLResponse:
         t = _texts(lang)
-        outcome = await service.acknowledge_link(token)
+        outcome = await service.acknowledge_link(token, address=_address(request))
         if outcome.ok:
             name = html.escape(service.name_of(outcome.by))
             return _page(t["title_thanks"], _p(t["thanks"].format(name=name)), t)
         return _refusal(service, outcome, t)
 
 
-async def _ack_page(service: AlertService, token: str, lang: str) -> HTMLResponse:
+def _address(request: Request) -> str:
+    """Who sent a link (for the refused-link count per address)."""
+    return request.client.host if request.client else "unknown"
+
+
+async def _ack_page(service: AlertService, token: str, lang: str, address: str | None = None) -> HTMLResponse:
     t = _texts(lang)
-    checked = await service.check_link(token)
+    checked = await service.check_link(token, address=address)
     if isinstance(checked, AckOutcome):
         return _refusal(service, checked, t)
     claims: AckClaims = checked

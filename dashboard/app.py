@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from fastapi import FastAPI, Request, Response
 
 from controller.alerts.service import AlertService
+from controller.clock import Clock
 from controller.config import resolve
 from controller.engine import Engine
 from controller.history import History
@@ -48,6 +49,7 @@ def create_app(
     routine: RoutineKeeper | None = None,
     secure_cookies: bool | None = None,
     login_limit: int = 5,
+    wall: Clock | None = None,
 ) -> FastAPI:
     """A FastAPI app showing `hub`'s home live.
 
@@ -59,15 +61,22 @@ def create_app(
         simulated_home: the demo's simulators, for the tour-guide buttons.
         history: the hub's History (SQLite), for event-log searches older than the memory ring.
         routine: the resident's routine keeper, for the week heat map (else learned per request).
-        secure_cookies: force the cookies' Secure flag; by default set when served over TLS.
+        secure_cookies: force the cookies' Secure flag; default: the config's
+            `dashboard.secure_cookies`, else set when served over TLS.
         login_limit: failed logins per user name within 15 minutes before logins are refused.
+        wall: the clock of login lockouts, session windows and audit times (default: real
+            time; never the hub's clock, which a demo may move).
     """
     narrator = Narrator(hub.config)
     feed = LiveFeed(hub, narrator)
     path = None if db is not None else str(resolve(hub.config, hub.config.storage.path))
-    auth = Auth(db, hub.clock, path=path, limit=login_limit)
+    web = hub.config.dashboard
+    auth = Auth(db, hub.clock, path=path, limit=login_limit, wall=wall,
+                session_idle=web.session_idle, session_lifetime=web.session_lifetime)
+    auth.revoked.append(feed.revoke)  # a disabled user's open live sockets stop at once
     d = Dashboard(hub=hub, auth=auth, narrator=narrator, feed=feed, engine=engine, alerts=alerts,
-                  history=history, routine=routine, secure_cookies=secure_cookies,
+                  history=history, routine=routine,
+                  secure_cookies=secure_cookies if secure_cookies is not None else web.secure_cookies,
                   residents=[hub.config.resident.pseudonym])
     if alerts is not None:
         _show_alerts(feed, alerts)

@@ -82,6 +82,8 @@ class Subscriber:
     """One open WebSocket's inbox."""
 
     staff: bool
+    user_id: int | None = None  # whose session a staff socket runs on
+    token: str | None = None  # that session's token (kept in memory only), to re-check it
     queue: asyncio.Queue[Message] = field(
         default_factory=lambda: asyncio.Queue(maxsize=_SUBSCRIBER_QUEUE))
     overflowed: bool = False
@@ -243,10 +245,24 @@ class LiveFeed:
         clean = cast(dict[str, object], self.narrator.scrub.deep(snap))
         return clean
 
-    def subscribe(self, *, staff: bool) -> Subscriber:
-        sub = Subscriber(staff=staff)
+    def subscribe(self, *, staff: bool, user_id: int | None = None,
+                  token: str | None = None) -> Subscriber:
+        sub = Subscriber(staff=staff, user_id=user_id, token=token)
         self.subscribers.add(sub)
         return sub
+
+    def revoke(self, user_id: int) -> None:
+        """A user's sessions ended: their open sockets get no more staff events, from now on."""
+        for sub in self.subscribers:
+            if sub.user_id == user_id:
+                self.end_staff(sub)
+
+    def end_staff(self, sub: Subscriber) -> None:
+        """Make a staff socket a visitor's (tour-safe messages only) and tell its page."""
+        sub.staff, sub.user_id, sub.token = False, None, None
+        while not sub.queue.empty():  # staff events already queued are not sent either
+            sub.queue.get_nowait()
+        sub.offer({"type": "session_ended"})
 
     def unsubscribe(self, sub: Subscriber) -> None:
         self.subscribers.discard(sub)

@@ -35,8 +35,16 @@ from controller.history import HistoryRow
 
 LANGS = ("nl", "en")
 
-# Phone numbers: +31 6 12345678, 06-12345678, 0612345678, 038 123 4567, (038) 1234567.
-_PHONE = re.compile(r"(?<![\w])(?:\+|00)?\(?\d[\d\s\-()]{7,}\d(?![\w])")
+# Phone numbers: +31 6 12345678, 06-12345678, 0612345678, 038 123 4567, (038) 1234567,
+# 06.12.34.56.78, 06 12 34 56 78: at least 9 digits (a date such as 05.01.2026 has 8).
+_PHONE = re.compile(r"(?<![\w.])(?:\+|00)?\(?\d[\d\s\-().]{7,}\d(?![\w])")
+_PHONE_DIGITS = 9
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_SHORT_NAME = 3  # names shorter than this are matched with their capitals only ("Jo", not "jo")
+
+
+def _blank_number(m: re.Match[str]) -> str:
+    return "[nummer]" if sum(c.isdigit() for c in m.group()) >= _PHONE_DIGITS else m.group()
 _MAX_REMEMBERED = 2000
 _KIND_EN = {"bed": "bed sensor", "contact": "door", "motion": "motion sensor",
             "sos": "alarm button", "light": "light", "curtain": "curtain", "tag": "tag",
@@ -71,23 +79,27 @@ class Narration:
 
 
 class Scrubber:
-    """Removes what visitors must not see: caregiver names and phone numbers."""
+    """Removes what visitors must not see: caregiver names, phone numbers, e-mail addresses."""
 
     def __init__(self, config: HomeConfig) -> None:
         pairs: list[tuple[str, str]] = []
         for cid, cg in config.caregivers.items():
             stand_in = cg.relation or "zorgverlener"
-            for name in {cg.name, cid}:
-                # Short ids like 'buur' would clobber ordinary words; names are what matter.
-                if len(name) >= 3 and name.lower() != stand_in.lower():
+            # A name of any length; an id only from 3 letters ('jo' as an id is too ordinary).
+            candidates = {cg.name} | ({cid} if len(cid) >= _SHORT_NAME else set())
+            for name in candidates:
+                if name.strip() and name.lower() != stand_in.lower():
                     pairs.append((name, stand_in))
         # Longest first, so "Zorgteam Zwolle" goes before a caregiver called "Zorgteam".
         pairs.sort(key=lambda p: -len(p[0]))
-        self._pairs = [(re.compile(rf"\b{re.escape(n)}\b", re.IGNORECASE), s) for n, s in pairs]
+        self._pairs = [(re.compile(rf"(?<!\w){re.escape(n)}(?!\w)",
+                                   0 if len(n) < _SHORT_NAME else re.IGNORECASE), s) for n, s in pairs]
 
     def text(self, value: str) -> str:
-        """`value` with caregiver names replaced by their relation and phone numbers blanked."""
-        out = _PHONE.sub("[nummer]", value)
+        """`value` with caregiver names replaced by their relation, phone numbers and e-mail
+        addresses blanked."""
+        out = _EMAIL.sub("[e-mail]", value)
+        out = _PHONE.sub(_blank_number, out)
         for pattern, stand_in in self._pairs:
             out = pattern.sub(stand_in, out)
         return out

@@ -1,9 +1,10 @@
-"""Logging in and out, first-run setup of the admin, and user management."""
+"""Logging in and out, first-run setup of the admin, and user management (add, disable,
+delete, reset a password, end sessions: the admin page; `huis accounts` does the same)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, HTTPException, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from dashboard.auth import ROLES, SESSION_COOKIE, AuthError, SetupDone, User
@@ -12,6 +13,7 @@ from dashboard.security import (
     current_user,
     dashboard_of,
     require_csrf,
+    safe_next,
     set_csrf_cookie,
     set_session_cookie,
 )
@@ -42,8 +44,32 @@ class Setup(BaseModel):
     display_name: str | None = Field(None, max_length=100)
 
 
-@router.get("/login", response_class=HTMLResponse, include_in_schema=False)
-async def login_page() -> HTMLResponse:
+def lang_of(request: Request) -> str:
+    """The page's language, which its scripts send as Accept-Language ("nl" or "en"); an API
+    client that sends none gets English, the API's language."""
+    return "nl" if request.headers.get("accept-language", "").lower().startswith("nl") else "en"
+
+
+def refused(request: Request, exc: AuthError, status: int = 422) -> HTTPException:
+    """An account change refused, said in the page's language."""
+    return HTTPException(status, exc.text(lang_of(request)))
+
+
+class Password(BaseModel):
+    password: str = Field(max_length=1024)
+
+
+class Disabled(BaseModel):
+    disabled: bool = True
+
+
+@router.get("/login", include_in_schema=False, response_model=None)
+async def login_page(request: Request) -> Response:
+    # The page sends the user on to `next` after login; anything but a path on this hub is
+    # dropped here already (the page's script checks again).
+    target = request.query_params.get("next")
+    if target is not None and safe_next(target) is None:
+        return RedirectResponse("/login", status_code=303)
     return page("login.html")
 
 
@@ -113,14 +139,14 @@ async def setup(body: Setup, request: Request) -> Response:
     """Create the first admin. Only possible while no admin exists; logs the admin in."""
     d = dashboard_of(request)
     if not await d.auth.setup_needed():
-        raise HTTPException(403, "Setup is done: an admin exists. Log in instead.")
+        raise refused(request, SetupDone(), 403)
     try:
         await d.auth.create_first_admin(username=body.username, password=body.password,
                                         display_name=body.display_name)
     except SetupDone as exc:  # another setup request won the race
-        raise HTTPException(403, str(exc)) from exc
+        raise refused(request, exc, 403) from exc
     except AuthError as exc:
-        raise HTTPException(422, str(exc)) from exc
+        raise refused(request, exc) from exc
     address = request.client.host if request.client else "unknown"
     result = await d.auth.login(body.username, body.password, address)
     if result is None:  # pragma: no cover - we just created it
@@ -131,8 +157,50 @@ async def setup(body: Setup, request: Request) -> Response:
 
 @router.get("/api/admin/users", tags=["admin"])
 async def users(request: Request, admin: Admin) -> list[dict[str, object]]:
-    """Every account (never a password hash)."""
-    return [u.as_dict() for u in await dashboard_of(request).auth.users()]
+    """Every account, disabled ones too, with its open sessions (never a password hash)."""
+    auth = dashboard_of(request).auth
+    sessions = await auth.sessions()
+    return [{**u.as_dict(), "sessions": sessions.get(u.username, 0)} for u in await auth.users()]
+
+
+@router.post("/api/admin/users/{username}/disabled", tags=["admin"])
+async def disable_user(username: str, body: Disabled, request: Request, admin: Admin) -> dict[str, object]:
+    """Disable an account (its sessions end at once, open pages included) or enable it again."""
+    try:
+        user = await dashboard_of(request).auth.set_disabled(username, body.disabled, by=admin)
+    except AuthError as exc:
+        raise refused(request, exc) from exc
+    return user.as_dict()
+
+
+@router.delete("/api/admin/users/{username}", tags=["admin"])
+async def delete_user(username: str, request: Request, admin: Admin) -> dict[str, object]:
+    """Delete an account and its sessions; the audit log keeps what it did."""
+    try:
+        await dashboard_of(request).auth.delete_user(username, by=admin)
+    except AuthError as exc:
+        raise refused(request, exc) from exc
+    return {"ok": True}
+
+
+@router.post("/api/admin/users/{username}/password", tags=["admin"])
+async def reset_password(username: str, body: Password, request: Request, admin: Admin) -> dict[str, object]:
+    """Give an account a new password; its sessions end."""
+    try:
+        await dashboard_of(request).auth.reset_password(username, body.password, by=admin)
+    except AuthError as exc:
+        raise refused(request, exc) from exc
+    return {"ok": True}
+
+
+@router.post("/api/admin/users/{username}/revoke", tags=["admin"])
+async def revoke(username: str, request: Request, admin: Admin) -> dict[str, object]:
+    """End every session of an account (a lost phone): it must log in again."""
+    try:
+        n = await dashboard_of(request).auth.revoke_sessions(username, by=admin)
+    except AuthError as exc:
+        raise refused(request, exc) from exc
+    return {"ok": True, "ended": n}
 
 
 @router.post("/api/admin/users", tags=["admin"], status_code=201)
@@ -141,18 +209,21 @@ async def add_user(body: NewUser, request: Request,
     """Add an account: caregiver (with residents), technician or admin."""
     d = dashboard_of(request)
     if body.role not in ROLES:
-        raise HTTPException(422, f"'{body.role}' is not a role; choose one of {', '.join(ROLES)}.")
+        raise refused(request, AuthError(f"'{body.role}' is not a role; choose one of {', '.join(ROLES)}.",
+                                         f"'{body.role}' is geen rol; kies uit {', '.join(ROLES)}."))
     if body.caregiver is not None and body.caregiver not in d.hub.config.caregivers:
-        raise HTTPException(422, f"There is no caregiver '{body.caregiver}' in the configuration.")
+        raise refused(request, AuthError(f"There is no caregiver '{body.caregiver}' in the configuration.",
+                                         f"Er is geen zorgverlener '{body.caregiver}' in de configuratie."))
     unknown = [r for r in body.residents if r not in d.residents]
     if unknown:
-        raise HTTPException(422, f"Unknown resident(s): {', '.join(unknown)}.")
+        raise refused(request, AuthError(f"Unknown resident(s): {', '.join(unknown)}.",
+                                         f"Onbekende bewoner(s): {', '.join(unknown)}."))
     try:
         user = await d.auth.create_user(username=body.username, password=body.password,
                                         role=body.role, display_name=body.display_name,
                                         caregiver=body.caregiver, residents=body.residents)
     except AuthError as exc:
-        raise HTTPException(422, str(exc)) from exc
+        raise refused(request, exc) from exc
     await d.auth.audit(admin, "user_added", detail=f"{user.username} as {user.role}")
     return user.as_dict()
 

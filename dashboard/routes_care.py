@@ -27,11 +27,17 @@ from dashboard.static_files import page, static_text
 router = APIRouter()
 
 
-def forbidden_page(request: Request) -> HTMLResponse:
-    """403 with a way forward: a visitor is shown where to log in."""
+_FORBIDDEN = {"care": "Deze pagina is voor zorgverleners. Log in met het account van een zorgverlener.",
+              "tech": "Deze pagina is voor technici en beheerders. Log in met het account van een technicus."}
+
+
+def forbidden_page(request: Request, audience: str = "care") -> HTMLResponse:
+    """403 with a way forward: a visitor is shown where to log in, someone logged in with
+    another role where their own page is (the page's script asks who it is)."""
     html = static_text("forbidden.html")
     target = escape(quote(request.url.path, safe="/"))
-    return HTMLResponse(html.replace("{next}", target), status_code=403)
+    return HTMLResponse(html.replace("{next}", target).replace("{audience}", audience)
+                        .replace("{text}", _FORBIDDEN[audience]), status_code=403)
 
 
 @router.get("/zorg", response_class=HTMLResponse, include_in_schema=False)

@@ -26,7 +26,7 @@ router = APIRouter()
 async def tech_page(request: Request) -> HTMLResponse:
     user = await current_user(request)
     if user is None or user.role not in TECH_ROLES:
-        return forbidden_page(request)
+        return forbidden_page(request, "tech")
     return page("tech.html")
 
 

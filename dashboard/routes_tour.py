@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from dashboard.context import Dashboard
 from dashboard.live import Subscriber
-from dashboard.security import TECH_ROLES, current_user, dashboard_of, require_csrf
+from dashboard.security import TECH_ROLES, current_user, dashboard_of, require_csrf, subscribe_live
 from dashboard.static_files import page, static_bytes, static_text
 
 log = logging.getLogger(__name__)
@@ -146,7 +146,7 @@ async def live(ws: WebSocket) -> None:
     user = await current_user(ws)
     staff = user is not None and user.role in TECH_ROLES
     await ws.accept()
-    sub = d.feed.subscribe(staff=staff)
+    sub = await subscribe_live(ws, user, staff)  # audited; ends when the session does
     try:
         await ws.send_json({**snapshot(d), "staff": staff})
         async with asyncio.TaskGroup() as tg:

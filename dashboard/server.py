@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import uvicorn
 from fastapi import FastAPI
@@ -44,16 +44,19 @@ def listen(host: str, port: int) -> socket.socket:
 
 
 async def serve(app: FastAPI, host: str, port: int, *, started: asyncio.Event | None = None,
-                proxy_headers: bool = False) -> None:
-    """Serve `app` until cancelled, with the dashboard's own loops (story player) beside it.
+                trusted_proxies: Sequence[str] = ()) -> None:
+    """Serve `app` until cancelled, with the dashboard's own loops (story player, session
+    watch) beside it.
 
-    `proxy_headers`: trust X-Forwarded-Proto from a TLS proxy on loopback, so cookies get
-    their Secure flag behind it.
+    `trusted_proxies`: addresses (or networks) of reverse proxies whose X-Forwarded-For and
+    X-Forwarded-Proto are believed: the client address (login lockout, audit) and the scheme
+    (Secure cookies) then come from them. From anyone else those headers are ignored.
     """
     sock = listen(host, port)
     server = _Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
                                     access_log=False, lifespan="off", ws="websockets-sansio",
-                                    proxy_headers=proxy_headers))
+                                    proxy_headers=bool(trusted_proxies),
+                                    forwarded_allow_ips=list(trusted_proxies) or None))
     dashboard = getattr(app.state, "huis", None)
     try:
         async with asyncio.TaskGroup() as tg:

@@ -33,6 +33,7 @@ from controller.replay_summary import NIGHT, parse_night, render, to_json
 from controller.routine import default_routine, load_routine, render_routine
 from controller.store import Database
 from controller.yamlfile import load_file
+from huis import accounts_cli, audit_cli
 from huis.compose import (
     Parts,
     alerts_config,
@@ -513,6 +514,9 @@ def _history_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def _user_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    accounts_cli.register(sub, DEFAULT_CONFIG)
+    audit_cli.register(sub, DEFAULT_CONFIG)
+
     p = sub.add_parser("user", help="manage dashboard accounts")
     user_sub = p.add_subparsers(dest="user_command", required=True)
     p = user_sub.add_parser("add", help="add an account (caregiver, technician or admin)")

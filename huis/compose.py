@@ -19,7 +19,7 @@ from pathlib import Path
 from controller.alerts.channels.base import Channel
 from controller.alerts.policy import AlertsConfig, load_alerts
 from controller.alerts.service import AlertService
-from controller.clock import Clock
+from controller.clock import Clock, RealClock
 from controller.config import HomeConfig, Mqtt, link_settings, resolve
 from controller.config import load_home as load_home_with
 from controller.device_kind import DeviceKind
@@ -33,6 +33,7 @@ from controller.routine import Routine, RoutineKeeper
 from controller.store import Database
 from devices import KINDS
 from huis.ha_discovery import STATE_FILE, HaDiscovery
+from huis.instance import single_instance
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +175,7 @@ async def open_home(
         history = parts.history(hub, dbs[1], clock)
         await history.open()
         alerts = AlertService.from_hub(hub, dbs[2], policies, base_url=cfg.dashboard.url(),
-                                       channels=alert_channels)
+                                       channels=alert_channels, wall=RealClock())
         await alerts.open()
         engine = parts.engine(hub, dbs[3], alerts)
     except BaseException:
@@ -220,6 +221,12 @@ def install_reload_signal(engine: Engine) -> None:
 async def serve_home(cfg: HomeConfig, clock: Clock, host: str, port: int, *, simulate: bool = False) -> None:
     """Run the home against the broker at host:port with its dashboard until cancelled; with
     `simulate`, the simulated devices too (`huis demo`)."""
+    # One hub per database (huis/instance.py): refused before anything is opened or written.
+    with single_instance(resolve(cfg, cfg.storage.path)):
+        await _serve_home(cfg, clock, host, port, simulate=simulate)
+
+
+async def _serve_home(cfg: HomeConfig, clock: Clock, host: str, port: int, *, simulate: bool) -> None:
     # Imported here, not at the top: `huis check` and the test harnesses need no web server.
     from dashboard.app import create_app
     from dashboard.server import serve
@@ -237,7 +244,8 @@ async def serve_home(cfg: HomeConfig, clock: Clock, host: str, port: int, *, sim
                      history=home.history, routine=home.routine)
 
     async def dashboard() -> None:
-        await serve(app, cfg.dashboard.host, cfg.dashboard.port)
+        await serve(app, cfg.dashboard.host, cfg.dashboard.port,
+                    trusted_proxies=cfg.dashboard.trusted_proxies)
 
     pid_file = write_pid_file(pid_file_for(cfg))
     install_reload_signal(home.engine)  # SIGHUP / `huis reload`

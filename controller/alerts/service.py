@@ -109,6 +109,7 @@ class AlertService:
         base_url: str,
         key_file: str | Path | None = None,
         timezone: str = "Europe/Amsterdam",
+        wall: Clock | None = None,
     ) -> None:
         self.db = db
         self.store = AlertStore(db)
@@ -128,8 +129,10 @@ class AlertService:
             key_file = Path(db.path).parent / KEY_FILE_NAME
         self.key_file = Path(key_file)
         self.tz = ZoneInfo(timezone)
-        self.links = AckLinks(key_file=self.key_file, store=self.store, clock=clock, resident=resident,
-                              base_url=self.base_url, ttl=config.ack_link_ttl)
+        # Link expiry is a security window: on `wall` (real time in a running hub, see
+        # huis/compose.py), not on a clock a demo may move. Default: the service's clock.
+        self.links = AckLinks(key_file=self.key_file, store=self.store, clock=wall or clock,
+                              resident=resident, base_url=self.base_url, ttl=config.ack_link_ttl)
         self._active = ActiveAlerts()
         self._queue: asyncio.Queue[_Supervise | _Deliver] = asyncio.Queue()
         self._open_lock = asyncio.Lock()
@@ -146,7 +149,7 @@ class AlertService:
     @classmethod
     def from_hub(cls, hub: Hub, db: Database, config: AlertsConfig, *, base_url: str,
                  channels: Mapping[str, Channel] | Iterable[Channel] | None = None,
-                 key_file: str | Path | None = None) -> AlertService:
+                 key_file: str | Path | None = None, wall: Clock | None = None) -> AlertService:
         """A service for `hub`'s home: its caregivers, resident, clock, bus and MQTT link."""
         if channels is None:
             # Imported here: the standard channels pull in HTTP and Home Assistant clients that
@@ -157,7 +160,7 @@ class AlertService:
         cfg = hub.config
         return cls(db=db, clock=hub.clock, bus=hub.bus, resident=cfg.resident.pseudonym,
                    caregivers=config.recipients(cfg.caregivers), config=config, channels=channels,
-                   base_url=base_url, key_file=key_file, timezone=cfg.home.location.timezone)
+                   base_url=base_url, key_file=key_file, timezone=cfg.home.location.timezone, wall=wall)
 
     # -- running ------------------------------------------------------------------------------
 
@@ -302,10 +305,11 @@ class AlertService:
         return AckOutcome(ok=False, reason="closed" if stored else "unknown", alert=stored,
                           by=stored.acknowledged_by or stored.resolved_by if stored else None)
 
-    async def acknowledge_link(self, token: str) -> AckOutcome:
-        """Acknowledge through a signed link: forged, expired and reused links are refused."""
+    async def acknowledge_link(self, token: str, *, address: str | None = None) -> AckOutcome:
+        """Acknowledge through a signed link: forged, expired and reused links are refused
+        (and audited, counted per sending `address`)."""
         await self.open()
-        claims = await self.check_link(token)
+        claims = await self.check_link(token, address=address)
         if isinstance(claims, AckOutcome):
             return claims
         if await self.store.nonce_used(claims.nonce):
@@ -316,10 +320,10 @@ class AlertService:
             return await self.links.refused("reused", claims, outcome.alert)
         return outcome
 
-    async def check_link(self, token: str) -> AckClaims | AckOutcome:
+    async def check_link(self, token: str, *, address: str | None = None) -> AckClaims | AckOutcome:
         """The claims of a genuine, unexpired link, or the refusal (which is audited)."""
         await self.open()
-        return await self.links.check(token)
+        return await self.links.check(token, address=address)
 
     async def resolve(self, alert_id: str, *, by: str, note: str, channel: str = "dashboard") -> Alert | None:
         """A caregiver closes the alert with a note; those paged are told. None if not active."""

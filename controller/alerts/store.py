@@ -2,15 +2,15 @@
 
 Every change is one atomic write of the new alert row *and* its audit entries *and* the
 deliveries it implies, so the file never says "escalated" without saying whom to page.
-The audit table refuses UPDATE and DELETE through triggers, and each entry carries a SHA-256
-chained over the previous one, so even an edit behind the triggers' back is detectable
-(NEN 7513 asks for a log of who did what to a client's record, that nobody can rewrite).
+The audit table refuses UPDATE and DELETE through triggers, and each entry carries an
+HMAC-SHA256 chained over the previous one (controller/audit.py), so even an edit behind the
+triggers' back is detectable (NEN 7513 asks for a log of who did what to a client's record,
+that nobody can rewrite).
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
@@ -21,6 +21,7 @@ from typing import Any, NotRequired, TypedDict, TypeVar
 import aiosqlite
 
 from controller.alerts.model import ACTIVE_STATES, Alert
+from controller.audit import ALERTS, GENESIS, mac, open_chain, verify
 from controller.errors import HuisError
 from controller.events import Severity
 from controller.store import Database
@@ -119,16 +120,6 @@ _SCHEMA = [
     """,
 ]
 
-# Trigger bodies contain ';', which Database.migrate's statement splitter would cut in half,
-# so they are created separately (and idempotently) after the migration.
-_TRIGGERS = [
-    "CREATE TRIGGER IF NOT EXISTS alert_audit_no_update BEFORE UPDATE ON alert_audit "
-    "BEGIN SELECT RAISE(ABORT, 'alert_audit is append-only'); END",
-    "CREATE TRIGGER IF NOT EXISTS alert_audit_no_delete BEFORE DELETE ON alert_audit "
-    "BEGIN SELECT RAISE(ABORT, 'alert_audit is append-only'); END",
-]
-
-GENESIS = "0" * 64
 
 # Delivery statuses.
 PENDING = "pending"  # recorded before sending: after a crash this means "maybe sent"
@@ -304,15 +295,14 @@ class AlertStore:
         self._lock = asyncio.Lock()
         self._ops: list[tuple[Op[Any], asyncio.Future[Any]]] = []
         self._last_hash = GENESIS
+        self._key = b""
 
     async def open(self) -> None:
-        """Create or upgrade the tables; remember where the audit hash chain stands."""
+        """Create or upgrade the tables; make the audit log append-only and remember where its
+        keyed chain stands (the key is created next to the database on first start)."""
         await self.db.migrate("alerts", _SCHEMA)
-        async with self.db.transaction() as conn:
-            for sql in _TRIGGERS:
-                await conn.execute(sql)
-        row = await self.db.fetchone("SELECT hash FROM alert_audit ORDER BY seq DESC LIMIT 1")
-        self._last_hash = row["hash"] if row else GENESIS
+        chain = await open_chain(self.db, ALERTS)
+        self._key, self._last_hash = chain.key, chain.last
 
     async def _write(self, op: Op[_T]) -> _T:
         fut: asyncio.Future[_T] = asyncio.get_running_loop().create_future()
@@ -383,7 +373,7 @@ class AlertStore:
         for e in entries:
             fields = [_iso(e.time) or "", e.alert_id or "", e.event, e.resident or "", e.user or "",
                       e.channel or "", e.detail]
-            digest = hashlib.sha256("\x1f".join([self._last_hash, *fields]).encode("utf-8")).hexdigest()
+            digest = mac(self._key, self._last_hash, fields)
             rows.append((_iso(e.time), e.alert_id, e.event, e.resident, e.user, e.channel, e.detail,
                          self._last_hash, digest))
             self._last_hash = digest
@@ -605,21 +595,9 @@ class AlertStore:
         return [_audit_row(r) for r in rows]
 
     async def verify_audit(self) -> int | None:
-        """Recompute the hash chain; the seq of the first broken entry, or None if intact."""
-        prev = GENESIS
-        last = 0
-        while True:
-            # In pages, on this handle's reader: no cursor stays open across awaits.
-            rows = await self.db.fetchall("SELECT * FROM alert_audit WHERE seq > ? ORDER BY seq LIMIT 1000",
-                                          (last,))
-            for r in rows:
-                fields = [r["time"] or "", r["alert_id"] or "", r["event"], r["resident"] or "",
-                          r["user"] or "", r["channel"] or "", r["detail"]]
-                digest = hashlib.sha256("\x1f".join([prev, *fields]).encode("utf-8")).hexdigest()
-                if r["prev_hash"] != prev or r["hash"] != digest:
-                    return int(r["seq"])
-                prev = digest
-                last = int(r["seq"])
-            if len(rows) < 1000:
-                break
-        return None
+        """Recompute the keyed chain; the seq of the first bad entry (0: the chain's start
+        marker does not match the key), or None if intact. `huis audit verify` says more."""
+        verdict = await verify(self.db, ALERTS, self._key)
+        if verdict.ok:
+            return None
+        return verdict.bad if verdict.bad is not None else 0

@@ -61,7 +61,8 @@ const Huis = (() => {
   }
 
   async function api(method, url, body) {
-    const opts = { method, headers: { "Accept": "application/json" }, credentials: "same-origin" };
+    // Accept-Language: the hub answers refusals in the page's language, not the browser's.
+    const opts = { method, headers: { "Accept": "application/json", "Accept-Language": lang }, credentials: "same-origin" };
     if (method !== "GET") opts.headers["X-CSRF-Token"] = csrf();
     if (body !== undefined) {
       opts.headers["Content-Type"] = "application/json";

@@ -22,6 +22,14 @@ Huis.addStrings({
     c_source: "Bron", src_recent: "recent (live)", src_history: "geschiedenis (30 dagen)",
     busy: "bezig / timer loopt", idle: "wacht", c_state: "Toestand", notice: "Melding voor de technicus",
     fix_note: "Wat is er gedaan?", fixed: "Opgelost", resolve_notice: "Afhandelen",
+    c_account: "Account", c_sessions: "Sessies", c_actions: "Acties", active: "actief", disabled: "uitgeschakeld",
+    disable: "Uitschakelen", enable: "Inschakelen", delete_user: "Verwijderen", new_password: "Nieuw wachtwoord",
+    revoke: "Sessies beëindigen", confirm_delete: "Account {name} verwijderen? Dit kan niet ongedaan worden.",
+    ask_password: "Nieuw wachtwoord voor {name} (minstens 10 tekens, geen veelgebruikt wachtwoord):",
+    done_disabled: "{name} is uitgeschakeld; de sessies zijn beëindigd.", done_enabled: "{name} is weer ingeschakeld.",
+    done_deleted: "{name} is verwijderd.", done_password: "Het wachtwoord van {name} is gewijzigd; de sessies zijn beëindigd.",
+    done_revoked: "{n} sessie(s) van {name} beëindigd.", no_access: "Geen toegang: dit onderdeel is alleen voor beheerders.",
+    session_ended: "Uw sessie is beëindigd. Log opnieuw in.",
     presence_line: "Aanwezigheid: {value} — {reason}", p_inferred: "afgeleid door de hub",
     p_manual: "niet afgeleid (geen presence-sectie in home.yaml)", p_override: "met de hand ingesteld tot {time}",
   },
@@ -45,6 +53,14 @@ Huis.addStrings({
     c_source: "Source", src_recent: "recent (live)", src_history: "history (30 days)",
     busy: "running / timer pending", idle: "waiting", c_state: "State", notice: "Notice for the technician",
     fix_note: "What was done?", fixed: "Fixed", resolve_notice: "Resolve",
+    c_account: "Account", c_sessions: "Sessions", c_actions: "Actions", active: "active", disabled: "disabled",
+    disable: "Disable", enable: "Enable", delete_user: "Delete", new_password: "New password",
+    revoke: "End sessions", confirm_delete: "Delete the account {name}? This cannot be undone.",
+    ask_password: "New password for {name} (at least 10 characters, not a common one):",
+    done_disabled: "{name} is disabled; their sessions have ended.", done_enabled: "{name} is enabled again.",
+    done_deleted: "{name} is deleted.", done_password: "{name}'s password is changed; their sessions have ended.",
+    done_revoked: "Ended {n} session(s) of {name}.", no_access: "No access: this section is for administrators only.",
+    session_ended: "Your session has ended. Please log in again.",
     presence_line: "Presence: {value} — {reason}", p_inferred: "inferred by the hub",
     p_manual: "not inferred (no presence section in home.yaml)", p_override: "set by hand until {time}",
   },
@@ -220,12 +236,41 @@ async function loadAudit() {
 // -- users (admin) --
 async function loadUsers() {
   const [users, opts] = await Promise.all([Huis.api("GET", "/api/admin/users"), Huis.api("GET", "/api/admin/options")]);
-  document.getElementById("users").replaceChildren(...users.map(u => E("tr", {}, ...cells(u.username, u.role, u.name, u.residents.join(", ")))));
+  document.getElementById("users").replaceChildren(...users.map(u => E("tr", { dataset: { user: u.username, disabled: u.disabled ? "1" : "0" } },
+    ...cells(u.username, u.role, u.name, u.residents.join(", "), Huis.t(u.disabled ? "disabled" : "active"), String(u.sessions ?? 0)),
+    E("td", { class: "actions" },
+      userButton(u, u.disabled ? "enable" : "disable", () => Huis.api("POST", `/api/admin/users/${encodeURIComponent(u.username)}/disabled`, { disabled: !u.disabled }),
+                 u.disabled ? "done_enabled" : "done_disabled"),
+      userButton(u, "revoke", async () => ({ n: (await Huis.api("POST", `/api/admin/users/${encodeURIComponent(u.username)}/revoke`)).ended }), "done_revoked"),
+      userButton(u, "new_password", async () => {
+        const pw = prompt(Huis.t("ask_password", { name: u.username }));
+        if (!pw) return null;
+        await Huis.api("POST", `/api/admin/users/${encodeURIComponent(u.username)}/password`, { password: pw });
+        return {};
+      }, "done_password"),
+      userButton(u, "delete_user", async () => {
+        if (!confirm(Huis.t("confirm_delete", { name: u.username }))) return null;
+        await Huis.api("DELETE", `/api/admin/users/${encodeURIComponent(u.username)}`);
+        return {};
+      }, "done_deleted", "danger")))));
   const sel = document.getElementById("u-caregiver");
   if (sel.options.length === 0) {
     sel.append(E("option", { value: "", text: Huis.t("none") }), ...opts.caregivers.map(c => E("option", { value: c.id, text: `${c.name} (${c.relation || c.id})` })));
   }
   tech.residents = opts.residents;
+}
+function userButton(u, label, action, doneKey, cls = "secondary") {
+  return E("button", { type: "button", class: cls, dataset: { action: label }, onclick: async () => {
+    const out = document.getElementById("users-result");
+    try {
+      const r = await action();
+      if (r === null) return;  // cancelled
+      out.className = "online"; out.textContent = Huis.t(doneKey, { name: u.username, ...(r || {}) });
+    } catch (e) {
+      out.className = "error"; out.textContent = Huis.t("failed", { msg: e.message });
+    }
+    loadUsers().catch(() => {});
+  } }, Huis.t(label));
 }
 document.getElementById("user-form").addEventListener("submit", async ev => {
   ev.preventDefault();
@@ -254,6 +299,10 @@ async function refreshTab() {
     else if (tech.tab === "audit") await loadAudit();
     else if (tech.tab === "users") await loadUsers();
   } catch (e) {
+    // 403 with a session: this account may not see this part (not: "log in again").
+    if (e.status === 403 && tech.session && tech.session.user) {
+      document.getElementById("status").textContent = Huis.t("no_access"); return;
+    }
     if (e.status === 403) { location.href = "/login?next=/technicus"; return; }
     document.getElementById("status").textContent = Huis.t("failed", { msg: e.message });
   }
@@ -262,6 +311,7 @@ async function refreshTab() {
 // Live: staff sockets get every event; the event log grows in place, device health refreshes.
 let devicePending = null;
 Huis.live(msg => {
+  if (msg.type === "session_ended") { document.getElementById("status").textContent = Huis.t("session_ended"); location.href = "/login?next=/technicus"; return; }
   if (msg.type === "event" && msg.event.type === "alert" && tech.tab === "devices") loadNotices();
   if (msg.type === "presence" && tech.tab === "devices") loadPresence();
   if (msg.type === "event") {

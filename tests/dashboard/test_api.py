@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -153,18 +153,24 @@ async def test_login_needs_the_csrf_token_and_logout_too(client: httpx.AsyncClie
     assert (await client.get("/api/tech/devices")).status_code == 403
 
 
-async def test_login_is_rate_limited_on_the_injected_clock(client: httpx.AsyncClient, db: Database,
-                                                          clock: VirtualClock) -> None:
+async def test_login_is_rate_limited_on_the_wall_clock(hub: Hub, db: Database, clock: VirtualClock) -> None:
+    # The lockout counts real time (here a second virtual clock standing in for it): the hub's
+    # own clock, which a demo or simulation moves, does not lift it.
+    wall = VirtualClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
     await add_user(db, clock, "tech", "technician")
-    for _ in range(5):
-        assert (await login(client, "tech", "verkeerd-wachtwoord")).status_code == 401
-    r = await login(client, "tech")  # the right password, but too late
-    assert r.status_code == 429
-    assert int(r.headers["retry-after"]) > 0
-    await clock.advance(minutes=14)
-    assert (await login(client, "tech")).status_code == 429
-    await clock.advance(minutes=1, seconds=1)
-    assert (await login(client, "tech")).status_code == 200
+    app = create_app(hub, db=db, wall=wall)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hub.test") as client:
+        for _ in range(5):
+            assert (await login(client, "tech", "verkeerd-wachtwoord")).status_code == 401
+        r = await login(client, "tech")  # the right password, but too late
+        assert r.status_code == 429
+        assert int(r.headers["retry-after"]) > 0
+        await clock.advance(hours=24)  # the hub's clock jumps a day (a tour story once did)
+        assert (await login(client, "tech")).status_code == 429
+        await wall.advance(minutes=14)
+        assert (await login(client, "tech")).status_code == 429
+        await wall.advance(minutes=1, seconds=1)
+        assert (await login(client, "tech")).status_code == 200
 
 
 async def test_cookies_are_secure_behind_tls(hub: Hub, db: Database, clock: VirtualClock) -> None:
@@ -380,18 +386,32 @@ async def test_technician_notices_stay_off_the_tour_and_the_caregivers_phone(
     assert all(pages.for_caregiver(cg) == [] for cg in hub.config.caregivers)
 
 
-async def test_a_session_expires_on_the_clock(client: httpx.AsyncClient, db: Database,
-                                              clock: VirtualClock) -> None:
+async def test_a_session_ends_when_idle_and_after_its_lifetime_on_the_wall_clock(
+        hub: Hub, db: Database, clock: VirtualClock) -> None:
+    wall = VirtualClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
     await add_user(db, clock, "tech", "technician")
-    await login(client, "tech")
-    assert (await client.get("/api/tech/devices")).status_code == 200
-    await clock.advance(hours=14 * 24 - 1)
-    assert (await client.get("/api/tech/devices")).status_code == 200
-    await clock.advance(hours=1)
-    assert (await client.get("/api/tech/devices")).status_code == 403
-    rows = await db.fetchall("SELECT token_hash FROM dashboard_sessions")
-    assert len(rows) == 1 and len(rows[0]["token_hash"]) == 64  # only a SHA-256 is stored
-    assert client.cookies[SESSION_COOKIE] not in rows[0]["token_hash"]
+    app = create_app(hub, db=db, wall=wall)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hub.test") as client:
+        await login(client, "tech")
+        assert (await client.get("/api/tech/devices")).status_code == 200
+        await clock.advance(hours=13)  # the hub's clock says nothing about sessions
+        assert (await client.get("/api/tech/devices")).status_code == 200
+        # Busy all morning: a request every 1h50m keeps it from going idle ...
+        for _ in range(6):
+            await wall.advance(hours=1, minutes=50)
+            assert (await client.get("/api/tech/devices")).status_code == 200
+        # ... but not past its lifetime of 12 hours.
+        await wall.advance(hours=1, minutes=1)
+        assert (await client.get("/api/tech/devices")).status_code == 403
+        rows = await db.fetchall("SELECT token_hash FROM dashboard_sessions")
+        assert len(rows) == 1 and len(rows[0]["token_hash"]) == 64  # only a SHA-256 is stored
+        assert client.cookies[SESSION_COOKIE] not in rows[0]["token_hash"]
+        # A new session left alone for two hours has gone idle.
+        await login(client, "tech")
+        await wall.advance(hours=1, minutes=59)
+        assert (await client.get("/api/tech/devices")).status_code == 200
+        await wall.advance(hours=2)
+        assert (await client.get("/api/tech/devices")).status_code == 403
 
 
 async def test_the_event_log_searches_the_sqlite_history_too(hub: Hub, db: Database,

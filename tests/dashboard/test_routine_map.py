@@ -55,7 +55,7 @@ async def test_staff_read_the_routine_and_each_read_is_audited(hub: Hub, db: Dat
             assert (await c.get("/api/routine")).status_code == 200
         rows = await db.fetchall("SELECT username, resident, detail FROM dashboard_audit WHERE action = 'read'")
         assert [tuple(row) for row in rows] == [("anna", RESIDENT, "GET /api/routine"),
-                                               ("tech", None, "GET /api/routine")]
+                                               ("tech", RESIDENT, "GET /api/routine")]
     finally:
         await history.db.close()
 
