@@ -38,27 +38,29 @@ def by_name(states: list[dict[str, Any]], name: str) -> dict[str, Any] | None:
     return next((s for s in states if s["attributes"].get("friendly_name") == want), None)
 
 
+@pytest.mark.parametrize("per_entity", [False, True], ids=["device-discovery", "per-entity"])
 async def test_home_assistant_sees_the_hub_and_acknowledges(
-        demo_config: HomeConfig, mosquitto: Mosquitto, tmp_path: Path) -> None:
+        demo_config: HomeConfig, mosquitto: Mosquitto, tmp_path: Path, per_entity: bool) -> None:
     ha = HomeAssistant(folder=tmp_path / "ha", port=free_port())
     ha.start()
     try:
         await ha.onboard()
         await ha.add_mqtt(mosquitto.host, mosquitto.port)
-        cfg = demo_config.model_copy(update={"homeassistant": HaSettings(discovery=True, acknowledge_as="anna")})
+        settings_ha = HaSettings(discovery=True, acknowledge_as="anna", mode_select=True, per_entity=per_entity)
+        cfg = demo_config.model_copy(update={"homeassistant": settings_ha})
         settings = link_settings(cfg, Mqtt(host=mosquitto.host, port=mosquitto.port))
         home = await open_home(cfg, RealClock(), settings=settings, db_path=tmp_path / "huis.db",
                                alert_channels=[PageChannel()])
         try:
             async with supervised(home.run()):
-                await check_in_home_assistant(ha, home)
+                await check_in_home_assistant(ha, home, photograph=not per_entity)
         finally:
             await home.close()
     finally:
         await ha.stop()
 
 
-async def check_in_home_assistant(ha: HomeAssistant, home: Any) -> None:
+async def check_in_home_assistant(ha: HomeAssistant, home: Any, *, photograph: bool) -> None:
     states: list[dict[str, Any]] = []
 
     async def shown(*names: str) -> bool:
@@ -89,9 +91,10 @@ async def check_in_home_assistant(ha: HomeAssistant, home: Any) -> None:
 
     button = by_name(states, "Ik ga erheen (sos)")
     assert button is not None
-    entity = button["entity_id"]
-    device_id = (await ha.template("{{ device_id('" + entity + "') }}")).strip()
-    await screenshot(ha, device_id)
+    if photograph:
+        entity = button["entity_id"]
+        device_id = (await ha.template("{{ device_id('" + entity + "') }}")).strip()
+        await screenshot(ha, device_id)
 
     r = await ha.client.post("/api/services/button/press", json={"entity_id": button["entity_id"]})
     r.raise_for_status()
@@ -99,6 +102,15 @@ async def check_in_home_assistant(ha: HomeAssistant, home: Any) -> None:
     assert home.alerts.active()[0].acknowledged_via == "homeassistant"
     await ha.wait_for("acknowledged in Home Assistant",
                       lambda: state_is(ha, "Alarm sos", "acknowledged"))
+
+    # The house mode as a select: Home Assistant's signed command sets it in huis.
+    mode = by_name(states, "Huismodus")
+    assert mode is not None and mode["entity_id"].startswith("select.")
+    r = await ha.client.post("/api/services/select/select_option",
+                             json={"entity_id": mode["entity_id"], "option": "night"})
+    r.raise_for_status()
+    await eventually(lambda: home.engine.mode == "night", within=30)
+    await ha.wait_for("the mode back in Home Assistant", lambda: state_is(ha, "Huismodus", "night"))
 
     await home.alerts.resolve(alert_id, by="anna", note="Geholpen")
     await ha.wait_for("the alert's entities removed", lambda: gone(ha, "Alarm sos", "Ik ga erheen (sos)"))
