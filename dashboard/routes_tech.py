@@ -18,6 +18,7 @@ from dashboard.context import Dashboard, for_technicians
 from dashboard.routes_care import forbidden_page
 from dashboard.security import TECH_ROLES, Technician, current_user, dashboard_of
 from dashboard.static_files import page
+from dashboard.tech_views import collapse, scenario_why
 
 router = APIRouter()
 
@@ -80,14 +81,20 @@ async def storage(request: Request, user: Technician) -> dict[str, object]:
 async def events(request: Request, user: Technician, device: str | None = None,
                  type: str | None = None, text: str | None = None,
                  since: datetime | None = None, until: datetime | None = None,
-                 source: str = "recent", limit: int = 200) -> list[dict[str, object]]:
+                 source: str = "recent", limit: int = 200,
+                 repeats: bool = False) -> list[dict[str, object]]:
     """Hub events, newest first, filtered by device, type, free text and time.
 
     `source=recent` reads the in-memory ring (the last 2,000 events, with full detail);
     `source=history` searches the SQLite history (one row per changed attribute, kept 30 days).
+    Repeated sightings (a tag's every few seconds) are one row with `count` and `first` time,
+    unless `repeats` asks for every one.
     """
     d = dashboard_of(request)
     limit = max(1, min(limit, 2000))
+    if not repeats:
+        every = await events(request, user, device, type, text, since, until, source, 2000, True)
+        return collapse(every, limit)
     if source == "history":
         if d.history is None:
             raise HTTPException(501, "The hub keeps no history database.")
@@ -211,9 +218,13 @@ async def traces(scenario: str, request: Request, user: Technician,
         raise _no_engine()
     from controller.engine import render_traces
 
+    why = await scenario_why(d.engine, d.hub, scenario_paths(d), scenario)
     found = await d.engine.traces(scenario, max(1, min(limit, 100)))
+    if not why.known and not found:
+        raise HTTPException(404, {"scenario": scenario, "why": why.as_dict()})
     tz = ZoneInfo(d.hub.config.home.location.timezone)
-    return {"scenario": scenario, "traces": _plain(found), "text": render_traces(found, tz)}
+    return {"scenario": scenario, "why": why.as_dict(), "traces": _plain(found),
+            "text": render_traces(found, tz)}
 
 
 @router.post("/api/tech/scenarios/check", tags=["technician"])

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, WebSocket, WebSo
 from fastapi.responses import HTMLResponse, Response
 
 from dashboard.context import Dashboard
+from dashboard.device_words import visitor_device
 from dashboard.live import Subscriber
 from dashboard.security import TECH_ROLES, current_user, dashboard_of, require_csrf, subscribe_live
 from dashboard.static_files import page, static_bytes, static_text
@@ -24,8 +25,11 @@ ASSETS = {
     "tour.js": "text/javascript; charset=utf-8",
     "care.js": "text/javascript; charset=utf-8",
     "tech.js": "text/javascript; charset=utf-8",
+    "tech-why.js": "text/javascript; charset=utf-8",
+    "tech.css": "text/css; charset=utf-8",
     "account.js": "text/javascript; charset=utf-8",
     "devices.js": "text/javascript; charset=utf-8",
+    "devices.css": "text/css; charset=utf-8",
     "routine.js": "text/javascript; charset=utf-8",
     "icon.svg": "image/svg+xml",
     "icon-192.png": "image/png",
@@ -105,14 +109,16 @@ async def play_story(name: str, request: Request) -> dict[str, object]:
 
 @router.get("/api/devices", tags=["devices"])
 async def devices(request: Request) -> list[dict[str, object]]:
-    """Every configured device with its latest state."""
-    hub = dashboard_of(request).hub
+    """Every configured device: its name and what its state means (Dutch and English); for
+    technicians and admins also the raw attributes and payload errors."""
+    d = dashboard_of(request)
+    user = await current_user(request)
+    staff = user is not None and user.role in TECH_ROLES
     out = []
-    for st in hub.state.all():
-        item = st.as_dict()
-        dev = hub.config.devices[st.device]
-        item["name"] = dev.name or st.device
-        item["room_name"] = hub.config.rooms[st.room].name if st.room in hub.config.rooms else None
+    for st in d.hub.state.all():
+        item = visitor_device(st, d.hub.config, d.narrator.device_name(st.device, "en"))
+        if staff:
+            item.update({k: v for k, v in st.as_dict().items() if k not in item})
         out.append(item)
     return out
 

@@ -24,26 +24,23 @@ from controller import logs
 from controller.broker import embedded_broker
 from controller.clock import AcceleratedClock, Clock, RealClock
 from controller.config import HomeConfig, Mqtt, resolve
-from controller.engine.scenario_files import is_config, scenario_files
 from controller.engine.schema import schema_text
-from controller.engine.traces import load_traces, render_traces
 from controller.errors import ConfigError, HuisError, Problem
 from controller.replay import check_log, export, periods_of, replay_rows, summary
 from controller.replay_summary import NIGHT, parse_night, render, to_json
 from controller.routine import default_routine, load_routine, render_routine
 from controller.store import Database
-from controller.yamlfile import load_file
 from huis import accounts_cli, audit_cli
+from huis.check_cli import check, home_problems
 from huis.compose import (
     Parts,
-    alerts_config,
-    check_files,
     install_reload_signal,
     load_home,
     pid_file_for,
     serve_home,
     write_pid_file,
 )
+from huis.trace_cli import trace
 from simulators.cli import add_arguments, simulate
 from simulators.home import run_simulators
 
@@ -59,19 +56,6 @@ EXIT_CONFIG = 2  # a problem in the configuration or scenario files (also `huis 
 # -- what the scenario commands do ----------------------------------------------------------------
 
 
-def check(paths: Sequence[str | Path], out: TextIO | None = None, err: TextIO | None = None) -> int:
-    """Validate configuration and scenarios together; print every problem; 0 or 2."""
-    out, err = out or sys.stdout, err or sys.stderr
-    problems = check_files(paths)
-    for p in problems:
-        print(p, file=err)
-    if problems:
-        print(f"{len(problems)} problem(s) found.", file=err)
-        return EXIT_CONFIG
-    print("OK: configuration and scenarios are valid.", file=out)
-    return 0
-
-
 def schema(output: str | Path | None = None, out: TextIO | None = None) -> int:
     """Write the scenario JSON Schema to `output` (or stdout)."""
     text = schema_text()
@@ -79,23 +63,6 @@ def schema(output: str | Path | None = None, out: TextIO | None = None) -> int:
         (out or sys.stdout).write(text)
     else:
         Path(output).write_text(text, encoding="utf-8")
-    return 0
-
-
-def trace(cfg: HomeConfig, scenario: str | None, limit: int = 20, out: TextIO | None = None) -> int:
-    """Print the latest traces of a scenario (or all) from the hub's database, in local time."""
-
-    async def main() -> str:
-        db = await Database.connect(resolve(cfg, cfg.storage.path))
-        try:
-            if await db.fetchone("SELECT 1 FROM sqlite_master WHERE name = 'engine_traces'") is None:
-                return "No traces recorded yet (the engine has not run with this database).\n"
-            return render_traces(await load_traces(db, scenario, limit),
-                                 ZoneInfo(cfg.home.location.timezone))
-        finally:
-            await db.close()
-
-    (out or sys.stdout).write(asyncio.run(main()))
     return 0
 
 
@@ -195,16 +162,7 @@ def _replay_paths(args: argparse.Namespace) -> str | None:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Validate configuration, scenarios and alert policies together; print every problem."""
-    paths = args.paths or [DEFAULT_CONFIG]
-    if _report(home_problems(paths)):
-        return EXIT_CONFIG
-    print(f"OK: {', '.join(str(p) for p in paths)} valid.")
-    return 0
-
-
-def home_problems(paths: Sequence[str | Path]) -> list[Problem]:
-    """Everything `huis check` reports for `paths`: what `huis run` would refuse to start with."""
-    return check_files(paths) + _alerts_problems(paths)
+    return check(args.paths)
 
 
 def _report(problems: Sequence[Problem], after: str = "") -> bool:
@@ -214,25 +172,6 @@ def _report(problems: Sequence[Problem], after: str = "") -> bool:
     if problems:
         print(f"{len(problems)} problem(s) found.{after}", file=sys.stderr)
     return bool(problems)
-
-
-def _alerts_problems(paths: Sequence[str | Path]) -> list[Problem]:
-    """Problems in the alerts files the configurations among `paths` name: part of the home."""
-    problems: list[Problem] = []
-    for path in scenario_files(paths):
-        try:
-            doc = load_file(path)
-            if not is_config(path, doc):
-                continue
-            cfg = load_home(path)
-        except ConfigError:
-            continue  # already reported by check_paths
-        if cfg.alerts is not None:
-            try:
-                alerts_config(cfg)
-            except ConfigError as exc:
-                problems.extend(exc.problems)
-    return problems
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
@@ -470,8 +409,9 @@ def _home_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
 
 
 def _scenario_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("check", help="validate configuration and scenario files")
-    p.add_argument("paths", nargs="*", help=f"files to check (default: {DEFAULT_CONFIG})")
+    p = sub.add_parser("check", help="validate configuration, alerts and scenario files")
+    p.add_argument("paths", nargs="*",
+                   help=f"files or folders: the config folder, a scenarios folder (default: {DEFAULT_CONFIG})")
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("schema", help="print the JSON Schema of scenario files (editor completion)")
@@ -479,7 +419,8 @@ def _scenario_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     p.set_defaults(func=cmd_schema)
 
     p = sub.add_parser("trace", help="why a scenario did or did not fire: its last runs")
-    p.add_argument("scenario", nargs="?", default=None, help="scenario id (default: all)")
+    p.add_argument("scenario", nargs="?", default=None,
+                   help="scenario id: why it did or did not run, then its runs (default: all runs)")
     p.add_argument("-n", "--limit", type=int, default=20)
     p.add_argument("--config", default=DEFAULT_CONFIG)
     p.set_defaults(func=cmd_trace)

@@ -21,8 +21,9 @@ import itertools
 import json
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from controller.clock import AcceleratedClock, Clock, RealClock
@@ -182,7 +183,7 @@ async def run_request(cfg: HomeConfig, request: Request, host: str, port: int, *
                 if request.story is not None and speed != 1:
                     print("note: a running demo plays stories on its own clock; --speed is ignored "
                           "(use --local to play it from here at that speed).")
-                code = await _delegate(conn, replies, request, broker_wait)
+                code = await _delegate(conn, replies, request, broker_wait, cfg.home.language)
             else:
                 code = await _publish_locally(cfg, clock, conn, tg, request)
             try:
@@ -197,10 +198,11 @@ async def run_request(cfg: HomeConfig, request: Request, host: str, port: int, *
 
 
 class _Replies:
-    """Replies of the running simulated home, by request id."""
+    """Replies of the running simulated home, by request id; progress goes to `on_progress`."""
 
     def __init__(self) -> None:
         self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self.on_progress: Callable[[dict[str, Any]], None] | None = None
 
     def expect(self, req_id: str) -> asyncio.Future[dict[str, Any]]:
         fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
@@ -212,20 +214,27 @@ class _Replies:
             reply = json.loads(payload)
         except ValueError:
             return
-        fut = self._waiting.pop(str(reply.get("id")), None) if isinstance(reply, dict) else None
-        if fut is not None and not fut.done():
+        if not isinstance(reply, dict) or str(reply.get("id")) not in self._waiting:
+            return
+        if "ok" not in reply:  # a story's pace or one of its steps, before the answer
+            if self.on_progress is not None:
+                self.on_progress(reply)
+            return
+        fut = self._waiting.pop(str(reply.get("id")))
+        if not fut.done():
             fut.set_result(reply)
 
 
 async def _delegate(conn: BrokerConnection, replies: _Replies, request: Request,
-                    broker_wait: float) -> int:
+                    broker_wait: float, language: str = "nl") -> int:
     req_id = f"{os.getpid()}-{next(_ids)}"
     answer = replies.expect(req_id)
     message: dict[str, Any] = {"id": req_id}
     if request.story is not None:
         message["story"] = request.story.name
         print(f"huis simulate: the running demo plays '{request.story.name}' "
-              f"({format_duration(request.story.duration)} of its clock)...")
+              f"({format_duration(request.story.duration)} of its clock)...", flush=True)
+        replies.on_progress = _StoryProgress(request.story, language)
     else:
         message.update(device=request.device, set=dict(request.values))
     conn.send(CONTROL_TOPIC, json.dumps(message).encode())
@@ -249,6 +258,37 @@ async def _delegate(conn: BrokerConnection, replies: _Replies, request: Request,
     return 0
 
 
+class _StoryProgress:
+    """Prints a story the running demo plays: its pace (and why it is not faster), each step."""
+
+    def __init__(self, story: Story, language: str) -> None:
+        self.story = story
+        self.language = language
+
+    def __call__(self, message: dict[str, Any]) -> None:
+        started, step = message.get("started"), message.get("step")
+        if isinstance(started, dict):
+            print(self.pace(float(started.get("speed") or 1.0)), flush=True)
+        elif isinstance(step, dict):
+            text = step.get("text") if self.language == "nl" else step.get("text_en")
+            at = format_duration(timedelta(seconds=float(step.get("at") or 0)))
+            total = format_duration(self.story.duration)
+            if text:
+                print(f"[+{at} of {total}] {text}", flush=True)
+
+    def pace(self, speed: float) -> str:
+        """What the pace means in real minutes, and what to do when it is too slow."""
+        story = self.story
+        real = format_duration(timedelta(seconds=round(story.duration.total_seconds() / speed)))
+        line = f"huis simulate: at the demo clock's pace ({speed:g}x) this takes about {real} of real time."
+        if speed >= story.speed:
+            return line
+        return (f"{line}\n  It cannot play faster here: the story plays on the live hub's clock, and "
+                f"speeding that up would move the live home's time and schedules too.\n  Instead: "
+                f"the tour page's story buttons play it at the story's pace ({story.speed:g}x), or "
+                f"start the demo faster (`huis demo --speed {story.speed:g}`) and run this again.")
+
+
 async def _publish_locally(cfg: HomeConfig, clock: Clock, conn: BrokerConnection,
                            tg: asyncio.TaskGroup, request: Request) -> int:
     home = SimulatedHome(cfg, clock)
@@ -265,6 +305,11 @@ async def _publish_locally(cfg: HomeConfig, clock: Clock, conn: BrokerConnection
                     print(f"[+{format_duration(step.at)}] {text}")
 
             home.step_listeners.append(show)
+            speed = clock.speed if isinstance(clock, AcceleratedClock) else 1.0
+            real = timedelta(seconds=round(request.story.duration.total_seconds() / speed))
+            print(f"huis simulate: playing '{request.story.name}' from here at {speed:g}x: about "
+                  f"{format_duration(real)} of real time" + ("" if speed > 1 else
+                  f" (--speed {request.story.speed:g} plays it at the story's pace)") + ".", flush=True)
             await home.play(request.story)
         else:
             assert request.device is not None

@@ -321,7 +321,7 @@ class SimulatedHome:
         reply: dict[str, Any] = {"id": req_id, "ok": True}
         try:
             if "story" in request:
-                await self.play(str(request["story"]))
+                await self._play_telling(req_id, str(request["story"]))
             elif "resident" in request:
                 self.move_resident(str(request["resident"]))
             elif "device" in request:
@@ -338,6 +338,30 @@ class SimulatedHome:
             reply = {"id": req_id, "ok": False, "error": f"simulator error: {exc!r}"}
         if req_id and self.out is not None:
             self.out.send(f"{REPLY_TOPIC}/{req_id}", encode(reply))
+
+
+    async def _play_telling(self, req_id: str, name: str) -> None:
+        # `huis simulate --story` shows progress: the pace first (this clock's, which is the
+        # live hub's), then each step as it happens, on the request's reply topic.
+        story = self.story(name)
+        speed = self.clock.speed if isinstance(self.clock, AcceleratedClock) else 1.0
+        self._tell(req_id, {"started": {"speed": speed, "duration": story.duration.total_seconds(),
+                                        "steps": len(story.steps)}})
+
+        def step(played: Story, st: Step) -> None:
+            if played is story:
+                self._tell(req_id, {"step": {"at": st.at.total_seconds(), "text": st.text,
+                                             "text_en": st.text_en}})
+
+        self.step_listeners.append(step)
+        try:
+            await self.play(story)
+        finally:
+            self.step_listeners.remove(step)
+
+    def _tell(self, req_id: str, message: Mapping[str, Any]) -> None:
+        if req_id and self.out is not None:
+            self.out.send(f"{REPLY_TOPIC}/{req_id}", encode({"id": req_id, **message}))
 
 
 def broker_settings(cfg: HomeConfig, host: str, port: int, client_id: str,

@@ -50,6 +50,7 @@ from controller.engine.sun import sun_event
 from controller.engine.timers import ForTimers
 from controller.engine.traces import Trace, load_traces
 from controller.engine.triggers import Place, TriggerIndex
+from controller.engine.why import FileIds, Why, explain
 from controller.errors import ConfigError
 from controller.events import STATE_CHANGED, Context
 from controller.hub import Hub
@@ -256,6 +257,13 @@ class Engine:
         """Recent traces (committed first), newest first."""
         await self.flush()
         return await load_traces(self._db, scenario, limit)
+
+    async def why(self, scenario: str, *, files: FileIds | None = None,
+                  problems: Sequence[str] = ()) -> Why:
+        """Why `scenario` did or did not run, as this engine runs it (see engine/why.py)."""
+        await self.flush()
+        return await explain(self._db, self.cfg, scenario, self.scenario_set.get(scenario),
+                             self.clock.now(), files=files, problems=problems)
 
     def status(self) -> list[ScenarioStatus]:
         """Per scenario: id, description, file, enabled, runs going, timers pending (dashboard)."""

@@ -18,14 +18,14 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from controller.config import HomeConfig, read_home
+from controller.config import HomeConfig, read_home, resolve
 from controller.engine import model as m
 from controller.engine.cross_checks import check_set, walk_actions, walk_scenario
 from controller.engine.device_facts import Kinds, select_devices
 from controller.engine.hints import suggest
 from controller.engine.home_check import HomeChecker, check_valid_parts
 from controller.engine.parameters import coerce_parameter, declare_parameters, jsonable, substitute
-from controller.engine.scenario_files import config_scenario_paths, is_config, scenario_files
+from controller.engine.scenario_files import config_scenario_paths, file_kind, is_config, scenario_files
 from controller.engine.scenario_set import LoadedScenario, Overrides, ParameterInfo, ScenarioSet
 from controller.engine.shape_errors import translate_errors
 from controller.engine.template_names import TEMPLATE_ROOTS, TRIGGER_VARIABLES, template_name_problem
@@ -83,9 +83,10 @@ def check_paths(paths: Sequence[str | Path], kinds: Kinds,
                 default_config: str | Path = "config/home.yaml") -> list[Problem]:
     """Validate configuration and scenario files together, as `huis check` does.
 
-    The home configuration is told apart by `is_config`. Without one among `paths`,
-    `default_config` is used for cross-references; with only a configuration, the scenario
-    folders it names are checked too.
+    The home configuration and alerts files are told apart by `file_kind`, and the alerts file a
+    configuration names is never read as scenarios, so a config folder checks as such. Without
+    a configuration among `paths`, `default_config` is used for cross-references; with only a
+    configuration (or a config folder), the scenario folders it names are checked too.
     """
     problems: list[Problem] = []
     config_paths: list[Path] = []
@@ -96,12 +97,17 @@ def check_paths(paths: Sequence[str | Path], kinds: Kinds,
         except ConfigError as exc:
             problems.extend(exc.problems)
             continue
-        if is_config(path, doc):
+        kind = file_kind(path, doc)
+        if kind == "config":
             config_paths.append(path)
-        else:
+        elif kind == "scenarios":
             scenario_docs.append(doc)
+        # An alerts file is not a scenario file: `huis check` reads it with the alerts checker.
     fallback = [Path(default_config)] if Path(default_config).exists() else []
     cfg = _first_home(config_paths or fallback, problems, kinds)
+    if cfg is not None and cfg.alerts is not None:
+        alerts_file = resolve(cfg, cfg.alerts).resolve()
+        scenario_docs = [d for d in scenario_docs if Path(d.file).resolve() != alerts_file]
     if cfg is not None and config_paths and not scenario_docs:
         # Missing folders and folders named like files were reported with the configuration's
         # line; what is there is checked too, so one run shows everything.

@@ -1,4 +1,4 @@
-"""Which files hold scenarios: folders expanded, and a home configuration told apart."""
+"""Which files hold scenarios: folders expanded, a home configuration and an alerts file told apart."""
 
 from __future__ import annotations
 
@@ -43,3 +43,22 @@ def is_config(path: Path, doc: Located) -> bool:
     if isinstance(data, dict) and isinstance(data.get("scenarios"), list):
         return False
     return path.name in ("home.yaml", "home.yml")
+
+
+# Top-level keys only an alerts file has (controller/alerts/policy.py); its `scenarios:` is a
+# mapping of scenario id to policy, never a list.
+_ALERTS_KEYS = ("policies", "severities", "channels", "quiet_hours")
+
+
+def is_alerts(doc: Located) -> bool:
+    """Whether a parsed file is an alerts file (policies, channels) rather than scenarios."""
+    data = doc.data
+    return isinstance(data, dict) and not isinstance(data.get("scenarios"), list) \
+        and any(k in data for k in _ALERTS_KEYS)
+
+
+def file_kind(path: Path, doc: Located) -> str:
+    """'config', 'alerts' or 'scenarios': which checker reads this file."""
+    if is_config(path, doc):
+        return "config"
+    return "alerts" if is_alerts(doc) else "scenarios"

@@ -1,22 +1,41 @@
-// The plain device list: every device, its state and when it was last heard, live.
+// The plain device list: every device, what its state means and when it was last heard, live.
+// Visitors read names and meanings only; a technician (logged in) sees the raw attributes too.
 "use strict";
 
 Huis.addStrings({
-  nl: { devices_title: "Apparaten in het huis", col_device: "Apparaat", col_room: "Ruimte", col_status: "Status",
-        col_state: "Toestand", col_seen: "Laatst gezien", online: "online", offline: "offline", unknown: "onbekend" },
-  en: { devices_title: "Devices in the house", col_device: "Device", col_room: "Room", col_status: "Status",
-        col_state: "State", col_seen: "Last seen", online: "online", offline: "offline", unknown: "unknown" },
+  nl: { devices_title: "Apparaten in het huis", col_device: "Apparaat", col_room: "Ruimte", col_status: "Verbinding",
+        col_state: "Toestand", col_seen: "Laatst gehoord", col_detail: "Details (technicus)", online: "verbonden",
+        offline: "geen verbinding", unknown: "onbekend", loading: "Bezig met laden…" },
+  en: { devices_title: "Devices in the house", col_device: "Device", col_room: "Room", col_status: "Connection",
+        col_state: "State", col_seen: "Last heard", col_detail: "Details (technician)", online: "connected",
+        offline: "not connected", unknown: "unknown", loading: "Loading…" },
 });
 
 let devices = [];
 function render() {
+  const en = Huis.lang === "en";
+  const staff = devices.some(d => d.attributes);
+  document.getElementById("col-detail").hidden = !staff;
   document.getElementById("devices").replaceChildren(...devices.map(d => {
     const avail = d.available === null ? "unknown" : (d.available ? "online" : "offline");
-    const attrs = Object.entries(d.attributes).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join(", ");
-    return Huis.el("tr", { dataset: { device: d.device } },
-      Huis.el("td", { text: d.name }), Huis.el("td", { text: d.room_name || "—" }),
-      Huis.el("td", { class: avail, text: Huis.t(avail) }), Huis.el("td", { class: "attrs", text: attrs || "—" }),
-      Huis.el("td", { text: Huis.fmtDateTime(d.last_seen) }));
+    const raw = en ? d.name_en : d.name;
+    const name = raw.charAt(0).toUpperCase() + raw.slice(1);
+    const kind = en ? d.kind_name_en : d.kind_name;
+    const room = (en ? d.room_name_en : d.room_name) || "—";
+    const cells = [
+      Huis.el("td", {}, Huis.el("strong", { text: name }),
+        name.toLowerCase().includes(kind.toLowerCase()) ? null : Huis.el("div", { class: "muted", text: kind }),
+        Huis.el("div", { class: "muted room-inline", text: room })),
+      Huis.el("td", { class: "room", text: room }),
+      Huis.el("td", { class: avail, text: Huis.t(avail) }),
+      Huis.el("td", { class: "state", text: Huis.pick(d.state) }),
+      Huis.el("td", { text: Huis.fmtDateTime(d.last_seen) }),
+    ];
+    if (staff) {
+      const attrs = Object.entries(d.attributes || {}).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join(", ");
+      cells.push(Huis.el("td", { class: "attrs" }, Huis.el("code", { text: attrs || "—" })));
+    }
+    return Huis.el("tr", { dataset: { device: d.device } }, ...cells);
   }));
 }
 async function refresh() {
@@ -24,6 +43,7 @@ async function refresh() {
     devices = await Huis.api("GET", "/api/devices");
     render();
     document.getElementById("status").textContent = Huis.t("live");
+    document.getElementById("status").dataset.live = "true";
   } catch (e) {
     document.getElementById("status").textContent = Huis.t("offline");
   }
@@ -31,4 +51,8 @@ async function refresh() {
 // The live feed says when something changed; the list itself comes from the API.
 Huis.live(msg => { if (msg.type === "snapshot" || msg.type === "device") refresh(); },
           s => { if (s === "offline") document.getElementById("status").textContent = Huis.t("offline"); });
-Huis.onLang(render);
+Huis.onLang(() => {
+  render();
+  const status = document.getElementById("status");
+  status.textContent = Huis.t(status.dataset.live ? "live" : "loading");
+});

@@ -12,11 +12,13 @@ Huis.addStrings({
     c_action: "Actie", c_resident: "Bewoner", c_role: "Rol", c_name: "Naam", c_residents: "Bewoners",
     c_caregiver: "Zorgverlener (uit de configuratie)", username: "Gebruikersnaam", password: "Wachtwoord (min. 10 tekens)",
     add_user: "Gebruiker toevoegen", alert_audit: "Meldingen", dash_audit: "Dashboard (inloggen, inzage zorggegevens)",
-    check: "Valideer bestanden", reload: "Herladen", live_updates: "Live bijwerken", traces: "Laatste runs",
+    check: "Valideer bestanden", reload: "Herladen", live_updates: "Live bijwerken", traces: "Waarom?",
     online: "online", offline: "offline", unknown: "onbekend", never: "nooit", all: "alle",
-    engine_on: "{n} scenario's actief. Bestanden: {paths}", engine_off: "De scenario-engine draait niet in deze hub.",
+    engine_on: "{n} scenario's actief. Bestanden: {paths}", engine_on_one: "1 scenario actief. Bestanden: {paths}", engine_off: "De scenario-engine draait niet in deze hub.",
     ok_valid: "Alle bestanden zijn geldig.", reloaded: "Herladen: de nieuwe scenario's draaien.",
-    refused: "Niet herladen: {n} probleem/problemen. De scenario's die al draaiden, blijven draaien.",
+    refused: "Niet herladen: {n} problemen. De scenario's die al draaiden, blijven draaien.",
+    refused_one: "Niet herladen: 1 probleem. De scenario's die al draaiden, blijven draaien.",
+    check_found: "{n} problemen in de bestanden.", check_found_one: "1 probleem in de bestanden.",
     failed: "Dat lukte niet: {msg}", added: "Toegevoegd: {name}", none: "—", live: "Live",
     offline_status: "Geen verbinding; opnieuw verbinden…", no_alert_service: "Geen meldingendienst in deze hub.",
     c_source: "Bron", src_recent: "recent (live)", src_history: "geschiedenis (30 dagen)",
@@ -43,11 +45,13 @@ Huis.addStrings({
     c_action: "Action", c_resident: "Resident", c_role: "Role", c_name: "Name", c_residents: "Residents",
     c_caregiver: "Caregiver (from the configuration)", username: "User name", password: "Password (min. 10 characters)",
     add_user: "Add user", alert_audit: "Alerts", dash_audit: "Dashboard (logins, care data reads)",
-    check: "Validate files", reload: "Reload", live_updates: "Live updates", traces: "Last runs",
+    check: "Validate files", reload: "Reload", live_updates: "Live updates", traces: "Why?",
     online: "online", offline: "offline", unknown: "unknown", never: "never", all: "all",
-    engine_on: "{n} scenarios running. Files: {paths}", engine_off: "The scenario engine is not running in this hub.",
+    engine_on: "{n} scenarios running. Files: {paths}", engine_on_one: "1 scenario running. Files: {paths}", engine_off: "The scenario engine is not running in this hub.",
     ok_valid: "All files are valid.", reloaded: "Reloaded: the new scenarios are running.",
-    refused: "Not reloaded: {n} problem(s). The scenarios that were running keep running.",
+    refused: "Not reloaded: {n} problems. The scenarios that were running keep running.",
+    refused_one: "Not reloaded: 1 problem. The scenarios that were running keep running.",
+    check_found: "{n} problems in the files.", check_found_one: "1 problem in the files.",
     failed: "That did not work: {msg}", added: "Added: {name}", none: "—", live: "Live",
     offline_status: "No connection; reconnecting…", no_alert_service: "No alert service in this hub.",
     c_source: "Source", src_recent: "recent (live)", src_history: "history (30 days)",
@@ -106,7 +110,7 @@ async function loadPresence() {
   const how = p.override_until ? Huis.t("p_override", { time: p.override_until === "forever" ? "∞" : Huis.fmtDateTime(p.override_until) })
                                : Huis.t(p.inferred ? "p_inferred" : "p_manual");
   const reason = (Huis.lang === "en" ? p.presence_reason_en : p.presence_reason) || Huis.t("none");
-  el.textContent = `${Huis.t("presence_line", { value: p.presence, reason })} (${how})`;
+  el.textContent = `${Huis.t("presence_line", { value: TechWhy.label("pr", p.presence), reason })} (${how})`;
 }
 
 // -- devices --
@@ -120,7 +124,7 @@ async function loadDevices() {
   document.getElementById("health").replaceChildren(...tech.devices.map(d => {
     const avail = d.available === null ? "unknown" : (d.available ? "online" : "offline");
     return E("tr", { dataset: { device: d.id, available: avail } }, ...cells(
-      `${d.name} (${d.kind})`, d.room_name, E("span", { class: avail, text: Huis.t(avail) }),
+      `${d.name} (${TechWhy.label("k", d.kind)})`, d.room_name, E("span", { class: avail, text: Huis.t(avail) }),
       d.last_seen ? Huis.fmtDateTime(d.last_seen) : Huis.t("never"),
       d.battery != null ? `${d.battery}%` : null, d.linkquality != null ? String(d.linkquality) : null,
       d.payload_errors ? `${d.payload_errors}: ${d.last_error || ""}` : "0"));
@@ -157,25 +161,21 @@ function problemList(problems) {
 async function loadScenarios() {
   const s = await Huis.api("GET", "/api/tech/scenarios");
   document.getElementById("engine-state").textContent = s.engine
-    ? Huis.t("engine_on", { n: s.scenarios.length, paths: s.paths.join(", ") }) : Huis.t("engine_off");
+    ? TechWhy.plural(s.scenarios.length, "engine_on_one", "engine_on", { paths: s.paths.join(", ") }) : Huis.t("engine_off");
   document.getElementById("reload").disabled = !s.engine;
   document.getElementById("scenarios").replaceChildren(...s.scenarios.map(sc => E("tr", { dataset: { scenario: sc.id } },
-    ...cells(sc.id, sc.description, sc.file ? `${sc.file}:${sc.line ?? ""}` : null,
+    ...cells(sc.id, sc.description, sc.file ? E("span", { title: `${sc.file}:${sc.line ?? ""}`, text: `${sc.file.split("/").pop()}:${sc.line ?? ""}` }) : null,
              (sc.running || 0) + (sc.timers ? sc.timers.length : 0) > 0 ? Huis.t("busy") : Huis.t("idle")),
     E("td", {}, E("button", { type: "button", class: "secondary", onclick: () => showTraces(sc.id) }, Huis.t("traces"))))));
 }
 
-async function showTraces(id) {
-  const card = document.getElementById("traces-card");
-  card.hidden = false;
-  document.getElementById("traces-title").textContent = `${Huis.t("traces")}: ${id}`;
-  try {
-    const r = await Huis.api("GET", `/api/tech/scenarios/${encodeURIComponent(id)}/traces`);
-    document.getElementById("traces").textContent = r.text || JSON.stringify(r.traces, null, 2);
-  } catch (e) {
-    document.getElementById("traces").textContent = Huis.t("failed", { msg: e.message });
-  }
+// Why it did (not) fire, and its runs: beside the table on a wide screen, above it on a narrow
+// one, and focused either way (tech-why.js).
+function showTraces(id) {
+  for (const tr of document.querySelectorAll("tr[data-scenario]")) tr.classList.toggle("selected", tr.dataset.scenario === id);
+  return TechWhy.show(document.getElementById("traces-card"), id);
 }
+document.getElementById("traces-close").addEventListener("click", () => TechWhy.hide(document.getElementById("traces-card")));
 
 async function scenarioAction(url, okKey) {
   const box = document.getElementById("reload-result");
@@ -183,10 +183,10 @@ async function scenarioAction(url, okKey) {
   try {
     const r = await Huis.api("POST", url);
     if (r.ok) box.replaceChildren(E("p", { class: "online", text: Huis.t(okKey) }));
-    else box.replaceChildren(E("p", { class: "error", text: Huis.t("refused", { n: r.problems.length }) }), problemList(r.problems));
+    else box.replaceChildren(E("p", { class: "error", text: TechWhy.plural(r.problems.length, url.endsWith("/check") ? "check_found_one" : "refused_one", url.endsWith("/check") ? "check_found" : "refused") }), problemList(r.problems));
   } catch (e) {
     if (e.status === 422 && e.body && e.body.problems) {
-      box.replaceChildren(E("p", { class: "error", text: Huis.t("refused", { n: e.body.problems.length }) }), problemList(e.body.problems));
+      box.replaceChildren(E("p", { class: "error", text: TechWhy.plural(e.body.problems.length, "refused_one", "refused") }), problemList(e.body.problems));
     } else {
       box.replaceChildren(E("p", { class: "error", text: Huis.t("failed", { msg: e.message }) }));
     }
@@ -199,7 +199,8 @@ document.getElementById("reload").addEventListener("click", () => scenarioAction
 // -- events --
 function eventFilters() {
   return { device: document.getElementById("f-device").value, type: document.getElementById("f-type").value,
-           text: document.getElementById("f-text").value.trim(), source: document.getElementById("f-source").value };
+           text: document.getElementById("f-text").value.trim(), source: document.getElementById("f-source").value,
+           repeats: document.getElementById("f-merge").checked ? "" : "true" };
 }
 function matches(ev, f) {
   if (f.source !== "recent") return false;
@@ -208,9 +209,25 @@ function matches(ev, f) {
   if (f.text && !`${ev.device} ${JSON.stringify(ev.data)} ${ev.cause}`.toLowerCase().includes(f.text.toLowerCase())) return false;
   return true;
 }
+// A run of repeated sightings is one row: the newest, with how many and since when.
 function eventRow(ev) {
-  return E("tr", { dataset: { seq: ev.seq, type: ev.type } }, ...cells(Huis.fmtDateTime(ev.time), ev.type, ev.device,
+  const n = ev.count || 1;
+  const time = E("span", {}, Huis.fmtDateTime(ev.time),
+    n > 1 ? E("div", { class: "count muted", text: Huis.t("repeated", { n, time: Huis.fmtTime(ev.first) }) }) : null);
+  const row = E("tr", { dataset: { seq: ev.seq, type: ev.type, count: n } }, ...cells(time, TechWhy.label("ev", ev.type), ev.device,
     E("code", { text: JSON.stringify(ev.data) }), ev.cause));
+  row.record = ev;
+  return row;
+}
+function addLiveEvent(ev) {
+  const body = document.getElementById("events");
+  const top = body.firstElementChild;
+  if (document.getElementById("f-merge").checked && top && top.record && TechWhy.repeats(top.record, ev)) {
+    const merged = { ...ev, count: (top.record.count || 1) + 1, first: top.record.first || top.record.time };
+    top.replaceWith(eventRow(merged));
+    return;
+  }
+  body.prepend(eventRow({ ...ev, count: 1, first: ev.time }));
 }
 async function loadEvents() {
   const f = eventFilters();
@@ -219,7 +236,7 @@ async function loadEvents() {
   tech.events = await Huis.api("GET", "/api/tech/events?" + q);
   document.getElementById("events").replaceChildren(...tech.events.map(eventRow));
 }
-for (const id of ["f-device", "f-type", "f-source"]) document.getElementById(id).addEventListener("change", () => loadEvents());
+for (const id of ["f-device", "f-type", "f-source", "f-merge"]) document.getElementById(id).addEventListener("change", () => loadEvents());
 document.getElementById("f-text").addEventListener("input", () => loadEvents());
 document.getElementById("event-filters").addEventListener("submit", ev => { ev.preventDefault(); loadEvents(); });
 
@@ -316,7 +333,7 @@ Huis.live(msg => {
   if (msg.type === "presence" && tech.tab === "devices") loadPresence();
   if (msg.type === "event") {
     if (tech.tab === "events" && document.getElementById("f-live").checked && matches(msg.event, eventFilters())) {
-      document.getElementById("events").prepend(eventRow(msg.event));
+      addLiveEvent(msg.event);
     }
     if (tech.tab === "devices" && !devicePending) devicePending = setTimeout(() => { devicePending = null; loadDevices(); }, 300);
   }
@@ -326,5 +343,9 @@ Huis.api("GET", "/api/session").then(s => {
   tech.session = s;
   if (s.user && s.user.role === "admin") document.getElementById("tab-users").hidden = false;
 }).catch(() => {});
-Huis.onLang(() => refreshTab());
+Huis.onLang(() => {
+  refreshTab();
+  const why = document.getElementById("traces-card");
+  if (!why.hidden && why.dataset.scenario) showTraces(why.dataset.scenario);
+});
 selectTab(tabs[0]);

@@ -142,7 +142,7 @@ def test_check_command_prints_problems_and_exits_2(home: HomeConfig) -> None:
     lines = err.getvalue().splitlines()
     assert lines[0] == (f"{broken}:6: scenarios[0].triggers[0].device: unknown device 'bed_sensr' "
                         "(did you mean 'bed_sensor'?)")
-    assert lines[-1] == "7 problem(s) found."
+    assert lines[-1] == "7 problems found."
     ok = io.StringIO()
     showcase = ROOT / "scenarios" / "_examples" / "showcase.yaml"
     assert commands.check([ROOT / "config" / "home.yaml", showcase], ok, err) == 0
@@ -167,7 +167,8 @@ async def test_trace_command_reads_the_hub_database(home: HomeConfig, clock: Vir
     out = io.StringIO()
     # `huis trace` runs its own event loop, as the CLI does.
     await asyncio.to_thread(commands.trace, cfg, "night", 5, out)
-    assert out.getvalue().splitlines()[0] == "2026-01-05 12:10:00  night  not_fired"
+    # 'night' is in no file the configuration names: the traces it left are shown all the same.
+    assert "2026-01-05 12:10:00  night  not_fired" in out.getvalue().splitlines()
 
 
 async def test_reload_command_signals_the_running_hub(home: HomeConfig, tmp_path: Path, hub: Hub,
