@@ -1,4 +1,10 @@
-"""The embedded MQTT broker `huis demo` starts when the config names no external one."""
+"""The embedded MQTT broker `huis demo` starts when the config names no external one.
+
+Closed like the shipped mosquitto: with `credentials` only the home's accounts log in, each
+held to its ACL (controller/broker_plugins.py). It keeps a persistent session's QoS 1 messages
+while that client is away (amqtt does so for logged-in clients); it lives in the demo's own
+process, so it has nothing to keep across a restart of the demo.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterator
 
+from controller.broker_auth import Credentials
 from controller.errors import HuisError
 
 log = logging.getLogger(__name__)
@@ -25,19 +32,22 @@ class _Snapshots(dict[str, list[tuple[object, int]]]):
 
 
 @contextlib.asynccontextmanager
-async def embedded_broker(host: str = "127.0.0.1", port: int = 1884) -> AsyncIterator[tuple[str, int]]:
-    """Run an in-process amqtt broker on loopback for the duration of the context."""
+async def embedded_broker(host: str = "127.0.0.1", port: int = 1884, *,
+                          credentials: Credentials | None = None) -> AsyncIterator[tuple[str, int]]:
+    """Run an in-process amqtt broker for the duration of the context: closed to all but the
+    accounts in `credentials`; without them open to anyone (tests on loopback only)."""
     from amqtt.broker import Broker
 
-    config = {
-        "listeners": {"default": {"type": "tcp", "bind": f"{host}:{port}"}},
-        "plugins": {
-            # Loopback only, so anonymous access reaches nothing beyond this machine.
-            "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True},
-            # No topic-filtering plugin: amqtt's example taboo list protects nothing of ours, and
-            # each check is one more await inside its subscription walk (see _Snapshots).
-        },
-    }
+    plugins: dict[str, dict[str, object]]
+    if credentials is None:
+        plugins = {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}}
+    else:
+        # The ACL check is one more await inside amqtt's subscription walk: see _Snapshots.
+        plugins = {
+            "controller.broker_plugins.AccountLogin": {"passwords": dict(credentials.passwords)},
+            "controller.broker_plugins.AccountAcl": {"accounts": {a.username: a for a in credentials.accounts}},
+        }
+    config = {"listeners": {"default": {"type": "tcp", "bind": f"{host}:{port}"}}, "plugins": plugins}
     broker = Broker(config)
     broker._subscriptions = _Snapshots()  # see _Snapshots
     # amqtt logs a failed start with a traceback of its own; we say it once, in plain words.

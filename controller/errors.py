@@ -4,6 +4,7 @@ HuisError
  +-- ConfigError      a user's configuration or scenario file is wrong (carries every problem)
  +-- PayloadError     a device sent something we cannot decode
  +-- DeliveryError    a notification channel failed to deliver
+      +-- DeliveryUnknown  the request reached the server but no answer came: it may have arrived
 """
 
 from __future__ import annotations
@@ -46,3 +47,11 @@ class PayloadError(HuisError):
 
 class DeliveryError(HuisError):
     """A notification could not be delivered through a channel."""
+
+
+class DeliveryUnknown(DeliveryError):
+    """The server may have the notification: the request went out, the answer did not come back.
+
+    Sending it again could put a second copy on the caregiver's phone, so the same server is
+    not retried (docs/alerts.md, "Delivery that tells the truth").
+    """

@@ -188,7 +188,8 @@ class AlertAction(StrEnum):
     """What happened to an alert; the `action` of every `AlertChanged` payload."""
 
     RAISED = "raised"
-    DELIVERED = "delivered"  # a caregiver's channel accepted it
+    DELIVERED = "delivered"  # a push service for a caregiver's phone accepted it
+    SHOWN = "shown"  # only the hub's own page (or another system) has it: no phone reached yet
     ACKNOWLEDGED = "acknowledged"
     ESCALATED = "escalated"  # an escalation step paged people (the first step too)
     RESOLVED = "resolved"

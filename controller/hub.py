@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -33,6 +33,11 @@ from controller.state import StateStore
 log = logging.getLogger(__name__)
 
 Service = Callable[[], Coroutine[object, object, None]]
+SettleStep = Callable[[], Awaitable[object]]
+
+# Zigbee2MQTT's own status, retained, and its last will: `{"state": "online"}` or "offline"
+# (older versions publish the bare word). While it is offline no Zigbee device can be heard.
+BRIDGE_STATE = "zigbee2mqtt/bridge/state"
 
 # How long after a command a device's state report counts as its answer (cause chains).
 COMMAND_ECHO = timedelta(seconds=5)
@@ -104,6 +109,18 @@ class BoundDevice:
     power: str
 
 
+def _bridge_word(payload: bytes) -> str:
+    """'online' or 'offline' from `{"state": "online"}` or the bare word; anything else as is."""
+    text = payload[:200].decode("utf-8", errors="replace").strip()
+    if text.startswith("{"):
+        try:
+            doc = json.loads(text)
+        except ValueError:
+            return text
+        return str(doc.get("state")) if isinstance(doc, dict) else text
+    return text
+
+
 class Hub:
     """Routes messages to devices and keeps the picture of the home up to date."""
 
@@ -128,6 +145,9 @@ class Hub:
         self._commands: dict[str, tuple[Context, datetime]] = {}
         # Exact topics that are no device's, handled by an integration (Home Assistant discovery).
         self.topic_handlers: dict[str, Callable[[str, bytes], None]] = {}
+        self.settle_steps: list[SettleStep] = []
+        self._bridged: list[str] = []  # devices behind Zigbee2MQTT
+        self._bridge_held: set[str] = set()  # marked offline because the bridge was
         for dev_id, dev in config.devices.items():
             adapter = kinds[dev.kind]
             spec = DeviceSpec(id=dev_id, topic=device_topic(dev_id, dev), model=dev.model,
@@ -143,10 +163,27 @@ class Hub:
                     raise ValueError(f"{dev_id}: unsupported topic filter {flt!r}")
                 else:
                     self._exact[flt] = dev_id
+            if spec.topic.startswith("zigbee2mqtt/"):
+                self._bridged.append(dev_id)
 
     def subscriptions(self) -> list[str]:
         """Every topic filter the hub needs."""
-        return [*self._exact, *(f"{p}/+" for p in self._prefix)]
+        bridge = [BRIDGE_STATE] if self._bridged else []
+        return [*self._exact, *(f"{p}/+" for p in self._prefix), *bridge]
+
+    async def settle(self) -> None:
+        """Return once what the messages handled so far caused is recorded: the MQTT link
+        acknowledges them to the broker only then. The steps (`settle_steps`, in order) are
+        the composition root's: the engine live, the loop idle, history and engine flushed.
+
+        A step that fails (a full disk) is logged and passed: its owner keeps what it could
+        not write, and holding acknowledgements would stop the broker's flow to the hub.
+        """
+        for step in self.settle_steps:
+            try:
+                await step()
+            except Exception as exc:
+                log.warning("messages are acknowledged without being recorded: %s", clip(repr(exc)))
 
     # -- incoming -------------------------------------------------------------------------------
 
@@ -165,6 +202,8 @@ class Hub:
             handler = self.topic_handlers.get(topic)
             if handler is not None:
                 handler(topic, payload)
+            if topic == BRIDGE_STATE and self._bridged:
+                self._bridge_state(payload)
             return
         if len(payload) > MAX_PAYLOAD:
             self._payload_error(dev_id, topic, f"payload of {len(payload):,} bytes is over the "
@@ -248,6 +287,23 @@ class Hub:
         st.available = online
         self.bus.publish(AVAILABILITY.event(time=self.clock.now(), context=ctx, device=dev_id,
                                data={"online": online, "reason": reason}))
+
+    def _bridge_state(self, payload: bytes) -> None:
+        """Zigbee2MQTT went offline: every device behind it is unheard, so each is marked
+        offline (the technician's device-health notice); online again restores those."""
+        state = _bridge_word(payload)
+        ctx = Context(origin="hub", description=f"{BRIDGE_STATE}: {state}")
+        if state == "offline":
+            for dev_id in self._bridged:
+                if self.state.get(dev_id).available is not False:
+                    self._bridge_held.add(dev_id)
+                    self.set_available(dev_id, False, ctx, reason="Zigbee2MQTT is offline")
+        elif state == "online":
+            for dev_id in sorted(self._bridge_held):
+                self.set_available(dev_id, True, ctx, reason="Zigbee2MQTT is online again")
+            self._bridge_held.clear()
+        else:
+            log.warning("%s: %s is neither online nor offline; ignored", BRIDGE_STATE, clip(repr(payload), 80))
 
     def _payload_error(self, dev_id: str, topic: str, reason: str, exc: BaseException | None = None) -> None:
         """Count a payload problem; log and record it unless the device is over its quota."""

@@ -4,6 +4,12 @@ It keeps one connection up for as long as the hub runs: connects, announces the 
 `huis/status` (retained `online`, last will `offline`), subscribes, hands every message to the
 hub, and on any loss reconnects with capped exponential backoff and subscribes again. Outgoing
 messages queue while the broker is away and are sent, in order, once it is back.
+
+No event is lost between a device and the hub's store (docs/reliability.md, "MQTT sessions"):
+with `persistent` settings the session outlives the connection (clean_session false, a stable
+client id), so the broker queues QoS 1 messages while the hub is away; and with a `settle`
+callback a message is acknowledged only once `settle()` says what it caused is recorded, so a
+hub killed in between gets it again from the broker after its restart.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import logging
 import socket
 import ssl
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -27,6 +33,7 @@ log = logging.getLogger(__name__)
 STATUS_TOPIC = "huis/status"
 
 MessageHandler = Callable[[str, bytes], None]
+Settle = Callable[[], Awaitable[None]]
 
 
 class Link(Protocol):
@@ -51,6 +58,8 @@ class LinkSettings:
     backoff_initial: float = 0.2
     backoff_max: float = 5.0
     status_topic: str = STATUS_TOPIC
+    # The broker keeps the session (subscriptions, queued QoS 1 messages) while we are away.
+    persistent: bool = False
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
@@ -82,8 +91,12 @@ class MqttLink:
         *,
         on_connection: Callable[[bool], None] | None = None,
         outbox_limit: int = 100_000,
+        settle: Settle | None = None,
     ) -> None:
+        """`settle`, when given, is awaited before messages handed to `on_message` are
+        acknowledged to the broker (QoS 1): it returns once what they caused is recorded."""
         self.settings = settings
+        self._settle = settle
         self._clock = clock
         self._on_message = on_message
         self._on_connection = on_connection
@@ -96,6 +109,7 @@ class MqttLink:
         self.connected = asyncio.Event()
         self.connects = 0  # how many times we (re)connected; useful to tests and health pages
         self.dropped = 0
+        self.acked = 0  # messages acknowledged after settling
 
     def subscribe(self, *filters: str) -> None:
         """Add topic filters; they are (re)subscribed on every connect."""
@@ -123,7 +137,7 @@ class MqttLink:
         delay = s.backoff_initial
         while True:
             try:
-                async with self._client_for(s) as client:
+                async with self._client_for(s, manual_ack=self._settle is not None) as client:
                     subscribed = await self._go_online(client)
                     delay = s.backoff_initial
                     await self._serve(client, subscribed)
@@ -133,9 +147,9 @@ class MqttLink:
             delay = min(delay * 2, s.backoff_max)
 
     @staticmethod
-    def _client_for(s: LinkSettings) -> aiomqtt.Client:
+    def _client_for(s: LinkSettings, *, manual_ack: bool) -> aiomqtt.Client:
         # The last will tells subscribers we are gone when the connection drops uncleanly.
-        return aiomqtt.Client(
+        client = aiomqtt.Client(
             s.host,
             s.port,
             username=s.username,
@@ -146,7 +160,13 @@ class MqttLink:
             will=aiomqtt.Will(s.status_topic, b"offline", qos=1, retain=True),
             socket_options=_SOCKET_OPTIONS,
             timeout=10,
+            clean_session=not s.persistent,
         )
+        if manual_ack:
+            # aiomqtt 2.5 has no manual acknowledgement yet (empicano/aiomqtt#345); paho 2.x has.
+            # Set before connecting: a persistent session's queue arrives right after CONNACK.
+            client._client.manual_ack_set(True)
+        return client
 
     async def _go_online(self, client: aiomqtt.Client) -> set[str]:
         """Announce ourselves and subscribe; returns the filters subscribed."""
@@ -163,10 +183,13 @@ class MqttLink:
 
     async def _serve(self, client: aiomqtt.Client, subscribed: set[str]) -> None:
         """Receive and send until the connection fails or we are cancelled."""
+        acks = _Acks()
         try:
             async with asyncio.TaskGroup() as tg:
-                tg.create_task(self._receive(client), name="mqtt-receive")
+                tg.create_task(self._receive(client, acks), name="mqtt-receive")
                 tg.create_task(self._send_loop(client, subscribed), name="mqtt-send")
+                if self._settle is not None:
+                    tg.create_task(self._ack_loop(client, acks, self._settle), name="mqtt-ack")
         except asyncio.CancelledError:
             # A clean stop says so; the last will covers the unclean ones.
             with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
@@ -193,8 +216,9 @@ class MqttLink:
             await client.subscribe([(f, 1) for f in todo])
         return done | set(todo)
 
-    async def _receive(self, client: aiomqtt.Client) -> None:
+    async def _receive(self, client: aiomqtt.Client, acks: _Acks) -> None:
         handler = self._on_message
+        manual = self._settle is not None
         async for message in client.messages:
             payload = message.payload
             if not isinstance(payload, bytes):
@@ -202,8 +226,30 @@ class MqttLink:
             try:
                 handler(message.topic.value, payload)
             except Exception:
-                # A bug in handling one message must not take the link down with it.
+                # A bug in handling one message must not take the link down with it (and the
+                # message is acknowledged all the same: redelivering it would fail again).
                 log.exception("handling a message on %s failed", message.topic.value)
+            if manual and message.qos > 0:
+                acks.add(message.mid, message.qos)
+
+    async def _ack_loop(self, client: aiomqtt.Client, acks: _Acks, settle: Settle) -> None:
+        """Acknowledge, in the order received, what was handled before the last settle began.
+
+        One settle covers every message that arrived while the previous one ran, so a burst
+        costs a few commits, not one per message; the broker's in-flight window (mosquitto:
+        20 messages) holds the rest back meanwhile.
+        """
+        while True:
+            batch = await acks.take()
+            try:
+                await settle()
+            except Exception:
+                # Holding the acknowledgements would stop the broker's flow to the hub for good;
+                # whoever failed to record has said so and keeps what it could not write.
+                log.exception("settling %d message(s) before acknowledging them failed", len(batch))
+            for mid, qos in batch:
+                client._client.ack(mid, qos)
+            self.acked += len(batch)
 
     async def _send_loop(self, client: aiomqtt.Client, subscribed: set[str]) -> None:
         outbox = self._outbox
@@ -231,6 +277,27 @@ class MqttLink:
         while self._outbox:
             self._drained.clear()
             await self._drained.wait()
+
+
+class _Acks:
+    """Messages handled on one connection and not yet acknowledged (their ids are only valid on
+    that connection: after a reconnect the broker sends the unacknowledged ones again)."""
+
+    def __init__(self) -> None:
+        self._pending: list[tuple[int, int]] = []
+        self._wake = asyncio.Event()
+
+    def add(self, mid: int, qos: int) -> None:
+        self._pending.append((mid, qos))
+        self._wake.set()
+
+    async def take(self) -> list[tuple[int, int]]:
+        """Wait for handled messages; return them all, in order."""
+        while not self._pending:
+            self._wake.clear()
+            await self._wake.wait()
+        batch, self._pending = self._pending, []
+        return batch
 
 
 class MemoryLink:

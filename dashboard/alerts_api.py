@@ -153,17 +153,22 @@ def _technician_routes(router: APIRouter, service: AlertService, technician: Dep
 def _alert_routes(router: APIRouter, service: AlertService, caregiver: Dependency) -> None:
     @router.get("/api/alerts/{alert_id}", tags=["alerts"])
     async def one_alert(alert_id: str, user: object = caregiver) -> dict[str, object]:
-        """One alert, in any state."""
+        """One alert, in any state; `reached` says per caregiver paged how far it got.
+
+        'device': a push service for their phone took it (the alert is "delivered"); 'page' or
+        'system': only shown; 'unknown': a server may have it; 'pending', 'failed', 'skipped'.
+        """
         alert = await _found(service, alert_id, user)
         await service.record_view(alert_id, user=_user_id(user), channel="dashboard")
-        return _view(service, alert)
+        return {**_view(service, alert), "reached": await service.reached(alert_id)}
 
     @router.get("/api/alerts/{alert_id}/timeline", tags=["alerts"])
     async def timeline(alert_id: str, user: object = caregiver) -> dict[str, object]:
         """The alert with every transition and delivery attempt, in time order."""
         alert = await _found(service, alert_id, user)
         await service.record_view(alert_id, user=_user_id(user), channel="dashboard", detail="timeline")
-        return {"alert": _view(service, alert), "timeline": await service.timeline(alert_id)}
+        return {"alert": _view(service, alert), "reached": await service.reached(alert_id),
+                "timeline": await service.timeline(alert_id)}
 
     @router.post("/api/alerts/{alert_id}/acknowledge", tags=["alerts"])
     async def acknowledge(alert_id: str, user: object = caregiver) -> dict[str, object]:

@@ -83,7 +83,8 @@ def create_app(
     if engine is not None:
         feed.presence_source = lambda: engine.presence
     if simulated_home is not None:
-        d.stories = StoryRunner(simulated_home, feed.publish_tour)
+        # Stories play in sandboxes of their own (dashboard/tour_sandbox.py), not on the live home.
+        d.stories = StoryRunner(hub.config, feed, policies=alerts.config if alerts is not None else None)
     app = _app(d)
     if alerts is not None:
         app.include_router(create_alerts_router(alerts, require_caregiver=require_caregiver,

@@ -137,6 +137,7 @@ class Narrator:
         self._seq = 0
         self._offline: set[str] = set()
         self._last_by_device: dict[str, tuple[str, str]] = {}
+        self._tag_rooms: tuple[str, str] = ("", "")  # the worn tag's last two rooms told
 
     # -- names ----------------------------------------------------------------------------------
 
@@ -176,8 +177,10 @@ class Narrator:
                 return None
         text = {lang: self.scrub.text(t) for lang, t in text.items()}
         why = {lang: self.scrub.text(w) for lang, w in self._why(event.context).items()}
-        # The first sentence told for a context is how later effects refer to it.
-        if event.context.id not in self._by_context:
+        # The first sentence told for a context is how later effects refer to it; never a rule's
+        # own effect: the bathroom light is not switched "after" the bedroom light it was
+        # switched with, but after what made the rule act.
+        if event.context.id not in self._by_context and not _by_rule(event.context):
             self._by_context[event.context.id] = text
             if len(self._by_context) > _MAX_REMEMBERED:
                 self._by_context.popitem(last=False)
@@ -244,6 +247,11 @@ class Narrator:
                      "en": f"The curtain in the {room_en} closes."})
         if kind == "tag" and "room" in new:
             where = new["room"]
+            # A worn tag near a doorway is heard by two rooms in turn: flapping back to a room
+            # just told is not news (the motion sensors tell where she walks).
+            if isinstance(where, str) and where in self._tag_rooms:
+                return None
+            self._tag_rooms = (where if isinstance(where, str) else "", self._tag_rooms[0])
             if isinstance(where, str) and where in self.config.rooms:
                 return {"nl": f"{p} is nu in de {self.room_name(where, 'nl')}.",
                         "en": f"{p} is now in the {self.room_name(where, 'en')}."}
@@ -254,6 +262,8 @@ class Narrator:
     def _light(self, room_nl: str, room_en: str, new: Mapping[str, object]) -> dict[str, str]:
         state = str(new.get("state", "")).upper()
         pct = _pct(new.get("brightness"))
+        if pct is None and isinstance(new.get("brightness_percent"), int | float):
+            pct = max(0, min(100, round(float(new["brightness_percent"]))))  # type: ignore[arg-type]
         if state == "OFF":
             return {"nl": f"Het licht in de {room_nl} gaat uit.",
                     "en": f"The light in the {room_en} goes off."}
@@ -330,10 +340,10 @@ class Narrator:
         cause_text: Mapping[str, str] | None = None
         for depth, c in enumerate(ctx.chain()):
             kind, _, name = c.origin.partition(":")
-            if kind in ("scenario", "rule", "automation"):
-                label = name.replace("_", " ").replace("-", " ")
-                parts["nl"].append(f"scenario ‘{label}’")
-                parts["en"].append(f"scenario ‘{label}’")
+            if kind in _RULE_ORIGINS:
+                nl, en = rule_name(name)
+                parts["nl"].append(nl)
+                parts["en"].append(en)
             elif kind in ("user", "caregiver"):
                 parts["nl"].append("een zorgverlener")
                 parts["en"].append("a caregiver")
@@ -350,6 +360,43 @@ class Narrator:
         if not parts["nl"]:
             return {}
         return {lang: ", ".join(_dedupe(parts[lang])) for lang in LANGS}
+
+
+_RULE_ORIGINS = ("scenario", "rule", "automation")
+
+# The shipped scenarios as a visitor would name them (by id prefix); the "why" of an effect.
+_RULE_NAMES: tuple[tuple[str, str, str], ...] = (
+    ("night_exit_lights", "het oriëntatielicht 's nachts", "the night-time orientation light"),
+    ("night_exit_warning", "de nachtwaarschuwing: lang uit bed", "the night warning: out of bed for long"),
+    ("night_exit", "de deurbewaking 's nachts", "the night-time door watch"),
+    ("wander", "de dwaaldetectie", "wander detection"),
+    ("sos", "de alarmknop", "the alarm button"),
+    ("medication", "de medicijnherinnering", "the medication reminder"),
+    ("day_wake_light", "het wekkerlicht", "the wake-up light"),
+    ("day_good_morning", "de ochtendbegroeting", "the morning greeting"),
+    ("day_meals", "de maaltijdherinnering", "the meal reminder"),
+    ("day_drinks", "de drinkherinnering", "the drinks reminder"),
+    ("day_activity", "de middagactiviteit", "the afternoon activity"),
+    ("day_wind_down", "de avondstand", "the evening setting"),
+    ("day_night_mode", "de nachtstand", "the night setting"),
+    ("inactivity_not_up", "de controle op opstaan", "the getting-up check"),
+    ("inactivity", "de controle op stilte", "the quiet check"),
+    ("health", "de apparaatbewaking", "device monitoring"),
+)
+
+
+def rule_name(scenario: str) -> tuple[str, str]:
+    """A scenario as a visitor reads it (Dutch, English): a plain name, never its id."""
+    for prefix, nl, en in _RULE_NAMES:
+        if scenario.startswith(prefix):
+            return nl, en
+    label = scenario.replace("_", " ").replace("-", " ")
+    return f"de regel ‘{label}’", f"the rule ‘{label}’"
+
+
+def _by_rule(ctx: Context) -> bool:
+    """Whether `ctx` is a rule acting (its events are effects, not causes of their siblings)."""
+    return ctx.origin.partition(":")[0] in _RULE_ORIGINS
 
 
 def _dedupe(items: Iterable[str]) -> list[str]:

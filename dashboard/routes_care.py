@@ -141,8 +141,10 @@ async def _alert_view(service: AlertService, alert: Alert) -> dict[str, object]:
     item: dict[str, object] = dict(alert.as_dict())
     paged = await service.store.paged(alert.id)
     relation = {cid: r.relation for cid, r in service.caregivers.items()}
-    item["notified"] = [{"id": p, "name": service.name_of(p), "relation": relation.get(p)}
-                        for p in paged]
+    # How far it got to each: 'device' (their phone's push service took it), 'page' (shown only)...
+    reach = await service.reached(alert.id)
+    item["notified"] = [{"id": p, "name": service.name_of(p), "relation": relation.get(p),
+                         "reach": reach.get(p, "pending")} for p in paged]
     item["acknowledged_by_name"] = service.name_of(alert.acknowledged_by) or None
     item["resolved_by_name"] = service.name_of(alert.resolved_by) or None
     return item

@@ -8,12 +8,15 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, HTTPException, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel
 
 from dashboard.context import Dashboard
 from dashboard.device_words import visitor_device
 from dashboard.live import Subscriber
 from dashboard.security import TECH_ROLES, current_user, dashboard_of, require_csrf, subscribe_live
 from dashboard.static_files import page, static_bytes, static_text
+from dashboard.story_player import StoryRunner
+from dashboard.visitor_phone import PhoneSubscriber, qr_svg
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -23,6 +26,8 @@ ASSETS = {
     "common.css": "text/css; charset=utf-8",
     "common.js": "text/javascript; charset=utf-8",
     "tour.js": "text/javascript; charset=utf-8",
+    "tour.css": "text/css; charset=utf-8",
+    "visitor.js": "text/javascript; charset=utf-8",
     "care.js": "text/javascript; charset=utf-8",
     "tech.js": "text/javascript; charset=utf-8",
     "tech-why.js": "text/javascript; charset=utf-8",
@@ -78,10 +83,17 @@ async def tour(request: Request) -> dict[str, object]:
 
 
 def snapshot(d: Dashboard) -> dict[str, object]:
+    """The tour's picture: the stage (live home or the story's sandbox) when stories play."""
+    if d.stories is not None:
+        return d.stories.snapshot()
+    return live_snapshot(d)
+
+
+def live_snapshot(d: Dashboard) -> dict[str, object]:
+    """The live home's picture (the device list, and the tour without stories)."""
     snap = d.feed.tour_snapshot()
-    snap["story"] = d.stories.playing if d.stories is not None else None
-    snap["story_step"] = d.stories.step if d.stories is not None else None
-    snap["stories_available"] = d.stories is not None
+    snap.update({"story": None, "story_step": None, "stories_available": False, "loop": False,
+                 "visitor": None, "sandbox": False, "clock_speed": 1.0})
     return snap
 
 
@@ -92,19 +104,90 @@ async def stories(request: Request) -> list[dict[str, object]]:
     return d.stories.stories() if d.stories is not None else []
 
 
-@router.post("/api/tour/stories/{name}", tags=["tour"], status_code=202,
-             dependencies=[Depends(require_csrf)])
-async def play_story(name: str, request: Request) -> dict[str, object]:
-    """Play a demo situation through the simulators at accelerated time."""
+def _address(request: Request) -> str:
+    return request.client.host if request.client is not None else "?"
+
+
+def _runner(request: Request) -> StoryRunner:
     d = dashboard_of(request)
     if d.stories is None:
         raise HTTPException(409, "No simulated home is running: stories play only in `huis demo`.")
-    outcome = d.stories.request(name)
+    return d.stories
+
+
+_LIMITED = "Too many story starts from this address; wait a few minutes."
+
+
+@router.post("/api/tour/stories/{name}", tags=["tour"], status_code=202,
+             dependencies=[Depends(require_csrf)])
+async def play_story(name: str, request: Request) -> dict[str, object]:
+    """Play a demo situation in a sandbox of its own (the live home is not touched)."""
+    runner = _runner(request)
+    outcome = runner.request(name, _address(request))
     if outcome == "unknown":
         raise HTTPException(404, f"There is no story called '{name}'.")
     if outcome == "busy":
-        raise HTTPException(409, f"Story '{d.stories.playing}' is still playing; wait for it to end.")
+        raise HTTPException(409, f"Story '{runner.playing}' is still playing; wait for it to end.")
+    if outcome == "limited":
+        raise HTTPException(429, _LIMITED)
     return {"story": name, "status": outcome}
+
+
+class LoopRequest(BaseModel):
+    on: bool
+
+
+@router.post("/api/tour/loop", tags=["tour"], dependencies=[Depends(require_csrf)])
+async def loop(body: LoopRequest, request: Request) -> dict[str, object]:
+    """Chain every story in an unattended loop (a kiosk screen), or stop after the current one."""
+    if _runner(request).set_loop(body.on, _address(request)) == "limited":
+        raise HTTPException(429, _LIMITED)
+    return {"loop": body.on}
+
+
+@router.post("/api/tour/reset", tags=["tour"], dependencies=[Depends(require_csrf)])
+async def reset(request: Request) -> dict[str, object]:
+    """"Opnieuw beginnen": stop the story and the loop; the tour screen starts afresh."""
+    if _runner(request).reset(_address(request)) == "limited":
+        raise HTTPException(429, _LIMITED)
+    return {"reset": True}
+
+
+@router.get("/api/tour/visitor-qr.svg", tags=["tour"])
+async def visitor_qr(request: Request, t: str = "") -> Response:
+    """The QR code of the current story's visitor page (404 once the story is over)."""
+    phones = _runner(request).phones
+    if not phones.valid(t):
+        raise HTTPException(404, "No story is playing (or it has ended).")
+    url = str(request.base_url).rstrip("/") + f"/bezoeker/{t}"
+    return Response(qr_svg(url), media_type="image/svg+xml", headers={"Cache-Control": "no-store"})
+
+
+@router.get("/bezoeker/{token}", response_class=HTMLResponse, include_in_schema=False)
+async def visitor_page(token: str) -> HTMLResponse:
+    # The page itself holds nothing; it asks the API, which checks the token.
+    return page("visitor.html")
+
+
+@router.get("/api/visitor/{token}", tags=["tour"])
+async def visitor_state(token: str, request: Request) -> dict[str, object]:
+    """The visitor page's picture: the story's title and its alerts (410 once it is over)."""
+    phones = _runner(request).phones
+    if not phones.valid(token):
+        raise HTTPException(410, "This demonstration is over.")
+    return phones.snapshot()
+
+
+@router.post("/api/visitor/{token}/alerts/{alert_id}/ack", tags=["tour"],
+             dependencies=[Depends(require_csrf)])
+async def visitor_ack(token: str, alert_id: str, request: Request) -> dict[str, object]:
+    """The visitor taps "Ik ga erheen": acknowledged in the story's sandbox, nowhere else."""
+    phones = _runner(request).phones
+    if not phones.valid(token):
+        raise HTTPException(410, "This demonstration is over.")
+    if not await phones.acknowledge(alert_id):
+        raise HTTPException(409, "This alert is no longer open.")
+    return {"acknowledged": alert_id}
 
 
 @router.get("/api/devices", tags=["devices"])
@@ -154,7 +237,7 @@ async def live(ws: WebSocket) -> None:
     await ws.accept()
     sub = await subscribe_live(ws, user, staff)  # audited; ends when the session does
     try:
-        await ws.send_json({**snapshot(d), "staff": staff})
+        await ws.send_json({**live_snapshot(d), "staff": staff})
         async with asyncio.TaskGroup() as tg:
             tg.create_task(_pump(ws, d, sub), name="ws-pump")
             tg.create_task(_listen(ws, sub), name="ws-listen")
@@ -176,7 +259,7 @@ async def _pump(ws: WebSocket, d: Dashboard, sub: Subscriber) -> None:
             while not sub.queue.empty():
                 sub.queue.get_nowait()
             sub.overflowed = False
-            await ws.send_json({**snapshot(d), "staff": sub.staff})
+            await ws.send_json({**live_snapshot(d), "staff": sub.staff})
             continue
         await ws.send_json(message)
 
@@ -192,3 +275,85 @@ async def _listen(ws: WebSocket, sub: Subscriber) -> None:
                 sub.queue.put_nowait(_RESYNC)
             except asyncio.QueueFull:
                 sub.overflowed = True
+
+
+def _same_origin(ws: WebSocket) -> bool:
+    origin = ws.headers.get("origin")
+    return not origin or urlsplit(origin).netloc == ws.headers.get("host")
+
+
+@router.websocket("/ws/tour")
+async def tour_live(ws: WebSocket) -> None:
+    """The tour screen: a snapshot of the stage (live home or the story's sandbox), then deltas."""
+    d = dashboard_of(ws)
+    if d.stories is None:
+        await live(ws)  # no stories here: the tour shows the live home, as /ws/live does
+        return
+    if not _same_origin(ws):
+        await ws.close(code=1008)
+        return
+    runner = d.stories
+    await ws.accept()
+    sub = runner.subscribe()
+    try:
+        await ws.send_json(runner.snapshot())
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(_pump_stage(ws, runner, sub), name="ws-tour-pump")
+            tg.create_task(_listen(ws, sub), name="ws-tour-listen")
+    except* (_Closed, WebSocketDisconnect):
+        pass
+    except* Exception as group:
+        log.debug("tour socket ended: %r", group.exceptions)
+    finally:
+        runner.unsubscribe(sub)
+
+
+async def _pump_stage(ws: WebSocket, runner: StoryRunner, sub: Subscriber) -> None:
+    while True:
+        message = await sub.queue.get()
+        if sub.overflowed or message is _RESYNC:
+            while not sub.queue.empty():
+                sub.queue.get_nowait()
+            sub.overflowed = False
+            await ws.send_json(runner.snapshot())
+            continue
+        await ws.send_json(message)
+
+
+@router.websocket("/ws/visitor/{token}")
+async def visitor_live(ws: WebSocket, token: str) -> None:
+    """The visitor's phone: the story's alerts live, until the story ends."""
+    d = dashboard_of(ws)
+    if not _same_origin(ws) or d.stories is None or not d.stories.phones.valid(token):
+        await ws.close(code=1008)
+        return
+    phones = d.stories.phones
+    await ws.accept()
+    sub = phones.subscribe()
+    try:
+        await ws.send_json(phones.snapshot())
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(_pump_phone(ws, sub), name="ws-visitor-pump")
+            tg.create_task(_drain(ws), name="ws-visitor-listen")
+    except* (_Closed, WebSocketDisconnect):
+        pass
+    except* Exception as group:
+        log.debug("visitor socket ended: %r", group.exceptions)
+    finally:
+        phones.unsubscribe(sub)
+
+
+async def _pump_phone(ws: WebSocket, sub: PhoneSubscriber) -> None:
+    while True:
+        message = await sub.queue.get()
+        await ws.send_json(message)
+        if message.get("type") == "ended":
+            raise _Closed
+
+
+async def _drain(ws: WebSocket) -> None:
+    while True:
+        msg = await ws.receive()
+        if msg["type"] == "websocket.disconnect":
+            raise _Closed
+

@@ -31,9 +31,11 @@ from controller.replay_summary import NIGHT, parse_night, render, to_json
 from controller.routine import default_routine, load_routine, render_routine
 from controller.store import Database
 from huis import accounts_cli, audit_cli
+from huis.broker_cli import add_broker_command
 from huis.check_cli import check, home_problems
 from huis.compose import (
     Parts,
+    broker_credentials,
     install_reload_signal,
     load_home,
     pid_file_for,
@@ -296,13 +298,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     # Always the demo clock, even at speed 1: tour-guide stories speed it up and jump it to night.
     clock = AcceleratedClock(args.speed or cfg.simulation.speed)
+    # The embedded broker is closed too: its accounts are generated at the first start.
+    credentials = broker_credentials(cfg) if cfg.mqtt is None else None
 
     async def main() -> None:
         if cfg.mqtt is not None:
             await serve_home(cfg, clock, cfg.mqtt.host, cfg.mqtt.port, simulate=True)
             return
         eb = cfg.embedded_broker
-        async with embedded_broker(eb.host, eb.port) as (host, port):
+        async with embedded_broker(eb.host, eb.port, credentials=credentials) as (host, port):
             await serve_home(cfg, clock, host, port, simulate=True)
 
     print(f"huis demo: dashboard on http://{cfg.dashboard.host}:{cfg.dashboard.port}  (Ctrl-C stops)")
@@ -383,6 +387,7 @@ def build_parser() -> argparse.ArgumentParser:
     _history_commands(sub)
     _user_commands(sub)
     _routine_command(sub)
+    add_broker_command(sub)
     p = sub.add_parser("simulate", help="drive simulated devices by hand (e.g. the bed becomes empty)")
     add_arguments(p)
     p.add_argument("--config", default=DEFAULT_CONFIG)

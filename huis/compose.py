@@ -9,16 +9,28 @@ the kernel: the dashboard and, for the demo, the simulated devices.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import signal
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 from controller.alerts.channels.base import Channel
 from controller.alerts.policy import AlertsConfig, load_alerts
 from controller.alerts.service import AlertService
+from controller.broker_auth import (
+    HUB,
+    Credentials,
+    credentials_folder,
+    ensure_credentials,
+    home_client_id,
+    plan_accounts,
+    read_secret,
+)
 from controller.clock import Clock, RealClock
 from controller.config import HomeConfig, Mqtt, link_settings, resolve
 from controller.config import load_home as load_home_with
@@ -28,6 +40,7 @@ from controller.engine.loader import check_paths, config_scenario_paths
 from controller.errors import Problem
 from controller.history import History
 from controller.hub import Hub, Service
+from controller.idle import wait_idle
 from controller.mqtt import Link, LinkSettings, MemoryLink, MqttLink
 from controller.routine import Routine, RoutineKeeper
 from controller.store import Database
@@ -55,10 +68,43 @@ def build_hub(cfg: HomeConfig, clock: Clock, link: Link | LinkSettings | None = 
     if not isinstance(link, LinkSettings):
         return Hub(cfg, clock, kinds, link if link is not None else MemoryLink())
     hub = Hub(cfg, clock, kinds)
-    mqtt = MqttLink(link, clock, hub.handle_message, on_connection=hub.link_status)
+    # Acknowledged to the broker only once `hub.settle()` says what a message caused is recorded.
+    mqtt = MqttLink(link, clock, hub.handle_message, on_connection=hub.link_status, settle=hub.settle)
     mqtt.subscribe(*hub.subscriptions())
     hub.link = mqtt
     return hub
+
+
+def hub_settings(cfg: HomeConfig, host: str, port: int) -> LinkSettings:
+    """How the hub reaches the broker at host:port: the configured credentials, else the
+    generated `huis-hub` account (docs/broker.md); a persistent session under a client id
+    stable for this home, so the broker keeps its messages while the hub is away."""
+    mqtt = cfg.mqtt.model_copy(update={"host": host, "port": port}) if cfg.mqtt else Mqtt(host=host, port=port)
+    settings = link_settings(cfg, mqtt)
+    if settings.username is None:
+        secret = read_secret(credentials_folder(cfg), HUB)
+        if secret is not None:
+            settings = dataclasses.replace(settings, username=HUB, password=secret)
+        else:
+            log.warning("no MQTT credentials (mqtt.username, or `huis broker-credentials`): "
+                        "connecting anonymously, which a closed broker refuses")
+    client_id = mqtt.client_id if "client_id" in mqtt.model_fields_set else home_client_id(cfg)
+    return dataclasses.replace(settings, client_id=client_id, persistent=True)
+
+
+def broker_credentials(cfg: HomeConfig, *, folder: Path | None = None, broker_folder: Path | None = None,
+                       kinds: Kinds = KINDS, out: TextIO | None = None) -> Credentials:
+    """The home's broker accounts (controller/broker_auth.py), generating the passwords that do
+    not exist yet; those are printed to `out` this once (they stay in 0600 files only)."""
+    accounts = plan_accounts(Hub(cfg, RealClock(), kinds))
+    creds = ensure_credentials(folder or credentials_folder(cfg), accounts, broker_folder)
+    if creds.created:
+        stream = out if out is not None else sys.stdout
+        print(f"Generated MQTT accounts in {creds.folder} (mode 0600; shown this once, never commit them):",
+              file=stream)
+        for name in creds.created:
+            print(f"  {name}: {creds.password(name)}", file=stream)
+    return creds
 
 
 def scenarios_for(cfg: HomeConfig, paths: Sequence[str | Path] | None = None,
@@ -153,15 +199,18 @@ async def open_home(
     link: Link | None = None,
     db_path: str | Path | None = None,
     alert_channels: Mapping[str, Channel] | Iterable[Channel] | None = None,
+    policies: AlertsConfig | None = None,
 ) -> Home:
     """Build a home from `cfg`: the MQTT link from `settings` (or the given `link`), the
-    database at `db_path` (default: the config's storage path), scenarios from the config.
+    database at `db_path` (default: the config's storage path), scenarios from the config,
+    escalation `policies` (default: the config's alerts file; the tour's sandbox pages only
+    its demo caregivers).
 
     Raises ConfigError when the alerts file or a scenario is invalid.
     """
     path = db_path if db_path is not None else resolve(cfg, cfg.storage.path)
     # Validate everything before opening anything, so a bad file leaves nothing half-open.
-    policies = alerts_config(cfg)
+    policies = policies if policies is not None else alerts_config(cfg)
     parts = Parts.load(cfg)
     if link is None and settings is None:
         raise ValueError("open_home needs link settings or a link")
@@ -178,6 +227,10 @@ async def open_home(
                                        channels=alert_channels, wall=RealClock())
         await alerts.open()
         engine = parts.engine(hub, dbs[3], alerts)
+        # What "recorded" means before a device message is acknowledged to the broker: the
+        # engine live (events from before are replayed to it), everything the message set off
+        # run until it waits (an alert is stored when raised), history and timers committed.
+        hub.settle_steps[:] = [engine.ready.wait, wait_idle, history.flush, engine.flush]
     except BaseException:
         for db in reversed(dbs):
             await db.close()
@@ -231,8 +284,10 @@ async def _serve_home(cfg: HomeConfig, clock: Clock, host: str, port: int, *, si
     from dashboard.app import create_app
     from dashboard.server import serve
     from simulators.home import SimulatedHome, run_simulators
+    from simulators.ntfy_server import loopback_port
+    from simulators.ntfy_server import serve as serve_ntfy
 
-    home = await open_home(cfg, clock, settings=link_settings(cfg, cfg.mqtt or Mqtt(host=host, port=port)))
+    home = await open_home(cfg, clock, settings=hub_settings(cfg, host, port))
     services: list[Service] = []
     simulated = SimulatedHome(cfg, clock) if simulate else None
     if simulated is not None:
@@ -240,6 +295,13 @@ async def _serve_home(cfg: HomeConfig, clock: Clock, host: str, port: int, *, si
             await run_simulators(cfg, clock, host, port, home=simulated)
 
         services.append(simulators)
+        # The demo's phones: a local ntfy stand-in where alerts.yaml points ntfy (never ntfy.sh).
+        ntfy_port = loopback_port(home.alerts.config.channel_settings.get("ntfy", {}).get("server"))
+        if ntfy_port is not None:
+            async def phones() -> None:
+                await serve_ntfy(ntfy_port)
+
+            services.append(phones)
     app = create_app(home.hub, db=home.db, engine=home.engine, alerts=home.alerts, simulated_home=simulated,
                      history=home.history, routine=home.routine)
 

@@ -9,6 +9,7 @@ broker does. Both are a `Connection`.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import json
 import logging
@@ -16,7 +17,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from controller.broker_auth import SIMULATORS, credentials_folder, read_secret
 from controller.clock import Clock
+from controller.config import HomeConfig
 from controller.mqtt import LinkSettings, MqttLink
 
 log = logging.getLogger(__name__)
@@ -42,6 +45,16 @@ class Connection(Publisher, Protocol):
     async def flush(self) -> None:
         """Return once everything sent so far is at the broker (wrap in asyncio.timeout)."""
         ...
+
+
+def simulator_account(cfg: HomeConfig, settings: LinkSettings) -> LinkSettings:
+    """`settings` logged in as the simulated devices' own account when the home has one
+    (`huis-simulators`: device state yes, commands and the hub's topics no; docs/broker.md),
+    never as the hub."""
+    secret = read_secret(credentials_folder(cfg), SIMULATORS)
+    if secret is None:
+        return settings
+    return dataclasses.replace(settings, username=SIMULATORS, password=secret)
 
 
 def encode(payload: Mapping[str, Any]) -> bytes:

@@ -147,7 +147,8 @@ class DispenserSimulator(Simulator):
         while True:
             at, dose = self.next_dose_at(self.clock.now())
             await self.clock.sleep_until(at)
-            self.offer(dose)
+            if self.due != dose:  # offered by hand this very minute already (a story)
+                self.offer(dose)
 
     async def apply_one(self, name: str, value: Any) -> None:
         if name == "taken":
@@ -155,7 +156,10 @@ class DispenserSimulator(Simulator):
                 self.take_dose()
         elif name == "event":
             if value == "dose_due":
-                self.offer(self.next_dose_at(self.clock.now())[1])
+                # The dose of this minute if one is scheduled now, else the next one.
+                dose = self.next_dose_at(self.clock.now() - timedelta(minutes=1))[1]
+                if self.due != dose:  # already offered by the schedule this very minute
+                    self.offer(dose)
             elif value == "dose_taken":
                 if self.due is None:
                     self.offer(self._last_scheduled())

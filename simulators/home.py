@@ -17,7 +17,6 @@ import dataclasses
 import json
 import logging
 from collections.abc import Callable, Iterator, Mapping
-from datetime import datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -26,7 +25,7 @@ from controller.config import Device, HomeConfig, Mqtt, device_topic, link_setti
 from controller.mqtt import LinkSettings
 from controller.yamlfile import suggest
 from simulators.base import SimSpec, SimulationError, Simulator
-from simulators.connection import BrokerConnection, Connection, encode
+from simulators.connection import BrokerConnection, Connection, encode, simulator_account
 from simulators.dispenser import DispenserSimulator
 from simulators.speaker import SpeakerSimulator
 from simulators.story_scripts import STORIES, Step, Story
@@ -61,19 +60,6 @@ def sim_topic(dev_id: str, dev: Device) -> str:
 
 
 StepListener = Callable[[Story, Step], None]
-
-
-SCENE_SETTLE = timedelta(seconds=2)
-
-
-def next_local_time(now: datetime, hhmm: str, tz: tzinfo) -> datetime:
-    """The next moment after `now` at which the home's wall clock shows `hhmm`."""
-    hour, minute = (int(part) for part in hhmm.split(":"))
-    local = now.astimezone(tz)
-    target = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
-    if target <= local:
-        target += timedelta(days=1)
-    return target
 
 
 class SimulatedHome:
@@ -251,41 +237,24 @@ class SimulatedHome:
                 raise SimulationError(f"story '{story.name}' needs room '{room}', "
                                       f"which {self.cfg.source} does not have")
 
-    async def play(self, story: Story | str, *, staged: bool = False, speed: float | None = None) -> None:
-        """Play a story on the clock; returns after its last step.
+    async def play(self, story: Story | str) -> None:
+        """Play a story on this home's clock, from now; returns after its last step.
 
-        `staged` (the tour guide's buttons, on the demo's AcceleratedClock): set the scene at
-        once, jump the clock forward to the story's hour and play at the story's speed; the
-        speed is restored afterwards (`speed` overrides the story's own). The scene is in place
-        before the jump, so the hub sees her asleep at 14:00 and then at 02:10, not an empty bed
-        for twelve hours.
+        The tour does not come here: it plays each story in a sandbox of its own, at the
+        story's hour (dashboard/tour_sandbox.py), and never moves the live home's clock.
         """
         if isinstance(story, str):
             story = self.story(story)
         self.check(story)
-        clock = self.clock if staged and isinstance(self.clock, AcceleratedClock) else None
-        steps = list(story.steps)
         log.info("story %s begins", story.name)
-        before = clock.speed if clock is not None else None
-        try:
-            if clock is not None:
-                while steps and steps[0].at == timedelta(0):
-                    await self._do(story, steps.pop(0))
-                # A few seconds for the scene to reach the hub before time jumps.
-                await clock.sleep(SCENE_SETTLE.total_seconds())
-                if story.starts_at:
-                    clock.jump_to(next_local_time(clock.now(), story.starts_at, self.tz))
-                clock.set_speed(speed or story.speed)
-            start = self.clock.now()
-            for step in steps:
-                await self.clock.sleep_until(start + step.at)
-                await self._do(story, step)
-        finally:
-            if clock is not None and before is not None:
-                clock.set_speed(before)
+        start = self.clock.now()
+        for step in story.steps:
+            await self.clock.sleep_until(start + step.at)
+            await self.do_step(story, step)
         log.info("story %s ends", story.name)
 
-    async def _do(self, story: Story, step: Step) -> None:
+    async def do_step(self, story: Story, step: Step) -> None:
+        """Do one step of `story` now (and tell the step listeners)."""
         if step.text:
             log.info("story %s +%s: %s", story.name, step.at, step.text_en)
         for listener in self.step_listeners:
@@ -368,7 +337,7 @@ def broker_settings(cfg: HomeConfig, host: str, port: int, client_id: str,
                     status_topic: str) -> LinkSettings:
     """LinkSettings for the simulators: the configured credentials, their own client id and status."""
     mqtt = cfg.mqtt.model_copy(update={"host": host, "port": port}) if cfg.mqtt else Mqtt(host=host, port=port)
-    settings = link_settings(cfg, mqtt)
+    settings = simulator_account(cfg, link_settings(cfg, mqtt))
     # Their own client id: the broker would otherwise disconnect the hub, which has the same one.
     return dataclasses.replace(settings, client_id=client_id, status_topic=status_topic)
 

@@ -3,7 +3,14 @@
 A story is a list of steps at offsets from its start. A step either sets attributes on a device
 (found by id, by `kind@room` or by kind), or moves the resident (`walk_to` a room or 'outside':
 motion sensors there start detecting and the worn tag follows), or lets her lie still (`rest`:
-motion stops, the tag stays). `text` is what a visitor reads (Dutch), `text_en` the English.
+motion stops, the tag stays), or only says something. `text` is what a visitor reads (Dutch),
+`text_en` the English.
+
+Each story says when it happens: a weekday and a time of day. The tour plays it in a simulated
+home of its own whose clock starts there (dashboard/tour_sandbox.py), so the morning routine is
+a weekday morning whatever day the tour is given, and a night story never crosses the evening
+medication. The steps at 0s are the scene: in place before the story's hour, so the hub has seen
+her asleep for a while when the story begins.
 """
 
 from __future__ import annotations
@@ -46,15 +53,21 @@ class Story:
     title: str
     title_en: str
     steps: tuple[Step, ...]
-    # When it happens (local time of day, "HH:MM"): a tour guide's demo clock jumps to it, so a
-    # night can be shown in the afternoon. None: whenever it is played.
-    starts_at: str | None = None
-    # Simulated seconds per real second while it plays on the demo clock.
+    # When it happens (local time of day, "HH:MM", and weekday, 0 = Monday): where the tour's
+    # sandbox clock starts. `huis simulate --story` plays it whenever it is asked to.
+    starts_at: str = "12:00"
+    weekday: int = 1
+    # Simulated seconds per real second on the tour (long quiet stretches are shortened further).
     speed: float = 20.0
 
     def __post_init__(self) -> None:
         if [s.at for s in self.steps] != sorted(s.at for s in self.steps):
             raise ValueError(f"story '{self.name}': steps must be in time order")
+        if not 0 <= self.weekday <= 6:
+            raise ValueError(f"story '{self.name}': weekday is 0 (Monday) to 6 (Sunday)")
+        hh, _, mm = self.starts_at.partition(":")
+        if not (hh.isdigit() and mm.isdigit() and int(hh) < 24 and int(mm) < 60):
+            raise ValueError(f"story '{self.name}': starts_at {self.starts_at!r} is not HH:MM")
 
     @property
     def duration(self) -> timedelta:
@@ -105,11 +118,13 @@ STORIES: dict[str, Story] = {
             title="'s Nachts uit bed",
             title_en="Out of bed at night",
             starts_at="02:10",
+            weekday=1,
             steps=(
                 *_ASLEEP,
                 *_TO_THE_BATHROOM,
-                _step("5m", "Ze blijft lang weg: de mantelzorger wordt zo gewaarschuwd.",
-                      "She stays away a long time: a caregiver will be warned soon.", rest=True),
+                _step("5m", "Ze blijft lang weg. Na 10 minuten uit bed krijgt een mantelzorger een waarschuwing.",
+                      "She stays away a long time. After 10 minutes out of bed a caregiver is warned.",
+                      rest=True),
                 *_back_to_bed("12m"),
             ),
         ),
@@ -118,6 +133,7 @@ STORIES: dict[str, Story] = {
             title="'s Nachts naar het toilet",
             title_en="A night-time toilet visit",
             starts_at="02:10",
+            weekday=2,
             steps=(
                 *_ASLEEP,
                 *_TO_THE_BATHROOM,
@@ -129,6 +145,7 @@ STORIES: dict[str, Story] = {
             title="'s Nachts naar de voordeur",
             title_en="To the front door at night",
             starts_at="03:20",
+            weekday=3,
             steps=(
                 *_ASLEEP,
                 _step("10s", "Ze stapt uit bed.", "She gets out of bed.",
@@ -153,6 +170,8 @@ STORIES: dict[str, Story] = {
             name="wandering",
             title="Dwalen: het label gaat de deur uit",
             title_en="Wandering: the tag leaves through the front door",
+            starts_at="10:40",
+            weekday=4,
             steps=(
                 _step("0s", "Mevrouw Jansen is in de woonkamer.", "Mrs Jansen is in the living room.",
                       walk_to="living"),
@@ -171,40 +190,51 @@ STORIES: dict[str, Story] = {
             name="missed_medication",
             title="Medicatie niet ingenomen",
             title_en="Medication not taken",
+            # The dispenser's 13:00 dose, a minute in (offered by hand, so also at other hours).
+            starts_at="12:59",
+            weekday=3,
             speed=60.0,
             steps=(
                 _step("0s", "Mevrouw Jansen zit in de woonkamer.", "Mrs Jansen sits in the living room.",
                       walk_to="living"),
-                _step("5s", "", "", rest=True),
-                _step("10s", "De dispenser biedt de medicatie aan.", "The dispenser offers the dose.",
-                      device="dispenser", set={"event": "dose_due"}),
-                _step("1h1m", "De medicatie is niet ingenomen.", "The dose was not taken.", rest=True),
+                _step("0s", "", "", rest=True),
+                _step("1m", "De dispenser biedt de medicatie aan.",
+                      "The dispenser offers the dose.", device="dispenser", set={"event": "dose_due"}),
+                _step("5m", "Ze blijft zitten. Na een half uur herinnert het huis haar nog eens.",
+                      "She stays seated. After half an hour the home reminds her again."),
+                _step("35m", "Nog steeds niet ingenomen. Na nog een half uur hoort een mantelzorger het.",
+                      "Still not taken. Half an hour later a caregiver is told."),
+                _step("1h2m", "De medicatie is niet ingenomen.", "The dose was not taken."),
             ),
         ),
         Story(
             name="morning_routine",
             title="Ochtendritueel",
             title_en="Morning routine",
-            starts_at="07:05",
+            # A Tuesday: the weekday wake-up light (07:00) and greeting (07:15), whatever day
+            # the tour is given.
+            starts_at="06:58",
+            weekday=1,
+            speed=30.0,
             steps=(
-                *_ASLEEP,
-                _step("30s", "Mevrouw Jansen staat op.", "Mrs Jansen gets up.",
+                _step("0s", "Het is vroeg in de ochtend. Mevrouw Jansen slaapt.",
+                      "It is early morning. Mrs Jansen is asleep.", device="bed", set={"occupancy": True}),
+                _step("0s", "", "", rest_in="bedroom"),
+                _step("1m", "07:00: het wekkerlicht gaat langzaam aan.",
+                      "07:00: the wake-up light slowly comes on.", rest=True),
+                _step("8m", "Mevrouw Jansen staat op.", "Mrs Jansen gets up.",
                       device="bed", set={"occupancy": False}),
-                _step("35s", "Ze loopt door de slaapkamer.", "She walks through the bedroom.",
+                _step("8m10s", "Ze loopt door de slaapkamer.", "She walks through the bedroom.",
                       walk_to="bedroom"),
-                _step("1m", "Ze gaat naar de badkamer.", "She goes to the bathroom.",
+                _step("9m", "Ze gaat naar de badkamer.", "She goes to the bathroom.",
                       walk_to="bathroom"),
-                _step("11m", "Door de hal...", "Through the hall...", walk_to="hall"),
-                _step("11m30s", "...naar de keuken.", "...to the kitchen.", walk_to="kitchen"),
-                _step("12m", "De dispenser biedt de ochtendmedicatie aan.",
-                      "The dispenser offers the morning dose.",
-                      device="dispenser", set={"event": "dose_due"}),
-                _step("13m", "Ze neemt haar medicatie.", "She takes her medication.",
-                      device="dispenser", set={"taken": True}),
-                _step("20m", "Ze gaat in de woonkamer zitten.", "She sits down in the living room.",
+                _step("16m", "07:14: zo meteen gaan de gordijnen open en zegt het huis goedemorgen.",
+                      "07:14: the curtains are about to open and the home says good morning.",
+                      walk_to="hall"),
+                _step("18m", "Ze gaat naar de woonkamer.", "She goes to the living room.",
                       walk_to="living"),
-                _step("25m", "", "", rest=True),
-                _step("27m", "Een rustige ochtend.", "A quiet morning.", rest=True),
+                _step("22m", "", "", rest=True),
+                _step("24m", "Een rustige ochtend.", "A quiet morning.", rest=True),
             ),
         ),
     )

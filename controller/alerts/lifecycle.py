@@ -1,6 +1,7 @@
 """An alert's life as pure transitions, each returning the changed alert and its audit entries.
 
-raised -> delivering (first step paged) -> delivered (a phone accepted it) -> acknowledged
+raised -> delivering (first step paged) -> shown (only the hub's page has it) -> delivered (a
+push service for a phone accepted it) -> acknowledged
 (someone is going) -> resolved (or expired) or cancelled. What a raise of an active key does is
 in `occurrences`. Nothing here reads a clock, a database or the
 network: the service supplies `now` and stores what these return, so the rules are tested
@@ -23,6 +24,7 @@ from controller.alerts.model import (
     KIND_ALERT,
     RAISED,
     RESOLVED,
+    SHOWN,
     Alert,
 )
 from controller.alerts.policy import EscalationPolicy
@@ -154,9 +156,16 @@ def raised(*, alert_id: str, key: str, scenario: str, severity: Severity, messag
 
 
 def delivered(alert: Alert, now: datetime) -> Alert | None:
-    """The alert once a caregiver's phone accepted it; None when that changes nothing."""
-    if alert.state in (RAISED, DELIVERING):
+    """The alert once a push service for a caregiver's phone accepted it; None when that changes nothing."""
+    if alert.state in (RAISED, DELIVERING, SHOWN):
         return replace(alert, state=DELIVERED, updated_at=now)
+    return None
+
+
+def shown(alert: Alert, now: datetime) -> Alert | None:
+    """The alert once only the hub's page (or another system) has it; None when that changes nothing."""
+    if alert.state in (RAISED, DELIVERING):
+        return replace(alert, state=SHOWN, updated_at=now)
     return None
 
 

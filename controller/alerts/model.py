@@ -14,13 +14,21 @@ SEVERITIES: tuple[Severity, ...] = ("urgent", "warning", "info")
 # States, in the order an alert normally goes through them.
 RAISED = "raised"  # stored, nobody paged yet
 DELIVERING = "delivering"  # the first escalation step has been handed to channels
-DELIVERED = "delivered"  # at least one caregiver's channel accepted it
+# "Shown" is not "delivered": the hub's own page (or an MQTT system) has it, but no service that
+# pushes to a person's phone has accepted it yet. Escalation goes on exactly as before.
+SHOWN = "shown"
+DELIVERED = "delivered"  # a push service for a caregiver's phone (ntfy, HA app, Apprise) accepted it
 ACKNOWLEDGED = "acknowledged"  # a caregiver said "ik ga erheen": escalation stops
 RESOLVED = "resolved"  # over: by a rule, by a caregiver with a note, or automatically
 CANCELLED = "cancelled"  # withdrawn before anyone was reached, or by a technician
 
-ACTIVE_STATES = (RAISED, DELIVERING, DELIVERED, ACKNOWLEDGED)
-ESCALATING_STATES = (RAISED, DELIVERING, DELIVERED)
+ACTIVE_STATES = (RAISED, DELIVERING, SHOWN, DELIVERED, ACKNOWLEDGED)
+ESCALATING_STATES = (RAISED, DELIVERING, SHOWN, DELIVERED)
+
+# How far a channel gets a notification (a channel's `reach`).
+REACH_DEVICE = "device"  # handed to a service that pushes to a person's phone or inbox
+REACH_PAGE = "page"  # the hub's own caregiver page: seen only by someone who looks
+REACH_SYSTEM = "system"  # handed to another system (an MQTT subscriber): no person known to be reached
 
 # What a delivery carries: the alert itself, or a follow-up to those already paged.
 KIND_ALERT = "alert"
@@ -141,6 +149,9 @@ class Notification:
     ack_label: str = "Ik ga erheen"
     view_label: str = "Bekijk"
     tag: str = ""  # stable per alert, so phones that support it replace instead of stack
+    # Idempotency key: the same for every attempt of one delivery (and after a restart), different
+    # for every delivery. Channels that can pass one on do (ntfy's sequence_id, MQTT's payload).
+    key: str = ""
 
     @property
     def urgent(self) -> bool:

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 # Channel types the service knows, and the options each needs per caregiver.
 CHANNEL_TYPES: dict[str, tuple[str, ...]] = {
-    "ntfy": ("topic",),
+    "ntfy": (),  # 'topic' is generated at first start when absent or 'generate' (topics.py)
     "apprise": (),  # 'url' or 'url_env'
     "homeassistant": ("service",),
     "mqtt": (),
@@ -328,6 +328,12 @@ def _check_caregiver_channel(doc: Located, cpath: tuple[str | int, ...],
     extra = cch.model_extra or {}
     problems = [doc.problem(cpath, f"a channel of type '{cch.type}' needs '{needed}'")
                 for needed in CHANNEL_TYPES[cch.type] if needed not in extra]
+    topic = extra.get("topic")
+    if cch.type == "ntfy" and topic is not None and not (
+            isinstance(topic, str) and re.fullmatch(r"[-_A-Za-z0-9]{1,64}", topic)):
+        problems.append(doc.problem((*cpath, "topic"), f"{topic!r} is not an ntfy topic (letters, digits,"
+                                    " '-' and '_', at most 64)",
+                                    "leave 'topic' out to have an unguessable one generated"))
     if cch.type == "apprise" and "url" not in extra and "url_env" not in extra:
         problems.append(doc.problem(cpath, "an apprise channel needs 'url' or 'url_env'",
                                     "url_env names an environment variable holding the URL"))

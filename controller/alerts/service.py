@@ -34,10 +34,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from controller.alerts import lifecycle, texts
+from controller.alerts import lifecycle, texts, topics
 from controller.alerts.active import ActiveAlerts
 from controller.alerts.channels.base import Channel
-from controller.alerts.delivery import Courier
+from controller.alerts.delivery import Courier, reached
 from controller.alerts.escalation import due, policy_of
 from controller.alerts.lifecycle import Transition
 from controller.alerts.links import AckLinks
@@ -171,6 +171,8 @@ class AlertService:
                 return
             await self.store.open()
             self.links.open()
+            # Generated ntfy topics live next to the link key, in the hub's data folder.
+            topics.fill_in(self.caregivers, self.key_file.parent, self.config)
             restored = await self.store.active()
             for alert in restored:
                 self._active.add(alert, Context(origin="alerts", description=f"alert {alert.id} restored"))
@@ -463,6 +465,10 @@ class AlertService:
     async def recent(self, limit: int = 50) -> list[Alert]:
         await self.open()
         return await self.store.recent(limit)
+
+    async def reached(self, alert_id: str) -> dict[str, str]:
+        """Per caregiver paged, how far the alert got: 'device' is delivered, 'page' only shown."""
+        return reached(await self.store.deliveries(alert_id), self.channels)
 
     async def timeline(self, alert_id: str) -> list[TimelineItem]:
         """Transitions and delivery attempts of one alert, in time order."""

@@ -126,6 +126,7 @@ PENDING = "pending"  # recorded before sending: after a crash this means "maybe 
 SENT = "sent"
 FAILED = "failed"  # every channel of the caregiver failed
 SKIPPED = "skipped"  # no longer needed (acknowledged or resolved meanwhile)
+UNKNOWN = "unknown"  # a server got the request but never answered: it may have arrived
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -554,7 +555,7 @@ class AlertStore:
         """Caregivers an alert reached (or may have reached), in the order they were paged."""
         rows = await self.db.fetchall(
             "SELECT recipient, MIN(id) AS first FROM alert_deliveries WHERE alert_id = ? AND kind = 'alert'"
-            " AND status IN ('sent', 'pending') GROUP BY recipient ORDER BY first", (alert_id,))
+            " AND status IN ('sent', 'pending', 'unknown') GROUP BY recipient ORDER BY first", (alert_id,))
         return [r["recipient"] for r in rows]
 
     async def attempts(self, alert_id: str) -> list[TimelineItem]:

@@ -31,9 +31,11 @@ VIEW_LABEL: dict[Lang, str] = {"nl": "Bekijk", "en": "View"}
 
 # An alert's state as the link pages name it.
 STATE_NAMES: dict[Lang, dict[str, str]] = {
-    "nl": {"raised": "nieuw", "delivering": "wordt verstuurd", "delivered": "verstuurd",
+    "nl": {"raised": "nieuw", "delivering": "wordt verstuurd", "shown": "alleen op de pagina getoond",
+           "delivered": "op een telefoon afgeleverd",
            "acknowledged": "iemand gaat erheen", "resolved": "afgehandeld", "cancelled": "ingetrokken"},
-    "en": {"raised": "new", "delivering": "being sent", "delivered": "sent",
+    "en": {"raised": "new", "delivering": "being sent", "shown": "shown on the page only",
+           "delivered": "delivered to a phone",
            "acknowledged": "someone is on the way", "resolved": "resolved", "cancelled": "withdrawn"},
 }
 

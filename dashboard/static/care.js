@@ -19,6 +19,12 @@ Huis.addStrings({
     override_until: "Met de hand ingesteld; geldt tot {time}.", override_forever: "Met de hand ingesteld, tot iemand het weer verandert.",
     inferred: "De hub leidt dit af uit deuren, beweging, het bed en het label.",
     again: "Opnieuw", repeats: "{n} keer gemeld, laatst om {time}",
+    // How far the alert got to each person: only a phone counts as "afgeleverd".
+    reach_device: "op de telefoon afgeleverd", reach_page: "alleen op de pagina getoond",
+    reach_system: "doorgegeven aan een ander systeem", reach_unknown: "onzeker: de server gaf geen antwoord",
+    reach_pending: "wordt verstuurd", reach_failed: "niet bereikt", reach_skipped: "niet meer nodig",
+    state_shown: "Alleen getoond: nog geen telefoon bereikt. De waarschuwing gaat door.",
+    state_delivered: "Afgeleverd op een telefoon.",
   },
   en: {
     skip_alerts: "Skip to alerts", care_title: "Care", active_alerts: "Active alerts",
@@ -37,6 +43,11 @@ Huis.addStrings({
     override_until: "Set by hand; holds until {time}.", override_forever: "Set by hand, until someone changes it.",
     inferred: "The hub infers this from the doors, motion, the bed and the tag.",
     again: "Again", repeats: "Raised {n} times, last at {time}",
+    reach_device: "delivered to the phone", reach_page: "shown on the page only",
+    reach_system: "handed to another system", reach_unknown: "uncertain: the server did not answer",
+    reach_pending: "being sent", reach_failed: "not reached", reach_skipped: "no longer needed",
+    state_shown: "Shown only: no phone reached yet. Escalation goes on.",
+    state_delivered: "Delivered to a phone.",
   },
 });
 
@@ -74,7 +85,10 @@ async function setPresence(value) {
 
 function people(list) {
   if (!list || list.length === 0) return Huis.t("nobody_yet");
-  return list.map(p => p.relation ? `${p.name} (${p.relation})` : p.name).join(", ");
+  return list.map(p => {
+    const who = p.relation ? `${p.name} (${p.relation})` : p.name;
+    return p.reach ? `${who} — ${Huis.t(`reach_${p.reach}`)}` : who;
+  }).join(", ");
 }
 
 function alertCard(a, closed) {
@@ -86,6 +100,9 @@ function alertCard(a, closed) {
     Huis.el("h3", { id: `alert-${a.id}-title`, text: (a.previous_id ? t("again") + ": " : "") + a.message }),
     Huis.el("p", { class: "meta", text: t("raised", { time: Huis.fmtTime(a.raised_at) }) + " · " + t("for_resident", { who: a.resident }) }),
     Huis.el("p", { class: "meta" }, Huis.el("strong", { text: t("notified") + ": " }), people(a.notified)));
+  if (!closed && (a.state === "shown" || a.state === "delivered")) {
+    card.append(Huis.el("p", { class: `meta delivery ${a.state}`, role: "status", text: t(`state_${a.state}`) }));
+  }
   if (a.repeats) {
     card.append(Huis.el("p", { class: "meta", text: t("repeats", { n: a.repeats + 1, time: Huis.fmtTime(a.last_repeat_at) }) }));
   }

@@ -82,14 +82,14 @@ const Huis = (() => {
 
   // A WebSocket that reconnects with capped backoff and asks for a fresh snapshot each time
   // it connects, so a page never shows a picture with holes in it.
-  function live(onMessage, onStatus) {
+  function live(onMessage, onStatus, path = "/ws/live") {
     let ws = null;
     let delay = 500;
     let stopped = false;
     function connect() {
       onStatus && onStatus("connecting");
       const proto = location.protocol === "https:" ? "wss:" : "ws:";
-      ws = new WebSocket(proto + "//" + location.host + "/ws/live");
+      ws = new WebSocket(proto + "//" + location.host + path);
       ws.onopen = () => { delay = 500; onStatus && onStatus("live"); };
       ws.onmessage = ev => {
         let msg;

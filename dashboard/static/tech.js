@@ -8,6 +8,8 @@ Huis.addStrings({
     c_device: "Apparaat", c_room: "Ruimte", c_status: "Status", c_seen: "Laatst gezien", c_battery: "Batterij",
     c_lqi: "Linkkwaliteit", c_errors: "Payloadfouten", c_scenario: "Scenario", c_description: "Omschrijving",
     c_file: "Bestand", c_type: "Soort", c_text: "Tekst", c_time: "Tijd", c_data: "Gegevens", c_cause: "Oorzaak",
+    ev_delivered: "afgeleverd (telefoon)", ev_shown: "getoond (alleen pagina of systeem)",
+    ev_delivery_unknown: "onzeker (geen antwoord, niet opnieuw verstuurd)", ev_delivery_failed: "niet bereikt",
     c_event: "Gebeurtenis", c_alert: "Melding", c_user: "Wie", c_channel: "Kanaal", c_detail: "Details",
     c_action: "Actie", c_resident: "Bewoner", c_role: "Rol", c_name: "Naam", c_residents: "Bewoners",
     c_caregiver: "Zorgverlener (uit de configuratie)", username: "Gebruikersnaam", password: "Wachtwoord (min. 10 tekens)",
@@ -41,6 +43,8 @@ Huis.addStrings({
     c_device: "Device", c_room: "Room", c_status: "Status", c_seen: "Last seen", c_battery: "Battery",
     c_lqi: "Link quality", c_errors: "Payload errors", c_scenario: "Scenario", c_description: "Description",
     c_file: "File", c_type: "Type", c_text: "Text", c_time: "Time", c_data: "Data", c_cause: "Cause",
+    ev_delivered: "delivered (phone)", ev_shown: "shown (page or system only)",
+    ev_delivery_unknown: "uncertain (no answer, not re-sent)", ev_delivery_failed: "not reached",
     c_event: "Event", c_alert: "Alert", c_user: "Who", c_channel: "Channel", c_detail: "Details",
     c_action: "Action", c_resident: "Resident", c_role: "Role", c_name: "Name", c_residents: "Residents",
     c_caregiver: "Caregiver (from the configuration)", username: "User name", password: "Password (min. 10 characters)",
@@ -97,6 +101,8 @@ for (const t of tabs) {
   });
 }
 
+// Delivery events in words: "delivered" is a phone, "shown" the page or another system only.
+function eventLabel(event) { const key = `ev_${event}`, label = Huis.t(key); return label === key ? event : `${event}: ${label}`; }
 function cells(...values) { return values.map(v => v instanceof Node ? E("td", {}, v) : E("td", { text: v ?? Huis.t("none") })); }
 
 // -- presence: the engine's value, since when and why --
@@ -244,7 +250,7 @@ document.getElementById("event-filters").addEventListener("submit", ev => { ev.p
 async function loadAudit() {
   const a = await Huis.api("GET", "/api/tech/audit");
   const alertRows = a.alerts === null ? [E("tr", {}, E("td", { colspan: 6, text: Huis.t("no_alert_service") }))]
-    : a.alerts.map(r => E("tr", {}, ...cells(Huis.fmtDateTime(r.time), r.event, r.alert_id, r.user, r.channel, r.detail)));
+    : a.alerts.map(r => E("tr", {}, ...cells(Huis.fmtDateTime(r.time), eventLabel(r.event), r.alert_id, r.user, r.channel, r.detail)));
   document.getElementById("alert-audit").replaceChildren(...alertRows);
   document.getElementById("dash-audit").replaceChildren(...a.dashboard.map(r =>
     E("tr", {}, ...cells(Huis.fmtDateTime(r.time), r.username, r.action, r.resident, r.detail))));

@@ -3,33 +3,72 @@
 
 Huis.addStrings({
   nl: {
-    skip: "Naar wat er nu gebeurt", plan_title: "Plattegrond: live", now_title: "Wat gebeurt er?",
+    skip: "Naar wat er nu gebeurt", plan_title: "Plattegrond: live", plan_story: "Plattegrond: het verhaal",
+    now_title: "Wat gebeurt er?", clock_label: "Tijd in het huis",
     timeline_title: "Tijdlijn", stories_title: "Laat zien", waiting: "Alles is rustig in huis.",
-    why: "Waarom", playing: "Speelt nu…", outside: "Buiten het huis", story_busy: "Er speelt al een situatie.",
-    alert_ack: "Een zorgverlener is onderweg", alert_open: "Zorgverleners worden gewaarschuwd",
+    why: "Waarom", playing: "Speelt nu…", outside: "Buiten het huis", story_busy: "Er speelt al een verhaal; wacht tot het afloopt.",
+    story_limited: "Even geduld: vanaf dit apparaat zijn veel verhalen gestart. Probeer het over een paar minuten opnieuw.",
+    alert_ack: "Een zorgverlener is onderweg", alert_stopped: "de escalatie is gestopt",
+    alert_open: "Zorgverleners worden gewaarschuwd", reached_visitor: "Gewaarschuwd: de telefoon van de bezoeker",
+    reached_team: "Gewaarschuwd: de bezoeker en het zorgteam", more_alerts: "en nog {n} melding(en)",
     urgent: "Urgent", warning: "Waarschuwing", info: "Informatie",
-    bed: "Bed", in_bed: "In bed", bed_empty: "Bed leeg", door: "Deur", open: "Open", closed: "Dicht",
-    motion: "Beweging", still: "Rustig", on: "Aan", off: "Uit", curtain: "Gordijn", outside_short: "Buiten!",
-    sos: "Alarmknop", dispenser: "Medicijnen", speaker: "Speaker", tag: "Label", unknown: "?",
+    loop: "Doorlopend afspelen", reset: "Opnieuw beginnen", close: "Sluiten",
+    demo: "Demonstratie · {when}", visitor_title: "Speel zelf de mantelzorger",
+    visitor_text: "Scan de code met uw telefoon: u krijgt de melding van dit verhaal en kunt zelf op \u201cIk ga erheen\u201d tikken. Geen account, geen gegevens; de code vervalt als het verhaal afloopt.",
+    phones: "{n} telefoon(s) verbonden",
+    in_bed: "In bed", bed_empty: "Bed leeg", open: "Open", closed: "Dicht",
+    seen: "Ziet iemand", still: "Rustig", on: "Aan", off: "Uit", outside_short: "Buiten!",
     unavailable: "geen verbinding", presence: "{who}: {where}",
+    n_bed: "Bedsensor", n_motion: "Beweging", l_motion: "Bewegingsmelder", n_light: "Lamp", n_curtain: "Gordijn", n_sos: "Alarmknop",
+    n_dispenser: "Dispenser", n_speaker: "Speaker", n_tag: "Label", n_door: "Deur",
+    i_bed: "Merkt of mevrouw in bed ligt. Is ze 's nachts lang uit bed, dan krijgt een mantelzorger een waarschuwing.",
+    i_contact: "Merkt of de deur open of dicht is. 's Nachts, of als het label meegaat naar buiten, volgt een melding.",
+    i_motion: "Ziet beweging in de kamer: zo weet het huis waar ze is, en dat het goed gaat.",
+    i_light: "Gaat vanzelf aan: 's nachts zacht als oriëntatielicht, 's ochtends als wekker, 's avonds gedimd.",
+    i_curtain: "Gaat 's ochtends open en 's avonds dicht: een vast ritme helpt de dag te herkennen.",
+    i_sos: "Eén druk en de zorgverleners krijgen meteen een dringende melding.",
+    i_dispenser: "Geeft de medicijnen op tijd en meldt het als ze niet zijn ingenomen.",
+    i_speaker: "Zegt herinneringen en een begroeting hardop.",
+    i_tag: "Draagt mevrouw bij zich. Gaat het label het huis uit, dan komt er een dringende melding.",
   },
   en: {
-    skip: "Skip to what is happening", plan_title: "Floor plan: live", now_title: "What is happening?",
+    skip: "Skip to what is happening", plan_title: "Floor plan: live", plan_story: "Floor plan: the story",
+    now_title: "What is happening?", clock_label: "Time in the house",
     timeline_title: "Timeline", stories_title: "Show me", waiting: "All is quiet in the house.",
-    why: "Why", playing: "Playing…", outside: "Outside the house", story_busy: "A situation is already playing.",
-    alert_ack: "A caregiver is on the way", alert_open: "Caregivers are being alerted",
+    why: "Why", playing: "Playing…", outside: "Outside the house", story_busy: "A story is already playing; wait for it to end.",
+    story_limited: "Please wait: many stories were started from this device. Try again in a few minutes.",
+    alert_ack: "A caregiver is on the way", alert_stopped: "the escalation has stopped",
+    alert_open: "Caregivers are being alerted", reached_visitor: "Alerted: the visitor's phone",
+    reached_team: "Alerted: the visitor and the care team", more_alerts: "and {n} more alert(s)",
     urgent: "Urgent", warning: "Warning", info: "Information",
-    bed: "Bed", in_bed: "In bed", bed_empty: "Bed empty", door: "Door", open: "Open", closed: "Closed",
-    motion: "Motion", still: "Still", on: "On", off: "Off", curtain: "Curtain", outside_short: "Outside!",
-    sos: "Alarm button", dispenser: "Medication", speaker: "Speaker", tag: "Tag", unknown: "?",
+    loop: "Play continuously", reset: "Start again", close: "Close",
+    demo: "Demonstration · {when}", visitor_title: "Be the caregiver yourself",
+    visitor_text: "Scan the code with your phone: you get this story's alert and can tap \u201cI'm going\u201d yourself. No account, no data; the code expires when the story ends.",
+    phones: "{n} phone(s) connected",
+    in_bed: "In bed", bed_empty: "Bed empty", open: "Open", closed: "Closed",
+    seen: "Sees someone", still: "Still", on: "On", off: "Off", outside_short: "Outside!",
     unavailable: "no connection", presence: "{who}: {where}",
+    n_bed: "Bed sensor", n_motion: "Motion", l_motion: "Motion sensor", n_light: "Light", n_curtain: "Curtain", n_sos: "Alarm button",
+    n_dispenser: "Dispenser", n_speaker: "Speaker", n_tag: "Tag", n_door: "Door",
+    i_bed: "Notices whether she is in bed. Out of bed for long at night, and a caregiver is warned.",
+    i_contact: "Notices whether the door is open or closed. At night, or when the tag goes out with it, an alert follows.",
+    i_motion: "Sees movement in the room: so the home knows where she is, and that all is well.",
+    i_light: "Switches on by itself: softly at night to show the way, in the morning as a wake-up light, dimmed in the evening.",
+    i_curtain: "Opens in the morning and closes in the evening: a steady rhythm helps to recognise the day.",
+    i_sos: "One press and the caregivers get an urgent alert at once.",
+    i_dispenser: "Hands out the medication on time and reports when it was not taken.",
+    i_speaker: "Says reminders and a greeting aloud.",
+    i_tag: "She wears it. If the tag leaves the house, an urgent alert goes out.",
   },
 });
 
 const SVG = "http://www.w3.org/2000/svg";
 const state = { plan: null, devices: new Map(), narrations: [], alerts: [], story: null,
-                storiesAvailable: false, stories: [], resident: "", time: null, storyStep: null,
-                presence: null };
+                storiesAvailable: false, stories: [], resident: "", storyStep: null,
+                presence: null, loop: false, visitor: null, sandbox: false, note: "",
+                // The header clock: the home's (or the story's) time at `clockAt`, running at `clockSpeed`.
+                clockBase: null, clockAt: 0, clockSpeed: 1, info: null };
+const KIOSK = new URLSearchParams(location.search).has("kiosk");
 
 // Visitors see only "thuis / weg": never since when or why.
 function drawPresence() {
@@ -52,7 +91,7 @@ function pct(brightness) {
   return typeof brightness === "number" ? Math.round(Math.max(0, Math.min(254, brightness)) / 254 * 100) : null;
 }
 
-// What a device looks like now: a CSS class, a data-state for tests and a short label.
+// What a device looks like now: a CSS class, a data-state for tests and a short state label.
 function look(d) {
   const a = d.attributes || {};
   const t = Huis.t;
@@ -60,16 +99,16 @@ function look(d) {
     case "bed":
       if (a.occupancy === true) return { cls: "occupied", st: "occupied", label: t("in_bed") };
       if (a.occupancy === false) return { cls: "empty", st: "empty", label: t("bed_empty") };
-      return { cls: "", st: "unknown", label: t("bed") };
+      return { cls: "", st: "unknown", label: "" };
     case "contact": {
       const open = a.open === true || a.contact === false;
       const closed = a.open === false || a.contact === true;
       if (open) return { cls: "open", st: "open", label: t("open") };
       if (closed) return { cls: "", st: "closed", label: t("closed") };
-      return { cls: "", st: "unknown", label: t("door") };
+      return { cls: "", st: "unknown", label: "" };
     }
     case "motion":
-      return a.occupancy ? { cls: "active", st: "motion", label: t("motion") }
+      return a.occupancy ? { cls: "active", st: "motion", label: t("seen") }
                          : { cls: "", st: "still", label: t("still") };
     case "light": {
       const on = String(a.state || "").toUpperCase() === "ON";
@@ -79,7 +118,7 @@ function look(d) {
     }
     case "curtain": {
       const p = typeof a.position === "number" ? a.position : null;
-      if (p === null) return { cls: "", st: "unknown", label: t("curtain") };
+      if (p === null) return { cls: "", st: "unknown", label: "" };
       return p >= 50 ? { cls: "", st: "open", label: t("open") }
                      : { cls: "off", st: "closed", label: t("closed") };
     }
@@ -87,11 +126,22 @@ function look(d) {
       // In a room the marker speaks for itself (and the room lights up); outside it shouts.
       if (d.where === "outside") return { cls: "alarm", st: "outside", label: t("outside_short") };
       return { cls: "", st: d.where || "unknown", label: "" };
-    case "sos": return { cls: "", st: "idle", label: t("sos") };
-    case "dispenser": return { cls: "", st: "idle", label: t("dispenser") };
-    case "speaker": return { cls: "", st: "idle", label: t("speaker") };
-    default: return { cls: "", st: "idle", label: d.name };
+    default: return { cls: "", st: "idle", label: "" };
   }
+}
+
+// What a device is, in a word a visitor knows: doors by their own name ("Voordeur").
+function deviceName(d) {
+  if (d.kind === "contact") return (Huis.lang === "en" ? d.name_en : d.name) || Huis.t("n_door");
+  const key = "n_" + d.kind;
+  const name = Huis.t(key);
+  return name === key ? (Huis.lang === "en" ? d.name_en : d.name) : name;
+}
+
+function deviceInfo(d) {
+  const key = "i_" + d.kind;
+  const text = Huis.t(key);
+  return text === key ? "" : text;
 }
 
 function shape(d, l) {
@@ -134,14 +184,33 @@ function deviceNode(d, changed) {
   const classes = ["device", d.kind, l.cls];
   if (d.available === false) classes.push("unavailable");
   if (changed) classes.push("changed");
-  const name = Huis.lang === "en" ? d.name_en : d.name;
-  const title = `${name}: ${l.label}` + (d.available === false ? ` (${Huis.t("unavailable")})` : "");
+  const name = deviceName(d);
+  const title = `${name}${l.label ? ": " + l.label : ""}` + (d.available === false ? ` (${Huis.t("unavailable")})` : "");
   const g = svg("g", { class: classes.filter(Boolean).join(" "), transform: `translate(${d.x} ${d.y})`,
-                       "data-device": d.id, "data-state": l.st, role: "img", "aria-label": title },
+                       "data-device": d.id, "data-state": l.st, role: "button", tabindex: "0", "aria-label": title },
                 svg("title", {}, document.createTextNode(title)),
                 shape(d, l),
-                svg("text", { class: "label", y: 44 }, document.createTextNode(l.label)));
+                d.kind === "tag" ? null : svg("text", { class: "name", y: 44 }, document.createTextNode(name)),
+                svg("text", { class: "label", y: d.kind === "tag" ? 44 : 60 }, document.createTextNode(l.label)));
+  g.addEventListener("click", () => showInfo(d.id));
+  g.addEventListener("keydown", ev => { if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); showInfo(d.id); } });
   return g;
+}
+
+// "What is this for?": one line about a device, on tap.
+function showInfo(id) {
+  state.info = id;
+  drawInfo();
+}
+
+function drawInfo() {
+  const box = document.getElementById("device-info");
+  const d = state.info ? state.devices.get(state.info) : null;
+  box.hidden = !d;
+  if (!d) return;
+  const long = Huis.t("l_" + d.kind);
+  document.getElementById("device-info-name").textContent = long === "l_" + d.kind ? deviceName(d) : long;
+  document.getElementById("device-info-text").textContent = deviceInfo(d);
 }
 
 function roomNode(r) {
@@ -156,6 +225,7 @@ function drawPlan(changedId) {
   if (!plan) return;
   const el = document.getElementById("plan");
   el.setAttribute("viewBox", `-20 -20 ${plan.width + 40} ${plan.height + 110}`);
+  document.getElementById("plan-title").textContent = Huis.t(state.sandbox ? "plan_story" : "plan_title");
   const motionRooms = new Set();
   let here = null;
   for (const d of state.devices.values()) {
@@ -196,12 +266,27 @@ function drawTimeline() {
   ol.replaceChildren(...items);
 }
 
+function alertState(a) {
+  if (a.acknowledged) return `${Huis.t("alert_ack")} · ${Huis.t("alert_stopped")}`;
+  const reached = a.reached || [];
+  if (reached.includes("zorgteam")) return Huis.t("reached_team");
+  if (reached.length) return Huis.t("reached_visitor");
+  return Huis.t("alert_open");
+}
+
+// At most two alerts (the newest), so they never push the rest off the screen.
+const MAX_ALERTS = 2;
+
 function drawAlerts() {
   const box = document.getElementById("tour-alerts");
-  box.replaceChildren(...state.alerts.map(a => Huis.el("div", { class: `alert sev-${a.severity}`, dataset: { alert: a.id, state: a.state } },
+  const shown = state.alerts.slice(-MAX_ALERTS);
+  const extra = state.alerts.length - shown.length;
+  box.replaceChildren(...shown.map(a => Huis.el("div", {
+      class: `alert sev-${a.severity}${a.acknowledged ? " acknowledged" : ""}`, dataset: { alert: a.id, state: a.state } },
     Huis.el("span", { class: `badge ${a.severity}`, text: Huis.t(a.severity) }), " ",
-    Huis.el("strong", { text: a.message }), " ",
-    Huis.el("span", { class: "muted", text: "— " + (a.acknowledged ? Huis.t("alert_ack") : Huis.t("alert_open")) }))));
+    Huis.el("strong", { text: a.message }),
+    Huis.el("span", { class: "state", text: alertState(a) }))),
+    ...(extra > 0 ? [Huis.el("p", { class: "more", text: Huis.t("more_alerts", { n: extra }) })] : []));
 }
 
 function drawStories() {
@@ -210,6 +295,11 @@ function drawStories() {
   caption.hidden = !caption.textContent;
   const section = document.getElementById("stories-section");
   section.hidden = !state.storiesAvailable || state.stories.length === 0;
+  const loop = document.getElementById("loop");
+  loop.setAttribute("aria-pressed", state.loop ? "true" : "false");
+  const note = document.getElementById("tour-note");
+  note.textContent = state.note;
+  note.hidden = !state.note;
   const box = document.getElementById("stories");
   box.replaceChildren(...state.stories.map(s => {
     const playing = state.story === s.name;
@@ -218,21 +308,58 @@ function drawStories() {
       Huis.el("span", { text: Huis.pick(s.title) + (playing ? " — " + Huis.t("playing") : "") }),
       Huis.el("small", { text: Huis.pick(s.description) }));
   }));
+  const badge = document.getElementById("demo-badge");
+  const current = state.stories.find(s => s.name === state.story);
+  badge.hidden = !(state.sandbox && current);
+  badge.textContent = current ? Huis.t("demo", { when: Huis.pick(current.when) }) : "";
+  drawVisitor();
+}
+
+function drawVisitor() {
+  const box = document.getElementById("visitor-box");
+  const v = state.story ? state.visitor : null;
+  box.hidden = !v;
+  if (!v) return;
+  const img = document.getElementById("visitor-qr");
+  const src = `/api/tour/visitor-qr.svg?t=${encodeURIComponent(v.token)}`;
+  if (img.getAttribute("src") !== src) img.setAttribute("src", src);
+  img.alt = Huis.t("visitor_title");
+  const link = document.getElementById("visitor-link");
+  link.href = `/bezoeker/${encodeURIComponent(v.token)}`;
+  link.textContent = `${location.host}/bezoeker/…`;
+  document.getElementById("visitor-phones").textContent = v.phones ? Huis.t("phones", { n: v.phones }) : "";
+}
+
+// The header clock runs between messages: the home's time, or the story's while one plays.
+function setClock(iso, speed) {
+  if (!iso) return;
+  state.clockBase = Date.parse(iso);
+  state.clockAt = performance.now();
+  state.clockSpeed = speed;
+  drawClock();
 }
 
 function drawClock() {
-  document.getElementById("clock").textContent = state.time ? Huis.fmtTime(state.time) : "";
+  const el = document.getElementById("clock");
+  if (state.clockBase === null) { el.textContent = ""; return; }
+  const now = new Date(state.clockBase + (performance.now() - state.clockAt) * state.clockSpeed);
+  el.textContent = Huis.fmtTime(now.toISOString());
+  el.dataset.time = now.toISOString();
 }
 
-function drawAll() { drawPlan(null); drawNow(); drawTimeline(); drawAlerts(); drawStories(); drawClock(); }
+function drawAll() { drawPlan(null); drawNow(); drawTimeline(); drawAlerts(); drawStories(); drawClock(); drawInfo(); }
 
-async function play(name) {
+async function post(url, body) {
+  state.note = "";
   try {
-    await Huis.api("POST", `/api/tour/stories/${encodeURIComponent(name)}`);
+    await Huis.api("POST", url, body);
   } catch (e) {
-    document.getElementById("now-why").textContent = e.status === 409 ? Huis.t("story_busy") : e.message;
+    state.note = e.status === 409 ? Huis.t("story_busy") : e.status === 429 ? Huis.t("story_limited") : e.message;
   }
+  drawStories();
 }
+
+function play(name) { return post(`/api/tour/stories/${encodeURIComponent(name)}`); }
 
 function onMessage(msg) {
   switch (msg.type) {
@@ -245,25 +372,29 @@ function onMessage(msg) {
       state.story = msg.story;
       state.storyStep = msg.story_step;
       state.storiesAvailable = msg.stories_available;
-      state.time = msg.time;
+      state.loop = !!msg.loop;
+      state.visitor = msg.visitor;
+      state.sandbox = !!msg.sandbox;
       state.presence = msg.presence;
+      setClock(msg.time, msg.clock_speed ?? 1);
       drawPresence();
       Huis.setTimeZone(msg.timezone);
       document.getElementById("home-name").textContent = msg.home;
       if (state.storiesAvailable && state.stories.length === 0) {
         Huis.api("GET", "/api/tour/stories").then(s => { state.stories = s; drawStories(); }).catch(() => {});
       }
+      if (KIOSK && state.storiesAvailable && !state.loop) post("/api/tour/loop", { on: true });
       drawAll();
       break;
     case "device":
       state.devices.set(msg.device.id, msg.device);
       drawPlan(msg.device.id);
+      if (state.info === msg.device.id) drawInfo();
       break;
     case "narration":
       state.narrations.push(msg.narration);
       if (state.narrations.length > 60) state.narrations.shift();
-      state.time = msg.narration.time;
-      drawNow(); drawTimeline(); drawClock();
+      drawNow(); drawTimeline();
       break;
     case "alerts":
       state.alerts = msg.alerts;
@@ -273,9 +404,14 @@ function onMessage(msg) {
       state.presence = msg.presence;
       drawPresence();
       break;
+    case "clock":
+      setClock(msg.time, msg.speed);
+      break;
     case "story":
       state.story = msg.playing;
-      state.storyStep = msg.playing ? (msg.step || state.storyStep) : null;
+      state.storyStep = msg.playing ? msg.step : null;
+      if (msg.loop !== undefined) state.loop = !!msg.loop;
+      if (msg.visitor !== undefined) state.visitor = msg.visitor;
       drawStories();
       break;
   }
@@ -287,5 +423,9 @@ function onStatus(s) {
   el.dataset.status = s;
 }
 
+document.getElementById("loop").addEventListener("click", () => post("/api/tour/loop", { on: !state.loop }));
+document.getElementById("reset").addEventListener("click", () => post("/api/tour/reset"));
+document.getElementById("device-info-close").addEventListener("click", () => showInfo(null));
+setInterval(drawClock, 1000);
 Huis.onLang(() => { drawAll(); drawPresence(); });
-Huis.live(onMessage, onStatus);
+Huis.live(onMessage, onStatus, "/ws/tour");

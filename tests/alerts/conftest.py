@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterable
+import json
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -16,6 +17,7 @@ from controller.alerts.channels.ntfy import NtfyChannel
 from controller.alerts.channels.page import PageChannel
 from controller.alerts.policy import AlertsConfig, load_alerts
 from controller.alerts.service import AlertService
+from controller.alerts.topics import TOPICS_FILE_NAME
 from controller.bus import EventBus
 from controller.clock import VirtualClock
 from controller.config import HomeConfig
@@ -74,10 +76,21 @@ class Harness:
         await self.db.close()
 
 
+def seed_topics(folder: Path, topics: Mapping[str, str] = TOPIC) -> Path:
+    """The ntfy topics a first start generated, as if it had (the shipped config names none)."""
+    path = folder / TOPICS_FILE_NAME
+    if not path.exists():
+        path.write_text(json.dumps(dict(topics)), encoding="utf-8")
+        path.chmod(0o600)
+    return path
+
+
 @contextlib.asynccontextmanager
 async def harness(db_path: Path, clock: VirtualClock, config: AlertsConfig, home: HomeConfig,
                   channels: Iterable[Channel], *, run: bool = True,
-                  base_url: str = BASE_URL) -> AsyncIterator[Harness]:
+                  base_url: str = BASE_URL, topics: Mapping[str, str] | None = TOPIC) -> AsyncIterator[Harness]:
+    if topics is not None:
+        seed_topics(db_path.parent, topics)
     db = await Database.connect(db_path)
     bus = EventBus()
     svc = AlertService(db=db, clock=clock, bus=bus, resident=home.resident.pseudonym,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,9 @@ class HomeAssistantServer:
     token: str = "test-token"
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     http: HttpServer | None = None
+    # Pass the notification on at once but answer only when this is set (or the server stops):
+    # a slow Home Assistant, whose phone already has the notification.
+    answer_late: asyncio.Event | None = None
 
     @property
     def api_url(self) -> str:
@@ -30,10 +34,12 @@ class HomeAssistantServer:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        if self.answer_late is not None:
+            self.answer_late.set()
         assert self.http is not None
         await self.http.stop()
 
-    def handle(self, req: Request) -> Response:
+    async def handle(self, req: Request) -> Response:
         if req.headers.get("authorization") != f"Bearer {self.token}":
             return json_response(401, {"message": "401: Unauthorized"})
         path = req.path.split("?", 1)[0].rstrip("/")
@@ -44,5 +50,7 @@ class HomeAssistantServer:
             if not service.startswith("mobile_app_"):
                 return json_response(400, {"message": f"Service notify.{service} not found."})
             self.calls.append((service, json.loads(req.body or b"{}")))
+            if self.answer_late is not None:
+                await self.answer_late.wait()
             return json_response(200, [])
         return json_response(404, {"message": "Not found"})

@@ -31,7 +31,7 @@ policies:
 caregivers:
   anna:
     channels:
-      - {type: ntfy}
+      - {type: ntfy, topic: "mijn topic!"}
       - {type: telegram, url: x}
       - {type: apprise}
   jan:
@@ -60,7 +60,8 @@ def test_every_problem_is_reported_with_file_and_line(demo_config: HomeConfig) -
         "config/alerts.yaml:9: policies.urgent.steps[1].after: steps must be in order of 'after' "
         "(a later step cannot come sooner than the one before)",
         "config/alerts.yaml:9: policies.urgent.steps[1].notify[0]: unknown caregiver 'ana' (did you mean 'anna'?)",
-        "config/alerts.yaml:15: caregivers.anna.channels[0]: a channel of type 'ntfy' needs 'topic'",
+        "config/alerts.yaml:15: caregivers.anna.channels[0].topic: 'mijn topic!' is not an ntfy topic"
+        " (letters, digits, '-' and '_', at most 64) (leave 'topic' out to have an unguessable one generated)",
         "config/alerts.yaml:16: caregivers.anna.channels[1].type: unknown channel type 'telegram' "
         "(known: ntfy, apprise, homeassistant, mqtt, page)",
         "config/alerts.yaml:17: caregivers.anna.channels[2]: an apprise channel needs 'url' or 'url_env' "

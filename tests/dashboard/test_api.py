@@ -469,4 +469,4 @@ async def test_todays_timeline_survives_a_hub_restart(demo_config: HomeConfig, d
     assert [i["text"]["nl"] for i in items] == [
         "De voordeur gaat open.", "Het licht in de badkamer gaat aan op 10%.",
         "Mevrouw Jansen stapt uit bed."]
-    assert items[1]["why"]["nl"].startswith("scenario ‘night exit lights’")
+    assert items[1]["why"]["nl"].startswith("het oriëntatielicht 's nachts")

@@ -81,7 +81,7 @@ async def test_a_hub_event_shows_on_the_floor_plan_with_its_explanation(
     await expect(page.locator('[data-room="bathroom"]')).to_have_class("room motion")
     timeline = page.locator("#timeline")
     await expect(timeline).to_contain_text("Het licht in de badkamer gaat aan op 10%.")
-    await expect(timeline).to_contain_text("Waarom: scenario ‘night exit lights’, na: Mevrouw Jansen stapt uit bed")
+    await expect(timeline).to_contain_text("Waarom: het oriëntatielicht 's nachts, na: Mevrouw Jansen stapt uit bed")
     # The light confirming the command is not told a second time.
     await expect(timeline.get_by_text("Het licht in de badkamer gaat aan op 10%.")).to_have_count(1)
     hub.apply("wander_tag", {"room": "bathroom"}, Context(origin="device:wander_tag"))
@@ -201,8 +201,10 @@ async def test_a_caregiver_acknowledges_on_a_phone_and_the_escalation_stops(
         await expect(page).to_have_url(server.url + "/zorg")
         card = page.locator(f'article[data-alert="{alert_id}"]')
         await expect(card).to_contain_text("De voordeur gaat open")
-        await expect(card).to_contain_text("Gewaarschuwd: Piet (partner)")
-        await expect(card).to_have_class("card alert-card sev-urgent delivered")
+        await expect(card).to_contain_text("Gewaarschuwd: Piet (partner) — alleen op de pagina getoond")
+        # Only the page has it (this hub has no phone channel): "shown", never "delivered".
+        await expect(card).to_have_class("card alert-card sev-urgent shown")
+        await expect(card).to_contain_text("Alleen getoond: nog geen telefoon bereikt.")
         await expect(page.locator("#timeline")).to_contain_text("Mevrouw Jansen stapt uit bed.")
         go = card.get_by_role("button", name="Ik ga erheen")
         box = await go.bounding_box()

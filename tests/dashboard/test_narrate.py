@@ -46,8 +46,8 @@ async def test_a_night_exit_told_with_its_cause(hub: Hub, told: list[Any]) -> No
     last = told[-1]
     assert last.text == {"nl": "Het licht in de badkamer gaat aan op 10%.",
                          "en": "The light in the bathroom comes on at 10%."}
-    assert last.why["nl"] == "scenario ‘night exit lights’, na: Mevrouw Jansen stapt uit bed"
-    assert last.why["en"] == "scenario ‘night exit lights’, after: Mevrouw Jansen gets out of bed"
+    assert last.why["nl"] == "het oriëntatielicht 's nachts, na: Mevrouw Jansen stapt uit bed"
+    assert last.why["en"] == "the night-time orientation light, after: Mevrouw Jansen gets out of bed"
     assert last.room == "bathroom"
 
 
@@ -100,7 +100,7 @@ async def test_the_speaker_is_quoted(hub: Hub, told: list[Any]) -> None:
     ctx = Context(origin="clock").child("scenario:day_greeting", "08:00")
     hub.command(speaker, {"say": "Goedemorgen! Het is maandag 5 januari.", "language": "nl"}, ctx)
     assert told[-1].text["nl"] == f"De speaker in de {room} zegt: “Goedemorgen! Het is maandag 5 januari.”"
-    assert told[-1].why["nl"] == "scenario ‘day greeting’"
+    assert told[-1].why["nl"] == "de regel ‘day greeting’"
 
 
 def test_a_cause_chain_survives_its_text_form() -> None:

@@ -24,7 +24,7 @@ from controller.mqtt import LinkSettings, MqttLink
 from huis.compose import Home, open_home
 from huis.ha_discovery import STATE_FILE, acl_lines
 from tests.conftest import Mosquitto, free_port
-from tests.dashboard.test_demo import supervised
+from tests.ha.tasks import supervised
 from tests.support import eventually
 
 pytestmark = pytest.mark.broker

@@ -22,8 +22,8 @@ from controller.config import HomeConfig, Mqtt, link_settings
 from controller.events import Context
 from huis.compose import open_home
 from tests.conftest import Mosquitto, free_port
-from tests.dashboard.test_demo import supervised
 from tests.ha.hass import PASSWORD, USER, HomeAssistant
+from tests.ha.tasks import supervised
 from tests.support import eventually
 
 pytestmark = [pytest.mark.homeassistant, pytest.mark.broker, pytest.mark.timeout(900)]

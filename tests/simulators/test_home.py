@@ -226,31 +226,8 @@ async def test_missed_medication_story(demo_config: HomeConfig, clock: VirtualCl
     assert events[:2] == ["dose_due", "dose_missed"]
 
 
-async def test_morning_routine_takes_the_medication(demo_config: HomeConfig) -> None:
-    morning = datetime(2026, 1, 6, 6, 20, tzinfo=UTC)  # 07:20 in Zwolle
+async def test_morning_routine_leaves_the_medication_to_its_own_story(demo_config: HomeConfig) -> None:
+    morning = datetime(2026, 1, 6, 5, 58, tzinfo=UTC)  # 06:58 in Zwolle, a Tuesday
     bus = await _play(demo_config, "morning_routine", morning)
-    events = [m.json()["event"] for m in bus.on("huis/dispenser/dispenser/event")]
-    assert events == ["dose_due", "dose_taken"]
+    assert [m.json()["event"] for m in bus.on("huis/dispenser/dispenser/event")] == []
     assert _occupied(bus, "zigbee2mqtt/bed_sensor") == [True, False]
-
-
-async def test_a_staged_story_sets_the_scene_then_jumps_to_its_hour(demo_config: HomeConfig) -> None:
-    from zoneinfo import ZoneInfo
-
-    from controller.clock import AcceleratedClock
-
-    afternoon = datetime(2026, 1, 6, 13, 0, tzinfo=UTC)  # 14:00 in Zwolle: the bed is empty
-    clock = AcceleratedClock(1000, start=afternoon)
-    home = SimulatedHome(demo_config, clock)
-    bus = MemoryBus()
-    async with asyncio.TaskGroup() as tg:
-        home.start(bus, tg)
-        bus.sent.clear()
-        await home.play("night_toilet", staged=True, speed=50_000)
-        home.stop()
-    reports = [m.json()["occupancy"] for m in bus.on("zigbee2mqtt/bed_sensor")]
-    changes = [v for i, v in enumerate(reports) if i == 0 or reports[i - 1] != v]
-    assert changes == [True, False, True]  # asleep first (before the jump), then the visit
-    local = clock.now().astimezone(ZoneInfo("Europe/Amsterdam"))
-    assert (local.day, local.hour) == (7, 2)  # the next 02:10, the story's hour, plus its minutes
-    assert clock.speed == 1000  # restored after the story

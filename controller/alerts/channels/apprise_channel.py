@@ -3,6 +3,9 @@
 URLs usually hold secrets, so a caregiver's channel may name an environment variable
 (`url_env`) instead of spelling the URL out in config/alerts.yaml. Errors never repeat the
 URL, only its scheme.
+
+Apprise has no idempotency key to pass on: a failure it reports is retried (`retries`), and a
+try that overruns the timeout counts as "outcome unknown" and is not repeated.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import warnings
 import apprise
 
 from controller.alerts.channels.base import plain_text
-from controller.alerts.model import KIND_ALERT, ChannelTarget, Notification
+from controller.alerts.model import KIND_ALERT, REACH_DEVICE, ChannelTarget, Notification
 from controller.errors import DeliveryError
 
 _TYPES = {"urgent": apprise.NotifyType.FAILURE, "warning": apprise.NotifyType.WARNING,
@@ -24,6 +27,7 @@ class AppriseChannel:
     """Sends through Apprise, one URL per caregiver channel."""
 
     type = "apprise"
+    reach = REACH_DEVICE
 
     async def send(self, notification: Notification, target: ChannelTarget) -> str | None:
         url = target.options.get("url")

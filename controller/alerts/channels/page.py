@@ -1,20 +1,23 @@
-"""The hub's own caregiver page: delivery means "shown on the live page".
+"""The hub's own caregiver page: "shown", never "delivered".
 
 The dashboard streams alert events (each delivery to this channel publishes one); this
-channel also keeps the latest notifications per caregiver for a page that just loaded.
+channel also keeps the latest notifications per caregiver for a page that just loaded. A
+caregiver sees it only when they look, so an alert that reached nothing but this page is
+"shown" and its escalation goes on.
 """
 
 from __future__ import annotations
 
 from collections import deque
 
-from controller.alerts.model import ChannelTarget, Notification
+from controller.alerts.model import REACH_PAGE, ChannelTarget, Notification
 
 
 class PageChannel:
     """Always succeeds: the page is part of the hub."""
 
     type = "page"
+    reach = REACH_PAGE
 
     def __init__(self, keep: int = 50) -> None:
         self._keep = keep

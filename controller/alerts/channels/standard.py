@@ -29,8 +29,8 @@ def default_channels(config: AlertsConfig, link: Link) -> list[Channel]:
     ntfy = s.get("ntfy", {})
     ha = s.get("homeassistant", {})
     out: list[Channel] = [
-        NtfyChannel(server=_option(ntfy, "server") or "https://ntfy.sh",
-                    token_env=_option(ntfy, "token_env")),
+        # No server named, no ntfy: a hub never publishes to a public server by default.
+        NtfyChannel(server=_option(ntfy, "server"), token_env=_option(ntfy, "token_env")),
         AppriseChannel(),
         MqttChannel(link, topic=_option(s.get("mqtt", {}), "topic") or "huis/alerts"),
         PageChannel(),
