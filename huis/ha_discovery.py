@@ -35,7 +35,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from controller.alerts.model import Alert
+from controller.alerts.model import ACTIVE_STATES, CANCELLED, RESOLVED, Alert
 from controller.alerts.service import AlertService
 from controller.config import HomeAssistant, HomeConfig
 from controller.engine import HOUSE_CHANGED, Engine
@@ -49,7 +49,8 @@ log = logging.getLogger(__name__)
 KEY_FILE = "ha.key"
 STATE_FILE = "ha-discovery.json"
 VERSION = "0.1.0"
-ALERT_STATES = ["raised", "delivering", "delivered", "acknowledged", "resolved", "cancelled"]
+# From the alert model, so a state added there is one Home Assistant accepts too.
+ALERT_STATES = [*ACTIVE_STATES, RESOLVED, CANCELLED]
 EVENT_TYPES = [str(a) for a in AlertAction]
 CHANNEL = "homeassistant"
 
