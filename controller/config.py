@@ -260,6 +260,17 @@ class PresenceSettings(_Strict):
         return v
 
 
+class HomeAssistant(_Strict):
+    """Home Assistant MQTT discovery (huis/ha_discovery.py, docs/interop.md)."""
+
+    discovery: bool = False  # off: a device published earlier is removed at start
+    prefix: str = "homeassistant"  # Home Assistant's discovery prefix
+    node_id: str = Field("huis", pattern=r"^[a-z][a-z0-9_]*$")
+    per_entity: bool = False  # one config topic per entity, for Home Assistant before 2024.11
+    acknowledge_as: str | None = None  # the caregiver a press of "Ik ga erheen" counts as
+    mode_select: bool = False  # the house mode as a select Home Assistant may set (else a sensor)
+
+
 class HomeConfig(_Strict):
     home: Home = Home()
     mqtt: Mqtt | None = None
@@ -276,6 +287,7 @@ class HomeConfig(_Strict):
     alerts: str | None = "alerts.yaml"  # escalation policies and channels, next to this file
     routine: RoutineConfig = RoutineConfig()
     presence: PresenceSettings | None = None
+    homeassistant: HomeAssistant = HomeAssistant()
 
     def outside_doors(self) -> list[str]:
         """The outside doors presence and night exit watch (every contact device by default)."""
@@ -367,6 +379,11 @@ def cross_check(doc: Located, kinds: Mapping[str, DeviceKind]) -> list[Problem]:
                                         suggest(room, rooms)))
     problems.extend(_presence_problems(doc, _mapping(data.get("presence")),
                                        _mapping(data.get("devices"))))
+    who = _mapping(data.get("homeassistant")).get("acknowledge_as")
+    caregivers = _mapping(data.get("caregivers"))
+    if who is not None and who not in caregivers:
+        problems.append(doc.problem(("homeassistant", "acknowledge_as"), f"unknown caregiver '{who}'",
+                                    suggest(str(who), caregivers)))
     return problems
 
 

@@ -143,6 +143,8 @@ class Hub:
         self.payload_errors = 0
         self.warnings = PayloadWarnings()
         self._commands: dict[str, tuple[Context, datetime]] = {}
+        # Exact topics that are no device's, handled by an integration (Home Assistant discovery).
+        self.topic_handlers: dict[str, Callable[[str, bytes], None]] = {}
         self.settle_steps: list[SettleStep] = []
         self._bridged: list[str] = []  # devices behind Zigbee2MQTT
         self._bridge_held: set[str] = set()  # marked offline because the bridge was
@@ -197,6 +199,9 @@ class Hub:
         self.messages += 1
         dev_id = self.route(topic)
         if dev_id is None:
+            handler = self.topic_handlers.get(topic)
+            if handler is not None:
+                handler(topic, payload)
             if topic == BRIDGE_STATE and self._bridged:
                 self._bridge_state(payload)
             return

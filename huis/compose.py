@@ -48,6 +48,7 @@ from controller.routine import Routine, RoutineKeeper
 from controller.storage_guard import Notify, StorageGuard, StorageNotice
 from controller.store import Database
 from devices import KINDS
+from huis.ha_discovery import STATE_FILE, HaDiscovery
 from huis.instance import single_instance
 
 log = logging.getLogger(__name__)
@@ -179,13 +180,16 @@ class Home:
     _owned: list[Database]
     routine: RoutineKeeper | None = None  # the resident's routine, recomputed nightly
     storage: StorageGuard | None = None  # tells and recovers when the disk refuses writes
+    homeassistant: HaDiscovery | None = None  # Home Assistant MQTT discovery (or its withdrawal)
 
     async def run(self, *services: Service) -> None:
         """Run link, health, history, alerts, engine, routine, the storage guard and `services`
         until cancelled."""
         learning = (self.routine.run,) if self.routine is not None else ()
         guard = (self.storage.run,) if self.storage is not None else ()
-        await self.hub.run(self.history.run, self.alerts.run, self.engine.run, *learning, *guard, *services)
+        ha = (self.homeassistant.run,) if self.homeassistant is not None else ()
+        await self.hub.run(self.history.run, self.alerts.run, self.engine.run, *learning, *guard, *ha,
+                           *services)
 
     async def close(self) -> None:
         await self.alerts.aclose()
@@ -242,7 +246,16 @@ async def open_home(
     dbs[4].own_holding()  # the routine reads the history, which stays on the file
     routine = parts.routine(dbs[4], clock, engine.use_routine)
     return Home(hub=hub, db=dbs[0], history=history, alerts=alerts, engine=engine, _owned=dbs,
-                routine=routine, storage=StorageGuard(dbs[0], clock, storage_notices(alerts)))
+                routine=routine, storage=StorageGuard(dbs[0], clock, storage_notices(alerts)),
+                homeassistant=ha_discovery(hub, engine, alerts, Path(path).parent))
+
+
+def ha_discovery(hub: Hub, engine: Engine, alerts: AlertService, folder: Path) -> HaDiscovery | None:
+    """Home Assistant discovery when the home asks for it, or to withdraw what an earlier run
+    published (`ha-discovery.json` next to the database); None when there is neither."""
+    if not hub.config.homeassistant.discovery and not (folder / STATE_FILE).exists():
+        return None
+    return HaDiscovery(hub=hub, engine=engine, alerts=alerts, folder=folder)
 
 
 STORAGE_ALERT_KEY = "hub.storage"
