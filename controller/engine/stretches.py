@@ -14,7 +14,7 @@ she lies in bed must still know she slept. For the night exit that errs towards 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
 
 from controller.engine import model as m
@@ -101,39 +101,26 @@ class Stretches:
         A stretch that began before `since` counts in full (in bed from 21:00 and up at 22:10
         slept 70 minutes, not 10); one still going counts up to now.
         """
-        log = self._log.get((device, attribute))
-        if not log:
-            return timedelta(0)
-        best = timedelta(0)
-        start: datetime | None = None
-        for at, value in log:
-            if test(value):
-                if start is None:
-                    start = at
-            elif start is not None:
-                if at >= since:
-                    best = max(best, min(at, now) - start)
-                start = None
-        if start is not None:
-            best = max(best, now - start)
-        return max(best, timedelta(0))
+        return max((min(end, now) - start for start, end in self._runs(device, attribute, test, now)
+                    if end >= since), default=timedelta(0))
 
     def total(self, device: str, attribute: str, test: Callable[[object], bool],
               since: datetime, now: datetime) -> timedelta:
         """All the time `test` held between `since` and now, added up (a stretch that began
         before `since` counts from `since`; one still going counts up to now)."""
-        log = self._log.get((device, attribute))
-        if not log:
-            return timedelta(0)
-        sum_ = timedelta(0)
+        return sum((max(min(end, now) - max(start, since), timedelta(0))
+                    for start, end in self._runs(device, attribute, test, now)), timedelta(0))
+
+    def _runs(self, device: str, attribute: str, test: Callable[[object], bool],
+              now: datetime) -> Iterator[tuple[datetime, datetime]]:
+        """Each stretch in which `test` held, as (start, end); one still going ends now."""
         start: datetime | None = None
-        for at, value in log:
+        for at, value in self._log.get((device, attribute), ()):
             if test(value):
                 if start is None:
                     start = at
             elif start is not None:
-                sum_ += max(min(at, now) - max(start, since), timedelta(0))
+                yield start, at
                 start = None
         if start is not None:
-            sum_ += max(now - max(start, since), timedelta(0))
-        return sum_
+            yield start, now
