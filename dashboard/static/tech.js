@@ -235,11 +235,17 @@ function addLiveEvent(ev) {
   }
   body.prepend(eventRow({ ...ev, count: 1, first: ev.time }));
 }
+// Only the newest request's answer is shown: opening the tab and then choosing a device sends two,
+// and the slower first answer (every device) must not overwrite the filtered one.
+let eventsAsked = 0;
 async function loadEvents() {
   const f = eventFilters();
   const q = new URLSearchParams({ limit: "300" });
   for (const [k, v] of Object.entries(f)) if (v) q.set(k, v);
-  tech.events = await Huis.api("GET", "/api/tech/events?" + q);
+  const asked = ++eventsAsked;
+  const answer = await Huis.api("GET", "/api/tech/events?" + q);
+  if (asked !== eventsAsked) return;
+  tech.events = answer;
   document.getElementById("events").replaceChildren(...tech.events.map(eventRow));
 }
 for (const id of ["f-device", "f-type", "f-source", "f-merge"]) document.getElementById(id).addEventListener("change", () => loadEvents());
