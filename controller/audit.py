@@ -22,14 +22,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import os
 import secrets
 import sqlite3
-import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from controller import keyfile
 from controller.errors import HuisError
 from controller.store import Database
 
@@ -114,33 +113,8 @@ def load_key(db_path: str | Path, *, create: bool = True) -> bytes:
     path = key_path(db_path)
     if path is None:
         return _MEMORY_KEY
-    if create:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            # O_EXCL: two processes starting at once must not each write a different key.
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(fd, "w", encoding="ascii") as f:
-                f.write(secrets.token_hex(KEY_BYTES) + "\n")
-                f.flush()
-                os.fsync(f.fileno())
-            log.info("created the audit key %s (keep a copy off the box)", path)
-    try:
-        mode = stat.S_IMODE(path.stat().st_mode)
-        if mode & 0o077:
-            log.warning("%s was readable by others (mode %o); setting it to 0600", path, mode)
-            path.chmod(0o600)
-        key = bytes.fromhex(path.read_text(encoding="ascii").strip())
-    except FileNotFoundError as exc:
-        raise HuisError(f"There is no audit key at {path}: the audit chain cannot be checked "
-                        "without the key it was written with.") from exc
-    except ValueError as exc:
-        raise HuisError(f"{path} does not hold a hex key.") from exc
-    if len(key) < 16:
-        raise HuisError(f"{path} holds a key that is too short.")
-    return key
+    return keyfile.load_key(path, what="audit key", create=create,
+                            missing="the audit chain cannot be checked without the key it was written with.")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -28,13 +28,12 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 import re
-import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from controller import keyfile
 from controller.alerts.model import ACTIVE_STATES, CANCELLED, RESOLVED, Alert
 from controller.alerts.service import AlertService
 from controller.config import HomeAssistant, HomeConfig
@@ -132,12 +131,7 @@ def sign(key: bytes, purpose: str) -> str:
 
 def load_key(path: Path) -> bytes:
     """This install's key, made (0600) on first use."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_hex(32))
-    return bytes.fromhex(path.read_text().strip())
+    return keyfile.load_key(path, what="Home Assistant button key")
 
 
 def for_care(alert: Alert) -> bool:

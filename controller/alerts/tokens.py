@@ -13,14 +13,13 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 import secrets
-import stat
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from controller.errors import HuisError
+from controller.keyfile import load_key
 
 log = logging.getLogger(__name__)
 
@@ -49,32 +48,7 @@ class AckClaims:
 
 def load_or_create_key(path: str | Path) -> bytes:
     """The signing key in `path`, created (mode 0600) on first start."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        # O_EXCL: two processes starting at once must not each write a different key.
-        fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
-    else:
-        with os.fdopen(fd, "w", encoding="ascii") as f:
-            f.write(secrets.token_hex(KEY_BYTES) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        log.info("created the acknowledgement-link key %s", p)
-    mode = stat.S_IMODE(p.stat().st_mode)
-    if mode & 0o077:
-        # Anyone who can read the key can forge links; narrow it instead of refusing to start.
-        log.warning("%s was readable by others (mode %o); setting it to 0600", p, mode)
-        p.chmod(0o600)
-    text = p.read_text(encoding="ascii").strip()
-    try:
-        key = bytes.fromhex(text)
-    except ValueError as exc:
-        raise HuisError(f"{p} does not hold a hex key; delete it to generate a new one.") from exc
-    if len(key) < 16:
-        raise HuisError(f"{p} holds a key that is too short; delete it to generate a new one.")
-    return key
+    return load_key(path, what="acknowledgement-link key")
 
 
 def _b64(data: bytes) -> str:
