@@ -35,6 +35,8 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+import yaml
+
 from bench.common import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,16 +65,13 @@ def peers(rig: Path, work: Path, port: int) -> list[Peer]:
 def _huis_config(folder: Path, port: int, scenarios: Sequence[str]) -> Path:
     """The demo home's config/home.yaml, pointed at the rig's broker and these scenarios."""
     folder.mkdir(parents=True, exist_ok=True)
-    text = (ROOT / "config" / "home.yaml").read_text(encoding="utf-8")
-    lines = [ln for ln in text.splitlines() if not ln.startswith(("embedded_broker:", "  host: 127.0.0.1",
-                                                                   "  port: 1884"))]
-    lines += ["", f"mqtt: {{host: 127.0.0.1, port: {port}}}",
-              f"scenarios: {json.dumps(list(scenarios))}",
-              f"alerts: {json.dumps(str(ROOT / 'config' / 'alerts.yaml'))}"]
-    body = "\n".join(lines).replace("path: ../var/huis.db", f"path: {folder / 'huis.db'}")
-    body = body.replace("  port: 8080", f"  port: {free_port()}")
+    doc = yaml.safe_load((ROOT / "config" / "home.yaml").read_text(encoding="utf-8"))
+    doc.pop("embedded_broker", None)
+    doc.update(mqtt={"host": "127.0.0.1", "port": port}, scenarios=list(scenarios),
+               alerts=str(ROOT / "config" / "alerts.yaml"), storage={"path": str(folder / "huis.db")})
+    doc["dashboard"] = {**doc.get("dashboard", {}), "port": free_port()}
     config = folder / "home.yaml"
-    config.write_text(body + "\n", encoding="utf-8")
+    config.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return config
 
 
