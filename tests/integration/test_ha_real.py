@@ -142,7 +142,9 @@ async def screenshot(ha: HomeAssistant, device_id: str) -> None:
             await page.keyboard.press("Enter")
             await page.wait_for_url(lambda url: "/auth/" not in url, timeout=60_000)
             await page.goto(f"{ha.url}/config/devices/device/{device_id}", wait_until="domcontentloaded")
-            await page.get_by_text("Ik ga erheen (sos)").first.wait_for(timeout=60_000)
+            # A freshly installed Home Assistant builds its frontend's translations and panels on
+            # the first visit: in a clean CI run that once took longer than a minute.
+            await page.get_by_text("Ik ga erheen (sos)").first.wait_for(timeout=180_000)
             await page.wait_for_timeout(1500)  # let icons and cards settle for the picture
             await page.screenshot(path=str(ARTIFACTS / "ha-device.png"), full_page=True)
         finally:
