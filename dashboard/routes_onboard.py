@@ -53,7 +53,8 @@ async def zigbee(request: Request, user: Technician) -> dict[str, object]:
                     "looks_like": None if kind else looks_like(dev)})
     rooms = [{"id": rid, "name": r.name, "name_en": r.name_en or r.name} for rid, r in hub.config.rooms.items()]
     return {"heard": bridge.heard_devices.isoformat() if bridge.heard_devices else None,
-            "known": len(bridge.devices) - len(new), "new": new, "rooms": rooms,
+            "known": sum(d.type != "Coordinator" for d in bridge.devices.values()) - len(new),
+            "new": new, "rooms": rooms,
             "events": [e.as_dict() for e in reversed(bridge.events)],
             "permit": bridge.permit.as_dict(now), "permit_max": PERMIT_MAX,
             "problems": bridge.problems, "last_problem": bridge.last_problem,

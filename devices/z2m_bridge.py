@@ -36,6 +36,8 @@ EVENT_TYPES = ("device_joined", "device_interview", "device_leave", "device_anno
 _KEPT_EVENTS = 50
 _MAX_DEVICES_BYTES = 4 * 1024 * 1024  # a big network's list with exposes is a few hundred kB
 
+# Zigbee2MQTT's "specific" expose types (a composite is only a group of features).
+_GENERIC = ("light", "switch", "cover", "lock", "fan", "climate")
 # What a device's exposes say it is, for a model no adapter lists: the first match wins.
 _LOOKS_LIKE: tuple[tuple[str, str], ...] = (
     ("light", "light"), ("cover", "curtain"), ("contact", "contact"), ("occupancy", "motion"),
@@ -117,7 +119,7 @@ def _features(exposes: object, names: list[str], types: list[str]) -> None:
         if not isinstance(item, dict):
             continue
         if isinstance(item.get("features"), list):
-            if isinstance(item.get("type"), str) and item["type"] not in types:
+            if item.get("type") in _GENERIC and item["type"] not in types:
                 types.append(item["type"])
             _features(item["features"], names, types)
             continue

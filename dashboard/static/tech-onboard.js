@@ -59,13 +59,14 @@ Huis.addStrings(ONBOARD_TEXTS);
 const TechOnboard = (() => {
   const E = Huis.el;
   const T = Huis.t;
-  const state = { root: null, data: null, open: null, proposal: null, timer: null };
+  // `draft`: what the technician typed, kept across the re-renders of the countdown.
+  const state = { root: null, data: null, open: null, proposal: null, draft: null, timer: null };
 
   function roomName(r) { return Huis.lang === "en" ? r.name_en : r.name; }
 
-  async function load() {
+  async function load(full = true) {
     state.data = await Huis.api("GET", "/api/tech/zigbee");
-    render();
+    render(full);
     schedule();
   }
 
@@ -76,7 +77,7 @@ const TechOnboard = (() => {
     const p = state.data && state.data.permit;
     const busy = p && ((p.transaction && !p.status) || p.open);
     if (!busy || !state.root || state.root.closest("[hidden]")) return;
-    state.timer = setTimeout(() => load().catch(() => {}), p.open ? 1000 : 500);
+    state.timer = setTimeout(() => load(false).catch(() => {}), p.open ? 1000 : 500);
   }
 
   function permitLine(p) {
@@ -86,12 +87,12 @@ const TechOnboard = (() => {
     return p.open ? T("z_permit_open", { left: p.seconds_left }) : T("z_permit_closed");
   }
 
-  function permitCard(d) {
-    const secs = E("input", { id: "z-seconds", type: "number", min: "1", max: String(d.permit_max), value: "120" });
+  function permitCard(d, seconds = "120") {
+    const secs = E("input", { id: "z-seconds", type: "number", min: "1", max: String(d.permit_max), value: seconds });
     const line = E("p", { id: "z-permit-state", role: "status", "aria-live": "polite", text: permitLine(d.permit) });
     line.dataset.status = d.permit.status || (d.permit.transaction ? "asked" : "none");
     line.dataset.open = d.permit.open ? "true" : "false";
-    return E("section", { class: "card", "aria-labelledby": "z-permit-title" },
+    return E("section", { class: "card", id: "z-permit-card", "aria-labelledby": "z-permit-title" },
       E("h2", { id: "z-permit-title", text: T("z_permit") }),
       E("p", { class: "filters" },
         E("label", { for: "z-seconds", text: T("z_permit_for") }), secs,
@@ -105,7 +106,7 @@ const TechOnboard = (() => {
   async function permit(seconds) {
     try { await Huis.api("POST", "/api/tech/zigbee/permit_join", { seconds }); }
     catch (e) { document.getElementById("status").textContent = T("failed", { msg: e.message }); }
-    await load();
+    await load(false);
   }
 
   function kindCell(dev) {
@@ -121,7 +122,7 @@ const TechOnboard = (() => {
     if (!dev.interview_completed) notes.push(T("z_interviewing"));
     const add = dev.adapter
       ? E("button", { type: "button", text: T("z_add"), "aria-label": `${T("z_add")}: ${dev.model} ${dev.ieee}`,
-                      onclick: () => { state.open = dev.ieee; state.proposal = null; render(); } })
+                      onclick: () => { state.open = dev.ieee; state.proposal = null; state.draft = null; render(); } })
       : "";
     return E("tr", { dataset: { ieee: dev.ieee, adapter: dev.adapter ? "yes" : "no" } },
       E("td", { text: dev.ieee }), E("td", { text: dev.model || dev.model_id || "?" }),
@@ -141,17 +142,21 @@ const TechOnboard = (() => {
       E("label", { for: "z-name", text: T("z_name") }), name,
       E("p", { class: "filters" }, E("button", { type: "submit", id: "z-propose", text: T("z_propose") }),
         E("button", { type: "button", class: "secondary", text: T("z_cancel"),
-                      onclick: () => { state.open = null; state.proposal = null; render(); } })),
+                      onclick: () => { state.open = null; state.proposal = null; state.draft = null; render(); } })),
       out);
-    if (state.proposal) { room.value = state.proposal.room; name.value = state.proposal.name; }
+    if (state.draft) { room.value = state.draft.room; name.value = state.draft.name; }
+    const keep = () => { state.draft = { room: room.value, name: name.value }; };
+    room.addEventListener("change", keep);
+    name.addEventListener("input", keep);
     form.addEventListener("submit", async ev => {
       ev.preventDefault();
       try {
         const p = await Huis.api("POST", "/api/tech/zigbee/propose", { ieee: dev.ieee, room: room.value, name: name.value });
-        state.proposal = { ...p, room: room.value, name: name.value };
+        state.proposal = p;
       } catch (e) {
-        state.proposal = { error: e.message, room: room.value, name: name.value };
+        state.proposal = { error: e.message };
       }
+      keep();
       render();
     });
     return form;
@@ -181,25 +186,39 @@ const TechOnboard = (() => {
         text: `${Huis.fmtTime(e.at)} ${T("ev_" + e.type)}${e.status ? " (" + e.status + ")" : ""}: ${e.friendly_name || e.ieee}` }))));
   }
 
-  function render() {
-    const d = state.data;
-    if (!state.root || !d) return;
-    const parts = [E("p", { class: "muted", text: T("z_intro") }),
-                   E("p", { class: "card notice", id: "z-not-written", text: T("z_not_written", { config: d.config }) }),
-                   permitCard(d)];
-    if (!d.heard) parts.push(E("p", { class: "muted", id: "z-empty", text: T("z_no_bridge") }));
-    else if (!d.new.length) parts.push(E("p", { class: "muted", id: "z-empty", text: T("z_none") }));
+  function listBox(d) {
+    const box = E("div", { id: "z-list" });
+    if (!d.heard) box.append(E("p", { class: "muted", id: "z-empty", text: T("z_no_bridge") }));
+    else if (!d.new.length) box.append(E("p", { class: "muted", id: "z-empty", text: T("z_none") }));
     else {
-      parts.push(E("div", { class: "scroll" }, E("table", {},
+      box.append(E("div", { class: "scroll" }, E("table", {},
         E("thead", {}, E("tr", {}, ...["z_ieee", "z_model", "z_vendor", "z_description", "z_exposes", "z_kind", ""]
           .map(k => E("th", { text: k ? T(k) : "" })))),
         E("tbody", { id: "z-new" }, ...d.new.map(deviceRow)))));
     }
-    if (d.heard) parts.push(E("p", { class: "muted", text: T("z_known", { n: d.known }) }));
+    if (d.heard) box.append(E("p", { class: "muted", text: T("z_known", { n: d.known }) }));
+    return box;
+  }
+
+  // A full render rebuilds the form; the updates of the countdown leave what is being typed alone.
+  function render(full = true) {
+    const d = state.data;
+    if (!state.root || !d) return;
+    if (!full && document.getElementById("z-list")) {
+      const card = permitCard(d, document.getElementById("z-seconds").value);
+      if (!!document.getElementById("z-permit-stop") === !!d.permit.open) {
+        document.getElementById("z-permit-state").replaceWith(card.querySelector("#z-permit-state"));
+      } else document.getElementById("z-permit-card").replaceWith(card);
+      document.getElementById("z-list").replaceWith(listBox(d));
+      document.getElementById("z-events-box").replaceChildren(eventsCard(d));
+      return;
+    }
     const dev = d.new.find(x => x.ieee === state.open);
-    if (dev) parts.push(proposeForm(dev, d));
-    parts.push(eventsCard(d));
-    state.root.replaceChildren(...parts.filter(Boolean));
+    state.root.replaceChildren(...[
+      E("p", { class: "muted", text: T("z_intro") }),
+      E("p", { class: "card notice", id: "z-not-written", text: T("z_not_written", { config: d.config }) }),
+      permitCard(d), listBox(d), dev ? proposeForm(dev, d) : "",
+      E("div", { id: "z-events-box" }, eventsCard(d))].filter(Boolean));
   }
 
   async function mount(root) {
