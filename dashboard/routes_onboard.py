@@ -13,8 +13,9 @@ from fastapi import APIRouter, FastAPI, HTTPException, Request
 from pydantic import BaseModel, Field
 
 from controller.hub import Hub
+from dashboard.routes_account import lang_of
 from dashboard.security import Technician, dashboard_of
-from devices.onboarding import NoAdapter, propose
+from devices.onboarding import NoAdapter, propose, text
 from devices.z2m_bridge import PERMIT_MAX, Bridge, adapter_for, looks_like
 
 router = APIRouter()
@@ -35,7 +36,7 @@ def follow_bridge(app: FastAPI, hub: Hub) -> Bridge:
 def bridge_of(request: Request) -> Bridge:
     bridge = getattr(request.app.state, "bridge", None)
     if not isinstance(bridge, Bridge):
-        raise HTTPException(501, "This hub does not follow Zigbee2MQTT.")
+        raise HTTPException(501, text("bridge_off", lang_of(request)))
     return bridge
 
 
@@ -75,12 +76,13 @@ async def propose_entry(body: ProposeBody, request: Request, user: Technician) -
     bridge = bridge_of(request)
     found = next((dev for dev in bridge.new_devices(d.hub.config) if dev.ieee == body.ieee), None)
     if found is None:
-        raise HTTPException(404, f"Zigbee2MQTT has no new device {body.ieee}.")
+        raise HTTPException(404, text("unknown_ieee", lang_of(request), ieee=body.ieee))
     try:
         proposal = propose(found, d.hub.config, d.hub.kinds, room=body.room or None,
                            name=(body.name or "").strip() or None, device_id=body.device_id or None)
     except NoAdapter as exc:
-        raise HTTPException(422, str(exc)) from exc
+        raise HTTPException(422, text("no_adapter_for", lang_of(request),
+                                      model=found.model or found.model_id or found.ieee)) from exc
     await d.auth.audit(user, "zigbee_device_proposed",
                        detail=f"{found.ieee} ({found.model}) as {proposal.device_id}: "
                               f"{'valid' if proposal.ok else f'{len(proposal.problems)} problem(s)'}")

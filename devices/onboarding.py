@@ -51,6 +51,9 @@ TEXTS: dict[str, dict[str, str]] = {
                           "`huis check` en start de hub opnieuw.",
                     "en": "huis does not edit {config} itself: copy the line into it, check with "
                           "`huis check` and restart the hub."},
+    "no_adapter_for": {"nl": "{model}: geen adapter voor dit model; er valt niets voor te stellen.",
+                       "en": "{model}: no adapter for this model; there is nothing to propose."},
+    "bridge_off": {"nl": "Deze hub volgt Zigbee2MQTT niet.", "en": "This hub does not follow Zigbee2MQTT."},
     "unknown_ieee": {"nl": "Zigbee2MQTT kent geen nieuw apparaat {ieee}.",
                      "en": "Zigbee2MQTT has no new device {ieee}."},
     "permit_sent": {"nl": "Aanmelden toegestaan gevraagd voor {seconds} s ...",

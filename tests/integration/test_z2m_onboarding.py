@@ -147,7 +147,11 @@ async def test_a_proposal_is_checked_like_huis_check_and_nothing_is_written(rig:
         assert [x["path"] for x in bad["problems"]] == ["devices.zolder.room"]
         assert "unknown room 'attic'" in bad["problems"][0]["text"]
         r = await tech.post("/api/tech/zigbee/propose", json={"ieee": LEAK, "room": "kitchen"})
-        assert r.status_code == 422 and "no adapter" in r.json()["detail"]
+        assert r.status_code == 422 and r.json()["detail"] == \
+            "SJCGQ11LM: no adapter for this model; there is nothing to propose."
+        r = await tech.post("/api/tech/zigbee/propose", json={"ieee": LEAK, "room": "kitchen"},
+                            headers={"Accept-Language": "nl"})
+        assert r.json()["detail"] == "SJCGQ11LM: geen adapter voor dit model; er valt niets voor te stellen."
         r = await tech.post("/api/tech/zigbee/propose", json={"ieee": "0xdoesnotexist", "room": "hall"})
         assert r.status_code == 404
     assert rig.config.read_bytes() == before
