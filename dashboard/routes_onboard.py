@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from controller.hub import Hub
 from dashboard.routes_account import lang_of
 from dashboard.security import Technician, dashboard_of
-from devices.onboarding import NoAdapter, propose, text
+from devices.onboarding import NoAdapter, propose, text, topics_on_disk
 from devices.z2m_bridge import PERMIT_MAX, Bridge, adapter_for, looks_like
 
 router = APIRouter()
@@ -48,10 +48,13 @@ async def zigbee(request: Request, user: Technician) -> dict[str, object]:
     bridge = bridge_of(request)
     now = hub.clock.now()
     new = []
-    for dev in bridge.new_devices(hub.config):
+    unknown = bridge.new_devices(hub.config)
+    on_disk = topics_on_disk(hub.config, hub.kinds) if unknown else set()
+    for dev in unknown:
         kind = adapter_for(dev.model, hub.kinds)
+        # In home.yaml already, not loaded yet: the hub loads its configuration when it starts.
         new.append({**dev.as_dict(), "kind": kind, "adapter": kind is not None,
-                    "looks_like": None if kind else looks_like(dev)})
+                    "looks_like": None if kind else looks_like(dev), "restart": dev.friendly_name in on_disk})
     rooms = [{"id": rid, "name": r.name, "name_en": r.name_en or r.name} for rid, r in hub.config.rooms.items()]
     return {"heard": bridge.heard_devices.isoformat() if bridge.heard_devices else None,
             "known": sum(d.type != "Coordinator" for d in bridge.devices.values()) - len(new),

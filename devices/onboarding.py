@@ -23,7 +23,7 @@ from controller.config import HomeConfig, parse_home, referenced_file_problems
 from controller.device_kind import DeviceKind
 from controller.errors import ConfigError, Problem
 from controller.yamlfile import load_file
-from devices.z2m_bridge import BASE, BridgeDevice, adapter_for, looks_like
+from devices.z2m_bridge import BASE, BridgeDevice, adapter_for, known_topics, looks_like
 
 TEXTS: dict[str, dict[str, str]] = {
     "new_title": {"nl": "Nieuw in Zigbee2MQTT, nog niet in {config}:",
@@ -155,6 +155,15 @@ def propose(device: BridgeDevice, cfg: HomeConfig, kinds: Mapping[str, DeviceKin
     except ConfigError as exc:
         problems.extend(exc.problems)
     return Proposal(device_id=chosen, entry=entry, yaml=render(chosen, entry), problems=tuple(problems))
+
+
+def topics_on_disk(cfg: HomeConfig, kinds: Mapping[str, DeviceKind]) -> set[str]:
+    """The Zigbee2MQTT names the home's file on disk listens on: a device already added there
+    but not yet loaded (the hub restarts to load it). Empty when the file does not load."""
+    try:
+        return known_topics(parse_home(load_file(cfg.source), kinds))
+    except ConfigError:
+        return set()
 
 
 def render(device_id: str, entry: Mapping[str, object]) -> str:

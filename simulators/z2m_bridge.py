@@ -126,6 +126,7 @@ class BridgeSimulator:
                 ieee = f"0x00158d00{n:08x}"
                 self.entries.append(device_entry(ieee, topic.removeprefix(f"{BASE}/"),
                                                  dev.model or _DEFAULT_MODEL[dev.kind], 1000 + n))
+        self.home_devices = len(self.entries) - 1
         for ieee, model in waiting:
             self.entries.append(device_entry(ieee, ieee, model, 30000 + len(self.entries)))
         self.joined = False
@@ -134,7 +135,7 @@ class BridgeSimulator:
     @property
     def zigbee(self) -> bool:
         """Whether the home has any Zigbee device (else there is no Zigbee2MQTT to simulate)."""
-        return len(self.entries) > 1 + len(WAITING)
+        return self.home_devices > 0
 
     def start(self, out: Connection, tg: asyncio.TaskGroup) -> None:
         self.out, self._tg = out, tg

@@ -16,6 +16,7 @@ const ONBOARD_TEXTS = {
     z_model: "Model", z_vendor: "Merk", z_description: "Omschrijving", z_exposes: "Meldt", z_kind: "Soort in huis",
     z_ieee: "IEEE-adres", z_no_adapter: "geen adapter voor dit model", z_looks_like: "lijkt op: {kind}",
     z_unsupported: "Zigbee2MQTT kent dit apparaat zelf niet", z_interviewing: "interview nog niet klaar",
+    z_restart: "staat al in home.yaml; de hub laadt het bij een herstart",
     z_add: "Toevoegen", z_room: "Ruimte", z_name: "Naam", z_propose: "Voorstel maken", z_cancel: "Annuleren",
     z_proposal: "Voorstel voor {config}", z_valid: "Gecontroleerd zoals `huis check` dat doet: geldig.",
     z_invalid: "Gecontroleerd zoals `huis check` dat doet: {n} probleem/problemen.", z_copy: "Kopiëren",
@@ -40,6 +41,7 @@ const ONBOARD_TEXTS = {
     z_model: "Model", z_vendor: "Vendor", z_description: "Description", z_exposes: "Reports", z_kind: "Kind in huis",
     z_ieee: "IEEE address", z_no_adapter: "no adapter for this model", z_looks_like: "looks like: {kind}",
     z_unsupported: "Zigbee2MQTT does not support this device", z_interviewing: "interview not completed yet",
+    z_restart: "in home.yaml already; the hub loads it when it restarts",
     z_add: "Add", z_room: "Room", z_name: "Name", z_propose: "Make proposal", z_cancel: "Cancel",
     z_proposal: "Proposal for {config}", z_valid: "Checked the way `huis check` does: valid.",
     z_invalid: "Checked the way `huis check` does: {n} problem(s).", z_copy: "Copy",
@@ -120,7 +122,8 @@ const TechOnboard = (() => {
     const notes = [];
     if (!dev.supported) notes.push(T("z_unsupported"));
     if (!dev.interview_completed) notes.push(T("z_interviewing"));
-    const add = dev.adapter
+    if (dev.restart) notes.push(T("z_restart"));
+    const add = dev.adapter && !dev.restart
       ? E("button", { type: "button", text: T("z_add"), "aria-label": `${T("z_add")}: ${dev.model} ${dev.ieee}`,
                       onclick: () => { state.open = dev.ieee; state.proposal = null; state.draft = null; render(); } })
       : "";

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 from playwright.async_api import expect
 
 from controller.clock import RealClock
@@ -156,6 +157,13 @@ async def test_a_proposal_is_checked_like_huis_check_and_nothing_is_written(rig:
         assert r.status_code == 404
     assert rig.config.read_bytes() == before
     assert [a for a, _ in await audit_actions(rig.db)] == ["zigbee_device_proposed", "zigbee_device_proposed"]
+    # The technician pastes the line; until the hub restarts, the console says it is waiting for that.
+    home = yaml.safe_load(before)
+    home["devices"].update(yaml.safe_load(p["yaml"]))
+    rig.config.write_text(yaml.safe_dump(home, allow_unicode=True), encoding="utf-8")
+    async with client_for(rig, "tech") as tech:
+        new = {d["ieee"]: d for d in (await zigbee(tech))["new"]}
+        assert (new[MOTION]["restart"], new[LEAK]["restart"]) == (True, False)
 
 
 async def test_permit_join_goes_to_zigbee2mqtt_and_the_joined_device_shows(rig: Rig) -> None:
