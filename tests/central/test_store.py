@@ -81,6 +81,10 @@ async def test_a_message_of_another_month_gets_its_partition(store: Store) -> No
     assert (await store.store_batch([incoming(old)], T0)).stored == 1
     assert "events_y2025m02" in await store.partitions()
     assert (await store.store_batch([incoming(old)], T0)).duplicates == 1
+    await store.ensure_ahead(T0.replace(month=12, day=31))
+    assert {"events_y2026m12", "events_y2027m01"} <= set(await store.partitions())
+    await store.ensure_ahead(T0.replace(year=2027, month=1, day=20))
+    assert "events_y2027m02" in await store.partitions()
 
 
 async def test_a_message_postgres_refuses_is_rejected_and_the_rest_of_the_batch_stored(store: Store) -> None:
