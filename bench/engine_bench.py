@@ -43,8 +43,8 @@ MOTION = ["bedroom_motion", "bathroom_motion", "hall_motion", "living_motion", "
 LIGHTS = ["bedroom_light", "bathroom_light", "hall_light", "living_light", "kitchen_light"]
 
 
-def hundred_rules() -> str:
-    """100 scenarios shaped like real ones, spread over the demo home's devices.
+def hundred_rules(count: int = 100) -> str:
+    """`count` scenarios (100 by default) shaped like real ones, spread over the demo home's devices.
 
     Rule 0 is the measured workload (bed empty -> hall light, as bench/peers/paho_relay.py does).
     The rest: motion -> light with a time condition, doors -> announce/alert conditions, `for:`
@@ -56,7 +56,7 @@ def hundred_rules() -> str:
            "    mode: parallel",
            "    triggers: [{type: state, device: bed_sensor, attribute: occupancy, to: false}]",
            "    actions: [{type: light, device: hall_light, state: on, brightness: 25}]"]
-    for i in range(1, 100):
+    for i in range(1, count):
         sid = f"r{i:03d}"
         kind = i % 6
         sensor = MOTION[i % 5]
@@ -91,11 +91,8 @@ def hundred_rules() -> str:
 
 
 def load_rules(cfg: HomeConfig, count: int = 100) -> ScenarioSet:
-    """The first `count` of the hundred rules (rule 0 is the measured workload)."""
-    lines = hundred_rules().splitlines()
-    starts = [i for i, line in enumerate(lines) if line.startswith("  - id: ")]
-    end = starts[count] if count < len(starts) else len(lines)
-    rules = load_scenario_text("\n".join(lines[:end]) + "\n", cfg, KINDS, "bench-rules.yaml")
+    """The first `count` generated rules (rule 0 is the measured workload)."""
+    rules = load_scenario_text(hundred_rules(count), cfg, KINDS, "bench-rules.yaml")
     assert len(rules.scenarios) == count, len(rules.scenarios)
     return rules
 
@@ -147,6 +144,101 @@ async def _throughput(n: int) -> dict[str, float]:
                 await task
             await db.close()
     return {"full": full, "commands": commands}
+
+
+# -- 1b. rules that scale -------------------------------------------------------------------------
+
+
+def _mix() -> list[tuple[str, bytes]]:
+    """A realistic mix: beds and doors flip, motion sensors flip with illuminance, batteries."""
+    msgs: list[tuple[str, bytes]] = []
+    for i in range(200):
+        msgs.append(("zigbee2mqtt/bed_sensor", json.dumps({"occupancy": i % 2 == 0}).encode()))
+        m = MOTION[i % 5]
+        msgs.append((f"zigbee2mqtt/{m}", json.dumps({"occupancy": i % 4 < 2, "illuminance": i * 7,
+                                                     "battery": 100 - i % 50}).encode()))
+        door = "front_door" if i % 2 else "back_door"
+        msgs.append((f"zigbee2mqtt/{door}", json.dumps({"contact": i % 4 < 2}).encode()))
+    return msgs
+
+
+async def _scale(count: int, seconds: float) -> dict[str, float]:
+    """Load `count` generated rules into a hub + engine on a real SQLite file; events/s on the mix,
+    load time, memory, and how many triggers the average event met."""
+    from controller.engine.triggers import TriggerIndex
+
+    cfg = load_home(CONFIG)
+    rss0 = _rss_self()
+    t0 = monotonic()
+    rules = load_rules(cfg, count)
+    clock = VirtualClock(datetime(2026, 1, 5, 22, 30, tzinfo=UTC))
+    link = MemoryLink()
+    parts = Parts(config=cfg, scenarios=rules, paths=())
+    hub = parts.hub(clock, link)
+    out: dict[str, float] = {"rules": count}
+    with tempfile.TemporaryDirectory() as tmp:
+        db = await Database.connect(Path(tmp) / "bench.db")
+        engine = parts.engine(hub, db, MemoryAlertSink())
+        task = asyncio.create_task(engine.run())
+        await engine.ready.wait()
+        out["load_s"] = monotonic() - t0
+        try:
+            msgs = _mix()
+            index: TriggerIndex = engine._index  # noqa: SLF001 (a benchmark may look inside)
+            met = sum(len(index._state.get((topic.split("/")[1], attr), ()))  # noqa: SLF001
+                      for topic, payload in msgs for attr in json.loads(payload)
+                      for attr in ([attr] if attr != "contact" else ["open"]))
+            out["triggers_per_event"] = met / len(msgs)
+            handle = hub.handle_message
+            for topic, payload in msgs:  # warm-up
+                handle(topic, payload)
+            await clock.settle()
+            done, t1 = 0, monotonic()
+            while monotonic() - t1 < seconds:
+                for topic, payload in msgs:
+                    handle(topic, payload)
+                await clock.settle(2)
+                done += len(msgs)
+            out["events_s"] = done / (monotonic() - t1)
+            await engine.flush()
+            out["rss_mib"] = _rss_self()
+            out["rss_growth_mib"] = out["rss_mib"] - rss0
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await db.close()
+    return out
+
+
+def _rss_self() -> float:
+    with open("/proc/self/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def scaling(counts: tuple[int, ...] = (100, 1_000, 10_000), seconds: float = 5.0) -> list[dict[str, float]]:
+    """`_scale` for each count, each in a fresh process (memory is the process's own)."""
+    rows = []
+    for count in counts:
+        proc = subprocess.run([sys.executable, __file__, "--scale", str(count), str(seconds)],
+                              capture_output=True, text=True, cwd=ROOT, check=True)
+        rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    return rows
+
+
+def scaling_table(rows: list[dict[str, float]]) -> str:
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    lines = [f"Machine: {machine()}; load average {load} at the end of the run.", "",
+             "| rules | load (s) | RSS (MiB) | triggers met per event | events/s | events/s x triggers met |",
+             "|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {int(r['rules']):,} | {r['load_s']:.2f} | {r['rss_mib']:.0f} | "
+                     f"{r['triggers_per_event']:.1f} | {r['events_s']:,.0f} | "
+                     f"{r['events_s'] * r['triggers_per_event']:,.0f} |")
+    return "\n".join(lines)
 
 
 # -- 2. the hub as a process, over mosquitto ------------------------------------------------------
@@ -316,6 +408,9 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="fewer samples; do not write the docs")
     parser.add_argument("--serve-hub", nargs=4, metavar=("PORT", "DB", "RULES", "HISTORY"),
                         help=argparse.SUPPRESS)
+    parser.add_argument("--scale", nargs=2, metavar=("RULES", "SECONDS"), help=argparse.SUPPRESS)
+    parser.add_argument("--scaling", action="store_true",
+                        help="only the rule-scaling table (100 / 1,000 / 10,000 rules); printed, not written")
     parser.add_argument("--notes", default="", help="text appended below the table (e.g. a profile)")
     args = parser.parse_args()
     if args.serve_hub:
@@ -323,6 +418,12 @@ def main() -> int:
             port, db, rules, history = args.serve_hub
             asyncio.run(serve_hub(int(port), db, int(rules), history.startswith("history"),
                                   history.endswith("+direct")))
+        return 0
+    if args.scale:
+        print(json.dumps(asyncio.run(_scale(int(args.scale[0]), float(args.scale[1])))))
+        return 0
+    if args.scaling:
+        print(scaling_table(scaling()))
         return 0
     # "On one core": pin the in-process measurement to one CPU, then give the processes all back.
     cpus = os.sched_getaffinity(0)
