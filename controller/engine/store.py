@@ -89,7 +89,8 @@ MAX_QUEUED = 50_000
 GROUP_COMMIT = 0.25
 GROUP_TRACES = 2_000
 # Traces waiting beyond this (a home with thousands of rules under a burst, a disk that refuses
-# writes) are dropped, newest first, and counted: traces explain, they are not the record.
+# writes) are dropped, the oldest of the same scenario first, and counted: traces explain, they
+# are not the record.
 MAX_PENDING_TRACES = 20_000
 
 Param = str | int | float | None  # an SQL parameter
@@ -205,13 +206,17 @@ class EngineStore:
 
     def add_trace(self, trace: RunTrace) -> None:
         """Queue a finished trace; it is serialised by the writer, not on the hot path."""
+        pending = self._traces.get(trace.scenario)
         if self._trace_count >= MAX_PENDING_TRACES:
+            # The newest trace of a scenario says more than its oldest waiting one.
             self.traces_dropped += 1
             if self.traces_dropped % 10_000 == 1:
-                log.warning("engine: %d traces waiting to be written; %d newer ones dropped so far",
+                log.warning("engine: %d traces waiting to be written; %d dropped so far",
                             self._trace_count, self.traces_dropped)
-            return
-        pending = self._traces.get(trace.scenario)
+            if not pending:
+                return
+            pending.popleft()
+            self._trace_count -= 1
         if pending is None:
             pending = self._traces[trace.scenario] = deque(maxlen=KEEP_PER_SCENARIO)
         pending.append(trace)
