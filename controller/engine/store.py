@@ -131,6 +131,9 @@ class EngineStore:
         self._queue: deque[tuple[str, Sequence[Param]]] = deque()
         self._wake = asyncio.Event()  # anything to write
         self._urgent = asyncio.Event()  # something a restart needs: commit without waiting
+        # Durable writes queued so far, and how many of them are committed (flush_durable).
+        self._durable_queued = 0
+        self._durable_done = 0
         self._lock = asyncio.Lock()
         self.group_commit = GROUP_COMMIT
         # Traces wait here, unserialised, newest KEEP_PER_SCENARIO per scenario: under a burst
@@ -153,6 +156,10 @@ class EngineStore:
         self._queue.append((sql, params))
         if len(self._queue) > MAX_QUEUED:
             self._bound()
+        self._durable()
+
+    def _durable(self) -> None:
+        self._durable_queued += 1
         self._wake.set()
         self._urgent.set()
 
@@ -174,13 +181,11 @@ class EngineStore:
                    tvars: Mapping[str, object], context: Context) -> None:
         """Remember a pending `for:`; serialised at commit (a timer that ends first costs nothing)."""
         self._timer_rows[key] = (scenario, since, deadline, tvars, context)
-        self._wake.set()
-        self._urgent.set()
+        self._durable()
 
     def delete_timer(self, key: str) -> None:
         self._timer_rows[key] = None
-        self._wake.set()
-        self._urgent.set()
+        self._durable()
 
     def save_run(self, run_id: str, scenario: str, actions_digest: str,
                  frames: list[list[str | int]], kind: str, deadline: str | None,
@@ -283,7 +288,7 @@ class EngineStore:
     async def flush_durable(self) -> None:
         """Commit what a restart needs (timers, waiting runs, house state, parameters), with
         whatever bookkeeping waits beside it; bookkeeping alone is left to the group commit."""
-        if self._queue or self._timer_rows:
+        if self._durable_done < self._durable_queued:  # queued, or in a commit still going
             await self.flush()
 
     async def _commit_pending(self) -> sqlite3.Error | None:
@@ -315,6 +320,7 @@ class EngineStore:
                     return exc
             health.pending = 0
             self._dropped = 0
+            self._durable_done = self._durable_queued  # everything queued is in (no await since)
         return None
 
     async def _write_chunks(self, batch: list[tuple[str, Sequence[Param]]], traces: dict[str, deque[RunTrace]],
