@@ -29,6 +29,75 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+# -- 1c. start-up: time and memory at each step of `huis run` ---------------------------------------
+
+
+def rss_steps(config: str) -> list[tuple[str, float, float]]:
+    """What `huis run` does up to its first possible reaction, step by step: (step, ms since
+    the interpreter started, RSS MiB after it); then what the dashboard adds once it is built.
+    Run in a fresh process (`--rss-steps CONFIG`): the modules must not be imported yet."""
+    import time
+
+    start = time.perf_counter() - _since_exec()
+    steps: list[tuple[str, float, float]] = []
+
+    def step(name: str) -> None:
+        steps.append((name, (time.perf_counter() - start) * 1000, _vm_rss()))
+
+    step("interpreter started")
+    from huis.cli import _overrides, _refuse_to_start, build_parser
+    from huis.compose import load_home
+    step("import huis.cli (kernel, adapters, engine, alerts)")
+    args = build_parser("run").parse_args(["run", "--config", config])
+    cfg = _overrides(load_home(args.config), args)
+    assert not _refuse_to_start(args)
+    step("configuration loaded and checked")
+    asyncio.run(_ready_and_dashboard(cfg, step))
+    return steps
+
+
+async def _ready_and_dashboard(cfg: Any, step: Any) -> None:  # a HomeConfig; imported late
+    from controller.clock import RealClock
+    from huis.compose import _dashboard_app, hub_settings, open_home
+
+    assert cfg.mqtt is not None
+    home = await open_home(cfg, RealClock(), settings=hub_settings(cfg, cfg.mqtt.host, cfg.mqtt.port))
+    step("home opened (database, alerts, scenarios)")
+    task = asyncio.create_task(home.run())
+    await home.engine.ready.wait()
+    await home.hub.link.connected.wait()  # type: ignore[attr-defined]
+    step("engine ready and connected: first reaction possible")
+    _dashboard_app(home, services_for=False)
+    step("dashboard imported and built (on its thread in `huis run`)")
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await home.close()
+
+
+def _since_exec() -> float:
+    """Seconds since this process was started (Linux: /proc/self/stat's start time)."""
+    with open("/proc/self/stat", encoding="ascii") as f:
+        started = int(f.read().rsplit(")", 1)[1].split()[19]) / os.sysconf("SC_CLK_TCK")
+    with open("/proc/uptime", encoding="ascii") as f:
+        uptime = float(f.read().split()[0])
+    return uptime - started
+
+
+def _vm_rss() -> float:
+    with open("/proc/self/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["--rss-steps"]:
+    # Before this module imports the kernel below: the steps measure those imports.
+    for _name, _ms, _rss in rss_steps(sys.argv[2]):
+        print(f"| {_name} | {_ms:.0f} | {_rss:.1f} |")
+    sys.exit(0)
+
 from bench.common import Latency, machine, measure_latency, mosquitto, rss_mib, write_section  # noqa: E402
 from controller.clock import Clock, VirtualClock, monotonic  # noqa: E402
 from controller.config import HomeConfig, Mqtt, link_settings  # noqa: E402
@@ -216,11 +285,7 @@ async def _scale(count: int, seconds: float) -> dict[str, float]:
 
 
 def _rss_self() -> float:
-    with open("/proc/self/status", encoding="ascii") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
+    return _vm_rss()
 
 
 def scaling(counts: tuple[int, ...] = (100, 1_000, 10_000), seconds: float = 5.0) -> list[dict[str, float]]:
@@ -399,11 +464,11 @@ same. The per-event Python work (decode, state, bus, engine, encode) is a few pe
 samples. The gap to the paho relay is event-loop hops: aiomqtt hands each message to the
 receive task through a queue (one loop iteration), `MqttLink.send` puts the command in the
 outbox and wakes the sender task (a second), and aiomqtt writes the packet from a writer
-callback (a third); the relay publishes from inside paho's network thread. Publishing
-directly from `MqttLink.send` while connected (the "experiment" row: `paho.publish` +
-`loop_write`, falling back to the outbox otherwise) removes two of those hops. The busiest
-thread besides the loop is aiosqlite's worker committing the engine's traces (one per run,
-including runs whose conditions failed) with `synchronous=FULL`; it shows in p99 more than p50.
+callback (a third); the relay publishes from inside paho's network thread. Since issue 15
+`MqttLink.send` publishes directly while connected (`paho.publish` + `loop_write`, falling back
+to the outbox otherwise), which removes two of those hops; the "experiment" row measured that
+before it shipped and now measures the same code. Traces and latches go to SQLite in group
+commits (every 0.25 s), no longer in a transaction per run.
 """
 
 
@@ -413,6 +478,8 @@ def main() -> int:
     parser.add_argument("--serve-hub", nargs=4, metavar=("PORT", "DB", "RULES", "HISTORY"),
                         help=argparse.SUPPRESS)
     parser.add_argument("--scale", nargs=2, metavar=("RULES", "SECONDS"), help=argparse.SUPPRESS)
+    parser.add_argument("--rss-steps", metavar="CONFIG", default=None,  # handled above, before the imports
+                        help="time and RSS at each start-up step of `huis run` with CONFIG (its broker must be up)")
     parser.add_argument("--scaling", action="store_true",
                         help="only the rule-scaling table (100 / 1,000 / 10,000 rules); printed, not written")
     parser.add_argument("--notes", default="", help="text appended below the table (e.g. a profile)")
