@@ -77,6 +77,11 @@ def _jsonable(value: object) -> object:
     return str(value)
 
 
+def _record(seq: int, event: Event[object]) -> EventRecord:
+    return EventRecord(seq=seq, time=event.time, type=event.type, device=event.device,
+                       data=_jsonable(event.data), cause=event.context.explain())
+
+
 @dataclass(slots=True, eq=False)  # identity, so it can sit in a set
 class Subscriber:
     """One open WebSocket's inbox."""
@@ -105,7 +110,8 @@ class LiveFeed:
                  narrations: int = 1000) -> None:
         self.hub = hub
         self.narrator = narrator
-        self._ring: deque[EventRecord] = deque(maxlen=ring_size)
+        # The events themselves: made into records only when a page reads them (or listens).
+        self._ring: deque[tuple[int, Event[object]]] = deque(maxlen=ring_size)
         self._narrations: deque[Narration] = deque(maxlen=narrations)
         self._alerts: dict[str, dict[str, object]] = {}  # visitor-safe view of active alerts
         # Events not yet recorded and narrated: that waits until the reaction that published
@@ -131,10 +137,10 @@ class LiveFeed:
     # -- intake ---------------------------------------------------------------------------------
 
     @property
-    def ring(self) -> deque[EventRecord]:
+    def ring(self) -> list[EventRecord]:
         """The recent events, oldest first."""
         self.catch_up()
-        return self._ring
+        return [_record(seq, event) for seq, event in self._ring]
 
     @property
     def narrations(self) -> deque[Narration]:
@@ -175,12 +181,10 @@ class LiveFeed:
                 self._take(event)
 
     def _take(self, event: Event[object]) -> None:
-        record = EventRecord(seq=next(self._seq), time=event.time, type=event.type,
-                             device=event.device, data=_jsonable(event.data),
-                             cause=event.context.explain())
-        self._ring.append(record)
+        seq = next(self._seq)
+        self._ring.append((seq, event))
         if any(sub.staff for sub in self.subscribers):
-            staff_msg = {"type": "event", "event": record.as_dict()}
+            staff_msg = {"type": "event", "event": _record(seq, event).as_dict()}
             for sub in self.subscribers:
                 if sub.staff:
                     sub.offer(staff_msg)
@@ -325,13 +329,15 @@ class LiveFeed:
         """Recent events, newest first, filtered."""
         out: list[EventRecord] = []
         needle = text.lower() if text else None
-        for rec in reversed(self.ring):
-            if since is not None and rec.time < since:
+        self.catch_up()
+        for seq, event in reversed(self._ring):
+            if since is not None and event.time < since:
                 break
-            if device and rec.device != device:
+            if device and event.device != device:
                 continue
-            if type and rec.type != type:
+            if type and event.type != type:
                 continue
+            rec = _record(seq, event)
             if needle and needle not in f"{rec.device} {rec.data} {rec.cause}".lower():
                 continue
             out.append(rec)
