@@ -141,11 +141,20 @@ class MqttLink:
         if client is None or not self.connected.is_set():
             return False
         paho = client._client  # aiomqtt's publish would cost a task and a loop iteration
-        info = paho.publish(msg.topic, msg.payload, msg.qos, msg.retain)
+        # paho would ask aiomqtt to watch the socket for writing from the loop's next turn (a
+        # thread-safe callback that can outlive the socket, and a writer left registered once
+        # loop_write below has written everything): it is told it already does, for the publish.
+        registered = paho._registered_write
+        paho._registered_write = True
+        try:
+            info = paho.publish(msg.topic, msg.payload, msg.qos, msg.retain)
+        finally:
+            paho._registered_write = registered
         if info.rc != 0:
             return False  # the connection is going; the outbox sends it on the next one
         if msg.qos > 0 and not info.is_published():
             self._inflight[info.mid] = msg
+        # Writes what the socket takes now; registers the writer only for what it did not take.
         paho.loop_write()
         return True
 
