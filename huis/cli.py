@@ -487,10 +487,11 @@ def _history_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def _user_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from huis import accounts_cli, audit_cli
+    from huis import accounts_cli, audit_cli, onboard_cli
 
     accounts_cli.register(sub, DEFAULT_CONFIG)
     audit_cli.register(sub, DEFAULT_CONFIG)
+    onboard_cli.register(sub, DEFAULT_CONFIG)
 
     p = sub.add_parser("user", help="manage dashboard accounts")
     user_sub = p.add_subparsers(dest="user_command", required=True)
