@@ -14,6 +14,7 @@ import dataclasses
 import logging
 import os
 import signal
+import socket
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -286,6 +287,22 @@ def storage_notices(alerts: AlertService) -> Notify:
 # -- serving a home: the dashboard and the simulators join the kernel here ------------------------
 
 
+def _refuse_a_taken_dashboard_port(cfg: HomeConfig) -> None:
+    """Raise HuisError (the dashboard's own message) when its port is taken, before the hub starts:
+    the dashboard itself listens only once the engine is ready."""
+    host, port = cfg.dashboard.host, cfg.dashboard.port
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+            return
+        except OSError:
+            pass
+    from dashboard.server import listen
+
+    listen(host, port).close()
+
+
 def _dashboard_app(home: Home, *, services_for: bool) -> FastAPI:
     from dashboard.app import create_app
 
@@ -343,6 +360,7 @@ async def serve_home(cfg: HomeConfig, clock: Clock, host: str, port: int, *, sim
 
 
 async def _serve_home(cfg: HomeConfig, clock: Clock, host: str, port: int, *, simulate: bool) -> None:
+    _refuse_a_taken_dashboard_port(cfg)
     home = await open_home(cfg, clock, settings=hub_settings(cfg, host, port))
     services: list[Service] = _simulated(cfg, clock, host, port, home) if simulate else []
 
