@@ -21,7 +21,7 @@ from controller.history import History
 from controller.hub import Hub
 from controller.routine import RoutineKeeper
 from controller.store import Database
-from dashboard import routes_account, routes_care, routes_routine, routes_tech, routes_tour
+from dashboard import routes_account, routes_care, routes_i18n, routes_routine, routes_tech, routes_tour
 from dashboard.alerts_api import create_alerts_router
 from dashboard.auth import CSRF_COOKIE, Auth
 from dashboard.context import Dashboard, for_technicians
@@ -139,4 +139,5 @@ def _app(d: Dashboard) -> FastAPI:
     app.include_router(routes_care.router)
     app.include_router(routes_tech.router)
     app.include_router(routes_routine.router)
+    app.include_router(routes_i18n.router)
     return app

@@ -1,62 +1,15 @@
 // The caregiver's phone: active alerts with a big "Ik ga erheen", resolve with a note, today.
 "use strict";
 
-Huis.addStrings({
-  nl: {
-    skip_alerts: "Naar de meldingen", care_title: "Zorg", active_alerts: "Actieve meldingen",
-    closed_today: "Vandaag afgehandeld", today: "Vandaag", no_alerts: "Geen actieve meldingen. Alles is rustig.",
-    no_closed: "Nog niets afgehandeld vandaag.", nothing_today: "Nog niets gebeurd vandaag.",
-    go: "Ik ga erheen", resolve: "Afhandelen", resolve_note: "Wat is er gebeurd? (notitie)",
-    resolve_confirm: "Afhandelen met deze notitie", cancel: "Annuleren", note_needed: "Schrijf een korte notitie.",
-    notified: "Gewaarschuwd", nobody_yet: "nog niemand", acked_by: "{name} gaat erheen",
-    you_go: "U gaat erheen. De anderen krijgen bericht.", already: "{name} gaat al.",
-    resolved_by: "Afgehandeld door {name}", note: "Notitie", raised: "Gemeld om {time}",
-    urgent: "Urgent", warning: "Waarschuwing", info: "Informatie", for_resident: "Voor {who}",
-    why: "Waarom", failed: "Dat lukte niet: {msg}", no_service: "De meldingen zijn (nog) niet beschikbaar op deze hub.",
-    live: "Live", offline: "Geen verbinding; opnieuw verbinden…",
-    presence_title: "Thuis of weg", p_home: "Thuis", p_away: "Weg", p_unknown: "Onbekend",
-    set_home: "Ze is thuis", set_away: "Ze is weg", set_unknown: "Weet ik niet",
-    override_until: "Met de hand ingesteld; geldt tot {time}.", override_forever: "Met de hand ingesteld, tot iemand het weer verandert.",
-    inferred: "De hub leidt dit af uit deuren, beweging, het bed en het label.",
-    again: "Opnieuw", repeats: "{n} keer gemeld, laatst om {time}",
-    // How far the alert got to each person: only a phone counts as "afgeleverd".
-    reach_device: "op de telefoon afgeleverd", reach_page: "alleen op de pagina getoond",
-    reach_system: "doorgegeven aan een ander systeem", reach_unknown: "onzeker: de server gaf geen antwoord",
-    reach_pending: "wordt verstuurd", reach_failed: "niet bereikt", reach_skipped: "niet meer nodig",
-    state_shown: "Alleen getoond: nog geen telefoon bereikt. De waarschuwing gaat door.",
-    state_delivered: "Afgeleverd op een telefoon.",
-  },
-  en: {
-    skip_alerts: "Skip to alerts", care_title: "Care", active_alerts: "Active alerts",
-    closed_today: "Closed today", today: "Today", no_alerts: "No active alerts. All is quiet.",
-    no_closed: "Nothing closed yet today.", nothing_today: "Nothing happened yet today.",
-    go: "I'm on my way", resolve: "Resolve", resolve_note: "What happened? (note)",
-    resolve_confirm: "Resolve with this note", cancel: "Cancel", note_needed: "Write a short note.",
-    notified: "Notified", nobody_yet: "nobody yet", acked_by: "{name} is on the way",
-    you_go: "You are going. The others are told.", already: "{name} is already going.",
-    resolved_by: "Resolved by {name}", note: "Note", raised: "Raised at {time}",
-    urgent: "Urgent", warning: "Warning", info: "Information", for_resident: "For {who}",
-    why: "Why", failed: "That did not work: {msg}", no_service: "Alerts are not available on this hub (yet).",
-    live: "Live", offline: "No connection; reconnecting…",
-    presence_title: "Home or away", p_home: "Home", p_away: "Away", p_unknown: "Unknown",
-    set_home: "She is home", set_away: "She is away", set_unknown: "I don't know",
-    override_until: "Set by hand; holds until {time}.", override_forever: "Set by hand, until someone changes it.",
-    inferred: "The hub infers this from the doors, motion, the bed and the tag.",
-    again: "Again", repeats: "Raised {n} times, last at {time}",
-    reach_device: "delivered to the phone", reach_page: "shown on the page only",
-    reach_system: "handed to another system", reach_unknown: "uncertain: the server did not answer",
-    reach_pending: "being sent", reach_failed: "not reached", reach_skipped: "no longer needed",
-    state_shown: "Shown only: no phone reached yet. Escalation goes on.",
-    state_delivered: "Delivered to a phone.",
-  },
-});
+// Texts from the catalogue (controller/locale/*/LC_MESSAGES/huis.po), ids "care.*", then routine.*, common.*.
+const tCare = Huis.scope("care", "routine");
 
 const care = { me: null, active: [], recent: [], timeline: [], message: {}, resolving: null, serviceMissing: false,
                drafts: {}, focusNote: false, presence: null };
 
 // Presence: the word, since when and why (Dutch or English), and buttons to say it by hand.
 function presenceCard() {
-  const t = Huis.t, p = care.presence;
+  const t = tCare, p = care.presence;
   if (!p || !p.presence) return [];
   const reason = Huis.lang === "en" ? p.presence_reason_en : p.presence_reason;
   const out = [Huis.el("p", { class: `presence ${p.presence}`, dataset: { presence: p.presence } },
@@ -78,21 +31,21 @@ async function setPresence(value) {
   try {
     care.presence = await Huis.api("POST", "/api/care/presence", { presence: value });
   } catch (e) {
-    document.getElementById("status").textContent = Huis.t("failed", { msg: e.message });
+    document.getElementById("status").textContent = tCare("failed", { msg: e.message });
   }
   render();
 }
 
 function people(list) {
-  if (!list || list.length === 0) return Huis.t("nobody_yet");
+  if (!list || list.length === 0) return tCare("nobody_yet");
   return list.map(p => {
     const who = p.relation ? `${p.name} (${p.relation})` : p.name;
-    return p.reach ? `${who} — ${Huis.t(`reach_${p.reach}`)}` : who;
+    return p.reach ? `${who} — ${tCare(`reach_${p.reach}`)}` : who;
   }).join(", ");
 }
 
 function alertCard(a, closed) {
-  const t = Huis.t;
+  const t = tCare;
   const card = Huis.el("article", { class: `card alert-card sev-${a.severity} ${a.state}`, dataset: { alert: a.id, state: a.state },
                                     "aria-labelledby": `alert-${a.id}-title` },
     Huis.el("span", { class: `badge ${a.severity}`, text: t(a.severity) }),
@@ -139,7 +92,7 @@ function alertCard(a, closed) {
 }
 
 function render() {
-  const t = Huis.t;
+  const t = tCare;
   if (care.me) {
     document.getElementById("who").textContent = `${care.me.user.name} · ${care.me.residents.join(", ")}`;
   }
@@ -175,7 +128,7 @@ async function load() {
     }
   } catch (e) {
     if (e.status === 403) { location.href = "/login?next=/zorg"; return; }
-    document.getElementById("status").textContent = Huis.t("failed", { msg: e.message });
+    document.getElementById("status").textContent = tCare("failed", { msg: e.message });
   }
   render();
   if (!HuisRoutine.data) {
@@ -187,21 +140,21 @@ async function load() {
 async function acknowledge(id) {
   try {
     const r = await Huis.api("POST", `/api/care/alerts/${encodeURIComponent(id)}/acknowledge`);
-    care.message[id] = { text: r.ok ? Huis.t("you_go") : Huis.t("already", { name: r.by || "?" }) };
+    care.message[id] = { text: r.ok ? tCare("you_go") : tCare("already", { name: r.by || "?" }) };
   } catch (e) {
-    care.message[id] = { error: true, text: Huis.t("failed", { msg: e.message }) };
+    care.message[id] = { error: true, text: tCare("failed", { msg: e.message }) };
   }
   await load();
 }
 
 async function resolve(id, note) {
-  if (!note.trim()) { care.message[id] = { error: true, text: Huis.t("note_needed") }; render(); return; }
+  if (!note.trim()) { care.message[id] = { error: true, text: tCare("note_needed") }; render(); return; }
   try {
     await Huis.api("POST", `/api/care/alerts/${encodeURIComponent(id)}/resolve`, { note: note.trim() });
     care.resolving = null;
     delete care.drafts[id];
   } catch (e) {
-    care.message[id] = { error: true, text: Huis.t("failed", { msg: e.message }) };
+    care.message[id] = { error: true, text: tCare("failed", { msg: e.message }) };
   }
   await load();
 }
@@ -219,7 +172,7 @@ Huis.live(msg => {
     render();
   }
 }, s => {
-  document.getElementById("status").textContent = Huis.t(s === "live" ? "live" : s === "offline" ? "offline" : "live");
+  document.getElementById("status").textContent = tCare(s === "live" ? "live" : s === "offline" ? "offline" : "live");
 });
 Huis.onLang(render);
 if ("serviceWorker" in navigator) navigator.serviceWorker.register("/sw.js").catch(() => {});
