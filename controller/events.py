@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Generic, Literal, TypedDict, TypeGuard, TypeVar
+from typing import Generic, Literal, NotRequired, TypedDict, TypeGuard, TypeVar
 
 _ids = itertools.count(1)
 
@@ -215,6 +215,7 @@ class AlertChanged(TypedDict):
     severity: Severity
     state: str  # the alert's state after the change (controller.alerts.model's states)
     message: str
+    message_en: NotRequired[str]  # the scenario's English message, when it gives one
     by: str | None
     channel: str | None
 

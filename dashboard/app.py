@@ -27,6 +27,7 @@ from dashboard.auth import CSRF_COOKIE, Auth
 from dashboard.context import Dashboard, for_technicians
 from dashboard.live import LiveFeed
 from dashboard.narrate import Narrator
+from dashboard.refusals import Refusal, refusal_handler
 from dashboard.security import require_caregiver, require_technician, set_csrf_cookie
 from dashboard.story_player import StoryRunner
 
@@ -119,6 +120,7 @@ def _app(d: Dashboard) -> FastAPI:
         redoc_url=None,
     )
     app.state.huis = d
+    app.add_exception_handler(Refusal, refusal_handler)
 
     @app.middleware("http")
     async def headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

@@ -49,8 +49,8 @@ function alertCard(a, closed) {
   const card = Huis.el("article", { class: `card alert-card sev-${a.severity} ${a.state}`, dataset: { alert: a.id, state: a.state },
                                     "aria-labelledby": `alert-${a.id}-title` },
     Huis.el("span", { class: `badge ${a.severity}`, text: t(a.severity) }),
-    // A later occurrence of an alert still open reads "Opnieuw: ..." (docs/alerts.md, Occurrences).
-    Huis.el("h3", { id: `alert-${a.id}-title`, text: (a.previous_id ? t("again") + ": " : "") + a.message }),
+    // `messages` already reads "Opnieuw: ..." for a later occurrence of an alert still open.
+    Huis.el("h3", { id: `alert-${a.id}-title`, text: a.messages ? Huis.pick(a.messages) : a.message }),
     Huis.el("p", { class: "meta", text: t("raised", { time: Huis.fmtTime(a.raised_at) }) + " · " + t("for_resident", { who: a.resident }) }),
     Huis.el("p", { class: "meta" }, Huis.el("strong", { text: t("notified") + ": " }), people(a.notified)));
   if (!closed && (a.state === "shown" || a.state === "delivered")) {

@@ -226,7 +226,7 @@ function drawAlerts() {
   box.replaceChildren(...shown.map(a => Huis.el("div", {
       class: `alert sev-${a.severity}${a.acknowledged ? " acknowledged" : ""}`, dataset: { alert: a.id, state: a.state } },
     Huis.el("span", { class: `badge ${a.severity}`, text: tTour(a.severity) }), " ",
-    Huis.el("strong", { text: a.message }),
+    Huis.el("strong", { text: Huis.pick(a.message) }),
     Huis.el("span", { class: "state", text: alertState(a) }))),
     ...(extra > 0 ? [Huis.el("p", { class: "more", text: tTour.n("more_alerts", extra) })] : []));
 }

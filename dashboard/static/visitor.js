@@ -19,7 +19,7 @@ function draw() {
     return Huis.el("div", { class: `card alert-card sev-${a.severity}${a.acknowledged ? " acknowledged" : ""}`,
                             dataset: { alert: a.id, state: a.state } },
       Huis.el("span", { class: `badge ${a.severity}`, text: tVisitor(a.severity) }),
-      Huis.el("h3", { text: a.message }),
+      Huis.el("h3", { text: Huis.pick(a.message) }),
       a.acknowledged ? Huis.el("p", { class: "ack", text: tVisitor("v_going") })
         : closed ? Huis.el("p", { class: "muted", text: tVisitor("v_closed") })
         : Huis.el("button", { type: "button", class: "big", onclick: () => go(a.id), text: tVisitor("v_go") }));
