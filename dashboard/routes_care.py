@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from controller import i18n
+from controller.alerts import texts
 from controller.alerts.model import Alert
 from controller.alerts.service import AlertService
 from controller.events import COMMAND_SENT, DEVICE_EVENT, STATE_CHANGED, Context
@@ -147,6 +148,7 @@ async def _alert_view(service: AlertService, alert: Alert) -> dict[str, object]:
                          "reach": reach.get(p, "pending")} for p in paged]
     item["acknowledged_by_name"] = service.name_of(alert.acknowledged_by) or None
     item["resolved_by_name"] = service.name_of(alert.resolved_by) or None
+    item["messages"] = {lang: texts.alert_message(alert, lang) for lang in i18n.LANGS}
     return item
 
 

@@ -114,22 +114,30 @@ function render() {
   }) : [Huis.el("li", { text: t("nothing_today") })]));
 }
 
+// Loads overlap: the live feed, an acknowledgement and a resolve each start one, and their four
+// requests interleave. Only the newest load's answers are drawn: an older load whose alerts came
+// from before a resolve must not finish last and put the resolved alert back on the screen.
+let loadSeq = 0;
+
 async function load() {
+  const seq = ++loadSeq;
+  const got = {};
   try {
-    care.me = await Huis.api("GET", "/api/care/me");
-    const tl = await Huis.api("GET", "/api/care/timeline");
-    care.timeline = tl.items;
-    care.presence = await Huis.api("GET", "/api/care/presence");
+    got.me = await Huis.api("GET", "/api/care/me");
+    got.timeline = (await Huis.api("GET", "/api/care/timeline")).items;
+    got.presence = await Huis.api("GET", "/api/care/presence");
     try {
       const al = await Huis.api("GET", "/api/care/alerts");
-      care.active = al.active; care.recent = al.recent; care.serviceMissing = false;
+      Object.assign(got, { active: al.active, recent: al.recent, serviceMissing: false });
     } catch (e) {
-      if (e.status === 501) care.serviceMissing = true; else throw e;
+      if (e.status === 501) got.serviceMissing = true; else throw e;
     }
   } catch (e) {
     if (e.status === 403) { location.href = "/login?next=/zorg"; return; }
-    document.getElementById("status").textContent = tCare("failed", { msg: e.message });
+    if (seq === loadSeq) document.getElementById("status").textContent = tCare("failed", { msg: e.message });
   }
+  if (seq !== loadSeq) return;  // a newer load is on its way; it draws
+  Object.assign(care, got);
   render();
   if (!HuisRoutine.data) {
     // The picture comes after the alerts, and only once: it must never delay or block them.

@@ -164,6 +164,12 @@ const Huis = (() => {
     return e;
   }
 
+  // Names and descriptions written in the configuration (config/home.yaml, scenarios/) are Dutch,
+  // whatever the page's language: marked so, a screen reader reads them as Dutch (and the
+  // language test leaves them out).
+  const CONFIG_LANG = "nl";
+  function named(text) { return text ? el("span", { lang: CONFIG_LANG, text }) : ""; }
+
   function setupHeader() {
     for (const b of document.querySelectorAll(".lang-switch")) {
       b.addEventListener("click", () => setLang(lang === "nl" ? "en" : "nl"));
@@ -178,6 +184,6 @@ const Huis = (() => {
 
   document.addEventListener("DOMContentLoaded", setupHeader);
 
-  return { t, text, scope, setLang, onLang, pick, api, ApiError, live, fmtTime, setTimeZone, fmtDateTime, el,
+  return { t, text, scope, named, setLang, onLang, pick, api, ApiError, live, fmtTime, setTimeZone, fmtDateTime, el,
            translatePage, get lang() { return lang; } };
 })();

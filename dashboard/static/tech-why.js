@@ -46,7 +46,7 @@ const TechWhy = (() => {
     }
     const parts = [
       E("p", { class: "verdict", dataset: { verdict: w.verdict } }, E("strong", { text: verdict(w) })),
-      E("p", { class: "muted", text: `${tWhy("loaded_from", { file: w.file, line: w.line ?? "?" })} ${w.description || ""}` }),
+      E("p", { class: "muted" }, tWhy("loaded_from", { file: w.file, line: w.line ?? "?" }), " ", Huis.named(w.description)),
       w.enabled ? null : E("p", { class: "error", text: tWhy("disabled") }),
       ...w.timers.map(t => E("p", { text: tWhy("timer", { time: when(t) }) })),
       E("h3", { text: tWhy("h_triggers") }),

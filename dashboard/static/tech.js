@@ -33,6 +33,8 @@ for (const t of tabs) {
 
 // Delivery events in words: "delivered" is a phone, "shown" the page or another system only.
 function eventLabel(event) { const key = `ev_${event}`, label = tTech(key); return label === key ? event : `${event}: ${label}`; }
+// The audit logs' records as the hub wrote them (action codes, request lines, details): data, not prose.
+function code(value) { return value ? E("code", { text: value }) : null; }
 function cells(...values) { return values.map(v => v instanceof Node ? E("td", {}, v) : E("td", { text: v ?? tTech("none") })); }
 
 // -- presence: the engine's value, since when and why --
@@ -55,12 +57,12 @@ async function loadDevices() {
   tech.devices = await Huis.api("GET", "/api/tech/devices");
   const sel = document.getElementById("f-device");
   if (sel.options.length === 0) {
-    sel.append(E("option", { value: "", text: tTech("all") }), ...tech.devices.map(d => E("option", { value: d.id, text: d.name })));
+    sel.append(E("option", { value: "", text: tTech("all") }), ...tech.devices.map(d => E("option", { value: d.id, lang: "nl", text: d.name })));
   }
   document.getElementById("health").replaceChildren(...tech.devices.map(d => {
     const avail = d.available === null ? "unknown" : (d.available ? "online" : "offline");
     return E("tr", { dataset: { device: d.id, available: avail } }, ...cells(
-      `${d.name} (${TechWhy.label("k", d.kind)})`, d.room_name, E("span", { class: avail, text: tTech(avail) }),
+      E("span", {}, Huis.named(d.name), ` (${TechWhy.label("k", d.kind)})`), Huis.named(d.room_name), E("span", { class: avail, text: tTech(avail) }),
       d.last_seen ? Huis.fmtDateTime(d.last_seen) : tTech("never"),
       d.battery != null ? `${d.battery}%` : null, d.linkquality != null ? String(d.linkquality) : null,
       d.payload_errors ? `${d.payload_errors}: ${d.last_error || ""}` : "0"));
@@ -100,7 +102,8 @@ async function loadScenarios() {
     ? tTech.n("engine_on", s.scenarios.length, { paths: s.paths.join(", ") }) : tTech("engine_off");
   document.getElementById("reload").disabled = !s.engine;
   document.getElementById("scenarios").replaceChildren(...s.scenarios.map(sc => E("tr", { dataset: { scenario: sc.id } },
-    ...cells(sc.id, sc.description, sc.file ? E("span", { title: `${sc.file}:${sc.line ?? ""}`, text: `${sc.file.split("/").pop()}:${sc.line ?? ""}` }) : null,
+    ...cells(E("code", { text: sc.id }), Huis.named(sc.description),
+             sc.file ? E("code", { title: `${sc.file}:${sc.line ?? ""}`, text: `${sc.file.split("/").pop()}:${sc.line ?? ""}` }) : null,
              (sc.running || 0) + (sc.timers ? sc.timers.length : 0) > 0 ? tTech("busy") : tTech("idle")),
     E("td", {}, E("button", { type: "button", class: "secondary", onclick: () => showTraces(sc.id) }, tTech("traces"))))));
 }
@@ -150,8 +153,9 @@ function eventRow(ev) {
   const n = ev.count || 1;
   const time = E("span", {}, Huis.fmtDateTime(ev.time),
     n > 1 ? E("div", { class: "count muted", text: tTech("repeated", { n, time: Huis.fmtTime(ev.first) }) }) : null);
-  const row = E("tr", { dataset: { seq: ev.seq, type: ev.type, count: n } }, ...cells(time, TechWhy.label("ev", ev.type), ev.device,
-    E("code", { text: JSON.stringify(ev.data) }), ev.cause));
+  const row = E("tr", { dataset: { seq: ev.seq, type: ev.type, count: n } }, ...cells(time, TechWhy.label("ev", ev.type),
+    ev.device ? E("code", { text: ev.device }) : null, E("code", { text: JSON.stringify(ev.data) }),
+    ev.cause ? E("code", { text: ev.cause }) : null));
   row.record = ev;
   return row;
 }
@@ -186,17 +190,17 @@ document.getElementById("event-filters").addEventListener("submit", ev => { ev.p
 async function loadAudit() {
   const a = await Huis.api("GET", "/api/tech/audit");
   const alertRows = a.alerts === null ? [E("tr", {}, E("td", { colspan: 6, text: tTech("no_alert_service") }))]
-    : a.alerts.map(r => E("tr", {}, ...cells(Huis.fmtDateTime(r.time), eventLabel(r.event), r.alert_id, r.user, r.channel, r.detail)));
+    : a.alerts.map(r => E("tr", {}, ...cells(Huis.fmtDateTime(r.time), eventLabel(r.event), code(r.alert_id), r.user, r.channel, code(r.detail))));
   document.getElementById("alert-audit").replaceChildren(...alertRows);
   document.getElementById("dash-audit").replaceChildren(...a.dashboard.map(r =>
-    E("tr", {}, ...cells(Huis.fmtDateTime(r.time), r.username, r.action, r.resident, r.detail))));
+    E("tr", {}, ...cells(Huis.fmtDateTime(r.time), r.username, code(r.action), r.resident, code(r.detail)))));
 }
 
 // -- users (admin) --
 async function loadUsers() {
   const [users, opts] = await Promise.all([Huis.api("GET", "/api/admin/users"), Huis.api("GET", "/api/admin/options")]);
   document.getElementById("users").replaceChildren(...users.map(u => E("tr", { dataset: { user: u.username, disabled: u.disabled ? "1" : "0" } },
-    ...cells(u.username, u.role, u.name, u.residents.join(", "), tTech(u.disabled ? "disabled" : "active"), String(u.sessions ?? 0)),
+    ...cells(u.username, tTech(`role_${u.role}`), u.name, u.residents.join(", "), tTech(u.disabled ? "disabled" : "active"), String(u.sessions ?? 0)),
     E("td", { class: "actions" },
       userButton(u, u.disabled ? "enable" : "disable", () => Huis.api("POST", `/api/admin/users/${encodeURIComponent(u.username)}/disabled`, { disabled: !u.disabled }),
                  u.disabled ? "done_enabled" : "done_disabled"),
