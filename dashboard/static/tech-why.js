@@ -53,7 +53,10 @@ const TechWhy = (() => {
       E("ul", { class: "why-triggers" }, ...w.triggers.map(t => triggerItem(t, w.history))),
     ];
     if (w.conditions.length) {
-      parts.push(E("h3", { text: tWhy("h_conditions") }), E("ul", {}, ...w.conditions.map(c => E("li", {}, E("code", { text: c })))));
+      // In the page's language (why.py words them); the trace notation where it has no words.
+      const said = (w.conditions_said && w.conditions_said[Huis.lang]) || [];
+      parts.push(E("h3", { text: tWhy("h_conditions") }),
+                 E("ul", { class: "why-conditions" }, ...w.conditions.map((c, i) => E("li", {}, said[i] || E("code", { text: c })))));
     }
     const r = w.last_refusal;
     if (r) {
