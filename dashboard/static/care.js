@@ -91,21 +91,52 @@ function alertCard(a, closed) {
   return card;
 }
 
+// Live updates redraw the page several times a minute. A card that did not change keeps its
+// nodes: a redraw must not replace the button under a finger that is tapping it, nor the note
+// being typed (under load a tap landed on a node just taken out, and the resolve never happened).
+function sync(container, items) {
+  const old = new Map([...container.children].map(c => [c.dataset.key, c]));
+  const next = items.map(({ key, sig, make }) => {
+    const prev = old.get(key);
+    if (prev && prev.dataset.sig === sig) return prev;
+    const node = make();
+    node.dataset.key = key;
+    node.dataset.sig = sig;
+    return node;
+  });
+  const same = next.length === container.children.length && next.every((n, i) => container.children[i] === n);
+  if (!same) container.replaceChildren(...next);
+}
+
+function cardItem(a, closed) {
+  const sig = JSON.stringify([a, closed, care.message[a.id] || null, care.resolving === a.id, Huis.lang]);
+  return { key: a.id, sig, make: () => alertCard(a, closed) };
+}
+
 function render() {
   const t = tCare;
   if (care.me) {
     document.getElementById("who").textContent = `${care.me.user.name} · ${care.me.residents.join(", ")}`;
   }
-  const presence = presenceCard();
-  document.getElementById("presence-section").hidden = presence.length === 0;
-  document.getElementById("presence").replaceChildren(...presence);
-  const alerts = document.getElementById("alerts");
-  if (care.serviceMissing) alerts.replaceChildren(Huis.el("p", { class: "card", text: t("no_service") }));
-  else if (care.active.length === 0) alerts.replaceChildren(Huis.el("p", { class: "card", text: t("no_alerts") }));
-  else alerts.replaceChildren(...care.active.map(a => alertCard(a, false)));
-  const closed = document.getElementById("closed");
-  closed.replaceChildren(...(care.recent.length ? care.recent.map(a => alertCard(a, true))
-                                                : [Huis.el("p", { class: "muted", text: t("no_closed") })]));
+  const presenceSig = JSON.stringify([care.presence, Huis.lang]);
+  const presenceBox = document.getElementById("presence");
+  if (presenceBox.dataset.sig !== presenceSig) {
+    const presence = presenceCard();
+    document.getElementById("presence-section").hidden = presence.length === 0;
+    presenceBox.replaceChildren(...presence);
+    presenceBox.dataset.sig = presenceSig;
+  }
+  const note = text => ({ key: "note", sig: text, make: () => Huis.el("p", { class: "card", text }) });
+  sync(document.getElementById("alerts"),
+       care.serviceMissing ? [note(t("no_service"))] : care.active.length === 0 ? [note(t("no_alerts"))]
+         : care.active.map(a => cardItem(a, false)));
+  sync(document.getElementById("closed"), care.recent.length ? care.recent.map(a => cardItem(a, true))
+    : [{ key: "none", sig: t("no_closed"), make: () => Huis.el("p", { class: "muted", text: t("no_closed") }) }]);
+  renderTimeline();
+}
+
+function renderTimeline() {
+  const t = tCare;
   const ol = document.getElementById("timeline");
   ol.replaceChildren(...(care.timeline.length ? care.timeline.map(n => {
     const why = Huis.pick(n.why);
@@ -177,7 +208,7 @@ Huis.live(msg => {
   if (msg.type === "snapshot" || msg.type === "alerts" || msg.type === "presence") soon();
   else if (msg.type === "narration" && care.me && care.me.residents.length) {
     care.timeline.unshift(msg.narration);
-    render();
+    renderTimeline();  // a sentence for today: the alert cards stay as they are
   }
 }, s => {
   document.getElementById("status").textContent = tCare(s === "live" ? "live" : s === "offline" ? "offline" : "live");
