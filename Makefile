@@ -23,7 +23,7 @@ demo: $(STAMP)
 	$(BIN)/huis demo --config config/home.yaml
 
 lint: $(STAMP)
-	$(BIN)/ruff check controller devices simulators dashboard huis tests bench
+	$(BIN)/ruff check controller devices simulators dashboard huis central tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

@@ -30,6 +30,10 @@ pytestmark = [pytest.mark.homeassistant, pytest.mark.broker, pytest.mark.timeout
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
+# As tests/dashboard/conftest.py: without the background-networking flags Chromium keeps
+# dialling Google's hosts, which this machine's closed network refuses.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-dev-shm-usage"]
 
 
 def by_name(states: list[dict[str, Any]], name: str) -> dict[str, Any] | None:
@@ -132,8 +136,7 @@ async def screenshot(ha: HomeAssistant, device_id: str) -> None:
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                           args=["--no-sandbox", "--disable-dev-shm-usage"])
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
             page = await browser.new_page(viewport={"width": 1280, "height": 900})
             await page.goto(ha.url + "/", wait_until="domcontentloaded")
@@ -141,11 +144,32 @@ async def screenshot(ha: HomeAssistant, device_id: str) -> None:
             await page.locator("input[name='password']").fill(PASSWORD)
             await page.keyboard.press("Enter")
             await page.wait_for_url(lambda url: "/auth/" not in url, timeout=60_000)
-            await page.goto(f"{ha.url}/config/devices/device/{device_id}", wait_until="domcontentloaded")
-            # A freshly installed Home Assistant builds its frontend's translations and panels on
-            # the first visit: in a clean CI run that once took longer than a minute.
-            await page.get_by_text("Ik ga erheen (sos)").first.wait_for(timeout=180_000)
+            await show_device_page(page, f"{ha.url}/config/devices/device/{device_id}", ha)
             await page.wait_for_timeout(1500)  # let icons and cards settle for the picture
             await page.screenshot(path=str(ARTIFACTS / "ha-device.png"), full_page=True)
         finally:
             await browser.close()
+
+
+async def show_device_page(page: Any, url: str, ha: HomeAssistant) -> None:
+    """Open the device page until it lists the acknowledge button.
+
+    A freshly installed Home Assistant builds its frontend's translations and panels on the
+    first visits: in clean CI runs that once took over a minute, and once the page never showed
+    the entities at all in three minutes (a second clean run passed in 30 s). So the page is
+    loaded anew after each minute without them, three times at most; then the test fails with
+    what the page showed and Home Assistant's log (and tests/artifacts/ha-device-failed.png).
+    """
+    for attempt in range(3):
+        await page.goto(url, wait_until="domcontentloaded")
+        try:
+            await page.get_by_text("Ik ga erheen (sos)").first.wait_for(timeout=60_000)
+            return
+        except Exception as exc:  # Playwright's TimeoutError
+            error = exc
+            print(f"Home Assistant's device page, attempt {attempt + 1}: no button after 60 s")
+    await page.screenshot(path=str(ARTIFACTS / "ha-device-failed.png"), full_page=True)
+    text = await page.evaluate("() => document.body.innerText")
+    raise AssertionError(f"Home Assistant's device page at {page.url} did not show the button "
+                         f"({error.__class__.__name__}); it showed:\n{text[:2000]}\n"
+                         f"Home Assistant's log:\n{ha.tail()}")
