@@ -45,6 +45,15 @@ const Huis = (() => {
 
   const t = scope();
 
+  // Only for a page script written before the catalogues (its {nl: {...}, en: {...}} texts become
+  // "common.<key>"): move its texts into the .po files and drop the call.
+  function addStrings(more) {
+    for (const l of Object.keys(more)) {
+      if (!catalogue[l]) continue;
+      for (const [k, v] of Object.entries(more[l])) catalogue[l]["common." + k] ??= v;
+    }
+  }
+
   function translatePage() {
     document.documentElement.lang = lang;
     // The HTML names full ids ("tour.now_title"); its Dutch text is only what shows before this runs.
@@ -184,6 +193,6 @@ const Huis = (() => {
 
   document.addEventListener("DOMContentLoaded", setupHeader);
 
-  return { t, text, scope, named, setLang, onLang, pick, api, ApiError, live, fmtTime, setTimeZone, fmtDateTime, el,
+  return { t, text, scope, named, addStrings, setLang, onLang, pick, api, ApiError, live, fmtTime, setTimeZone, fmtDateTime, el,
            translatePage, get lang() { return lang; } };
 })();
