@@ -131,10 +131,12 @@ DeviceEventData = Mapping[str, object]
 
 
 class AvailabilityChanged(TypedDict):
-    """A device went online or offline, and why we think so."""
+    """A device went online or offline, and why we think so. With `bridge` (and no device),
+    the bridge itself did; on a device, its bridge's state decided, not the device."""
 
     online: bool
     reason: str
+    bridge: NotRequired[str]
 
 
 class PayloadProblem(TypedDict):
