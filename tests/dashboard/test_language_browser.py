@@ -195,6 +195,7 @@ async def log_in(context: Any, server: Server, username: str, target: str) -> Pa
     await page.locator("#password").fill(PASSWORD)
     await page.locator("#login-form button[type=submit]").click()
     await expect(page).to_have_url(server.url + target)
+    await page.wait_for_load_state("load")  # its scripts ran: a click now is heard
     return page
 
 
