@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
+from controller import i18n
 from controller.alerts import texts
 from controller.alerts.model import CANCELLED, RESOLVED
 from controller.engine import HOUSE_CHANGED
@@ -40,13 +41,14 @@ _SUBSCRIBER_QUEUE = 500
 _TAG_OUTSIDE = "outside"
 _TOUR_NARRATIONS = 30
 _TOP_BAND = 100  # plan units at the top of a room kept for its name and the resident's marker
-_PRESENCE_WORDS = {"home": ("thuis", "home"), "away": ("weg", "away"), "unknown": ("onbekend", "unknown")}
+_PRESENCE_WORDS = ("home", "away", "unknown")
 
 
 def visitor_presence(value: object) -> dict[str, object]:
     """Presence as a visitor may see it: the word, no time and no reason."""
-    nl, en = _PRESENCE_WORDS.get(str(value), ("onbekend", "unknown"))
-    return {"value": value if str(value) in _PRESENCE_WORDS else "unknown", "label": nl, "label_en": en}
+    known = str(value) if str(value) in _PRESENCE_WORDS else "unknown"
+    words = i18n.both(f"device.presence.{known}")
+    return {"value": known, "label": words["nl"], "label_en": words["en"]}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -238,12 +240,21 @@ class LiveFeed:
             "id": str(alert.get("id")),
             "key": str(alert.get("key") or ""),
             "severity": str(alert.get("severity") or "warning"),
-            # A later occurrence of a key still open (docs/alerts.md, "Occurrences").
-            "message": (f"{texts.AGAIN['nl']}: " if alert.get("previous_id") else "")
-            + self.narrator.scrub.text(str(alert.get("message") or "")),
+            # In both languages (a scenario's `message_en`), "Opnieuw: ..." for a later occurrence
+            # of a key still open (docs/alerts.md, "Occurrences").
+            "message": self._alert_message(alert),
             "state": state,
             "acknowledged": state == "acknowledged",
         }
+
+    def _alert_message(self, alert: Mapping[str, object]) -> dict[str, str]:
+        data = alert.get("data")
+        english = data.get("message_en") if isinstance(data, Mapping) else None
+        out: dict[str, str] = {}
+        for lang in i18n.LANGS:
+            text = self.narrator.scrub.text(str((english if lang == "en" and english else alert.get("message")) or ""))
+            out[lang] = texts.again(lang, text) if alert.get("previous_id") else text
+        return out
 
     # -- views ----------------------------------------------------------------------------------
 
