@@ -193,7 +193,9 @@ def _page_routes(app: FastAPI) -> None:
     @app.get("/", include_in_schema=False, response_model=None)
     async def home(request: Request) -> Response:
         if await _session_user(request) is None:
-            return RedirectResponse("/login", status_code=303)
+            asked = request.query_params.get("lang")
+            return RedirectResponse("/login" + (f"?lang={asked}" if asked in texts.LANGUAGES else ""),
+                                    status_code=303)
         centre = view_of(request)
         return _page(request, "central.html", poll=str(centre.poll_seconds), tz=centre.timezone)
 

@@ -104,7 +104,7 @@
       card.classList.toggle("waited-long", waited >= 15);
       card.classList.toggle("waited", waited >= 5 && waited < 15);
     }
-    if (S.lastOk && !S.failing) setStatus("live");
+    if (S.lastOk && !S.failing && S.data) setStatus("live");
   }
 
   // -- words -----------------------------------------------------------------------------------
@@ -253,6 +253,7 @@
     list.replaceChildren(...(d.alerts.length ? d.alerts.map(alertCard) : [el("li", { class: "quiet", text: t("no_alerts") })]));
     const homes = document.getElementById("homes");
     homes.replaceChildren(...(d.homes.length ? d.homes.map(homeRow) : [el("li", { class: "quiet", text: t("no_homes") })]));
+    tick();
     if (focusKey) {
       const area = document.querySelector(`.alert[data-key="${CSS.escape(focusKey)}"] textarea`);
       if (area) { area.focus(); area.setSelectionRange(...caret); }
