@@ -45,6 +45,8 @@ NL: Final[dict[str, str]] = {
     "who_centre": "{name} (centrale)", "who_home": "{name} (thuis)",
     "pending_ack": "Ik ga erheen verstuurd door {who} om {time}; wacht op bevestiging van de hub",
     "pending_resolve": "Afhandelen verstuurd door {who} om {time}; wacht op bevestiging van de hub",
+    "hub_silent_alert": "De hub van deze woning is stil: een opdracht komt pas aan als de verbinding terug is. "
+                        "Bel of ga zo nodig zonder bevestiging.",
     "unknown_at_home": "Ontbreekt in het laatste overzicht van de hub: controleer of de melding nog loopt.",
     "repeats": "{n}× opnieuw gemeld", "occurrence": "{n}e keer",
     "go": "Ik ga erheen", "resolve": "Afhandelen", "timeline": "Tijdlijn",
@@ -121,6 +123,8 @@ EN: Final[dict[str, str]] = {
     "who_centre": "{name} (centre)", "who_home": "{name} (home)",
     "pending_ack": "\u201cI'm on my way\u201d sent by {who} at {time}; waiting for the hub to confirm",
     "pending_resolve": "Resolve sent by {who} at {time}; waiting for the hub to confirm",
+    "hub_silent_alert": "This home's hub is silent: a command arrives only once the link is back. "
+                        "Call or go without waiting for a confirmation if needed.",
     "unknown_at_home": "Missing from the hub's latest snapshot: check whether the alert is still on.",
     "repeats": "raised again {n}×", "occurrence": "occurrence {n}",
     "go": "I'm on my way", "resolve": "Resolve", "timeline": "Timeline",

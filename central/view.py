@@ -105,12 +105,15 @@ async def overview(conn: Conn, user: CentreUser, now: datetime) -> Overview:
         homes[d["home"]]["trouble"].append({"device": d["device"], "kind": d["device_kind"], "room": d["room"],
                                             "health": d["health"], "at": iso(d["at"])})
     pending = await _pending(conn, user, now)
-    for a in alerts:
-        a["pseudonym"] = homes[a["home"]]["pseudonym"]
-        a["pending"] = pending.get((a["home"], a["id"]))
-        homes[a["home"]]["open"] += 1
     for h in homes.values():
         h["status"] = _home_status(h, now)
+    for a in alerts:
+        home = homes[a["home"]]
+        a["pseudonym"] = home["pseudonym"]
+        a["hub"] = home["status"]  # a command to a silent hub waits for its link
+        a["pending"] = pending.get((a["home"], a["id"]))
+        home["open"] += 1
+        home["worst"] = min(home.get("worst", "info"), a["severity"], key=lambda s: _RANK.get(s, len(_RANK)))
     return Overview(now=now, homes=sorted(homes.values(), key=_home_order), alerts=sorted(alerts, key=alert_order))
 
 

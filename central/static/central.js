@@ -174,6 +174,7 @@
     if (a.repeats > 0) extra.push(t("repeats", { n: a.repeats }));
     if (a.occurrence > 1) extra.push(t("occurrence", { n: a.occurrence }));
     if (extra.length) body.append(el("p", { class: "meta", text: extra.join(" · ") }));
+    if (a.hub !== "up") body.append(el("p", { class: "warn-line hub-silent", text: t("hub_silent_alert") }));
     if (a.unknown_at_home) body.append(el("p", { class: "warn-line", text: t("unknown_at_home") }));
     if (a.pending) {
       body.append(el("p", { class: "pending", text: t(a.pending.action === "resolve" ? "pending_resolve" : "pending_ack",
@@ -233,7 +234,7 @@
     if (h.mode) facts.push(word("mode_", h.mode));
     if (h.heard_at && h.status === "up") facts.push(t("last_heard", { time: fmtTime(h.heard_at) }));
     const trouble = h.trouble.map(d => el("li", { text: `${d.device}${d.room ? " (" + d.room + ")" : ""}: ${word("health_", d.health)}` }));
-    return el("li", { class: `home status-${h.status}${h.open ? " has-alerts" : ""}${h.trouble.length ? " has-trouble" : ""}`, dataset: { home: h.id } },
+    return el("li", { class: `home status-${h.status}${h.open ? " has-alerts worst-" + h.worst : ""}${h.trouble.length ? " has-trouble" : ""}`, dataset: { home: h.id } },
       el("button", { type: "button", class: "home-open", "aria-label": `${t("timeline")}: ${h.pseudonym || h.id}`, onclick: () => openTimeline(h.id) },
         el("span", { class: "dot", "aria-hidden": "true" }),
         el("span", { class: "home-name" }, el("b", { text: h.pseudonym || h.id }), el("small", { text: `${h.id}${h.team ? " · " + t("team", { team: h.team }) : ""}` })),
@@ -245,18 +246,25 @@
   function render() {
     const d = S.data;
     if (!d) return;
-    const focused = document.activeElement && document.activeElement.classList.contains("note-input") ? document.activeElement : null;
-    const focusKey = focused ? focused.closest(".alert").dataset.key : null;
-    const caret = focused ? [focused.selectionStart, focused.selectionEnd] : null;
+    // A re-render must not take the keyboard focus (or a half-typed note's caret) away.
+    const active = document.activeElement;
+    const holder = active && active.closest ? active.closest("[data-key], .home[data-home]") : null;
+    const focus = holder ? { key: holder.dataset.key, home: holder.dataset.home, cls: [...active.classList].join("."),
+                             caret: active.classList.contains("note-input") ? [active.selectionStart, active.selectionEnd] : null } : null;
     summary(d);
     const list = document.getElementById("alerts");
     list.replaceChildren(...(d.alerts.length ? d.alerts.map(alertCard) : [el("li", { class: "quiet", text: t("no_alerts") })]));
     const homes = document.getElementById("homes");
     homes.replaceChildren(...(d.homes.length ? d.homes.map(homeRow) : [el("li", { class: "quiet", text: t("no_homes") })]));
     tick();
-    if (focusKey) {
-      const area = document.querySelector(`.alert[data-key="${CSS.escape(focusKey)}"] textarea`);
-      if (area) { area.focus(); area.setSelectionRange(...caret); }
+    if (focus) {
+      const box = focus.key ? document.querySelector(`.alert[data-key="${CSS.escape(focus.key)}"]`)
+                            : document.querySelector(`.home[data-home="${CSS.escape(focus.home)}"]`);
+      const target = box && focus.cls ? box.querySelector("." + focus.cls.split(".").map(CSS.escape).join(".")) : null;
+      if (target) {
+        target.focus({ preventScroll: true });
+        if (focus.caret) target.setSelectionRange(...focus.caret);
+      }
     }
   }
 

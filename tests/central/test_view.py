@@ -119,7 +119,8 @@ async def test_open_alerts_sorted_by_urgency_then_age(base: str) -> None:
     assert first["pseudonym"] == "Wilg 14" and first["state"] == "delivered" and first["acknowledged_by"] is None
     acked = d["alerts"][-1]
     assert acked["acknowledged_by"] == "anna" and acked["acknowledged_at"] is not None
-    assert d["summary"] == {"homes": 8, "open": 5, "waiting": 4, "silent": 1, "trouble": 1}
+    assert d["summary"] == {"homes": 8, "open": 6, "waiting": 5, "silent": 1, "trouble": 1}
+    assert [a["hub"] for a in d["alerts"]] == ["up", "up", "up", "silent", "up", "up"]
     homes = {h["id"]: h for h in d["homes"]}
     assert homes["zwolle-0005"]["status"] == "silent" and d["homes"][0]["id"] == "zwolle-0005"
     assert homes["zwolle-0004"]["trouble"][0]["health"] == "battery_low"

@@ -76,8 +76,8 @@ NOORD = [h.id for h in HOMES if h.team == "noord"]
 ZUID = [h.id for h in HOMES if h.team == "zuid"]
 
 # The open alerts, in the order the page must show them to someone who sees every home:
-# nobody going first (urgent, oldest first; then info), then the acknowledged one.
-ORDER_ALL = ["a-wander-0101", "a-night-0001", "a-sos-0003", "a-battery-0004", "a-inact-0002"]
+# nobody going first (urgent oldest first, then warning, then info), then the acknowledged one.
+ORDER_ALL = ["a-wander-0101", "a-night-0001", "a-sos-0003", "a-med-0005", "a-battery-0004", "a-inact-0002"]
 ORDER_NOORD = [a for a in ORDER_ALL if not a.endswith("0101")]
 
 
@@ -110,6 +110,10 @@ async def seed(store: Store) -> datetime:
                            raised=ago(55), title="Apparaat vraagt aandacht")),
         up("zwolle-0004", "device", ago(55), device="bed_sensor", device_kind="bed", room="slaapkamer",
            health="battery_low", detail="8%"),
+        # Raised before its hub fell silent: the page warns that a command waits for the link.
+        up("zwolle-0005", "alert", ago(25), action="raised",
+           alert=alert_doc("a-med-0005", scenario="medication", severity="warning", state="delivered",
+                           raised=ago(25), title="Medicatie niet ingenomen")),
         up("zwolle-0006", "alert", ago(90), action="resolved",
            alert=alert_doc("a-closed-0006", scenario="night_exit", severity="urgent", state="resolved",
                            raised=ago(95), updated=ago(90), title=night, resolved_at=ago(90).isoformat(),
