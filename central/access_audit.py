@@ -96,9 +96,10 @@ class AccessAudit:
     key: bytes = b""
     _recent: dict[tuple[str, str], datetime] = field(default_factory=dict)
 
-    async def open(self) -> None:
-        """Create the tables and triggers, load (or make) the key, and check it is the chain's."""
-        self.key = keyfile.load_key(self.key_file, what="centre audit key",
+    async def open(self, *, create: bool = True) -> None:
+        """Create the tables and triggers, load (or make, with `create`) the key, and check it
+        is the chain's."""
+        self.key = keyfile.load_key(self.key_file, what="centre audit key", create=create,
                                     missing="the audit chain cannot be checked without the key it was written with.")
         async with self.pool.connection() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))

@@ -178,6 +178,18 @@ class Accounts:
             cur = await conn.execute("SELECT * FROM centre_users ORDER BY lower(username)")
             return [_user(r) for r in await cur.fetchall()]
 
+    async def set_disabled(self, username: str, disabled: bool) -> CentreUser:
+        """Disable an account (its sessions end at once) or enable it again."""
+        async with self.pool.connection() as conn:
+            cur = await conn.execute("UPDATE centre_users SET disabled = %s WHERE lower(username) = lower(%s) "
+                                     "RETURNING *", (disabled, username))
+            row = await cur.fetchone()
+            if row is not None and disabled:
+                await conn.execute("DELETE FROM centre_sessions WHERE user_id = %s", (row["id"],))
+        if row is None:
+            raise AccountError(f"There is no user called '{username}'.")
+        return _user(row)
+
     def login_blocked(self, username: str, address: str) -> float:
         """Seconds before this user name or address may try again (0: go ahead)."""
         return max(self.by_user.retry_after(username.lower()), self.by_address.retry_after(address))

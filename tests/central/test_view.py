@@ -8,6 +8,7 @@ may send what. tests/central/test_browser_central.py sends through the real one 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import io
 from collections.abc import AsyncIterator, Iterator
@@ -21,9 +22,10 @@ import pytest
 
 from central import texts
 from central.access_audit import AccessAudit
+from central.accounts import Accounts
 from central.servers import Postgres
 from central.store import Store
-from huis import central_users_cli
+from huis import central_view_cli
 from tests.central.view_support import (
     NOORD,
     ORDER_ALL,
@@ -221,7 +223,7 @@ async def test_no_open_redirect_after_login(base: str, client: httpx.AsyncClient
     assert r.json()["go"] == "/?lang=en"
 
 
-async def test_cookies_and_security_headers(client: httpx.AsyncClient) -> None:
+async def test_cookies_and_security_headers(client: httpx.AsyncClient, store: Store) -> None:
     page = await client.get("/login")
     csp = page.headers["content-security-policy"]
     assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp
@@ -231,14 +233,20 @@ async def test_cookies_and_security_headers(client: httpx.AsyncClient) -> None:
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie.replace("Strict", "strict")
     api = await client.get("/api/overview")
     assert api.headers["cache-control"] == "no-store" and "content-security-policy" in api.headers
+    # A disabled account's sessions end at once.
+    async with as_user(str(client.base_url), "marieke") as marieke:
+        assert (await marieke.get("/api/overview")).status_code == 200
+        await Accounts(store.pool, WALL).set_disabled("marieke", True)
+        assert (await marieke.get("/api/overview")).status_code == 401
+        assert (await login(marieke, "marieke")).status_code == 401
     # Five wrong passwords lock the name for a while (the hub's rate limiter).
     async with httpx.AsyncClient(base_url=str(client.base_url)) as other:
         codes = [(await login(other, "joost", "wrong-password-123")).status_code for _ in range(6)]
     assert codes == [401] * 5 + [429]
 
 
-async def test_every_read_is_audited_in_a_keyed_chain(base: str, store: Store, tmp_path: Path,
-                                                      pg: Postgres) -> None:
+async def test_every_read_is_audited_in_a_keyed_chain(base: str, store: Store, tmp_path: Path, pg: Postgres,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
     async with as_user(base, "marieke") as marieke:
         await marieke.get("/api/overview")
         await marieke.get("/api/overview")  # within a minute: the same read, one row
@@ -270,6 +278,18 @@ async def test_every_read_is_audited_in_a_keyed_chain(base: str, store: Store, t
         await conn.commit()
     verdict = await audit.verify()
     assert not verdict.ok and verdict.bad == rows[2]["seq"] and "edited" in verdict.reason
+    # `huis central audit verify` says the same, and refuses another key.
+    parser = argparse.ArgumentParser()
+    central_view_cli.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["audit", "verify", "--dsn", pg.dsn, "--audit-key", str(tmp_path / "centre-audit.key")])
+    assert await asyncio.to_thread(args.func, args) == 1
+    assert f"FIRST BAD ROW: {rows[2]['seq']}" in capsys.readouterr().out
+    other = tmp_path / "other.key"
+    other.write_text("ab" * 32)
+    other.chmod(0o600)
+    args = parser.parse_args(["audit", "verify", "--dsn", pg.dsn, "--audit-key", str(other)])
+    assert await asyncio.to_thread(args.func, args) == 2
+    assert "another key" in capsys.readouterr().err
 
 
 async def test_pages_are_dutch_by_default_and_english_when_asked(client: httpx.AsyncClient) -> None:
@@ -296,7 +316,7 @@ async def test_pages_are_dutch_by_default_and_english_when_asked(client: httpx.A
 def test_accounts_from_the_command_line(pg: Postgres, capsys: pytest.CaptureFixture[str],
                                         monkeypatch: pytest.MonkeyPatch) -> None:
     parser = argparse.ArgumentParser()
-    central_users_cli.register(parser.add_subparsers(dest="command"))
+    central_view_cli.register(parser.add_subparsers(dest="command"))
 
     def run(*argv: str, stdin: str = "") -> int:
         monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
@@ -315,6 +335,10 @@ def test_accounts_from_the_command_line(pg: Postgres, capsys: pytest.CaptureFixt
     assert "already a user" in capsys.readouterr().err
     assert run("add", "ilse", "--role", "coordinator", "--password-stdin", stdin=PASSWORD + "\n") == 0
     assert "sees every home" in capsys.readouterr().out
+    assert run("disable", "fatima") == 0
+    assert "fatima is disabled; their sessions have ended." in capsys.readouterr().out
     assert run("list") == 0
     listing = capsys.readouterr().out
     assert "fatima" in listing and "noord,zuid" in listing and "ilse" in listing and "(all)" in listing
+    assert "disabled" in next(line for line in listing.splitlines() if line.startswith("fatima"))
+    assert run("enable", "nobody") == 2
