@@ -126,7 +126,8 @@ def create_app(store: Store, *, commands: CommandPath | None, audit_key: Path, w
         return response
 
     _page_routes(app)
-    _api_routes(app)
+    _account_routes(app)
+    _care_routes(app)
     return app
 
 
@@ -251,7 +252,7 @@ class ResolveBody(BaseModel):
     note: str = Field(min_length=1, max_length=2000)
 
 
-def _api_routes(app: FastAPI) -> None:  # noqa: C901 - one route table
+def _account_routes(app: FastAPI) -> None:
     @app.post("/api/login", dependencies=[Depends(require_csrf)], response_model=None)
     async def login(body: Credentials, request: Request) -> Response:
         """Log in; the answer says where to go (`next` when it is a path on this site)."""
@@ -290,6 +291,9 @@ def _api_routes(app: FastAPI) -> None:  # noqa: C901 - one route table
     async def session(request: Request, user: User) -> dict[str, object]:
         return {"user": user.as_dict()}
 
+
+
+def _care_routes(app: FastAPI) -> None:
     @app.get("/api/overview")
     async def overview(request: Request, user: User) -> dict[str, object]:
         """Homes, open alerts (in the order the page shows them), silent hubs and device trouble

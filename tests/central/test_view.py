@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import contextlib
 import io
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,7 @@ from central import texts
 from central.access_audit import AccessAudit
 from central.accounts import Accounts
 from central.servers import Postgres
-from central.store import Store
+from central.store import CommandRow, Store
 from huis import central_view_cli
 from tests.central.view_support import (
     NOORD,
@@ -342,3 +343,20 @@ def test_accounts_from_the_command_line(pg: Postgres, capsys: pytest.CaptureFixt
     assert "fatima" in listing and "noord,zuid" in listing and "ilse" in listing and "(all)" in listing
     assert "disabled" in next(line for line in listing.splitlines() if line.startswith("fatima"))
     assert run("enable", "nobody") == 2
+
+
+async def test_a_sent_command_shows_as_waiting_until_the_home_answers(base: str, store: Store) -> None:
+    now = WALL.now()
+    for i, (home, alert, outcome) in enumerate((("zwolle-0001", "a-night-0001", "sent"),
+                                                ("zwolle-0003", "a-sos-0003", "failed"))):
+        await store.record_command(CommandRow(msg_id=str(uuid.UUID(int=i + 1)), home=home, alert_id=alert,
+                                              action="acknowledge", by_user="centre:marieke", note=None, at=now,
+                                              outcome=outcome, detail=None))
+    async with as_user(base, "coby") as coby:
+        alerts = {a["id"]: a for a in (await coby.get("/api/overview")).json()["alerts"]}
+        timeline = (await coby.get("/api/homes/zwolle-0001/timeline")).json()["items"]
+    pending = alerts["a-night-0001"]["pending"]
+    assert pending["action"] == "acknowledge" and pending["by"] == "centre:marieke"
+    assert alerts["a-sos-0003"]["pending"] is None  # not sent: nothing to wait for
+    assert timeline[0] | {"at": None} == {"at": None, "kind": "command", "action": "acknowledge",
+                                          "alert": "a-night-0001", "by": "centre:marieke", "outcome": "sent"}
