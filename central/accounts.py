@@ -88,11 +88,6 @@ class CentreUser:
         """Whether this user may read the care data of a home of `team`."""
         return self.all_homes or (team is not None and team in self.teams)
 
-    @property
-    def command_name(self) -> str:
-        """How a home hears of this user in a command's `by` (docs/central.md)."""
-        return f"centre:{self.username}"
-
     def as_dict(self) -> dict[str, Any]:
         return {"username": self.username, "role": self.role, "name": self.name,
                 "teams": list(self.teams), "all_homes": self.all_homes}

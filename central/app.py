@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from html import escape
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Protocol
+from typing import Annotated, Literal, Protocol
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
@@ -37,6 +37,7 @@ from central.accounts import SESSION_COOKIE, Accounts, CentreUser, migrate
 from central.store import Store
 from controller.alerts.model import ACTIVE_STATES
 from controller.clock import Clock, RealClock
+from controller.errors import DeliveryError, HuisError
 from dashboard.auth import CSRF_COOKIE
 from dashboard.security import SAFE_METHODS, csrf_ok, safe_next, secure_for, set_csrf_cookie
 from dashboard.static_files import static_bytes
@@ -52,11 +53,12 @@ _STATIC = {"central.css": "text/css", "central.js": "text/javascript", "login.js
 
 
 class CommandPath(Protocol):
-    """The core's way to a home (central/commands.py): sign, publish with QoS 1, record.
-    Returns the outcome it recorded ('sent', 'refused' or 'failed') and why when not sent."""
+    """The core's way to a home (central/commands.py `Commands`): check, sign with the home's key,
+    publish with QoS 1, record in `commands`. Raises DeliveryError when no node took it and
+    another HuisError (CommandRefused) when it will not send it, saying why."""
 
-    async def __call__(self, *, home: str, alert_id: str, action: str, by: str,
-                       note: str | None) -> tuple[str, str | None]: ...
+    async def give(self, home: str, alert_id: str, action: Literal["acknowledge", "resolve"], *, user: str,
+                   note: str | None = None) -> object: ...
 
 
 @dataclass(slots=True, kw_only=True)
@@ -338,8 +340,8 @@ def _care_routes(app: FastAPI) -> None:
         return await _command(request, user, home, alert_id, "resolve", body.note)
 
 
-async def _command(request: Request, user: CentreUser, home: str, alert_id: str, action: str,
-                   note: str | None) -> dict[str, object]:
+async def _command(request: Request, user: CentreUser, home: str, alert_id: str,
+                   action: Literal["acknowledge", "resolve"], note: str | None) -> dict[str, object]:
     centre = view_of(request)
     async with centre.store.pool.connection() as conn:
         alert = await view.visible_alert(conn, user, home, alert_id)
@@ -350,10 +352,11 @@ async def _command(request: Request, user: CentreUser, home: str, alert_id: str,
         raise refuse(request, 409, "err_closed")
     if centre.commands is None:
         raise refuse(request, 503, "err_command", why="no command path")
-    outcome, why = await centre.commands(home=home, alert_id=alert_id, action=action, by=user.command_name,
-                                         note=note)
-    await centre.audit.append(user, action, homes=[home], detail=f"alert {alert_id}: {outcome}"
-                              + (f" ({why})" if why else ""))
-    if outcome != "sent":
-        raise refuse(request, 502, "err_command", why=why or outcome)
-    return {"ok": True, "outcome": outcome, "action": action, "home": home, "alert": alert_id}
+    try:
+        await centre.commands.give(home, alert_id, action, user=user.username, note=note)
+    except HuisError as exc:
+        # Not sent: no node of the cluster took it (DeliveryError), or the core refused it.
+        await centre.audit.append(user, action, homes=[home], detail=f"alert {alert_id}: not sent ({exc})")
+        raise refuse(request, 502 if isinstance(exc, DeliveryError) else 409, "err_command", why=exc) from exc
+    await centre.audit.append(user, action, homes=[home], detail=f"alert {alert_id}: sent")
+    return {"ok": True, "outcome": "sent", "action": action, "home": home, "alert": alert_id}
