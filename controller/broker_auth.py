@@ -121,9 +121,14 @@ def plan_accounts(hub: Hub) -> list[Account]:
             own[dev_id] = Account(username=f"device-{dev_id}", read=sets, write=reads,
                                   purpose=f"the device {dev_id} (its own topics only)")
     bridge = (BRIDGE_STATE,) if z2m else ()
+    # The uplink to the care centre (huis/uplink.py): only the hub writes what the bridge carries
+    # up and reads the centre's commands the bridge brings down, and the bridge's state.
+    central = hub.config.central is not None
+    uplink_read = ("huis/downlink/#", "huis/central/bridge") if central else ()
+    uplink_write = ("huis/uplink/#",) if central else ()
     accounts = [
-        Account(username=HUB, read=tuple(hub.subscriptions()),
-                write=(*commands, "huis/status", "huis/announce", "huis/alerts/#", "huis/hub/#"),
+        Account(username=HUB, read=(*hub.subscriptions(), *uplink_read),
+                write=(*commands, "huis/status", "huis/announce", "huis/alerts/#", "huis/hub/#", *uplink_write),
                 purpose="the hub"),
         Account(username=SIMULATORS, read=(*commands, "huis/simulators/#"),
                 write=(*state, *bridge, "espresense/rooms/+/status", "huis/simulators/#", "huis/simulate/status"),
