@@ -32,6 +32,7 @@ VERSION = 1
 STATES = (RAISED, DELIVERING, SHOWN, DELIVERED, ACKNOWLEDGED, RESOLVED, CANCELLED)
 HOME_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_PAYLOAD = 256 * 1024  # a snapshot of a home's active alerts is a few kilobytes
+MQTT_PREFIX = "$MQTT.msgs."
 INT4, INT8 = 2**31 - 1, 2**63 - 1  # PostgreSQL's integer and bigint
 
 assert set(ACTIVE_STATES) <= set(STATES)
@@ -132,8 +133,9 @@ KINDS = ("alert", "snapshot", "house", "device", "heartbeat")
 
 
 def home_of(subject: str) -> str | None:
-    """The home id in a subject `homes.<id>.up.<kind>`, or None for any other shape."""
-    parts = subject.split(".")
+    """The home id in a subject `homes.<id>.up.<kind>`, or None for any other shape. (The same
+    subject as NATS's MQTT layer stores it, `$MQTT.msgs.homes.<id>.up.<kind>`, is read alike.)"""
+    parts = subject.removeprefix(MQTT_PREFIX).split(".")
     if len(parts) == 4 and parts[0] == "homes" and parts[2] == "up" and HOME_ID.match(parts[1]):
         return parts[1]
     return None
@@ -165,7 +167,7 @@ def parse(subject: str, payload: bytes) -> UpMessage:
         msg = _ADAPTER.validate_python(doc)
     except ValidationError as exc:
         raise PayloadError(_why(exc)) from exc
-    kind = subject.rsplit(".", 1)[1]
+    kind = subject.rsplit(".", 1)[-1]
     if msg.home != home:
         raise PayloadError(f"the message says home {msg.home!r}, its subject {home!r}")
     if msg.kind != kind:
