@@ -474,6 +474,14 @@ class LinkCut:
             await self._server.wait_closed()
 
     async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await self._relay_one(reader, writer)
+        except asyncio.CancelledError:
+            # Python 3.11's start_server reports a cancelled handler as an error (it calls
+            # task.exception() on it): a relay cancelled at shutdown ends quietly instead.
+            writer.transport.abort()
+
+    async def _relay_one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self.cut_now:
             writer.transport.abort()
             return
