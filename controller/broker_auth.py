@@ -133,9 +133,15 @@ def plan_accounts(hub: Hub) -> list[Account]:
     bridge = (BRIDGE_STATE, *BRIDGE_TELLS) if z2m else ()
     asks = (BRIDGE_ASK,) if z2m else ()
     ha_read, ha_write, ha = _homeassistant(hub.config)
+    # The uplink to the care centre (huis/uplink.py): only the hub writes what the bridge carries
+    # up and reads the centre's commands the bridge brings down, and the bridge's state.
+    central = hub.config.central is not None
+    uplink_read = ("huis/downlink/#", "huis/central/bridge") if central else ()
+    uplink_write = ("huis/uplink/#",) if central else ()
     accounts = [
-        Account(username=HUB, read=(*hub.subscriptions(), *bridge[1:], *ha_read),
-                write=(*commands, *asks, "huis/status", "huis/announce", "huis/alerts/#", "huis/hub/#", *ha_write),
+        Account(username=HUB, read=(*hub.subscriptions(), *bridge[1:], *ha_read, *uplink_read),
+                write=(*commands, *asks, "huis/status", "huis/announce", "huis/alerts/#", "huis/hub/#", *ha_write,
+                       *uplink_write),
                 purpose="the hub"),
         Account(username=SIMULATORS, read=(*commands, *asks, "huis/simulators/#"),
                 write=(*state, *bridge, "espresense/rooms/+/status", "huis/simulators/#", "huis/simulate/status"),

@@ -271,6 +271,46 @@ class HomeAssistant(_Strict):
     mode_select: bool = False  # the house mode as a select Home Assistant may set (else a sensor)
 
 
+_HOME_ID = r"^[A-Za-z0-9_-]{1,64}$"  # a NATS subject token (controller/uplink_wire.py)
+
+
+class Central(_Strict):
+    """The link to a care organisation's centre (huis/uplink.py, docs/central.md): without this
+    section nothing leaves the home."""
+
+    home_id: str = Field(pattern=_HOME_ID)
+    pseudonym: str = Field(min_length=1)  # the only identity of the resident the centre gets
+    # The centre's MQTT addresses, one per node of its cluster ('host:port'); the bridge fails over.
+    addresses: list[str] = Field(min_length=1)
+    username: str | None = None  # default: home-<home_id>
+    password_file: str  # never the password itself: the YAML is shared and committed
+    tls: Tls | None = None  # ca_file, and a client certificate (cert_file, key_file) if the centre asks
+    # Off: no alert message texts or resolve notes leave the home, only neutral titles.
+    share_details: bool = False
+    key_file: str | None = None  # the HMAC key for the centre's commands; default central.key next to the database
+    heartbeat: Duration = timedelta(seconds=60)
+
+    @field_validator("addresses")
+    @classmethod
+    def _host_ports(cls, v: list[str]) -> list[str]:
+        for address in v:
+            host, sep, port = address.rpartition(":")
+            if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"{address!r} is not 'host:port' (e.g. 'centre1.zorg.example:8883')")
+        return v
+
+    @field_validator("heartbeat")
+    @classmethod
+    def _sensible_heartbeat(cls, v: timedelta) -> timedelta:
+        if not timedelta(seconds=5) <= v <= timedelta(hours=1):
+            raise ValueError("should be between 5s and 1h")
+        return v
+
+    def user(self) -> str:
+        """The home's account at the centre."""
+        return self.username or f"home-{self.home_id}"
+
+
 class HomeConfig(_Strict):
     home: Home = Home()
     mqtt: Mqtt | None = None
@@ -288,6 +328,7 @@ class HomeConfig(_Strict):
     routine: RoutineConfig = RoutineConfig()
     presence: PresenceSettings | None = None
     homeassistant: HomeAssistant = HomeAssistant()
+    central: Central | None = None
 
     def outside_doors(self) -> list[str]:
         """The outside doors presence and night exit watch (every contact device by default)."""
@@ -322,6 +363,8 @@ def _field_names() -> dict[tuple[str | int, ...], list[str]]:
         ("resident",): list(Resident.model_fields),
         ("caregivers", "*"): list(Caregiver.model_fields),
         ("presence",): list(PresenceSettings.model_fields),
+        ("central",): list(Central.model_fields),
+        ("central", "tls"): list(Tls.model_fields),
     }
 
 
@@ -482,6 +525,11 @@ def referenced_file_problems(doc: Located, cfg: HomeConfig) -> list[Problem]:
         if tls is not None:
             wanted.extend((("mqtt", "tls", k), getattr(tls, k))
                            for k in ("ca_file", "cert_file", "key_file"))
+    if cfg.central is not None:
+        wanted.append((("central", "password_file"), cfg.central.password_file))
+        if cfg.central.tls is not None:
+            wanted.extend((("central", "tls", k), getattr(cfg.central.tls, k))
+                          for k in ("ca_file", "cert_file", "key_file"))
     if cfg.alerts is None:
         problems.append(doc.problem(("alerts",), "the hub needs an alerts file (who is called, how, "
                                     "when): name one", "e.g. 'alerts: alerts.yaml'"))

@@ -18,7 +18,7 @@ import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from controller.alerts.channels.base import Channel
 from controller.alerts.policy import AlertsConfig, load_alerts
@@ -50,6 +50,9 @@ from controller.store import Database
 from devices import KINDS
 from huis.ha_discovery import STATE_FILE, HaDiscovery
 from huis.instance import single_instance
+
+if TYPE_CHECKING:
+    from huis.uplink import Uplink
 
 log = logging.getLogger(__name__)
 
@@ -181,6 +184,7 @@ class Home:
     routine: RoutineKeeper | None = None  # the resident's routine, recomputed nightly
     storage: StorageGuard | None = None  # tells and recovers when the disk refuses writes
     homeassistant: HaDiscovery | None = None  # Home Assistant MQTT discovery (or its withdrawal)
+    uplink: Uplink | None = None  # the link to the care centre (`central:`, huis/uplink.py)
 
     async def run(self, *services: Service) -> None:
         """Run link, health, history, alerts, engine, routine, the storage guard and `services`
@@ -188,8 +192,9 @@ class Home:
         learning = (self.routine.run,) if self.routine is not None else ()
         guard = (self.storage.run,) if self.storage is not None else ()
         ha = (self.homeassistant.run,) if self.homeassistant is not None else ()
+        up = (self.uplink.run,) if self.uplink is not None else ()
         await self.hub.run(self.history.run, self.alerts.run, self.engine.run, *learning, *guard, *ha,
-                           *services)
+                           *up, *services)
 
     async def close(self) -> None:
         await self.alerts.aclose()
@@ -247,7 +252,17 @@ async def open_home(
     routine = parts.routine(dbs[4], clock, engine.use_routine)
     return Home(hub=hub, db=dbs[0], history=history, alerts=alerts, engine=engine, _owned=dbs,
                 routine=routine, storage=StorageGuard(dbs[0], clock, storage_notices(alerts)),
-                homeassistant=ha_discovery(hub, engine, alerts, Path(path).parent))
+                homeassistant=ha_discovery(hub, engine, alerts, Path(path).parent),
+                uplink=uplink_for(hub, engine, alerts, Path(path).parent))
+
+
+def uplink_for(hub: Hub, engine: Engine, alerts: AlertService, folder: Path) -> Uplink | None:
+    """The uplink to the care centre when the home has a `central:` section (huis/uplink.py)."""
+    if hub.config.central is None:
+        return None
+    from huis.uplink import Uplink
+
+    return Uplink(hub=hub, engine=engine, alerts=alerts, folder=folder)
 
 
 def ha_discovery(hub: Hub, engine: Engine, alerts: AlertService, folder: Path) -> HaDiscovery | None:
