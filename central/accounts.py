@@ -13,6 +13,7 @@ user name and per address. Accounts are made with `huis central user add`.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 from collections.abc import Iterable
@@ -197,7 +198,8 @@ class Accounts:
             row = await cur.fetchone()
             stored = row["password_hash"] if row is not None else self._dummy
             try:
-                ok = _hasher.verify(stored, password) and row is not None
+                # argon2 is slow on purpose: off the event loop, so other nurses' pages keep updating.
+                ok = await asyncio.to_thread(_hasher.verify, stored, password) and row is not None
             except (VerifyMismatchError, VerificationError, InvalidHashError):
                 ok = False
             if not ok or row is None:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from html import escape
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Literal, Protocol
+from typing import TYPE_CHECKING, Annotated, Literal, Protocol
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
@@ -40,9 +40,13 @@ from controller.clock import Clock, RealClock
 from controller.errors import DeliveryError, HuisError
 from dashboard.auth import CSRF_COOKIE
 from dashboard.security import SAFE_METHODS, csrf_ok, safe_next, secure_for, set_csrf_cookie
+from dashboard.server import serve as serve_app
 from dashboard.static_files import static_bytes
 
-__all__ = ["CommandPath", "CentreView", "create_app"]
+if TYPE_CHECKING:
+    from central.service import Centre
+
+__all__ = ["CommandPath", "CentreView", "create_app", "serve"]
 
 LANG_COOKIE = "huis_central_lang"
 POLL_SECONDS = 5  # how often the page asks for the overview
@@ -93,6 +97,15 @@ class CentreView:
 
     async def aclose(self) -> None:
         """The store belongs to whoever made it (`huis central run`): nothing to close here."""
+
+
+async def serve(centre: Centre) -> None:
+    """`huis central run`'s dashboard (the seam in central/service.py): serve on the config's
+    `dashboard` section until cancelled, reading `centre.store`, acting through `centre.commands`."""
+    web = centre.config.dashboard
+    app = create_app(centre.store, commands=centre.commands, audit_key=centre.config.path(web.audit_key_file),
+                     wall=centre.clock, secure_cookies=web.secure_cookies, timezone=web.timezone)
+    await serve_app(app, web.host, web.port, trusted_proxies=web.trusted_proxies)
 
 
 def create_app(store: Store, *, commands: CommandPath | None, audit_key: Path, wall: Clock | None = None,
@@ -350,13 +363,18 @@ async def _command(request: Request, user: CentreUser, home: str, alert_id: str,
         raise refuse(request, 404, "err_no_alert")
     if alert["state"] not in ACTIVE_STATES:
         raise refuse(request, 409, "err_closed")
+    if action == "acknowledge" and alert["acknowledged_by"]:
+        raise refuse(request, 409, "err_already", who=alert["acknowledged_by"])
     if centre.commands is None:
-        raise refuse(request, 503, "err_command", why="no command path")
+        raise refuse(request, 503, "err_no_path")
     try:
         await centre.commands.give(home, alert_id, action, user=user.username, note=note)
     except HuisError as exc:
-        # Not sent: no node of the cluster took it (DeliveryError), or the core refused it.
+        # Not sent: no node of the cluster took it (DeliveryError), or the core refused it (its
+        # reason, in English, goes to the audit; the page says it in its own language).
         await centre.audit.append(user, action, homes=[home], detail=f"alert {alert_id}: not sent ({exc})")
-        raise refuse(request, 502 if isinstance(exc, DeliveryError) else 409, "err_command", why=exc) from exc
+        if isinstance(exc, DeliveryError):
+            raise refuse(request, 502, "err_command") from exc
+        raise refuse(request, 409, "err_refused") from exc
     await centre.audit.append(user, action, homes=[home], detail=f"alert {alert_id}: sent")
     return {"ok": True, "outcome": "sent", "action": action, "home": home, "alert": alert_id}

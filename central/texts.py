@@ -86,7 +86,10 @@ NL: Final[dict[str, str]] = {
     "err_no_alert": "Deze melding bestaat niet of is niet van uw team.",
     "err_no_home": "Deze woning bestaat niet of is niet van uw team.",
     "err_closed": "Deze melding is al afgehandeld.",
-    "err_command": "De opdracht kon niet naar de hub: {why}",
+    "err_command": "Geen knooppunt van de centrale nam de opdracht aan; probeer het zo opnieuw.",
+    "err_refused": "De centrale weigerde deze opdracht; de beheerder ziet in het auditlog waarom.",
+    "err_already": "{who} gaat al; de hub heeft het bevestigd.",
+    "err_no_path": "Opdrachten naar de woningen zijn (nog) niet ingesteld bij deze centrale.",
     # Neutral alert titles by scenario (the home's own title is Dutch; these are used on English
     # pages, and on Dutch ones when a home sent none).
     "title_night_exit": "Nachtelijk uit bed", "title_inactivity": "Langere tijd geen activiteit",
@@ -159,7 +162,10 @@ EN: Final[dict[str, str]] = {
     "err_no_alert": "This alert does not exist or is not your team's.",
     "err_no_home": "This home does not exist or is not your team's.",
     "err_closed": "This alert is already closed.",
-    "err_command": "The command could not reach the hub: {why}",
+    "err_command": "No node of the centre took the command; try again in a moment.",
+    "err_refused": "The centre refused this command; the administrator sees why in the audit log.",
+    "err_already": "{who} is already going; the hub has confirmed it.",
+    "err_no_path": "Commands to the homes are not set up at this centre (yet).",
     "title_night_exit": "Out of bed at night", "title_inactivity": "No activity for a long time",
     "title_sos": "Emergency button pressed", "title_wander": "Left home unaccompanied",
     "title_medication": "Medication not taken", "title_day_structure": "Day structure disturbed",

@@ -132,7 +132,7 @@ async def _pending(conn: Conn, user: CentreUser, now: datetime) -> dict[tuple[st
 async def visible_alert(conn: Conn, user: CentreUser, home: str, alert_id: str) -> dict[str, Any] | None:
     """One alert if `user` may see its home; None otherwise (and when there is none)."""
     cur = await conn.execute(
-        "SELECT a.home, a.id, a.state, a.severity FROM alerts a JOIN homes h ON h.id = a.home "
+        "SELECT a.home, a.id, a.state, a.severity, a.acknowledged_by FROM alerts a JOIN homes h ON h.id = a.home "
         f"WHERE a.home = %(home)s AND a.id = %(id)s AND {_SCOPE}", {**_scope(user), "home": home, "id": alert_id})
     return await cur.fetchone()
 

@@ -18,12 +18,27 @@ from pathlib import Path
 
 from central.access_audit import AccessAudit
 from central.accounts import ROLES, AccountError, Accounts
+from central.config import load_central
 from central.store import Store
 from controller.clock import RealClock
 from controller.errors import HuisError
 
 DSN_ENV = "HUIS_CENTRAL_DSN"
+DEFAULT_CONFIG = "config/central.yaml"
 EXIT_REFUSED = 2
+
+
+def _dsn(args: argparse.Namespace) -> str:
+    """--dsn (or $HUIS_CENTRAL_DSN), else the config's; ConfigError when the config cannot say."""
+    return str(args.dsn) if args.dsn else load_central(args.config).dsn()
+
+
+def _audit_key(args: argparse.Namespace) -> Path:
+    """--audit-key, else the config's dashboard.audit_key_file."""
+    if args.audit_key:
+        return Path(args.audit_key)
+    cfg = load_central(args.config)
+    return cfg.path(cfg.dashboard.audit_key_file)
 
 
 def _password(args: argparse.Namespace) -> str:
@@ -36,7 +51,7 @@ def _password(args: argparse.Namespace) -> str:
 
 
 async def _add(args: argparse.Namespace, password: str) -> str:
-    async with Store.open(args.dsn) as store:
+    async with Store.open(_dsn(args)) as store:
         user = await Accounts(store.pool, RealClock()).create_user(
             username=args.username, password=password, role=args.role, teams=args.team or (),
             display_name=args.name)
@@ -45,7 +60,7 @@ async def _add(args: argparse.Namespace, password: str) -> str:
 
 
 async def _list(args: argparse.Namespace) -> str:
-    async with Store.open(args.dsn) as store:
+    async with Store.open(_dsn(args)) as store:
         users = await Accounts(store.pool, RealClock()).users()
     rows = [("USER", "ROLE", "TEAMS", "STATE", "NAME")]
     rows += [(u.username, u.role, "(all)" if u.all_homes else ",".join(u.teams),
@@ -56,16 +71,13 @@ async def _list(args: argparse.Namespace) -> str:
 
 async def _disable(args: argparse.Namespace) -> str:
     disable = args.user_command == "disable"
-    async with Store.open(args.dsn) as store:
+    async with Store.open(_dsn(args)) as store:
         user = await Accounts(store.pool, RealClock()).set_disabled(args.username, disable)
     return f"{user.username} is {args.user_command}d" + ("; their sessions have ended." if disable else ".")
 
 
 def cmd_central_user(args: argparse.Namespace) -> int:
     """Run one `huis central user` subcommand."""
-    if not args.dsn:
-        print(f"huis central user: no database: pass --dsn or set {DSN_ENV}", file=sys.stderr)
-        return EXIT_REFUSED
     try:
         if args.user_command == "add":
             print(asyncio.run(_add(args, _password(args))))
@@ -73,15 +85,16 @@ def cmd_central_user(args: argparse.Namespace) -> int:
             print(asyncio.run(_list(args)))
         else:
             print(asyncio.run(_disable(args)))
-    except AccountError as exc:
+    except HuisError as exc:  # AccountError, ConfigError
         print(f"huis central user {args.user_command}: {exc}", file=sys.stderr)
         return EXIT_REFUSED
     return 0
 
 
 async def _verify(args: argparse.Namespace) -> tuple[bool, str]:
-    async with Store.open(args.dsn) as store:
-        audit = AccessAudit(pool=store.pool, key_file=Path(args.audit_key), wall=RealClock())
+    key = _audit_key(args)
+    async with Store.open(_dsn(args)) as store:
+        audit = AccessAudit(pool=store.pool, key_file=key, wall=RealClock())
         await audit.open(create=False)
         v = await audit.verify()
     if v.ok:
@@ -91,9 +104,6 @@ async def _verify(args: argparse.Namespace) -> tuple[bool, str]:
 
 def cmd_central_audit(args: argparse.Namespace) -> int:
     """`huis central audit verify`: recompute the dashboard's audit chain with its key."""
-    if not args.dsn:
-        print(f"huis central audit: no database: pass --dsn or set {DSN_ENV}", file=sys.stderr)
-        return EXIT_REFUSED
     try:
         ok, line = asyncio.run(_verify(args))
     except HuisError as exc:
@@ -122,13 +132,19 @@ def register(central_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         q.add_argument("username")
         switches.append(q)
     for q in (add, listing, *switches):
-        q.add_argument("--dsn", default=os.environ.get(DSN_ENV),
-                       help=f"the centre's PostgreSQL (default: ${DSN_ENV})")
+        _where_arguments(q)
         q.set_defaults(func=cmd_central_user)
 
     audit = central_sub.add_parser("audit", help="the central dashboard's audit chain")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
     verify = audit_sub.add_parser("verify", help="recompute the chain; name the first row that fails")
-    verify.add_argument("--dsn", default=os.environ.get(DSN_ENV), help=f"the centre's PostgreSQL (default: ${DSN_ENV})")
-    verify.add_argument("--audit-key", required=True, help="the chain's key file (as given to `huis central run`)")
+    _where_arguments(verify)
+    verify.add_argument("--audit-key", default=None, help="the chain's key file (default: the config's "
+                        "dashboard.audit_key_file)")
     verify.set_defaults(func=cmd_central_audit)
+
+
+def _where_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", default=DEFAULT_CONFIG, help="the centre's config (its database and audit key)")
+    p.add_argument("--dsn", default=os.environ.get(DSN_ENV),
+                   help=f"the centre's PostgreSQL instead of the config's (or ${DSN_ENV})")

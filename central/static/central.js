@@ -181,7 +181,8 @@
                                                       { who: who(a.pending.by), time: fmtTime(a.pending.at) }) }));
     }
     const note = S.notes[key];
-    if (note) body.append(el("p", { class: `note ${note.kind}`, role: "status", text: note.text }));
+    // Once the centre lists the command as waiting, the "sent" line would only repeat it.
+    if (note && !(note.kind === "sent" && a.pending)) body.append(el("p", { class: `note ${note.kind}`, role: "status", text: note.text }));
     body.append(actions(a, key));
     if (S.resolving.has(key)) body.append(resolveForm(a, key));
     card.append(body, ageBox);

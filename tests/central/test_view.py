@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import io
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,18 +54,15 @@ class Recorder:
         return None
 
 
-@pytest.fixture(scope="module")
-def pg() -> Iterator[Postgres]:
-    server = Postgres()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+@pytest.fixture
+def pg(postgres: Postgres) -> Postgres:
+    """The conftest's PostgreSQL (one per module)."""
+    return postgres
 
 
 @pytest.fixture
 async def store(pg: Postgres) -> AsyncIterator[Store]:
+    """The core's store, seeded with eight homes of two teams and three accounts."""
     async with Store.open(pg.dsn) as s:
         await s.init(WALL.now())
         async with s.pool.connection() as conn:
