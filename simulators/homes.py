@@ -305,12 +305,14 @@ class SimHome:
 
     async def _heartbeats(self) -> None:
         # Homes start spread over the first minute, as real hubs do.
-        await self.clock.sleep(self._rng.uniform(0, HEARTBEAT.total_seconds()))
+        # On a fixed grid of the clock, so a slow loop does not make the beats drift apart.
+        due = self.started_at + timedelta(seconds=self._rng.uniform(0, HEARTBEAT.total_seconds()))
         while True:
+            await self.clock.sleep_until(due)
             self.publish("heartbeat", {"seq": self._seq, "active_alerts": len(self.active),
                                        "started_at": iso(self.started_at)})
             self._seq += 1
-            await self.clock.sleep(HEARTBEAT.total_seconds())
+            due += HEARTBEAT
 
     async def _pages(self) -> None:
         async with asyncio.TaskGroup() as tg:
