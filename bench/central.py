@@ -619,7 +619,10 @@ def section(runs: Sequence[Run], s: Settings, when: str) -> str:
     lines = [BEGIN, "## Measured", "",
              f"Run {when} UTC by `python -m bench.central{' --quick' if s.quick else ''}` on {machine()}, shared "
              f"with other work: load average {runs[0].load_before} at the start, {runs[-1].load_after} at the end, "
-             "so the figures are upper bounds of the cost; the lead reruns it on a quiet machine.", "",
+             "so the figures are upper bounds of the cost; the lead reruns it on a quiet machine. "
+             "`python -m bench.central` is the full run (the bridged home's link cut for 10 minutes, about half an "
+             "hour); `make bench` runs it with `--quick` (1 minute), `HUIS_BENCH_CENTRAL_FULL=1 make bench` in full. "
+             "`--redoc var/central-bench/results.json` writes this section again from the last run.", "",
              f"- **Homes** (simulators/homes.py): {s.speed:g} home seconds per real second, so each sends a "
              f"heartbeat every {60 / s.speed:g} s of real time; {rates.describe()}. A real home sends about "
              f"{_per_day(rates):.0f} messages a day (0.017 a second); here each sends "
