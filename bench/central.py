@@ -729,8 +729,9 @@ async def main_async(s: Settings, write: bool) -> int:
     for n in s.sizes:
         runs.append(await one_run(n, s, with_faults=s.faults and n == max(s.sizes)))
     when = f"{WALL.now():%Y-%m-%d %H:%M}"
-    (OUT / "results.json").write_text(json.dumps({"when": when, "settings": asdict(s),
-                                                  "runs": [asdict(r) for r in runs]}, default=str, indent=1))
+    # Only a run that writes the section keeps results.json (--redoc reads it); others write apart.
+    results = {"when": when, "settings": asdict(s), "runs": [asdict(r) for r in runs]}
+    (OUT / ("results.json" if write else "results-other.json")).write_text(json.dumps(results, default=str, indent=1))
     ok, text = verdict(runs)
     print(text, flush=True)
     if write:
