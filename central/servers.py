@@ -56,8 +56,11 @@ def home_permissions(home_id: str) -> dict[str, object]:
     """What one home's MQTT user may do: publish its own upward topics, receive its own downward
     ones. (An MQTT filter `homes/<id>/down/#` is the NATS subjects `homes.<id>.down` and
     `homes.<id>.down.>`, so both are allowed.)"""
+    # nats-server before 2.12 delivers an MQTT QoS 1 subscription through a JetStream consumer
+    # on `$MQTT.sub.<id>` and checks the user's subscribe permission on it too (later versions
+    # allow it implicitly, nats-server#7637); homes log in over MQTT only (`_users`).
     return {"publish": [f"homes.{home_id}.up.>"],
-            "subscribe": [f"homes.{home_id}.down", f"homes.{home_id}.down.>"]}
+            "subscribe": [f"homes.{home_id}.down", f"homes.{home_id}.down.>", "$MQTT.sub.>"]}
 
 
 @dataclass
@@ -109,7 +112,7 @@ class NatsCluster:
         users: list[dict[str, object]] = [{"user": CENTRE_USER, "password": self.centre_password}]
         for home_id, password in sorted(self.homes.items()):
             users.append({"user": f"home-{home_id}", "password": password,
-                          "permissions": home_permissions(home_id)})
+                          "permissions": home_permissions(home_id), "allowed_connection_types": ["MQTT"]})
         return users
 
     def _config(self, node: NatsNode) -> str:

@@ -43,6 +43,7 @@ SIMULATORS = "huis-simulators"
 CARE_TEAM = "care-team"
 ZIGBEE2MQTT = "zigbee2mqtt"
 ESPRESENSE = "espresense"
+CENTRAL_BRIDGE = "huis-central-bridge"  # mosquitto's own bridge to the care centre (its local side)
 PASSWD_FILE = "mosquitto.passwd"
 ACL_FILE = "mosquitto.acl"
 SECRET_SUFFIX = ".password"
@@ -126,6 +127,9 @@ def plan_accounts(hub: Hub) -> list[Account]:
     central = hub.config.central is not None
     uplink_read = ("huis/downlink/#", "huis/central/bridge") if central else ()
     uplink_write = ("huis/uplink/#",) if central else ()
+    bridge_account = (Account(username=CENTRAL_BRIDGE, read=("huis/uplink/#",),
+                              write=("huis/downlink/#", "huis/central/bridge"),
+                              purpose="mosquitto's bridge to the care centre (docs/central.md)"),) if central else ()
     accounts = [
         Account(username=HUB, read=(*hub.subscriptions(), *uplink_read),
                 write=(*commands, "huis/status", "huis/announce", "huis/alerts/#", "huis/hub/#", *uplink_write),
@@ -139,6 +143,7 @@ def plan_accounts(hub: Hub) -> list[Account]:
                 purpose="ESPresense room receivers, in their own tree"),
         *own.values(),
         Account(username=CARE_TEAM, read=("huis/alerts/#",), purpose="the care team's MQTT alert channel"),
+        *bridge_account,
     ]
     return [_unique(a) for a in accounts]
 

@@ -43,6 +43,7 @@ from huis.compose import (
     write_pid_file,
 )
 from huis.trace_cli import trace
+from huis.uplink_cli import add_uplink_command
 from simulators.cli import add_arguments, simulate
 from simulators.home import run_simulators
 
@@ -388,6 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
     _user_commands(sub)
     _routine_command(sub)
     add_broker_command(sub)
+    add_uplink_command(sub)
     p = sub.add_parser("simulate", help="drive simulated devices by hand (e.g. the bed becomes empty)")
     add_arguments(p)
     p.add_argument("--config", default=DEFAULT_CONFIG)

@@ -31,8 +31,9 @@ from pathlib import Path
 from controller import keyfile
 from controller.alerts.model import Alert
 from controller.alerts.service import AlertService
-from controller.broker import BRIDGE_STATE_TOPIC
-from controller.config import Central, resolve
+from controller.broker import BRIDGE_STATE_TOPIC, BridgeSettings
+from controller.broker_auth import CENTRAL_BRIDGE, credentials_folder, read_secret
+from controller.config import Central, HomeConfig, resolve
 from controller.engine import HOUSE_CHANGED, Engine
 from controller.events import (
     ALERT_CHANGED,
@@ -105,6 +106,27 @@ def title_for(key: str, scenario: str, language: str = "nl") -> str:
 def for_centre(alert_id: str, scenario: str, data: Mapping[str, object] | None) -> bool:
     """Care alerts only: test alerts and technician notices stay in the home."""
     return scenario != "test" and (data or {}).get("audience") != "technician" and bool(alert_id)
+
+
+def bridge_settings(cfg: HomeConfig) -> BridgeSettings:
+    """The mosquitto bridge of this home to its centre (`controller.broker.bridge_config`), with
+    the password read from `central.password_file` and files resolved against the config."""
+    c = cfg.central
+    if c is None:
+        raise ValueError(f"{cfg.source}: no `central:` section, so no bridge to a centre")
+    password = resolve(cfg, c.password_file).read_text(encoding="utf-8").strip()
+    tls = c.tls
+
+    def path(name: str | None) -> Path | None:
+        return resolve(cfg, name) if name else None
+
+    return BridgeSettings(home_id=c.home_id, addresses=tuple(c.addresses), username=c.user(),
+                          password=password, tls=tls is not None, local_username=CENTRAL_BRIDGE,
+                          local_password=read_secret(credentials_folder(cfg), CENTRAL_BRIDGE),
+                          ca_file=path(tls.ca_file) if tls else None,
+                          cert_file=path(tls.cert_file) if tls else None,
+                          key_file=path(tls.key_file) if tls else None,
+                          insecure=bool(tls and tls.insecure))
 
 
 class SeenCommands:
