@@ -10,6 +10,7 @@ nothing; the centre's signed command acknowledges, a badly signed, old or replay
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from central.servers import NatsCluster
+from central.servers import CENTRE_USER, NatsCluster
 from controller.events import Context
 from controller.uplink_wire import command_topic, make_command, parse_up
 from huis.compose import Home
@@ -61,6 +62,21 @@ async def raise_alert(home: Home, key: str = "sos", scenario: str = "sos_pressed
                                          context=Context(origin="test"), data={})
 
 
+async def nats_login(centre: Centre, user: str, password: str) -> bytes:
+    """What a NATS server answers a login with its own protocol (CONNECT, then PING)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", centre.cluster.nodes[0].client_port)
+    try:
+        await reader.readline()  # INFO
+        connect = json.dumps({"user": user, "pass": password, "verbose": False, "pedantic": False})
+        writer.write(f"CONNECT {connect}\r\nPING\r\n".encode())
+        await writer.drain()
+        return await asyncio.wait_for(reader.readline(), 10)
+    finally:
+        writer.close()
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
+
+
 def alert_steps(centre: Centre, alert_id: str, action: str | None = None) -> list[Up]:
     return [u for u in centre.of("alert") if u.doc["alert"]["id"] == alert_id  # type: ignore[index]
             and (action is None or u.doc["action"] == action)]
@@ -101,9 +117,15 @@ async def test_a_home_cannot_publish_or_read_under_another_home(centre: Centre) 
         client.publish(f"homes/{OTHER}/up/alert", other)
         client.publish(f"homes/{HOME}/up/alert", own)
         assert client.subscribe(f"homes/{OTHER}/down/#") == [128]
+        # Homes may subscribe NATS's internal `$MQTT.sub.>` (QoS 1 delivery needs it), but not
+        # over MQTT, and they cannot log in with NATS's own protocol at all.
+        assert client.subscribe("$MQTT/sub/#") == [128]
+        assert client.subscribe("#") == [128]
         assert client.subscribe(f"homes/{HOME}/down/#") == [1]
     finally:
         client.close()
+    assert b"Authorization Violation" in await nats_login(centre, f"home-{HOME}", password)
+    assert (await nats_login(centre, CENTRE_USER, centre.cluster.centre_password)).startswith(b"PONG")
     await centre.read(lambda got: any(u.doc.get("probe") == "own" for u in got))
     assert [u.subject for u in centre.got if "probe" in u.doc] == [f"homes.{HOME}.up.alert"]
 
