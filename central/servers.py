@@ -55,10 +55,12 @@ def _tail(path: Path, lines: int = 30) -> str:
 def home_permissions(home_id: str) -> dict[str, object]:
     """What one home's MQTT user may do: publish its own upward topics, receive its own downward
     ones. (An MQTT filter `homes/<id>/down/#` is the NATS subjects `homes.<id>.down` and
-    `homes.<id>.down.>`, so both are allowed.)"""
-    # nats-server before 2.12 delivers an MQTT QoS 1 subscription through a JetStream consumer
-    # on `$MQTT.sub.<id>` and checks the user's subscribe permission on it too (later versions
-    # allow it implicitly, nats-server#7637); homes log in over MQTT only (`_users`).
+    `homes.<id>.down.>`, so both are allowed.) A QoS 1 subscription is delivered by a JetStream
+    consumer to a random `$MQTT.sub.<nuid>` subject the client must be allowed to subscribe to;
+    without it NATS refuses the subscription ("subscribe permission violation") and the home
+    never gets a command. The nuid is unguessable and the consumer's filter is the home's own.
+    (nats-server 2.12 allows it implicitly, nats-server#7637.) Homes log in over MQTT only
+    (`_users`): NATS's own protocol could subscribe `$MQTT.sub.>` directly."""
     return {"publish": [f"homes.{home_id}.up.>"],
             "subscribe": [f"homes.{home_id}.down", f"homes.{home_id}.down.>", "$MQTT.sub.>"]}
 
