@@ -348,7 +348,10 @@ class Uplink:
         """The centre's commands and the bridge's state (called by the hub for our topics)."""
         if topic == BRIDGE_STATE_TOPIC:
             up = payload.strip() == b"1"
-            if up and self._bridge_up is False:
+            # mosquitto says "1" each time its bridge connects; the first one the hub hears may be
+            # the retained one from before (the start-up snapshot covers that). A failover to
+            # another node of the centre can be so quick that no "0" comes in between.
+            if up and self._bridge_up is not None:
                 self._up.put_nowait(_Snapshot("the link to the centre is back"))
             if up != self._bridge_up:
                 log.info("uplink: the bridge to the centre is %s", "up" if up else "down")
