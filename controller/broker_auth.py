@@ -11,7 +11,13 @@ topics (docs/broker.md). The accounts follow from the home's configuration:
 - `zigbee2mqtt`, `espresense`: the bridges, each in its own tree;
 - `device-<id>`: each device that speaks our own protocol (dispenser, speaker) writes only its
   own topics and reads only its own commands;
-- `care-team`: reads the MQTT alert channel, `huis/alerts/#`; nobody else can.
+- `care-team`: reads the MQTT alert channel, `huis/alerts/#`; nobody else can;
+- `homeassistant`: with `homeassistant.discovery` on, Home Assistant's own account: reads the
+  discovery tree and the hub's Home Assistant states, and is the only one that may write the
+  acknowledge and house-mode commands (docs/interop.md, "Trust model").
+
+The hub also follows Zigbee2MQTT's device list and join events and may ask it to permit
+joining (`zigbee2mqtt/bridge/request/permit_join`, technician onboarding, docs/interop.md).
 
 Passwords are generated once (`secrets`), kept one per file with mode 0600 in the credentials
 folder (`<storage folder>/mqtt/`), never in the YAML. For mosquitto the same folder gets
@@ -41,6 +47,7 @@ log = logging.getLogger(__name__)
 HUB = "huis-hub"
 SIMULATORS = "huis-simulators"
 CARE_TEAM = "care-team"
+HOMEASSISTANT = "homeassistant"
 ZIGBEE2MQTT = "zigbee2mqtt"
 ESPRESENSE = "espresense"
 CENTRAL_BRIDGE = "huis-central-bridge"  # mosquitto's own bridge to the care centre (its local side)
@@ -48,6 +55,9 @@ PASSWD_FILE = "mosquitto.passwd"
 ACL_FILE = "mosquitto.acl"
 SECRET_SUFFIX = ".password"
 BRIDGE_STATE = "zigbee2mqtt/bridge/state"
+# Zigbee2MQTT onboarding (devices/z2m_bridge.py): what the bridge tells, and what the hub asks.
+BRIDGE_TELLS = ("zigbee2mqtt/bridge/devices", "zigbee2mqtt/bridge/event", "zigbee2mqtt/bridge/response/permit_join")
+BRIDGE_ASK = "zigbee2mqtt/bridge/request/permit_join"
 
 # mosquitto_passwd's own parameters for `$7$` (PBKDF2-HMAC-SHA512): 101 rounds, 12-byte salt.
 _PBKDF2_ROUNDS = 101
@@ -121,31 +131,58 @@ def plan_accounts(hub: Hub) -> list[Account]:
         if not topic.startswith(("zigbee2mqtt/", "espresense/")):
             own[dev_id] = Account(username=f"device-{dev_id}", read=sets, write=reads,
                                   purpose=f"the device {dev_id} (its own topics only)")
-    bridge = (BRIDGE_STATE,) if z2m else ()
-    # The uplink to the care centre (huis/uplink.py): only the hub writes what the bridge carries
-    # up and reads the centre's commands the bridge brings down, and the bridge's state.
-    central = hub.config.central is not None
-    uplink_read = ("huis/downlink/#", "huis/central/bridge") if central else ()
-    uplink_write = ("huis/uplink/#",) if central else ()
-    bridge_account = (Account(username=CENTRAL_BRIDGE, read=("huis/uplink/#",),
-                              write=("huis/downlink/#", "huis/central/bridge"),
-                              purpose="mosquitto's bridge to the care centre (docs/central.md)"),) if central else ()
+    bridge = (BRIDGE_STATE, *BRIDGE_TELLS) if z2m else ()
+    asks = (BRIDGE_ASK,) if z2m else ()
+    ha_read, ha_write, ha = _homeassistant(hub.config)
+    uplink_read, uplink_write, bridge_account = _central(hub.config)
     accounts = [
-        Account(username=HUB, read=(*hub.subscriptions(), *uplink_read),
-                write=(*commands, "huis/status", "huis/announce", "huis/alerts/#", "huis/hub/#", *uplink_write),
+        Account(username=HUB, read=(*hub.subscriptions(), *bridge[1:], *ha_read, *uplink_read),
+                write=(*commands, *asks, "huis/status", "huis/announce", "huis/alerts/#", "huis/hub/#", *ha_write,
+                       *uplink_write),
                 purpose="the hub"),
-        Account(username=SIMULATORS, read=(*commands, "huis/simulators/#"),
+        Account(username=SIMULATORS, read=(*commands, *asks, "huis/simulators/#"),
                 write=(*state, *bridge, "espresense/rooms/+/status", "huis/simulators/#", "huis/simulate/status"),
-                purpose="the simulated devices of `huis demo` and `huis simulate`"),
+                purpose="the simulated devices of `huis demo` and `huis simulate` (and their Zigbee2MQTT)"),
         Account(username=ZIGBEE2MQTT, read=("zigbee2mqtt/#",), write=("zigbee2mqtt/#",),
                 purpose="Zigbee2MQTT, in its own tree"),
         Account(username=ESPRESENSE, read=("espresense/#",), write=("espresense/#",),
                 purpose="ESPresense room receivers, in their own tree"),
         *own.values(),
         Account(username=CARE_TEAM, read=("huis/alerts/#",), purpose="the care team's MQTT alert channel"),
+        *ha,
         *bridge_account,
     ]
     return [_unique(a) for a in accounts]
+
+
+def _homeassistant(cfg: HomeConfig) -> tuple[tuple[str, ...], tuple[str, ...], tuple[Account, ...]]:
+    """The hub's extra reads and writes for Home Assistant discovery, and Home Assistant's
+    account (only with discovery on); the lines `huis.ha_discovery.acl_lines()` prints.
+
+    The hub may always write its own discovery config and states: switching discovery off
+    removes the device from Home Assistant with empty retained messages on exactly those.
+    """
+    ha = cfg.homeassistant
+    node, prefix = ha.node_id, ha.prefix
+    config = (f"{prefix}/device/{node}/config", f"{prefix}/+/{node}/+/config")
+    if not ha.discovery:
+        return (), (f"huis/ha/{node}/#", *config), ()
+    account = Account(username=HOMEASSISTANT,
+                      read=(f"{prefix}/#", "huis/status", f"huis/ha/{node}/#"),
+                      write=(f"{prefix}/status", f"huis/ha/{node}/ack/set", f"huis/ha/{node}/mode/set"),
+                      purpose="Home Assistant (MQTT discovery; the only account that may press its buttons)")
+    return ((f"huis/ha/{node}/#", f"{prefix}/status"), (f"huis/ha/{node}/#", *config), (account,))
+
+
+def _central(cfg: HomeConfig) -> tuple[tuple[str, ...], tuple[str, ...], tuple[Account, ...]]:
+    """The uplink to the care centre (huis/uplink.py), only with `central:`: what the hub reads
+    and writes, and mosquitto's bridge account. Only the hub writes what the bridge carries up
+    and reads the centre's commands the bridge brings down, and the bridge's state."""
+    if cfg.central is None:
+        return (), (), ()
+    bridge = Account(username=CENTRAL_BRIDGE, read=("huis/uplink/#",), write=("huis/downlink/#", "huis/central/bridge"),
+                     purpose="mosquitto's bridge to the care centre (docs/central.md)")
+    return ("huis/downlink/#", "huis/central/bridge"), ("huis/uplink/#",), (bridge,)
 
 
 def _unique(a: Account) -> Account:

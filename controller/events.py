@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Generic, Literal, TypedDict, TypeGuard, TypeVar
+from typing import Generic, Literal, NotRequired, TypedDict, TypeGuard, TypeVar
 
 _ids = itertools.count(1)
 
@@ -131,10 +131,12 @@ DeviceEventData = Mapping[str, object]
 
 
 class AvailabilityChanged(TypedDict):
-    """A device went online or offline, and why we think so."""
+    """A device went online or offline, and why we think so. With `bridge` (and no device),
+    the bridge itself did; on a device, its bridge's state decided, not the device."""
 
     online: bool
     reason: str
+    bridge: NotRequired[str]
 
 
 class PayloadProblem(TypedDict):

@@ -25,6 +25,7 @@ from controller.events import (
     HUB_STATUS,
     PAYLOAD_ERROR,
     STATE_CHANGED,
+    AvailabilityChanged,
     Context,
 )
 from controller.mqtt import Link, MemoryLink
@@ -148,6 +149,7 @@ class Hub:
         self.settle_steps: list[SettleStep] = []
         self._bridged: list[str] = []  # devices behind Zigbee2MQTT
         self._bridge_held: set[str] = set()  # marked offline because the bridge was
+        self._bridge_online: bool | None = None  # what zigbee2mqtt/bridge/state last said
         for dev_id, dev in config.devices.items():
             adapter = kinds[dev.kind]
             spec = DeviceSpec(id=dev_id, topic=device_topic(dev_id, dev), model=dev.model,
@@ -279,28 +281,37 @@ class Hub:
         if self.state.get(dev_id).available is not True:
             self.set_available(dev_id, True, ctx, reason="sent a message")
 
-    def set_available(self, dev_id: str, online: bool, ctx: Context, *, reason: str) -> None:
+    def set_available(self, dev_id: str, online: bool, ctx: Context, *, reason: str,
+                      bridge: str | None = None) -> None:
         """Record a device's availability; announce it when it changed."""
         st = self.state.get(dev_id)
         if st.available is online:
             return
         st.available = online
-        self.bus.publish(AVAILABILITY.event(time=self.clock.now(), context=ctx, device=dev_id,
-                               data={"online": online, "reason": reason}))
+        data: AvailabilityChanged = {"online": online, "reason": reason}
+        if bridge is not None:
+            data["bridge"] = bridge
+        self.bus.publish(AVAILABILITY.event(time=self.clock.now(), context=ctx, device=dev_id, data=data))
 
     def _bridge_state(self, payload: bytes) -> None:
         """Zigbee2MQTT went offline: every device behind it is unheard, so each is marked
-        offline (the technician's device-health notice); online again restores those."""
+        offline; online again restores those. The bridge's own event comes first and is the one
+        technician notice (`bridge_offline`); the devices' carry `bridge`, so no notice each."""
         state = _bridge_word(payload)
         ctx = Context(origin="hub", description=f"{BRIDGE_STATE}: {state}")
+        if state in ("offline", "online") and (state == "online") is not self._bridge_online:
+            self._bridge_online = state == "online"
+            reason = "Zigbee2MQTT is offline" if state == "offline" else "Zigbee2MQTT is online again"
+            self.bus.publish(AVAILABILITY.event(time=self.clock.now(), context=ctx, device=None,
+                                   data={"online": state == "online", "reason": reason, "bridge": "zigbee2mqtt"}))
         if state == "offline":
             for dev_id in self._bridged:
                 if self.state.get(dev_id).available is not False:
                     self._bridge_held.add(dev_id)
-                    self.set_available(dev_id, False, ctx, reason="Zigbee2MQTT is offline")
+                    self.set_available(dev_id, False, ctx, reason="Zigbee2MQTT is offline", bridge="zigbee2mqtt")
         elif state == "online":
             for dev_id in sorted(self._bridge_held):
-                self.set_available(dev_id, True, ctx, reason="Zigbee2MQTT is online again")
+                self.set_available(dev_id, True, ctx, reason="Zigbee2MQTT is online again", bridge="zigbee2mqtt")
             self._bridge_held.clear()
         else:
             log.warning("%s: %s is neither online nor offline; ignored", BRIDGE_STATE, clip(repr(payload), 80))

@@ -21,7 +21,7 @@ from controller.history import History
 from controller.hub import Hub
 from controller.routine import RoutineKeeper
 from controller.store import Database
-from dashboard import routes_account, routes_care, routes_routine, routes_tech, routes_tour
+from dashboard import routes_account, routes_care, routes_onboard, routes_routine, routes_tech, routes_tour
 from dashboard.alerts_api import create_alerts_router
 from dashboard.auth import CSRF_COOKIE, Auth
 from dashboard.context import Dashboard, for_technicians
@@ -86,6 +86,7 @@ def create_app(
         # Stories play in sandboxes of their own (dashboard/tour_sandbox.py), not on the live home.
         d.stories = StoryRunner(hub.config, feed, policies=alerts.config if alerts is not None else None)
     app = _app(d)
+    routes_onboard.follow_bridge(app, hub)  # Zigbee2MQTT's device list for onboarding
     if alerts is not None:
         app.include_router(create_alerts_router(alerts, require_caregiver=require_caregiver,
                                                 require_technician=require_technician))
@@ -139,4 +140,5 @@ def _app(d: Dashboard) -> FastAPI:
     app.include_router(routes_care.router)
     app.include_router(routes_tech.router)
     app.include_router(routes_routine.router)
+    app.include_router(routes_onboard.router)
     return app

@@ -31,6 +31,7 @@ ASSETS = {
     "care.js": "text/javascript; charset=utf-8",
     "tech.js": "text/javascript; charset=utf-8",
     "tech-why.js": "text/javascript; charset=utf-8",
+    "tech-onboard.js": "text/javascript; charset=utf-8",
     "tech.css": "text/css; charset=utf-8",
     "account.js": "text/javascript; charset=utf-8",
     "devices.js": "text/javascript; charset=utf-8",

@@ -30,7 +30,7 @@ from controller.replay import check_log, export, periods_of, replay_rows, summar
 from controller.replay_summary import NIGHT, parse_night, render, to_json
 from controller.routine import default_routine, load_routine, render_routine
 from controller.store import Database
-from huis import accounts_cli, audit_cli, central_cli
+from huis import accounts_cli, audit_cli, central_cli, onboard_cli
 from huis.broker_cli import add_broker_command
 from huis.check_cli import check, home_problems
 from huis.compose import (
@@ -465,6 +465,7 @@ def _user_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     accounts_cli.register(sub, DEFAULT_CONFIG)
     central_cli.register(sub)  # `huis central`: the care organisation's centre (docs/central.md)
     audit_cli.register(sub, DEFAULT_CONFIG)
+    onboard_cli.register(sub, DEFAULT_CONFIG)
 
     p = sub.add_parser("user", help="manage dashboard accounts")
     user_sub = p.add_subparsers(dest="user_command", required=True)

@@ -30,6 +30,7 @@ from simulators.dispenser import DispenserSimulator
 from simulators.speaker import SpeakerSimulator
 from simulators.story_scripts import STORIES, Step, Story
 from simulators.tag import OUTSIDE, TagSimulator
+from simulators.z2m_bridge import BridgeSimulator
 from simulators.zigbee import (
     BedSimulator,
     ContactSimulator,
@@ -75,6 +76,7 @@ class SimulatedHome:
         self._tg: asyncio.TaskGroup | None = None
         self._started = False
         self.step_listeners: list[StepListener] = []
+        self.bridge = BridgeSimulator(cfg, clock)  # Zigbee2MQTT's device list and permit join
         bed_room = next((d.room for d in cfg.devices.values() if d.kind == "bed" and d.room), None)
         rooms = list(cfg.rooms)
         for dev_id, dev in cfg.devices.items():
@@ -149,6 +151,8 @@ class SimulatedHome:
                 out.subscribe(flt, sim.handle)
             sim.start(out, tg)
         out.subscribe(CONTROL_TOPIC, self._on_control)
+        if self.bridge.zigbee:
+            self.bridge.start(out, tg)
         self._started = True
 
     def stop(self) -> None:

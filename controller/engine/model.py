@@ -133,7 +133,7 @@ SunEvent = Literal["sunrise", "sunset", "dawn", "dusk"]
 AlertChange = Literal["raised", "acknowledged", "escalated", "resolved"]
 HubEventName = Literal[
     "device_offline", "device_online", "battery_low", "payload_error",
-    "mqtt_disconnected", "mqtt_connected",
+    "mqtt_disconnected", "mqtt_connected", "bridge_offline", "bridge_online",
 ]
 MODES: tuple[str, ...] = ("day", "night", "away", "holiday")
 PRESENCES: tuple[str, ...] = ("home", "away", "unknown")

@@ -221,16 +221,20 @@ class TriggerIndex:
             _fire(tr, tvars, event.context)
 
     def on_availability(self, event: Event[AvailabilityChanged]) -> None:
-        dev = event.device
+        dev, bridge = event.device, event.data.get("bridge")
         if dev is None:
+            if bridge is not None:  # the bridge itself: one notice, not one per device behind it
+                self._hub_event("bridge_online" if event.data["online"] else "bridge_offline", None,
+                                {"reason": event.data["reason"], "bridge": bridge}, event.context)
             return
         online = event.data["online"]
         old = self._available.get(dev)
         self._available[dev] = online
         self.on_state(STATE_CHANGED.event(time=event.time, context=event.context,
                             device=dev, data={"changes": {"available": (old, online)}}))
-        name = "device_online" if online else "device_offline"
-        self._hub_event(name, dev, {"reason": event.data["reason"]}, event.context)
+        if bridge is None:
+            name = "device_online" if online else "device_offline"
+            self._hub_event(name, dev, {"reason": event.data["reason"]}, event.context)
 
     def on_payload_error(self, event: Event[PayloadProblem]) -> None:
         self._hub_event("payload_error", event.device,

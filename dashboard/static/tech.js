@@ -325,6 +325,7 @@ async function refreshTab() {
     else if (tech.tab === "scenarios") await loadScenarios();
     else if (tech.tab === "events") await loadEvents();
     else if (tech.tab === "routine") await HuisRoutine.mount(document.getElementById("routine"));
+    else if (tech.tab === "zigbee") await TechOnboard.mount(document.getElementById("zigbee"));
     else if (tech.tab === "audit") await loadAudit();
     else if (tech.tab === "users") await loadUsers();
   } catch (e) {

@@ -74,7 +74,7 @@ async def logged_in(browser: Any, server: Server, viewport: dict[str, int]) -> t
     await page.get_by_role("button", name="Inloggen").click()
     await expect(page).to_have_url(server.url + "/technicus")
     await page.get_by_role("tab", name="Scenario's").click()
-    await expect(page.locator("#scenarios tr")).to_have_count(24)
+    await expect(page.locator("#scenarios tr")).to_have_count(26)
     return page, problems
 
 
@@ -93,7 +93,7 @@ async def test_why_a_scenario_did_not_fire_shows_beside_the_table_and_in_dutch(
         await history.flush()
         page, problems = await logged_in(browser, server, BIG_SCREEN)
 
-        # A rule far down the 24-row table whose trigger never came.
+        # A rule far down the 26-row table whose trigger never came.
         row = page.locator('#scenarios tr[data-scenario="wander_left_home"]')
         await row.scroll_into_view_if_needed()
         await row.get_by_role("button", name="Waarom?").click()

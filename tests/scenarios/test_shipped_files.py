@@ -15,7 +15,8 @@ SHIPPED = {
     "day_wake_light", "day_good_morning", "day_meals", "day_drinks", "day_activity",
     "day_wind_down", "day_night_mode", "medication_reminder", "medication_taken",
     "medication_refill_low", "medication_refilled", "inactivity_no_motion", "inactivity_not_up",
-    "health_offline", "health_online", "health_battery", "sos_pressed", "sos_acknowledged",
+    "health_offline", "health_online", "health_bridge_offline", "health_bridge_online", "health_battery",
+    "sos_pressed", "sos_acknowledged",
 }
 
 
