@@ -1,7 +1,8 @@
 """Acknowledge and resolve from the centre: checked, signed with the home's key, sent, audited.
 
 docs/central.md "Downward commands": a command is JSON signed with HMAC-SHA256 over its
-canonical form without `sig`, with the home's own key (the bytes the hex in its key file stands
+canonical form without `sig` (controller/uplink_wire.py `make_command`, which the hub checks
+with `check_command`), with the home's own key (the bytes the hex in its key file stands
 for, read with controller/keyfile.py as the hub does). It goes out as an MQTT QoS 1 publish on
 `homes/<id>/down/command`; every command, sent, refused or failed, is written to the
 `commands` table first and its outcome after.
@@ -9,7 +10,6 @@ for, read with controller/keyfile.py as the hub does). It goes out as an MQTT Qo
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 import logging
@@ -22,6 +22,7 @@ from central.mqtt import Publisher
 from central.store import CommandRow, Store
 from controller.clock import Clock
 from controller.errors import DeliveryError, HuisError
+from controller.uplink_wire import command_topic, make_command, sign
 
 log = logging.getLogger(__name__)
 
@@ -34,24 +35,15 @@ class CommandRefused(HuisError):
     """The centre will not send this command; the message says why (shown to the user)."""
 
 
-def canonical(doc: dict[str, Any]) -> bytes:
-    """The bytes that are signed: the document without `sig`, keys sorted, no spaces."""
-    return json.dumps({k: v for k, v in doc.items() if k != "sig"}, sort_keys=True,
-                      separators=(",", ":")).encode()
-
-
-def sign(doc: dict[str, Any], key: bytes) -> str:
-    return hmac.new(key, canonical(doc), hashlib.sha256).hexdigest()
-
-
 def verify(doc: dict[str, Any], key: bytes) -> bool:
-    """True when `doc['sig']` is the signature of `doc` with `key` (what the hub checks)."""
+    """True when `doc['sig']` is the signature of `doc` with `key`."""
     sig = doc.get("sig")
-    return isinstance(sig, str) and hmac.compare_digest(sig, sign(doc, key))
+    return isinstance(sig, str) and hmac.compare_digest(sig, sign(key, doc))
 
 
 def topic_of(home: str) -> str:
-    return f"homes/{home}/down/command"
+    """The MQTT topic of a home's commands (`homes/<id>/down/command`)."""
+    return command_topic(home)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -85,16 +77,14 @@ class Commands:
         on this home is the dashboard's check (its roles); this one checks the command itself.
         """
         now = self.clock.now()
-        doc: dict[str, Any] = {"v": 1, "msg_id": str(uuid.uuid4()), "at": now.isoformat(), "action": action,
-                               "alert": alert_id, "by": f"centre:{user}", "note": note}
-        row = CommandRow(msg_id=doc["msg_id"], home=home, alert_id=alert_id, action=action, by_user=doc["by"],
-                         note=note, at=now, outcome="refused", detail=None)
+        row = CommandRow(msg_id=str(uuid.uuid4()), home=home, alert_id=alert_id, action=action,
+                         by_user=f"centre:{user}", note=note, at=now, outcome="refused", detail=None)
         try:
             key = await self._check(home, alert_id, action, user, note)
         except CommandRefused as exc:
             await self.store.record_command(_with(row, "refused", str(exc)))
             raise
-        doc["sig"] = sign(doc, key)
+        doc = make_command(key, action=action, alert=alert_id, by=row.by_user, at=now, note=note, msg_id=row.msg_id)
         await self.store.record_command(_with(row, "sending", None))
         try:
             await self.publisher.publish(topic_of(home), json.dumps(doc).encode())

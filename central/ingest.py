@@ -18,7 +18,7 @@ import logging
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import nats
 import nats.errors
@@ -84,7 +84,7 @@ class IngestStats:
     fetch_errors: int = 0
     connects: int = 0
     last_error: str | None = None
-    fetched: int = field(default=0)
+    fetched: int = 0
 
     def add(self, r: BatchResult) -> None:
         self.stored += r.stored

@@ -2,7 +2,8 @@
 
 - ingest: HOMES_UP into PostgreSQL (central/ingest.py);
 - commands: the MQTT publisher that carries acknowledgements and resolutions to homes;
-- silence: every 30 s, homes not heard for 3 minutes are marked silent;
+- silence: every 30 s, homes not heard for 3 minutes are marked silent (and next month's
+  partition made);
 - the dashboard, when `central.app` is installed (branch `central-view`).
 
 The seam for the dashboard: a module `central.app` with `async def serve(centre: Centre) -> None`
@@ -64,7 +65,9 @@ async def ensure_nats(settings: NatsSettings, cfg: CentralConfig) -> None:
 
 
 async def watch_silence(store: Store, clock: Clock) -> None:
+    """Every half minute: mark homes not heard for 3 minutes silent, make next month's partition."""
     while True:
+        await store.ensure_ahead(clock.now())
         silent = await store.mark_silent(clock.now())
         if silent:
             log.warning("no heartbeat for 3 minutes from: %s", ", ".join(silent))

@@ -179,6 +179,16 @@ class Store:
             await self._ensure_partitions(conn, {this, next_month(this)})
         self._partitions |= {this, next_month(this)}
 
+    async def ensure_ahead(self, now: datetime) -> None:
+        """This month's and next month's partitions (the service calls it every half minute, so a
+        month never starts without its partition; a no-op once they are there)."""
+        months = {month_of(now), next_month(month_of(now))}
+        if months <= self._partitions:
+            return
+        async with self.pool.connection() as conn, conn.transaction():
+            await self._ensure_partitions(conn, months)
+        self._partitions |= months
+
     async def _ensure_partitions(self, conn: Conn, months: Collection[datetime]) -> None:
         for m in sorted(months):
             if m in self._partitions:

@@ -8,9 +8,13 @@ from pathlib import Path
 from controller.config import HomeConfig, resolve
 from controller.yamlfile import Located
 
+# The care centre's own config sits beside home.yaml (docs/central.md); `huis central` checks it.
+NOT_SCENARIOS = ("central.yaml", "central.yml")
+
 
 def scenario_files(paths: Iterable[str | Path]) -> list[Path]:
-    """Files named directly, and the `*.yaml` in folders (skipping names starting with '_').
+    """Files named directly, and the `*.yaml` in folders (skipping names starting with '_' and
+    the centre's config, NOT_SCENARIOS).
 
     A folder named like a scenario file is listed too, not skipped: reading it fails with a
     message, so a scenario that turned into a folder can never go missing in silence.
@@ -20,7 +24,8 @@ def scenario_files(paths: Iterable[str | Path]) -> list[Path]:
         p = Path(raw)
         if p.is_dir():
             out.extend(f for f in sorted(p.iterdir())
-                       if f.suffix in (".yaml", ".yml") and not f.name.startswith("_"))
+                       if f.suffix in (".yaml", ".yml") and not f.name.startswith("_")
+                       and f.name not in NOT_SCENARIOS)
         else:
             out.append(p)
     return out

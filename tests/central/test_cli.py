@@ -6,7 +6,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
+import signal
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,7 +21,7 @@ from central.store import Store
 from controller.clock import RealClock
 from controller.errors import ConfigError
 from huis.cli import main
-from tests.central.conftest import HOMES, alert_doc, home, up
+from tests.central.conftest import HOMES, alert_doc, home, stream_of, up
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.timeout(120)
@@ -129,3 +132,48 @@ async def test_init_then_run_stores_what_a_home_sends(tmp_path: Path, cluster: N
             await task
     [alert] = await store.open_alerts([h.id])
     assert (alert.id, alert.team) == ("a-1", "noord")
+
+
+async def test_the_centre_killed_9_mid_stream_stores_everything_once(tmp_path: Path, cluster: NatsCluster,
+                                                                     postgres: Postgres, store: Store) -> None:
+    cfg_file = centre_config(tmp_path, cluster, postgres)
+    assert await asyncio.to_thread(main, ["central", "init", "--config", str(cfg_file)]) == 0
+    huis = str(Path(sys.executable).parent / "huis")
+    argv = [huis, "central", "run", "--no-dashboard", "--config", str(cfg_file)]
+    log = (tmp_path / "centre.log").open("ab")
+    h = home(cluster, node=0)
+    docs = stream_of(h.id, 300)
+
+    async def stored() -> int:
+        return await store.count("events", h.id)
+
+    async def wait_for(n: int) -> None:
+        async with asyncio.timeout(60):
+            while await stored() < n:  # noqa: ASYNC110 - polling a real database
+                await asyncio.sleep(0.02)
+
+    first = await asyncio.create_subprocess_exec(*argv, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        async with h.client() as c:
+            for doc in docs[:150]:
+                await h.publish(c, doc)
+            await wait_for(1)
+            first.kill()  # SIGKILL: what it fetched and did not acknowledge comes again
+            await first.wait()
+            for doc in docs[150:]:
+                await h.publish(c, doc)
+        second = await asyncio.create_subprocess_exec(*argv, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            await wait_for(300)
+        finally:
+            second.send_signal(signal.SIGINT)
+            await asyncio.wait_for(second.wait(), 20)
+    finally:
+        if first.returncode is None:
+            first.kill()
+            await first.wait()
+        log.close()
+    async with store.pool.connection() as conn:
+        cur = await conn.execute("SELECT msg_id::text AS m FROM events WHERE home = %s", (h.id,))
+        ids = [r["m"] for r in await cur.fetchall()]
+    assert len(ids) == len(set(ids)) == 300 and set(ids) == {d["msg_id"] for d in docs}

@@ -15,6 +15,7 @@ from central.servers import NatsCluster
 from central.store import Store
 from controller.clock import RealClock
 from controller.keyfile import load_key
+from controller.uplink_wire import check_command
 from tests.central.conftest import alert_doc, home, mqtt_settings, nats_settings, up
 from tests.support import eventually
 
@@ -43,11 +44,12 @@ async def test_an_acknowledgement_reaches_the_home_signed_and_is_audited(cluster
 
     subscribed = asyncio.Event()
     async with asyncio.TaskGroup() as tg:
-        tasks = [tg.create_task(ingest.run(), name="ingest"), tg.create_task(publisher.run(), name="publisher"),
-                 tg.create_task(listen(), name="home")]
+        # As in production: the centre's stream first (`huis central init`), then the homes.
+        tasks = [tg.create_task(ingest.run(), name="ingest"), tg.create_task(publisher.run(), name="publisher")]
         try:
+            await asyncio.wait_for(ingest.ready.wait(), 60)
+            tasks.append(tg.create_task(listen(), name="home"))
             await asyncio.wait_for(subscribed.wait(), 30)
-            await asyncio.wait_for(ingest.ready.wait(), 30)  # HOMES_UP exists: what homes send is kept
             async with h.client() as c:
                 await h.publish(c, up(h.id, "alert", action="raised", alert=alert_doc("a-7")))
             await eventually(lambda: ingest.stats.stored == 1, within=30)
@@ -63,6 +65,9 @@ async def test_an_acknowledgement_reaches_the_home_signed_and_is_audited(cluster
                 t.cancel()
     [doc] = received
     assert doc == sent.doc and verify(doc, key)
+    # What the hub does with it: genuine and fresh.
+    cmd = check_command(key, json.dumps(doc).encode(), now=RealClock().now())
+    assert (cmd.action, cmd.alert, cmd.by) == ("acknowledge", "a-7", "centre:marieke")
     assert (doc["action"], doc["alert"], doc["by"], doc["note"]) == ("acknowledge", "a-7", "centre:marieke", None)
     assert not verify({**doc, "alert": "a-8"}, key)
     audit = await store.commands_of(h.id)
