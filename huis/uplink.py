@@ -203,6 +203,7 @@ class Uplink:
         self.started_at: datetime | None = None
         self.seq = 0
         self.sent: Counter[str] = Counter()  # per kind
+        self.recent: deque[tuple[str, str]] = deque(maxlen=1000)  # (kind, msg_id) of the latest sent
         self.carried_out = 0
         self.refused: Counter[str] = Counter()  # per reason (controller.uplink_wire.REASONS)
         self.refusals: deque[str] = deque(maxlen=50)  # the latest reasons with their details
@@ -260,6 +261,7 @@ class Uplink:
                           pseudonym=pseudonym), **body}
         self.hub.link.send(local_up(kind), encode(doc), qos=1)
         self.sent[kind] += 1
+        self.recent.append((kind, str(doc["msg_id"])))
 
     def _wire(self, alert: Alert) -> dict[str, object]:
         return wire_alert(alert, title=title_for(alert.key, alert.scenario, self.language),
