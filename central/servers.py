@@ -173,8 +173,11 @@ class NatsCluster:
             # nats-server 2.9: after a node was killed and restarted, the MQTT layer's own
             # retained-message consumer of a server (`$MQTT_rmsgs_<server>`) may stay "not
             # current" for good, and /healthz with it; the streams and our consumers are fine.
-            body = exc.read().decode(errors="replace")
-            return "not current" in body and "> $MQTT_rmsgs >" in body
+            try:
+                error = str(json.loads(exc.read()).get("error", ""))  # Go writes '>' as \u003e
+            except ValueError:
+                return False
+            return error.endswith("is not current") and "> $MQTT_rmsgs >" in error
         except OSError:
             return False
 
