@@ -169,11 +169,14 @@ def home_yaml(tmp: Path, *, home_id: str, password: str, addresses: list[str], *
 
 
 @contextlib.contextmanager
-def home_broker(tmp: Path, cluster: NatsCluster, home_id: str, **central: object) -> Iterator[HomeBroker]:
-    """The shipped mosquitto config, closed with the home's accounts, plus its bridge."""
+def home_broker(tmp: Path, cluster: NatsCluster, home_id: str, *, first: int = 0,
+                **central: object) -> Iterator[HomeBroker]:
+    """The shipped mosquitto config, closed with the home's accounts, plus its bridge (to the
+    cluster's nodes, node `first` first)."""
     password = cluster.add_home(home_id)
+    nodes = cluster.mqtt_addresses[first:] + cluster.mqtt_addresses[:first]
     cfg = load_home(home_yaml(tmp, home_id=home_id, password=password,
-                              addresses=[f"{h}:{p}" for h, p in cluster.mqtt_addresses], **central))
+                              addresses=[f"{h}:{p}" for h, p in nodes], **central))
     folder = Path(tempfile.mkdtemp(prefix="huis-mosquitto-"))
     folder.chmod(0o711)
     try:
