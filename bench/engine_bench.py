@@ -29,6 +29,75 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+# -- 1c. start-up: time and memory at each step of `huis run` ---------------------------------------
+
+
+def rss_steps(config: str) -> list[tuple[str, float, float]]:
+    """What `huis run` does up to its first possible reaction, step by step: (step, ms since
+    the interpreter started, RSS MiB after it); then what the dashboard adds once it is built.
+    Run in a fresh process (`--rss-steps CONFIG`): the modules must not be imported yet."""
+    import time
+
+    start = time.perf_counter() - _since_exec()
+    steps: list[tuple[str, float, float]] = []
+
+    def step(name: str) -> None:
+        steps.append((name, (time.perf_counter() - start) * 1000, _vm_rss()))
+
+    step("interpreter started")
+    from huis.cli import _overrides, _refuse_to_start, build_parser
+    from huis.compose import load_home
+    step("import huis.cli (kernel, adapters, engine, alerts)")
+    args = build_parser("run").parse_args(["run", "--config", config])
+    cfg = _overrides(load_home(args.config), args)
+    assert not _refuse_to_start(args)
+    step("configuration loaded and checked")
+    asyncio.run(_ready_and_dashboard(cfg, step))
+    return steps
+
+
+async def _ready_and_dashboard(cfg: Any, step: Any) -> None:  # a HomeConfig; imported late
+    from controller.clock import RealClock
+    from huis.compose import _dashboard_app, hub_settings, open_home
+
+    assert cfg.mqtt is not None
+    home = await open_home(cfg, RealClock(), settings=hub_settings(cfg, cfg.mqtt.host, cfg.mqtt.port))
+    step("home opened (database, alerts, scenarios)")
+    task = asyncio.create_task(home.run())
+    await home.engine.ready.wait()
+    await home.hub.link.connected.wait()  # type: ignore[attr-defined]
+    step("engine ready and connected: first reaction possible")
+    _dashboard_app(home, services_for=False)
+    step("dashboard imported and built (on its thread in `huis run`)")
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await home.close()
+
+
+def _since_exec() -> float:
+    """Seconds since this process was started (Linux: /proc/self/stat's start time)."""
+    with open("/proc/self/stat", encoding="ascii") as f:
+        started = int(f.read().rsplit(")", 1)[1].split()[19]) / os.sysconf("SC_CLK_TCK")
+    with open("/proc/uptime", encoding="ascii") as f:
+        uptime = float(f.read().split()[0])
+    return uptime - started
+
+
+def _vm_rss() -> float:
+    with open("/proc/self/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["--rss-steps"]:
+    # Before this module imports the kernel below: the steps measure those imports.
+    for _name, _ms, _rss in rss_steps(sys.argv[2]):
+        print(f"| {_name} | {_ms:.0f} | {_rss:.1f} |")
+    sys.exit(0)
+
 from bench.common import Latency, machine, measure_latency, mosquitto, rss_mib, write_section  # noqa: E402
 from controller.clock import Clock, VirtualClock, monotonic  # noqa: E402
 from controller.config import HomeConfig, Mqtt, link_settings  # noqa: E402
@@ -43,8 +112,8 @@ MOTION = ["bedroom_motion", "bathroom_motion", "hall_motion", "living_motion", "
 LIGHTS = ["bedroom_light", "bathroom_light", "hall_light", "living_light", "kitchen_light"]
 
 
-def hundred_rules() -> str:
-    """100 scenarios shaped like real ones, spread over the demo home's devices.
+def hundred_rules(count: int = 100) -> str:
+    """`count` scenarios (100 by default) shaped like real ones, spread over the demo home's devices.
 
     Rule 0 is the measured workload (bed empty -> hall light, as bench/peers/paho_relay.py does).
     The rest: motion -> light with a time condition, doors -> announce/alert conditions, `for:`
@@ -56,7 +125,7 @@ def hundred_rules() -> str:
            "    mode: parallel",
            "    triggers: [{type: state, device: bed_sensor, attribute: occupancy, to: false}]",
            "    actions: [{type: light, device: hall_light, state: on, brightness: 25}]"]
-    for i in range(1, 100):
+    for i in range(1, count):
         sid = f"r{i:03d}"
         kind = i % 6
         sensor = MOTION[i % 5]
@@ -91,11 +160,8 @@ def hundred_rules() -> str:
 
 
 def load_rules(cfg: HomeConfig, count: int = 100) -> ScenarioSet:
-    """The first `count` of the hundred rules (rule 0 is the measured workload)."""
-    lines = hundred_rules().splitlines()
-    starts = [i for i, line in enumerate(lines) if line.startswith("  - id: ")]
-    end = starts[count] if count < len(starts) else len(lines)
-    rules = load_scenario_text("\n".join(lines[:end]) + "\n", cfg, KINDS, "bench-rules.yaml")
+    """The first `count` generated rules (rule 0 is the measured workload)."""
+    rules = load_scenario_text(hundred_rules(count), cfg, KINDS, "bench-rules.yaml")
     assert len(rules.scenarios) == count, len(rules.scenarios)
     return rules
 
@@ -149,24 +215,107 @@ async def _throughput(n: int) -> dict[str, float]:
     return {"full": full, "commands": commands}
 
 
+# -- 1b. rules that scale -------------------------------------------------------------------------
+
+
+def _mix() -> list[tuple[str, bytes]]:
+    """A realistic mix: beds and doors flip, motion sensors flip with illuminance, batteries."""
+    msgs: list[tuple[str, bytes]] = []
+    for i in range(200):
+        msgs.append(("zigbee2mqtt/bed_sensor", json.dumps({"occupancy": i % 2 == 0}).encode()))
+        m = MOTION[i % 5]
+        msgs.append((f"zigbee2mqtt/{m}", json.dumps({"occupancy": i % 4 < 2, "illuminance": i * 7,
+                                                     "battery": 100 - i % 50}).encode()))
+        door = "front_door" if i % 2 else "back_door"
+        msgs.append((f"zigbee2mqtt/{door}", json.dumps({"contact": i % 4 < 2}).encode()))
+    return msgs
+
+
+async def _scale(count: int, seconds: float) -> dict[str, float]:
+    """Load `count` generated rules into a hub + engine on a real SQLite file; events/s on the mix,
+    load time, memory, and how many triggers the average event met."""
+    from controller.engine.triggers import TriggerIndex
+
+    cfg = load_home(CONFIG)
+    rss0 = _rss_self()
+    t0 = monotonic()
+    rules = load_rules(cfg, count)
+    clock = VirtualClock(datetime(2026, 1, 5, 22, 30, tzinfo=UTC))
+    link = MemoryLink()
+    parts = Parts(config=cfg, scenarios=rules, paths=())
+    hub = parts.hub(clock, link)
+    out: dict[str, float] = {"rules": count}
+    with tempfile.TemporaryDirectory() as tmp:
+        db = await Database.connect(Path(tmp) / "bench.db")
+        engine = parts.engine(hub, db, MemoryAlertSink())
+        task = asyncio.create_task(engine.run())
+        await engine.ready.wait()
+        out["load_s"] = monotonic() - t0
+        try:
+            msgs = _mix()
+            index: TriggerIndex = engine._index  # noqa: SLF001 (a benchmark may look inside)
+            met = sum(len(index._state.get((topic.split("/")[1], attr), ()))  # noqa: SLF001
+                      for topic, payload in msgs for attr in json.loads(payload)
+                      for attr in ([attr] if attr != "contact" else ["open"]))
+            out["triggers_per_event"] = met / len(msgs)
+            handle = hub.handle_message
+            for topic, payload in msgs:  # warm-up
+                handle(topic, payload)
+            await clock.settle()
+            done, t1 = 0, monotonic()
+            while monotonic() - t1 < seconds:
+                # In chunks, with the loop turning between them as it does between MQTT messages:
+                # the engine's writer gets its turn.
+                for i in range(0, len(msgs), 20):
+                    for topic, payload in msgs[i:i + 20]:
+                        handle(topic, payload)
+                    await clock.settle(2)
+                done += len(msgs)
+            out["events_s"] = done / (monotonic() - t1)
+            await engine.flush()
+            out["traces_dropped"] = getattr(engine._store, "traces_dropped", 0)  # noqa: SLF001
+            out["rss_mib"] = _rss_self()
+            out["rss_growth_mib"] = out["rss_mib"] - rss0
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await db.close()
+    return out
+
+
+def _rss_self() -> float:
+    return _vm_rss()
+
+
+def scaling(counts: tuple[int, ...] = (100, 1_000, 10_000), seconds: float = 5.0) -> list[dict[str, float]]:
+    """`_scale` for each count, each in a fresh process (memory is the process's own)."""
+    rows = []
+    for count in counts:
+        proc = subprocess.run([sys.executable, __file__, "--scale", str(count), str(seconds)],
+                              capture_output=True, text=True, cwd=ROOT, check=True)
+        rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    return rows
+
+
+def scaling_table(rows: list[dict[str, float]]) -> str:
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    lines = [f"Machine: {machine()}; load average {load} at the end of the run.", "",
+             "| rules | load (s) | RSS (MiB) | triggers met per event | events/s | events/s x triggers met |",
+             "|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {int(r['rules']):,} | {r['load_s']:.2f} | {r['rss_mib']:.0f} | "
+                     f"{r['triggers_per_event']:.1f} | {r['events_s']:,.0f} | "
+                     f"{r['events_s'] * r['triggers_per_event']:,.0f} |")
+    return "\n".join(lines)
+
+
 # -- 2. the hub as a process, over mosquitto ------------------------------------------------------
 
 
 def _direct_send(link: Any) -> None:
-    """Experiment (not how huis ships): publish in the same loop iteration as the message that
-    caused it, skipping the outbox task and aiomqtt's writer callback, while connected."""
-    queued = link.send
-
-    def send(topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
-        client = link._client
-        if client is not None and link.connected.is_set() and not link._outbox:
-            paho = client._client
-            paho.publish(topic, payload, qos, retain)
-            paho.loop_write()
-            return
-        queued(topic, payload, qos=qos, retain=retain)
-
-    link.send = send
+    """Formerly an experiment (publish in the same loop iteration as the message that caused it);
+    since issue 15 `MqttLink.send` does that itself, so the "direct" variant is the shipped link."""
 
 
 async def serve_hub(port: int, db_path: str, rules: int = 100, with_history: bool = True,
@@ -277,7 +426,7 @@ def _table(tp: dict[str, float], lat: dict[str, Any]) -> str:
         f"{lat['one_rule'].p99:.2f} ms | | |",
         f"| latency p50 / p99, only that rule and no history | {lat['bare'].p50:.2f} / "
         f"{lat['bare'].p99:.2f} ms | | |",
-        f"| latency p50 / p99, 100 rules, experiment: publish directly from the link | "
+        f"| latency p50 / p99, 100 rules, a second run (the link publishes directly since issue 15) | "
         f"{lat['direct'].p50:.2f} / {lat['direct'].p99:.2f} ms | | |",
         f"| resident memory (RSS) | {lat['hub_rss']:.0f} MiB | {lat['relay_rss']:.0f} MiB | |",
         f"| start-up: process start to engine ready and connected | {lat['hub_startup_ms']:.0f} ms | - | |",
@@ -303,11 +452,11 @@ same. The per-event Python work (decode, state, bus, engine, encode) is a few pe
 samples. The gap to the paho relay is event-loop hops: aiomqtt hands each message to the
 receive task through a queue (one loop iteration), `MqttLink.send` puts the command in the
 outbox and wakes the sender task (a second), and aiomqtt writes the packet from a writer
-callback (a third); the relay publishes from inside paho's network thread. Publishing
-directly from `MqttLink.send` while connected (the "experiment" row: `paho.publish` +
-`loop_write`, falling back to the outbox otherwise) removes two of those hops. The busiest
-thread besides the loop is aiosqlite's worker committing the engine's traces (one per run,
-including runs whose conditions failed) with `synchronous=FULL`; it shows in p99 more than p50.
+callback (a third); the relay publishes from inside paho's network thread. Since issue 15
+`MqttLink.send` publishes directly while connected (`paho.publish` + `loop_write`, falling back
+to the outbox otherwise), which removes two of those hops; the "experiment" row measured that
+before it shipped and now measures the same code. Traces and latches go to SQLite in group
+commits (every 0.25 s), no longer in a transaction per run.
 """
 
 
@@ -316,6 +465,11 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="fewer samples; do not write the docs")
     parser.add_argument("--serve-hub", nargs=4, metavar=("PORT", "DB", "RULES", "HISTORY"),
                         help=argparse.SUPPRESS)
+    parser.add_argument("--scale", nargs=2, metavar=("RULES", "SECONDS"), help=argparse.SUPPRESS)
+    parser.add_argument("--rss-steps", metavar="CONFIG", default=None,  # handled above, before the imports
+                        help="time and RSS at each start-up step of `huis run` with CONFIG (its broker must be up)")
+    parser.add_argument("--scaling", action="store_true",
+                        help="only the rule-scaling table (100 / 1,000 / 10,000 rules); printed, not written")
     parser.add_argument("--notes", default="", help="text appended below the table (e.g. a profile)")
     args = parser.parse_args()
     if args.serve_hub:
@@ -323,6 +477,12 @@ def main() -> int:
             port, db, rules, history = args.serve_hub
             asyncio.run(serve_hub(int(port), db, int(rules), history.startswith("history"),
                                   history.endswith("+direct")))
+        return 0
+    if args.scale:
+        print(json.dumps(asyncio.run(_scale(int(args.scale[0]), float(args.scale[1])))))
+        return 0
+    if args.scaling:
+        print(scaling_table(scaling()))
         return 0
     # "On one core": pin the in-process measurement to one CPU, then give the processes all back.
     cpus = os.sched_getaffinity(0)

@@ -51,9 +51,8 @@ class Peer:
     command: str  # shell command; {port} is the broker's port
 
 
-def peers(rig: Path, work: Path, port: int) -> list[Peer]:
+def peers(rig: Path, work: Path, port: int, huis: Path = ROOT / ".venv" / "bin" / "huis") -> list[Peer]:
     """The floor and two huis variants, each with its own storage and dashboard port."""
-    huis = ROOT / ".venv" / "bin" / "huis"
     out = [Peer("bare relay (floor)", f"exec {shlex.quote(sys.executable)} {rig / 'floor_controller.py'} {port}")]
     for name, scenarios in (("huis, rule only", [str(rig / "night_rule.yaml")]),
                             ("huis, all scenarios", [str(rig / "night_rule.yaml"), str(ROOT / "scenarios")])):
@@ -122,6 +121,20 @@ def measure(rig: Rig, peer: Peer, quick: bool) -> dict[str, float]:
             "p50_ms": _num(latency, "p50_ms"), "p99_ms": _num(latency, "p99_ms"),
             "burst_cps": _num(burst, "commands_per_s"), "drain_cps": _num(drain, "commands_per_s"),
             "sustained_eps": _num(sweep, "max_sustained_events_per_s")}
+
+
+def startup(rig: Rig, peer: Peer) -> dict[str, float]:
+    """Only start-up to first reaction and idle RSS (`--startup-only`: a short look while working)."""
+    pidfile = rig.work / "peer.pid"
+    started = rig.bench("startup", "--cmd", peer.command, "--pidfile", str(pidfile),
+                        "--peer-log", str(rig.work / "peer.log"))
+    pid = int(pidfile.read_text().split()[0])
+    try:
+        time.sleep(2)
+        rss = rig.bench("rss", "--pid", str(pid))
+    finally:
+        _stop(pid)
+    return {"startup_ms": _num(started, "ready_ms"), "rss_mib": _num(rss, "rss_mib")}
 
 
 def _num(result: dict[str, object], key: str) -> float:
@@ -194,6 +207,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="fewer events and a short sweep")
     parser.add_argument("--doc", type=Path, default=DOC)
+    parser.add_argument("--startup-only", action="store_true",
+                        help="only start-up and idle RSS, printed as JSON lines; the doc is not written")
+    parser.add_argument("--huis", type=Path, default=ROOT / ".venv" / "bin" / "huis",
+                        help="the huis to measure (another checkout's, for a before/after)")
     args = parser.parse_args(argv)
     if not (args.rig / "nightbench.py").exists():
         print(f"peer rig not found at {args.rig} (give --rig): nothing measured", file=sys.stderr)
@@ -204,9 +221,14 @@ def main(argv: list[str] | None = None) -> int:
         rig = Rig(args.rig, Path(tmp))
         with rig.broker():
             for n in range(args.rounds):
-                for peer in peers(args.rig, Path(tmp) / f"round-{n}", rig.port):
+                for peer in peers(args.rig, Path(tmp) / f"round-{n}", rig.port, args.huis):
                     print(f"round {n + 1}/{args.rounds}: {peer.label}", file=sys.stderr, flush=True)
+                    if args.startup_only:
+                        print(json.dumps({"peer": peer.label, **startup(rig, peer)}), flush=True)
+                        continue
                     results.setdefault(peer.label, []).append(measure(rig, peer, args.quick))
+    if args.startup_only:
+        return 0
     text = section(results, args.rounds, args.quick, load, os.getloadavg())
     print(text)
     write_doc(args.doc, text)

@@ -217,6 +217,7 @@ class AlertChanged(TypedDict):
     severity: Severity
     state: str  # the alert's state after the change (controller.alerts.model's states)
     message: str
+    message_en: NotRequired[str]  # the scenario's English message, when it gives one
     by: str | None
     channel: str | None
 

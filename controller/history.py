@@ -1,8 +1,10 @@
 """The hub's own history: every device change and event, written to SQLite off the hot path.
 
-The bus listener only appends to a list; a background task writes batches, each in one short
-transaction. A batch the database refuses stays in memory (bounded) and is retried with capped
-backoff on the hub's clock, with a warning naming what is waiting (see controller/store.py).
+The bus listener only appends the event to a list (it runs in the reaction path: a rule's command
+must not wait for the history); the rows are made and written by a background task in batches,
+each in one short transaction (a group commit every `flush_every` seconds). A batch the database
+refuses stays in memory (bounded) and is retried with capped backoff on the hub's clock, with a
+warning naming what is waiting (see controller/store.py).
 `huis export`, the dashboard's timeline and the technician's event log read from here.
 """
 
@@ -109,6 +111,7 @@ class History:
         self.clock = clock
         self.keep = keep
         self.flush_every = flush_every
+        self._events: list[Event[object]] = []  # not yet turned into rows
         self._pending: list[_Row] = []
         self._wake = asyncio.Event()
         self._writing = asyncio.Lock()  # one batch at a time, oldest rows first
@@ -123,12 +126,20 @@ class History:
         await self.db.migrate("history", _SCHEMA)
 
     def _on_event(self, event: Event[object]) -> None:
-        self._pending.extend(rows_for(event))
+        self._events.append(event)
         self._wake.set()
+
+    def _rows(self) -> None:
+        # Events are values (frozen, their context too): turning them into rows later says the same.
+        if self._events:
+            events, self._events = self._events, []
+            for event in events:
+                self._pending.extend(rows_for(event))
 
     @property
     def pending(self) -> int:
         """Rows recorded in memory, not yet in the database."""
+        self._rows()
         return len(self._pending)
 
     async def flush(self) -> int:
@@ -148,6 +159,7 @@ class History:
         written = 0
         async with self._writing:
             health = self.db.health.of(self.db.component)
+            self._rows()
             while self._pending:
                 # New rows are only ever appended, so the front stays ours until it is written.
                 rows = self._pending[:MAX_BATCH]
@@ -165,10 +177,12 @@ class History:
                     return written, exc
                 del self._pending[:len(rows)]
                 written += len(rows)
+                self._rows()
             health.pending = 0
         return written, None
 
     def _bound(self, health: ComponentHealth) -> None:
+        self._rows()
         # A disk that refuses writes for hours must not take the hub's memory with it.
         excess = len(self._pending) - MAX_PENDING
         if excess > 0:
@@ -220,6 +234,7 @@ class History:
     async def _last_flush(self) -> None:
         # On the way out (also when cancelled): whatever is pending gets one more try.
         _, error = await asyncio.shield(self._write_pending())
+        self._rows()
         if error is not None and self._pending:
             health = self.db.health.of(self.db.component)
             health.lost += len(self._pending)

@@ -10,6 +10,11 @@ with `persistent` settings the session outlives the connection (clean_session fa
 client id), so the broker queues QoS 1 messages while the hub is away; and with a `settle`
 callback a message is acknowledged only once `settle()` says what it caused is recorded, so a
 hub killed in between gets it again from the broker after its restart.
+
+While connected with nothing queued, `send` hands the message to paho and writes it to the
+socket at once, in the same loop iteration as the event that caused it (a rule's command
+leaves before the history, traces and live feed of that event are looked at); a QoS 1
+message is kept until the broker's PUBACK and queued again if the connection drops first.
 """
 
 from __future__ import annotations
@@ -102,6 +107,7 @@ class MqttLink:
         self._on_connection = on_connection
         self._filters: set[str] = set()
         self._outbox: deque[_Message] = deque()
+        self._inflight: dict[int, _Message] = {}  # sent directly, waiting for the PUBACK
         self._outbox_limit = outbox_limit
         self._wakeup = asyncio.Event()
         self._drained = asyncio.Event()
@@ -119,17 +125,54 @@ class MqttLink:
             self._wakeup.set()  # the sender task subscribes them
 
     def send(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
+        msg = _Message(topic, payload, qos, retain)
+        if not self._outbox and self._send_now(msg):
+            return
         if len(self._outbox) >= self._outbox_limit:
             dropped = self._outbox.popleft()
             self.dropped += 1
             log.error("outbox full (%d messages): dropped the oldest, to %s", self._outbox_limit, dropped.topic)
-        self._outbox.append(_Message(topic, payload, qos, retain))
+        self._outbox.append(msg)
         self._wakeup.set()
+
+    def _send_now(self, msg: _Message) -> bool:
+        """Publish `msg` on the socket now if connected; False: queue it instead."""
+        client = self._client
+        if client is None or not self.connected.is_set():
+            return False
+        paho = client._client  # aiomqtt's publish would cost a task and a loop iteration
+        # paho would ask aiomqtt to watch the socket for writing from the loop's next turn (a
+        # thread-safe callback that can outlive the socket, and a writer left registered once
+        # loop_write below has written everything): it is told it already does, for the publish.
+        registered = paho._registered_write
+        paho._registered_write = True
+        try:
+            info = paho.publish(msg.topic, msg.payload, msg.qos, msg.retain)
+        finally:
+            paho._registered_write = registered
+        if info.rc != 0:
+            return False  # the connection is going; the outbox sends it on the next one
+        if msg.qos > 0 and not info.is_published():
+            self._inflight[info.mid] = msg
+        # Writes what the socket takes now; registers the writer only for what it did not take.
+        paho.loop_write()
+        return True
+
+    def _published(self, mid: int) -> None:
+        # paho's on_publish, before aiomqtt's: the broker has a message sent directly.
+        if self._inflight.pop(mid, None) is not None and not self._inflight and not self._outbox:
+            self._drained.set()
+
+    def _requeue_inflight(self) -> None:
+        # Sent directly but never acknowledged on a connection that is gone: they go first.
+        if self._inflight:
+            self._outbox.extendleft(reversed(self._inflight.values()))
+            self._inflight.clear()
 
     @property
     def pending(self) -> int:
         """Messages waiting for the broker."""
-        return len(self._outbox)
+        return len(self._outbox) + len(self._inflight)
 
     async def run(self) -> None:
         """Stay connected until cancelled."""
@@ -143,11 +186,12 @@ class MqttLink:
                     await self._serve(client, subscribed)
             except* aiomqtt.MqttError as group:
                 self._went_offline("; ".join(str(e) for e in group.exceptions), delay)
+            finally:
+                self._requeue_inflight()
             await self._clock.sleep(delay)
             delay = min(delay * 2, s.backoff_max)
 
-    @staticmethod
-    def _client_for(s: LinkSettings, *, manual_ack: bool) -> aiomqtt.Client:
+    def _client_for(self, s: LinkSettings, *, manual_ack: bool) -> aiomqtt.Client:
         # The last will tells subscribers we are gone when the connection drops uncleanly.
         client = aiomqtt.Client(
             s.host,
@@ -166,6 +210,13 @@ class MqttLink:
             # aiomqtt 2.5 has no manual acknowledgement yet (empicano/aiomqtt#345); paho 2.x has.
             # Set before connecting: a persistent session's queue arrives right after CONNACK.
             client._client.manual_ack_set(True)
+        aiomqtt_published = client._client.on_publish
+
+        def on_publish(paho: object, userdata: object, mid: int, code: object, props: object) -> None:
+            self._published(mid)
+            aiomqtt_published(paho, userdata, mid, code, props)  # type: ignore[arg-type,misc,call-arg]
+
+        client._client.on_publish = on_publish  # type: ignore[assignment]
         return client
 
     async def _go_online(self, client: aiomqtt.Client) -> set[str]:
@@ -274,7 +325,7 @@ class MqttLink:
 
     async def drain(self) -> None:
         """Wait until every queued message has reached the broker."""
-        while self._outbox:
+        while self._outbox or self._inflight:
             self._drained.clear()
             await self._drained.wait()
 

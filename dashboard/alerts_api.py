@@ -24,17 +24,19 @@ import itertools
 import json
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
-from typing import Annotated, TypedDict
+from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.params import Depends as Dependency
 from fastapi.responses import HTMLResponse, StreamingResponse
 
+from controller import i18n
 from controller.alerts import texts
 from controller.alerts.model import AckOutcome, Alert
 from controller.alerts.service import AlertService
 from controller.alerts.tokens import AckClaims
 from controller.events import ALERT_CHANGED, AlertChanged, Event
+from dashboard.refusals import Refusal
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +86,7 @@ def _view(service: AlertService, alert: Alert) -> dict[str, object]:
     out = alert.as_dict()
     out["acknowledged_by_name"] = service.name_of(alert.acknowledged_by) or None
     out["resolved_by_name"] = service.name_of(alert.resolved_by) or None
+    out["messages"] = {lang: texts.alert_message(alert, lang) for lang in i18n.LANGS}
     return out
 
 
@@ -91,7 +94,7 @@ async def _found(service: AlertService, alert_id: str, user: object = None) -> A
     alert = await service.get(alert_id)
     if alert is None or (user is not None and not visible(user, alert)):
         # Not 403: whether an alert about someone else exists is itself care data.
-        raise HTTPException(404, f"No alert {alert_id}.")
+        raise Refusal(404, "api.no_alert_id", id=alert_id)
     return alert
 
 
@@ -136,7 +139,7 @@ def _technician_routes(router: APIRouter, service: AlertService, technician: Dep
         try:
             alert_id = await service.send_test(caregiver, by=_user_id(user))
         except KeyError:
-            raise HTTPException(404, f"No caregiver {caregiver}.") from None
+            raise Refusal(404, "api.no_caregiver", id=caregiver) from None
         return _view(service, await _found(service, alert_id))
 
     @router.post("/api/alerts/{alert_id}/cancel", tags=["alerts"])
@@ -146,7 +149,7 @@ def _technician_routes(router: APIRouter, service: AlertService, technician: Dep
         await _found(service, alert_id)
         done = await service.cancel(alert_id, by=_user_id(user), reason=reason.strip())
         if done is None:
-            raise HTTPException(409, "The alert is no longer active.")
+            raise Refusal(409, "api.alert_not_active")
         return _view(service, done)
 
 
@@ -177,8 +180,9 @@ def _alert_routes(router: APIRouter, service: AlertService, caregiver: Dependenc
         outcome = await service.acknowledge(alert_id, by=_user_id(user), channel="dashboard")
         if not outcome.ok:
             who = service.name_of(outcome.by)
-            detail = f"{who} is already going." if outcome.reason == "already" else "The alert is no longer active."
-            raise HTTPException(409, detail)
+            if outcome.reason == "already":
+                raise Refusal(409, "api.already_going", name=who)
+            raise Refusal(409, "api.alert_not_active")
         assert outcome.alert is not None
         return _view(service, outcome.alert)
 
@@ -189,7 +193,7 @@ def _alert_routes(router: APIRouter, service: AlertService, caregiver: Dependenc
         await _found(service, alert_id, user)
         done = await service.resolve(alert_id, by=_user_id(user), note=note.strip())
         if done is None:
-            raise HTTPException(409, "The alert is no longer active.")
+            raise Refusal(409, "api.alert_not_active")
         return _view(service, done)
 
 
@@ -267,67 +271,22 @@ async def _events(service: AlertService, user: object) -> AsyncIterator[str]:
 
 # -- the pages a caregiver sees on a phone ------------------------------------------------------
 
-class _Texts(TypedDict):
-    lang: texts.Lang
-    title_alert: str
-    title_thanks: str
-    title_done: str
-    title_going: str
-    title_closed: str
-    title_unknown: str
-    title_forged: str
-    title_expired: str
-    title_reused: str
-    button: str
-    thanks: str
-    used: str
-    already: str
-    closed: str
-    unknown: str
-    forged: str
-    expired: str
-    reused: str
-    raised: str
-    state: str
-    states: dict[str, str]
+class _Texts:
+    """The link pages' texts in one language (ids `link.*` in the catalogues)."""
 
+    def __init__(self, lang: str) -> None:
+        self.lang = texts.lang_of(lang)
 
-_NL: _Texts = {
-    "lang": "nl",
-    "title_alert": "Melding", "title_thanks": "Dank je wel", "title_done": "Al bevestigd",
-    "title_going": "Er gaat al iemand", "title_closed": "Afgehandeld", "title_unknown": "Onbekende melding",
-    "title_forged": "Ongeldige link", "title_expired": "Link verlopen", "title_reused": "Link al gebruikt",
-    "button": texts.ACK_LABEL["nl"],
-    "thanks": "{name}, je bevestiging is ontvangen. De anderen krijgen bericht dat jij erheen gaat.",
-    "used": "Je hebt deze melding al bevestigd.",
-    "already": "{name} gaat al erheen.",
-    "closed": "Deze melding is al afgehandeld; er is niets meer nodig.",
-    "unknown": "Deze melding bestaat niet (meer).",
-    "forged": "Deze link is niet geldig. Gebruik de link uit de melding zelf, of log in op het dashboard.",
-    "expired": "Deze link is verlopen. Log in op het dashboard om de melding te bekijken.",
-    "reused": "Deze link is al gebruikt. Elke link werkt maar één keer.",
-    "raised": "Gemeld om", "state": "Status", "states": texts.STATE_NAMES["nl"],
-}
-_EN: _Texts = {
-    "lang": "en",
-    "title_alert": "Alert", "title_thanks": "Thank you", "title_done": "Already confirmed",
-    "title_going": "Someone is on the way", "title_closed": "Resolved", "title_unknown": "Unknown alert",
-    "title_forged": "Invalid link", "title_expired": "Link expired", "title_reused": "Link already used",
-    "button": texts.ACK_LABEL["en"],
-    "thanks": "{name}, your confirmation is in. The others are told that you are going.",
-    "used": "You have already confirmed this alert.",
-    "already": "{name} is already on the way.",
-    "closed": "This alert has been resolved; nothing more is needed.",
-    "unknown": "This alert does not exist (any more).",
-    "forged": "This link is not valid. Use the link in the notification itself, or sign in to the dashboard.",
-    "expired": "This link has expired. Sign in to the dashboard to see the alert.",
-    "reused": "This link has been used already. Each link works once.",
-    "raised": "Raised at", "state": "Status", "states": texts.STATE_NAMES["en"],
-}
+    def __getitem__(self, key: str) -> str:
+        if key == "lang":
+            return self.lang
+        if key == "button":
+            return texts.ack_label(self.lang)
+        return i18n.text(self.lang, f"link.{key}")
 
 
 def _texts(lang: str) -> _Texts:
-    return _EN if lang == "en" else _NL
+    return _Texts(lang)
 
 
 def _p(text: str) -> str:
@@ -336,10 +295,10 @@ def _p(text: str) -> str:
 
 def _alert_html(service: AlertService, alert: Alert, t: _Texts) -> str:
     when = alert.raised_at.astimezone(service.tz).strftime("%H:%M")
-    message = texts.alert_message(alert, t["lang"])
+    message = texts.alert_message(alert, t.lang)
     return (f'<p class="msg {html.escape(alert.severity)}">{html.escape(message)}</p>'
             f'<p class="meta">{t["raised"]} {when} · {t["state"]}: '
-            f'{html.escape(t["states"].get(alert.state, alert.state))}</p>')
+            f'{html.escape(texts.state_name(t.lang, alert.state))}</p>')
 
 
 def _refusal(service: AlertService, outcome: AckOutcome, t: _Texts) -> HTMLResponse:

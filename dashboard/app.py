@@ -21,12 +21,21 @@ from controller.history import History
 from controller.hub import Hub
 from controller.routine import RoutineKeeper
 from controller.store import Database
-from dashboard import routes_account, routes_care, routes_onboard, routes_routine, routes_tech, routes_tour
+from dashboard import (
+    routes_account,
+    routes_care,
+    routes_i18n,
+    routes_onboard,
+    routes_routine,
+    routes_tech,
+    routes_tour,
+)
 from dashboard.alerts_api import create_alerts_router
 from dashboard.auth import CSRF_COOKIE, Auth
 from dashboard.context import Dashboard, for_technicians
 from dashboard.live import LiveFeed
 from dashboard.narrate import Narrator
+from dashboard.refusals import Refusal, refusal_handler
 from dashboard.security import require_caregiver, require_technician, set_csrf_cookie
 from dashboard.story_player import StoryRunner
 
@@ -120,6 +129,7 @@ def _app(d: Dashboard) -> FastAPI:
         redoc_url=None,
     )
     app.state.huis = d
+    app.add_exception_handler(Refusal, refusal_handler)
 
     @app.middleware("http")
     async def headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -141,4 +151,5 @@ def _app(d: Dashboard) -> FastAPI:
     app.include_router(routes_tech.router)
     app.include_router(routes_routine.router)
     app.include_router(routes_onboard.router)
+    app.include_router(routes_i18n.router)
     return app

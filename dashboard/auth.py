@@ -36,6 +36,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from zxcvbn import zxcvbn
 
+from controller import i18n
 from controller.audit import DASHBOARD, GENESIS, Chain, mac, open_chain
 from controller.clock import Clock, RealClock
 from controller.errors import HuisError
@@ -93,23 +94,23 @@ SCHEMA = [
 
 
 class AuthError(HuisError):
-    """A user could not be created or changed; the message says why, in a full sentence,
-    in English (str) and in Dutch (`nl`): `text(lang)` for the page's language."""
+    """A user could not be created or changed; the message says why, in a full sentence: the
+    catalogue text `msgid` (ids auth.*), English as str (the CLI), `text(lang)` for a page."""
 
-    def __init__(self, message: str, nl: str | None = None) -> None:
-        super().__init__(message)
-        self.nl = nl or message
+    def __init__(self, msgid: str, /, **values: object) -> None:
+        super().__init__(i18n.text("en", msgid, **values))
+        self.msgid = msgid
+        self.values = values
 
     def text(self, lang: str) -> str:
-        return self.nl if lang == "nl" else str(self)
+        return i18n.text(lang, self.msgid, **self.values)
 
 
 class SetupDone(AuthError):
     """First-run setup was asked for while an admin exists (another request may just have won)."""
 
     def __init__(self) -> None:
-        super().__init__("Setup is done: an admin exists. Log in instead.",
-                         "De installatie is al gedaan: er is een beheerder. Log in.")
+        super().__init__("auth.setup_done")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -192,25 +193,19 @@ def hash_password(password: str) -> str:
 def check_password(password: str, *, user_inputs: Iterable[str] = ()) -> None:
     """Refuse a short or common password (AuthError saying why, in English and Dutch)."""
     if len(password) < MIN_PASSWORD:
-        raise AuthError(f"A password needs at least {MIN_PASSWORD} characters.",
-                        f"Een wachtwoord heeft minstens {MIN_PASSWORD} tekens nodig.")
+        raise AuthError("auth.password_short", n=MIN_PASSWORD)
     # zxcvbn's cost grows with length; the first 64 characters decide whether it is common.
     score = zxcvbn(password[:64], user_inputs=[u for u in user_inputs if u])["score"]
     if score < MIN_SCORE:
-        raise AuthError("This password is too common or too easy to guess: choose a longer one, "
-                        "for example a few unrelated words.",
-                        "Dit wachtwoord is te gewoon of te makkelijk te raden: kies een langer "
-                        "wachtwoord, bijvoorbeeld een paar losse woorden.")
+        raise AuthError("auth.password_common")
 
 
 def _validate(username: str, password: str, role: str) -> None:
     if role not in ROLES:
-        raise AuthError(f"'{role}' is not a role; choose one of {', '.join(ROLES)}.",
-                        f"'{role}' is geen rol; kies uit {', '.join(ROLES)}.")
+        raise AuthError("auth.no_role", role=role, roles=", ".join(ROLES))
     if not username or len(username) > 64 or not username.replace("_", "").replace(".", "")\
             .replace("-", "").isalnum():
-        raise AuthError("A user name needs 1 to 64 letters, digits, '.', '-' or '_'.",
-                        "Een gebruikersnaam heeft 1 tot 64 letters, cijfers, '.', '-' of '_'.")
+        raise AuthError("auth.bad_username")
     check_password(password, user_inputs=[username])
 
 
@@ -236,8 +231,7 @@ async def create_user(db: Database, *, username: str, password: str, role: str,
                                                "AND disabled = 0"):
             raise SetupDone()
         if await _exists(conn, "SELECT 1 FROM dashboard_users WHERE username = ?", (username,)):
-            raise AuthError(f"There is already a user called '{username}'.",
-                            f"Er is al een gebruiker '{username}'.")
+            raise AuthError("auth.user_exists", username=username)
         cur = await conn.execute(
             "INSERT INTO dashboard_users (username, password_hash, role, display_name, caregiver, "
             "residents, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -361,8 +355,7 @@ class Auth:
         await self.ready()
         row = await self.db.fetchone("SELECT * FROM dashboard_users WHERE username = ?", (username,))
         if row is None:
-            raise AuthError(f"There is no user called '{username}'.",
-                            f"Er is geen gebruiker '{username}'.")
+            raise AuthError("auth.no_user", username=username)
         return _user(row)
 
     async def sessions(self) -> dict[str, int]:
@@ -389,8 +382,7 @@ class Auth:
         user = await self.user(username)
         async with self.db.transaction() as conn:
             if disabled and await self._last_admin(conn, user):
-                raise AuthError("This is the last admin; add another admin first.",
-                                "Dit is de laatste beheerder; voeg eerst een andere beheerder toe.")
+                raise AuthError("auth.last_admin")
             await conn.execute("UPDATE dashboard_users SET disabled = ? WHERE id = ?",
                                (int(disabled), user.id))
             if disabled:
@@ -405,8 +397,7 @@ class Auth:
         user = await self.user(username)
         async with self.db.transaction() as conn:
             if await self._last_admin(conn, user):
-                raise AuthError("This is the last admin; add another admin first.",
-                                "Dit is de laatste beheerder; voeg eerst een andere beheerder toe.")
+                raise AuthError("auth.last_admin")
             await conn.execute("DELETE FROM dashboard_sessions WHERE user_id = ?", (user.id,))
             await conn.execute("DELETE FROM dashboard_users WHERE id = ?", (user.id,))
             await self._append(conn, by, "user_deleted", username)

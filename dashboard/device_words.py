@@ -9,41 +9,37 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+from controller import i18n
 from controller.config import HomeConfig
 from controller.state import DeviceState
 
 Words = dict[str, str]  # {"nl": ..., "en": ...}
 LOW_BATTERY = 20  # percent: below this a visitor may as well know the battery wants changing
 
-_KIND: dict[str, tuple[str, str]] = {
-    "bed": ("Bedsensor", "Bed sensor"), "contact": ("Deurcontact", "Door contact"),
-    "motion": ("Bewegingsmelder", "Motion sensor"), "light": ("Lamp", "Light"),
-    "curtain": ("Gordijn", "Curtain"), "sos": ("Alarmknop", "Alarm button"),
-    "tag": ("Dwaaldetectie-label", "Wandering tag"), "dispenser": ("Medicijndispenser", "Medication dispenser"),
-    "speaker": ("Spraakspeaker", "Speaker"),
-}
+_KINDS = ("bed", "contact", "motion", "light", "curtain", "sos", "tag", "dispenser", "speaker")
 
 
-def _w(nl: str, en: str) -> Words:
-    return {"nl": nl, "en": en}
+def _w(msgid: str, /, **values: object) -> Words:
+    """The words `msgid` (ids device.*) in every language."""
+    return i18n.both(f"device.{msgid}", **values)
 
 
 def _bed(a: Mapping[str, object], _cfg: HomeConfig) -> Words | None:
     if a.get("occupancy") is None:
         return None
-    return _w("in bed", "in bed") if a["occupancy"] else _w("bed leeg", "bed empty")
+    return _w("in_bed") if a["occupancy"] else _w("bed_empty")
 
 
 def _contact(a: Mapping[str, object], _cfg: HomeConfig) -> Words | None:
     if a.get("open") is None:
         return None
-    return _w("open", "open") if a["open"] else _w("dicht", "closed")
+    return _w("open") if a["open"] else _w("closed")
 
 
 def _motion(a: Mapping[str, object], _cfg: HomeConfig) -> Words | None:
     if a.get("occupancy") is None:
         return None
-    return _w("beweging", "movement") if a["occupancy"] else _w("rustig", "quiet")
+    return _w("movement") if a["occupancy"] else _w("quiet")
 
 
 def _light(a: Mapping[str, object], _cfg: HomeConfig) -> Words | None:
@@ -51,12 +47,11 @@ def _light(a: Mapping[str, object], _cfg: HomeConfig) -> Words | None:
     if state not in ("ON", "OFF"):
         return None
     if state == "OFF":
-        return _w("uit", "off")
+        return _w("off")
     level = a.get("brightness")
     if isinstance(level, int | float) and not isinstance(level, bool):
-        pct = max(1, round(level * 100 / 254))
-        return _w(f"aan, {pct}%", f"on, {pct}%")
-    return _w("aan", "on")
+        return _w("on_at", pct=max(1, round(level * 100 / 254)))
+    return _w("on")
 
 
 def _curtain(a: Mapping[str, object], _cfg: HomeConfig) -> Words | None:
@@ -64,19 +59,20 @@ def _curtain(a: Mapping[str, object], _cfg: HomeConfig) -> Words | None:
     if not isinstance(pos, int | float) or isinstance(pos, bool):
         return None
     if pos >= 95:
-        return _w("open", "open")
+        return _w("open")
     if pos <= 5:
-        return _w("dicht", "closed")
-    return _w(f"{round(pos)}% open", f"{round(pos)}% open")
+        return _w("closed")
+    return _w("open_pct", pct=round(pos))
 
 
 def _tag(a: Mapping[str, object], cfg: HomeConfig) -> Words | None:
     room = a.get("room")
     if room == "outside":
-        return _w("buiten bereik", "out of range")
+        return _w("out_of_range")
     if isinstance(room, str) and room in cfg.rooms:
         r = cfg.rooms[room]
-        return _w(f"gezien in: {r.name}", f"seen in: {r.name_en or r.name}")
+        return {"nl": i18n.text("nl", "device.seen_in", room=r.name),
+                "en": i18n.text("en", "device.seen_in", room=r.name_en or r.name)}
     return None
 
 
@@ -84,22 +80,20 @@ def _dispenser(a: Mapping[str, object], _cfg: HomeConfig) -> Words | None:
     left, nxt = a.get("doses_left"), a.get("next_dose")
     if left is None and nxt is None:
         return None
-    nl = [f"volgende dosis {nxt}"] if nxt else []
-    en = [f"next dose {nxt}"] if nxt else []
+    parts = [_w("next_dose", time=nxt)] if nxt else []
     if isinstance(left, int):
-        nl.append(f"nog {left} {'dosis' if left == 1 else 'doses'}")
-        en.append(f"{left} {'dose' if left == 1 else 'doses'} left")
-    return _w(", ".join(nl), ", ".join(en))
+        parts.append(i18n.nboth("device.doses_left", left))
+    return {lang: ", ".join(p[lang] for p in parts) for lang in i18n.LANGS}
 
 
 def _speaker(a: Mapping[str, object], _cfg: HomeConfig) -> Words | None:
     if a.get("speaking") is None:
         return None
-    return _w("spreekt", "speaking") if a["speaking"] else _w("stil", "silent")
+    return _w("speaking") if a["speaking"] else _w("silent")
 
 
 def _sos(_a: Mapping[str, object], _cfg: HomeConfig) -> Words | None:
-    return _w("klaar voor gebruik", "ready")
+    return _w("ready")
 
 
 _STATE: dict[str, Callable[[Mapping[str, object], HomeConfig], Words | None]] = {
@@ -111,15 +105,15 @@ _STATE: dict[str, Callable[[Mapping[str, object], HomeConfig], Words | None]] = 
 def state_words(st: DeviceState, cfg: HomeConfig) -> Words:
     """What a device's state means, in both languages; '—' when nothing is known yet."""
     if st.available is False:
-        return _w("geen verbinding", "not connected")
+        return _w("not_connected")
     if st.last_seen is None:
-        return _w("—", "—")  # never heard yet
+        return dict.fromkeys(i18n.LANGS, "—")  # never heard yet
     rule = _STATE.get(st.kind)
     words = rule(st.attributes, cfg) if rule is not None else None
-    words = words or _w("—", "—")
+    words = words or dict.fromkeys(i18n.LANGS, "—")
     battery = st.attributes.get("battery")
     if isinstance(battery, int | float) and not isinstance(battery, bool) and battery < LOW_BATTERY:
-        words = _w(f"{words['nl']}; batterij bijna leeg", f"{words['en']}; battery low")
+        words = {lang: i18n.text(lang, "device.battery_low", state=words[lang]) for lang in i18n.LANGS}
     return words
 
 
@@ -127,7 +121,8 @@ def visitor_device(st: DeviceState, cfg: HomeConfig, name_en: str) -> dict[str, 
     """One device for a visitor: names, room, what the state means, whether it is reachable."""
     dev = cfg.devices[st.device]
     room = cfg.rooms.get(st.room) if st.room else None
-    kind_nl, kind_en = _KIND.get(st.kind, (st.kind, st.kind))
+    kind = i18n.both(f"device.kind.{st.kind}") if st.kind in _KINDS else dict.fromkeys(i18n.LANGS, st.kind)
+    kind_nl, kind_en = kind["nl"], kind["en"]
     return {
         "device": st.device,
         "name": dev.name or kind_nl,

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
+from controller import i18n
 from controller.alerts import texts
 from controller.alerts.model import CANCELLED, RESOLVED
 from controller.engine import HOUSE_CHANGED
@@ -40,13 +41,14 @@ _SUBSCRIBER_QUEUE = 500
 _TAG_OUTSIDE = "outside"
 _TOUR_NARRATIONS = 30
 _TOP_BAND = 100  # plan units at the top of a room kept for its name and the resident's marker
-_PRESENCE_WORDS = {"home": ("thuis", "home"), "away": ("weg", "away"), "unknown": ("onbekend", "unknown")}
+_PRESENCE_WORDS = ("home", "away", "unknown")
 
 
 def visitor_presence(value: object) -> dict[str, object]:
     """Presence as a visitor may see it: the word, no time and no reason."""
-    nl, en = _PRESENCE_WORDS.get(str(value), ("onbekend", "unknown"))
-    return {"value": value if str(value) in _PRESENCE_WORDS else "unknown", "label": nl, "label_en": en}
+    known = str(value) if str(value) in _PRESENCE_WORDS else "unknown"
+    words = i18n.both(f"device.presence.{known}")
+    return {"value": known, "label": words["nl"], "label_en": words["en"]}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -77,6 +79,11 @@ def _jsonable(value: object) -> object:
     return str(value)
 
 
+def _record(seq: int, event: Event[object]) -> EventRecord:
+    return EventRecord(seq=seq, time=event.time, type=event.type, device=event.device,
+                       data=_jsonable(event.data), cause=event.context.explain())
+
+
 @dataclass(slots=True, eq=False)  # identity, so it can sit in a set
 class Subscriber:
     """One open WebSocket's inbox."""
@@ -105,9 +112,14 @@ class LiveFeed:
                  narrations: int = 1000) -> None:
         self.hub = hub
         self.narrator = narrator
-        self.ring: deque[EventRecord] = deque(maxlen=ring_size)
-        self.narrations: deque[Narration] = deque(maxlen=narrations)
-        self.alerts: dict[str, dict[str, object]] = {}  # visitor-safe view of active alerts
+        # The events themselves: made into records only when a page reads them (or listens).
+        self._ring: deque[tuple[int, Event[object]]] = deque(maxlen=ring_size)
+        self._narrations: deque[Narration] = deque(maxlen=narrations)
+        self._alerts: dict[str, dict[str, object]] = {}  # visitor-safe view of active alerts
+        # Events not yet recorded and narrated: that waits until the reaction that published
+        # them is done (a rule's command must not wait for a page nobody may have open).
+        self._backlog: list[Event[object]] = []
+        self._catching_up = False
         self.subscribers: set[Subscriber] = set()
         # The alert service's active alerts (Alert.as_dict()), when one runs; else alerts are
         # followed from their AlertChanged events.
@@ -126,17 +138,59 @@ class LiveFeed:
 
     # -- intake ---------------------------------------------------------------------------------
 
+    @property
+    def ring(self) -> list[EventRecord]:
+        """The recent events, oldest first."""
+        self.catch_up()
+        return [_record(seq, event) for seq, event in self._ring]
+
+    @property
+    def narrations(self) -> deque[Narration]:
+        """The recent narrations, oldest first."""
+        self.catch_up()
+        return self._narrations
+
+    @property
+    def alerts(self) -> dict[str, dict[str, object]]:
+        """The visitor-safe view of the active alerts, by id."""
+        self.catch_up()
+        return self._alerts
+
+    @alerts.setter
+    def alerts(self, value: dict[str, dict[str, object]]) -> None:
+        self._alerts = value
+
     def on_event(self, event: Event[object]) -> None:
-        """Bus listener: record, narrate and fan out one event."""
-        record = EventRecord(seq=next(self._seq), time=event.time, type=event.type,
-                             device=event.device, data=_jsonable(event.data),
-                             cause=event.context.explain())
-        self.ring.append(record)
-        staff_msg = {"type": "event", "event": record.as_dict()}
-        for sub in self.subscribers:
-            if sub.staff:
-                sub.offer(staff_msg)
-        if event.device is not None and event.type in (STATE_CHANGED, AVAILABILITY) \
+        """Bus listener: keep the event; it is recorded, narrated and fanned out once the loop is
+        done with what published it (or when someone reads the feed first)."""
+        self._backlog.append(event)
+        if self._catching_up:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop (a synchronous caller): now
+            self.catch_up()
+            return
+        self._catching_up = True
+        loop.call_soon(self.catch_up)
+
+    def catch_up(self) -> None:
+        """Record, narrate and fan out the events kept so far, in order."""
+        self._catching_up = False
+        while self._backlog:
+            events, self._backlog = self._backlog, []
+            for event in events:
+                self._take(event)
+
+    def _take(self, event: Event[object]) -> None:
+        seq = next(self._seq)
+        self._ring.append((seq, event))
+        if any(sub.staff for sub in self.subscribers):
+            staff_msg = {"type": "event", "event": _record(seq, event).as_dict()}
+            for sub in self.subscribers:
+                if sub.staff:
+                    sub.offer(staff_msg)
+        if self.subscribers and event.device is not None and event.type in (STATE_CHANGED, AVAILABILITY) \
                 and event.device in self.hub.state:
             self.publish_tour({"type": "device", "device": self.device_view(event.device)})
         if is_a(event, HOUSE_CHANGED) and "presence" in event.data["changes"]:
@@ -149,11 +203,13 @@ class LiveFeed:
             self._track_alert(change)
         narration = self.narrator.narrate(event)
         if narration is not None:
-            self.narrations.append(narration)
+            self._narrations.append(narration)
             self.publish_tour({"type": "narration", "narration": narration.as_dict()})
 
     def publish_tour(self, message: Mapping[str, object]) -> None:
         """Send a visitor-safe message to every page."""
+        if not self.subscribers:
+            return
         clean = cast(Message, self.narrator.scrub.deep(message))
         for sub in self.subscribers:
             sub.offer(clean)
@@ -164,18 +220,18 @@ class LiveFeed:
             self.refresh_alerts()
             return
         if change["state"] in (RESOLVED, CANCELLED):
-            self.alerts.pop(change["id"], None)
+            self._alerts.pop(change["id"], None)
         else:
-            self.alerts[change["id"]] = self.visitor_alert(change)
-        self.publish_tour({"type": "alerts", "alerts": list(self.alerts.values())})
+            self._alerts[change["id"]] = self.visitor_alert(change)
+        self.publish_tour({"type": "alerts", "alerts": list(self._alerts.values())})
 
     def refresh_alerts(self, *, publish: bool = True) -> None:
         """Take the active alerts from the alert service (in memory, no I/O) and tell the pages."""
         if self.alert_source is None:
             return
-        self.alerts = {str(a.get("id")): self.visitor_alert(a) for a in self.alert_source()}
+        self._alerts = {str(a.get("id")): self.visitor_alert(a) for a in self.alert_source()}
         if publish:
-            self.publish_tour({"type": "alerts", "alerts": list(self.alerts.values())})
+            self.publish_tour({"type": "alerts", "alerts": list(self._alerts.values())})
 
     def visitor_alert(self, alert: Mapping[str, object]) -> dict[str, object]:
         """Only what a visitor may see of an alert: no one who was paged, no one who answered."""
@@ -184,12 +240,21 @@ class LiveFeed:
             "id": str(alert.get("id")),
             "key": str(alert.get("key") or ""),
             "severity": str(alert.get("severity") or "warning"),
-            # A later occurrence of a key still open (docs/alerts.md, "Occurrences").
-            "message": (f"{texts.AGAIN['nl']}: " if alert.get("previous_id") else "")
-            + self.narrator.scrub.text(str(alert.get("message") or "")),
+            # In both languages (a scenario's `message_en`), "Opnieuw: ..." for a later occurrence
+            # of a key still open (docs/alerts.md, "Occurrences").
+            "message": self._alert_message(alert),
             "state": state,
             "acknowledged": state == "acknowledged",
         }
+
+    def _alert_message(self, alert: Mapping[str, object]) -> dict[str, str]:
+        data = alert.get("data")
+        english = data.get("message_en") if isinstance(data, Mapping) else None
+        out: dict[str, str] = {}
+        for lang in i18n.LANGS:
+            text = self.narrator.scrub.text(str((english if lang == "en" and english else alert.get("message")) or ""))
+            out[lang] = texts.again(lang, text) if alert.get("previous_id") else text
+        return out
 
     # -- views ----------------------------------------------------------------------------------
 
@@ -223,6 +288,7 @@ class LiveFeed:
     def tour_snapshot(self) -> dict[str, object]:
         """Everything the tour page draws, visitor-safe."""
         cfg = self.hub.config
+        self.catch_up()
         self.refresh_alerts(publish=False)
         snap = {
             "type": "snapshot",
@@ -237,8 +303,8 @@ class LiveFeed:
                            "area": list(r.area)} for rid, r in cfg.rooms.items()],
             },
             "devices": [self.device_view(d) for d in cfg.devices],
-            "narrations": [n.as_dict() for n in list(self.narrations)[-_TOUR_NARRATIONS:]],
-            "alerts": list(self.alerts.values()),
+            "narrations": [n.as_dict() for n in list(self._narrations)[-_TOUR_NARRATIONS:]],
+            "alerts": list(self._alerts.values()),
             "presence": visitor_presence(self.presence_source())
             if self.presence_source is not None else None,
         }
@@ -247,6 +313,7 @@ class LiveFeed:
 
     def subscribe(self, *, staff: bool, user_id: int | None = None,
                   token: str | None = None) -> Subscriber:
+        self.catch_up()  # what happened before the page opened is in its snapshot, not its deltas
         sub = Subscriber(staff=staff, user_id=user_id, token=token)
         self.subscribers.add(sub)
         return sub
@@ -273,13 +340,15 @@ class LiveFeed:
         """Recent events, newest first, filtered."""
         out: list[EventRecord] = []
         needle = text.lower() if text else None
-        for rec in reversed(self.ring):
-            if since is not None and rec.time < since:
+        self.catch_up()
+        for seq, event in reversed(self._ring):
+            if since is not None and event.time < since:
                 break
-            if device and rec.device != device:
+            if device and event.device != device:
                 continue
-            if type and rec.type != type:
+            if type and event.type != type:
                 continue
+            rec = _record(seq, event)
             if needle and needle not in f"{rec.device} {rec.data} {rec.cause}".lower():
                 continue
             out.append(rec)

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from controller import i18n
 from controller.alerts import texts
 from controller.config import HomeConfig
 from controller.events import (
@@ -33,7 +34,7 @@ from controller.events import (
 )
 from controller.history import HistoryRow
 
-LANGS = ("nl", "en")
+LANGS = i18n.LANGS
 
 # Phone numbers: +31 6 12345678, 06-12345678, 0612345678, 038 123 4567, (038) 1234567,
 # 06.12.34.56.78, 06 12 34 56 78: at least 9 digits (a date such as 05.01.2026 has 8).
@@ -46,9 +47,15 @@ _SHORT_NAME = 3  # names shorter than this are matched with their capitals only 
 def _blank_number(m: re.Match[str]) -> str:
     return "[nummer]" if sum(c.isdigit() for c in m.group()) >= _PHONE_DIGITS else m.group()
 _MAX_REMEMBERED = 2000
-_KIND_EN = {"bed": "bed sensor", "contact": "door", "motion": "motion sensor",
-            "sos": "alarm button", "light": "light", "curtain": "curtain", "tag": "tag",
-            "dispenser": "medication dispenser", "speaker": "speaker", "button": "button"}
+_KINDS = ("bed", "contact", "motion", "sos", "light", "curtain", "tag", "dispenser", "speaker", "button")
+Words = dict[str, str]  # language -> text
+
+
+def _say(msgid: str, /, **values: object) -> Words:
+    """The sentence `msgid` (ids narrate.*) in every language; a value given as {lang: text}
+    is filled in per language (room and device names)."""
+    return {lang: i18n.text(lang, msgid, **{k: v[lang] if isinstance(v, dict) else v for k, v in values.items()})
+            for lang in LANGS}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -126,6 +133,10 @@ def _lower_first(text: str) -> str:
     return text[:1].lower() + text[1:] if text else text
 
 
+def _upper_first(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 class Narrator:
     """Turns bus events into Narrations; remembers recent ones so effects can name causes."""
 
@@ -144,7 +155,7 @@ class Narrator:
     def room_name(self, room: str | None, lang: str) -> str:
         """A room's display name (lower case, for inside a sentence)."""
         if room is None or room not in self.config.rooms:
-            return {"nl": "het huis", "en": "the house"}[lang]
+            return i18n.text(lang, "narrate.the_house")
         r = self.config.rooms[room]
         name = (r.name_en or r.name) if lang == "en" else r.name
         return name.lower()
@@ -158,8 +169,9 @@ class Narrator:
             if dev.options.get("name_en"):
                 return str(dev.options["name_en"])
             # The configured names are Dutch; say what it is and where instead.
-            what = _KIND_EN.get(dev.kind, dev.kind)
-            return f"{what} in the {self.room_name(dev.room, 'en')}" if dev.room else what
+            what = i18n.text("en", f"narrate.kind.{dev.kind}") if dev.kind in _KINDS else dev.kind
+            return i18n.text("en", "narrate.device_in_room", what=what, room=self.room_name(dev.room, "en")) \
+                if dev.room else what
         return dev.name or device.replace("_", " ")
 
     # -- sentences ------------------------------------------------------------------------------
@@ -216,121 +228,86 @@ class Narrator:
         if online and device not in self._offline:
             return None
         (self._offline.discard if online else self._offline.add)(device)
-        nl = self.device_name(device, "nl")
-        en = self.device_name(device, "en")
-        en = en[:1].upper() + en[1:]
-        return ({"nl": f"{nl} is weer bereikbaar.", "en": f"{en} is reachable again."} if online
-                else {"nl": f"{nl} reageert niet meer.", "en": f"{en} stopped responding."})
+        name = {lang: _upper_first(self.device_name(device, lang)) for lang in LANGS}
+        return _say("narrate.device_back" if online else "narrate.device_gone", device=name)
 
-    def _state_sentences(self, device: str, kind: str, new: Mapping[str, object]) -> dict[str, str] | None:
+    def _rooms(self, device: str) -> Words:
+        return {lang: self.room_name(self.config.devices[device].room, lang) for lang in LANGS}
+
+    def _state_sentences(self, device: str, kind: str, new: Mapping[str, object]) -> Words | None:
         p = self.person
-        room_nl = self.room_name(self.config.devices[device].room, "nl")
-        room_en = self.room_name(self.config.devices[device].room, "en")
         if kind == "bed" and "occupancy" in new:
-            return ({"nl": f"{p} gaat in bed liggen.", "en": f"{p} gets into bed."} if new["occupancy"]
-                    else {"nl": f"{p} stapt uit bed.", "en": f"{p} gets out of bed."})
+            return _say("narrate.bed_in" if new["occupancy"] else "narrate.bed_out", person=p)
         if kind == "contact" and "contact" in new:
             # Zigbee2MQTT: contact true means the magnet is near, i.e. the door is closed.
-            nl, en = self.device_name(device, "nl"), self.device_name(device, "en")
-            return ({"nl": f"De {_lower_first(nl)} gaat dicht.", "en": f"The {_lower_first(en)} closes."}
-                    if new["contact"] else
-                    {"nl": f"De {_lower_first(nl)} gaat open.", "en": f"The {_lower_first(en)} opens."})
+            name = {lang: _lower_first(self.device_name(device, lang)) for lang in LANGS}
+            return _say("narrate.door_closes" if new["contact"] else "narrate.door_opens", door=name)
         if kind == "motion" and new.get("occupancy") is True:
-            return {"nl": f"Beweging in de {room_nl}.", "en": f"Movement in the {room_en}."}
+            return _say("narrate.motion", room=self._rooms(device))
         if kind == "light" and ("state" in new or "brightness" in new):
-            return self._light(room_nl, room_en, new)
+            return self._light(self._rooms(device), new)
         if kind == "curtain" and "position" in new and isinstance(new["position"], int | float):
-            opened = new["position"] >= 50
-            return ({"nl": f"Het gordijn in de {room_nl} gaat open.",
-                     "en": f"The curtain in the {room_en} opens."} if opened else
-                    {"nl": f"Het gordijn in de {room_nl} gaat dicht.",
-                     "en": f"The curtain in the {room_en} closes."})
+            return _say("narrate.curtain_opens" if new["position"] >= 50 else "narrate.curtain_closes",
+                        room=self._rooms(device))
         if kind == "tag" and "room" in new:
-            where = new["room"]
-            # A worn tag near a doorway is heard by two rooms in turn: flapping back to a room
-            # just told is not news (the motion sensors tell where she walks).
-            if isinstance(where, str) and where in self._tag_rooms:
-                return None
-            self._tag_rooms = (where if isinstance(where, str) else "", self._tag_rooms[0])
-            if isinstance(where, str) and where in self.config.rooms:
-                return {"nl": f"{p} is nu in de {self.room_name(where, 'nl')}.",
-                        "en": f"{p} is now in the {self.room_name(where, 'en')}."}
-            return {"nl": f"{p} is niet meer in huis te zien.",
-                    "en": f"{p} can no longer be seen in the house."}
+            return self._tag(new["room"])
         return None
 
-    def _light(self, room_nl: str, room_en: str, new: Mapping[str, object]) -> dict[str, str]:
+    def _tag(self, where: object) -> Words | None:
+        # A worn tag near a doorway is heard by two rooms in turn: flapping back to a room
+        # just told is not news (the motion sensors tell where she walks).
+        if isinstance(where, str) and where in self._tag_rooms:
+            return None
+        self._tag_rooms = (where if isinstance(where, str) else "", self._tag_rooms[0])
+        if isinstance(where, str) and where in self.config.rooms:
+            return _say("narrate.tag_room", person=self.person,
+                        room={lang: self.room_name(where, lang) for lang in LANGS})
+        return _say("narrate.tag_gone", person=self.person)
+
+    def _light(self, room: Words, new: Mapping[str, object]) -> Words:
         state = str(new.get("state", "")).upper()
         pct = _pct(new.get("brightness"))
         if pct is None and isinstance(new.get("brightness_percent"), int | float):
             pct = max(0, min(100, round(float(new["brightness_percent"]))))  # type: ignore[arg-type]
         if state == "OFF":
-            return {"nl": f"Het licht in de {room_nl} gaat uit.",
-                    "en": f"The light in the {room_en} goes off."}
-        at_nl = f" op {pct}%" if pct is not None else ""
-        at_en = f" at {pct}%" if pct is not None else ""
+            return _say("narrate.light_off", room=room)
         if state == "ON":
-            return {"nl": f"Het licht in de {room_nl} gaat aan{at_nl}.",
-                    "en": f"The light in the {room_en} comes on{at_en}."}
-        return {"nl": f"Het licht in de {room_nl} wordt {pct}%.",
-                "en": f"The light in the {room_en} changes to {pct}%."}
+            return _say("narrate.light_on" if pct is None else "narrate.light_on_at", room=room, pct=pct)
+        return _say("narrate.light_level", room=room, pct=pct)
 
-    def _command_sentences(self, device: str, kind: str, values: Mapping[str, object]) -> dict[str, str] | None:
-        room = self.config.devices[device].room
-        room_nl, room_en = self.room_name(room, "nl"), self.room_name(room, "en")
+    def _command_sentences(self, device: str, kind: str, values: Mapping[str, object]) -> Words | None:
+        room = self._rooms(device)
         if kind == "light":
-            return self._light(room_nl, room_en, values)
+            return self._light(room, values)
         if kind == "curtain":
             pos = values.get("position")
             state = str(values.get("state", "")).upper()
             opened = state == "OPEN" or (isinstance(pos, int | float) and pos >= 50)
-            return ({"nl": f"De hub opent het gordijn in de {room_nl}.",
-                     "en": f"The hub opens the curtain in the {room_en}."} if opened else
-                    {"nl": f"De hub sluit het gordijn in de {room_nl}.",
-                     "en": f"The hub closes the curtain in the {room_en}."})
+            return _say("narrate.hub_opens_curtain" if opened else "narrate.hub_closes_curtain", room=room)
         if kind == "speaker":
             said = values.get("say")
             if isinstance(said, str) and said:
-                room_says = {"nl": f"De speaker in de {room_nl} zegt: “{said}”",
-                             "en": f"The speaker in the {room_en} says: “{said}”"}
-                return room_says
+                return _say("narrate.speaker_says", room=room, text=said)
         return None
 
-    def _device_event_sentences(self, device: str, kind: str, data: Mapping[str, object]) -> dict[str, str] | None:
-        p = self.person
+    def _device_event_sentences(self, device: str, kind: str, data: Mapping[str, object]) -> Words | None:
         name = str(data.get("event") or data.get("action") or "")
         if kind == "sos" or name in ("sos", "emergency"):
-            return {"nl": f"{p} drukt op de alarmknop.", "en": f"{p} presses the alarm button."}
+            return _say("narrate.sos", person=self.person)
         if kind == "dispenser":
-            known = {
-                "dose_due": ("Tijd voor de medicijnen: de dispenser piept.",
-                             "Medication time: the dispenser beeps."),
-                "due": ("Tijd voor de medicijnen: de dispenser piept.",
-                        "Medication time: the dispenser beeps."),
-                "taken": (f"{p} neemt de medicijnen uit de dispenser.",
-                          f"{p} takes the medication from the dispenser."),
-                "dose_taken": (f"{p} neemt de medicijnen uit de dispenser.",
-                               f"{p} takes the medication from the dispenser."),
-                "missed": ("De medicijnen zijn niet op tijd genomen.",
-                           "The medication was not taken in time."),
-                "dose_missed": ("De medicijnen zijn niet op tijd genomen.",
-                                "The medication was not taken in time."),
-                "refill_low": ("De dispenser is bijna leeg.", "The dispenser is almost empty."),
-            }
-            if name in known:
-                nl, en = known[name]
-                return {"nl": nl, "en": en}
-            return None
+            said = _DISPENSER.get(name)
+            return _say(f"narrate.dispenser_{said}", person=self.person) if said else None
         if name:
-            nl, en = self.device_name(device, "nl"), self.device_name(device, "en")
-            return {"nl": f"{nl}: {name}.", "en": f"{en}: {name}."}
+            return _say("narrate.device_event", device={lang: self.device_name(device, lang) for lang in LANGS},
+                        event=name)
         return None
 
     def _alert_sentences(self, change: AlertChanged) -> dict[str, str] | None:
         # The same words as everywhere else an alert is told (controller/alerts/texts.py);
         # never who was paged or who answered.
         message = change.get("message")
-        return texts.narration(str(change.get("action", "")), message if isinstance(message, str) else "")
+        return texts.narration(str(change.get("action", "")), message if isinstance(message, str) else "",
+                               str(change.get("message_en") or ""))
 
     # -- causes ---------------------------------------------------------------------------------
 
@@ -340,23 +317,17 @@ class Narrator:
         cause_text: Mapping[str, str] | None = None
         for depth, c in enumerate(ctx.chain()):
             kind, _, name = c.origin.partition(":")
-            if kind in _RULE_ORIGINS:
-                nl, en = rule_name(name)
-                parts["nl"].append(nl)
-                parts["en"].append(en)
-            elif kind in ("user", "caregiver"):
-                parts["nl"].append("een zorgverlener")
-                parts["en"].append("a caregiver")
-            elif kind == "simulator":
-                parts["nl"].append("de demonstratie")
-                parts["en"].append("the demonstration")
+            said = (rule_name(name) if kind in _RULE_ORIGINS else
+                    i18n.both("narrate.by_caregiver") if kind in ("user", "caregiver") else
+                    i18n.both("narrate.by_demonstration") if kind == "simulator" else None)
+            if said is not None:
+                for lang in LANGS:
+                    parts[lang].append(said[lang])
             if depth > 0 and cause_text is None and c.id in self._by_context:
                 cause_text = self._by_context[c.id]
         if cause_text is not None:
             for lang in LANGS:
-                sentence = cause_text.get(lang, "").rstrip(".")
-                joiner = "na: " if lang == "nl" else "after: "
-                parts[lang].append(joiner + sentence)
+                parts[lang].append(i18n.text(lang, "narrate.after", sentence=cause_text.get(lang, "").rstrip(".")))
         if not parts["nl"]:
             return {}
         return {lang: ", ".join(_dedupe(parts[lang])) for lang in LANGS}
@@ -364,34 +335,22 @@ class Narrator:
 
 _RULE_ORIGINS = ("scenario", "rule", "automation")
 
-# The shipped scenarios as a visitor would name them (by id prefix); the "why" of an effect.
-_RULE_NAMES: tuple[tuple[str, str, str], ...] = (
-    ("night_exit_lights", "het oriëntatielicht 's nachts", "the night-time orientation light"),
-    ("night_exit_warning", "de nachtwaarschuwing: lang uit bed", "the night warning: out of bed for long"),
-    ("night_exit", "de deurbewaking 's nachts", "the night-time door watch"),
-    ("wander", "de dwaaldetectie", "wander detection"),
-    ("sos", "de alarmknop", "the alarm button"),
-    ("medication", "de medicijnherinnering", "the medication reminder"),
-    ("day_wake_light", "het wekkerlicht", "the wake-up light"),
-    ("day_good_morning", "de ochtendbegroeting", "the morning greeting"),
-    ("day_meals", "de maaltijdherinnering", "the meal reminder"),
-    ("day_drinks", "de drinkherinnering", "the drinks reminder"),
-    ("day_activity", "de middagactiviteit", "the afternoon activity"),
-    ("day_wind_down", "de avondstand", "the evening setting"),
-    ("day_night_mode", "de nachtstand", "the night setting"),
-    ("inactivity_not_up", "de controle op opstaan", "the getting-up check"),
-    ("inactivity", "de controle op stilte", "the quiet check"),
-    ("health", "de apparaatbewaking", "device monitoring"),
-)
+# The shipped scenarios as a visitor would name them (by id prefix, ids narrate.rule.<prefix>);
+# the "why" of an effect. The longer prefix first ("night_exit_lights" before "night_exit").
+_RULE_PREFIXES = ("night_exit_lights", "night_exit_warning", "night_exit", "wander", "sos", "medication",
+                  "day_wake_light", "day_good_morning", "day_meals", "day_drinks", "day_activity",
+                  "day_wind_down", "day_night_mode", "inactivity_not_up", "inactivity", "health")
+# Dispenser events as the tour tells them (ids narrate.dispenser_<word>).
+_DISPENSER = {"dose_due": "due", "due": "due", "taken": "taken", "dose_taken": "taken",
+              "missed": "missed", "dose_missed": "missed", "refill_low": "low"}
 
 
-def rule_name(scenario: str) -> tuple[str, str]:
-    """A scenario as a visitor reads it (Dutch, English): a plain name, never its id."""
-    for prefix, nl, en in _RULE_NAMES:
+def rule_name(scenario: str) -> Words:
+    """A scenario as a visitor reads it, in every language: a plain name, never its id."""
+    for prefix in _RULE_PREFIXES:
         if scenario.startswith(prefix):
-            return nl, en
-    label = scenario.replace("_", " ").replace("-", " ")
-    return f"de regel ‘{label}’", f"the rule ‘{label}’"
+            return i18n.both(f"narrate.rule.{prefix}")
+    return i18n.both("narrate.rule.other", name=scenario.replace("_", " ").replace("-", " "))
 
 
 def _by_rule(ctx: Context) -> bool:

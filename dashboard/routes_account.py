@@ -7,7 +7,9 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
+from controller import i18n
 from dashboard.auth import ROLES, SESSION_COOKIE, AuthError, SetupDone, User
+from dashboard.refusals import Refusal, lang_of
 from dashboard.security import (
     Admin,
     current_user,
@@ -42,12 +44,6 @@ class Setup(BaseModel):
     username: str = Field(max_length=64)
     password: str = Field(max_length=1024)
     display_name: str | None = Field(None, max_length=100)
-
-
-def lang_of(request: Request) -> str:
-    """The page's language, which its scripts send as Accept-Language ("nl" or "en"); an API
-    client that sends none gets English, the API's language."""
-    return "nl" if request.headers.get("accept-language", "").lower().startswith("nl") else "en"
 
 
 def refused(request: Request, exc: AuthError, status: int = 422) -> HTTPException:
@@ -110,12 +106,12 @@ async def login(body: Credentials, request: Request) -> Response:
     wait = d.auth.login_blocked(body.username, address)
     if wait > 0:
         return JSONResponse(
-            {"detail": "Too many failed attempts: wait a few minutes before trying again.",
+            {"detail": i18n.text(lang_of(request), "api.too_many_logins"),
              "retry_after": round(wait)},
             status_code=429, headers={"Retry-After": str(round(wait))})
     result = await d.auth.login(body.username, body.password, address)
     if result is None:
-        raise HTTPException(401, "Wrong user name or password.")
+        raise Refusal(401, "api.wrong_login")
     return await _start_session(request, *result)
 
 
@@ -150,7 +146,7 @@ async def setup(body: Setup, request: Request) -> Response:
     address = request.client.host if request.client else "unknown"
     result = await d.auth.login(body.username, body.password, address)
     if result is None:  # pragma: no cover - we just created it
-        raise HTTPException(500, "The new admin could not log in.")
+        raise Refusal(500, "api.setup_login_failed")
     await d.auth.audit(result[0], "setup", detail="first admin created")
     return await _start_session(request, *result)
 
@@ -209,15 +205,12 @@ async def add_user(body: NewUser, request: Request,
     """Add an account: caregiver (with residents), technician or admin."""
     d = dashboard_of(request)
     if body.role not in ROLES:
-        raise refused(request, AuthError(f"'{body.role}' is not a role; choose one of {', '.join(ROLES)}.",
-                                         f"'{body.role}' is geen rol; kies uit {', '.join(ROLES)}."))
+        raise refused(request, AuthError("auth.no_role", role=body.role, roles=", ".join(ROLES)))
     if body.caregiver is not None and body.caregiver not in d.hub.config.caregivers:
-        raise refused(request, AuthError(f"There is no caregiver '{body.caregiver}' in the configuration.",
-                                         f"Er is geen zorgverlener '{body.caregiver}' in de configuratie."))
+        raise refused(request, AuthError("auth.no_caregiver", caregiver=body.caregiver))
     unknown = [r for r in body.residents if r not in d.residents]
     if unknown:
-        raise refused(request, AuthError(f"Unknown resident(s): {', '.join(unknown)}.",
-                                         f"Onbekende bewoner(s): {', '.join(unknown)}."))
+        raise refused(request, AuthError("auth.unknown_residents", residents=", ".join(unknown)))
     try:
         user = await d.auth.create_user(username=body.username, password=body.password,
                                         role=body.role, display_name=body.display_name,

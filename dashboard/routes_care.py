@@ -11,24 +11,25 @@ from typing import Literal
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
+from controller import i18n
+from controller.alerts import texts
 from controller.alerts.model import Alert
 from controller.alerts.service import AlertService
 from controller.events import COMMAND_SENT, DEVICE_EVENT, STATE_CHANGED, Context
 from dashboard.auth import User
 from dashboard.context import for_technicians
 from dashboard.narrate import Narrator, events_from_history
+from dashboard.refusals import Refusal
 from dashboard.security import CARE_ROLES, Caregiver, current_user, dashboard_of
 from dashboard.static_files import page, static_text
 
 router = APIRouter()
 
 
-_FORBIDDEN = {"care": "Deze pagina is voor zorgverleners. Log in met het account van een zorgverlener.",
-              "tech": "Deze pagina is voor technici en beheerders. Log in met het account van een technicus."}
 
 
 def forbidden_page(request: Request, audience: str = "care") -> HTMLResponse:
@@ -37,7 +38,7 @@ def forbidden_page(request: Request, audience: str = "care") -> HTMLResponse:
     html = static_text("forbidden.html")
     target = escape(quote(request.url.path, safe="/"))
     return HTMLResponse(html.replace("{next}", target).replace("{audience}", audience)
-                        .replace("{text}", _FORBIDDEN[audience]), status_code=403)
+                        .replace("{text}", escape(i18n.text("nl", f"account.forbidden_{audience}"))), status_code=403)
 
 
 @router.get("/zorg", response_class=HTMLResponse, include_in_schema=False)
@@ -67,10 +68,10 @@ async def timeline(request: Request, user: Caregiver,
     mine = [r for r in d.residents if user.can_see(r)]
     if resident is None:
         if not mine:
-            raise HTTPException(403, "No resident is assigned to you.")
+            raise Refusal(403, "api.no_resident")
         resident = mine[0]
     if resident not in mine:
-        raise HTTPException(403, "This resident is not assigned to you.")
+        raise Refusal(403, "api.not_your_resident")
     tz = ZoneInfo(d.hub.config.home.location.timezone)
     now = d.hub.clock.now().astimezone(tz)
     midnight = datetime(now.year, now.month, now.day, tzinfo=tz)
@@ -112,7 +113,7 @@ async def care_set_presence(body: PresenceBody, request: Request, user: Caregive
     """Set the presence by hand; it holds for `presence.override_for` (config/home.yaml)."""
     engine = dashboard_of(request).engine
     if engine is None:
-        raise HTTPException(501, "The scenario engine is not running in this hub.")
+        raise Refusal(501, "api.no_engine")
     engine.set_presence(body.presence, Context(origin=f"user:{_who(user)}",
                                                description=body.note or "dashboard"))
     return presence_of(request)
@@ -128,7 +129,7 @@ class ResolveBody(BaseModel):
 def _alerts(request: Request) -> AlertService:
     service = dashboard_of(request).alerts
     if service is None:
-        raise HTTPException(501, "The alert service is not running in this hub.")
+        raise Refusal(501, "api.no_alert_service")
     return service
 
 
@@ -147,6 +148,7 @@ async def _alert_view(service: AlertService, alert: Alert) -> dict[str, object]:
                          "reach": reach.get(p, "pending")} for p in paged]
     item["acknowledged_by_name"] = service.name_of(alert.acknowledged_by) or None
     item["resolved_by_name"] = service.name_of(alert.resolved_by) or None
+    item["messages"] = {lang: texts.alert_message(alert, lang) for lang in i18n.LANGS}
     return item
 
 
@@ -155,7 +157,7 @@ async def _own_alert(request: Request, user: User, alert_id: str) -> Alert:
     alert = await service.get(alert_id)
     # Someone else's resident reads as "no such alert": do not confirm it exists.
     if alert is None or not user.can_see(alert.resident):
-        raise HTTPException(404, "No such alert.")
+        raise Refusal(404, "api.no_such_alert")
     return alert
 
 
@@ -199,5 +201,5 @@ async def care_resolve(alert_id: str, body: ResolveBody, request: Request,
     service = _alerts(request)
     alert = await service.resolve(alert_id, by=_who(user), note=body.note, channel="dashboard")
     if alert is None:
-        raise HTTPException(409, "This alert is no longer active.")
+        raise Refusal(409, "api.alert_not_active")
     return {"ok": True, "alert": await _alert_view(service, alert)}

@@ -13,7 +13,7 @@ from fastapi import APIRouter, FastAPI, HTTPException, Request
 from pydantic import BaseModel, Field
 
 from controller.hub import Hub
-from dashboard.routes_account import lang_of
+from dashboard.refusals import lang_of
 from dashboard.security import Technician, dashboard_of
 from devices.onboarding import NoAdapter, propose, text, topics_on_disk
 from devices.z2m_bridge import PERMIT_MAX, Bridge, adapter_for, looks_like

@@ -15,6 +15,7 @@ from controller.config import resolve
 from controller.engine import check_paths
 from controller.errors import ConfigError, Problem
 from dashboard.context import Dashboard, for_technicians
+from dashboard.refusals import Refusal
 from dashboard.routes_care import forbidden_page
 from dashboard.security import TECH_ROLES, Technician, current_user, dashboard_of
 from dashboard.static_files import page
@@ -97,7 +98,7 @@ async def events(request: Request, user: Technician, device: str | None = None,
         return collapse(every, limit)
     if source == "history":
         if d.history is None:
-            raise HTTPException(501, "The hub keeps no history database.")
+            raise Refusal(501, "api.no_history")
         rows = await d.history.query(since=since, until=until, devices=[device] if device else (),
                                      types=[type] if type else (), limit=limit if not text else 10_000)
         out = []
@@ -112,7 +113,7 @@ async def events(request: Request, user: Technician, device: str | None = None,
                 break
         return out
     if source != "recent":
-        raise HTTPException(422, "source is 'recent' or 'history'.")
+        raise Refusal(422, "api.bad_source")
     return [r.as_dict() for r in d.feed.events(device=device, type=type, text=text, since=since,
                                                limit=limit)]
 
@@ -172,13 +173,13 @@ async def tech_resolve(alert_id: str, body: NoteBody, request: Request,
     """Close a technician notice with a note (what was fixed)."""
     service = dashboard_of(request).alerts
     if service is None:
-        raise HTTPException(501, "The alert service is not running in this hub.")
+        raise Refusal(501, "api.no_alert_service")
     alert = await service.get(alert_id)
     if alert is None or not for_technicians(alert):
-        raise HTTPException(404, "No such technician notice.")
+        raise Refusal(404, "api.no_notice")
     done = await service.resolve(alert_id, by=user.username, note=body.note, channel="dashboard")
     if done is None:
-        raise HTTPException(409, "This notice is no longer active.")
+        raise Refusal(409, "api.notice_not_active")
     return dict(done.as_dict())
 
 
@@ -196,7 +197,7 @@ def scenario_paths(d: Dashboard) -> list[str]:
 
 
 def _no_engine() -> HTTPException:
-    return HTTPException(501, "The scenario engine is not running in this hub.")
+    return Refusal(501, "api.no_engine")
 
 
 @router.get("/api/tech/scenarios", tags=["technician"])

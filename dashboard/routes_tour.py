@@ -6,13 +6,14 @@ import asyncio
 import logging
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Depends, HTTPException, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Depends, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel
 
 from dashboard.context import Dashboard
 from dashboard.device_words import visitor_device
 from dashboard.live import Subscriber
+from dashboard.refusals import Refusal
 from dashboard.security import TECH_ROLES, current_user, dashboard_of, require_csrf, subscribe_live
 from dashboard.static_files import page, static_bytes, static_text
 from dashboard.story_player import StoryRunner
@@ -56,7 +57,7 @@ async def devices_page() -> HTMLResponse:
 @router.get("/static/{name}", include_in_schema=False)
 async def asset(name: str) -> Response:
     if name not in ASSETS:
-        raise HTTPException(404, "No such file.")
+        raise Refusal(404, "api.no_file")
     body: str | bytes = (static_bytes(name) if ASSETS[name].startswith("image/png")
                          else static_text(name))
     return Response(body, media_type=ASSETS[name], headers={"Cache-Control": "no-cache"})
@@ -112,11 +113,10 @@ def _address(request: Request) -> str:
 def _runner(request: Request) -> StoryRunner:
     d = dashboard_of(request)
     if d.stories is None:
-        raise HTTPException(409, "No simulated home is running: stories play only in `huis demo`.")
+        raise Refusal(409, "api.no_simulated_home")
     return d.stories
 
 
-_LIMITED = "Too many story starts from this address; wait a few minutes."
 
 
 @router.post("/api/tour/stories/{name}", tags=["tour"], status_code=202,
@@ -126,11 +126,11 @@ async def play_story(name: str, request: Request) -> dict[str, object]:
     runner = _runner(request)
     outcome = runner.request(name, _address(request))
     if outcome == "unknown":
-        raise HTTPException(404, f"There is no story called '{name}'.")
+        raise Refusal(404, "api.no_story", name=name)
     if outcome == "busy":
-        raise HTTPException(409, f"Story '{runner.playing}' is still playing; wait for it to end.")
+        raise Refusal(409, "api.story_playing", name=runner.playing)
     if outcome == "limited":
-        raise HTTPException(429, _LIMITED)
+        raise Refusal(429, "api.too_many_stories")
     return {"story": name, "status": outcome}
 
 
@@ -142,7 +142,7 @@ class LoopRequest(BaseModel):
 async def loop(body: LoopRequest, request: Request) -> dict[str, object]:
     """Chain every story in an unattended loop (a kiosk screen), or stop after the current one."""
     if _runner(request).set_loop(body.on, _address(request)) == "limited":
-        raise HTTPException(429, _LIMITED)
+        raise Refusal(429, "api.too_many_stories")
     return {"loop": body.on}
 
 
@@ -150,7 +150,7 @@ async def loop(body: LoopRequest, request: Request) -> dict[str, object]:
 async def reset(request: Request) -> dict[str, object]:
     """"Opnieuw beginnen": stop the story and the loop; the tour screen starts afresh."""
     if _runner(request).reset(_address(request)) == "limited":
-        raise HTTPException(429, _LIMITED)
+        raise Refusal(429, "api.too_many_stories")
     return {"reset": True}
 
 
@@ -159,7 +159,7 @@ async def visitor_qr(request: Request, t: str = "") -> Response:
     """The QR code of the current story's visitor page (404 once the story is over)."""
     phones = _runner(request).phones
     if not phones.valid(t):
-        raise HTTPException(404, "No story is playing (or it has ended).")
+        raise Refusal(404, "api.no_story_playing")
     url = str(request.base_url).rstrip("/") + f"/bezoeker/{t}"
     return Response(qr_svg(url), media_type="image/svg+xml", headers={"Cache-Control": "no-store"})
 
@@ -175,7 +175,7 @@ async def visitor_state(token: str, request: Request) -> dict[str, object]:
     """The visitor page's picture: the story's title and its alerts (410 once it is over)."""
     phones = _runner(request).phones
     if not phones.valid(token):
-        raise HTTPException(410, "This demonstration is over.")
+        raise Refusal(410, "api.demo_over")
     return phones.snapshot()
 
 
@@ -185,9 +185,9 @@ async def visitor_ack(token: str, alert_id: str, request: Request) -> dict[str, 
     """The visitor taps "Ik ga erheen": acknowledged in the story's sandbox, nowhere else."""
     phones = _runner(request).phones
     if not phones.valid(token):
-        raise HTTPException(410, "This demonstration is over.")
+        raise Refusal(410, "api.demo_over")
     if not await phones.acknowledge(alert_id):
-        raise HTTPException(409, "This alert is no longer open.")
+        raise Refusal(409, "api.alert_not_open")
     return {"acknowledged": alert_id}
 
 

@@ -20,8 +20,10 @@ from urllib.parse import urlsplit
 
 from fastapi import Depends, HTTPException, Request, Response, WebSocket
 
+from controller import i18n
 from dashboard.auth import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, User, check_csrf, new_csrf_token
 from dashboard.live import Subscriber
+from dashboard.refusals import Refusal
 
 if TYPE_CHECKING:
     from dashboard.context import Dashboard
@@ -61,7 +63,7 @@ def csrf_ok(request: Request) -> bool:
 async def require_csrf(request: Request) -> None:
     """Refuse a state-changing request that does not echo the CSRF cookie in its header."""
     if request.method not in SAFE_METHODS and not csrf_ok(request):
-        raise HTTPException(403, detail="Missing or wrong CSRF token: reload the page and try again.")
+        raise Refusal(403, "api.csrf")
 
 
 def residents_read(d: Dashboard, user: User) -> list[str | None]:
@@ -92,11 +94,10 @@ async def audit_access(d: Dashboard, user: User, method: str, what: str,
 
 def _forbidden(user: User | None, roles: Sequence[str]) -> HTTPException:
     # Say which accounts may, and who you are: a technician is not told to "log in" again.
-    need = "an admin" if roles == ("admin",) else (
-        "a caregiver or admin" if "caregiver" in roles else "a technician or admin")
+    need = "admin" if roles == ("admin",) else ("care" if "caregiver" in roles else "tech")
     if user is None:
-        return HTTPException(403, detail=f"Not allowed: log in as {need}.")
-    return HTTPException(403, detail=f"Not allowed for a {user.role}: this needs {need}.")
+        return Refusal(403, f"api.forbidden_{need}")
+    return Refusal(403, f"api.forbidden_{need}_as", role=i18n.both(f"auth.role.{user.role}"))
 
 
 def require_roles(*roles: str, audit: bool = False) -> Callable[[Request], Awaitable[User]]:

@@ -23,6 +23,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from controller import i18n
+from controller.alerts import texts
 from controller.alerts.model import KIND_ALERT, Notification
 from controller.alerts.policy import AlertsConfig
 from controller.clock import Clock, RealClock
@@ -35,39 +37,8 @@ from simulators.story_scripts import STORIES, Story
 
 log = logging.getLogger(__name__)
 
-DESCRIPTIONS: dict[str, tuple[str, str]] = {
-    "night_exit": ("Mevrouw stapt 's nachts uit bed en blijft lang weg: na 10 minuten krijgt de "
-                   "mantelzorger een waarschuwing, die vanzelf vervalt als ze weer in bed ligt.",
-                   "The resident gets out of bed at night and stays away: after 10 minutes a "
-                   "caregiver is warned, and the warning clears when she is back in bed."),
-    "night_toilet": ("Een kort toiletbezoek: alleen de nachtverlichting gaat aan, niemand wordt gestoord.",
-                     "A short toilet visit: only the night lights come on, nobody is disturbed."),
-    "night_exit_door": ("Mevrouw gaat 's nachts naar de voordeur: er gaat meteen een dringende melding uit.",
-                        "The resident goes to the front door at night: an urgent alert goes out at once."),
-    "missed_medication": ("De dispenser piept, maar de medicijnen worden niet genomen.",
-                          "The dispenser beeps, but the medication is not taken."),
-    "wandering": ("De voordeur gaat open en het label verlaat het huis.",
-                  "The front door opens and the tag leaves the house."),
-    "morning_routine": ("Licht, gordijnen en een begroeting: de dag begint.",
-                        "Light, curtains and a greeting: the day begins."),
-}
-_WEEKDAYS = (("maandag", "Monday"), ("dinsdag", "Tuesday"), ("woensdag", "Wednesday"),
-             ("donderdag", "Thursday"), ("vrijdag", "Friday"), ("zaterdag", "Saturday"),
-             ("zondag", "Sunday"))
-
-# What the caption says when the story's alert changes: in step with the alert, not the script.
-ALERT_CAPTIONS: dict[str, tuple[str, str]] = {
-    "raised": ("Er gaat nu een melding naar de mantelzorger: de telefoon van de bezoeker.",
-               "An alert goes to the caregiver now: the visitor's phone."),
-    "escalated": ("Nog niemand onderweg: het zorgteam wordt nu ook gewaarschuwd.",
-                  "Nobody on the way yet: the care team is alerted too."),
-    "acknowledged": ("Een zorgverlener is onderweg: de escalatie stopt.",
-                     "A caregiver is on the way: the escalation stops."),
-    "resolved": ("De melding is opgelost.", "The alert is resolved."),
-    "cancelled": ("De melding is ingetrokken.", "The alert is withdrawn."),
-}
-ENDED = ("De demonstratie is afgelopen; meldingen die nog openstonden zijn gesloten.",
-         "The demonstration is over; alerts still open have been closed.")
+# Texts: ids story.* in the catalogues (controller/locale/); captions follow the alert's changes.
+ALERT_CAPTIONS = ("raised", "escalated", "acknowledged", "resolved", "cancelled")
 END_NOTE = "einde van de demonstratie"
 # Attributes a visitor's screen does not draw: radio and battery details.
 _NOISE = frozenset({"linkquality", "rssi", "battery", "voltage", "distance", "last_seen", "update"})
@@ -163,11 +134,9 @@ class StoryRunner:
     def stories(self) -> list[dict[str, Any]]:
         out = []
         for name, story in STORIES.items():
-            dnl, den = DESCRIPTIONS.get(name, ("", ""))
-            day_nl, day_en = _WEEKDAYS[story.weekday]
             out.append({"name": name, "title": {"nl": story.title, "en": story.title_en},
-                        "description": {"nl": dnl, "en": den},
-                        "when": {"nl": f"{day_nl} {story.starts_at}", "en": f"{day_en} {story.starts_at}"}})
+                        "description": i18n.both(f"story.description.{name}"),
+                        "when": i18n.both(f"story.when.{story.weekday}", time=story.starts_at)})
         return out
 
     def request(self, name: str, address: str) -> str:
@@ -335,7 +304,7 @@ class StoryRunner:
         await self._advance(sandbox, story, at, at + timedelta(minutes=1), reading=True)
         await sandbox.clear_alerts(END_NOTE)
         await sandbox.clock.advance(seconds=1)
-        self._say(*ENDED)
+        self._say_id("ended")
         await self.pace.sleep(self.pace.read)
 
     async def _advance(self, sandbox: Sandbox, story: Story, a: timedelta, b: timedelta, reading: bool) -> None:
@@ -367,6 +336,9 @@ class StoryRunner:
         self.caption = {"nl": nl, "en": en}
         self.publish({"type": "story", "playing": self.playing, "step": self.caption, "loop": self.looping})
 
+    def _say_id(self, caption: str) -> None:
+        self._say(**i18n.both(f"story.caption.{caption}"))
+
     def _on_alert(self, event: Event[AlertChanged]) -> None:
         change = event.data
         self.phones.update(change["id"], change["state"])
@@ -379,10 +351,17 @@ class StoryRunner:
         # Escalation is told when the care team is actually reached (see _notify).
         if action in ALERT_CAPTIONS and action != "escalated" and self.playing is not None and self.sandbox is not None:
             if action == "raised" and not self.phones.connected:
-                self._say("Er gaat nu een melding naar de mantelzorger. Scan de QR-code om die zelf te krijgen.",
-                          "An alert goes to the caregiver now. Scan the QR code to get it yourself.")
+                self._say_id("raised_scan")
             else:
-                self._say(*ALERT_CAPTIONS[action])
+                self._say_id(action)
+
+    def _messages(self, n: Notification) -> dict[str, str]:
+        """The alert's message in both languages (the notification has the visitor's only)."""
+        home = self.sandbox.home if self.sandbox is not None else None
+        alert = next((a for a in home.alerts.active() if a.id == n.alert_id), None) if home is not None else None
+        if alert is None:
+            return dict.fromkeys(i18n.LANGS, n.message)
+        return {lang: texts.alert_message(alert, lang) for lang in i18n.LANGS}
 
     def _notify(self, n: Notification) -> None:
         if n.kind == KIND_ALERT:
@@ -390,9 +369,9 @@ class StoryRunner:
             if n.recipient.id not in reached:
                 reached.append(n.recipient.id)
                 if n.recipient.id != VISITOR and self.playing is not None:
-                    self._say(*ALERT_CAPTIONS["escalated"])
+                    self._say_id("escalated")
             if n.recipient.id == VISITOR:
-                self.phones.deliver(n)
+                self.phones.deliver(n, self._messages(n))
         sandbox = self.sandbox
         if sandbox is not None and sandbox.feed is not None:
             self.publish({"type": "alerts", "alerts": self._with_reach(list(sandbox.feed.alerts.values()))})

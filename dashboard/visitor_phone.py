@@ -84,11 +84,12 @@ class VisitorPhones:
     def snapshot(self) -> dict[str, Any]:
         return {"type": "snapshot", "story": self.story, "alerts": list(self.alerts.values())}
 
-    def deliver(self, n: Notification) -> None:
-        """A sandbox notification to the visitor: a new alert on the phone."""
+    def deliver(self, n: Notification, messages: dict[str, str] | None = None) -> None:
+        """A sandbox notification to the visitor: a new alert on the phone (its message in both
+        languages when given, the phone's page shows the one it reads in)."""
         if n.kind != KIND_ALERT or self.token is None:
             return
-        self.alerts[n.alert_id] = {"id": n.alert_id, "severity": n.severity, "message": n.message,
+        self.alerts[n.alert_id] = {"id": n.alert_id, "severity": n.severity, "message": messages or n.message,
                                    "state": "raised", "acknowledged": False}
         self._publish({"type": "alerts", "alerts": list(self.alerts.values())})
 

@@ -7,7 +7,7 @@ file with the entry added in memory, and shown as YAML to copy. Nothing is writt
 configuration stays the technician's, edited and checked by them (`huis check`) and loaded by
 a restart.
 
-`TEXTS` holds what the command line says, Dutch first, English complete.
+What the command line says comes from the catalogues (ids onboard.cli.*, controller/locale/).
 """
 
 from __future__ import annotations
@@ -19,58 +19,18 @@ from dataclasses import dataclass, field
 
 import yaml
 
+from controller import i18n
 from controller.config import HomeConfig, parse_home, referenced_file_problems
 from controller.device_kind import DeviceKind
 from controller.errors import ConfigError, Problem
 from controller.yamlfile import load_file
 from devices.z2m_bridge import BASE, BridgeDevice, adapter_for, known_topics, looks_like
 
-TEXTS: dict[str, dict[str, str]] = {
-    "new_title": {"nl": "Nieuw in Zigbee2MQTT, nog niet in {config}:",
-                  "en": "New in Zigbee2MQTT, not yet in {config}:"},
-    "none_new": {"nl": "Zigbee2MQTT meldt geen apparaten die het huis nog niet kent.",
-                 "en": "Zigbee2MQTT reports no devices the home does not know yet."},
-    "no_bridge": {"nl": "Geen bericht van Zigbee2MQTT op {topic} binnen {seconds} s (draait het, "
-                        "en mag dit account het lezen?).",
-                  "en": "No message from Zigbee2MQTT on {topic} within {seconds} s (is it running, "
-                        "and may this account read it?)."},
-    "no_adapter": {"nl": "geen adapter voor dit model", "en": "no adapter for this model"},
-    "looks_like": {"nl": "lijkt op soort '{kind}' ({feature}); een model toevoegen aan die adapter is "
-                         "een kleine wijziging (docs/devices.md, 'Adding a kind')",
-                   "en": "looks like kind '{kind}' ({feature}); adding the model to that adapter is a "
-                         "small change (docs/devices.md, 'Adding a kind')"},
-    "kind": {"nl": "soort '{kind}'", "en": "kind '{kind}'"},
-    "interviewing": {"nl": "interview nog niet klaar", "en": "interview not completed yet"},
-    "unsupported": {"nl": "Zigbee2MQTT kent dit apparaat zelf niet", "en": "Zigbee2MQTT does not support this device"},
-    "proposal": {"nl": "Voorstel voor {config} (onder devices:):", "en": "Proposal for {config} (under devices:):"},
-    "valid": {"nl": "Gecontroleerd zoals `huis check` dat doet: geldig.",
-              "en": "Checked the way `huis check` does: valid."},
-    "invalid": {"nl": "Gecontroleerd zoals `huis check` dat doet: {n} probleem/problemen.",
-                "en": "Checked the way `huis check` does: {n} problem(s)."},
-    "not_written": {"nl": "huis past {config} niet zelf aan: kopieer de regel erin, controleer met "
-                          "`huis check` en start de hub opnieuw.",
-                    "en": "huis does not edit {config} itself: copy the line into it, check with "
-                          "`huis check` and restart the hub."},
-    "no_adapter_for": {"nl": "{model}: geen adapter voor dit model; er valt niets voor te stellen.",
-                       "en": "{model}: no adapter for this model; there is nothing to propose."},
-    "bridge_off": {"nl": "Deze hub volgt Zigbee2MQTT niet.", "en": "This hub does not follow Zigbee2MQTT."},
-    "unknown_ieee": {"nl": "Zigbee2MQTT kent geen nieuw apparaat {ieee}.",
-                     "en": "Zigbee2MQTT has no new device {ieee}."},
-    "permit_sent": {"nl": "Aanmelden toegestaan gevraagd voor {seconds} s ...",
-                    "en": "Asked Zigbee2MQTT to permit joining for {seconds} s ..."},
-    "permit_ok": {"nl": "Zigbee2MQTT: aanmelden open voor {seconds} s (tot {until}).",
-                  "en": "Zigbee2MQTT: joining open for {seconds} s (until {until})."},
-    "permit_closed": {"nl": "Zigbee2MQTT: aanmelden gesloten.", "en": "Zigbee2MQTT: joining closed."},
-    "permit_error": {"nl": "Zigbee2MQTT weigerde: {error}", "en": "Zigbee2MQTT refused: {error}"},
-    "permit_silent": {"nl": "Geen antwoord van Zigbee2MQTT op {topic} binnen {seconds} s.",
-                      "en": "No answer from Zigbee2MQTT on {topic} within {seconds} s."},
-}
-
 
 def text(key: str, lang: str = "nl", **values: object) -> str:
-    """One of `TEXTS` in `lang` (Dutch unless 'en'), filled in."""
-    entry = TEXTS[key]
-    return entry["en" if lang == "en" else "nl"].format(**values)
+    """What the command line and the console's API say (ids onboard.cli.* in the catalogues,
+    controller/locale/), in `lang` (Dutch unless 'en'), filled in."""
+    return i18n.text(lang, f"onboard.cli.{key}", **values)
 
 
 class NoAdapter(ValueError):

@@ -20,18 +20,13 @@ from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
+# What `huis run` does not need is imported inside the commands that do (start-up time: the
+# first reaction within 500 ms of exec, docs/performance.md).
 from controller import logs
-from controller.broker import embedded_broker
-from controller.clock import AcceleratedClock, Clock, RealClock
+from controller.clock import Clock, RealClock
 from controller.config import HomeConfig, Mqtt, resolve
-from controller.engine.schema import schema_text
 from controller.errors import ConfigError, HuisError, Problem
-from controller.replay import check_log, export, periods_of, replay_rows, summary
-from controller.replay_summary import NIGHT, parse_night, render, to_json
-from controller.routine import default_routine, load_routine, render_routine
 from controller.store import Database
-from huis import accounts_cli, audit_cli, central_cli, onboard_cli
-from huis.broker_cli import add_broker_command
 from huis.check_cli import check, home_problems
 from huis.compose import (
     Parts,
@@ -43,8 +38,6 @@ from huis.compose import (
     write_pid_file,
 )
 from huis.trace_cli import trace
-from simulators.cli import add_arguments, simulate
-from simulators.home import run_simulators
 
 log = logging.getLogger("huis")
 
@@ -60,6 +53,8 @@ EXIT_CONFIG = 2  # a problem in the configuration or scenario files (also `huis 
 
 def schema(output: str | Path | None = None, out: TextIO | None = None) -> int:
     """Write the scenario JSON Schema to `output` (or stdout)."""
+    from controller.engine.schema import schema_text
+
     text = schema_text()
     if output is None:
         (out or sys.stdout).write(text)
@@ -91,6 +86,9 @@ def replay(config_path: str | Path, scenario_paths: Sequence[str | Path] | None,
     `per_period` prints the per day and night summary instead of every line; `json_path`
     writes it as JSON too ('-': to `out`, instead of any text); `night` is '22:00-07:00'.
     """
+    from controller.replay import check_log, periods_of, replay_rows, summary
+    from controller.replay_summary import NIGHT, parse_night, render, to_json
+
     stream = out if out is not None else sys.stdout
     problem = _replay_options(speed, night)
     if problem:
@@ -136,6 +134,8 @@ def _write(path: str | Path, text: str) -> bool:
 
 def _replay_options(speed: float | None, night: str | None) -> str | None:
     """What is wrong with `huis replay`'s options, if anything."""
+    from controller.replay_summary import parse_night
+
     if speed is not None and not speed > 0:
         return f"--speed must be a positive number, not {speed:g}"
     if night:
@@ -210,6 +210,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Write the hub's history as an event log (CSV) for `huis replay`."""
+    from controller.replay import export
+
     db = args.db or database_path(args.config)
     if args.output:
         with open(args.output, "w", encoding="utf-8", newline="") as out:
@@ -293,6 +295,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Run the demo home: embedded broker (unless configured), simulators, hub and dashboard."""
+    from controller.broker import embedded_broker
+    from controller.clock import AcceleratedClock
+
     cfg = _overrides(load_home(args.config), args)
     if _refuse_to_start(args):
         return EXIT_CONFIG
@@ -317,6 +322,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_simulators(args: argparse.Namespace) -> int:
     """Run the simulated devices of the configured home until stopped (docker-compose)."""
+    from controller.clock import AcceleratedClock
+    from simulators.home import run_simulators
+
     cfg = _overrides(load_home(args.config), args)
     speed = args.speed or cfg.simulation.speed
     clock: Clock = AcceleratedClock(speed) if speed != 1 else RealClock()
@@ -373,11 +381,14 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     """Drive a simulated device by hand."""
+    from simulators.cli import simulate
+
     return simulate(args, load_home(args.config))
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser for every subcommand."""
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser for every subcommand; for `huis run` (`command`), without the ones
+    whose modules take time to import (accounts, audit, broker, simulate)."""
     parser = argparse.ArgumentParser(prog="huis", description="Domotics hub for the Huis van de toekomst.")
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
     parser.add_argument("--log-json", action="store_true", help="log one JSON object per line")
@@ -385,14 +396,30 @@ def build_parser() -> argparse.ArgumentParser:
     _home_commands(sub)
     _scenario_commands(sub)
     _history_commands(sub)
-    _user_commands(sub)
     _routine_command(sub)
+    if command == "run":
+        return parser
+    from huis.broker_cli import add_broker_command
+    from simulators.cli import add_arguments
+
+    _user_commands(sub)
     add_broker_command(sub)
     p = sub.add_parser("simulate", help="drive simulated devices by hand (e.g. the bed becomes empty)")
     add_arguments(p)
     p.add_argument("--config", default=DEFAULT_CONFIG)
     p.set_defaults(func=cmd_simulate)
     return parser
+
+
+def _command(argv: Sequence[str]) -> str | None:
+    """The subcommand named in `argv`, if it can be told before parsing."""
+    args = iter(argv)
+    for arg in args:
+        if arg == "--log-level":
+            next(args, None)
+        elif not arg.startswith("-"):
+            return arg
+    return None
 
 
 def _home_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -460,6 +487,8 @@ def _history_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def _user_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from huis import accounts_cli, audit_cli, central_cli, onboard_cli
+
     accounts_cli.register(sub, DEFAULT_CONFIG)
     central_cli.register(sub)  # `huis central`: the care organisation's centre (docs/central.md)
     audit_cli.register(sub, DEFAULT_CONFIG)
@@ -483,6 +512,7 @@ def _user_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
 def routine(cfg: HomeConfig, db_path: str | Path, at: datetime | None = None, *, as_json: bool = False,
             out: TextIO | None = None) -> int:
     """`huis routine`: print what the hub learned of the resident's days (or the defaults)."""
+    from controller.routine import default_routine, load_routine, render_routine
 
     async def main() -> str:
         db = await Database.connect(db_path)
@@ -521,7 +551,7 @@ def _routine_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `huis` console script."""
-    parser = build_parser()
+    parser = build_parser(_command(sys.argv[1:] if argv is None else argv))
     args = parser.parse_args(argv)
     logs.setup(args.log_level, args.log_json)
     try:

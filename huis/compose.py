@@ -14,6 +14,7 @@ import dataclasses
 import logging
 import os
 import signal
+import socket
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -51,7 +52,9 @@ from devices import KINDS
 from huis.ha_discovery import STATE_FILE, HaDiscovery
 from huis.instance import single_instance
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # imported where used: `huis run` reacts before the web stack is loaded
+    from fastapi import FastAPI
+
     from huis.uplink import Uplink
 
 log = logging.getLogger(__name__)
@@ -185,6 +188,7 @@ class Home:
     storage: StorageGuard | None = None  # tells and recovers when the disk refuses writes
     homeassistant: HaDiscovery | None = None  # Home Assistant MQTT discovery (or its withdrawal)
     uplink: Uplink | None = None  # the link to the care centre (`central:`, huis/uplink.py)
+    simulated: object | None = None  # the demo's SimulatedHome (simulators/), when it runs
 
     async def run(self, *services: Service) -> None:
         """Run link, health, history, alerts, engine, routine, the storage guard and `services`
@@ -241,7 +245,8 @@ async def open_home(
         # What "recorded" means before a device message is acknowledged to the broker: the
         # engine live (events from before are replayed to it), everything the message set off
         # run until it waits (an alert is stored when raised), history and timers committed.
-        hub.settle_steps[:] = [engine.ready.wait, wait_idle, history.flush, engine.flush]
+        # Traces and latches are not waited for (docs/reliability.md, "What a kill may lose").
+        hub.settle_steps[:] = [engine.ready.wait, wait_idle, history.flush, engine.flush_durable]
     except BaseException:
         for db in reversed(dbs):
             await db.close()
@@ -296,6 +301,52 @@ def storage_notices(alerts: AlertService) -> Notify:
 # -- serving a home: the dashboard and the simulators join the kernel here ------------------------
 
 
+def _refuse_a_taken_dashboard_port(cfg: HomeConfig) -> None:
+    """Raise HuisError (the dashboard's own message) when its port is taken, before the hub starts:
+    the dashboard itself listens only once the engine is ready."""
+    host, port = cfg.dashboard.host, cfg.dashboard.port
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+            return
+        except OSError:
+            pass
+    from dashboard.server import listen
+
+    listen(host, port).close()
+
+
+def _dashboard_app(home: Home, *, services_for: bool) -> FastAPI:
+    from dashboard.app import create_app
+
+    simulated = home.simulated if services_for else None
+    return create_app(home.hub, db=home.db, engine=home.engine, alerts=home.alerts, simulated_home=simulated,
+                      history=home.history, routine=home.routine)
+
+
+def _simulated(cfg: HomeConfig, clock: Clock, host: str, port: int, home: Home) -> list[Service]:
+    """The demo's simulated devices and, where alerts.yaml points ntfy, its phones."""
+    from simulators.home import SimulatedHome, run_simulators
+    from simulators.ntfy_server import loopback_port
+    from simulators.ntfy_server import serve as serve_ntfy
+
+    simulated = home.simulated = SimulatedHome(cfg, clock)
+
+    async def simulators() -> None:
+        await run_simulators(cfg, clock, host, port, home=simulated)
+
+    services: list[Service] = [simulators]
+    # The demo's phones: a local ntfy stand-in where alerts.yaml points ntfy (never ntfy.sh).
+    ntfy_port = loopback_port(home.alerts.config.channel_settings.get("ntfy", {}).get("server"))
+    if ntfy_port is not None:
+        async def phones() -> None:
+            await serve_ntfy(ntfy_port)
+
+        services.append(phones)
+    return services
+
+
 def pid_file_for(cfg: HomeConfig) -> Path:
     """Where a running hub records its pid: next to its database (var/huis.pid in the demo)."""
     return resolve(cfg, cfg.storage.path).parent / "huis.pid"
@@ -323,32 +374,17 @@ async def serve_home(cfg: HomeConfig, clock: Clock, host: str, port: int, *, sim
 
 
 async def _serve_home(cfg: HomeConfig, clock: Clock, host: str, port: int, *, simulate: bool) -> None:
-    # Imported here, not at the top: `huis check` and the test harnesses need no web server.
-    from dashboard.app import create_app
-    from dashboard.server import serve
-    from simulators.home import SimulatedHome, run_simulators
-    from simulators.ntfy_server import loopback_port
-    from simulators.ntfy_server import serve as serve_ntfy
-
+    _refuse_a_taken_dashboard_port(cfg)
     home = await open_home(cfg, clock, settings=hub_settings(cfg, host, port))
-    services: list[Service] = []
-    simulated = SimulatedHome(cfg, clock) if simulate else None
-    if simulated is not None:
-        async def simulators() -> None:
-            await run_simulators(cfg, clock, host, port, home=simulated)
-
-        services.append(simulators)
-        # The demo's phones: a local ntfy stand-in where alerts.yaml points ntfy (never ntfy.sh).
-        ntfy_port = loopback_port(home.alerts.config.channel_settings.get("ntfy", {}).get("server"))
-        if ntfy_port is not None:
-            async def phones() -> None:
-                await serve_ntfy(ntfy_port)
-
-            services.append(phones)
-    app = create_app(home.hub, db=home.db, engine=home.engine, alerts=home.alerts, simulated_home=simulated,
-                     history=home.history, routine=home.routine)
+    services: list[Service] = _simulated(cfg, clock, host, port, home) if simulate else []
 
     async def dashboard() -> None:
+        # After the hub is live, and built on a thread: importing the web stack and building the
+        # app take longer than the hub's whole start-up, and the first reaction must not wait.
+        await home.engine.ready.wait()
+        app = await asyncio.to_thread(_dashboard_app, home, services_for=simulate)
+        from dashboard.server import serve
+
         await serve(app, cfg.dashboard.host, cfg.dashboard.port,
                     trusted_proxies=cfg.dashboard.trusted_proxies)
 

@@ -88,8 +88,8 @@ def notification(alert: Alert, d: Delivery, who: Recipient, url: str) -> Notific
                             title=texts.title(lang, alert.severity, alert.resident),
                             message=texts.alert_message(alert, lang), recipient=who,
                             view_url=url + ("?lang=en" if lang == "en" else ""), ack_url=url,
-                            tag=f"huis-{alert.id}", ack_label=texts.ACK_LABEL[lang],
-                            view_label=texts.VIEW_LABEL[lang], key=idempotency_key(d))
+                            tag=f"huis-{alert.id}", ack_label=texts.ack_label(lang),
+                            view_label=texts.view_label(lang), key=idempotency_key(d))
     # A repeat is the alert again: titled by its severity, like the first page.
     what = alert.severity if d.kind == KIND_REPEAT else d.kind
     return Notification(alert_id=alert.id, kind=d.kind, severity=alert.severity,

@@ -464,7 +464,7 @@ class AlertService:
         data: AlertChanged = {
             "action": action, "id": alert.id, "key": alert.key, "scenario": alert.scenario,
             "severity": alert.severity, "by": by, "channel": channel, "state": alert.state,
-            "message": alert.message,
+            "message": alert.message, "message_en": str(alert.data.get("message_en") or alert.message),
         }
         self.bus.publish(ALERT_CHANGED.event(time=self.clock.now(), context=ctx, data=data))
 

@@ -111,9 +111,9 @@ class Interpreter:
                 ctx: Context | None = None) -> None:
         run.trace.action(path, what, outcome, ok, self._clock.now(), ctx)
 
-    def _render(self, run: Run, text: str) -> str:
+    def _render(self, run: Run, text: str, language: str | None = None) -> str:
         return self._placeholders.render(text, cache=run.sc.templates, run=run.vars,
-                                         scenario=run.sc.id)
+                                         scenario=run.sc.id, language=language)
 
     # -- actions that finish at once ------------------------------------------------------------
 
@@ -288,6 +288,8 @@ class Interpreter:
         data = {"audience": action.audience, "recipients": list(action.to),
                 "language": self._language, "trigger": run.vars.get("trigger", {}),
                 "origin": f"{run.id}/{path}"}
+        if action.message_en is not None:  # English readers (caregivers, the tour) get this one
+            data["message_en"] = self._render(run, action.message_en, "en")
         alert_id = await self._alerts.raise_alert(key=key, scenario=run.sc.id,
                                                   severity=action.severity, message=message,
                                                   context=ctx, data=data)

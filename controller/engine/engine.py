@@ -201,6 +201,11 @@ class Engine:
         """Wait until every queued database write is committed."""
         await self._store.flush()
 
+    async def flush_durable(self) -> None:
+        """Wait until what a restart needs (timers, waiting runs, house state) is committed;
+        traces and latches may still wait for their group commit (engine/store.py)."""
+        await self._store.flush_durable()
+
     # -- scenarios ------------------------------------------------------------------------------
 
     @property

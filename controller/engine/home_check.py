@@ -241,6 +241,8 @@ class HomeChecker:
 
     def _raise_alert(self, a: m.RaiseAlertAction, path: Path_) -> None:
         self.template(a.message, (*path, "message"))
+        if a.message_en is not None:
+            self.template(a.message_en, (*path, "message_en"))
         if a.key is not None:
             self.template(a.key, (*path, "key"))
         if self.cfg is None:

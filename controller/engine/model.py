@@ -532,6 +532,8 @@ class RaiseAlertAction(_Strict):
     key: str | None = Field(None, description="template; default: the scenario id")
     severity: Severity
     message: str = Field(min_length=1)
+    message_en: str | None = Field(None, min_length=1,
+                                   description="the message in English (template); default: message")
     audience: Literal["caregivers", "technician"] = "caregivers"
     to: list[Id] = Field(default_factory=list, description="caregiver ids")
 

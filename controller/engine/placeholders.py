@@ -44,14 +44,14 @@ class Placeholders:
         }
 
     def render(self, text: str, *, cache: dict[str, Template], run: Mapping[str, object],
-               scenario: str) -> str:
+               scenario: str, language: str | None = None) -> str:
         """`text` with its placeholders filled from `run`'s variables and the home."""
         tpl = cache.get(text)
         if tpl is None:
             tpl = cache[text] = parse_template(text)
         if tpl.constant:
             return text if "{" not in text and "}" not in text else tpl.render(lambda p: None)
-        return tpl.render(lambda path: self.lookup(run, scenario, path), self._language)
+        return tpl.render(lambda path: self.lookup(run, scenario, path), language or self._language)
 
     def lookup(self, run: Mapping[str, object], scenario: str, path: Path) -> object:
         """The value of one placeholder (None when it names nothing)."""

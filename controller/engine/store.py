@@ -5,6 +5,12 @@ order, each transaction short (at most MAX_BATCH statements). A batch the databa
 queued and is retried with capped backoff on the engine's clock, never dropped in a task nobody
 awaits (see controller/store.py). `flush()` waits until everything queued so far is committed
 (restore, reload and tests use it before reading).
+
+Two kinds of writes (docs/reliability.md, "What a kill may lose"). What a restart must find —
+timers, waiting runs, the house state, parameters — is committed at once. Traces and latches
+are bookkeeping: they wait for a group commit (GROUP_COMMIT seconds, or sooner when
+GROUP_TRACES traces are waiting or something durable is committed anyway), so a rule run that
+ends at once costs no transaction of its own.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import aiosqlite
 from controller.clock import Clock
 from controller.engine.traces import KEEP_PER_SCENARIO, RunTrace
 from controller.events import Context
-from controller.store import MAX_BATCH, Backoff, Database, retryable
+from controller.store import MAX_BATCH, Backoff, Database, first_of, retryable
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +84,14 @@ SCHEMA = [
 # health) and logged. While the disk is full or read-only they are committed to the writer's
 # memory copy (controller/held.py), so this bound is met only if that refuses them too.
 MAX_QUEUED = 50_000
+# How long traces and latches may wait for company before they are committed, and how many
+# traces make a batch worth committing at once.
+GROUP_COMMIT = 0.25
+GROUP_TRACES = 2_000
+# Traces waiting beyond this (a home with thousands of rules under a burst, a disk that refuses
+# writes) are dropped, the oldest of the same scenario first, and counted: traces explain, they
+# are not the record.
+MAX_PENDING_TRACES = 20_000
 
 Param = str | int | float | None  # an SQL parameter
 JsonValue = object  # anything json.dumps takes (with default=str)
@@ -115,11 +129,18 @@ class EngineStore:
         self._clock = clock
         self._backoff = Backoff()
         self._queue: deque[tuple[str, Sequence[Param]]] = deque()
-        self._wake = asyncio.Event()
+        self._wake = asyncio.Event()  # anything to write
+        self._urgent = asyncio.Event()  # something a restart needs: commit without waiting
+        # Durable writes queued so far, and how many of them are committed (flush_durable).
+        self._durable_queued = 0
+        self._durable_done = 0
         self._lock = asyncio.Lock()
+        self.group_commit = GROUP_COMMIT
         # Traces wait here, unserialised, newest KEEP_PER_SCENARIO per scenario: under a burst
         # the older ones would be pruned right after insertion anyway.
         self._traces: dict[str, deque[RunTrace]] = {}
+        self._trace_count = 0  # traces in `_traces` (an upper bound: a full deque drops the oldest)
+        self.traces_dropped = 0
         # Latches change on every edge of a busy sensor; only the last state of each is written.
         self._latches: dict[str, tuple[str, bool]] = {}
         # Pending `for:` rows by key, the last state of each (None: delete).
@@ -135,7 +156,12 @@ class EngineStore:
         self._queue.append((sql, params))
         if len(self._queue) > MAX_QUEUED:
             self._bound()
+        self._durable()
+
+    def _durable(self) -> None:
+        self._durable_queued += 1
         self._wake.set()
+        self._urgent.set()
 
     def _bound(self) -> None:
         excess = len(self._queue) - MAX_QUEUED
@@ -155,11 +181,11 @@ class EngineStore:
                    tvars: Mapping[str, object], context: Context) -> None:
         """Remember a pending `for:`; serialised at commit (a timer that ends first costs nothing)."""
         self._timer_rows[key] = (scenario, since, deadline, tvars, context)
-        self._wake.set()
+        self._durable()
 
     def delete_timer(self, key: str) -> None:
         self._timer_rows[key] = None
-        self._wake.set()
+        self._durable()
 
     def save_run(self, run_id: str, scenario: str, actions_digest: str,
                  frames: list[list[str | int]], kind: str, deadline: str | None,
@@ -186,10 +212,23 @@ class EngineStore:
     def add_trace(self, trace: RunTrace) -> None:
         """Queue a finished trace; it is serialised by the writer, not on the hot path."""
         pending = self._traces.get(trace.scenario)
+        if self._trace_count >= MAX_PENDING_TRACES:
+            # The newest trace of a scenario says more than its oldest waiting one.
+            self.traces_dropped += 1
+            if self.traces_dropped % 10_000 == 1:
+                log.warning("engine: %d traces waiting to be written; %d dropped so far",
+                            self._trace_count, self.traces_dropped)
+            if not pending:
+                return
+            pending.popleft()
+            self._trace_count -= 1
         if pending is None:
             pending = self._traces[trace.scenario] = deque(maxlen=KEEP_PER_SCENARIO)
         pending.append(trace)
+        self._trace_count += 1
         self._wake.set()
+        if self._trace_count >= GROUP_TRACES:
+            self._urgent.set()
 
     def forget_scenario(self, scenario: str) -> None:
         """Drop a removed scenario's pending timers, runs and latches (its traces stay)."""
@@ -213,7 +252,11 @@ class EngineStore:
         try:
             while True:
                 await self._wake.wait()
+                if not self._urgent.is_set():
+                    # Only bookkeeping so far: let it gather (group commit).
+                    await first_of(self._clock.sleep(self.group_commit), self._urgent.wait())
                 self._wake.clear()
+                self._urgent.clear()
                 # Shielded: a cancelled writer leaves the batch to finish (aiosqlite finishes a
                 # statement in its thread anyway); the inner task never raises.
                 error = await asyncio.shield(self._commit_pending())
@@ -242,6 +285,12 @@ class EngineStore:
         if error is not None:
             raise error
 
+    async def flush_durable(self) -> None:
+        """Commit what a restart needs (timers, waiting runs, house state, parameters), with
+        whatever bookkeeping waits beside it; bookkeeping alone is left to the group commit."""
+        if self._durable_done < self._durable_queued:  # queued, or in a commit still going
+            await self.flush()
+
     async def _commit_pending(self) -> sqlite3.Error | None:
         """Commit what is queued, in short transactions; on failure the rest stays queued."""
         async with self._lock:
@@ -249,7 +298,7 @@ class EngineStore:
             while self._queue or self._traces or self._latches or self._timer_rows:
                 batch = list(self._queue)
                 self._queue.clear()
-                traces, self._traces = self._traces, {}
+                traces, self._traces, self._trace_count = self._traces, {}, 0
                 latches, self._latches = self._latches, {}
                 timers, self._timer_rows = self._timer_rows, {}
                 try:
@@ -271,6 +320,7 @@ class EngineStore:
                     return exc
             health.pending = 0
             self._dropped = 0
+            self._durable_done = self._durable_queued  # everything queued is in (no await since)
         return None
 
     async def _write_chunks(self, batch: list[tuple[str, Sequence[Param]]], traces: dict[str, deque[RunTrace]],
@@ -300,6 +350,7 @@ class EngineStore:
             merged = deque(older, maxlen=KEEP_PER_SCENARIO)
             merged.extend(self._traces.get(scenario, ()))
             self._traces[scenario] = merged
+        self._trace_count = sum(len(t) for t in self._traces.values())
         self._latches = {**latches, **self._latches}
         self._timer_rows = {**timers, **self._timer_rows}
 
@@ -314,6 +365,7 @@ class EngineStore:
     def _drop_pending(self) -> None:
         self._queue.clear()
         self._traces, self._latches, self._timer_rows = {}, {}, {}
+        self._trace_count = 0
 
     @staticmethod
     async def _write(conn: aiosqlite.Connection, batch: list[tuple[str, Sequence[Param]]],

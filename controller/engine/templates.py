@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import time, timedelta
 
+from controller import i18n
 from controller.engine.sun import spoken_duration
 
 _TOKEN = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*)\}|[{}]")
@@ -81,9 +82,7 @@ def format_value(value: object, language: str = "nl") -> str:
     if value is None:
         return MISSING
     if isinstance(value, bool):
-        if language == "nl":
-            return "ja" if value else "nee"
-        return "yes" if value else "no"
+        return i18n.text(language, "template.yes" if value else "template.no")
     if isinstance(value, float):
         return f"{value:g}"
     if isinstance(value, timedelta):

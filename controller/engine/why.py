@@ -11,12 +11,13 @@ triggers, the next moment they fire. `huis trace SCENARIO` and the technician co
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from controller import i18n
 from controller.config import HomeConfig
 from controller.engine import model as m
 from controller.engine.compiled import (
@@ -30,7 +31,7 @@ from controller.engine.compiled import (
 )
 from controller.engine.scenario_files import is_config, scenario_files
 from controller.engine.scenario_set import LoadedScenario
-from controller.engine.sun import next_sun_event, next_time_of_day
+from controller.engine.sun import next_sun_event, next_time_of_day, spoken_duration
 from controller.engine.traces import NOT_FIRED, SKIPPED, Trace, load_traces
 from controller.errors import ConfigError
 from controller.store import Database
@@ -77,6 +78,7 @@ class Why:
     near: tuple[str, ...] = ()  # known scenario ids close to an unknown one
     triggers: tuple[TriggerWhy, ...] = ()
     conditions: tuple[str, ...] = ()
+    said: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # the conditions, per language
     last_refusal: Trace | None = None  # the last time a trigger fired and no run started
     last_run: Trace | None = None
     timers: tuple[datetime, ...] = ()  # pending `for:` deadlines
@@ -107,6 +109,7 @@ class Why:
                 "problems": list(self.problems), "near": list(self.near),
                 "triggers": [t.as_dict() for t in self.triggers],
                 "conditions": list(self.conditions),
+                "conditions_said": {lang: list(texts) for lang, texts in self.said.items()},
                 "last_refusal": _trace_dict(self.last_refusal), "last_run": _trace_dict(self.last_run),
                 "timers": [t.isoformat() for t in self.timers], "history": self.history,
                 "now": _iso(self.now)}
@@ -174,6 +177,7 @@ async def explain(db: Database, cfg: HomeConfig, scenario: str, loaded: LoadedSc
         scenario=scenario, known=True, loaded=True, file=loaded.file, line=loaded.line,
         description=loaded.model.description, enabled=loaded.model.enabled,
         triggers=tuple(seen), conditions=tuple(_condition_texts(loaded, cfg)),
+        said={lang: tuple(condition_words(c, cfg, lang) for c in loaded.model.conditions) for lang in i18n.LANGS},
         last_refusal=next((t for t in traces if t.status in (NOT_FIRED, SKIPPED)), None),
         last_run=next((t for t in traces if t.status not in (NOT_FIRED, SKIPPED)), None),
         timers=tuple(await _timers(db, scenario)), history=has_history, now=now)
@@ -181,6 +185,95 @@ async def explain(db: Database, cfg: HomeConfig, scenario: str, loaded: LoadedSc
 
 def _condition_texts(loaded: LoadedScenario, cfg: HomeConfig) -> list[str]:
     return [compile_condition(c, cfg).description for c in loaded.model.conditions]
+
+
+def condition_words(c: m.Condition, cfg: HomeConfig, lang: str) -> str:
+    """A condition as the technician console says it, in `lang` (ids why.cond.*); the trace
+    notation (`compile_condition(...).description`) for the kinds it does not word."""
+    say = _SAY.get(type(c))
+    return say(c, cfg, lang) if say is not None else compile_condition(c, cfg).description
+
+
+def _word(lang: str, msgid: str, /, **values: object) -> str:
+    return i18n.text(lang, f"why.cond.{msgid}", **values)
+
+
+def _shown(value: object, lang: str) -> str:
+    if isinstance(value, list):
+        return i18n.text(lang, "why.cond.one_of", values=", ".join(_shown(v, lang) for v in value))
+    if isinstance(value, bool):
+        return _word(lang, "true" if value else "false")
+    return str(value)
+
+
+def _test_words(c: m.StateCondition | m.HeldCondition, lang: str) -> str:
+    above = getattr(c, "above", None)
+    below = getattr(c, "below", None)
+    not_ = getattr(c, "not_", None)
+    parts = [_word(lang, "is", value=_shown(c.is_, lang))] if c.is_ is not None else []
+    parts += [_word(lang, "is_not", value=_shown(not_, lang))] if not_ is not None else []
+    parts += [_word(lang, "above", value=f"{above:g}")] if above is not None else []
+    parts += [_word(lang, "below", value=f"{below:g}")] if below is not None else []
+    return _word(lang, "and_").join(parts)
+
+
+def _say_state(c: m.Condition, cfg: HomeConfig, lang: str) -> str:
+    assert isinstance(c, m.StateCondition | m.HeldCondition)
+    what = f"{_selector_words(c, lang)}.{c.attribute}"
+    text = _word(lang, "state", what=what, test=_test_words(c, lang))
+    if c.for_ is not None:
+        text += " " + _word(lang, "for", duration=spoken_duration(c.for_, lang))
+    if isinstance(c, m.HeldCondition):
+        text += " " + _word(lang, "since", time=c.since.strftime("%H:%M"))
+    return text
+
+
+def _selector_words(sel: m.Selector, lang: str) -> str:
+    if sel.device is not None:
+        return _shown(sel.device, lang) if not isinstance(sel.device, list) else "/".join(sel.device)
+    bits = [_word(lang, "every", kind=sel.kind)] if sel.kind is not None else []
+    bits += [_word(lang, "in_room", room=_shown(sel.room, lang))] if sel.room is not None else []
+    return " ".join(bits) or _word(lang, "any_device")
+
+
+def _say_time(c: m.Condition, cfg: HomeConfig, lang: str) -> str:
+    assert isinstance(c, m.TimeCondition)
+    after = c.after.strftime("%H:%M") if c.after else "00:00"
+    before = c.before.strftime("%H:%M") if c.before else "24:00"
+    text = _word(lang, "time", after=after, before=before)
+    if c.weekdays is not None and len(c.weekdays) < 7:
+        text += " " + _word(lang, "days", days=", ".join(_word(lang, f"day.{m.WEEKDAYS[d]}")
+                                                           for d in sorted(c.weekdays)))
+    return text
+
+
+def _say_logic(c: m.Condition, cfg: HomeConfig, lang: str) -> str:
+    assert isinstance(c, m.AndCondition | m.OrCondition | m.NotCondition)
+    inner = "; ".join(condition_words(sub, cfg, lang) for sub in c.conditions)
+    return _word(lang, {m.AndCondition: "all", m.OrCondition: "any", m.NotCondition: "none"}[type(c)], inner=inner)
+
+
+def _say_simple(c: m.Condition, cfg: HomeConfig, lang: str) -> str:
+    if isinstance(c, m.ModeCondition):
+        return _word(lang, "mode", value=_shown(c.is_, lang))
+    if isinstance(c, m.ResidentCondition):
+        return _word(lang, "resident", value=i18n.text(lang, f"device.presence.{c.is_}"))
+    if isinstance(c, m.AlertCondition):
+        return _word(lang, "alert_active" if c.active else "alert_inactive", key=c.key)
+    if isinstance(c, m.TriggerCondition):
+        return _word(lang, "trigger", value=_shown(c.id, lang))
+    if isinstance(c, m.WaitCondition):
+        return _word(lang, f"wait_{c.result}")
+    assert isinstance(c, m.ParameterCondition)
+    return _word(lang, "parameter", name=c.name, value=_shown(c.is_, lang))
+
+
+_SAY: dict[type, Callable[[m.Condition, HomeConfig, str], str]] = {
+    m.StateCondition: _say_state, m.HeldCondition: _say_state, m.TimeCondition: _say_time,
+    m.AndCondition: _say_logic, m.OrCondition: _say_logic, m.NotCondition: _say_logic,
+    m.ModeCondition: _say_simple, m.ResidentCondition: _say_simple, m.AlertCondition: _say_simple,
+    m.TriggerCondition: _say_simple, m.WaitCondition: _say_simple, m.ParameterCondition: _say_simple,
+}
 
 
 async def _has_table(db: Database, name: str) -> bool:

@@ -1,42 +1,8 @@
 // Login, first-run setup and the 403 page.
 "use strict";
 
-Huis.addStrings({
-  nl: {
-    login_title: "Inloggen", login_intro: "Voor zorgverleners, technici en beheerders. Bezoekers hebben geen account nodig.",
-    username: "Gebruikersnaam", password: "Wachtwoord", password_again: "Wachtwoord nogmaals",
-    display_name: "Naam (optioneel)", back_to_tour: "Terug naar de rondleiding",
-    setup_link: "Eerste keer: maak de beheerder aan", setup_title: "Eerste keer instellen",
-    setup_intro: "Er is nog geen beheerder. Kies een gebruikersnaam en een sterk wachtwoord (minstens 10 tekens). Er bestaat geen standaardwachtwoord.",
-    setup_submit: "Beheerder aanmaken", wrong: "Onjuiste gebruikersnaam of wachtwoord.",
-    too_many: "Te veel mislukte pogingen. Probeer het over {min} minuten opnieuw.",
-    mismatch: "De twee wachtwoorden zijn niet gelijk.", forbidden_title: "Geen toegang",
-    forbidden_text: "Deze pagina is alleen voor zorgverleners en technici. Log in met uw eigen account.",
-    forbidden_care: "Deze pagina is voor zorgverleners. Log in met het account van een zorgverlener.",
-    forbidden_tech: "Deze pagina is voor technici en beheerders. Log in met het account van een technicus.",
-    forbidden_care_as: "U bent ingelogd als {role}: deze pagina is voor zorgverleners. Uw eigen pagina staat hieronder.",
-    forbidden_tech_as: "U bent ingelogd als {role}: deze pagina is voor technici en beheerders. Uw eigen pagina staat hieronder.",
-    your_page: "Naar mijn pagina", role_caregiver: "zorgverlener", role_technician: "technicus", role_admin: "beheerder",
-    failed: "Dat lukte niet: {msg}",
-  },
-  en: {
-    login_title: "Log in", login_intro: "For caregivers, technicians and administrators. Visitors need no account.",
-    username: "User name", password: "Password", password_again: "Password again",
-    display_name: "Name (optional)", back_to_tour: "Back to the tour",
-    setup_link: "First time: create the administrator", setup_title: "First-time setup",
-    setup_intro: "There is no administrator yet. Choose a user name and a strong password (at least 10 characters). There is no default password.",
-    setup_submit: "Create administrator", wrong: "Wrong user name or password.",
-    too_many: "Too many failed attempts. Try again in {min} minutes.",
-    mismatch: "The two passwords differ.", forbidden_title: "No access",
-    forbidden_text: "This page is for caregivers and technicians only. Log in with your own account.",
-    forbidden_care: "This page is for caregivers. Log in with a caregiver's account.",
-    forbidden_tech: "This page is for technicians and administrators. Log in with a technician's account.",
-    forbidden_care_as: "You are logged in as {role}: this page is for caregivers. Your own page is below.",
-    forbidden_tech_as: "You are logged in as {role}: this page is for technicians and administrators. Your own page is below.",
-    your_page: "To my page", role_caregiver: "caregiver", role_technician: "technician", role_admin: "administrator",
-    failed: "That did not work: {msg}",
-  },
-});
+// Texts from the catalogue (controller/locale/*/LC_MESSAGES/huis.po), ids "account.*", then common.*.
+const tAccount = Huis.scope("account");
 
 // Only paths on this hub: never send someone elsewhere after login. Browsers read "//host",
 // "/\\host" and a path with tabs or newlines in it as another site; those are refused.
@@ -66,9 +32,9 @@ if (loginForm) {
         username: loginForm.username.value.trim(), password: loginForm.password.value });
       location.href = nextUrl(r.home);
     } catch (e) {
-      if (e.status === 429) err.textContent = Huis.t("too_many", { min: Math.ceil((e.body.retry_after || 60) / 60) });
-      else if (e.status === 401) err.textContent = Huis.t("wrong");
-      else err.textContent = Huis.t("failed", { msg: e.message });
+      if (e.status === 429) err.textContent = tAccount("too_many", { min: Math.ceil((e.body.retry_after || 60) / 60) });
+      else if (e.status === 401) err.textContent = tAccount("wrong");
+      else err.textContent = tAccount("failed", { msg: e.message });
       loginForm.password.value = "";
       loginForm.password.focus();
     }
@@ -82,7 +48,7 @@ if (setupForm) {
     const err = document.getElementById("setup-error");
     err.textContent = "";
     if (setupForm.password.value !== setupForm.password2.value) {
-      err.textContent = Huis.t("mismatch");
+      err.textContent = tAccount("mismatch");
       return;
     }
     try {
@@ -91,7 +57,7 @@ if (setupForm) {
         display_name: setupForm.display_name.value.trim() || null });
       location.href = r.home;
     } catch (e) {
-      err.textContent = Huis.t("failed", { msg: e.message });
+      err.textContent = tAccount("failed", { msg: e.message });
     }
   });
 }
@@ -103,10 +69,10 @@ if (forbidden) {
   const audience = forbidden.dataset.audience === "tech" ? "tech" : "care";
   const draw = s => {
     const user = s && s.user;
-    forbidden.textContent = user ? Huis.t(`forbidden_${audience}_as`, { role: Huis.t(`role_${user.role}`) })
-                                 : Huis.t(`forbidden_${audience}`);
+    forbidden.textContent = user ? tAccount(`forbidden_${audience}_as`, { role: tAccount(`role_${user.role}`) })
+                                 : tAccount(`forbidden_${audience}`);
     const link = document.getElementById("login-link");
-    if (user) { link.href = s.home; link.textContent = Huis.t("your_page"); }
+    if (user) { link.href = s.home; link.textContent = tAccount("your_page"); }
   };
   let session = null;
   draw(null);

@@ -1,62 +1,15 @@
 // The caregiver's phone: active alerts with a big "Ik ga erheen", resolve with a note, today.
 "use strict";
 
-Huis.addStrings({
-  nl: {
-    skip_alerts: "Naar de meldingen", care_title: "Zorg", active_alerts: "Actieve meldingen",
-    closed_today: "Vandaag afgehandeld", today: "Vandaag", no_alerts: "Geen actieve meldingen. Alles is rustig.",
-    no_closed: "Nog niets afgehandeld vandaag.", nothing_today: "Nog niets gebeurd vandaag.",
-    go: "Ik ga erheen", resolve: "Afhandelen", resolve_note: "Wat is er gebeurd? (notitie)",
-    resolve_confirm: "Afhandelen met deze notitie", cancel: "Annuleren", note_needed: "Schrijf een korte notitie.",
-    notified: "Gewaarschuwd", nobody_yet: "nog niemand", acked_by: "{name} gaat erheen",
-    you_go: "U gaat erheen. De anderen krijgen bericht.", already: "{name} gaat al.",
-    resolved_by: "Afgehandeld door {name}", note: "Notitie", raised: "Gemeld om {time}",
-    urgent: "Urgent", warning: "Waarschuwing", info: "Informatie", for_resident: "Voor {who}",
-    why: "Waarom", failed: "Dat lukte niet: {msg}", no_service: "De meldingen zijn (nog) niet beschikbaar op deze hub.",
-    live: "Live", offline: "Geen verbinding; opnieuw verbinden…",
-    presence_title: "Thuis of weg", p_home: "Thuis", p_away: "Weg", p_unknown: "Onbekend",
-    set_home: "Ze is thuis", set_away: "Ze is weg", set_unknown: "Weet ik niet",
-    override_until: "Met de hand ingesteld; geldt tot {time}.", override_forever: "Met de hand ingesteld, tot iemand het weer verandert.",
-    inferred: "De hub leidt dit af uit deuren, beweging, het bed en het label.",
-    again: "Opnieuw", repeats: "{n} keer gemeld, laatst om {time}",
-    // How far the alert got to each person: only a phone counts as "afgeleverd".
-    reach_device: "op de telefoon afgeleverd", reach_page: "alleen op de pagina getoond",
-    reach_system: "doorgegeven aan een ander systeem", reach_unknown: "onzeker: de server gaf geen antwoord",
-    reach_pending: "wordt verstuurd", reach_failed: "niet bereikt", reach_skipped: "niet meer nodig",
-    state_shown: "Alleen getoond: nog geen telefoon bereikt. De waarschuwing gaat door.",
-    state_delivered: "Afgeleverd op een telefoon.",
-  },
-  en: {
-    skip_alerts: "Skip to alerts", care_title: "Care", active_alerts: "Active alerts",
-    closed_today: "Closed today", today: "Today", no_alerts: "No active alerts. All is quiet.",
-    no_closed: "Nothing closed yet today.", nothing_today: "Nothing happened yet today.",
-    go: "I'm on my way", resolve: "Resolve", resolve_note: "What happened? (note)",
-    resolve_confirm: "Resolve with this note", cancel: "Cancel", note_needed: "Write a short note.",
-    notified: "Notified", nobody_yet: "nobody yet", acked_by: "{name} is on the way",
-    you_go: "You are going. The others are told.", already: "{name} is already going.",
-    resolved_by: "Resolved by {name}", note: "Note", raised: "Raised at {time}",
-    urgent: "Urgent", warning: "Warning", info: "Information", for_resident: "For {who}",
-    why: "Why", failed: "That did not work: {msg}", no_service: "Alerts are not available on this hub (yet).",
-    live: "Live", offline: "No connection; reconnecting…",
-    presence_title: "Home or away", p_home: "Home", p_away: "Away", p_unknown: "Unknown",
-    set_home: "She is home", set_away: "She is away", set_unknown: "I don't know",
-    override_until: "Set by hand; holds until {time}.", override_forever: "Set by hand, until someone changes it.",
-    inferred: "The hub infers this from the doors, motion, the bed and the tag.",
-    again: "Again", repeats: "Raised {n} times, last at {time}",
-    reach_device: "delivered to the phone", reach_page: "shown on the page only",
-    reach_system: "handed to another system", reach_unknown: "uncertain: the server did not answer",
-    reach_pending: "being sent", reach_failed: "not reached", reach_skipped: "no longer needed",
-    state_shown: "Shown only: no phone reached yet. Escalation goes on.",
-    state_delivered: "Delivered to a phone.",
-  },
-});
+// Texts from the catalogue (controller/locale/*/LC_MESSAGES/huis.po), ids "care.*", then routine.*, common.*.
+const tCare = Huis.scope("care", "routine");
 
 const care = { me: null, active: [], recent: [], timeline: [], message: {}, resolving: null, serviceMissing: false,
                drafts: {}, focusNote: false, presence: null };
 
 // Presence: the word, since when and why (Dutch or English), and buttons to say it by hand.
 function presenceCard() {
-  const t = Huis.t, p = care.presence;
+  const t = tCare, p = care.presence;
   if (!p || !p.presence) return [];
   const reason = Huis.lang === "en" ? p.presence_reason_en : p.presence_reason;
   const out = [Huis.el("p", { class: `presence ${p.presence}`, dataset: { presence: p.presence } },
@@ -78,26 +31,26 @@ async function setPresence(value) {
   try {
     care.presence = await Huis.api("POST", "/api/care/presence", { presence: value });
   } catch (e) {
-    document.getElementById("status").textContent = Huis.t("failed", { msg: e.message });
+    document.getElementById("status").textContent = tCare("failed", { msg: e.message });
   }
   render();
 }
 
 function people(list) {
-  if (!list || list.length === 0) return Huis.t("nobody_yet");
+  if (!list || list.length === 0) return tCare("nobody_yet");
   return list.map(p => {
     const who = p.relation ? `${p.name} (${p.relation})` : p.name;
-    return p.reach ? `${who} — ${Huis.t(`reach_${p.reach}`)}` : who;
+    return p.reach ? `${who} — ${tCare(`reach_${p.reach}`)}` : who;
   }).join(", ");
 }
 
 function alertCard(a, closed) {
-  const t = Huis.t;
+  const t = tCare;
   const card = Huis.el("article", { class: `card alert-card sev-${a.severity} ${a.state}`, dataset: { alert: a.id, state: a.state },
                                     "aria-labelledby": `alert-${a.id}-title` },
     Huis.el("span", { class: `badge ${a.severity}`, text: t(a.severity) }),
-    // A later occurrence of an alert still open reads "Opnieuw: ..." (docs/alerts.md, Occurrences).
-    Huis.el("h3", { id: `alert-${a.id}-title`, text: (a.previous_id ? t("again") + ": " : "") + a.message }),
+    // `messages` already reads "Opnieuw: ..." for a later occurrence of an alert still open.
+    Huis.el("h3", { id: `alert-${a.id}-title`, text: a.messages ? Huis.pick(a.messages) : a.message }),
     Huis.el("p", { class: "meta", text: t("raised", { time: Huis.fmtTime(a.raised_at) }) + " · " + t("for_resident", { who: a.resident }) }),
     Huis.el("p", { class: "meta" }, Huis.el("strong", { text: t("notified") + ": " }), people(a.notified)));
   if (!closed && (a.state === "shown" || a.state === "delivered")) {
@@ -138,21 +91,52 @@ function alertCard(a, closed) {
   return card;
 }
 
+// Live updates redraw the page several times a minute. A card that did not change keeps its
+// nodes: a redraw must not replace the button under a finger that is tapping it, nor the note
+// being typed (under load a tap landed on a node just taken out, and the resolve never happened).
+function sync(container, items) {
+  const old = new Map([...container.children].map(c => [c.dataset.key, c]));
+  const next = items.map(({ key, sig, make }) => {
+    const prev = old.get(key);
+    if (prev && prev.dataset.sig === sig) return prev;
+    const node = make();
+    node.dataset.key = key;
+    node.dataset.sig = sig;
+    return node;
+  });
+  const same = next.length === container.children.length && next.every((n, i) => container.children[i] === n);
+  if (!same) container.replaceChildren(...next);
+}
+
+function cardItem(a, closed) {
+  const sig = JSON.stringify([a, closed, care.message[a.id] || null, care.resolving === a.id, Huis.lang]);
+  return { key: a.id, sig, make: () => alertCard(a, closed) };
+}
+
 function render() {
-  const t = Huis.t;
+  const t = tCare;
   if (care.me) {
     document.getElementById("who").textContent = `${care.me.user.name} · ${care.me.residents.join(", ")}`;
   }
-  const presence = presenceCard();
-  document.getElementById("presence-section").hidden = presence.length === 0;
-  document.getElementById("presence").replaceChildren(...presence);
-  const alerts = document.getElementById("alerts");
-  if (care.serviceMissing) alerts.replaceChildren(Huis.el("p", { class: "card", text: t("no_service") }));
-  else if (care.active.length === 0) alerts.replaceChildren(Huis.el("p", { class: "card", text: t("no_alerts") }));
-  else alerts.replaceChildren(...care.active.map(a => alertCard(a, false)));
-  const closed = document.getElementById("closed");
-  closed.replaceChildren(...(care.recent.length ? care.recent.map(a => alertCard(a, true))
-                                                : [Huis.el("p", { class: "muted", text: t("no_closed") })]));
+  const presenceSig = JSON.stringify([care.presence, Huis.lang]);
+  const presenceBox = document.getElementById("presence");
+  if (presenceBox.dataset.sig !== presenceSig) {
+    const presence = presenceCard();
+    document.getElementById("presence-section").hidden = presence.length === 0;
+    presenceBox.replaceChildren(...presence);
+    presenceBox.dataset.sig = presenceSig;
+  }
+  const note = text => ({ key: "note", sig: text, make: () => Huis.el("p", { class: "card", text }) });
+  sync(document.getElementById("alerts"),
+       care.serviceMissing ? [note(t("no_service"))] : care.active.length === 0 ? [note(t("no_alerts"))]
+         : care.active.map(a => cardItem(a, false)));
+  sync(document.getElementById("closed"), care.recent.length ? care.recent.map(a => cardItem(a, true))
+    : [{ key: "none", sig: t("no_closed"), make: () => Huis.el("p", { class: "muted", text: t("no_closed") }) }]);
+  renderTimeline();
+}
+
+function renderTimeline() {
+  const t = tCare;
   const ol = document.getElementById("timeline");
   ol.replaceChildren(...(care.timeline.length ? care.timeline.map(n => {
     const why = Huis.pick(n.why);
@@ -161,22 +145,30 @@ function render() {
   }) : [Huis.el("li", { text: t("nothing_today") })]));
 }
 
+// Loads overlap: the live feed, an acknowledgement and a resolve each start one, and their four
+// requests interleave. Only the newest load's answers are drawn: an older load whose alerts came
+// from before a resolve must not finish last and put the resolved alert back on the screen.
+let loadSeq = 0;
+
 async function load() {
+  const seq = ++loadSeq;
+  const got = {};
   try {
-    care.me = await Huis.api("GET", "/api/care/me");
-    const tl = await Huis.api("GET", "/api/care/timeline");
-    care.timeline = tl.items;
-    care.presence = await Huis.api("GET", "/api/care/presence");
+    got.me = await Huis.api("GET", "/api/care/me");
+    got.timeline = (await Huis.api("GET", "/api/care/timeline")).items;
+    got.presence = await Huis.api("GET", "/api/care/presence");
     try {
       const al = await Huis.api("GET", "/api/care/alerts");
-      care.active = al.active; care.recent = al.recent; care.serviceMissing = false;
+      Object.assign(got, { active: al.active, recent: al.recent, serviceMissing: false });
     } catch (e) {
-      if (e.status === 501) care.serviceMissing = true; else throw e;
+      if (e.status === 501) got.serviceMissing = true; else throw e;
     }
   } catch (e) {
     if (e.status === 403) { location.href = "/login?next=/zorg"; return; }
-    document.getElementById("status").textContent = Huis.t("failed", { msg: e.message });
+    if (seq === loadSeq) document.getElementById("status").textContent = tCare("failed", { msg: e.message });
   }
+  if (seq !== loadSeq) return;  // a newer load is on its way; it draws
+  Object.assign(care, got);
   render();
   if (!HuisRoutine.data) {
     // The picture comes after the alerts, and only once: it must never delay or block them.
@@ -187,21 +179,21 @@ async function load() {
 async function acknowledge(id) {
   try {
     const r = await Huis.api("POST", `/api/care/alerts/${encodeURIComponent(id)}/acknowledge`);
-    care.message[id] = { text: r.ok ? Huis.t("you_go") : Huis.t("already", { name: r.by || "?" }) };
+    care.message[id] = { text: r.ok ? tCare("you_go") : tCare("already", { name: r.by || "?" }) };
   } catch (e) {
-    care.message[id] = { error: true, text: Huis.t("failed", { msg: e.message }) };
+    care.message[id] = { error: true, text: tCare("failed", { msg: e.message }) };
   }
   await load();
 }
 
 async function resolve(id, note) {
-  if (!note.trim()) { care.message[id] = { error: true, text: Huis.t("note_needed") }; render(); return; }
+  if (!note.trim()) { care.message[id] = { error: true, text: tCare("note_needed") }; render(); return; }
   try {
     await Huis.api("POST", `/api/care/alerts/${encodeURIComponent(id)}/resolve`, { note: note.trim() });
     care.resolving = null;
     delete care.drafts[id];
   } catch (e) {
-    care.message[id] = { error: true, text: Huis.t("failed", { msg: e.message }) };
+    care.message[id] = { error: true, text: tCare("failed", { msg: e.message }) };
   }
   await load();
 }
@@ -216,10 +208,10 @@ Huis.live(msg => {
   if (msg.type === "snapshot" || msg.type === "alerts" || msg.type === "presence") soon();
   else if (msg.type === "narration" && care.me && care.me.residents.length) {
     care.timeline.unshift(msg.narration);
-    render();
+    renderTimeline();  // a sentence for today: the alert cards stay as they are
   }
 }, s => {
-  document.getElementById("status").textContent = Huis.t(s === "live" ? "live" : s === "offline" ? "offline" : "live");
+  document.getElementById("status").textContent = tCare(s === "live" ? "live" : s === "offline" ? "offline" : "live");
 });
 Huis.onLang(render);
 if ("serviceWorker" in navigator) navigator.serviceWorker.register("/sw.js").catch(() => {});

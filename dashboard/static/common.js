@@ -2,36 +2,65 @@
 "use strict";
 
 const Huis = (() => {
-  const strings = {
-    nl: {
-      lang_switch: "English", live: "Live", offline: "Geen verbinding met de hub; opnieuw verbinden…",
-      connecting: "Verbinden…", login: "Inloggen", logout: "Uitloggen", tour: "Rondleiding",
-      care: "Zorg", tech: "Technicus", devices: "Apparaten",
-    },
-    en: {
-      lang_switch: "Nederlands", live: "Live", offline: "No connection to the hub; reconnecting…",
-      connecting: "Connecting…", login: "Log in", logout: "Log out", tour: "Tour",
-      care: "Care", tech: "Technician", devices: "Devices",
-    },
-  };
+  // Every text comes from the hub's gettext catalogues (controller/locale/<lang>/LC_MESSAGES/huis.po),
+  // which /i18n/catalogue.js sets as HUIS_CATALOGUE = {nl: {id: text}, en: {...}} before this script.
+  // A plural is a list of forms: [one, other] for both Dutch and English.
+  const catalogue = window.HUIS_CATALOGUE || { nl: {}, en: {} };
   let lang = localStorage.getItem("huis.lang") === "en" ? "en" : "nl";
   const langListeners = [];
 
-  function t(key, vars) {
-    let s = (strings[lang] && strings[lang][key]) ?? strings.nl[key] ?? key;
+  function fill(s, vars) {
     for (const [k, v] of Object.entries(vars || {})) s = s.replaceAll("{" + k + "}", v);
     return s;
   }
 
+  // The text of `id` ("tour.waiting") in the page's language; the id itself when missing.
+  function text(id, vars) {
+    const s = catalogue[lang][id];
+    return s === undefined ? undefined : fill(Array.isArray(s) ? s[1] : s, vars);
+  }
+
+  // A page script's translator: t("waiting") looks up "tour.waiting", then the next scope,
+  // then "common.waiting"; an unknown key comes back as itself (callers test for that).
+  // t.n("phones", 2) picks the plural form for the count (also filled in as {n}).
+  function scope(...scopes) {
+    const order = [...scopes, "common"];
+    function find(key) {
+      if (key.includes(".")) return catalogue[lang][key];
+      for (const s of order) { const v = catalogue[lang][s + "." + key]; if (v !== undefined) return v; }
+      return undefined;
+    }
+    const t = (key, vars) => {
+      const v = find(key);
+      return v === undefined ? key : fill(Array.isArray(v) ? v[1] : v, vars);
+    };
+    // Dutch and English: one form for exactly 1, the other for every other count.
+    t.n = (key, n, vars) => {
+      const v = find(key);
+      if (v === undefined) return key;
+      return fill(Array.isArray(v) ? v[n === 1 ? 0 : 1] : v, { n, ...(vars || {}) });
+    };
+    return t;
+  }
+
+  const t = scope();
+
+  // Only for a page script written before the catalogues (its {nl: {...}, en: {...}} texts become
+  // "common.<key>"): move its texts into the .po files and drop the call.
   function addStrings(more) {
-    for (const l of Object.keys(more)) Object.assign(strings[l], more[l]);
+    for (const l of Object.keys(more)) {
+      if (!catalogue[l]) continue;
+      for (const [k, v] of Object.entries(more[l])) catalogue[l]["common." + k] ??= v;
+    }
   }
 
   function translatePage() {
     document.documentElement.lang = lang;
+    // The HTML names full ids ("tour.now_title"); its Dutch text is only what shows before this runs.
     for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
     for (const el of document.querySelectorAll("[data-i18n-placeholder]")) el.placeholder = t(el.dataset.i18nPlaceholder);
     for (const el of document.querySelectorAll("[data-i18n-label]")) el.setAttribute("aria-label", t(el.dataset.i18nLabel));
+    for (const el of document.querySelectorAll("[data-i18n-alt]")) el.setAttribute("alt", t(el.dataset.i18nAlt));
     for (const el of document.querySelectorAll(".lang-switch")) el.textContent = t("lang_switch");
   }
 
@@ -144,6 +173,12 @@ const Huis = (() => {
     return e;
   }
 
+  // Names and descriptions written in the configuration (config/home.yaml, scenarios/) are Dutch,
+  // whatever the page's language: marked so, a screen reader reads them as Dutch (and the
+  // language test leaves them out).
+  const CONFIG_LANG = "nl";
+  function named(text) { return text ? el("span", { lang: CONFIG_LANG, text }) : ""; }
+
   function setupHeader() {
     for (const b of document.querySelectorAll(".lang-switch")) {
       b.addEventListener("click", () => setLang(lang === "nl" ? "en" : "nl"));
@@ -158,6 +193,6 @@ const Huis = (() => {
 
   document.addEventListener("DOMContentLoaded", setupHeader);
 
-  return { t, addStrings, setLang, onLang, pick, api, ApiError, live, fmtTime, setTimeZone, fmtDateTime, el,
+  return { t, text, scope, named, addStrings, setLang, onLang, pick, api, ApiError, live, fmtTime, setTimeZone, fmtDateTime, el,
            translatePage, get lang() { return lang; } };
 })();

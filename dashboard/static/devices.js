@@ -2,14 +2,8 @@
 // Visitors read names and meanings only; a technician (logged in) sees the raw attributes too.
 "use strict";
 
-Huis.addStrings({
-  nl: { devices_title: "Apparaten in het huis", col_device: "Apparaat", col_room: "Ruimte", col_status: "Verbinding",
-        col_state: "Toestand", col_seen: "Laatst gehoord", col_detail: "Details (technicus)", online: "verbonden",
-        offline: "geen verbinding", unknown: "onbekend", loading: "Bezig met laden…" },
-  en: { devices_title: "Devices in the house", col_device: "Device", col_room: "Room", col_status: "Connection",
-        col_state: "State", col_seen: "Last heard", col_detail: "Details (technician)", online: "connected",
-        offline: "not connected", unknown: "unknown", loading: "Loading…" },
-});
+// Texts from the catalogue (controller/locale/*/LC_MESSAGES/huis.po), ids "devices.*", then common.*.
+const tDevices = Huis.scope("devices");
 
 let devices = [];
 function render() {
@@ -27,7 +21,7 @@ function render() {
         name.toLowerCase().includes(kind.toLowerCase()) ? null : Huis.el("div", { class: "muted", text: kind }),
         Huis.el("div", { class: "muted room-inline", text: room })),
       Huis.el("td", { class: "room", text: room }),
-      Huis.el("td", { class: avail, text: Huis.t(avail) }),
+      Huis.el("td", { class: avail, text: tDevices(avail) }),
       Huis.el("td", { class: "state", text: Huis.pick(d.state) }),
       Huis.el("td", { text: Huis.fmtDateTime(d.last_seen) }),
     ];
@@ -42,17 +36,17 @@ async function refresh() {
   try {
     devices = await Huis.api("GET", "/api/devices");
     render();
-    document.getElementById("status").textContent = Huis.t("live");
+    document.getElementById("status").textContent = tDevices("live");
     document.getElementById("status").dataset.live = "true";
   } catch (e) {
-    document.getElementById("status").textContent = Huis.t("offline");
+    document.getElementById("status").textContent = tDevices("offline");
   }
 }
 // The live feed says when something changed; the list itself comes from the API.
 Huis.live(msg => { if (msg.type === "snapshot" || msg.type === "device") refresh(); },
-          s => { if (s === "offline") document.getElementById("status").textContent = Huis.t("offline"); });
+          s => { if (s === "offline") document.getElementById("status").textContent = tDevices("offline"); });
 Huis.onLang(() => {
   render();
   const status = document.getElementById("status");
-  status.textContent = Huis.t(status.dataset.live ? "live" : "loading");
+  status.textContent = tDevices(status.dataset.live ? "live" : "loading");
 });

@@ -2,32 +2,8 @@
 // usual, with the learned bed and wake times and quiet-gap limits. Used by /zorg and /technicus.
 "use strict";
 
-Huis.addStrings({
-  nl: {
-    t_routine: "Ritme", r_title: "Ritme", r_usual: "Gebruikelijk (gemiddeld per uur)", r_week: "Deze week",
-    r_learned: "Geleerd uit {days} dagen", r_default: "Standaardwaarden: {days} van {need} dagen bekend",
-    r_less: "weinig", r_more: "veel activiteit", r_quieter: "stiller dan gewoonlijk", r_future: "nog niet",
-    r_now: "nu", r_day: "Dag", r_bed: "Naar bed", r_up: "Op", r_up_by: "Melding als nog in bed om",
-    r_part: "Dagdeel", r_limit: "Stil langer dan → check-in", r_usual_gap: "Gebruikelijk langste stilte per dag",
-    r_none: "Nog geen geschiedenis op deze hub.", r_cell: "{day} {hour}:00: {n} keer activiteit",
-    r_cell_usual: "{day} {hour}:00: gemiddeld {n} keer activiteit",
-    r_map_usual: "Gebruikelijke activiteit per uur van de week", r_map_week: "Activiteit per uur deze week",
-    night: "nacht", morning: "ochtend", day: "middag", evening: "avond",
-    d0: "ma", d1: "di", d2: "wo", d3: "do", d4: "vr", d5: "za", d6: "zo",
-  },
-  en: {
-    t_routine: "Daily rhythm", r_title: "Daily rhythm", r_usual: "Usual (mean per hour)", r_week: "This week",
-    r_learned: "Learned from {days} days", r_default: "Defaults: {days} of {need} days known",
-    r_less: "little", r_more: "much activity", r_quieter: "quieter than usual", r_future: "not yet",
-    r_now: "now", r_day: "Day", r_bed: "To bed", r_up: "Up", r_up_by: "Alert if still in bed at",
-    r_part: "Part of day", r_limit: "Quiet longer than → check-in", r_usual_gap: "Usual longest quiet of a day",
-    r_none: "No history on this hub yet.", r_cell: "{day} {hour}:00: {n} activity events",
-    r_cell_usual: "{day} {hour}:00: {n} activity events on average",
-    r_map_usual: "Usual activity per hour of the week", r_map_week: "Activity per hour this week",
-    night: "night", morning: "morning", day: "afternoon", evening: "evening",
-    d0: "Mon", d1: "Tue", d2: "Wed", d3: "Thu", d4: "Fri", d5: "Sat", d6: "Sun",
-  },
-});
+// Texts from the catalogue (controller/locale/*/LC_MESSAGES/huis.po), ids "routine.*", then common.*.
+const tRoutine = Huis.scope("routine");
 
 const HuisRoutine = (() => {
   let data = null;
@@ -42,11 +18,11 @@ const HuisRoutine = (() => {
   function minutes(m) {
     if (m === null || m === undefined) return "—";
     const h = Math.floor(m / 60), r = Math.round(m % 60);
-    return h ? `${h}u${String(r).padStart(2, "0")}`.replace("u", Huis.lang === "en" ? "h" : "u") : `${r} min`;
+    return h ? tRoutine("hours_minutes", { h, m: String(r).padStart(2, "0") }) : tRoutine("minutes", { m: r });
   }
 
   function grid(rows, kind, max) {
-    const t = Huis.t;
+    const t = tRoutine;
     const g = Huis.el("div", { class: `heat ${kind}`, role: "img",
                                "aria-label": t(kind === "usual" ? "r_map_usual" : "r_map_week") });
     g.append(Huis.el("span", { class: "corner" }));
@@ -69,7 +45,7 @@ const HuisRoutine = (() => {
   }
 
   function legend() {
-    const t = Huis.t;
+    const t = tRoutine;
     const scale = Huis.el("span", { class: "scale" }, ...[0, 1, 2, 3, 4, 5].map(i => Huis.el("span", { class: `cell l${i}` })));
     return Huis.el("p", { class: "legend" }, t("r_less"), scale, t("r_more"),
       Huis.el("span", { class: "cell l0 quieter" }), t("r_quieter"),
@@ -78,7 +54,7 @@ const HuisRoutine = (() => {
   }
 
   function habitsTable() {
-    const t = Huis.t;
+    const t = tRoutine;
     return Huis.el("table", { class: "habits" },
       Huis.el("thead", {}, Huis.el("tr", {}, ...["r_day", "r_bed", "r_up", "r_up_by"].map(k => Huis.el("th", { text: t(k) })))),
       Huis.el("tbody", {}, ...data.weekdays.map((w, d) => Huis.el("tr", {},
@@ -87,7 +63,7 @@ const HuisRoutine = (() => {
   }
 
   function quietTable() {
-    const t = Huis.t;
+    const t = tRoutine;
     const parts = ["morning", "day", "evening", "night"];
     return Huis.el("table", { class: "quiet" },
       Huis.el("thead", {}, Huis.el("tr", {}, Huis.el("th", { text: t("r_part") }),
@@ -98,7 +74,7 @@ const HuisRoutine = (() => {
 
   function render() {
     if (!target) return;
-    const t = Huis.t;
+    const t = tRoutine;
     if (!data || !data.available) {
       target.replaceChildren(Huis.el("p", { class: "muted", text: t("r_none") }));
       return;

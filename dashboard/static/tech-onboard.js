@@ -3,64 +3,12 @@
 // The API is dashboard/routes_onboard.py; nothing here edits a file.
 "use strict";
 
-// Every text of this tab, Dutch first, English complete (to move into the catalogues as one).
-const ONBOARD_TEXTS = {
-  nl: {
-    t_zigbee: "Zigbee koppelen",
-    z_intro: "Apparaten die Zigbee2MQTT kent en dit huis (home.yaml) nog niet. Kies een ruimte en een naam; "
-      + "huis stelt de regel voor home.yaml voor en controleert die zoals `huis check` dat doet.",
-    z_not_written: "huis past {config} niet zelf aan: kopieer de regel onder devices:, controleer met `huis check` en start de hub opnieuw.",
-    z_none: "Zigbee2MQTT meldt geen apparaten die het huis nog niet kent.",
-    z_no_bridge: "Nog geen apparatenlijst van Zigbee2MQTT ontvangen (zigbee2mqtt/bridge/devices).",
-    z_known: "{n} apparaten van Zigbee2MQTT staan al in home.yaml.",
-    z_model: "Model", z_vendor: "Merk", z_description: "Omschrijving", z_exposes: "Meldt", z_kind: "Soort in huis",
-    z_ieee: "IEEE-adres", z_no_adapter: "geen adapter voor dit model", z_looks_like: "lijkt op: {kind}",
-    z_unsupported: "Zigbee2MQTT kent dit apparaat zelf niet", z_interviewing: "interview nog niet klaar",
-    z_restart: "staat al in home.yaml; de hub laadt het bij een herstart",
-    z_add: "Toevoegen", z_room: "Ruimte", z_name: "Naam", z_propose: "Voorstel maken", z_cancel: "Annuleren",
-    z_proposal: "Voorstel voor {config}", z_valid: "Gecontroleerd zoals `huis check` dat doet: geldig.",
-    z_invalid: "Gecontroleerd zoals `huis check` dat doet: {n} probleem/problemen.", z_copy: "Kopiëren",
-    z_copied: "Gekopieerd.",
-    z_permit: "Aanmelden toestaan", z_permit_for: "seconden", z_permit_go: "Aanmelden toestaan",
-    z_permit_stop: "Aanmelden stoppen",
-    z_permit_asked: "Gevraagd aan Zigbee2MQTT ({seconds} s); wacht op antwoord…",
-    z_permit_open: "Aanmelden open: nog {left} s. Zet het nieuwe apparaat nu in koppelmodus.",
-    z_permit_closed: "Aanmelden is gesloten.", z_permit_error: "Zigbee2MQTT weigerde: {error}",
-    z_events: "Laatste meldingen van Zigbee2MQTT",
-    ev_device_joined: "aangemeld", ev_device_interview: "interview", ev_device_leave: "vertrokken",
-    ev_device_announce: "meldt zich",
-  },
-  en: {
-    t_zigbee: "Zigbee pairing",
-    z_intro: "Devices Zigbee2MQTT knows that this home (home.yaml) does not yet. Choose a room and a name; "
-      + "huis proposes the line for home.yaml and checks it the way `huis check` does.",
-    z_not_written: "huis does not edit {config} itself: copy the line under devices:, check with `huis check` and restart the hub.",
-    z_none: "Zigbee2MQTT reports no devices the home does not know yet.",
-    z_no_bridge: "No device list from Zigbee2MQTT received yet (zigbee2mqtt/bridge/devices).",
-    z_known: "{n} devices of Zigbee2MQTT are in home.yaml already.",
-    z_model: "Model", z_vendor: "Vendor", z_description: "Description", z_exposes: "Reports", z_kind: "Kind in huis",
-    z_ieee: "IEEE address", z_no_adapter: "no adapter for this model", z_looks_like: "looks like: {kind}",
-    z_unsupported: "Zigbee2MQTT does not support this device", z_interviewing: "interview not completed yet",
-    z_restart: "in home.yaml already; the hub loads it when it restarts",
-    z_add: "Add", z_room: "Room", z_name: "Name", z_propose: "Make proposal", z_cancel: "Cancel",
-    z_proposal: "Proposal for {config}", z_valid: "Checked the way `huis check` does: valid.",
-    z_invalid: "Checked the way `huis check` does: {n} problem(s).", z_copy: "Copy",
-    z_copied: "Copied.",
-    z_permit: "Permit joining", z_permit_for: "seconds", z_permit_go: "Permit joining",
-    z_permit_stop: "Stop joining",
-    z_permit_asked: "Asked Zigbee2MQTT ({seconds} s); waiting for its answer…",
-    z_permit_open: "Joining open: {left} s left. Put the new device in pairing mode now.",
-    z_permit_closed: "Joining is closed.", z_permit_error: "Zigbee2MQTT refused: {error}",
-    z_events: "Latest events from Zigbee2MQTT",
-    ev_device_joined: "joined", ev_device_interview: "interview", ev_device_leave: "left",
-    ev_device_announce: "announced",
-  },
-};
-Huis.addStrings(ONBOARD_TEXTS);
+// Texts from the catalogue (controller/locale/*/LC_MESSAGES/huis.po), ids "onboard.*", then why.*, tech.*, common.*.
+const tOnboard = Huis.scope("onboard", "why", "tech");
 
 const TechOnboard = (() => {
   const E = Huis.el;
-  const T = Huis.t;
+  const T = tOnboard;
   // `draft`: what the technician typed, kept across the re-renders of the countdown.
   const state = { root: null, data: null, open: null, proposal: null, draft: null, timer: null };
 
@@ -175,7 +123,7 @@ const TechOnboard = (() => {
       E("h3", { text: T("z_proposal", { config: d.config }) }),
       E("pre", { id: "z-yaml", class: "yaml", text: yaml }),
       E("p", { id: "z-check", class: p.ok ? "online" : "error", dataset: { ok: p.ok ? "true" : "false" },
-               text: p.ok ? T("z_valid") : T("z_invalid", { n: p.problems.length }) }),
+               text: p.ok ? T("z_valid") : T.n("z_invalid", p.problems.length) }),
       p.problems.length ? E("ul", { class: "problems" }, ...p.problems.map(x => E("li", { text: x.text }))) : "",
       E("p", { class: "muted", text: T("z_not_written", { config: d.config }) }),
       copy,
@@ -199,7 +147,7 @@ const TechOnboard = (() => {
           .map(k => E("th", { text: k ? T(k) : "" })))),
         E("tbody", { id: "z-new" }, ...d.new.map(deviceRow)))));
     }
-    if (d.heard) box.append(E("p", { class: "muted", text: T("z_known", { n: d.known }) }));
+    if (d.heard) box.append(E("p", { class: "muted", text: T.n("z_known", d.known) }));
     return box;
   }
 

@@ -1,78 +1,8 @@
 // The technician console: device health, scenarios (check, reload, traces), event log, audit logs.
 "use strict";
 
-Huis.addStrings({
-  nl: {
-    skip_main: "Naar de inhoud", tech_title: "Technicus", sections: "Onderdelen", t_devices: "Apparaten",
-    t_scenarios: "Scenario's", t_events: "Gebeurtenissen", t_audit: "Auditlog", t_users: "Gebruikers",
-    c_device: "Apparaat", c_room: "Ruimte", c_status: "Status", c_seen: "Laatst gezien", c_battery: "Batterij",
-    c_lqi: "Linkkwaliteit", c_errors: "Payloadfouten", c_scenario: "Scenario", c_description: "Omschrijving",
-    c_file: "Bestand", c_type: "Soort", c_text: "Tekst", c_time: "Tijd", c_data: "Gegevens", c_cause: "Oorzaak",
-    ev_delivered: "afgeleverd (telefoon)", ev_shown: "getoond (alleen pagina of systeem)",
-    ev_delivery_unknown: "onzeker (geen antwoord, niet opnieuw verstuurd)", ev_delivery_failed: "niet bereikt",
-    c_event: "Gebeurtenis", c_alert: "Melding", c_user: "Wie", c_channel: "Kanaal", c_detail: "Details",
-    c_action: "Actie", c_resident: "Bewoner", c_role: "Rol", c_name: "Naam", c_residents: "Bewoners",
-    c_caregiver: "Zorgverlener (uit de configuratie)", username: "Gebruikersnaam", password: "Wachtwoord (min. 10 tekens)",
-    add_user: "Gebruiker toevoegen", alert_audit: "Meldingen", dash_audit: "Dashboard (inloggen, inzage zorggegevens)",
-    check: "Valideer bestanden", reload: "Herladen", live_updates: "Live bijwerken", traces: "Waarom?",
-    online: "online", offline: "offline", unknown: "onbekend", never: "nooit", all: "alle",
-    engine_on: "{n} scenario's actief. Bestanden: {paths}", engine_on_one: "1 scenario actief. Bestanden: {paths}", engine_off: "De scenario-engine draait niet in deze hub.",
-    ok_valid: "Alle bestanden zijn geldig.", reloaded: "Herladen: de nieuwe scenario's draaien.",
-    refused: "Niet herladen: {n} problemen. De scenario's die al draaiden, blijven draaien.",
-    refused_one: "Niet herladen: 1 probleem. De scenario's die al draaiden, blijven draaien.",
-    check_found: "{n} problemen in de bestanden.", check_found_one: "1 probleem in de bestanden.",
-    failed: "Dat lukte niet: {msg}", added: "Toegevoegd: {name}", none: "—", live: "Live",
-    offline_status: "Geen verbinding; opnieuw verbinden…", no_alert_service: "Geen meldingendienst in deze hub.",
-    c_source: "Bron", src_recent: "recent (live)", src_history: "geschiedenis (30 dagen)",
-    busy: "bezig / timer loopt", idle: "wacht", c_state: "Toestand", notice: "Melding voor de technicus",
-    fix_note: "Wat is er gedaan?", fixed: "Opgelost", resolve_notice: "Afhandelen",
-    c_account: "Account", c_sessions: "Sessies", c_actions: "Acties", active: "actief", disabled: "uitgeschakeld",
-    disable: "Uitschakelen", enable: "Inschakelen", delete_user: "Verwijderen", new_password: "Nieuw wachtwoord",
-    revoke: "Sessies beëindigen", confirm_delete: "Account {name} verwijderen? Dit kan niet ongedaan worden.",
-    ask_password: "Nieuw wachtwoord voor {name} (minstens 10 tekens, geen veelgebruikt wachtwoord):",
-    done_disabled: "{name} is uitgeschakeld; de sessies zijn beëindigd.", done_enabled: "{name} is weer ingeschakeld.",
-    done_deleted: "{name} is verwijderd.", done_password: "Het wachtwoord van {name} is gewijzigd; de sessies zijn beëindigd.",
-    done_revoked: "{n} sessie(s) van {name} beëindigd.", no_access: "Geen toegang: dit onderdeel is alleen voor beheerders.",
-    session_ended: "Uw sessie is beëindigd. Log opnieuw in.",
-    presence_line: "Aanwezigheid: {value} — {reason}", p_inferred: "afgeleid door de hub",
-    p_manual: "niet afgeleid (geen presence-sectie in home.yaml)", p_override: "met de hand ingesteld tot {time}",
-  },
-  en: {
-    skip_main: "Skip to content", tech_title: "Technician", sections: "Sections", t_devices: "Devices",
-    t_scenarios: "Scenarios", t_events: "Events", t_audit: "Audit log", t_users: "Users",
-    c_device: "Device", c_room: "Room", c_status: "Status", c_seen: "Last seen", c_battery: "Battery",
-    c_lqi: "Link quality", c_errors: "Payload errors", c_scenario: "Scenario", c_description: "Description",
-    c_file: "File", c_type: "Type", c_text: "Text", c_time: "Time", c_data: "Data", c_cause: "Cause",
-    ev_delivered: "delivered (phone)", ev_shown: "shown (page or system only)",
-    ev_delivery_unknown: "uncertain (no answer, not re-sent)", ev_delivery_failed: "not reached",
-    c_event: "Event", c_alert: "Alert", c_user: "Who", c_channel: "Channel", c_detail: "Details",
-    c_action: "Action", c_resident: "Resident", c_role: "Role", c_name: "Name", c_residents: "Residents",
-    c_caregiver: "Caregiver (from the configuration)", username: "User name", password: "Password (min. 10 characters)",
-    add_user: "Add user", alert_audit: "Alerts", dash_audit: "Dashboard (logins, care data reads)",
-    check: "Validate files", reload: "Reload", live_updates: "Live updates", traces: "Why?",
-    online: "online", offline: "offline", unknown: "unknown", never: "never", all: "all",
-    engine_on: "{n} scenarios running. Files: {paths}", engine_on_one: "1 scenario running. Files: {paths}", engine_off: "The scenario engine is not running in this hub.",
-    ok_valid: "All files are valid.", reloaded: "Reloaded: the new scenarios are running.",
-    refused: "Not reloaded: {n} problems. The scenarios that were running keep running.",
-    refused_one: "Not reloaded: 1 problem. The scenarios that were running keep running.",
-    check_found: "{n} problems in the files.", check_found_one: "1 problem in the files.",
-    failed: "That did not work: {msg}", added: "Added: {name}", none: "—", live: "Live",
-    offline_status: "No connection; reconnecting…", no_alert_service: "No alert service in this hub.",
-    c_source: "Source", src_recent: "recent (live)", src_history: "history (30 days)",
-    busy: "running / timer pending", idle: "waiting", c_state: "State", notice: "Notice for the technician",
-    fix_note: "What was done?", fixed: "Fixed", resolve_notice: "Resolve",
-    c_account: "Account", c_sessions: "Sessions", c_actions: "Actions", active: "active", disabled: "disabled",
-    disable: "Disable", enable: "Enable", delete_user: "Delete", new_password: "New password",
-    revoke: "End sessions", confirm_delete: "Delete the account {name}? This cannot be undone.",
-    ask_password: "New password for {name} (at least 10 characters, not a common one):",
-    done_disabled: "{name} is disabled; their sessions have ended.", done_enabled: "{name} is enabled again.",
-    done_deleted: "{name} is deleted.", done_password: "{name}'s password is changed; their sessions have ended.",
-    done_revoked: "Ended {n} session(s) of {name}.", no_access: "No access: this section is for administrators only.",
-    session_ended: "Your session has ended. Please log in again.",
-    presence_line: "Presence: {value} — {reason}", p_inferred: "inferred by the hub",
-    p_manual: "not inferred (no presence section in home.yaml)", p_override: "set by hand until {time}",
-  },
-});
+// Texts from the catalogue (controller/locale/*/LC_MESSAGES/huis.po), ids "tech.*", then why.*, routine.*, common.*.
+const tTech = Huis.scope("tech", "why", "routine");
 
 const E = Huis.el;
 const tech = { session: null, devices: [], events: [], tab: "devices" };
@@ -102,8 +32,10 @@ for (const t of tabs) {
 }
 
 // Delivery events in words: "delivered" is a phone, "shown" the page or another system only.
-function eventLabel(event) { const key = `ev_${event}`, label = Huis.t(key); return label === key ? event : `${event}: ${label}`; }
-function cells(...values) { return values.map(v => v instanceof Node ? E("td", {}, v) : E("td", { text: v ?? Huis.t("none") })); }
+function eventLabel(event) { const key = `ev_${event}`, label = tTech(key); return label === key ? event : `${event}: ${label}`; }
+// The audit logs' records as the hub wrote them (action codes, request lines, details): data, not prose.
+function code(value) { return value ? E("code", { text: value }) : null; }
+function cells(...values) { return values.map(v => v instanceof Node ? E("td", {}, v) : E("td", { text: v ?? tTech("none") })); }
 
 // -- presence: the engine's value, since when and why --
 async function loadPresence() {
@@ -113,10 +45,10 @@ async function loadPresence() {
   el.hidden = !p.presence;
   if (!p.presence) return;
   el.dataset.presence = p.presence;
-  const how = p.override_until ? Huis.t("p_override", { time: p.override_until === "forever" ? "∞" : Huis.fmtDateTime(p.override_until) })
-                               : Huis.t(p.inferred ? "p_inferred" : "p_manual");
-  const reason = (Huis.lang === "en" ? p.presence_reason_en : p.presence_reason) || Huis.t("none");
-  el.textContent = `${Huis.t("presence_line", { value: TechWhy.label("pr", p.presence), reason })} (${how})`;
+  const how = p.override_until ? tTech("p_override", { time: p.override_until === "forever" ? "∞" : Huis.fmtDateTime(p.override_until) })
+                               : tTech(p.inferred ? "p_inferred" : "p_manual");
+  const reason = (Huis.lang === "en" ? p.presence_reason_en : p.presence_reason) || tTech("none");
+  el.textContent = `${tTech("presence_line", { value: TechWhy.label("pr", p.presence), reason })} (${how})`;
 }
 
 // -- devices --
@@ -125,13 +57,13 @@ async function loadDevices() {
   tech.devices = await Huis.api("GET", "/api/tech/devices");
   const sel = document.getElementById("f-device");
   if (sel.options.length === 0) {
-    sel.append(E("option", { value: "", text: Huis.t("all") }), ...tech.devices.map(d => E("option", { value: d.id, text: d.name })));
+    sel.append(E("option", { value: "", text: tTech("all") }), ...tech.devices.map(d => E("option", { value: d.id, lang: "nl", text: d.name })));
   }
   document.getElementById("health").replaceChildren(...tech.devices.map(d => {
     const avail = d.available === null ? "unknown" : (d.available ? "online" : "offline");
     return E("tr", { dataset: { device: d.id, available: avail } }, ...cells(
-      `${d.name} (${TechWhy.label("k", d.kind)})`, d.room_name, E("span", { class: avail, text: Huis.t(avail) }),
-      d.last_seen ? Huis.fmtDateTime(d.last_seen) : Huis.t("never"),
+      E("span", {}, Huis.named(d.name), ` (${TechWhy.label("k", d.kind)})`), Huis.named(d.room_name), E("span", { class: avail, text: tTech(avail) }),
+      d.last_seen ? Huis.fmtDateTime(d.last_seen) : tTech("never"),
       d.battery != null ? `${d.battery}%` : null, d.linkquality != null ? String(d.linkquality) : null,
       d.payload_errors ? `${d.payload_errors}: ${d.last_error || ""}` : "0"));
   }));
@@ -143,19 +75,19 @@ async function loadNotices() {
   const box = document.getElementById("notices");
   box.replaceChildren(...notices.map(a => {
     const id = `fix-${a.id}`;
-    const note = E("input", { id, placeholder: Huis.t("fix_note") });
+    const note = E("input", { id, placeholder: tTech("fix_note") });
     return E("div", { class: `card sev-${a.severity}`, dataset: { alert: a.id } },
-      E("span", { class: `badge ${a.severity}`, text: Huis.t("notice") }), " ",
+      E("span", { class: `badge ${a.severity}`, text: tTech("notice") }), " ",
       E("strong", { text: a.message }), " ",
       E("span", { class: "muted", text: Huis.fmtDateTime(a.raised_at) }),
       E("div", { class: "filters" },
-        E("div", {}, E("label", { for: id, text: Huis.t("fix_note") }), note),
+        E("div", {}, E("label", { for: id, text: tTech("fix_note") }), note),
         E("button", { type: "button", onclick: async () => {
           try {
-            await Huis.api("POST", `/api/tech/alerts/${encodeURIComponent(a.id)}/resolve`, { note: note.value.trim() || Huis.t("fixed") });
+            await Huis.api("POST", `/api/tech/alerts/${encodeURIComponent(a.id)}/resolve`, { note: note.value.trim() || tTech("fixed") });
             loadNotices();
-          } catch (e) { document.getElementById("status").textContent = Huis.t("failed", { msg: e.message }); }
-        } }, Huis.t("resolve_notice"))));
+          } catch (e) { document.getElementById("status").textContent = tTech("failed", { msg: e.message }); }
+        } }, tTech("resolve_notice"))));
   }));
 }
 
@@ -167,12 +99,13 @@ function problemList(problems) {
 async function loadScenarios() {
   const s = await Huis.api("GET", "/api/tech/scenarios");
   document.getElementById("engine-state").textContent = s.engine
-    ? TechWhy.plural(s.scenarios.length, "engine_on_one", "engine_on", { paths: s.paths.join(", ") }) : Huis.t("engine_off");
+    ? tTech.n("engine_on", s.scenarios.length, { paths: s.paths.join(", ") }) : tTech("engine_off");
   document.getElementById("reload").disabled = !s.engine;
   document.getElementById("scenarios").replaceChildren(...s.scenarios.map(sc => E("tr", { dataset: { scenario: sc.id } },
-    ...cells(sc.id, sc.description, sc.file ? E("span", { title: `${sc.file}:${sc.line ?? ""}`, text: `${sc.file.split("/").pop()}:${sc.line ?? ""}` }) : null,
-             (sc.running || 0) + (sc.timers ? sc.timers.length : 0) > 0 ? Huis.t("busy") : Huis.t("idle")),
-    E("td", {}, E("button", { type: "button", class: "secondary", onclick: () => showTraces(sc.id) }, Huis.t("traces"))))));
+    ...cells(E("code", { text: sc.id }), Huis.named(sc.description),
+             sc.file ? E("code", { title: `${sc.file}:${sc.line ?? ""}`, text: `${sc.file.split("/").pop()}:${sc.line ?? ""}` }) : null,
+             (sc.running || 0) + (sc.timers ? sc.timers.length : 0) > 0 ? tTech("busy") : tTech("idle")),
+    E("td", {}, E("button", { type: "button", class: "secondary", onclick: () => showTraces(sc.id) }, tTech("traces"))))));
 }
 
 // Why it did (not) fire, and its runs: beside the table on a wide screen, above it on a narrow
@@ -188,13 +121,13 @@ async function scenarioAction(url, okKey) {
   box.replaceChildren();
   try {
     const r = await Huis.api("POST", url);
-    if (r.ok) box.replaceChildren(E("p", { class: "online", text: Huis.t(okKey) }));
-    else box.replaceChildren(E("p", { class: "error", text: TechWhy.plural(r.problems.length, url.endsWith("/check") ? "check_found_one" : "refused_one", url.endsWith("/check") ? "check_found" : "refused") }), problemList(r.problems));
+    if (r.ok) box.replaceChildren(E("p", { class: "online", text: tTech(okKey) }));
+    else box.replaceChildren(E("p", { class: "error", text: tTech.n(url.endsWith("/check") ? "check_found" : "refused", r.problems.length) }), problemList(r.problems));
   } catch (e) {
     if (e.status === 422 && e.body && e.body.problems) {
-      box.replaceChildren(E("p", { class: "error", text: TechWhy.plural(e.body.problems.length, "refused_one", "refused") }), problemList(e.body.problems));
+      box.replaceChildren(E("p", { class: "error", text: tTech.n("refused", e.body.problems.length) }), problemList(e.body.problems));
     } else {
-      box.replaceChildren(E("p", { class: "error", text: Huis.t("failed", { msg: e.message }) }));
+      box.replaceChildren(E("p", { class: "error", text: tTech("failed", { msg: e.message }) }));
     }
   }
   loadScenarios().catch(() => {});
@@ -219,9 +152,10 @@ function matches(ev, f) {
 function eventRow(ev) {
   const n = ev.count || 1;
   const time = E("span", {}, Huis.fmtDateTime(ev.time),
-    n > 1 ? E("div", { class: "count muted", text: Huis.t("repeated", { n, time: Huis.fmtTime(ev.first) }) }) : null);
-  const row = E("tr", { dataset: { seq: ev.seq, type: ev.type, count: n } }, ...cells(time, TechWhy.label("ev", ev.type), ev.device,
-    E("code", { text: JSON.stringify(ev.data) }), ev.cause));
+    n > 1 ? E("div", { class: "count muted", text: tTech("repeated", { n, time: Huis.fmtTime(ev.first) }) }) : null);
+  const row = E("tr", { dataset: { seq: ev.seq, type: ev.type, count: n } }, ...cells(time, TechWhy.label("ev", ev.type),
+    ev.device ? E("code", { text: ev.device }) : null, E("code", { text: JSON.stringify(ev.data) }),
+    ev.cause ? E("code", { text: ev.cause }) : null));
   row.record = ev;
   return row;
 }
@@ -255,36 +189,36 @@ document.getElementById("event-filters").addEventListener("submit", ev => { ev.p
 // -- audit --
 async function loadAudit() {
   const a = await Huis.api("GET", "/api/tech/audit");
-  const alertRows = a.alerts === null ? [E("tr", {}, E("td", { colspan: 6, text: Huis.t("no_alert_service") }))]
-    : a.alerts.map(r => E("tr", {}, ...cells(Huis.fmtDateTime(r.time), eventLabel(r.event), r.alert_id, r.user, r.channel, r.detail)));
+  const alertRows = a.alerts === null ? [E("tr", {}, E("td", { colspan: 6, text: tTech("no_alert_service") }))]
+    : a.alerts.map(r => E("tr", {}, ...cells(Huis.fmtDateTime(r.time), eventLabel(r.event), code(r.alert_id), r.user, r.channel, code(r.detail))));
   document.getElementById("alert-audit").replaceChildren(...alertRows);
   document.getElementById("dash-audit").replaceChildren(...a.dashboard.map(r =>
-    E("tr", {}, ...cells(Huis.fmtDateTime(r.time), r.username, r.action, r.resident, r.detail))));
+    E("tr", {}, ...cells(Huis.fmtDateTime(r.time), r.username, code(r.action), r.resident, code(r.detail)))));
 }
 
 // -- users (admin) --
 async function loadUsers() {
   const [users, opts] = await Promise.all([Huis.api("GET", "/api/admin/users"), Huis.api("GET", "/api/admin/options")]);
   document.getElementById("users").replaceChildren(...users.map(u => E("tr", { dataset: { user: u.username, disabled: u.disabled ? "1" : "0" } },
-    ...cells(u.username, u.role, u.name, u.residents.join(", "), Huis.t(u.disabled ? "disabled" : "active"), String(u.sessions ?? 0)),
+    ...cells(u.username, tTech(`role_${u.role}`), u.name, u.residents.join(", "), tTech(u.disabled ? "disabled" : "active"), String(u.sessions ?? 0)),
     E("td", { class: "actions" },
       userButton(u, u.disabled ? "enable" : "disable", () => Huis.api("POST", `/api/admin/users/${encodeURIComponent(u.username)}/disabled`, { disabled: !u.disabled }),
                  u.disabled ? "done_enabled" : "done_disabled"),
       userButton(u, "revoke", async () => ({ n: (await Huis.api("POST", `/api/admin/users/${encodeURIComponent(u.username)}/revoke`)).ended }), "done_revoked"),
       userButton(u, "new_password", async () => {
-        const pw = prompt(Huis.t("ask_password", { name: u.username }));
+        const pw = prompt(tTech("ask_password", { name: u.username }));
         if (!pw) return null;
         await Huis.api("POST", `/api/admin/users/${encodeURIComponent(u.username)}/password`, { password: pw });
         return {};
       }, "done_password"),
       userButton(u, "delete_user", async () => {
-        if (!confirm(Huis.t("confirm_delete", { name: u.username }))) return null;
+        if (!confirm(tTech("confirm_delete", { name: u.username }))) return null;
         await Huis.api("DELETE", `/api/admin/users/${encodeURIComponent(u.username)}`);
         return {};
       }, "done_deleted", "danger")))));
   const sel = document.getElementById("u-caregiver");
   if (sel.options.length === 0) {
-    sel.append(E("option", { value: "", text: Huis.t("none") }), ...opts.caregivers.map(c => E("option", { value: c.id, text: `${c.name} (${c.relation || c.id})` })));
+    sel.append(E("option", { value: "", text: tTech("none") }), ...opts.caregivers.map(c => E("option", { value: c.id, text: `${c.name} (${c.relation || c.id})` })));
   }
   tech.residents = opts.residents;
 }
@@ -294,12 +228,13 @@ function userButton(u, label, action, doneKey, cls = "secondary") {
     try {
       const r = await action();
       if (r === null) return;  // cancelled
-      out.className = "online"; out.textContent = Huis.t(doneKey, { name: u.username, ...(r || {}) });
+      const vars = { name: u.username, ...(r || {}) };
+      out.className = "online"; out.textContent = "n" in vars ? tTech.n(doneKey, vars.n, vars) : tTech(doneKey, vars);
     } catch (e) {
-      out.className = "error"; out.textContent = Huis.t("failed", { msg: e.message });
+      out.className = "error"; out.textContent = tTech("failed", { msg: e.message });
     }
     loadUsers().catch(() => {});
-  } }, Huis.t(label));
+  } }, tTech(label));
 }
 document.getElementById("user-form").addEventListener("submit", async ev => {
   ev.preventDefault();
@@ -311,11 +246,11 @@ document.getElementById("user-form").addEventListener("submit", async ev => {
       role, caregiver: document.getElementById("u-caregiver").value || null,
       display_name: document.getElementById("u-display").value.trim() || null,
       residents: role === "caregiver" ? (tech.residents || []) : [] });
-    out.className = "online"; out.textContent = Huis.t("added", { name: u.username });
+    out.className = "online"; out.textContent = tTech("added", { name: u.username });
     ev.target.reset();
     loadUsers();
   } catch (e) {
-    out.className = "error"; out.textContent = Huis.t("failed", { msg: e.message });
+    out.className = "error"; out.textContent = tTech("failed", { msg: e.message });
   }
 });
 
@@ -331,17 +266,17 @@ async function refreshTab() {
   } catch (e) {
     // 403 with a session: this account may not see this part (not: "log in again").
     if (e.status === 403 && tech.session && tech.session.user) {
-      document.getElementById("status").textContent = Huis.t("no_access"); return;
+      document.getElementById("status").textContent = tTech("no_access"); return;
     }
     if (e.status === 403) { location.href = "/login?next=/technicus"; return; }
-    document.getElementById("status").textContent = Huis.t("failed", { msg: e.message });
+    document.getElementById("status").textContent = tTech("failed", { msg: e.message });
   }
 }
 
 // Live: staff sockets get every event; the event log grows in place, device health refreshes.
 let devicePending = null;
 Huis.live(msg => {
-  if (msg.type === "session_ended") { document.getElementById("status").textContent = Huis.t("session_ended"); location.href = "/login?next=/technicus"; return; }
+  if (msg.type === "session_ended") { document.getElementById("status").textContent = tTech("session_ended"); location.href = "/login?next=/technicus"; return; }
   if (msg.type === "event" && msg.event.type === "alert" && tech.tab === "devices") loadNotices();
   if (msg.type === "presence" && tech.tab === "devices") loadPresence();
   if (msg.type === "event") {
@@ -350,7 +285,7 @@ Huis.live(msg => {
     }
     if (tech.tab === "devices" && !devicePending) devicePending = setTimeout(() => { devicePending = null; loadDevices(); }, 300);
   }
-}, s => { document.getElementById("status").textContent = Huis.t(s === "offline" ? "offline_status" : "live"); });
+}, s => { document.getElementById("status").textContent = tTech(s === "offline" ? "offline_status" : "live"); });
 
 Huis.api("GET", "/api/session").then(s => {
   tech.session = s;

@@ -1,66 +1,8 @@
 // The visitor tour: a live floor plan, what is happening and why, and tour-guide buttons.
 "use strict";
 
-Huis.addStrings({
-  nl: {
-    skip: "Naar wat er nu gebeurt", plan_title: "Plattegrond: live", plan_story: "Plattegrond: het verhaal",
-    now_title: "Wat gebeurt er?", clock_label: "Tijd in het huis",
-    timeline_title: "Tijdlijn", stories_title: "Laat zien", waiting: "Alles is rustig in huis.",
-    why: "Waarom", playing: "Speelt nu…", outside: "Buiten het huis", story_busy: "Er speelt al een verhaal; wacht tot het afloopt.",
-    story_limited: "Even geduld: vanaf dit apparaat zijn veel verhalen gestart. Probeer het over een paar minuten opnieuw.",
-    alert_ack: "Een zorgverlener is onderweg", alert_stopped: "de escalatie is gestopt",
-    alert_open: "Zorgverleners worden gewaarschuwd", reached_visitor: "Gewaarschuwd: de telefoon van de bezoeker",
-    reached_team: "Gewaarschuwd: de bezoeker en het zorgteam", more_alerts: "en nog {n} melding(en)",
-    urgent: "Urgent", warning: "Waarschuwing", info: "Informatie",
-    loop: "Doorlopend afspelen", reset: "Opnieuw beginnen", close: "Sluiten",
-    demo: "Demonstratie · {when}", visitor_title: "Speel zelf de mantelzorger",
-    visitor_text: "Scan de code met uw telefoon: u krijgt de melding van dit verhaal en kunt zelf op \u201cIk ga erheen\u201d tikken. Geen account, geen gegevens; de code vervalt als het verhaal afloopt.",
-    phones: "{n} telefoon(s) verbonden",
-    in_bed: "In bed", bed_empty: "Bed leeg", open: "Open", closed: "Dicht",
-    seen: "Ziet iemand", still: "Rustig", on: "Aan", off: "Uit", outside_short: "Buiten!",
-    unavailable: "geen verbinding", presence: "{who}: {where}",
-    n_bed: "Bedsensor", n_motion: "Beweging", l_motion: "Bewegingsmelder", n_light: "Lamp", n_curtain: "Gordijn", n_sos: "Alarmknop",
-    n_dispenser: "Dispenser", n_speaker: "Speaker", n_tag: "Label", n_door: "Deur",
-    i_bed: "Merkt of mevrouw in bed ligt. Is ze 's nachts lang uit bed, dan krijgt een mantelzorger een waarschuwing.",
-    i_contact: "Merkt of de deur open of dicht is. 's Nachts, of als het label meegaat naar buiten, volgt een melding.",
-    i_motion: "Ziet beweging in de kamer: zo weet het huis waar ze is, en dat het goed gaat.",
-    i_light: "Gaat vanzelf aan: 's nachts zacht als oriëntatielicht, 's ochtends als wekker, 's avonds gedimd.",
-    i_curtain: "Gaat 's ochtends open en 's avonds dicht: een vast ritme helpt de dag te herkennen.",
-    i_sos: "Eén druk en de zorgverleners krijgen meteen een dringende melding.",
-    i_dispenser: "Geeft de medicijnen op tijd en meldt het als ze niet zijn ingenomen.",
-    i_speaker: "Zegt herinneringen en een begroeting hardop.",
-    i_tag: "Draagt mevrouw bij zich. Gaat het label het huis uit, dan komt er een dringende melding.",
-  },
-  en: {
-    skip: "Skip to what is happening", plan_title: "Floor plan: live", plan_story: "Floor plan: the story",
-    now_title: "What is happening?", clock_label: "Time in the house",
-    timeline_title: "Timeline", stories_title: "Show me", waiting: "All is quiet in the house.",
-    why: "Why", playing: "Playing…", outside: "Outside the house", story_busy: "A story is already playing; wait for it to end.",
-    story_limited: "Please wait: many stories were started from this device. Try again in a few minutes.",
-    alert_ack: "A caregiver is on the way", alert_stopped: "the escalation has stopped",
-    alert_open: "Caregivers are being alerted", reached_visitor: "Alerted: the visitor's phone",
-    reached_team: "Alerted: the visitor and the care team", more_alerts: "and {n} more alert(s)",
-    urgent: "Urgent", warning: "Warning", info: "Information",
-    loop: "Play continuously", reset: "Start again", close: "Close",
-    demo: "Demonstration · {when}", visitor_title: "Be the caregiver yourself",
-    visitor_text: "Scan the code with your phone: you get this story's alert and can tap \u201cI'm going\u201d yourself. No account, no data; the code expires when the story ends.",
-    phones: "{n} phone(s) connected",
-    in_bed: "In bed", bed_empty: "Bed empty", open: "Open", closed: "Closed",
-    seen: "Sees someone", still: "Still", on: "On", off: "Off", outside_short: "Outside!",
-    unavailable: "no connection", presence: "{who}: {where}",
-    n_bed: "Bed sensor", n_motion: "Motion", l_motion: "Motion sensor", n_light: "Light", n_curtain: "Curtain", n_sos: "Alarm button",
-    n_dispenser: "Dispenser", n_speaker: "Speaker", n_tag: "Tag", n_door: "Door",
-    i_bed: "Notices whether she is in bed. Out of bed for long at night, and a caregiver is warned.",
-    i_contact: "Notices whether the door is open or closed. At night, or when the tag goes out with it, an alert follows.",
-    i_motion: "Sees movement in the room: so the home knows where she is, and that all is well.",
-    i_light: "Switches on by itself: softly at night to show the way, in the morning as a wake-up light, dimmed in the evening.",
-    i_curtain: "Opens in the morning and closes in the evening: a steady rhythm helps to recognise the day.",
-    i_sos: "One press and the caregivers get an urgent alert at once.",
-    i_dispenser: "Hands out the medication on time and reports when it was not taken.",
-    i_speaker: "Says reminders and a greeting aloud.",
-    i_tag: "She wears it. If the tag leaves the house, an urgent alert goes out.",
-  },
-});
+// Texts from the catalogue (controller/locale/*/LC_MESSAGES/huis.po), ids "tour.*", then common.*.
+const tTour = Huis.scope("tour");
 
 const SVG = "http://www.w3.org/2000/svg";
 const state = { plan: null, devices: new Map(), narrations: [], alerts: [], story: null,
@@ -77,7 +19,7 @@ function drawPresence() {
   el.hidden = !p;
   if (!p) return;
   el.dataset.presence = p.value;
-  el.textContent = Huis.t("presence", { who: state.resident, where: Huis.lang === "en" ? p.label_en : p.label });
+  el.textContent = tTour("presence", { who: state.resident, where: Huis.lang === "en" ? p.label_en : p.label });
 }
 
 function svg(tag, attrs, ...children) {
@@ -94,7 +36,7 @@ function pct(brightness) {
 // What a device looks like now: a CSS class, a data-state for tests and a short state label.
 function look(d) {
   const a = d.attributes || {};
-  const t = Huis.t;
+  const t = tTour;
   switch (d.kind) {
     case "bed":
       if (a.occupancy === true) return { cls: "occupied", st: "occupied", label: t("in_bed") };
@@ -132,15 +74,15 @@ function look(d) {
 
 // What a device is, in a word a visitor knows: doors by their own name ("Voordeur").
 function deviceName(d) {
-  if (d.kind === "contact") return (Huis.lang === "en" ? d.name_en : d.name) || Huis.t("n_door");
+  if (d.kind === "contact") return (Huis.lang === "en" ? d.name_en : d.name) || tTour("n_door");
   const key = "n_" + d.kind;
-  const name = Huis.t(key);
+  const name = tTour(key);
   return name === key ? (Huis.lang === "en" ? d.name_en : d.name) : name;
 }
 
 function deviceInfo(d) {
   const key = "i_" + d.kind;
-  const text = Huis.t(key);
+  const text = tTour(key);
   return text === key ? "" : text;
 }
 
@@ -185,7 +127,7 @@ function deviceNode(d, changed) {
   if (d.available === false) classes.push("unavailable");
   if (changed) classes.push("changed");
   const name = deviceName(d);
-  const title = `${name}${l.label ? ": " + l.label : ""}` + (d.available === false ? ` (${Huis.t("unavailable")})` : "");
+  const title = `${name}${l.label ? ": " + l.label : ""}` + (d.available === false ? ` (${tTour("unavailable")})` : "");
   const g = svg("g", { class: classes.filter(Boolean).join(" "), transform: `translate(${d.x} ${d.y})`,
                        "data-device": d.id, "data-state": l.st, role: "button", tabindex: "0", "aria-label": title },
                 svg("title", {}, document.createTextNode(title)),
@@ -208,7 +150,7 @@ function drawInfo() {
   const d = state.info ? state.devices.get(state.info) : null;
   box.hidden = !d;
   if (!d) return;
-  const long = Huis.t("l_" + d.kind);
+  const long = tTour("l_" + d.kind);
   document.getElementById("device-info-name").textContent = long === "l_" + d.kind ? deviceName(d) : long;
   document.getElementById("device-info-text").textContent = deviceInfo(d);
 }
@@ -225,7 +167,7 @@ function drawPlan(changedId) {
   if (!plan) return;
   const el = document.getElementById("plan");
   el.setAttribute("viewBox", `-20 -20 ${plan.width + 40} ${plan.height + 110}`);
-  document.getElementById("plan-title").textContent = Huis.t(state.sandbox ? "plan_story" : "plan_title");
+  document.getElementById("plan-title").textContent = tTour(state.sandbox ? "plan_story" : "plan_title");
   const motionRooms = new Set();
   let here = null;
   for (const d of state.devices.values()) {
@@ -244,15 +186,15 @@ function drawPlan(changedId) {
   const list = [...state.devices.values()].sort((a, b) => (a.kind === "tag") - (b.kind === "tag"));
   for (const d of list) devices.append(deviceNode(d, d.id === changedId));
   const outside = svg("text", { class: "outside-label", x: plan.width - 20, y: plan.height + 30, "text-anchor": "end" },
-                      document.createTextNode(Huis.t("outside")));
+                      document.createTextNode(tTour("outside")));
   el.replaceChildren(rooms, devices, outside);
 }
 
 function drawNow() {
   const last = state.narrations[state.narrations.length - 1];
-  document.getElementById("now-text").textContent = last ? Huis.pick(last.text) : Huis.t("waiting");
+  document.getElementById("now-text").textContent = last ? Huis.pick(last.text) : tTour("waiting");
   const why = last ? Huis.pick(last.why) : "";
-  document.getElementById("now-why").textContent = why ? `${Huis.t("why")}: ${why}` : "";
+  document.getElementById("now-why").textContent = why ? `${tTour("why")}: ${why}` : "";
 }
 
 function drawTimeline() {
@@ -261,17 +203,17 @@ function drawTimeline() {
     const why = Huis.pick(n.why);
     return Huis.el("li", { dataset: { type: n.type } },
       Huis.el("time", { datetime: n.time, text: Huis.fmtTime(n.time) }),
-      Huis.el("span", {}, Huis.pick(n.text), why ? Huis.el("span", { class: "why", text: `${Huis.t("why")}: ${why}` }) : null));
+      Huis.el("span", {}, Huis.pick(n.text), why ? Huis.el("span", { class: "why", text: `${tTour("why")}: ${why}` }) : null));
   });
   ol.replaceChildren(...items);
 }
 
 function alertState(a) {
-  if (a.acknowledged) return `${Huis.t("alert_ack")} · ${Huis.t("alert_stopped")}`;
+  if (a.acknowledged) return `${tTour("alert_ack")} · ${tTour("alert_stopped")}`;
   const reached = a.reached || [];
-  if (reached.includes("zorgteam")) return Huis.t("reached_team");
-  if (reached.length) return Huis.t("reached_visitor");
-  return Huis.t("alert_open");
+  if (reached.includes("zorgteam")) return tTour("reached_team");
+  if (reached.length) return tTour("reached_visitor");
+  return tTour("alert_open");
 }
 
 // At most two alerts (the newest), so they never push the rest off the screen.
@@ -283,10 +225,10 @@ function drawAlerts() {
   const extra = state.alerts.length - shown.length;
   box.replaceChildren(...shown.map(a => Huis.el("div", {
       class: `alert sev-${a.severity}${a.acknowledged ? " acknowledged" : ""}`, dataset: { alert: a.id, state: a.state } },
-    Huis.el("span", { class: `badge ${a.severity}`, text: Huis.t(a.severity) }), " ",
-    Huis.el("strong", { text: a.message }),
+    Huis.el("span", { class: `badge ${a.severity}`, text: tTour(a.severity) }), " ",
+    Huis.el("strong", { text: Huis.pick(a.message) }),
     Huis.el("span", { class: "state", text: alertState(a) }))),
-    ...(extra > 0 ? [Huis.el("p", { class: "more", text: Huis.t("more_alerts", { n: extra }) })] : []));
+    ...(extra > 0 ? [Huis.el("p", { class: "more", text: tTour.n("more_alerts", extra) })] : []));
 }
 
 function drawStories() {
@@ -305,13 +247,13 @@ function drawStories() {
     const playing = state.story === s.name;
     return Huis.el("button", { type: "button", dataset: { story: s.name }, "aria-pressed": playing ? "true" : "false",
                                disabled: state.story !== null && !playing, onclick: () => play(s.name) },
-      Huis.el("span", { text: Huis.pick(s.title) + (playing ? " — " + Huis.t("playing") : "") }),
+      Huis.el("span", { text: Huis.pick(s.title) + (playing ? " — " + tTour("playing") : "") }),
       Huis.el("small", { text: Huis.pick(s.description) }));
   }));
   const badge = document.getElementById("demo-badge");
   const current = state.stories.find(s => s.name === state.story);
   badge.hidden = !(state.sandbox && current);
-  badge.textContent = current ? Huis.t("demo", { when: Huis.pick(current.when) }) : "";
+  badge.textContent = current ? tTour("demo", { when: Huis.pick(current.when) }) : "";
   drawVisitor();
 }
 
@@ -323,11 +265,11 @@ function drawVisitor() {
   const img = document.getElementById("visitor-qr");
   const src = `/api/tour/visitor-qr.svg?t=${encodeURIComponent(v.token)}`;
   if (img.getAttribute("src") !== src) img.setAttribute("src", src);
-  img.alt = Huis.t("visitor_title");
+  img.alt = tTour("visitor_title");
   const link = document.getElementById("visitor-link");
   link.href = `/bezoeker/${encodeURIComponent(v.token)}`;
   link.textContent = `${location.host}/bezoeker/…`;
-  document.getElementById("visitor-phones").textContent = v.phones ? Huis.t("phones", { n: v.phones }) : "";
+  document.getElementById("visitor-phones").textContent = v.phones ? tTour.n("phones", v.phones) : "";
 }
 
 // The header clock runs between messages: the home's time, or the story's while one plays.
@@ -354,7 +296,7 @@ async function post(url, body) {
   try {
     await Huis.api("POST", url, body);
   } catch (e) {
-    state.note = e.status === 409 ? Huis.t("story_busy") : e.status === 429 ? Huis.t("story_limited") : e.message;
+    state.note = e.status === 409 ? tTour("story_busy") : e.status === 429 ? tTour("story_limited") : e.message;
   }
   drawStories();
 }
@@ -419,7 +361,7 @@ function onMessage(msg) {
 
 function onStatus(s) {
   const el = document.getElementById("status");
-  el.textContent = Huis.t(s === "live" ? "live" : s === "offline" ? "offline" : "connecting");
+  el.textContent = tTour(s === "live" ? "live" : s === "offline" ? "offline" : "connecting");
   el.dataset.status = s;
 }
 

@@ -52,7 +52,7 @@ async def test_a_rule_whose_condition_was_false_says_which_and_when(tmp_path: Pa
     done = huis("trace", "night_exit_lights", "--config", str(config))
     assert done.returncode == 0, done.stderr
     out = done.stdout
-    assert f"night_exit_lights: loaded from {ROOT / 'scenarios' / 'night_exit.yaml'}:145" in out
+    assert f"night_exit_lights: loaded from {ROOT / 'scenarios' / 'night_exit.yaml'}:149" in out
     assert "  trigger  state bed_sensor.occupancy -> false" in out
     # The trigger was seen (from the history), and the condition that stopped it is named.
     assert "bed_sensor.occupancy: last reported 2026-01-05 14:00:00 (false); " \
@@ -106,5 +106,5 @@ def test_a_scenario_in_a_file_that_does_not_load_says_why(tmp_path: Path) -> Non
     config.write_text(config.read_text().replace(f"scenarios: [{ROOT / 'scenarios'}]", f"scenarios: [{scenarios}]"))
     done = huis("trace", "night_exit_lights", "--config", str(config))
     assert done.returncode == 0, done.stderr
-    assert f"night_exit_lights: written in {scenarios / 'night_exit.yaml'}:145 but NOT loaded." in done.stdout
+    assert f"night_exit_lights: written in {scenarios / 'night_exit.yaml'}:149 but NOT loaded." in done.stdout
     assert "unknown device 'bed_sensr' (did you mean 'bed_sensor'?)" in done.stdout

@@ -243,6 +243,43 @@ async def test_a_caregiver_acknowledges_on_a_phone_and_the_escalation_stops(
     assert {row["resident"] for row in audit} == {RESIDENT}
 
 
+
+async def test_live_updates_leave_the_card_being_resolved_alone(
+        hub: Hub, db: Database, clock: VirtualClock, browser: Any,
+        alert_service: tuple[AlertService, PageChannel]) -> None:
+    """Why the resolve test above failed under load: every live update (a sentence for today's
+    timeline, a reload after an alert event) drew the alert cards anew, and a tap that landed
+    while its button was being replaced did nothing. A card that did not change now keeps its
+    nodes; here updates are made to arrive between typing the note and the tap."""
+    service, _ = alert_service
+    await add_user(db, clock, "piet", "caregiver", residents=(RESIDENT,), caregiver="piet")
+    alert_id = await service.raise_alert(
+        key="night_exit.door", scenario="night_exit_door", severity="urgent",
+        message="De voordeur gaat open.", context=Context(origin="device:front_door"),
+        data={"audience": "caregivers", "recipients": [], "trigger": {}, "language": "nl"})
+    await clock.wait_idle()
+    async with running(create_app(hub, db=db, alerts=service)) as server:
+        page, problems = await open_page(browser, server.url + "/login?next=/zorg", viewport=PHONE)
+        await page.get_by_label("Gebruikersnaam").fill("piet")
+        await page.get_by_label("Wachtwoord").fill(PASSWORD)
+        await page.get_by_role("button", name="Inloggen").click()
+        card = page.locator(f'#alerts article[data-alert="{alert_id}"]')
+        await card.get_by_role("button", name="Afhandelen").click()
+        note = card.get_by_label("Wat is er gebeurd? (notitie)")
+        await note.fill("Deur was niet op slot; weer dicht.")
+        await note.evaluate("el => { el.__typedIn = true; el.closest('article').__typedIn = true; }")
+        # A sentence for the timeline (the live feed) and a reload (what an alert event starts).
+        hub.inject("zigbee2mqtt/bed_sensor", {"occupancy": True})
+        await expect(page.locator("#timeline")).to_contain_text("Mevrouw Jansen gaat in bed liggen.")
+        await page.evaluate("load()")
+        assert await note.evaluate("el => el.__typedIn === true && el.closest('article').__typedIn === true")
+        await card.get_by_role("button", name="Afhandelen met deze notitie").click()
+        closed = page.locator(f'#closed article[data-alert="{alert_id}"]')
+        await expect(closed).to_contain_text("Deur was niet op slot; weer dicht.")
+        await expect(page.locator("#alerts")).to_contain_text("Geen actieve meldingen")
+        assert problems == []
+
+
 GOOD = """\
 scenarios:
   - id: night_light

@@ -61,7 +61,7 @@ async def test_no_caregiver_name_or_phone_number_on_the_visitor_socket(server: S
             "by": "anna", "state": "delivered",
             "message": "Mevrouw Jansen is buiten. Piet (06-12345678) en Anna zijn gebeld."}))
         alerts = await next_of(ws, "alerts", frames)
-        assert alerts["alerts"][0]["message"].startswith("Mevrouw Jansen is buiten.")
+        assert alerts["alerts"][0]["message"]["nl"].startswith("Mevrouw Jansen is buiten.")
         await next_of(ws, "narration", frames)
     raw = "".join(frames)
     for name in CAREGIVER_NAMES:

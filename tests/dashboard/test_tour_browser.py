@@ -153,7 +153,7 @@ async def test_a_visitor_phone_acknowledges_and_the_tour_shows_a_caregiver_on_th
         await expect(phone.locator("#story-name")).to_have_text("Verhaal: 's Nachts uit bed")
         while runner.phones.connected == 0:
             await wall.advance(seconds=0.5)
-        await expect(screen.locator("#visitor-phones")).to_have_text("1 telefoon(s) verbonden")
+        await expect(screen.locator("#visitor-phones")).to_have_text("1 telefoon verbonden")
         # Ten minutes out of bed: the warning reaches the phone; the story waits for the tap.
         while not runner.phones.alerts:
             await wall.advance(seconds=0.5)

@@ -72,7 +72,7 @@ def texts(seen: list[dict[str, Any]]) -> list[str]:
         elif m["type"] == "story" and m.get("step"):
             out.append(m["step"]["nl"])
         elif m["type"] == "alerts":
-            out += [a["message"] for a in m["alerts"]]
+            out += [a["message"]["nl"] for a in m["alerts"]]
     return out
 
 

@@ -13,14 +13,12 @@ from __future__ import annotations
 import os
 import warnings
 
-import apprise
-
 from controller.alerts.channels.base import plain_text
 from controller.alerts.model import KIND_ALERT, REACH_DEVICE, ChannelTarget, Notification
 from controller.errors import DeliveryError
 
-_TYPES = {"urgent": apprise.NotifyType.FAILURE, "warning": apprise.NotifyType.WARNING,
-          "info": apprise.NotifyType.INFO}
+# apprise.NotifyType's values; Apprise itself is imported when first used (start-up time).
+_TYPES = {"urgent": "failure", "warning": "warning", "info": "info"}
 
 
 class AppriseChannel:
@@ -35,6 +33,8 @@ class AppriseChannel:
             url = os.environ.get(str(target.options["url_env"]))
         if not url:
             raise DeliveryError("no Apprise URL configured (url, or url_env naming a set variable)")
+        import apprise
+
         scheme = str(url).split(":", 1)[0]
         ap = apprise.Apprise()
         with warnings.catch_warnings():
@@ -44,7 +44,7 @@ class AppriseChannel:
             added = ap.add(str(url))
         if not added:
             raise DeliveryError(f"Apprise does not accept this {scheme}:// URL")
-        kind = _TYPES[notification.severity] if notification.kind == KIND_ALERT else apprise.NotifyType.SUCCESS
+        kind = apprise.NotifyType(_TYPES[notification.severity] if notification.kind == KIND_ALERT else "success")
         result = await ap.async_notify(body=plain_text(notification), title=notification.title,
                                        notify_type=kind)
         if not result:

@@ -15,11 +15,6 @@ from __future__ import annotations
 import asyncio
 import os
 
-from homeassistant_api import AsyncClient
-from homeassistant_api.errors import HomeassistantAPIError
-from niquests import AsyncSession
-from niquests.exceptions import ConnectTimeout, ReadTimeout
-
 from controller.alerts.model import KIND_ALERT, REACH_DEVICE, ChannelTarget, Notification
 from controller.errors import DeliveryError, DeliveryUnknown
 
@@ -62,6 +57,12 @@ class HomeAssistantChannel:
         return token
 
     async def send(self, notification: Notification, target: ChannelTarget) -> str | None:
+        # Imported when first used: the client costs a hub that never calls HA ~0.2 s of start-up.
+        from homeassistant_api import AsyncClient
+        from homeassistant_api.errors import HomeassistantAPIError
+        from niquests import AsyncSession
+        from niquests.exceptions import ConnectTimeout, ReadTimeout
+
         service = str(target.options["service"]).removeprefix("notify.")
         url = str(target.options.get("url") or self.url)
         timeout = target.timeout.total_seconds()
