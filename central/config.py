@@ -60,6 +60,11 @@ class Postgres(_Section):
 class Dashboard(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8090, ge=1, le=65535)
+    # The central dashboard's (central/app.py): its audit chain's key, cookies, proxies, time zone.
+    audit_key_file: str = "../var/central/centre-audit.key"
+    secure_cookies: bool | None = None  # default: Secure when served over TLS
+    trusted_proxies: list[str] = Field(default_factory=list)
+    timezone: str = "Europe/Amsterdam"
 
 
 class Team(_Section):

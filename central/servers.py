@@ -59,7 +59,9 @@ def home_permissions(home_id: str) -> dict[str, object]:
     `homes.<id>.down.>`, so both are allowed.) A QoS 1 subscription is delivered by a JetStream
     consumer to a random `$MQTT.sub.<nuid>` subject the client must be allowed to subscribe to;
     without it NATS refuses the subscription ("subscribe permission violation") and the home
-    never gets a command. The nuid is unguessable and the consumer's filter is the home's own."""
+    never gets a command. The nuid is unguessable and the consumer's filter is the home's own.
+    (nats-server 2.12 allows it implicitly, nats-server#7637.) Homes log in over MQTT only
+    (`_users`): NATS's own protocol could subscribe `$MQTT.sub.>` directly."""
     return {"publish": [f"homes.{home_id}.up.>"],
             "subscribe": [f"homes.{home_id}.down", f"homes.{home_id}.down.>", "$MQTT.sub.>"]}
 
@@ -113,7 +115,7 @@ class NatsCluster:
         users: list[dict[str, object]] = [{"user": CENTRE_USER, "password": self.centre_password}]
         for home_id, password in sorted(self.homes.items()):
             users.append({"user": f"home-{home_id}", "password": password,
-                          "permissions": home_permissions(home_id)})
+                          "permissions": home_permissions(home_id), "allowed_connection_types": ["MQTT"]})
         return users
 
     def _config(self, node: NatsNode) -> str:

@@ -95,14 +95,18 @@ class BridgeSettings:
     key_file: Path | None = None
     insecure: bool = False
     tls: bool = False  # TLS to the centre; without a ca_file the system's trusted CAs
+    # The bridge's local side is held to the home broker's ACL like any client: this account
+    # (controller/broker_auth.py, CENTRAL_BRIDGE) may read huis/uplink/# and write huis/downlink/#.
+    local_username: str | None = None
+    local_password: str | None = None
     keepalive: int = 30  # seconds: a dead node is noticed within about 1.5 times this
 
     def __post_init__(self) -> None:
         check_home_id(self.home_id)
         if not self.addresses:
             raise ValueError("the bridge needs at least one address of the centre")
-        if any(c in self.password for c in "\n\r") or not self.password:
-            raise ValueError("the centre's password is empty or spans lines")
+        if any(c in self.password + (self.local_password or "") for c in "\n\r ") or not self.password:
+            raise ValueError("the centre's password is empty, spans lines or has a space")
         if (self.cert_file is None) != (self.key_file is None):
             raise ValueError("a client certificate needs both cert_file and key_file")
 
@@ -122,6 +126,8 @@ def bridge_config(s: BridgeSettings) -> str:
         "round_robin true",
         f"remote_clientid huis-{s.home_id}",
         f"local_clientid huis-{s.home_id}-bridge",
+        *([f"local_username {s.local_username}"] if s.local_username else []),
+        *([f"local_password {s.local_password}"] if s.local_password else []),
         f"remote_username {s.username}",
         f"remote_password {s.password}",
         # NATS's MQTT refuses mosquitto's private bridge flag; it speaks MQTT 3.1.1 with QoS 0 and 1.
@@ -136,6 +142,8 @@ def bridge_config(s: BridgeSettings) -> str:
         "restart_timeout 2 30",
         f"keepalive_interval {s.keepalive}",
         "bridge_outgoing_retain false",
+        # The home's account may not subscribe to its own upward topics: do not ask.
+        "bridge_attempt_unsubscribe false",
         "notifications true",
         "notifications_local_only true",
         f"notification_topic {BRIDGE_STATE_TOPIC}",

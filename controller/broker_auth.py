@@ -50,6 +50,7 @@ CARE_TEAM = "care-team"
 HOMEASSISTANT = "homeassistant"
 ZIGBEE2MQTT = "zigbee2mqtt"
 ESPRESENSE = "espresense"
+CENTRAL_BRIDGE = "huis-central-bridge"  # mosquitto's own bridge to the care centre (its local side)
 PASSWD_FILE = "mosquitto.passwd"
 ACL_FILE = "mosquitto.acl"
 SECRET_SUFFIX = ".password"
@@ -133,11 +134,7 @@ def plan_accounts(hub: Hub) -> list[Account]:
     bridge = (BRIDGE_STATE, *BRIDGE_TELLS) if z2m else ()
     asks = (BRIDGE_ASK,) if z2m else ()
     ha_read, ha_write, ha = _homeassistant(hub.config)
-    # The uplink to the care centre (huis/uplink.py): only the hub writes what the bridge carries
-    # up and reads the centre's commands the bridge brings down, and the bridge's state.
-    central = hub.config.central is not None
-    uplink_read = ("huis/downlink/#", "huis/central/bridge") if central else ()
-    uplink_write = ("huis/uplink/#",) if central else ()
+    uplink_read, uplink_write, bridge_account = _central(hub.config)
     accounts = [
         Account(username=HUB, read=(*hub.subscriptions(), *bridge[1:], *ha_read, *uplink_read),
                 write=(*commands, *asks, "huis/status", "huis/announce", "huis/alerts/#", "huis/hub/#", *ha_write,
@@ -153,6 +150,7 @@ def plan_accounts(hub: Hub) -> list[Account]:
         *own.values(),
         Account(username=CARE_TEAM, read=("huis/alerts/#",), purpose="the care team's MQTT alert channel"),
         *ha,
+        *bridge_account,
     ]
     return [_unique(a) for a in accounts]
 
@@ -174,6 +172,17 @@ def _homeassistant(cfg: HomeConfig) -> tuple[tuple[str, ...], tuple[str, ...], t
                       write=(f"{prefix}/status", f"huis/ha/{node}/ack/set", f"huis/ha/{node}/mode/set"),
                       purpose="Home Assistant (MQTT discovery; the only account that may press its buttons)")
     return ((f"huis/ha/{node}/#", f"{prefix}/status"), (f"huis/ha/{node}/#", *config), (account,))
+
+
+def _central(cfg: HomeConfig) -> tuple[tuple[str, ...], tuple[str, ...], tuple[Account, ...]]:
+    """The uplink to the care centre (huis/uplink.py), only with `central:`: what the hub reads
+    and writes, and mosquitto's bridge account. Only the hub writes what the bridge carries up
+    and reads the centre's commands the bridge brings down, and the bridge's state."""
+    if cfg.central is None:
+        return (), (), ()
+    bridge = Account(username=CENTRAL_BRIDGE, read=("huis/uplink/#",), write=("huis/downlink/#", "huis/central/bridge"),
+                     purpose="mosquitto's bridge to the care centre (docs/central.md)")
+    return ("huis/downlink/#", "huis/central/bridge"), ("huis/uplink/#",), (bridge,)
 
 
 def _unique(a: Account) -> Account:

@@ -252,7 +252,8 @@ class LiveFeed:
         english = data.get("message_en") if isinstance(data, Mapping) else None
         out: dict[str, str] = {}
         for lang in i18n.LANGS:
-            text = self.narrator.scrub.text(str((english if lang == "en" and english else alert.get("message")) or ""))
+            text = self.narrator.scrub.text(str((english if lang == "en" and english else alert.get("message")) or ""),
+                                            lang)
             out[lang] = texts.again(lang, text) if alert.get("previous_id") else text
         return out
 

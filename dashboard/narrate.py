@@ -44,8 +44,6 @@ _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _SHORT_NAME = 3  # names shorter than this are matched with their capitals only ("Jo", not "jo")
 
 
-def _blank_number(m: re.Match[str]) -> str:
-    return "[nummer]" if sum(c.isdigit() for c in m.group()) >= _PHONE_DIGITS else m.group()
 _MAX_REMEMBERED = 2000
 _KINDS = ("bed", "contact", "motion", "sos", "light", "curtain", "tag", "dispenser", "speaker", "button")
 Words = dict[str, str]  # language -> text
@@ -86,39 +84,49 @@ class Narration:
 
 
 class Scrubber:
-    """Removes what visitors must not see: caregiver names, phone numbers, e-mail addresses."""
+    """Removes what visitors must not see: caregiver names, phone numbers, e-mail addresses.
+
+    What stands in their place is in the reader's language (ids scrub.*): a caregiver's
+    relation from the config ("dochter") on Dutch pages, a word from the catalogue on others,
+    since the config's relation is Dutch.
+    """
 
     def __init__(self, config: HomeConfig) -> None:
-        pairs: list[tuple[str, str]] = []
+        pairs: list[tuple[str, str | None]] = []
         for cid, cg in config.caregivers.items():
-            stand_in = cg.relation or "zorgverlener"
+            relation = cg.relation
             # A name of any length; an id only from 3 letters ('jo' as an id is too ordinary).
             candidates = {cg.name} | ({cid} if len(cid) >= _SHORT_NAME else set())
             for name in candidates:
-                if name.strip() and name.lower() != stand_in.lower():
-                    pairs.append((name, stand_in))
+                if name.strip() and name.lower() != (relation or "").lower():
+                    pairs.append((name, relation))
         # Longest first, so "Zorgteam Zwolle" goes before a caregiver called "Zorgteam".
         pairs.sort(key=lambda p: -len(p[0]))
         self._pairs = [(re.compile(rf"(?<!\w){re.escape(n)}(?!\w)",
-                                   0 if len(n) < _SHORT_NAME else re.IGNORECASE), s) for n, s in pairs]
+                                   0 if len(n) < _SHORT_NAME else re.IGNORECASE), r) for n, r in pairs]
 
-    def text(self, value: str) -> str:
+    def text(self, value: str, lang: str = "nl") -> str:
         """`value` with caregiver names replaced by their relation, phone numbers and e-mail
-        addresses blanked."""
-        out = _EMAIL.sub("[e-mail]", value)
-        out = _PHONE.sub(_blank_number, out)
-        for pattern, stand_in in self._pairs:
-            out = pattern.sub(stand_in, out)
+        addresses blanked, the stand-ins in `lang`."""
+        email, number = i18n.text(lang, "scrub.email"), i18n.text(lang, "scrub.number")
+        out = _EMAIL.sub(lambda m: email, value)
+        out = _PHONE.sub(lambda m: number if sum(c.isdigit() for c in m.group()) >= _PHONE_DIGITS
+                         else m.group(), out)
+        for pattern, relation in self._pairs:
+            stand_in = relation if relation and i18n.lang_of(lang) == "nl" else i18n.text(lang, "scrub.caregiver")
+            out = pattern.sub(lambda m, s=stand_in: s, out)  # type: ignore[misc]
         return out
 
-    def deep(self, value: object) -> object:
-        """Scrub every string inside nested dicts and lists."""
+    def deep(self, value: object, lang: str = "nl") -> object:
+        """Scrub every string inside nested dicts and lists; a {nl: ..., en: ...} dict's texts
+        each in their own language."""
         if isinstance(value, str):
-            return self.text(value)
+            return self.text(value, lang)
         if isinstance(value, Mapping):
-            return {k: self.deep(v) for k, v in value.items()}
+            per_language = bool(value) and all(k in LANGS for k in value)
+            return {k: self.deep(v, k if per_language else lang) for k, v in value.items()}
         if isinstance(value, list | tuple):
-            return [self.deep(v) for v in value]
+            return [self.deep(v, lang) for v in value]
         return value
 
 
@@ -187,8 +195,8 @@ class Narrator:
             self._last_by_device[event.device] = (text["nl"], event.type)
             if event.type == STATE_CHANGED and last == (text["nl"], COMMAND_SENT):
                 return None
-        text = {lang: self.scrub.text(t) for lang, t in text.items()}
-        why = {lang: self.scrub.text(w) for lang, w in self._why(event.context).items()}
+        text = {lang: self.scrub.text(t, lang) for lang, t in text.items()}
+        why = {lang: self.scrub.text(w, lang) for lang, w in self._why(event.context).items()}
         # The first sentence told for a context is how later effects refer to it; never a rule's
         # own effect: the bathroom light is not switched "after" the bedroom light it was
         # switched with, but after what made the rule act.

@@ -24,6 +24,7 @@ from central.wire import HOME_ID
 from controller.clock import RealClock
 from controller.errors import ConfigError, HuisError
 from controller.keyfile import load_key
+from huis import central_view_cli
 
 log = logging.getLogger("huis.central")
 
@@ -46,6 +47,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add.add_argument("--team", required=True)
     add.add_argument("--config", default=DEFAULT_CONFIG)
     add.set_defaults(func=cmd_add_home)
+    central_view_cli.register(central)  # `user ...` and `audit verify`: the central dashboard's
 
 
 def _load(path: str) -> CentralConfig | None:

@@ -400,10 +400,12 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     if command == "run":
         return parser
     from huis.broker_cli import add_broker_command
+    from huis.uplink_cli import add_uplink_command
     from simulators.cli import add_arguments
 
     _user_commands(sub)
     add_broker_command(sub)
+    add_uplink_command(sub)
     p = sub.add_parser("simulate", help="drive simulated devices by hand (e.g. the bed becomes empty)")
     add_arguments(p)
     p.add_argument("--config", default=DEFAULT_CONFIG)

@@ -31,8 +31,9 @@ from pathlib import Path
 from controller import keyfile
 from controller.alerts.model import Alert
 from controller.alerts.service import AlertService
-from controller.broker import BRIDGE_STATE_TOPIC
-from controller.config import Central, resolve
+from controller.broker import BRIDGE_STATE_TOPIC, BridgeSettings
+from controller.broker_auth import CENTRAL_BRIDGE, credentials_folder, read_secret
+from controller.config import Central, HomeConfig, resolve
 from controller.engine import HOUSE_CHANGED, Engine
 from controller.events import (
     ALERT_CHANGED,
@@ -105,6 +106,27 @@ def title_for(key: str, scenario: str, language: str = "nl") -> str:
 def for_centre(alert_id: str, scenario: str, data: Mapping[str, object] | None) -> bool:
     """Care alerts only: test alerts and technician notices stay in the home."""
     return scenario != "test" and (data or {}).get("audience") != "technician" and bool(alert_id)
+
+
+def bridge_settings(cfg: HomeConfig) -> BridgeSettings:
+    """The mosquitto bridge of this home to its centre (`controller.broker.bridge_config`), with
+    the password read from `central.password_file` and files resolved against the config."""
+    c = cfg.central
+    if c is None:
+        raise ValueError(f"{cfg.source}: no `central:` section, so no bridge to a centre")
+    password = resolve(cfg, c.password_file).read_text(encoding="utf-8").strip()
+    tls = c.tls
+
+    def path(name: str | None) -> Path | None:
+        return resolve(cfg, name) if name else None
+
+    return BridgeSettings(home_id=c.home_id, addresses=tuple(c.addresses), username=c.user(),
+                          password=password, tls=tls is not None, local_username=CENTRAL_BRIDGE,
+                          local_password=read_secret(credentials_folder(cfg), CENTRAL_BRIDGE),
+                          ca_file=path(tls.ca_file) if tls else None,
+                          cert_file=path(tls.cert_file) if tls else None,
+                          key_file=path(tls.key_file) if tls else None,
+                          insecure=bool(tls and tls.insecure))
 
 
 class SeenCommands:
@@ -181,6 +203,7 @@ class Uplink:
         self.started_at: datetime | None = None
         self.seq = 0
         self.sent: Counter[str] = Counter()  # per kind
+        self.recent: deque[tuple[str, str]] = deque(maxlen=1000)  # (kind, msg_id) of the latest sent
         self.carried_out = 0
         self.refused: Counter[str] = Counter()  # per reason (controller.uplink_wire.REASONS)
         self.refusals: deque[str] = deque(maxlen=50)  # the latest reasons with their details
@@ -238,6 +261,7 @@ class Uplink:
                           pseudonym=pseudonym), **body}
         self.hub.link.send(local_up(kind), encode(doc), qos=1)
         self.sent[kind] += 1
+        self.recent.append((kind, str(doc["msg_id"])))
 
     def _wire(self, alert: Alert) -> dict[str, object]:
         return wire_alert(alert, title=title_for(alert.key, alert.scenario, self.language),
@@ -326,7 +350,10 @@ class Uplink:
         """The centre's commands and the bridge's state (called by the hub for our topics)."""
         if topic == BRIDGE_STATE_TOPIC:
             up = payload.strip() == b"1"
-            if up and self._bridge_up is False:
+            # mosquitto says "1" each time its bridge connects; the first one the hub hears may be
+            # the retained one from before (the start-up snapshot covers that). A failover to
+            # another node of the centre can be so quick that no "0" comes in between.
+            if up and self._bridge_up is not None:
                 self._up.put_nowait(_Snapshot("the link to the centre is back"))
             if up != self._bridge_up:
                 log.info("uplink: the bridge to the centre is %s", "up" if up else "down")

@@ -289,9 +289,12 @@ class Courier:
             event = _AUDIT_EVENT[status]
         detail = outcome.detail if to_alert else (f"{d.kind}: {outcome.detail}" if outcome.detail else d.kind)
         async with self.active.locked(d.alert_id):
-            current = self.active.get(d.alert_id) or alert
+            # An alert closed while this delivery was out stays closed: only a live one moves on
+            # (else the delivery's old copy came back as an active "shown" alert).
+            live = self.active.get(d.alert_id)
+            current = live or alert
             updated = None
-            if status == SENT and to_alert:
+            if status == SENT and to_alert and live is not None:
                 updated = lifecycle.delivered(current, now) if reached else lifecycle.shown(current, now)
             entry = lifecycle.entry(updated or current, event, user=d.recipient, channel=channel,
                                     detail=detail)
@@ -300,7 +303,7 @@ class Courier:
                                              audit=[entry])
             if updated is not None:
                 self.active.update(updated)
-        if status == SENT and to_alert:
+        if status == SENT and to_alert and live is not None:
             action = AlertAction.DELIVERED if reached else AlertAction.SHOWN
             self.publish(action, updated or current, by=d.recipient, channel=channel)
         elif status == FAILED:

@@ -25,3 +25,14 @@ def test_names_of_any_length_are_replaced(demo_config: HomeConfig) -> None:
         "kleinzoon gaat erheen, buurman belt, dochter weet het."
     # A two-letter name is matched with its capital only: "jo" in other words or lower case stays.
     assert s.text("jojo, Jonas en jo") == "jojo, Jonas en jo"
+
+
+def test_the_stand_ins_are_in_the_readers_language(demo_config: HomeConfig) -> None:
+    # The config's relation ("dochter") is Dutch: an English page says "a caregiver" instead.
+    s = Scrubber(demo_config)
+    assert s.text("Anna is on the way; call 06 12 34 56 78 or anna@example.nl", "en") == \
+        "a caregiver is on the way; call [number] or [e-mail]"
+    assert s.text("Anna gaat erheen; bel 06 12 34 56 78", "nl") == "dochter gaat erheen; bel [nummer]"
+    # A {nl, en} pair inside a message is scrubbed per language.
+    assert s.deep({"text": {"nl": "Bel Anna", "en": "Call Anna"}, "n": 3}) == \
+        {"text": {"nl": "Bel dochter", "en": "Call a caregiver"}, "n": 3}

@@ -177,3 +177,15 @@ async def test_a_replay_is_refused_after_a_restart(demo_config: HomeConfig, tmp_
         # The snapshot after the restart has the acknowledged alert.
         (snap,) = run.up("snapshot")
         assert [a["acknowledged_by"] for a in snap["alerts"]] == ["centre:m"]  # type: ignore[attr-defined]
+
+
+async def test_an_alert_resolved_while_its_page_is_out_stays_resolved(r: Running) -> None:
+    # Found by tests/integration/test_central.py: the delivery finishing after the resolve put
+    # its old copy back as an active "shown" alert, at home and so at the centre.
+    alert_id = await r.home.alerts.raise_alert(key="wander.x", scenario="wander_left_home", severity="urgent",
+                                               message=RESIDENT_TEXT, context=Context(origin="test"), data={})
+    await r.home.alerts.resolve(alert_id, by="anna", note="Was in de tuin")
+    await r.clock.advance(minutes=1)
+    alert = await r.home.alerts.get(alert_id)
+    assert alert is not None and alert.state == "resolved" and r.home.alerts.active() == []
+    assert [m["alert"]["state"] for m in r.up("alert")][-1] == "resolved"  # type: ignore[index]

@@ -1,0 +1,256 @@
+"""The central view in Debian's headless Chromium against a real uvicorn server and PostgreSQL.
+
+Waits use Playwright's `expect`, which retries until the page shows what it should (its timeout
+only stops a hung test). Screenshots go to tests/artifacts/ for a person to review.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.async_api import Page, expect
+
+from central.commands import Commands, verify
+from central.mqtt import Publisher
+from central.servers import NatsCluster, Postgres
+from central.store import Store
+from controller.clock import RealClock
+from controller.keyfile import load_key
+from tests.central.conftest import home as central_home
+from tests.central.conftest import mqtt_settings
+from tests.central.view_support import (
+    NOORD,
+    ORDER_ALL,
+    ORDER_NOORD,
+    PASSWORD,
+    WALL,
+    add_users,
+    alert_doc,
+    app_for,
+    seed,
+    served,
+    store_docs,
+    up,
+)
+from tests.dashboard.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+from tests.support import eventually
+
+pytestmark = pytest.mark.browser
+
+PHONE = {"width": 390, "height": 844}
+BIG_SCREEN = {"width": 1920, "height": 1080}
+_HAVE_CHROMIUM = Path(CHROMIUM).exists()
+
+
+@pytest.fixture
+async def store(postgres: Postgres) -> AsyncIterator[Store]:
+    """The core's store (conftest's PostgreSQL), seeded with eight homes of two teams."""
+    async with Store.open(postgres.dsn) as s:
+        await s.init(WALL.now())
+        async with s.pool.connection() as conn:
+            await conn.execute("DROP TABLE IF EXISTS centre_audit, centre_audit_chain")
+        await seed(s)
+        await add_users(s)
+        yield s
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    """Debian's Chromium driven by Playwright (never a downloaded browser)."""
+    from playwright.async_api import async_playwright
+
+    if not _HAVE_CHROMIUM:
+        pytest.fail("chromium is not installed: run `bash .ci/run` or `apt-get install chromium`")
+    async with async_playwright() as pw:
+        b = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            await b.close()
+
+
+async def logged_in(browser: Any, url: str, username: str, *, viewport: dict[str, int] = BIG_SCREEN,
+                    lang: str | None = None, touch: bool = False) -> tuple[Page, list[str]]:
+    """A fresh browser context logged in through the login page; the list collects page errors."""
+    context = await browser.new_context(viewport=viewport, has_touch=touch, is_mobile=touch, device_scale_factor=1)
+    page = await context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    await page.goto(url + "/" + (f"?lang={lang}" if lang else ""))
+    await expect(page).to_have_url(url + "/login" + (f"?lang={lang}" if lang else ""))
+    await page.fill("#username", username)
+    await page.fill("#password", PASSWORD)
+    await page.click("button[type=submit]")
+    await expect(page.locator("body[data-loaded]")).to_have_count(1)
+    return page, problems
+
+
+async def alert_order(page: Page) -> list[str]:
+    return [a for a in await page.locator("#alerts .alert").evaluate_all("els => els.map(e => e.dataset.alert)")]
+
+
+async def shot(page: Page, name: str, *, full: bool = False) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / name
+    await page.screenshot(path=str(path), full_page=full)
+    return path
+
+
+async def test_the_night_nurse_sees_every_home_in_order(store: Store, browser: Any, tmp_path: Path) -> None:
+    async with served(app_for(store, tmp_path, None)) as server:
+        page, problems = await logged_in(browser, server.url, "coby")
+        assert await alert_order(page) == ORDER_ALL
+        first = page.locator("#alerts .alert").first
+        await expect(first).to_contain_text("Wilg 14")
+        await expect(first).to_contain_text("Van huis zonder begeleiding")
+        await expect(first).to_contain_text("Nog niemand gaat erheen")
+        await expect(page.locator('.alert[data-alert="a-inact-0002"]')).to_contain_text("anna (thuis) gaat erheen")
+        silent = page.locator('.home[data-home="zwolle-0005"]')
+        await expect(silent).to_contain_text("Hub stil sinds 9 min")
+        await expect(page.locator('.home[data-home="zwolle-0004"]')).to_contain_text(
+            "bed_sensor (slaapkamer): batterij bijna leeg")
+        await expect(page.locator("#status")).to_have_attribute("data-state", "live")
+        await expect(page.locator("#sum-silent b")).to_have_text("1")
+        # The age ticks on the server's clock without a reload.
+        age = page.locator('.alert[data-alert="a-sos-0003"] .age b')
+        await expect(age).to_have_text("3 min")
+        await shot(page, "central.png")
+        # A home's timeline opens beside the lists.
+        await page.locator('.home[data-home="zwolle-0002"] .home-open').click()
+        timeline = page.locator("#timeline")
+        await expect(timeline).to_be_visible()
+        await expect(timeline).to_contain_text("Tijdlijn van Linde 4 (zwolle-0002)")
+        await expect(timeline).to_contain_text("anna (thuis) gaat erheen: Langere tijd geen activiteit")
+        await shot(page, "central-timeline.png")
+        assert problems == []
+
+
+async def test_on_a_phone(store: Store, browser: Any, tmp_path: Path) -> None:
+    async with served(app_for(store, tmp_path, None)) as server:
+        page, problems = await logged_in(browser, server.url, "marieke", viewport=PHONE, touch=True)
+        assert await alert_order(page) == ORDER_NOORD
+        await shot(page, "central-phone.png")
+        await shot(page, "central-phone-full.png", full=True)
+        width = await page.evaluate("document.documentElement.scrollWidth")
+        assert width <= PHONE["width"], "the page scrolls sideways on a phone"
+        assert problems == []
+
+
+async def test_a_caregiver_page_shows_her_team_only_and_english_is_all_english(
+        store: Store, browser: Any, tmp_path: Path) -> None:
+    async with served(app_for(store, tmp_path, None)) as server:
+        page, problems = await logged_in(browser, server.url, "marieke", lang="en")
+        text = await page.locator("body").inner_text()
+        assert "Wilg 14" not in text and "kampen-0101" not in text
+        for home in NOORD:
+            await expect(page.locator(f'.home[data-home="{home}"]')).to_have_count(1)
+        await expect(page.locator("#alerts .alert").first).to_contain_text("Nobody is on the way yet")
+        await expect(page.locator('.home[data-home="zwolle-0005"]')).to_contain_text("Hub silent for 9 min")
+        for dutch in ("Ik ga erheen", "Afhandelen", "Woningen", "gaat erheen", "Nachtelijk", "batterij", "Tijdlijn"):
+            assert dutch not in text, dutch
+        await shot(page, "central-en.png")
+        assert problems == []
+
+
+@pytest.mark.timeout(180)
+async def test_ik_ga_erheen_on_the_page_reaches_the_home_signed(store: Store, browser: Any, tmp_path: Path) -> None:
+    """The buttons on the page, through the core's command path, to a real 3-node NATS cluster:
+    each home's own MQTT subscription gets its command signed with its key. When the home's
+    answer comes back up (stored as the ingest would), the page shows who is on the way."""
+    homes = ("zwolle-0001", "zwolle-0003")  # zwolle-0004 has no key at the centre: refused
+    cluster = NatsCluster(tmp_path / "nats")
+    keys = {h: load_key(tmp_path / "keys" / f"{h}.key", what="command key") for h in homes}  # shared with the hub
+    for h in homes:
+        cluster.add_home(h)
+    cluster.start()
+    received: dict[str, list[dict[str, Any]]] = {h: [] for h in homes}
+    try:
+        await cluster.wait_ready()
+        clock = RealClock()
+        publisher = Publisher(mqtt_settings(cluster), clock)
+        commands = Commands(store, publisher, lambda h: load_key(tmp_path / "keys" / f"{h}.key",
+                                                                 what="command key", create=False), clock)
+        subscribed = [asyncio.Event() for _ in homes]
+
+        async def listen(home_id: str, ready: asyncio.Event) -> None:
+            async with central_home(cluster, home_id, node=2).client(clean_session=False) as c:
+                await c.subscribe(f"homes/{home_id}/down/command", qos=1)
+                ready.set()
+                async for m in c.messages:
+                    assert isinstance(m.payload, bytes)
+                    received[home_id].append(json.loads(m.payload))
+
+        async with asyncio.TaskGroup() as tg:
+            tasks = [tg.create_task(publisher.run(), name="publisher")]
+            try:
+                # One home at a time: NATS makes each MQTT session's JetStream state as it connects.
+                for h, ready in zip(homes, subscribed, strict=True):
+                    tasks.append(tg.create_task(listen(h, ready), name=h))
+                    await asyncio.wait_for(ready.wait(), 30)
+                async with served(app_for(store, tmp_path, commands, poll_seconds=2)) as server:
+                    page, problems = await on_the_page(page_of=await logged_in(browser, server.url, "marieke"),
+                                                       store=store, received=received)
+                    assert problems == []
+            finally:
+                for t in tasks:
+                    t.cancel()
+    finally:
+        cluster.stop()
+    [ack], [resolve] = received["zwolle-0001"], received["zwolle-0003"]
+    assert verify(ack, keys["zwolle-0001"]) and verify(resolve, keys["zwolle-0003"])
+    assert not verify(resolve, keys["zwolle-0001"])  # one home's key cannot sign for another
+    assert (ack["action"], ack["alert"], ack["by"], ack["note"]) == ("acknowledge", "a-night-0001", "centre:marieke",
+                                                                     None)
+    assert (resolve["action"], resolve["alert"], resolve["by"], resolve["note"]) == (
+        "resolve", "a-sos-0003", "centre:marieke", "Vals alarm, mevrouw sliep")
+    outcomes = [(r.home, r.action, r.outcome) for h in ("zwolle-0001", "zwolle-0003", "zwolle-0004")
+                for r in await store.commands_of(h)]
+    assert outcomes == [("zwolle-0001", "acknowledge", "sent"), ("zwolle-0003", "resolve", "sent"),
+                        ("zwolle-0004", "acknowledge", "refused")]
+
+
+async def on_the_page(*, page_of: tuple[Page, list[str]], store: Store,
+                      received: dict[str, list[dict[str, Any]]]) -> tuple[Page, list[str]]:
+    """What the nurse does: "Ik ga erheen" on one alert, resolve another with a note, try one the
+    centre cannot send; then the home's answer arrives."""
+    page, problems = page_of
+    card = page.locator('.alert[data-alert="a-night-0001"]')
+    await card.locator("button.go").click()
+    await expect(card).to_contain_text("Ik ga erheen verstuurd door marieke (centrale)")
+    await expect(card).to_contain_text("wacht op bevestiging van de hub")
+    await expect(card.locator("button.go")).to_be_disabled()
+    await eventually(lambda: len(received["zwolle-0001"]) == 1, within=30)
+
+    sos = page.locator('.alert[data-alert="a-sos-0003"]')
+    await sos.locator("button.resolve").click()
+    await sos.locator(".resolve-form button.primary").click()  # no note yet: refused on the page
+    await expect(sos.locator(".resolve-form .error")).to_have_text("Schrijf een korte notitie.")
+    await sos.locator("textarea").fill("Vals alarm, mevrouw sliep")
+    await sos.locator(".resolve-form button.primary").click()
+    await expect(sos).to_contain_text("Afhandelen verstuurd door marieke (centrale)")
+    await expect(sos.locator(".resolve-form")).to_have_count(0)
+    await eventually(lambda: len(received["zwolle-0003"]) == 1, within=30)
+
+    battery = page.locator('.alert[data-alert="a-battery-0004"]')
+    await battery.locator("button.go").click()
+    await expect(battery).to_contain_text("Dat lukte niet: De centrale weigerde deze opdracht")
+    # Chromium logs the refused request (409) as a console error: expected here, and only that.
+    problems[:] = [p for p in problems if "status of 409" not in p]
+    await shot(page, "central-sent.png")
+
+    # The hub carries it out and says so up the stream: the page follows.
+    acked = WALL.now()
+    await store_docs(store, [up("zwolle-0001", "alert", acked, action="acknowledged", alert=alert_doc(
+        "a-night-0001", scenario="night_exit", severity="urgent", state="acknowledged",
+        raised=acked - timedelta(minutes=12), updated=acked, title="Nachtelijk verlaten van de woning",
+        acknowledged_by="centre:marieke", acknowledged_via="central", acknowledged_at=acked.isoformat()))], acked)
+    await expect(card).to_contain_text("marieke (centrale) gaat erheen", timeout=15_000)
+    await expect(card.locator("button.go")).to_have_count(0)
+    return page, problems
