@@ -297,3 +297,5 @@ Huis.onLang(() => {
   if (!why.hidden && why.dataset.scenario) showTraces(why.dataset.scenario);
 });
 selectTab(tabs[0]);
+// Tabs listen from here on (browser tests wait for this: a click before it is lost).
+document.body.dataset.ready = "true";

@@ -321,6 +321,7 @@ async def test_a_technician_loads_a_broken_scenario_and_the_old_set_runs_on(
             await page.get_by_label("Wachtwoord").fill(PASSWORD)
             await page.get_by_role("button", name="Inloggen").click()
             await expect(page).to_have_url(server.url + "/technicus")
+            await page.locator("body[data-ready]").wait_for()  # tech.js listens to the tabs
             await page.get_by_role("tab", name="Scenario's").click()
             row = page.locator('#scenarios tr[data-scenario="night_light"]')
             await expect(row).to_contain_text("night.yaml:2")

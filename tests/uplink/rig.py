@@ -58,7 +58,9 @@ class Centre:
         self.nc = await nats.connect(servers=self.cluster.nats_urls, user=CENTRE_USER,
                                      password=self.cluster.centre_password, connect_timeout=5,
                                      max_reconnect_attempts=-1, reconnect_time_wait=0.5)
-        js = self.nc.jetstream()
+        # The JetStream API answers slowly on a loaded machine just after the cluster elected
+        # its leaders (nats-py's default of 5 s once timed out here in a full run).
+        js = self.nc.jetstream(timeout=30)
         await js.add_stream(StreamConfig(name=STREAM, subjects=["homes.*.up.>"], num_replicas=3,
                                          storage=StorageType.FILE))
         self._sub = await js.pull_subscribe("homes.*.up.>", durable="uplink-test", stream=STREAM)
