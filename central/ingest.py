@@ -1,10 +1,11 @@
-"""From the NATS cluster into PostgreSQL: the JetStream stream HOMES_UP, read by a durable pull
-consumer, stored a batch per transaction, acknowledged only after the commit.
+"""From the NATS cluster into PostgreSQL: NATS's own MQTT stream `$MQTT_msgs`, read by a durable
+pull consumer filtered on the homes' upward subjects, stored a batch per transaction,
+acknowledged only after the commit (`ensure_consumer` says why that stream).
 
 What it survives (tests/central/test_ingest.py does each for real):
-- a NATS node killed (the leader of `$MQTT_msgs`; HOMES_UP's own leader is a known gap, see
-  `ensure_stream`): the client reconnects to another node; a fetch that fails is retried;
-  messages fetched but not acknowledged come again after `ack_wait`.
+- a NATS node killed (the leader of `$MQTT_msgs`, or of the consumer): the client reconnects to
+  another node; a fetch that fails is retried; messages fetched but not acknowledged come again
+  after `ack_wait`.
 - PostgreSQL restarted: the same batch is stored again and again (capped backoff on the clock)
   until it commits; nothing is acknowledged meanwhile (`in_progress` keeps JetStream from
   handing it out again while we wait).
@@ -26,7 +27,7 @@ import nats.errors
 import nats.js.errors
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig, StreamSource
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.client import JetStreamContext
 from psycopg_pool import PoolTimeout
 
@@ -38,12 +39,10 @@ from controller.errors import DeliveryError, PayloadError
 
 log = logging.getLogger(__name__)
 
-STREAM = "HOMES_UP"
-SUBJECTS = "homes.*.up.>"
-# Where NATS's MQTT layer keeps QoS 1 messages (an R3 interest stream of its own), and what of it
-# is ours: see `ensure_stream` for why HOMES_UP sources from it.
-MQTT_STREAM = "$MQTT_msgs"
-MQTT_PREFIX = "$MQTT.msgs."
+# Where NATS's MQTT layer keeps QoS 1 messages (its own stream: subjects `$MQTT.msgs.>`, interest
+# retention, file storage, `mqtt { stream_replicas }` replicas), and what of it is ours.
+STREAM = "$MQTT_msgs"
+FILTER = wire.MQTT_PREFIX + "homes.*.up.>"
 DURABLE = "huis-central"
 
 
@@ -55,8 +54,7 @@ class NatsSettings:
     user: str
     password: str
     tls: ssl.SSLContext | None = None
-    stream: str = STREAM
-    replicas: int = 3
+    replicas: int = 3  # what `$MQTT_msgs` should have (the nodes' `mqtt { stream_replicas }`); fewer is logged
     durable: str = DURABLE
     batch: int = 256  # messages per fetch, and so per PostgreSQL transaction
     fetch_wait: float = 1.0  # seconds a fetch waits for the first message
@@ -117,39 +115,42 @@ async def connect(settings: NatsSettings, *, name: str) -> AsyncIterator[NatsCli
         await nc.close()
 
 
-async def ensure_stream(js: JetStreamContext, settings: NatsSettings, mqtt: MqttSettings | None) -> None:
-    """Create HOMES_UP when it is missing (3 replicas, file storage); an existing one is left as is.
+async def ensure_consumer(js: JetStreamContext, settings: NatsSettings, mqtt: MqttSettings | None) -> None:
+    """Create the durable consumer on `$MQTT_msgs` when it is missing; an existing one is left as is.
 
-    NATS 2.9's MQTT answers a QoS 1 PUBLISH with its PUBACK once the message is a plain NATS
-    publish; a stream capturing `homes.*.up.>` gets it only if its leader is there at that
-    moment, so the messages of the seconds a new leader is being elected are lost with the home
-    believing them delivered (measured: 218 of 300 after killing the leader). What the MQTT layer
-    does store before its PUBACK, when someone has interest, is `$MQTT.msgs.<subject>` in its
-    own R3 stream `$MQTT_msgs`. So HOMES_UP *sources* `$MQTT.msgs.homes.*.up.>` from there:
-    the source is that interest (messages are kept until HOMES_UP has them). Messages in
-    HOMES_UP keep the `$MQTT.msgs.` prefix. Known gap: when HOMES_UP's own leader dies, the new
-    leader's source stalls for a minute or more and may miss a few (docs/central.md).
+    NATS 2.9's MQTT answers a home's QoS 1 PUBLISH with its PUBACK once `$MQTT_msgs` holds
+    `$MQTT.msgs.<subject>`, and it stores there only what someone has interest in: the stream
+    has interest retention, so a message no consumer's filter matches is dropped at once, and
+    one that matches is kept until every such consumer has acknowledged it. This consumer is
+    that interest for `homes.*.up.>`: what a home was acknowledged for stays in the R3 stream
+    until the centre has committed it to PostgreSQL. The alternatives lost messages the homes
+    had PUBACKs for (docs/central.md): a stream of our own on `homes.*.up.>` (218 of 300 after
+    its leader was killed) and a stream sourcing from `$MQTT_msgs` (its source stalled after its
+    leader was killed: 100 of 300 after a minute).
 
-    NATS makes `$MQTT_msgs` at the first MQTT connection, and a source made before it exists
-    never attaches (2.9.10): so the centre connects once itself first (`mqtt`).
+    So it must exist before homes publish. NATS makes `$MQTT_msgs` at the first MQTT
+    connection, so the centre connects once itself first when it is missing (`mqtt`).
     """
     try:
-        await js.stream_info(settings.stream)
-        return
-    except nats.js.errors.NotFoundError:
-        pass
-    try:
-        await js.stream_info(MQTT_STREAM)
+        info = await js.stream_info(STREAM)
     except nats.js.errors.NotFoundError:
         if mqtt is None:
             raise
         await wake_mqtt_streams(mqtt)
-        await js.stream_info(MQTT_STREAM)
-    source = StreamSource(name=MQTT_STREAM, filter_subject=MQTT_PREFIX + SUBJECTS)
-    await js.add_stream(StreamConfig(name=settings.stream, sources=[source], num_replicas=settings.replicas,
-                                     storage=StorageType.FILE))
-    log.info("created JetStream stream %s from %s %s with %d replicas", settings.stream, MQTT_STREAM,
-             source.filter_subject, settings.replicas)
+        info = await js.stream_info(STREAM)
+    if info.config.num_replicas is not None and info.config.num_replicas < settings.replicas:
+        log.warning("%s has %d replicas, %d expected: set mqtt { stream_replicas: %d } on the NATS nodes",
+                    STREAM, info.config.num_replicas, settings.replicas, settings.replicas)
+    try:
+        await js.consumer_info(STREAM, settings.durable)
+        return
+    except nats.js.errors.NotFoundError:
+        pass
+    await js.add_consumer(STREAM, ConsumerConfig(
+        durable_name=settings.durable, filter_subject=FILTER, ack_policy=AckPolicy.EXPLICIT,
+        deliver_policy=DeliverPolicy.ALL, ack_wait=settings.ack_wait, max_deliver=-1,
+        max_ack_pending=max(1000, 4 * settings.batch)))
+    log.info("created the durable consumer %s on %s, filter %s", settings.durable, STREAM, FILTER)
 
 
 class Ingest:
@@ -170,12 +171,8 @@ class Ingest:
             try:
                 async with connect(s, name="huis-central-ingest") as nc:
                     js = nc.jetstream(timeout=5)
-                    await ensure_stream(js, s, self.mqtt)
-                    # No filter: a sourced stream holds only what its source's filter let in.
-                    await js.add_consumer(s.stream, ConsumerConfig(
-                        durable_name=s.durable, ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL,
-                        ack_wait=s.ack_wait, max_deliver=-1, max_ack_pending=max(1000, 4 * s.batch)))
-                    sub = await js.pull_subscribe_bind(s.durable, s.stream)
+                    await ensure_consumer(js, s, self.mqtt)
+                    sub = await js.pull_subscribe_bind(s.durable, STREAM)
                     self.stats.connects += 1
                     delay = s.backoff_initial
                     await self._consume(nc, sub)
@@ -240,7 +237,7 @@ class Ingest:
             message = wire.parse(m.subject, m.data)
         except PayloadError as exc:
             log.warning("rejected %s #%d: %s", m.subject, seq, exc)
-            return Incoming(subject=m.subject, stream=self.settings.stream, stream_seq=seq, payload=m.data,
+            return Incoming(subject=m.subject, stream=STREAM, stream_seq=seq, payload=m.data,
                             reason=str(exc))
-        return Incoming(subject=m.subject, stream=self.settings.stream, stream_seq=seq, payload=m.data,
+        return Incoming(subject=m.subject, stream=STREAM, stream_seq=seq, payload=m.data,
                         message=message)

@@ -44,7 +44,7 @@ def _client(s: MqttSettings, address: tuple[str, int], client_id: str, *, persis
 
 
 async def wake_mqtt_streams(s: MqttSettings) -> None:
-    """Connect once, so NATS creates its MQTT streams (`$MQTT_msgs`) before HOMES_UP sources from them."""
+    """Connect once, so NATS creates its MQTT streams before the ingest's consumer on `$MQTT_msgs` is made."""
     errors = []
     for address in s.addresses:
         try:

@@ -14,7 +14,7 @@ CREATE TABLE IF NOT EXISTS events (
     action      text,                                 -- an alert's lifecycle step
     alert_id    text,
     received_at timestamptz NOT NULL,
-    stream_seq  bigint,                               -- HOMES_UP's sequence: where it came from
+    stream_seq  bigint,                               -- $MQTT_msgs's sequence: where it came from
     body        jsonb       NOT NULL,                 -- the message as the home sent it
     -- A message delivered twice carries the same msg_id and at: stored once.
     CONSTRAINT events_once UNIQUE (home, msg_id, at)

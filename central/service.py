@@ -1,6 +1,6 @@
 """`huis central run`: the centre's tasks under one TaskGroup, around one store.
 
-- ingest: HOMES_UP into PostgreSQL (central/ingest.py);
+- ingest: the homes' messages from NATS's MQTT stream into PostgreSQL (central/ingest.py);
 - commands: the MQTT publisher that carries acknowledgements and resolutions to homes;
 - silence: every 30 s, homes not heard for 3 minutes are marked silent (and next month's
   partition made);
@@ -23,7 +23,7 @@ from typing import Any
 
 from central.commands import Commands
 from central.config import CentralConfig
-from central.ingest import Ingest, NatsSettings, connect, ensure_stream
+from central.ingest import Ingest, NatsSettings, connect, ensure_consumer
 from central.mqtt import Publisher
 from central.store import Store
 from controller.clock import Clock
@@ -59,9 +59,10 @@ async def prepare(cfg: CentralConfig, store: Store, clock: Clock) -> None:
 
 
 async def ensure_nats(settings: NatsSettings, cfg: CentralConfig) -> None:
-    """HOMES_UP, made before any home publishes (what arrives with no stream is not kept)."""
+    """The ingest's durable consumer on `$MQTT_msgs`, made before any home publishes: NATS keeps
+    a home's message only when a consumer has interest in it."""
     async with connect(settings, name="huis-central-init") as nc:
-        await ensure_stream(nc.jetstream(timeout=10), settings, cfg.mqtt_settings())
+        await ensure_consumer(nc.jetstream(timeout=10), settings, cfg.mqtt_settings())
 
 
 async def watch_silence(store: Store, clock: Clock) -> None:

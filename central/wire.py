@@ -2,9 +2,9 @@
 plus what the centre's side of NATS adds.
 
 `parse(subject, payload)` turns what a home published into a typed message or raises
-PayloadError saying why. HOMES_UP holds the homes' messages under the subject NATS's MQTT layer
-stored them with (`$MQTT.msgs.homes.<id>.up.<kind>`, central/ingest.py says why), so that
-prefix is taken off first.
+PayloadError saying why. The ingest reads the homes' messages from NATS's own MQTT stream
+`$MQTT_msgs` (central/ingest.py says why), under the subject NATS's MQTT layer stored them with
+(`$MQTT.msgs.homes.<id>.up.<kind>`), so that prefix is taken off first.
 """
 
 from __future__ import annotations

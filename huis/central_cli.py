@@ -1,7 +1,7 @@
 """`huis central`: the centre's service, its database schema, and adding a home.
 
     huis central run --config config/central.yaml       consume, store, send commands, serve
-    huis central init --config config/central.yaml      schema, partitions, homes, the NATS stream
+    huis central init --config config/central.yaml      schema, partitions, homes, the NATS consumer
     huis central add-home zwolle-0042 --team noord      the home's key and NATS password files
 """
 
@@ -39,7 +39,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run.add_argument("--config", default=DEFAULT_CONFIG)
     run.add_argument("--no-dashboard", action="store_true", help="consume and store only")
     run.set_defaults(func=cmd_run)
-    init = central.add_parser("init", help="create the PostgreSQL schema and the NATS stream (idempotent)")
+    init = central.add_parser("init", help="create the PostgreSQL schema and the NATS consumer (idempotent)")
     init.add_argument("--config", default=DEFAULT_CONFIG)
     init.set_defaults(func=cmd_init)
     add = central.add_parser("add-home", help="make a home's command key and NATS password; print what it needs")
@@ -85,7 +85,8 @@ def cmd_init(args: argparse.Namespace) -> int:
             await prepare(cfg, store, clock)
             partitions = await store.partitions()
         await ensure_nats(cfg.nats_settings(), cfg)
-        return f"schema ready (partitions {', '.join(partitions)}), {len(cfg.homes)} home(s), stream HOMES_UP ready"
+        return (f"schema ready (partitions {', '.join(partitions)}), {len(cfg.homes)} home(s), "
+                "the ingest's consumer on $MQTT_msgs ready")
 
     try:
         print(f"huis central init: {asyncio.run(main())}")

@@ -18,7 +18,7 @@ _seq = iter(range(1, 1_000_000))
 def incoming(doc: dict[str, Any]) -> Incoming:
     subject = f"$MQTT.msgs.homes.{doc['home']}.up.{doc['kind']}"
     payload = json.dumps(doc).encode()
-    return Incoming(subject=subject, stream="HOMES_UP", stream_seq=next(_seq), payload=payload,
+    return Incoming(subject=subject, stream="$MQTT_msgs", stream_seq=next(_seq), payload=payload,
                     message=wire.parse(subject, payload))
 
 
@@ -92,7 +92,7 @@ async def test_a_message_postgres_refuses_is_rejected_and_the_rest_of_the_batch_
     # A pseudonym with a NUL character: valid JSON and for the wire models, not for PostgreSQL text.
     doc = up(H1, "heartbeat", seq=1)
     subject = f"$MQTT.msgs.homes.{H1}.up.heartbeat"
-    bad = Incoming(subject=subject, stream="HOMES_UP", stream_seq=next(_seq), payload=b"{}",
+    bad = Incoming(subject=subject, stream="$MQTT_msgs", stream_seq=next(_seq), payload=b"{}",
                    message=wire.parse(subject, json.dumps(doc).encode()).model_copy(update={"pseudonym": "a\x00b"}))
     result = await store.store_batch([bad, good], T0)
     assert (result.stored, result.rejected) == (1, 1)

@@ -48,7 +48,7 @@ async def store_docs(store: Store, docs: list[dict[str, Any]], now: datetime) ->
     for i, doc in enumerate(docs):
         subject = f"homes.{doc['home']}.up.{doc['kind']}"
         payload = json.dumps(doc).encode()
-        batch.append(Incoming(subject=subject, stream="HOMES_UP", stream_seq=i + 1, payload=payload,
+        batch.append(Incoming(subject=subject, stream="$MQTT_msgs", stream_seq=i + 1, payload=payload,
                               message=parse(subject, payload)))
     result = await store.store_batch(batch, now)
     assert result.rejected == 0, result

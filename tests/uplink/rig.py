@@ -1,5 +1,5 @@
 """Real servers for the uplink tests: the centre's 3-node NATS cluster (central/servers.py) with
-its HOMES_UP stream read through nats-py, and a home's closed mosquitto (the shipped config, the
+a test stream on `homes.*.up.>` read through nats-py, and a home's closed mosquitto (the shipped config, the
 home's generated accounts and ACL) with the bridge of `huis uplink bridge-config` appended."""
 
 from __future__ import annotations
@@ -45,7 +45,9 @@ class Up:
 
 @dataclass
 class Centre:
-    """The NATS cluster and a reader of its HOMES_UP stream (as `huis central` reads it)."""
+    """The NATS cluster and a reader of a test stream of its own on `homes.*.up.>` (`huis central`
+    reads NATS's MQTT stream instead, docs/central.md; for these tests, without node kills, the
+    same messages)."""
 
     cluster: NatsCluster
     nc: Nats | None = None
