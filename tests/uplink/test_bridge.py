@@ -166,7 +166,9 @@ async def test_a_cut_link_and_a_restarted_home_lose_nothing(broker: HomeBroker, 
             await eventually(lambda: home.uplink is not None and home.uplink.sent["snapshot"] >= 2, within=30)
             await home.hub.link.drain()  # type: ignore[attr-defined]
             sent += home.uplink.sent["alert"]
+            first_snapshots = snapshots
             snapshots += home.uplink.sent["snapshot"]
+            uplink = home.uplink
 
             def arrived(kind: str) -> int:
                 return len({u.doc["msg_id"] for u in centre.of(kind)})
@@ -181,7 +183,10 @@ async def test_a_cut_link_and_a_restarted_home_lose_nothing(broker: HomeBroker, 
     assert alert_steps(centre, raised[0], "acknowledged")
     # The snapshot after the link came back (the newest by the hub's clock: a message in flight
     # when the link went may arrive twice, its copy late in the stream) has every active alert.
-    assert len({u.doc["msg_id"] for u in centre.of("snapshot")}) == snapshots
+    # Every snapshot counted above arrived once; the hub may have sent one more since (a bridge
+    # reconnect and the broker's return each send one: seen once in CI), which may arrive too.
+    assert snapshots <= len({u.doc["msg_id"] for u in centre.of("snapshot")}) \
+        <= first_snapshots + uplink.sent["snapshot"]
     newest = max(centre.of("snapshot"), key=lambda u: datetime.fromisoformat(str(u.doc["at"])))
     last = newest.doc["alerts"]
     assert {a["id"] for a in last} == set(raised)  # type: ignore[attr-defined]
