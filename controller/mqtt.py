@@ -15,6 +15,12 @@ While connected with nothing queued, `send` hands the message to paho and writes
 socket at once, in the same loop iteration as the event that caused it (a rule's command
 leaves before the history, traces and live feed of that event are looked at); a QoS 1
 message is kept until the broker's PUBACK and queued again if the connection drops first.
+
+Incoming messages go from paho's `on_message` straight to the hub, in the event loop's reader
+callback that read them: aiomqtt's queue and async iterator cost a task, an `asyncio.wait` and
+a loop iteration per message. The reader callback reads every packet the socket holds (up to
+`_READ_BURST`) instead of one per loop iteration. aiomqtt still connects, subscribes, publishes
+what waits in the outbox and says when the connection is gone.
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import aiomqtt
+import paho.mqtt.client as paho_mqtt
+from paho.mqtt.enums import MQTTErrorCode
 
 from controller.clock import Clock
 
@@ -83,6 +91,8 @@ class _Message:
 
 # Nagle plus delayed ACK add up to tens of milliseconds per hop on small MQTT packets.
 _SOCKET_OPTIONS = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)
+# Packets read per reader callback at most, so a flood still lets the loop run its other work.
+_READ_BURST = 256
 
 
 class MqttLink:
@@ -112,6 +122,7 @@ class MqttLink:
         self._wakeup = asyncio.Event()
         self._drained = asyncio.Event()
         self._client: aiomqtt.Client | None = None
+        self._acks = _Acks()  # handled on the current connection, not yet acknowledged
         self.connected = asyncio.Event()
         self.connects = 0  # how many times we (re)connected; useful to tests and health pages
         self.dropped = 0
@@ -206,17 +217,22 @@ class MqttLink:
             timeout=10,
             clean_session=not s.persistent,
         )
+        paho = client._client
         if manual_ack:
             # aiomqtt 2.5 has no manual acknowledgement yet (empicano/aiomqtt#345); paho 2.x has.
             # Set before connecting: a persistent session's queue arrives right after CONNACK.
-            client._client.manual_ack_set(True)
-        aiomqtt_published = client._client.on_publish
+            paho.manual_ack_set(True)
+        # Message ids are only valid on their connection: a new one starts a new list.
+        self._acks = _Acks()
+        paho.on_message = self._message
+        paho.loop_read = _burst_reader(paho)  # type: ignore[method-assign]
+        aiomqtt_published = paho.on_publish
 
         def on_publish(paho: object, userdata: object, mid: int, code: object, props: object) -> None:
             self._published(mid)
             aiomqtt_published(paho, userdata, mid, code, props)  # type: ignore[arg-type,misc,call-arg]
 
-        client._client.on_publish = on_publish  # type: ignore[assignment]
+        paho.on_publish = on_publish  # type: ignore[assignment]
         return client
 
     async def _go_online(self, client: aiomqtt.Client) -> set[str]:
@@ -234,10 +250,10 @@ class MqttLink:
 
     async def _serve(self, client: aiomqtt.Client, subscribed: set[str]) -> None:
         """Receive and send until the connection fails or we are cancelled."""
-        acks = _Acks()
+        acks = self._acks
         try:
             async with asyncio.TaskGroup() as tg:
-                tg.create_task(self._receive(client, acks), name="mqtt-receive")
+                tg.create_task(self._watch(client), name="mqtt-receive")
                 tg.create_task(self._send_loop(client, subscribed), name="mqtt-send")
                 if self._settle is not None:
                     tg.create_task(self._ack_loop(client, acks, self._settle), name="mqtt-ack")
@@ -267,21 +283,24 @@ class MqttLink:
             await client.subscribe([(f, 1) for f in todo])
         return done | set(todo)
 
-    async def _receive(self, client: aiomqtt.Client, acks: _Acks) -> None:
-        handler = self._on_message
-        manual = self._settle is not None
-        async for message in client.messages:
-            payload = message.payload
-            if not isinstance(payload, bytes):
-                payload = b"" if payload is None else str(payload).encode()
-            try:
-                handler(message.topic.value, payload)
-            except Exception:
-                # A bug in handling one message must not take the link down with it (and the
-                # message is acknowledged all the same: redelivering it would fail again).
-                log.exception("handling a message on %s failed", message.topic.value)
-            if manual and message.qos > 0:
-                acks.add(message.mid, message.qos)
+    def _message(self, paho: object, userdata: object, message: paho_mqtt.MQTTMessage) -> None:
+        # paho's on_message, called from the loop's reader callback that read the packet.
+        topic = message._topic.decode("utf-8", errors="replace")
+        payload = message.payload
+        try:
+            self._on_message(topic, payload if isinstance(payload, bytes) else bytes(payload))
+        except Exception:
+            # A bug in handling one message must not take the link down with it (and the
+            # message is acknowledged all the same: redelivering it would fail again).
+            log.exception("handling a message on %s failed", topic)
+        if message.qos > 0 and self._settle is not None:
+            self._acks.add(message.mid, message.qos)
+
+    async def _watch(self, client: aiomqtt.Client) -> None:
+        """Wait for the connection to end (messages are handled by `_message` meanwhile)."""
+        gone = client._disconnected
+        await asyncio.wait((gone,))
+        raise aiomqtt.MqttError("Disconnected during message iteration") from gone.exception()
 
     async def _ack_loop(self, client: aiomqtt.Client, acks: _Acks, settle: Settle) -> None:
         """Acknowledge, in the order received, what was handled before the last settle began.
@@ -328,6 +347,25 @@ class MqttLink:
         while self._outbox or self._inflight:
             self._drained.clear()
             await self._drained.wait()
+
+
+def _burst_reader(paho: paho_mqtt.Client) -> Callable[..., MQTTErrorCode]:
+    """paho's `loop_read`, reading every packet the socket holds (up to `_READ_BURST`) where
+    paho's reads one and waits for the loop's next turn for the next."""
+    success, again = MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_AGAIN
+
+    def loop_read(max_packets: int = 1) -> MQTTErrorCode:
+        for _ in range(_READ_BURST):
+            if paho._sock is None:
+                return MQTTErrorCode.MQTT_ERR_NO_CONN
+            rc = paho._packet_read()
+            if rc == again:
+                return success
+            if rc > 0:
+                return paho._loop_rc_handle(rc)
+        return success
+
+    return loop_read
 
 
 class _Acks:

@@ -45,6 +45,7 @@ _SHORT_NAME = 3  # names shorter than this are matched with their capitals only 
 
 
 _MAX_REMEMBERED = 2000
+_SCRUBBED = 4096  # scrubbed texts remembered
 _KINDS = ("bed", "contact", "motion", "sos", "light", "curtain", "tag", "dispenser", "speaker", "button")
 Words = dict[str, str]  # language -> text
 
@@ -104,10 +105,22 @@ class Scrubber:
         pairs.sort(key=lambda p: -len(p[0]))
         self._pairs = [(re.compile(rf"(?<!\w){re.escape(n)}(?!\w)",
                                    0 if len(n) < _SHORT_NAME else re.IGNORECASE), r) for n, r in pairs]
+        # The same few sentences come by with every event ("Anna stapt uit bed."): each is
+        # scrubbed once (the config, and so the result, does not change while this lives).
+        self._done: dict[tuple[str, str], str] = {}
 
     def text(self, value: str, lang: str = "nl") -> str:
         """`value` with caregiver names replaced by their relation, phone numbers and e-mail
         addresses blanked, the stand-ins in `lang`."""
+        key = (value, lang)
+        done = self._done.get(key)
+        if done is None:
+            if len(self._done) >= _SCRUBBED:
+                self._done.clear()
+            done = self._done[key] = self._text(value, lang)
+        return done
+
+    def _text(self, value: str, lang: str) -> str:
         email, number = i18n.text(lang, "scrub.email"), i18n.text(lang, "scrub.number")
         out = _EMAIL.sub(lambda m: email, value)
         out = _PHONE.sub(lambda m: number if sum(c.isdigit() for c in m.group()) >= _PHONE_DIGITS
