@@ -204,7 +204,8 @@ class LiveFeed:
         narration = self.narrator.narrate(event)
         if narration is not None:
             self._narrations.append(narration)
-            self.publish_tour({"type": "narration", "narration": narration.as_dict()})
+            if self.subscribers:
+                self.publish_tour({"type": "narration", "narration": narration.as_dict()})
 
     def publish_tour(self, message: Mapping[str, object]) -> None:
         """Send a visitor-safe message to every page."""
