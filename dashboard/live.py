@@ -185,7 +185,7 @@ class LiveFeed:
     def _take(self, event: Event[object]) -> None:
         seq = next(self._seq)
         self._ring.append((seq, event))
-        if any(sub.staff for sub in self.subscribers):
+        if self.subscribers and any(sub.staff for sub in self.subscribers):
             staff_msg = {"type": "event", "event": _record(seq, event).as_dict()}
             for sub in self.subscribers:
                 if sub.staff:
