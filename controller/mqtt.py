@@ -16,11 +16,10 @@ socket at once, in the same loop iteration as the event that caused it (a rule's
 leaves before the history, traces and live feed of that event are looked at); a QoS 1
 message is kept until the broker's PUBACK and queued again if the connection drops first.
 
-Incoming messages go from paho's `on_message` straight to the hub, in the event loop's reader
-callback that read them: aiomqtt's queue and async iterator cost a task, an `asyncio.wait` and
-a loop iteration per message. The reader callback reads every packet the socket holds (up to
-`_READ_BURST`) instead of one per loop iteration. aiomqtt still connects, subscribes, publishes
-what waits in the outbox and says when the connection is gone.
+The event loop's reader callback reads every packet the socket holds (up to `_READ_BURST`)
+instead of paho's one per loop iteration. (Handing messages to the hub from paho's `on_message`
+instead of aiomqtt's iterator was tried: it saves a task and an `asyncio.wait` per message but
+hung `huis simulate --story`, tests/simulators/test_cli_story.py; not kept.)
 """
 
 from __future__ import annotations
@@ -224,7 +223,6 @@ class MqttLink:
             paho.manual_ack_set(True)
         # Message ids are only valid on their connection: a new one starts a new list.
         self._acks = _Acks()
-        paho.on_message = self._message
         paho.loop_read = _burst_reader(paho)  # type: ignore[method-assign]
         aiomqtt_published = paho.on_publish
 
@@ -253,7 +251,7 @@ class MqttLink:
         acks = self._acks
         try:
             async with asyncio.TaskGroup() as tg:
-                tg.create_task(self._watch(client), name="mqtt-receive")
+                tg.create_task(self._receive(client, acks), name="mqtt-receive")
                 tg.create_task(self._send_loop(client, subscribed), name="mqtt-send")
                 if self._settle is not None:
                     tg.create_task(self._ack_loop(client, acks, self._settle), name="mqtt-ack")
@@ -283,24 +281,21 @@ class MqttLink:
             await client.subscribe([(f, 1) for f in todo])
         return done | set(todo)
 
-    def _message(self, paho: object, userdata: object, message: paho_mqtt.MQTTMessage) -> None:
-        # paho's on_message, called from the loop's reader callback that read the packet.
-        topic = message._topic.decode("utf-8", errors="replace")
-        payload = message.payload
-        try:
-            self._on_message(topic, payload if isinstance(payload, bytes) else bytes(payload))
-        except Exception:
-            # A bug in handling one message must not take the link down with it (and the
-            # message is acknowledged all the same: redelivering it would fail again).
-            log.exception("handling a message on %s failed", topic)
-        if message.qos > 0 and self._settle is not None:
-            self._acks.add(message.mid, message.qos)
-
-    async def _watch(self, client: aiomqtt.Client) -> None:
-        """Wait for the connection to end (messages are handled by `_message` meanwhile)."""
-        gone = client._disconnected
-        await asyncio.wait((gone,))
-        raise aiomqtt.MqttError("Disconnected during message iteration") from gone.exception()
+    async def _receive(self, client: aiomqtt.Client, acks: _Acks) -> None:
+        handler = self._on_message
+        manual = self._settle is not None
+        async for message in client.messages:
+            payload = message.payload
+            if not isinstance(payload, bytes):
+                payload = b"" if payload is None else str(payload).encode()
+            try:
+                handler(message.topic.value, payload)
+            except Exception:
+                # A bug in handling one message must not take the link down with it (and the
+                # message is acknowledged all the same: redelivering it would fail again).
+                log.exception("handling a message on %s failed", message.topic.value)
+            if manual and message.qos > 0:
+                acks.add(message.mid, message.qos)
 
     async def _ack_loop(self, client: aiomqtt.Client, acks: _Acks, settle: Settle) -> None:
         """Acknowledge, in the order received, what was handled before the last settle began.
