@@ -15,11 +15,6 @@ While connected with nothing queued, `send` hands the message to paho and writes
 socket at once, in the same loop iteration as the event that caused it (a rule's command
 leaves before the history, traces and live feed of that event are looked at); a QoS 1
 message is kept until the broker's PUBACK and queued again if the connection drops first.
-
-The event loop's reader callback reads every packet the socket holds (up to `_READ_BURST`)
-instead of paho's one per loop iteration. (Handing messages to the hub from paho's `on_message`
-instead of aiomqtt's iterator was tried: it saves a task and an `asyncio.wait` per message but
-hung `huis simulate --story`, tests/simulators/test_cli_story.py; not kept.)
 """
 
 from __future__ import annotations
@@ -35,8 +30,6 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import aiomqtt
-import paho.mqtt.client as paho_mqtt
-from paho.mqtt.enums import MQTTErrorCode
 
 from controller.clock import Clock
 
@@ -90,8 +83,6 @@ class _Message:
 
 # Nagle plus delayed ACK add up to tens of milliseconds per hop on small MQTT packets.
 _SOCKET_OPTIONS = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)
-# Packets read per reader callback at most, so a flood still lets the loop run its other work.
-_READ_BURST = 256
 
 
 class MqttLink:
@@ -121,7 +112,6 @@ class MqttLink:
         self._wakeup = asyncio.Event()
         self._drained = asyncio.Event()
         self._client: aiomqtt.Client | None = None
-        self._acks = _Acks()  # handled on the current connection, not yet acknowledged
         self.connected = asyncio.Event()
         self.connects = 0  # how many times we (re)connected; useful to tests and health pages
         self.dropped = 0
@@ -216,21 +206,17 @@ class MqttLink:
             timeout=10,
             clean_session=not s.persistent,
         )
-        paho = client._client
         if manual_ack:
             # aiomqtt 2.5 has no manual acknowledgement yet (empicano/aiomqtt#345); paho 2.x has.
             # Set before connecting: a persistent session's queue arrives right after CONNACK.
-            paho.manual_ack_set(True)
-        # Message ids are only valid on their connection: a new one starts a new list.
-        self._acks = _Acks()
-        paho.loop_read = _burst_reader(paho)  # type: ignore[method-assign]
-        aiomqtt_published = paho.on_publish
+            client._client.manual_ack_set(True)
+        aiomqtt_published = client._client.on_publish
 
         def on_publish(paho: object, userdata: object, mid: int, code: object, props: object) -> None:
             self._published(mid)
             aiomqtt_published(paho, userdata, mid, code, props)  # type: ignore[arg-type,misc,call-arg]
 
-        paho.on_publish = on_publish  # type: ignore[assignment]
+        client._client.on_publish = on_publish  # type: ignore[assignment]
         return client
 
     async def _go_online(self, client: aiomqtt.Client) -> set[str]:
@@ -248,7 +234,7 @@ class MqttLink:
 
     async def _serve(self, client: aiomqtt.Client, subscribed: set[str]) -> None:
         """Receive and send until the connection fails or we are cancelled."""
-        acks = self._acks
+        acks = _Acks()
         try:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self._receive(client, acks), name="mqtt-receive")
@@ -342,25 +328,6 @@ class MqttLink:
         while self._outbox or self._inflight:
             self._drained.clear()
             await self._drained.wait()
-
-
-def _burst_reader(paho: paho_mqtt.Client) -> Callable[..., MQTTErrorCode]:
-    """paho's `loop_read`, reading every packet the socket holds (up to `_READ_BURST`) where
-    paho's reads one and waits for the loop's next turn for the next."""
-    success, again = MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_AGAIN
-
-    def loop_read(max_packets: int = 1) -> MQTTErrorCode:
-        for _ in range(_READ_BURST):
-            if paho._sock is None:
-                return MQTTErrorCode.MQTT_ERR_NO_CONN
-            rc = paho._packet_read()
-            if rc == again:
-                return success
-            if rc > 0:
-                return paho._loop_rc_handle(rc)
-        return success
-
-    return loop_read
 
 
 class _Acks:
