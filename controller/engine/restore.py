@@ -43,6 +43,7 @@ from controller.events import (
     Event,
     new_id,
 )
+from controller.yamlfile import gc_paused
 
 log = logging.getLogger(__name__)
 
@@ -152,8 +153,9 @@ class Restorer:
         return sc
 
     def install_all(self) -> None:
-        for loaded in self.set.scenarios:
-            self.install(loaded)
+        with gc_paused():  # compiling only adds objects (see controller/yamlfile.py)
+            for loaded in self.set.scenarios:
+                self.install(loaded)
 
     # -- restoring ------------------------------------------------------------------------------
 
