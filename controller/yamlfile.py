@@ -187,8 +187,8 @@ class _Builder:
         return value
 
 
-def _line_of(ev: yaml.Event) -> int:
-    mark = ev.start_mark
+def _line_of(ev: yaml.Event | None) -> int:
+    mark = ev.start_mark if ev is not None else None
     if mark is None:
         raise _Fallback
     return mark.line + 1
@@ -265,8 +265,16 @@ class _FastBuilder:
             raise _Fallback
         return data
 
-    def _node(self, ev: yaml.Event, path: Path_ | None, depth: int) -> object:
+    def _node(self, ev: yaml.Event | None, path: Path_ | None, depth: int) -> object:
         kind = type(ev)
+        if kind is yaml.ScalarEvent and ev.anchor is None:  # type: ignore[union-attr]
+            # Most values: the general case below, without what anchors need.
+            self._nodes += 1
+            if depth > MAX_DEPTH or self._nodes > MAX_NODES:
+                raise _Fallback
+            if depth > self._deepest:
+                self._deepest = depth
+            return self._scalar(ev)  # type: ignore[arg-type]
         if kind is yaml.AliasEvent:
             return self._alias(ev, path, depth)  # type: ignore[arg-type]
         self._nodes += 1
@@ -310,8 +318,9 @@ class _FastBuilder:
     def _sequence(self, path: Path_ | None, depth: int) -> list[object]:
         out: list[object] = []
         shallow = path is not None and len(path) < _SHALLOW
+        get = self._get  # a None event (the stream ended early) fails the type checks
         while True:
-            ev = self._next()
+            ev = get()
             if type(ev) is yaml.SequenceEndEvent:
                 return out
             sub: Path_ | None = None
@@ -324,8 +333,9 @@ class _FastBuilder:
     def _mapping(self, path: Path_ | None, depth: int) -> dict[object, object]:
         out: dict[object, object] = {}
         shallow = path is not None and len(path) < _SHALLOW
+        get = self._get
         while True:
-            ev = self._next()
+            ev = get()
             if type(ev) is yaml.MappingEndEvent:
                 return out
             if type(ev) is not yaml.ScalarEvent or ev.anchor is not None:
@@ -338,7 +348,7 @@ class _FastBuilder:
                 assert path is not None
                 sub = (*path, str(key))
                 self.lines[sub] = _line_of(ev)
-            out[key] = self._node(self._next(), sub, depth + 1)
+            out[key] = self._node(get(), sub, depth + 1)
 
     def _scalar(self, ev: yaml.ScalarEvent) -> object:
         plain = bool(ev.implicit[0])

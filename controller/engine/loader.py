@@ -153,6 +153,7 @@ class _Run:
     kinds: Kinds
     overrides: Overrides
     used: set[tuple[str, str]] = field(default_factory=set)  # overrides that found their parameter
+    encoded: dict[object, str | None] = field(default_factory=dict)  # see HomeChecker
 
 
 def validate_documents(
@@ -273,7 +274,7 @@ def _validate_scenario(
         return None, problems
     if unknown:
         return None, problems
-    problems.extend(HomeChecker(doc, run.config, params, run.kinds).scenario(scenario, path))
+    problems.extend(HomeChecker(doc, run.config, params, run.kinds, run.encoded).scenario(scenario, path))
     return _loaded(doc, scenario, index, params), problems
 
 
