@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import math
 import random
 
 from controller.clock import VirtualClock
+from controller.engine import load_scenario_text
 from controller.engine.compiled import StateTriggerRT, ValueTest
+from controller.engine.restore import FREEZE_FROM
 from controller.engine.state_index import SMALL, AttributeTriggers
 from controller.hub import Hub
 from controller.store import Database
@@ -92,3 +95,27 @@ async def test_many_thresholds_on_one_attribute_fire_as_each_is_crossed(
     assert fired == expected == ["45", "50", "55", "60", "65", "35", "40",
                                  "10", "15", "20", "25", "30", "35", "40", "45", "50", "55", "60"]
     # 30 -> 60 fired nothing: the levels went up; 5 -> 5 is no change; 5 -> 64 rose again.
+
+
+async def test_a_thousand_rules_are_kept_out_of_collections_until_a_reload_or_the_stop(
+        hub: Hub, db: Database, sink: MemoryAlertSink, clock: VirtualClock) -> None:
+    def rules(topic: str) -> str:
+        return "scenarios:\n" + "".join(
+            f"  - id: r{n}\n    triggers: [{{type: state, device: bed_sensor, attribute: battery, "
+            f"below: {n % 90 + 5}}}]\n    actions: [{{type: mqtt, topic: {topic}/{n}, payload: low}}]\n"
+            for n in range(FREEZE_FROM))
+
+    before = gc.get_freeze_count()
+    engine = engine_for(hub, db, sink, rules("old"))
+    async with running(engine):
+        assert gc.get_freeze_count() > before  # the installed set is out of the collector's reach
+        await engine.reload(load_scenario_text(rules("new"), hub.config, hub.kinds, "new.yaml"))
+        assert gc.get_freeze_count() > before  # frozen again after the old set was collected
+        hub.inject("zigbee2mqtt/bed_sensor", {"battery": 50})
+        hub.inject("zigbee2mqtt/bed_sensor", {"battery": 4})
+        await clock.advance(seconds=1)
+    assert gc.get_freeze_count() == before  # the engine stopped: nothing stays frozen
+    link = hub.link
+    assert isinstance(link, MemoryLink)
+    topics = {t.split("/")[0] for t, *_ in link.sent if "/" in t and t.split("/")[0] in ("old", "new")}
+    assert topics == {"new"}  # the reloaded rules run (every threshold from 5 to 50 crossed)
