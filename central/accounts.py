@@ -28,8 +28,14 @@ from psycopg.rows import DictRow
 from psycopg_pool import AsyncConnectionPool
 
 from controller.clock import Clock
-from controller.errors import HuisError
-from dashboard.auth import SESSION_IDLE, SESSION_LIFETIME, RateLimiter, check_password, hash_password
+from dashboard.auth import (
+    SESSION_IDLE,
+    SESSION_LIFETIME,
+    AuthError,
+    RateLimiter,
+    check_password,
+    hash_password,
+)
 
 ROLES = ("caregiver", "coordinator", "admin")
 ALL_HOMES_ROLES = ("coordinator", "admin")
@@ -61,8 +67,9 @@ CREATE TABLE IF NOT EXISTS centre_sessions (
 """
 
 
-class AccountError(HuisError):
-    """An account could not be made or used; the message says why in a full sentence."""
+class AccountError(AuthError):
+    """An account could not be made or used: the catalogue text `msgid` (English as str, for the
+    CLI; `text(lang)` for a page), a full sentence saying why."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -104,15 +111,22 @@ def _hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def one_time_password() -> str:
+    """A password for an admin to hand over once: 16 random characters from an alphabet without
+    look-alikes (no 0/O, 1/l/I), in groups of four so it can be read out; about 90 bits."""
+    alphabet = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+    return "-".join("".join(secrets.choice(alphabet) for _ in range(4)) for _ in range(4))
+
+
 def validate_username(username: str) -> None:
     if not username or len(username) > 64 or not username.replace("_", "").replace(".", "") \
             .replace("-", "").isalnum():
-        raise AccountError("A user name needs 1 to 64 letters, digits, '.', '-' or '_'.")
+        raise AccountError("auth.bad_username")
 
 
 def validate_team(team: str) -> None:
     if not team or len(team) > 64 or not team.replace("_", "").replace("-", "").isalnum():
-        raise AccountError(f"Team {team!r}: a team name needs 1 to 64 letters, digits, '-' or '_'.")
+        raise AccountError("central.err_team", team=team)
 
 
 async def migrate(conn: Conn) -> None:
@@ -145,17 +159,13 @@ class Accounts:
         """A new account; AccountError saying why when it cannot be made."""
         validate_username(username)
         if role not in ROLES:
-            raise AccountError(f"'{role}' is not a role at the centre; choose one of {', '.join(ROLES)}.")
+            raise AccountError("central.err_no_role", role=role, roles=", ".join(ROLES))
         team_list = sorted(set(teams))
         for team in team_list:
             validate_team(team)
         if role == "caregiver" and not team_list:
-            raise AccountError("A centre caregiver needs at least one team (--team): they see only "
-                               "their teams' homes.")
-        try:
-            check_password(password, user_inputs=[username])
-        except HuisError as exc:
-            raise AccountError(str(exc)) from exc
+            raise AccountError("central.err_needs_team")
+        check_password(password, user_inputs=[username])  # AuthError saying why
         password_hash = hash_password(password)
         async with self.pool.connection() as conn:
             await migrate(conn)
@@ -165,7 +175,7 @@ class Accounts:
                 (username, password_hash, role, display_name, team_list, self.wall.now()))
             row = await cur.fetchone()
         if row is None:
-            raise AccountError(f"There is already a user called '{username}'.")
+            raise AccountError("auth.user_exists", username=username)
         return _user(row)
 
     async def users(self) -> list[CentreUser]:
@@ -183,8 +193,33 @@ class Accounts:
             if row is not None and disabled:
                 await conn.execute("DELETE FROM centre_sessions WHERE user_id = %s", (row["id"],))
         if row is None:
-            raise AccountError(f"There is no user called '{username}'.")
+            raise AccountError("auth.no_user", username=username)
         return _user(row)
+
+    async def reset_password(self, username: str) -> tuple[CentreUser, str]:
+        """Give an account a new generated password (returned once, stored only as its hash);
+        its sessions end at once."""
+        password = one_time_password()
+        password_hash = await asyncio.to_thread(hash_password, password)
+        async with self.pool.connection() as conn:
+            cur = await conn.execute("UPDATE centre_users SET password_hash = %s WHERE lower(username) = lower(%s) "
+                                     "RETURNING *", (password_hash, username))
+            row = await cur.fetchone()
+            if row is not None:
+                await conn.execute("DELETE FROM centre_sessions WHERE user_id = %s", (row["id"],))
+        if row is None:
+            raise AccountError("auth.no_user", username=username)
+        return _user(row), password
+
+    async def sessions(self) -> dict[str, int]:
+        """Open sessions per user name (expired and idle ones left out)."""
+        now = self.wall.now()
+        async with self.pool.connection() as conn:
+            await migrate(conn)
+            cur = await conn.execute("SELECT u.username, count(*) AS n FROM centre_sessions s JOIN centre_users u "
+                                     "ON u.id = s.user_id WHERE s.expires > %s AND s.last_seen > %s "
+                                     "GROUP BY u.username", (now, now - self.session_idle))
+            return {r["username"]: int(r["n"]) for r in await cur.fetchall()}
 
     def login_blocked(self, username: str, address: str) -> float:
         """Seconds before this user name or address may try again (0: go ahead)."""
