@@ -19,8 +19,8 @@
   document.getElementById("logout").addEventListener("click", async () => {
     try { await api("POST", "/api/logout"); } finally { location.assign("/login"); }
   });
-  api("GET", "/api/session").then(s => {
-    const u = s.user;
+  const session = api("GET", "/api/session").then(s => s.user);
+  session.then(u => {
     const teams = u.all_homes ? t("teams_all") : t("teams_of", { teams: u.teams.join(", ") });
     document.getElementById("who").textContent = t("who", { name: u.name, role: t("role_" + u.role), teams });
   }).catch(() => {});
@@ -125,12 +125,14 @@
       once.scrollIntoView({ block: "nearest" });
       document.getElementById("once-close").focus();
     }
-    document.getElementById("once-close").addEventListener("click", () => {
+    function hideOnce() {
       document.getElementById("once-password").textContent = "";
       once.hidden = true;
-    });
+    }
+    document.getElementById("once-close").addEventListener("click", hideOnce);
 
     async function act(fn) {
+      hideOnce();  // a password shown before does not stay on the screen while the admin goes on
       result.textContent = "";
       result.className = "note";
       try {
@@ -145,8 +147,9 @@
 
     const path = u => "/api/admin/users/" + encodeURIComponent(u.username);
 
-    function row(u) {
-      const toggle = el("button", { type: "button", class: "secondary small toggle", onclick: () => act(async () => {
+    function row(u, me) {
+      // Not one's own account: the server refuses it (409), so the page does not offer it.
+      const toggle = u.username === me ? "" : el("button", { type: "button", class: "secondary small toggle", onclick: () => act(async () => {
         await api("POST", path(u) + "/disabled", { disabled: !u.disabled });
         return t(u.disabled ? "done_enabled" : "done_disabled", { user: u.username });
       }) }, t(u.disabled ? "enable" : "disable"));
@@ -174,8 +177,8 @@
 
     async function load() {
       try {
-        const d = await api("GET", "/api/admin/users");
-        document.getElementById("accounts").replaceChildren(...d.users.map(row));
+        const [d, me] = await Promise.all([api("GET", "/api/admin/users"), session]);
+        document.getElementById("accounts").replaceChildren(...d.users.map(u => row(u, me && me.username)));
         document.getElementById("known-teams").replaceChildren(...d.teams.map(team => el("option", { value: team })));
         document.body.dataset.loaded = "1";
       } catch (e) {
