@@ -63,7 +63,7 @@ __all__ = ["CommandPath", "CentreView", "create_app", "serve"]
 CSP = ("default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; "
        "script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 _STATIC = {"central.css": "text/css", "central.js": "text/javascript", "login.js": "text/javascript",
-           "admin.js": "text/javascript"}
+           "admin.js": "text/javascript", "header.js": "text/javascript"}
 # The home dashboard's files the centre serves too: one product, one copy.
 _SHARED = {"icon.svg": "image/svg+xml", "common.js": "text/javascript"}
 
@@ -123,15 +123,16 @@ def create_app(store: Store, *, commands: CommandPath | None, audit_key: Path, w
 def _page_routes(app: FastAPI) -> None:
     @app.get("/", include_in_schema=False, response_model=None)
     async def home(request: Request) -> Response:
-        if await session_user(request) is None:
+        user = await session_user(request)
+        if user is None:
             asked = request.query_params.get("lang")
             return RedirectResponse("/login" + (f"?lang={asked}" if asked in i18n.LANGS else ""),
                                     status_code=303)
         centre = view_of(request)
-        return page(request, "central.html", poll=str(centre.poll_seconds), tz=centre.timezone)
+        return page(request, "central.html", poll=str(centre.poll_seconds), tz=centre.timezone, role=user.role)
 
     @app.get("/login", include_in_schema=False, response_model=None)
-    async def loginpage(request: Request) -> Response:
+    async def login_page(request: Request) -> Response:
         target = request.query_params.get("next")
         if target is not None and safe_next(target) is None:
             return RedirectResponse("/login", status_code=303)

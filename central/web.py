@@ -98,8 +98,14 @@ def alert_title(lang: str, scenario: str, home_title: str | None) -> str:
     return say(lang, "title_other", scenario=scenario)
 
 
+_PART = re.compile(r"\{\{> (\w+)\}\}\n?")
+
+
 def _template(name: str) -> str:
-    return resources.files("central").joinpath("pages", name).read_text(encoding="utf-8")
+    """A page of central/pages with its `{{> part}}` lines replaced by `_part.html` (the head,
+    the header and the scripts every page shares)."""
+    text = resources.files("central").joinpath("pages", name).read_text(encoding="utf-8")
+    return _PART.sub(lambda m: _template(f"_{m.group(1)}.html"), text)
 
 
 _KEY = re.compile(r"\{\{(\w+)\}\}")

@@ -1,29 +1,16 @@
 // The centre's oversight pages: the audit viewer (/audit: who read what, when; filtered, paged,
 // with the chain's verification state) and account management (/accounts: add with team and
 // role, disable or enable, a new one-time password shown once). Texts: the catalogues'
-// central.* ids in the page's one language; API calls with the CSRF header (common.js).
+// central.* ids in the page's one language; API calls with the CSRF header (common.js); the
+// header is header.js's.
 "use strict";
 
 (() => {
   const page = JSON.parse(document.getElementById("page-data").textContent);
-  if (Huis.lang !== page.lang) Huis.setLang(page.lang);
-  Huis.setTimeZone(page.tz);
   const t = Huis.scope("central");
   const { el, api } = Huis;
   const has = key => t(key) !== key;
-
-  // -- the header, shared with the overview --------------------------------------------------
-
-  document.getElementById("nav-audit").hidden = !["coordinator", "admin"].includes(page.role);
-  document.getElementById("nav-accounts").hidden = page.role !== "admin";
-  document.getElementById("logout").addEventListener("click", async () => {
-    try { await api("POST", "/api/logout"); } finally { location.assign("/login"); }
-  });
   const session = api("GET", "/api/session").then(s => s.user);
-  session.then(u => {
-    const teams = u.all_homes ? t("teams_all") : t("teams_of", { teams: u.teams.join(", ") });
-    document.getElementById("who").textContent = t("who", { name: u.name, role: t("role_" + u.role), teams });
-  }).catch(() => {});
 
   function fail(e) {
     if (e.status === 401) location.assign("/login?next=" + encodeURIComponent(location.pathname));

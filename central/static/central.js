@@ -19,10 +19,8 @@
     timelineHome: null,
   };
 
-  // The texts are the gettext catalogues' "central.*" ids (/i18n/catalogue.js, common.js's Huis);
-  // the server chose the page's language, and common.js follows it.
-  if (Huis.lang !== lang) Huis.setLang(lang);
-  Huis.setTimeZone(timeZone);
+  // The texts are the gettext catalogues' "central.*" ids (/i18n/catalogue.js, common.js's Huis)
+  // in the language the server chose (header.js told common.js).
   const t = Huis.scope("central");
   const has = key => t(key) !== key;
   const { el, api, fmtTime } = Huis;
@@ -71,6 +69,7 @@
 
   function setStatus(kind) {
     const status = document.getElementById("status");
+    status.hidden = false;  // the shared header has it hidden on the other pages
     status.dataset.state = kind;
     const text = document.getElementById("status-text");
     if (kind === "live") text.textContent = t("status_live", { time: fmtClock(S.lastOk + S.offset) });
@@ -94,12 +93,6 @@
     set("sum-silent", d.summary.silent, true);
     set("sum-trouble", d.summary.trouble, true);
     set("sum-homes", d.summary.homes, false);
-    const u = d.user;
-    const teams = u.all_homes ? t("teams_all") : t("teams_of", { teams: u.teams.join(", ") });
-    document.getElementById("who").textContent = t("who", { name: u.name, role: t("role_" + u.role), teams });
-    // The oversight pages, for the roles that may open them (the server checks again: 403).
-    document.getElementById("nav-audit").hidden = !["coordinator", "admin"].includes(u.role);
-    document.getElementById("nav-accounts").hidden = u.role !== "admin";
   }
 
   function alertStatus(a) {
@@ -310,9 +303,6 @@
 
   document.getElementById("timeline-close").addEventListener("click", closeTimeline);
   document.addEventListener("keydown", ev => { if (ev.key === "Escape" && S.timelineHome) closeTimeline(); });
-  document.getElementById("logout").addEventListener("click", async () => {
-    try { await api("POST", "/api/logout"); } finally { location.assign("/login"); }
-  });
 
   setStatus("connecting");
   poll();

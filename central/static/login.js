@@ -4,8 +4,6 @@
 "use strict";
 
 (() => {
-  const page = JSON.parse(document.getElementById("page-data").textContent);
-  if (Huis.lang !== page.lang) Huis.setLang(page.lang);
   const t = Huis.scope("central");
   const form = document.getElementById("login-form");
   const error = document.getElementById("login-error");

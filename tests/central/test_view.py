@@ -34,11 +34,10 @@ from tests.central.view_support import (
     PASSWORD,
     WALL,
     ZUID,
-    add_users,
     app_for,
     csrf,
     login,
-    seed,
+    seeded,
     served,
 )
 
@@ -63,13 +62,7 @@ def pg(postgres: Postgres) -> Postgres:
 @pytest.fixture
 async def store(pg: Postgres) -> AsyncIterator[Store]:
     """The core's store, seeded with eight homes of two teams and three accounts."""
-    async with Store.open(pg.dsn) as s:
-        await s.init(WALL.now())
-        async with s.pool.connection() as conn:
-            # Each test starts a new chain with its own key (DROP is the one thing triggers allow).
-            await conn.execute("DROP TABLE IF EXISTS centre_audit, centre_audit_chain")
-        await seed(s)
-        await add_users(s)
+    async with seeded(pg.dsn) as s:
         yield s
 
 

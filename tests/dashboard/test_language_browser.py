@@ -3,8 +3,9 @@
 Every page (tour, visitor phone, care, devices, technician console with each tab and a scenario's
 explanation, login, setup, the admin's user page, the 403 page) is rendered in Debian's
 Chromium in each language; so is every page of the care centre (central/: login, the overview
-with a timeline, the audit viewer, the accounts page with a one-time password, its 403 page). What a person reads is collected: the visible text, the title, and the
-aria-label, placeholder, alt and title attributes. Two checks, both must find nothing:
+with a timeline, the audit viewer, the accounts page with a one-time password, its 403 page).
+What a person reads is collected: the visible text, the title, and the aria-label, placeholder,
+alt and title attributes. Two checks, both must find nothing:
 
 1. The other language's catalogue: every text of the other language that is not also a text of
    this one (placeholders matched as "anything") must not appear. Catches a text left in the
@@ -35,7 +36,6 @@ from playwright.async_api import Page, expect
 
 from central.accounts import Accounts
 from central.servers import Postgres
-from central.store import Store
 from controller import i18n
 from controller.alerts.channels.page import PageChannel
 from controller.alerts.service import AlertService
@@ -48,7 +48,7 @@ from dashboard.app import create_app
 from huis.compose import Parts
 from simulators.home import SimulatedHome
 from tests.central.view_support import PASSWORD as CENTRAL_PASSWORD
-from tests.central.view_support import WALL, add_users, app_for, seed, served
+from tests.central.view_support import WALL, app_for, seeded, served
 from tests.dashboard.conftest import PASSWORD, Server, add_user, running
 from tests.dashboard.test_browser import BIG_SCREEN, shot
 
@@ -376,10 +376,7 @@ async def test_every_central_page_speaks_one_language(lang: str, browser: Any, t
     pg = Postgres()
     pg.start()
     try:
-        async with Store.open(pg.dsn) as store:
-            await store.init(WALL.now())
-            await seed(store)
-            await add_users(store)
+        async with seeded(pg.dsn) as store:
             await Accounts(store.pool, WALL).create_user(username="beheer", password=CENTRAL_PASSWORD, role="admin")
             async with served(app_for(store, tmp_path, None)) as server:
                 seen, problems = [], []
