@@ -54,8 +54,11 @@ CREATE TABLE IF NOT EXISTS centre_users (
     display_name TEXT,
     teams TEXT[] NOT NULL DEFAULT '{}',
     created TIMESTAMPTZ NOT NULL,
-    disabled BOOLEAN NOT NULL DEFAULT false
+    disabled BOOLEAN NOT NULL DEFAULT false,
+    must_change BOOLEAN NOT NULL DEFAULT false
 );
+-- Tables made before one-time passwords existed.
+ALTER TABLE centre_users ADD COLUMN IF NOT EXISTS must_change BOOLEAN NOT NULL DEFAULT false;
 CREATE UNIQUE INDEX IF NOT EXISTS centre_users_name ON centre_users (lower(username));
 CREATE TABLE IF NOT EXISTS centre_sessions (
     token_hash TEXT PRIMARY KEY,
@@ -82,6 +85,7 @@ class CentreUser:
     display_name: str | None = None
     teams: tuple[str, ...] = ()
     disabled: bool = False
+    must_change: bool = False  # logged in with a one-time password: must choose their own first
 
     @property
     def name(self) -> str:
@@ -98,13 +102,13 @@ class CentreUser:
 
     def as_dict(self) -> dict[str, Any]:
         return {"username": self.username, "role": self.role, "name": self.name,
-                "teams": list(self.teams), "all_homes": self.all_homes}
+                "teams": list(self.teams), "all_homes": self.all_homes, "must_change": self.must_change}
 
 
 def _user(row: dict[str, Any]) -> CentreUser:
     return CentreUser(id=int(row["id"]), username=row["username"], role=row["role"],
                       display_name=row["display_name"], teams=tuple(row["teams"] or ()),
-                      disabled=bool(row["disabled"]))
+                      disabled=bool(row["disabled"]), must_change=bool(row["must_change"]))
 
 
 def _hash_token(token: str) -> str:
@@ -155,8 +159,9 @@ class Accounts:
         self._dummy = hash_password(secrets.token_hex(16))  # a missing user costs as much time
 
     async def create_user(self, *, username: str, password: str, role: str, teams: Iterable[str] = (),
-                          display_name: str | None = None) -> CentreUser:
-        """A new account; AccountError saying why when it cannot be made."""
+                          display_name: str | None = None, one_time: bool = False) -> CentreUser:
+        """A new account; AccountError saying why when it cannot be made. With `one_time`, the
+        password only lets them choose their own."""
         validate_username(username)
         if role not in ROLES:
             raise AccountError("central.err_no_role", role=role, roles=", ".join(ROLES))
@@ -170,9 +175,9 @@ class Accounts:
         async with self.pool.connection() as conn:
             await migrate(conn)
             cur = await conn.execute(
-                "INSERT INTO centre_users (username, password_hash, role, display_name, teams, created) "
-                "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING *",
-                (username, password_hash, role, display_name, team_list, self.wall.now()))
+                "INSERT INTO centre_users (username, password_hash, role, display_name, teams, created, must_change) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING *",
+                (username, password_hash, role, display_name, team_list, self.wall.now(), one_time))
             row = await cur.fetchone()
         if row is None:
             raise AccountError("auth.user_exists", username=username)
@@ -197,19 +202,45 @@ class Accounts:
         return _user(row)
 
     async def reset_password(self, username: str) -> tuple[CentreUser, str]:
-        """Give an account a new generated password (returned once, stored only as its hash);
-        its sessions end at once."""
+        """Give an account a new generated one-time password (returned once, stored only as its
+        hash; it only lets them choose their own); its sessions end at once."""
         password = one_time_password()
         password_hash = await asyncio.to_thread(hash_password, password)
         async with self.pool.connection() as conn:
-            cur = await conn.execute("UPDATE centre_users SET password_hash = %s WHERE lower(username) = lower(%s) "
-                                     "RETURNING *", (password_hash, username))
+            cur = await conn.execute("UPDATE centre_users SET password_hash = %s, must_change = true "
+                                     "WHERE lower(username) = lower(%s) RETURNING *", (password_hash, username))
             row = await cur.fetchone()
             if row is not None:
                 await conn.execute("DELETE FROM centre_sessions WHERE user_id = %s", (row["id"],))
         if row is None:
             raise AccountError("auth.no_user", username=username)
         return _user(row), password
+
+    async def change_password(self, user: CentreUser, current: str, new: str, *, keep: str | None) -> CentreUser:
+        """Their own password instead of the current one (a one-time one, or their old one); their
+        sessions but `keep` (the one asking) end. AccountError when `current` is wrong, or `new`
+        too weak or the same."""
+        async with self.pool.connection() as conn:
+            cur = await conn.execute("SELECT password_hash FROM centre_users WHERE id = %s", (user.id,))
+            row = await cur.fetchone()
+            try:
+                ok = row is not None and await asyncio.to_thread(_hasher.verify, row["password_hash"], current)
+            except (VerifyMismatchError, VerificationError, InvalidHashError):
+                ok = False
+            if not ok:
+                raise AccountError("central.err_current")
+            if new == current:
+                raise AccountError("central.password_same")
+            check_password(new, user_inputs=[user.username, user.display_name or ""])
+            password_hash = await asyncio.to_thread(hash_password, new)
+            cur = await conn.execute("UPDATE centre_users SET password_hash = %s, must_change = false "
+                                     "WHERE id = %s RETURNING *", (password_hash, user.id))
+            changed = await cur.fetchone()
+            await conn.execute("DELETE FROM centre_sessions WHERE user_id = %s AND token_hash <> %s",
+                               (user.id, _hash_token(keep or "")))
+        if changed is None:  # removed meanwhile (there is no removal yet; the SQL allows it)
+            raise AccountError("auth.no_user", username=user.username)
+        return _user(changed)
 
     async def sessions(self) -> dict[str, int]:
         """Open sessions per user name (expired and idle ones left out)."""

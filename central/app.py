@@ -49,7 +49,7 @@ from controller.alerts.model import ACTIVE_STATES
 from controller.clock import Clock, RealClock
 from controller.errors import DeliveryError, HuisError
 from dashboard import routes_i18n
-from dashboard.auth import CSRF_COOKIE
+from dashboard.auth import CSRF_COOKIE, AuthError
 from dashboard.security import safe_next, secure_for, set_csrf_cookie
 from dashboard.server import serve as serve_app
 from dashboard.static_files import static_bytes
@@ -128,8 +128,17 @@ def _page_routes(app: FastAPI) -> None:
             asked = request.query_params.get("lang")
             return RedirectResponse("/login" + (f"?lang={asked}" if asked in i18n.LANGS else ""),
                                     status_code=303)
+        if user.must_change:
+            return RedirectResponse("/password", status_code=303)
         centre = view_of(request)
         return page(request, "central.html", poll=str(centre.poll_seconds), tz=centre.timezone, role=user.role)
+
+    @app.get("/password", include_in_schema=False, response_model=None)
+    async def password_page(request: Request) -> Response:
+        """Choose one's own password: after a one-time one, or any time."""
+        if await session_user(request) is None:
+            return RedirectResponse("/login?next=/password", status_code=303)
+        return page(request, "password.html")
 
     @app.get("/login", include_in_schema=False, response_model=None)
     async def login_page(request: Request) -> Response:
@@ -157,6 +166,11 @@ class Credentials(BaseModel):
     next: str | None = Field(None, max_length=2000)
 
 
+class NewPassword(BaseModel):
+    current: str = Field(max_length=1024)
+    new: str = Field(max_length=1024)
+
+
 class ResolveBody(BaseModel):
     note: str = Field(min_length=1, max_length=2000)
 
@@ -181,7 +195,9 @@ def _account_routes(app: FastAPI) -> None:
             raise refuse(request, 401, "login_wrong")
         user, token = result
         await centre.audit.append(user, "login", detail=f"from {address}")
-        response = JSONResponse({"user": user.as_dict(), "go": safe_next(body.next) or "/"})
+        # A one-time password: first their own (the page may not be left before).
+        go = "/password" if user.must_change else safe_next(body.next) or "/"
+        response = JSONResponse({"user": user.as_dict(), "go": go})
         response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict", secure=secure_for(request),
                             path="/", max_age=int(centre.accounts.session_lifetime.total_seconds()))
         set_csrf_cookie(request, response)  # a fresh token with the fresh session
@@ -195,6 +211,19 @@ def _account_routes(app: FastAPI) -> None:
         response = JSONResponse({"ok": True})
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response
+
+    @app.post("/api/password")
+    async def change_password(body: NewPassword, request: Request, user: User) -> dict[str, object]:
+        """One's own password instead of the current (one-time or old) one; other sessions end."""
+        centre = view_of(request)
+        try:
+            changed = await centre.accounts.change_password(user, body.current, body.new,
+                                                            keep=request.cookies.get(SESSION_COOKIE))
+        except AuthError as exc:  # AccountError, or check_password's
+            await centre.audit.append(user, "password_changed", detail=f"refused: {exc}")
+            raise HTTPException(422, exc.text(lang_of(request))) from exc
+        await centre.audit.append(user, "password_changed", detail="one-time replaced" if user.must_change else "")
+        return {"user": changed.as_dict(), "go": "/"}
 
     @app.get("/api/session")
     async def session(request: Request, user: User) -> dict[str, object]:

@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 
 from central.accounts import ALL_HOMES_ROLES, AccountError, CentreUser, one_time_password
 from central.web import User, lang_of, page, refuse, say, session_user, view_of
+from dashboard.auth import AuthError
 
 AUDIT_ROLES = ALL_HOMES_ROLES  # coordinator and admin
 ACCOUNT_ROLES = ("admin",)
@@ -54,7 +55,7 @@ def iso(t: object) -> str | None:
     return t.isoformat() if isinstance(t, datetime) else None
 
 
-def _refused(request: Request, exc: AccountError, status: int = 422) -> HTTPException:
+def _refused(request: Request, exc: AuthError, status: int = 422) -> HTTPException:
     return HTTPException(status, exc.text(lang_of(request)))
 
 
@@ -84,6 +85,8 @@ def _pages(app: FastAPI) -> None:
         user = await session_user(request)
         if user is None:
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        if user.must_change:
+            return RedirectResponse("/password", status_code=303)
         centre = view_of(request)
         if user.role not in roles:
             await centre.audit.append(user, "refused", detail=f"GET {request.url.path}")
@@ -157,9 +160,10 @@ def _account_api(app: FastAPI) -> None:
         password = one_time_password()
         try:
             user = await centre.accounts.create_user(username=body.username, password=password, role=body.role,
+                                                     one_time=True,
                                                      teams=[t.strip() for t in body.teams if t.strip()],
                                                      display_name=(body.display_name or "").strip() or None)
-        except AccountError as exc:
+        except AuthError as exc:  # AccountError, or check_password's (never for a password made here)
             raise _refused(request, exc) from exc
         await centre.audit.append(admin, "user_added",
                                   detail=f"{user.username} as {user.role}" + (f" of {','.join(user.teams)}"

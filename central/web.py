@@ -154,13 +154,20 @@ def refuse(request: Request, status: int, key: str, **values: object) -> HTTPExc
     return HTTPException(status, say(lang_of(request), key, **values))
 
 
+# What someone logged in with a one-time password may do before choosing their own.
+ONE_TIME_ALLOWED = frozenset({"/api/session", "/api/logout", "/api/password"})
+
+
 async def require_user(request: Request) -> CentreUser:
-    """The logged-in user (401 otherwise), with the CSRF check on a state-changing request."""
+    """The logged-in user (401 otherwise), with the CSRF check on a state-changing request; with
+    a one-time password, only choosing their own (403 for anything else)."""
     user = await session_user(request)
     if user is None:
         raise refuse(request, 401, "err_login")
     if request.method not in SAFE_METHODS and not csrf_ok(request):
         raise refuse(request, 403, "err_csrf")
+    if user.must_change and request.url.path not in ONE_TIME_ALLOWED:
+        raise refuse(request, 403, "err_must_change")
     return user
 
 

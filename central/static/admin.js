@@ -157,7 +157,8 @@
         el("td", { text: u.name !== u.username ? u.name : "" }),
         el("td", { text: role(u.role) }),
         el("td", { text: u.all_homes ? t("teams_all") : u.teams.join(", ") }),
-        el("td", {}, el("span", { class: "chip " + (u.disabled ? "bad" : "good"), text: t(u.disabled ? "state_disabled" : "state_active") })),
+        el("td", {}, el("span", { class: "chip " + (u.disabled ? "bad" : "good"), text: t(u.disabled ? "state_disabled" : "state_active") }),
+          u.must_change && !u.disabled ? [" ", el("span", { class: "chip warn one-time", text: t("state_one_time") })] : null),
         el("td", { class: "num", text: String(u.sessions) }),
         el("td", { class: "row-actions" }, toggle, " ", reset));
     }

@@ -148,10 +148,26 @@ async def test_accounts_in_the_browser_api(base: str, store: Store, admin: str, 
         added = r.json()
         one_time = added["password"]
         assert added["user"] == {"username": "fatima", "role": "caregiver", "name": "Fatima", "teams": ["noord"],
-                                 "all_homes": False}
+                                 "all_homes": False, "must_change": True}
         assert len(one_time) == 19 and one_time.count("-") == 3
         async with httpx.AsyncClient(base_url=base) as fatima:
-            assert (await login(fatima, "fatima", one_time)).status_code == 200
+            # The one-time password lets her in to choose her own, and to nothing else.
+            r = await login(fatima, "fatima", one_time)
+            assert r.status_code == 200 and r.json()["go"] == "/password"
+            refused = await fatima.get("/api/overview")
+            assert refused.status_code == 403 and refused.json()["detail"] == i18n.text("nl", "central.err_must_change")
+            assert (await fatima.get("/")).headers["location"] == "/password"
+            assert (await fatima.get("/password")).status_code == 200
+            own = "zwolle-nachtdienst-fatima"
+            for current, new, why in ((one_time, own, "err_csrf"), ("geraden-wachtwoord", own, "err_current"),
+                                      (one_time, "welkom123", None), (one_time, one_time, "password_same")):
+                headers = {} if why == "err_csrf" else csrf(fatima)
+                r = await fatima.post("/api/password", json={"current": current, "new": new}, headers=headers)
+                assert r.status_code in (403, 422), r.text
+                if why:
+                    assert r.json()["detail"] == i18n.text("nl", f"central.{why}")
+            r = await fatima.post("/api/password", json={"current": one_time, "new": own}, headers=csrf(fatima))
+            assert r.status_code == 200 and r.json()["user"]["must_change"] is False
             overview = (await fatima.get("/api/overview")).json()
             assert sorted(h["id"] for h in overview["homes"]) == sorted(NOORD)
 
@@ -161,8 +177,9 @@ async def test_accounts_in_the_browser_api(base: str, store: Store, admin: str, 
             assert r.status_code == 200 and again != one_time
             assert (await fatima.get("/api/overview")).status_code == 401
         async with httpx.AsyncClient(base_url=base) as fatima:
-            assert (await login(fatima, "fatima", one_time)).status_code == 401
-            assert (await login(fatima, "fatima", again)).status_code == 200
+            assert (await login(fatima, "fatima", own)).status_code == 401
+            r = await login(fatima, "fatima", again)
+            assert r.status_code == 200 and r.json()["go"] == "/password"  # one-time again
             # Disabled: her session ends at once; enabled: she may log in again.
             r = await beheer.post("/api/admin/users/fatima/disabled", json={"disabled": True}, headers=csrf(beheer))
             assert r.status_code == 200 and r.json()["disabled"] is True
@@ -203,4 +220,8 @@ async def test_accounts_in_the_browser_api(base: str, store: Store, admin: str, 
     done = [(r["action"], r["detail"]) for r in rows if r["username"] == "beheer" and r["action"] != "login"]
     assert done == [("users_read", ""), ("user_added", "fatima as caregiver of noord"),
                     ("password_reset", "fatima"), ("user_disabled", "fatima"), ("user_enabled", "fatima")]
+    hers = [(r["action"], r["detail"]) for r in rows
+            if r["username"] == "fatima" and r["action"] == "password_changed"]
+    assert [d.split(":")[0] for _, d in hers] == ["refused"] * 3 + ["one-time replaced"]  # CSRF: refused before
+    assert not any(own in str(r) for r in rows)
     assert not any(one_time in str(r) or again in str(r) for r in rows)

@@ -327,6 +327,26 @@ async def test_the_audit_viewer_and_the_accounts_page(store: Store, browser: Any
         await shot(page, "central-accounts.png")
         assert problems == []
 
+        # Fatima logs in with it: the page asks for her own password first, then shows her homes.
+        context = await browser.new_context(viewport=PHONE, has_touch=True, is_mobile=True)
+        phone = await context.new_page()
+        await phone.goto(server.url + "/")
+        await phone.fill("#username", "fatima")
+        await phone.fill("#password", second)
+        await phone.click("button[type=submit]")
+        await expect(phone).to_have_url(server.url + "/password")
+        await phone.fill("#current", second)
+        await phone.fill("#new", "zwolle-nachtdienst-fatima")
+        await phone.fill("#again", "zwolle-nachtdienst-fatma")
+        await phone.click("button[type=submit]")
+        await expect(phone.locator("#password-error")).to_have_text("De twee nieuwe wachtwoorden verschillen.")
+        await phone.fill("#again", "zwolle-nachtdienst-fatima")
+        await phone.click("button[type=submit]")
+        await expect(phone.locator("body[data-loaded]")).to_have_count(1)
+        await expect(phone.locator(f'.home[data-home="{NOORD[0]}"]')).to_have_count(1)
+        await page.reload()
+        await expect(page.locator('#accounts tr[data-user="fatima"] .one-time')).to_have_count(0)
+
         nurse, problems = await logged_in(browser, server.url, "marieke")
         await expect(nurse.locator("#nav-audit")).to_be_hidden()
         await expect(nurse.locator("#nav-accounts")).to_be_hidden()

@@ -3,7 +3,8 @@
 Every page (tour, visitor phone, care, devices, technician console with each tab and a scenario's
 explanation, login, setup, the admin's user page, the 403 page) is rendered in Debian's
 Chromium in each language; so is every page of the care centre (central/: login, the overview
-with a timeline, the audit viewer, the accounts page with a one-time password, its 403 page).
+with a timeline, the audit viewer, the accounts page with a one-time password, choosing one's
+own password, its 403 page).
 What a person reads is collected: the visible text, the title, and the aria-label, placeholder,
 alt and title attributes. Two checks, both must find nothing:
 
@@ -360,6 +361,19 @@ async def central_pages(browser: Any, url: str, lang: str) -> AsyncIterator[tupl
     await page.locator('#accounts tr[data-user="joost"] button.confirm').click()
     await expect(page.locator("#once")).to_be_visible()
     yield "central /accounts (one-time password)", page
+    one_time = await page.locator("#once-password").inner_text()
+    joost = await (await browser.new_context(viewport=BIG_SCREEN)).new_page()
+    await joost.goto(f"{url}/login?lang={lang}")
+    await joost.locator("#username").fill("joost")
+    await joost.locator("#password").fill(one_time)
+    await joost.locator("#login-form button[type=submit]").click()
+    await expect(joost.locator("#password-form")).to_be_visible()
+    await joost.locator("#current").fill(one_time)
+    await joost.locator("#new").fill("welkom123")  # too short: refused by the server
+    await joost.locator("#again").fill("welkom123")
+    await joost.locator("#password-form button[type=submit]").click()
+    await expect(joost.locator("#password-error")).not_to_be_empty()
+    yield "central /password (one-time)", joost
     nurse = await (await browser.new_context(viewport=BIG_SCREEN)).new_page()
     await nurse.goto(f"{url}/login?lang={lang}")
     await nurse.locator("#username").fill("marieke")
@@ -395,5 +409,5 @@ async def test_every_central_page_speaks_one_language(lang: str, browser: Any, t
                         await page.evaluate("document.getElementById('planted').remove()")
     finally:
         pg.stop()
-    assert len(seen) == 6
+    assert len(seen) == 7
     assert problems == [], "\n".join(problems)
