@@ -4,7 +4,9 @@
 The page (central/pages/central.html, central/static/central.js) polls `/api/overview` every few
 seconds and ticks the alerts' ages each second; "Ik ga erheen" and "Afhandelen" go to the homes
 through the core's command path (central/commands.py), and the page shows them as sent until
-the home's own answer comes back up the stream.
+the home's own answer comes back up the stream. The audit viewer and account management are
+central/routes_admin.py; what the routes share (state, language, pages, who is asking) is
+central/web.py. Texts: the gettext catalogues' `central.*` ids.
 
 Security, as in the home dashboard and with its functions (dashboard/security.py, dashboard/auth.py):
 - a session cookie (HttpOnly, SameSite=Strict, Secure over TLS), CSRF double submit on every
