@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, time, timedelta
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import Depends, FastAPI, HTTPException, Request, Response
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 
@@ -108,8 +109,10 @@ Admin = Depends(require_role(*ACCOUNT_ROLES))
 
 def _audit_api(app: FastAPI) -> None:
     @app.get("/api/audit")
-    async def audit_rows(request: Request, user: CentreUser = Auditor, username: str | None = None,
-                         home: str | None = None, day: str | None = None,
+    async def audit_rows(request: Request, user: CentreUser = Auditor,
+                         username: Annotated[str | None, Query(max_length=64)] = None,
+                         home: Annotated[str | None, Query(max_length=64)] = None,
+                         day: Annotated[str | None, Query(max_length=10)] = None,
                          before: int | None = None) -> dict[str, object]:
         """One page of the audit, newest first, filtered by user, home and day; `next_before`
         asks for the page after it (null on the last)."""
