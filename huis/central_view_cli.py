@@ -55,7 +55,8 @@ async def _list(args: argparse.Namespace) -> str:
         users = await Accounts(store.pool, RealClock()).users()
     rows = [("USER", "ROLE", "TEAMS", "STATE", "NAME")]
     rows += [(u.username, u.role, "(all)" if u.all_homes else ",".join(u.teams),
-              "disabled" if u.disabled else "active", u.name) for u in users]
+              "disabled" if u.disabled else "one-time password" if u.must_change else "active", u.name)
+             for u in users]
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)
 

@@ -5,6 +5,8 @@ itself in the audit chain."""
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -15,8 +17,10 @@ import pytest
 from central.access_audit import AccessAudit
 from central.accounts import Accounts
 from central.routes_admin import AUDIT_PAGE
+from central.servers import Postgres
 from central.store import Store
 from controller import i18n
+from huis import central_view_cli
 from tests.central.test_view import as_user, base, pg, recorder, store  # noqa: F401  (fixtures)
 from tests.central.view_support import NOORD, PASSWORD, WALL, csrf, login
 
@@ -133,7 +137,8 @@ async def test_the_audit_viewer_filters_pages_and_is_audited(base: str, store: S
     assert (chain["ok"], chain["bad"], chain["problem"]) == (False, victim, "edited")
 
 
-async def test_accounts_in_the_browser_api(base: str, store: Store, admin: str, tmp_path: Path) -> None:  # noqa: F811
+async def test_accounts_in_the_browser_api(base: str, store: Store, admin: str, tmp_path: Path,  # noqa: F811
+                                           pg: Postgres, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811
     async with as_user(base, admin) as beheer:
         listing = (await beheer.get("/api/admin/users")).json()
         assert [u["username"] for u in listing["users"]] == ["beheer", "coby", "joost", "marieke"]
@@ -224,4 +229,12 @@ async def test_accounts_in_the_browser_api(base: str, store: Store, admin: str, 
             if r["username"] == "fatima" and r["action"] == "password_changed"]
     assert [d.split(":")[0] for _, d in hers] == ["refused"] * 3 + ["one-time replaced"]  # CSRF: refused before
     assert not any(own in str(r) for r in rows)
+    # The command line shows who has yet to choose their own password.
+    parser = argparse.ArgumentParser()
+    central_view_cli.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["user", "list", "--dsn", pg.dsn])
+    assert await asyncio.to_thread(args.func, args) == 0
+    listing = capsys.readouterr().out.splitlines()
+    assert "one-time password" in next(line for line in listing if line.startswith("fatima"))
+    assert "active" in next(line for line in listing if line.startswith("marieke"))
     assert not any(one_time in str(r) or again in str(r) for r in rows)
