@@ -40,7 +40,9 @@ import yaml
 from bench.common import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-RIG = ROOT.parent / "shared" / "peer-rig"
+# Beside the checkout (../shared/peer-rig), or beside the folder of a worktree's checkout.
+RIG = next((p / "shared" / "peer-rig" for p in ROOT.parents if (p / "shared" / "peer-rig").is_dir()),
+           ROOT.parent / "shared" / "peer-rig")
 DOC = ROOT / "docs" / "performance.md"
 BEGIN, END = "<!-- peer-rig: begin -->", "<!-- peer-rig: end -->"
 
@@ -112,7 +114,11 @@ def measure(rig: Rig, peer: Peer, quick: bool) -> dict[str, float]:
         rss = rig.bench("rss", "--pid", str(pid))
         latency = rig.bench("latency", "--events", "200" if quick else "500")
         burst = rig.bench("burst", "--burst", "2000" if quick else "5000")
+        cpu = _cpu_seconds(pid)
         drain = rig.bench("drain", "--pid", str(pid), "--burst", "2000" if quick else "5000")
+        # The peer's own CPU time for the drain's events (and its warm-up): unlike the rates, it
+        # hardly moves with what else the machine runs.
+        cpu = (_cpu_seconds(pid) - cpu) * 1000 / (_num(drain, "published") + 2 * 50 + 1)
         rates = ["250", "500", "1000", "2000", "4000", "8000"] if quick else []
         sweep = rig.bench("sweep", *(["--rates", *rates, "--seconds", "2"] if quick else []))
     finally:
@@ -120,6 +126,7 @@ def measure(rig: Rig, peer: Peer, quick: bool) -> dict[str, float]:
     return {"startup_ms": _num(started, "ready_ms"), "rss_mib": _num(rss, "rss_mib"),
             "p50_ms": _num(latency, "p50_ms"), "p99_ms": _num(latency, "p99_ms"),
             "burst_cps": _num(burst, "commands_per_s"), "drain_cps": _num(drain, "commands_per_s"),
+            "cpu_ms_per_event": cpu,
             "sustained_eps": _num(sweep, "max_sustained_events_per_s")}
 
 
@@ -135,6 +142,12 @@ def startup(rig: Rig, peer: Peer) -> dict[str, float]:
     finally:
         _stop(pid)
     return {"startup_ms": _num(started, "ready_ms"), "rss_mib": _num(rss, "rss_mib")}
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _num(result: dict[str, object], key: str) -> float:
@@ -161,7 +174,8 @@ ROWS = (("start-up to first reaction (ms)", "startup_ms", "{:.0f}", "lower"),
         ("latency p99 at 50 ev/s (ms)", "p99_ms", "{:.2f}", "lower"),
         ("burst: commands/s", "burst_cps", "{:,.0f}", "higher"),
         ("drain (peer paused): commands/s", "drain_cps", "{:,.0f}", "higher"),
-        ("max sustained events/s", "sustained_eps", "{:,.0f}", "higher"))
+        ("max sustained events/s", "sustained_eps", "{:,.0f}", "higher"),
+        ("CPU time per event, drain (ms)", "cpu_ms_per_event", "{:.3f}", "lower"))
 
 
 def table(results: dict[str, list[dict[str, float]]]) -> str:

@@ -185,7 +185,7 @@ class LiveFeed:
     def _take(self, event: Event[object]) -> None:
         seq = next(self._seq)
         self._ring.append((seq, event))
-        if any(sub.staff for sub in self.subscribers):
+        if self.subscribers and any(sub.staff for sub in self.subscribers):
             staff_msg = {"type": "event", "event": _record(seq, event).as_dict()}
             for sub in self.subscribers:
                 if sub.staff:
@@ -204,7 +204,8 @@ class LiveFeed:
         narration = self.narrator.narrate(event)
         if narration is not None:
             self._narrations.append(narration)
-            self.publish_tour({"type": "narration", "narration": narration.as_dict()})
+            if self.subscribers:
+                self.publish_tour({"type": "narration", "narration": narration.as_dict()})
 
     def publish_tour(self, message: Mapping[str, object]) -> None:
         """Send a visitor-safe message to every page."""

@@ -45,6 +45,7 @@ _SHORT_NAME = 3  # names shorter than this are matched with their capitals only 
 
 
 _MAX_REMEMBERED = 2000
+_REMEMBERED_TEXTS = 4096  # scrubbed and filled-in texts remembered (each the same every time)
 _KINDS = ("bed", "contact", "motion", "sos", "light", "curtain", "tag", "dispenser", "speaker", "button")
 Words = dict[str, str]  # language -> text
 
@@ -52,8 +53,25 @@ Words = dict[str, str]  # language -> text
 def _say(msgid: str, /, **values: object) -> Words:
     """The sentence `msgid` (ids narrate.*) in every language; a value given as {lang: text}
     is filled in per language (room and device names)."""
+    # The same sentences come by with every event: each is looked up and filled in once.
+    key = (msgid, *((k, tuple(v.items()) if isinstance(v, dict) else v) for k, v in values.items()))
+    try:
+        said = _SAID.get(key)
+    except TypeError:  # a value that cannot be a key: made each time
+        return _fill(msgid, values)
+    if said is None:
+        if len(_SAID) >= _REMEMBERED_TEXTS:
+            _SAID.clear()
+        said = _SAID[key] = _fill(msgid, values)
+    return dict(said)
+
+
+def _fill(msgid: str, values: Mapping[str, object]) -> Words:
     return {lang: i18n.text(lang, msgid, **{k: v[lang] if isinstance(v, dict) else v for k, v in values.items()})
             for lang in LANGS}
+
+
+_SAID: dict[tuple[object, ...], Words] = {}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -104,10 +122,22 @@ class Scrubber:
         pairs.sort(key=lambda p: -len(p[0]))
         self._pairs = [(re.compile(rf"(?<!\w){re.escape(n)}(?!\w)",
                                    0 if len(n) < _SHORT_NAME else re.IGNORECASE), r) for n, r in pairs]
+        # The same few sentences come by with every event ("Anna stapt uit bed."): each is
+        # scrubbed once (the config, and so the result, does not change while this lives).
+        self._done: dict[tuple[str, str], str] = {}
 
     def text(self, value: str, lang: str = "nl") -> str:
         """`value` with caregiver names replaced by their relation, phone numbers and e-mail
         addresses blanked, the stand-ins in `lang`."""
+        key = (value, lang)
+        done = self._done.get(key)
+        if done is None:
+            if len(self._done) >= _REMEMBERED_TEXTS:
+                self._done.clear()
+            done = self._done[key] = self._text(value, lang)
+        return done
+
+    def _text(self, value: str, lang: str) -> str:
         email, number = i18n.text(lang, "scrub.email"), i18n.text(lang, "scrub.number")
         out = _EMAIL.sub(lambda m: email, value)
         out = _PHONE.sub(lambda m: number if sum(c.isdigit() for c in m.group()) >= _PHONE_DIGITS
@@ -355,10 +385,22 @@ _DISPENSER = {"dose_due": "due", "due": "due", "taken": "taken", "dose_taken": "
 
 def rule_name(scenario: str) -> Words:
     """A scenario as a visitor reads it, in every language: a plain name, never its id."""
+    named = _RULE_NAMES.get(scenario)
+    if named is None:
+        if len(_RULE_NAMES) >= _REMEMBERED_TEXTS:
+            _RULE_NAMES.clear()
+        named = _RULE_NAMES[scenario] = _rule_name(scenario)
+    return dict(named)
+
+
+def _rule_name(scenario: str) -> Words:
     for prefix in _RULE_PREFIXES:
         if scenario.startswith(prefix):
             return i18n.both(f"narrate.rule.{prefix}")
     return i18n.both("narrate.rule.other", name=scenario.replace("_", " ").replace("-", " "))
+
+
+_RULE_NAMES: dict[str, Words] = {}
 
 
 def _by_rule(ctx: Context) -> bool:

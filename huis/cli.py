@@ -289,6 +289,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if _refuse_to_start(args):
         return EXIT_CONFIG
     clock = RealClock()
+    from controller.hub import freeze_after_start
+
+    freeze_after_start()  # no full collection pauses over start-up's objects (docs/performance.md)
     _run(serve_home(cfg, clock, cfg.mqtt.host, cfg.mqtt.port))
     return 0
 

@@ -62,3 +62,23 @@ async def test_a_state_report_after_a_command_carries_the_command_as_its_cause(
     await clock.advance(seconds=10)
     hub.inject("zigbee2mqtt/bathroom_light", {"state": "OFF"})
     assert seen[-1].context.parent is None
+
+
+def test_freeze_after_start_freezes_the_survivors_of_full_collections_only() -> None:
+    import gc
+
+    from controller.hub import freeze_after_start
+
+    before = gc.get_freeze_count()
+    callback = freeze_after_start(full_collections=1)
+    try:
+        gc.collect(1)  # not a full collection: nothing frozen
+        assert gc.get_freeze_count() == before
+        gc.collect()
+        frozen = gc.get_freeze_count()
+        assert frozen > before
+        gc.collect()  # its one full collection is used up
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.callbacks.remove(callback)
+        gc.unfreeze()

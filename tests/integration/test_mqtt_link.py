@@ -11,7 +11,7 @@ import pytest
 from controller.broker import embedded_broker
 from controller.clock import RealClock
 from controller.config import HomeConfig
-from controller.events import AVAILABILITY, Context, Event
+from controller.events import AVAILABILITY, STATE_CHANGED, Context, Event
 from controller.hub import Hub
 from controller.mqtt import LinkSettings, MqttLink
 from huis.compose import build_hub
@@ -60,6 +60,19 @@ async def test_device_message_updates_hub_state(running: tuple[Hub, Probe]) -> N
     await eventually(lambda: hub.state.attribute("bed_sensor", "occupancy") is False)
     assert hub.state.get("bed_sensor").attributes["battery"] == 91
     assert hub.state.get("bed_sensor").available is True
+
+
+async def test_a_burst_is_handled_whole_and_in_order(running: tuple[Hub, Probe]) -> None:
+    # Hundreds of messages published back to back: each reaches the hub, none out of order.
+    hub, probe = running
+    seen: list[object] = []
+    hub.bus.subscribe(lambda e: seen.append(e.data["changes"].get("linkquality", (None, None))[1])
+                      if e.device == "bed_sensor" else None, STATE_CHANGED)
+    count = 768
+    for i in range(count):
+        probe.link.send("zigbee2mqtt/bed_sensor", json.dumps({"linkquality": i % 256}).encode(), qos=0)
+    await eventually(lambda: len(seen) >= count)
+    assert seen[-count:] == [i % 256 for i in range(count)]
 
 
 async def test_hub_announces_itself_retained(running: tuple[Hub, Probe]) -> None:
