@@ -23,13 +23,16 @@ from zoneinfo import ZoneInfo
 # What `huis run` does not need is imported inside the commands that do (start-up time: the
 # first reaction within 500 ms of exec, docs/performance.md).
 from controller import logs
+from controller.alerts.policy import AlertsConfig
 from controller.clock import Clock, RealClock
-from controller.config import HomeConfig, Mqtt, resolve
+from controller.config import HomeConfig, Mqtt, read_home, resolve
 from controller.errors import ConfigError, HuisError, Problem
 from controller.store import Database
+from devices import KINDS
 from huis.check_cli import check, home_problems
 from huis.compose import (
     Parts,
+    alerts_config,
     broker_credentials,
     install_reload_signal,
     load_home,
@@ -279,17 +282,33 @@ def _refuse_to_start(args: argparse.Namespace) -> bool:
                    f" huis {args.command}: the hub does not start until they are fixed (`huis check` shows them too).")
 
 
+def _load_to_start(args: argparse.Namespace) -> tuple[HomeConfig, Parts, AlertsConfig] | None:
+    """The configuration, scenarios and alerts `huis run` and `huis demo` start with, each file
+    read once (start-up time); None when there is a problem: then every problem has been
+    printed as `huis check` shows them (that full check runs only then)."""
+    try:
+        cfg, problems = read_home(args.config, KINDS)
+        if not problems:
+            policies = alerts_config(cfg)
+            return _overrides(cfg, args), Parts.load(cfg), policies
+    except ConfigError:
+        pass
+    _refuse_to_start(args)
+    return None
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the hub against the broker named in the configuration."""
-    cfg = _overrides(load_home(args.config), args)
+    loaded = _load_to_start(args)
+    if loaded is None:
+        return EXIT_CONFIG
+    cfg, parts, policies = loaded
     if cfg.mqtt is None:
         print(f"{args.config}: no 'mqtt' section: `huis run` needs an external broker "
               "(use `huis demo` for the embedded one).", file=sys.stderr)
         return EXIT_CONFIG
-    if _refuse_to_start(args):
-        return EXIT_CONFIG
     clock = RealClock()
-    _run(serve_home(cfg, clock, cfg.mqtt.host, cfg.mqtt.port))
+    _run(serve_home(cfg, clock, cfg.mqtt.host, cfg.mqtt.port, parts=parts, policies=policies))
     return 0
 
 
@@ -298,9 +317,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from controller.broker import embedded_broker
     from controller.clock import AcceleratedClock
 
-    cfg = _overrides(load_home(args.config), args)
-    if _refuse_to_start(args):
+    loaded = _load_to_start(args)
+    if loaded is None:
         return EXIT_CONFIG
+    cfg, parts, policies = loaded
     # Always the demo clock, even at speed 1: tour-guide stories speed it up and jump it to night.
     clock = AcceleratedClock(args.speed or cfg.simulation.speed)
     # The embedded broker is closed too: its accounts are generated at the first start.
@@ -308,11 +328,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     async def main() -> None:
         if cfg.mqtt is not None:
-            await serve_home(cfg, clock, cfg.mqtt.host, cfg.mqtt.port, simulate=True)
+            await serve_home(cfg, clock, cfg.mqtt.host, cfg.mqtt.port, simulate=True, parts=parts,
+                             policies=policies)
             return
         eb = cfg.embedded_broker
         async with embedded_broker(eb.host, eb.port, credentials=credentials) as (host, port):
-            await serve_home(cfg, clock, host, port, simulate=True)
+            await serve_home(cfg, clock, host, port, simulate=True, parts=parts, policies=policies)
 
     print(f"huis demo: dashboard on http://{cfg.dashboard.host}:{cfg.dashboard.port}  (Ctrl-C stops)")
     _run(main())
