@@ -49,6 +49,7 @@ __all__ = ["check", "install_reload_signal", "main", "pid_file_for", "reload", "
 
 DEFAULT_CONFIG = "config/home.yaml"
 EXIT_CONFIG = 2  # a problem in the configuration or scenario files (also `huis check`)
+SERVERS = ("run", "demo", "simulators")  # the commands that run until stopped
 
 
 # -- what the scenario commands do ----------------------------------------------------------------
@@ -408,8 +409,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
-    """The argument parser for every subcommand; for `huis run` (`command`), without the ones
-    whose modules take time to import (accounts, audit, broker, simulate)."""
+    """The argument parser for every subcommand; for the long-running ones (`command` is run, demo
+    or simulators), without those whose modules take time and memory to import (accounts with
+    the password checker's dictionaries, audit, the centre with PostgreSQL and NATS, broker,
+    simulate): a process keeps what it imported for as long as it runs."""
     parser = argparse.ArgumentParser(prog="huis", description="Domotics hub for the Huis van de toekomst.")
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
     parser.add_argument("--log-json", action="store_true", help="log one JSON object per line")
@@ -418,7 +421,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     _scenario_commands(sub)
     _history_commands(sub)
     _routine_command(sub)
-    if command == "run":
+    if command in SERVERS:
         return parser
     from huis.broker_cli import add_broker_command
     from huis.uplink_cli import add_uplink_command
