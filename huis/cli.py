@@ -315,7 +315,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Run the demo home: embedded broker (unless configured), simulators, hub and dashboard."""
-    from controller.broker import embedded_broker
+    from controller.broker import demo_broker
     from controller.clock import AcceleratedClock
 
     loaded = _load_to_start(args)
@@ -333,7 +333,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                              policies=policies)
             return
         eb = cfg.embedded_broker
-        async with embedded_broker(eb.host, eb.port, credentials=credentials) as (host, port):
+        async with demo_broker(eb.host, eb.port, credentials=credentials, server=eb.server) as (host, port):
             await serve_home(cfg, clock, host, port, simulate=True, parts=parts, policies=policies)
 
     print(f"huis demo: dashboard on http://{cfg.dashboard.host}:{cfg.dashboard.port}  (Ctrl-C stops)")
