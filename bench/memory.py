@@ -43,6 +43,7 @@ from bench.common import ROOT, free_port, machine, mosquitto, wait_port
 from bench.fuzz_inputs import hostile
 
 DOC = ROOT / "docs" / "performance.md"
+PACKAGES = ("controller", "devices", "simulators", "dashboard", "huis")
 BEGIN, END = "<!-- memory: begin -->", "<!-- memory: end -->"
 
 # Each layer adds to the ones above it (what `huis run` imports, in the order it needs them).
@@ -273,6 +274,8 @@ class Run:
 
 def measure(label: str, python: str, root: Path, idle_minutes: float, fuzz: int) -> Run:
     print(f"== {label}: {root}", file=sys.stderr, flush=True)
+    # As installed: compiled (a shell with PYTHONDONTWRITEBYTECODE=1 would compile at each start).
+    subprocess.run([python, "-m", "compileall", "-q", *PACKAGES], cwd=root, check=True, stdout=subprocess.DEVNULL)
     with tempfile.TemporaryDirectory(prefix="huis-memory-") as tmp:
         r = Run(label, layers=layer_rss(python, root))
         r.run = measure_run(python, root, Path(tmp), idle_minutes, fuzz)
