@@ -1,5 +1,5 @@
 """`make bench`: every benchmark in turn; each rewrites its own section of docs/performance.md
-(speed), docs/care-quality.md (pages and incidents), docs/reliability.md (hostile input) or
+(speed and memory), docs/care-quality.md (pages and incidents), docs/reliability.md (hostile input) or
 docs/central.md (the centre under load and faults).
 
 bench.central runs `--quick` here (the bridged home's link cut for 1 minute, about 10 minutes in
@@ -12,8 +12,8 @@ import os
 import subprocess
 import sys
 
-BENCHMARKS = ("bench.peer_rig", "bench.engine_bench", "bench.alerts_bench", "bench.care_quality", "bench.fuzz_inputs",
-              "bench.central")
+BENCHMARKS = ("bench.peer_rig", "bench.engine_bench", "bench.memory", "bench.alerts_bench", "bench.care_quality",
+              "bench.fuzz_inputs", "bench.central")
 
 
 def _args(module: str) -> list[str]:

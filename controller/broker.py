@@ -1,22 +1,33 @@
 """The embedded MQTT broker `huis demo` starts when the config names no external one, and the
 mosquitto bridge lines that link a home's broker to the centre (docs/central.md).
 
-Closed like the shipped mosquitto: with `credentials` only the home's accounts log in, each
-held to its ACL (controller/broker_plugins.py). It keeps a persistent session's QoS 1 messages
-while that client is away (amqtt does so for logged-in clients); it lives in the demo's own
-process, so it has nothing to keep across a restart of the demo. amqtt has no bridge: a home
-linked to a centre runs mosquitto with `bridge_config` (`huis uplink bridge-config`).
+`demo_broker` runs the system's mosquitto as a child process when it is installed (about 2 MiB,
+against the ~10 MiB and the Python time of routing every message through amqtt in the demo's
+own process; docs/performance.md, "Memory"), and amqtt in process otherwise, so a fresh machine
+needs nothing but Python. Both are closed like the shipped mosquitto: with `credentials` only
+the home's accounts log in, each held to its ACL (mosquitto's generated password and ACL files;
+for amqtt controller/broker_plugins.py). Both keep a persistent session's QoS 1 messages while
+that client is away, in memory only: nothing is kept across a restart of the demo. amqtt has no
+bridge: a home linked to a centre runs mosquitto with `bridge_config` (`huis uplink bridge-config`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import getpass
 import logging
+import os
+import shutil
+import signal
+import socket
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
-from controller.broker_auth import Credentials
+from controller.broker_auth import ACL_FILE, PASSWD_FILE, Credentials
 from controller.errors import HuisError
 from controller.uplink_wire import LOCAL_DOWN, LOCAL_UP, check_home_id, remote_down_prefix, remote_up_prefix
 
@@ -72,6 +83,123 @@ async def embedded_broker(host: str = "127.0.0.1", port: int = 1884, *,
         yield host, port
     finally:
         await broker.shutdown()
+
+
+Server = Literal["auto", "mosquitto", "amqtt"]
+
+
+def mosquitto_binary() -> str | None:
+    """The system's mosquitto, if installed (Debian puts it in /usr/sbin, often not on PATH)."""
+    return shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/usr/local/sbin")
+
+
+@contextlib.asynccontextmanager
+async def demo_broker(host: str, port: int, *, credentials: Credentials | None = None,
+                      server: Server = "auto") -> AsyncIterator[tuple[str, int]]:
+    """The demo's broker for the duration of the context: mosquitto when installed (or asked
+    for), else amqtt in process (`embedded_broker`)."""
+    binary = mosquitto_binary() if server != "amqtt" else None
+    if server == "mosquitto" and binary is None:
+        raise HuisError("embedded_broker.server is 'mosquitto', but mosquitto is not installed "
+                        "(apt-get install mosquitto), or choose 'auto' or 'amqtt'.")
+    if binary is None:
+        async with embedded_broker(host, port, credentials=credentials) as where:
+            yield where
+        return
+    async with mosquitto_broker(binary, host, port, credentials=credentials) as where:
+        yield where
+
+
+def mosquitto_conf(host: str, port: int, credentials: Credentials | None) -> str:
+    """The demo's mosquitto: closed to all but `credentials`' accounts (their generated password
+    and ACL files), no persistence, no Nagle; without credentials open (tests on loopback)."""
+    lines = [f"listener {port} {host}", "persistence false", "set_tcp_nodelay true",
+             "max_queued_messages 10000",
+             # stderr: unbuffered, so "running" reaches us when it is said (stdout waits for exit).
+             "log_dest stderr", "log_type error", "log_type warning", "log_type notice",
+             "log_type information", "connection_messages false"]
+    if os.geteuid() == 0:
+        # Started as root, mosquitto would drop to its own user, who cannot read our 0600 files.
+        lines.append(f"user {getpass.getuser()}")
+    if credentials is None:
+        lines.append("allow_anonymous true")
+    else:
+        lines += ["allow_anonymous false", f"password_file {credentials.folder / PASSWD_FILE}",
+                  f"acl_file {credentials.folder / ACL_FILE}"]
+    return "\n".join(lines) + "\n"
+
+
+def _taken(host: str, port: int) -> OSError | None:
+    """Why host:port cannot be listened on, if it cannot (mosquitto would only say so in its log)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            return exc
+    return None
+
+
+def _die_with_parent() -> None:
+    # Linux: mosquitto gets SIGTERM when the demo dies, however it dies (kill -9 included), so
+    # a demo that crashed never leaves a broker holding its port.
+    import ctypes
+
+    ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+@contextlib.asynccontextmanager
+async def mosquitto_broker(binary: str, host: str, port: int, *,
+                           credentials: Credentials | None = None) -> AsyncIterator[tuple[str, int]]:
+    """mosquitto as a child process for the duration of the context (see `mosquitto_conf`)."""
+    taken = _taken(host, port)
+    if taken is not None:
+        raise HuisError(f"The embedded MQTT broker cannot listen on {host}:{port} ({taken.strerror}). Stop "
+                        "the program that uses it (another `huis demo`?), or set embedded_broker.port in "
+                        "the configuration.")
+    with tempfile.TemporaryDirectory(prefix="huis-mosquitto-") as tmp:
+        conf = Path(tmp) / "mosquitto.conf"
+        conf.write_text(mosquitto_conf(host, port, credentials), encoding="utf-8")
+        proc = await asyncio.create_subprocess_exec(
+            binary, "-c", str(conf), stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE, preexec_fn=_die_with_parent)
+        try:
+            assert proc.stderr is not None
+            said = await _until_running(proc.stderr)
+            if said is not None:
+                raise HuisError(f"The embedded MQTT broker (mosquitto) cannot listen on {host}:{port}: "
+                                f"{said}. Stop the program that uses it, or set embedded_broker.port "
+                                "in the configuration.")
+            log.info("embedded MQTT broker (mosquitto, pid %d) listening on %s:%d", proc.pid, host, port)
+            # Owned by this context and awaited in its finally: mosquitto's later warnings go to our log.
+            relay = asyncio.create_task(_relay(proc.stderr), name="mosquitto-log")
+            try:
+                yield host, port
+            finally:
+                relay.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await relay
+        finally:
+            if proc.returncode is None:
+                proc.terminate()
+                await proc.wait()
+
+
+async def _until_running(out: asyncio.StreamReader) -> str | None:
+    """Read mosquitto's log until it says it runs (None) or ends (the last thing it said)."""
+    last = "it stopped at once"
+    while line := (await out.readline()).decode(errors="replace").strip():
+        if " running" in line:
+            return None
+        last = line.split(": ", 1)[-1]
+    return last
+
+
+async def _relay(out: asyncio.StreamReader) -> None:
+    while line := (await out.readline()).decode(errors="replace").strip():
+        said = line.split(": ", 1)[-1]
+        log.log(logging.WARNING if said.startswith(("Error", "Warning")) else logging.INFO, "mosquitto: %s", said)
 
 
 # -- the bridge to the centre (docs/central.md, "The wire format") --------------------------------

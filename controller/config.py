@@ -81,6 +81,9 @@ class Mqtt(_Strict):
 class EmbeddedBroker(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(1884, ge=0, le=65535)
+    # Which broker `huis demo` runs: the system's mosquitto when installed ("auto"), else amqtt
+    # in the demo's own process (controller/broker.py).
+    server: Literal["auto", "mosquitto", "amqtt"] = "auto"
 
 
 class Dashboard(_Strict):

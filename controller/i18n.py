@@ -16,11 +16,10 @@ import io
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
-from babel.support import Translations
+if TYPE_CHECKING:  # Babel is imported with the first catalogue read (a hub may never need one)
+    from babel.support import Translations
 
 Lang = Literal["nl", "en"]
 LANGS: tuple[Lang, ...] = ("nl", "en")
@@ -50,6 +49,10 @@ def po_path(lang: Lang) -> Path:
 def _translations(lang: Lang) -> Translations:
     # read_po + write_mo in memory: the gettext machinery (and its plural rules) without a
     # compiled file on disk that could be stale.
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+    from babel.support import Translations
+
     with po_path(lang).open("rb") as f:
         catalog = read_po(f, locale=lang, domain=DOMAIN)
     buf = io.BytesIO()
@@ -86,6 +89,8 @@ def nboth(msgid: str, n: int, /, **values: object) -> dict[str, str]:
 @cache
 def catalogue(lang: Lang) -> dict[str, str | list[str]]:
     """Every message of `lang` as id -> text (a list of forms for a plural), for the pages."""
+    from babel.messages.pofile import read_po
+
     with po_path(lang).open("rb") as f:
         catalog = read_po(f, locale=lang, domain=DOMAIN)
     out: dict[str, str | list[str]] = {}

@@ -120,6 +120,10 @@ async def _open(path: str, *, busy_timeout: float, reader: bool) -> aiosqlite.Co
         await conn.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
         if reader:
             await conn.execute("PRAGMA query_only=ON")  # see the module docstring
+            # A reader's page cache holds at most 512 KiB (the writer keeps SQLite's 2 MiB): six
+            # connections each filling 2 MiB over a month would be a fifth of the hub's memory,
+            # and the operating system caches the file for all of them anyway.
+            await conn.execute("PRAGMA cache_size=-512")
         else:
             await conn.execute("PRAGMA journal_mode=WAL")
             await conn.execute("PRAGMA synchronous=FULL")

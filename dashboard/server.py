@@ -1,4 +1,9 @@
-"""Run the dashboard app with uvicorn as one of the hub's supervised services."""
+"""Run the dashboard app with uvicorn as one of the hub's supervised services.
+
+Importing this module is cheap (uvicorn and FastAPI are imported by `serve`): `huis run` binds
+the dashboard's socket with `listen` at start and waits with `first_connection` for someone to
+open a page before it loads the web stack (docs/performance.md, "Memory").
+"""
 
 from __future__ import annotations
 
@@ -7,20 +12,14 @@ import contextlib
 import logging
 import socket
 from collections.abc import Iterator, Sequence
-
-import uvicorn
-from fastapi import FastAPI
+from typing import TYPE_CHECKING
 
 from controller.errors import HuisError
 
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
 log = logging.getLogger(__name__)
-
-
-class _Server(uvicorn.Server):
-    # The hub owns signal handling (Ctrl-C stops every service together), not uvicorn.
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -43,16 +42,43 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+async def first_connection(sock: socket.socket) -> None:
+    """Return once a client is waiting on the listening `sock`, without accepting it: the
+    connection stays in the backlog for the server started next on the same socket."""
+    loop = asyncio.get_running_loop()
+    waiting: asyncio.Future[None] = loop.create_future()
+
+    def ready() -> None:
+        if not waiting.done():
+            waiting.set_result(None)
+
+    loop.add_reader(sock.fileno(), ready)
+    try:
+        await waiting
+    finally:
+        loop.remove_reader(sock.fileno())
+
+
 async def serve(app: FastAPI, host: str, port: int, *, started: asyncio.Event | None = None,
-                trusted_proxies: Sequence[str] = ()) -> None:
+                trusted_proxies: Sequence[str] = (), sock: socket.socket | None = None) -> None:
     """Serve `app` until cancelled, with the dashboard's own loops (story player, session
     watch) beside it.
 
     `trusted_proxies`: addresses (or networks) of reverse proxies whose X-Forwarded-For and
     X-Forwarded-Proto are believed: the client address (login lockout, audit) and the scheme
     (Secure cookies) then come from them. From anyone else those headers are ignored.
+    `sock`: a socket already listening on host:port (`listen`), else one is bound here; it is
+    closed when serving ends either way.
     """
-    sock = listen(host, port)
+    import uvicorn
+
+    class _Server(uvicorn.Server):
+        # The hub owns signal handling (Ctrl-C stops every service together), not uvicorn.
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+    sock = sock if sock is not None else listen(host, port)
     server = _Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
                                     access_log=False, lifespan="off", ws="websockets-sansio",
                                     proxy_headers=bool(trusted_proxies),
@@ -82,5 +108,6 @@ async def serve(app: FastAPI, host: str, port: int, *, started: asyncio.Event | 
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
     finally:
+        sock.close()
         if dashboard is not None:
             await dashboard.aclose()

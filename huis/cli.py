@@ -23,13 +23,16 @@ from zoneinfo import ZoneInfo
 # What `huis run` does not need is imported inside the commands that do (start-up time: the
 # first reaction within 500 ms of exec, docs/performance.md).
 from controller import logs
+from controller.alerts.policy import AlertsConfig
 from controller.clock import Clock, RealClock
-from controller.config import HomeConfig, Mqtt, resolve
+from controller.config import HomeConfig, Mqtt, read_home, resolve
 from controller.errors import ConfigError, HuisError, Problem
 from controller.store import Database
+from devices import KINDS
 from huis.check_cli import check, home_problems
 from huis.compose import (
     Parts,
+    alerts_config,
     broker_credentials,
     install_reload_signal,
     load_home,
@@ -46,6 +49,7 @@ __all__ = ["check", "install_reload_signal", "main", "pid_file_for", "reload", "
 
 DEFAULT_CONFIG = "config/home.yaml"
 EXIT_CONFIG = 2  # a problem in the configuration or scenario files (also `huis check`)
+SERVERS = ("run", "demo", "simulators")  # the commands that run until stopped
 
 
 # -- what the scenario commands do ----------------------------------------------------------------
@@ -279,31 +283,48 @@ def _refuse_to_start(args: argparse.Namespace) -> bool:
                    f" huis {args.command}: the hub does not start until they are fixed (`huis check` shows them too).")
 
 
+def _load_to_start(args: argparse.Namespace) -> tuple[HomeConfig, Parts, AlertsConfig] | None:
+    """The configuration, scenarios and alerts `huis run` and `huis demo` start with, each file
+    read once (start-up time); None when there is a problem: then every problem has been
+    printed as `huis check` shows them (that full check runs only then)."""
+    try:
+        cfg, problems = read_home(args.config, KINDS)
+        if not problems:
+            policies = alerts_config(cfg)
+            return _overrides(cfg, args), Parts.load(cfg), policies
+    except ConfigError:
+        pass
+    _refuse_to_start(args)
+    return None
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the hub against the broker named in the configuration."""
-    cfg = _overrides(load_home(args.config), args)
+    loaded = _load_to_start(args)
+    if loaded is None:
+        return EXIT_CONFIG
+    cfg, parts, policies = loaded
     if cfg.mqtt is None:
         print(f"{args.config}: no 'mqtt' section: `huis run` needs an external broker "
               "(use `huis demo` for the embedded one).", file=sys.stderr)
-        return EXIT_CONFIG
-    if _refuse_to_start(args):
         return EXIT_CONFIG
     clock = RealClock()
     from controller.hub import freeze_after_start
 
     freeze_after_start()  # no full collection pauses over start-up's objects (docs/performance.md)
-    _run(serve_home(cfg, clock, cfg.mqtt.host, cfg.mqtt.port))
+    _run(serve_home(cfg, clock, cfg.mqtt.host, cfg.mqtt.port, parts=parts, policies=policies))
     return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Run the demo home: embedded broker (unless configured), simulators, hub and dashboard."""
-    from controller.broker import embedded_broker
+    from controller.broker import demo_broker
     from controller.clock import AcceleratedClock
 
-    cfg = _overrides(load_home(args.config), args)
-    if _refuse_to_start(args):
+    loaded = _load_to_start(args)
+    if loaded is None:
         return EXIT_CONFIG
+    cfg, parts, policies = loaded
     # Always the demo clock, even at speed 1: tour-guide stories speed it up and jump it to night.
     clock = AcceleratedClock(args.speed or cfg.simulation.speed)
     # The embedded broker is closed too: its accounts are generated at the first start.
@@ -311,11 +332,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     async def main() -> None:
         if cfg.mqtt is not None:
-            await serve_home(cfg, clock, cfg.mqtt.host, cfg.mqtt.port, simulate=True)
+            await serve_home(cfg, clock, cfg.mqtt.host, cfg.mqtt.port, simulate=True, parts=parts,
+                             policies=policies)
             return
         eb = cfg.embedded_broker
-        async with embedded_broker(eb.host, eb.port, credentials=credentials) as (host, port):
-            await serve_home(cfg, clock, host, port, simulate=True)
+        async with demo_broker(eb.host, eb.port, credentials=credentials, server=eb.server) as (host, port):
+            await serve_home(cfg, clock, host, port, simulate=True, parts=parts, policies=policies)
 
     print(f"huis demo: dashboard on http://{cfg.dashboard.host}:{cfg.dashboard.port}  (Ctrl-C stops)")
     _run(main())
@@ -390,8 +412,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
-    """The argument parser for every subcommand; for `huis run` (`command`), without the ones
-    whose modules take time to import (accounts, audit, broker, simulate)."""
+    """The argument parser for every subcommand; for the long-running ones (`command` is run, demo
+    or simulators), without those whose modules take time and memory to import (accounts with
+    the password checker's dictionaries, audit, the centre with PostgreSQL and NATS, broker,
+    simulate): a process keeps what it imported for as long as it runs."""
     parser = argparse.ArgumentParser(prog="huis", description="Domotics hub for the Huis van de toekomst.")
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
     parser.add_argument("--log-json", action="store_true", help="log one JSON object per line")
@@ -400,7 +424,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     _scenario_commands(sub)
     _history_commands(sub)
     _routine_command(sub)
-    if command == "run":
+    if command in SERVERS:
         return parser
     from huis.broker_cli import add_broker_command
     from huis.uplink_cli import add_uplink_command
@@ -554,9 +578,32 @@ def _routine_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     p.set_defaults(func=cmd_routine)
 
 
+def tune_malloc() -> None:
+    """glibc's allocator for a process that runs for months (docs/performance.md, "Memory").
+
+    A fixed mmap threshold: buffers over 128 KiB (a 1 MB payload someone sent, a page of the
+    history) are mapped and given back when freed; glibc's default raises the threshold after
+    the first such free, and every later one then stays on the heap for good (measured: +12 MiB
+    after a fuzz run). At most two malloc arenas: each SQLite connection's thread would otherwise
+    get one of its own and keep its high-water mark.
+    """
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return  # not glibc (musl, macOS): its defaults stand
+    mallopt(-8, 2)  # M_ARENA_MAX
+    mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `huis` console script."""
-    parser = build_parser(_command(sys.argv[1:] if argv is None else argv))
+    command = _command(sys.argv[1:] if argv is None else argv)
+    if command in SERVERS and argv is None:  # a process of its own, not a test calling main()
+        tune_malloc()
+    parser = build_parser(command)
     args = parser.parse_args(argv)
     logs.setup(args.log_level, args.log_json)
     try:

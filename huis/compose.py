@@ -16,6 +16,7 @@ import os
 import signal
 import socket
 import sys
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +41,7 @@ from controller.device_kind import DeviceKind
 from controller.engine import AlertSink, Engine, ScenarioSet, load_scenarios
 from controller.engine.loader import check_paths, config_scenario_paths
 from controller.errors import Problem
-from controller.events import Context
+from controller.events import Context, Event
 from controller.history import History
 from controller.hub import Hub, Service
 from controller.idle import wait_idle
@@ -215,18 +216,19 @@ async def open_home(
     db_path: str | Path | None = None,
     alert_channels: Mapping[str, Channel] | Iterable[Channel] | None = None,
     policies: AlertsConfig | None = None,
+    parts: Parts | None = None,
 ) -> Home:
     """Build a home from `cfg`: the MQTT link from `settings` (or the given `link`), the
-    database at `db_path` (default: the config's storage path), scenarios from the config,
-    escalation `policies` (default: the config's alerts file; the tour's sandbox pages only
-    its demo caregivers).
+    database at `db_path` (default: the config's storage path), scenarios from the config
+    (or the already loaded `parts`), escalation `policies` (default: the config's alerts file;
+    the tour's sandbox pages only its demo caregivers).
 
     Raises ConfigError when the alerts file or a scenario is invalid.
     """
     path = db_path if db_path is not None else resolve(cfg, cfg.storage.path)
     # Validate everything before opening anything, so a bad file leaves nothing half-open.
     policies = policies if policies is not None else alerts_config(cfg)
-    parts = Parts.load(cfg)
+    parts = dataclasses.replace(parts, config=cfg) if parts is not None else Parts.load(cfg)
     if link is None and settings is None:
         raise ValueError("open_home needs link settings or a link")
     hub = parts.hub(clock, link if link is not None else settings)
@@ -301,20 +303,22 @@ def storage_notices(alerts: AlertService) -> Notify:
 # -- serving a home: the dashboard and the simulators join the kernel here ------------------------
 
 
-def _refuse_a_taken_dashboard_port(cfg: HomeConfig) -> None:
-    """Raise HuisError (the dashboard's own message) when its port is taken, before the hub starts:
-    the dashboard itself listens only once the engine is ready."""
-    host, port = cfg.dashboard.host, cfg.dashboard.port
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-            return
-        except OSError:
-            pass
-    from dashboard.server import listen
+class RecentEvents:
+    """The hub's last events, kept for the dashboard's live feed until a page first opens (the
+    web stack is loaded only then): the tour's narrations and the caregiver's day start from
+    them as they would have from a feed that ran all along."""
 
-    listen(host, port).close()
+    def __init__(self, hub: Hub, size: int = 2000) -> None:
+        self.events: deque[Event[object]] = deque(maxlen=size)
+        self._unsubscribe = hub.bus.subscribe(self.events.append)
+
+    def hand_to(self, on_event: Callable[[Event[object]], None]) -> None:
+        """Give every kept event to `on_event`, oldest first, and stop keeping them; call it in
+        the loop turn that subscribed `on_event` to the bus, so no event is missed or doubled."""
+        self._unsubscribe()
+        for event in self.events:
+            on_event(event)
+        self.events.clear()
 
 
 def _dashboard_app(home: Home, *, services_for: bool) -> FastAPI:
@@ -365,28 +369,52 @@ def install_reload_signal(engine: Engine) -> None:
     asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, engine.request_reload)
 
 
-async def serve_home(cfg: HomeConfig, clock: Clock, host: str, port: int, *, simulate: bool = False) -> None:
+def _import_dashboard() -> None:
+    import dashboard.app  # noqa: F401  (the web stack: FastAPI, uvicorn, the routes)
+
+
+async def serve_dashboard(home: Home, sock: socket.socket, recent: RecentEvents, *, services_for: bool) -> None:
+    """Serve the dashboard on the listening `sock` from the first connection on, until cancelled.
+
+    The web stack (FastAPI, uvicorn, the pages; ~25 MiB and a third of a second) is imported
+    only when someone opens a page, on a thread; the app is built in one loop turn with the
+    events kept meanwhile, and uvicorn accepts the waiting connection from the same socket.
+    """
+    from dashboard.server import first_connection, serve
+
+    await home.engine.ready.wait()  # the first reaction never waits for a page
+    await first_connection(sock)
+    log.info("dashboard: first visitor; loading the web pages")
+    await asyncio.to_thread(_import_dashboard)
+    app = _dashboard_app(home, services_for=services_for)
+    recent.hand_to(app.state.huis.feed.on_event)
+    web = home.hub.config.dashboard
+    await serve(app, web.host, web.port, trusted_proxies=web.trusted_proxies, sock=sock)
+
+
+async def serve_home(cfg: HomeConfig, clock: Clock, host: str, port: int, *, simulate: bool = False,
+                     parts: Parts | None = None, policies: AlertsConfig | None = None) -> None:
     """Run the home against the broker at host:port with its dashboard until cancelled; with
-    `simulate`, the simulated devices too (`huis demo`)."""
+    `simulate`, the simulated devices too (`huis demo`). `parts` and `policies`: the scenarios
+    and alerts already loaded and checked (`huis run` reads each file once)."""
     # One hub per database (huis/instance.py): refused before anything is opened or written.
     with single_instance(resolve(cfg, cfg.storage.path)):
-        await _serve_home(cfg, clock, host, port, simulate=simulate)
+        # The dashboard's port is taken before the hub starts (a port in use is refused at once);
+        # what listens on it until the first page opens is this plain socket.
+        from dashboard.server import listen
+
+        with listen(cfg.dashboard.host, cfg.dashboard.port) as sock:
+            await _serve_home(cfg, clock, host, port, sock, simulate=simulate, parts=parts, policies=policies)
 
 
-async def _serve_home(cfg: HomeConfig, clock: Clock, host: str, port: int, *, simulate: bool) -> None:
-    _refuse_a_taken_dashboard_port(cfg)
-    home = await open_home(cfg, clock, settings=hub_settings(cfg, host, port))
+async def _serve_home(cfg: HomeConfig, clock: Clock, host: str, port: int, sock: socket.socket, *,
+                      simulate: bool, parts: Parts | None, policies: AlertsConfig | None) -> None:
+    home = await open_home(cfg, clock, settings=hub_settings(cfg, host, port), parts=parts, policies=policies)
+    recent = RecentEvents(home.hub)
     services: list[Service] = _simulated(cfg, clock, host, port, home) if simulate else []
 
     async def dashboard() -> None:
-        # After the hub is live, and built on a thread: importing the web stack and building the
-        # app take longer than the hub's whole start-up, and the first reaction must not wait.
-        await home.engine.ready.wait()
-        app = await asyncio.to_thread(_dashboard_app, home, services_for=simulate)
-        from dashboard.server import serve
-
-        await serve(app, cfg.dashboard.host, cfg.dashboard.port,
-                    trusted_proxies=cfg.dashboard.trusted_proxies)
+        await serve_dashboard(home, sock, recent, services_for=simulate)
 
     pid_file: Path | None = None
     try:

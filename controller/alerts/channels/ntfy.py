@@ -19,8 +19,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Mapping
-
-import httpx
+from typing import TYPE_CHECKING
 
 from controller.alerts.model import (
     KIND_ACKNOWLEDGED,
@@ -31,6 +30,9 @@ from controller.alerts.model import (
     Notification,
 )
 from controller.errors import DeliveryError, DeliveryUnknown
+
+if TYPE_CHECKING:  # imported on the first delivery: a hub that never pages carries no HTTP client
+    import httpx
 
 _PRIORITY = {"urgent": 5, "warning": 4, "info": 3}
 _TAGS = {"urgent": ["rotating_light"], "warning": ["warning"], "info": ["information_source"]}
@@ -84,10 +86,19 @@ class NtfyChannel:
         # public one (the demo's own stand-in is configured in config/alerts.yaml).
         self.server = server
         self.token_env = token_env
-        self._client = httpx.AsyncClient(transport=transport, follow_redirects=False)
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            import httpx
+
+            self._client = httpx.AsyncClient(transport=self._transport, follow_redirects=False)
+        return self._client
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        if self._client is not None:
+            await self._client.aclose()
 
     def _headers(self, target: ChannelTarget) -> dict[str, str]:
         token_env = target.options.get("token_env") or self.token_env
@@ -106,12 +117,15 @@ class NtfyChannel:
         if not topic:
             raise DeliveryError("no ntfy topic for this caregiver (it is generated when the hub starts)")
         seconds = target.timeout.total_seconds()
+        client = self._http()
+        import httpx
+
         progress = _Progress()
         try:
             # Our own deadline, just inside the dispatcher's, so we can say which side of
             # "the request went out" the time ran out on.
             async with asyncio.timeout(seconds):
-                resp = await self._client.post(f"{server}/", json=ntfy_message(notification, str(topic)),
+                resp = await client.post(f"{server}/", json=ntfy_message(notification, str(topic)),
                                                headers=self._headers(target), timeout=seconds,
                                                extensions={"trace": progress})
         except (TimeoutError, httpx.HTTPError) as exc:
