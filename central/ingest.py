@@ -11,11 +11,19 @@ What it survives (tests/central/test_ingest.py does each for real):
   handing it out again while we wait).
 - its own kill -9: what was fetched and not acknowledged is delivered again; the store keeps
   each `(home, msg_id, at)` once, so a redelivered message is counted as a duplicate, not stored.
+
+Heartbeats come at QoS 0 (a heartbeat is worth only its freshness), and NATS's MQTT layer keeps
+only QoS 1 messages in `$MQTT_msgs`: a QoS 0 publish is a plain NATS message on
+`homes.<id>.up.heartbeat`. A plain subscription takes those, stored in batches of what arrived
+while the last batch was stored; when PostgreSQL is away they are dropped (and counted), as the
+next heartbeat says the same, fresher. A heartbeat sent at QoS 1 (an older hub) still comes
+through the stream.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import ssl
 from collections.abc import AsyncIterator
@@ -44,6 +52,8 @@ log = logging.getLogger(__name__)
 STREAM = "$MQTT_msgs"
 FILTER = wire.MQTT_PREFIX + "homes.*.up.>"
 DURABLE = "huis-central"
+HEARTBEATS = "homes.*.up.heartbeat"  # QoS 0: plain NATS messages, never in the stream
+HEARTBEATS_WAITING = 20_000  # at most this many heartbeats wait for PostgreSQL; older ones are dropped
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -84,6 +94,8 @@ class IngestStats:
     connects: int = 0
     last_error: str | None = None
     fetched: int = 0
+    heartbeats: int = 0  # QoS 0 heartbeats stored (plain NATS messages, not the stream)
+    heartbeats_dropped: int = 0  # QoS 0 heartbeats dropped while PostgreSQL was away
 
     def add(self, r: BatchResult) -> None:
         self.stored += r.stored
@@ -175,7 +187,10 @@ class Ingest:
                     sub = await js.pull_subscribe_bind(s.durable, STREAM)
                     self.stats.connects += 1
                     delay = s.backoff_initial
-                    await self._consume(nc, sub)
+                    async with asyncio.TaskGroup() as tg:
+                        beats = tg.create_task(self._heartbeats(nc), name="central-heartbeats")
+                        await self._consume(nc, sub)
+                        beats.cancel()
             except (nats.errors.Error, OSError, DeliveryError) as exc:
                 # Cannot connect, or JetStream is not ready (no meta leader yet): try again.
                 self._failed(f"NATS: {exc!r}", delay)
@@ -210,6 +225,47 @@ class Ingest:
             for m in msgs:
                 await m.ack()
 
+    async def _heartbeats(self, nc: NatsClient) -> None:
+        """QoS 0 heartbeats (plain NATS messages) into PostgreSQL, a batch of what arrived
+        while the previous batch was stored; dropped when PostgreSQL is away."""
+        waiting: list[Msg] = []
+        arrived = asyncio.Event()
+
+        async def on_message(m: Msg) -> None:
+            if len(waiting) >= HEARTBEATS_WAITING:
+                del waiting[0]
+                self.stats.heartbeats_dropped += 1
+            waiting.append(m)
+            arrived.set()
+
+        try:
+            sub = await nc.subscribe(HEARTBEATS, cb=on_message)
+        except nats.errors.Error as exc:
+            self._failed(f"heartbeats: {exc!r}", 0)  # the connection is going: run() starts again
+            return
+        try:
+            while True:
+                await arrived.wait()
+                arrived.clear()
+                while waiting:
+                    batch = waiting[:self.settings.batch]
+                    del waiting[:len(batch)]
+                    await self._store_heartbeats(batch)
+        finally:
+            with contextlib.suppress(nats.errors.Error):
+                await sub.unsubscribe()
+
+    async def _store_heartbeats(self, msgs: list[Msg]) -> None:
+        items = [_incoming_plain(m) for m in msgs]
+        try:
+            result = await self.store.store_batch(items, self.clock.now())
+        except (*TRANSIENT, PoolTimeout) as exc:
+            self.stats.heartbeats_dropped += len(items)
+            log.warning("ingest: %d heartbeats dropped, PostgreSQL: %s", len(items), exc)
+            return
+        self.stats.heartbeats += result.stored
+        self.stats.rejected += result.rejected
+
     async def _store_until_done(self, msgs: list[Msg]) -> None:
         """Store the batch; while PostgreSQL is away, keep trying (nothing is acknowledged)."""
         items = [self._incoming(m) for m in msgs]
@@ -241,3 +297,13 @@ class Ingest:
                             reason=str(exc))
         return Incoming(subject=m.subject, stream=STREAM, stream_seq=seq, payload=m.data,
                         message=message)
+
+
+def _incoming_plain(m: Msg) -> Incoming:
+    """A message that came as a plain NATS message (QoS 0): no stream, no sequence (0)."""
+    try:
+        message = wire.parse(m.subject, m.data)
+    except PayloadError as exc:
+        log.warning("rejected %s: %s", m.subject, exc)
+        return Incoming(subject=m.subject, stream="", stream_seq=0, payload=m.data, reason=str(exc))
+    return Incoming(subject=m.subject, stream="", stream_seq=0, payload=m.data, message=message)

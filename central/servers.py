@@ -15,6 +15,7 @@ cluster's own 0600 config files.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import pwd
@@ -30,6 +31,9 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import nats
+import nats.errors
 
 NATS_SERVER = shutil.which("nats-server") or "/usr/bin/nats-server"
 CLUSTER_NAME = "huis-centre"
@@ -197,6 +201,24 @@ class NatsCluster:
                 raise ServerError(f"NATS cluster not healthy within {within:.0f} s:\n"
                                   + "\n".join(f"--- {n.name}\n{_tail(n.log)}" for n in bad))
             await asyncio.sleep(0.25)
+
+    async def leader_of(self, stream: str, within: float = 30) -> int:
+        """The node leading `stream` (its index), from the JetStream API
+        (`$JS.API.STREAM.INFO.<stream>`, its `cluster.leader`); waits while one is elected."""
+        names = [n.name for n in self.nodes]
+        deadline = time.monotonic() + within
+        nc = await nats.connect(self.nats_urls, user=CENTRE_USER, password=self.centre_password, connect_timeout=5)
+        try:
+            while True:
+                with contextlib.suppress(nats.errors.Error, TimeoutError):
+                    info = await nc.jetstream(timeout=5).stream_info(stream)
+                    if info.cluster is not None and info.cluster.leader in names:
+                        return names.index(info.cluster.leader)
+                if time.monotonic() > deadline:
+                    raise ServerError(f"no leader of {stream} within {within:.0f} s")
+                await asyncio.sleep(0.25)
+        finally:
+            await nc.close()
 
     def kill(self, index: int) -> None:
         """SIGKILL one node, as a power cut would."""

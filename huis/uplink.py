@@ -3,7 +3,8 @@
 With a `central:` section in the home's config (docs/central.md) the hub publishes, with QoS 1,
 under `huis/uplink/<kind>` on its own broker; mosquitto's bridge carries that to the centre as
 `homes/<home-id>/up/<kind>` and keeps it (persistence, `cleansession false`) while the link is
-cut or the home restarts. Upward: every care alert's lifecycle step, a snapshot of the active
+cut or the home restarts. Heartbeats go with QoS 0 (`up_qos`): one is worth only its freshness,
+so none is queued for a cut link. Upward: every care alert's lifecycle step, a snapshot of the active
 alerts at start-up and whenever the link comes back, presence and house mode, device health and
 a heartbeat on the hub's clock. Nothing names the resident: an alert goes with a neutral title
 per scenario (`TITLES`), its own message and notes only with `central.share_details`.
@@ -55,6 +56,7 @@ from controller.uplink_wire import (
     encode,
     envelope,
     local_up,
+    up_qos,
     wire_alert,
 )
 
@@ -259,7 +261,7 @@ class Uplink:
             pseudonym = self.central.pseudonym
         doc = {**envelope(home=self.central.home_id, kind=kind, at=at or self.hub.clock.now(),
                           pseudonym=pseudonym), **body}
-        self.hub.link.send(local_up(kind), encode(doc), qos=1)
+        self.hub.link.send(local_up(kind), encode(doc), qos=up_qos(kind))
         self.sent[kind] += 1
         self.recent.append((kind, str(doc["msg_id"])))
 
