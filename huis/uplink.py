@@ -336,15 +336,19 @@ class Uplink:
         clock, every = self.hub.clock, self.central.heartbeat
         next_at = clock.now()
         while True:
-            self.seq += 1
-            self._send("heartbeat", {"seq": self.seq, "active_alerts": len(
-                [a for a in self.alerts.active() if for_centre(a.id, a.scenario, a.data)]),
-                "started_at": self.started_at.isoformat() if self.started_at else None})
+            self.beat()
             next_at += every
             now = clock.now()
             if next_at <= now:
                 next_at = now + every
             await clock.sleep_until(next_at)
+
+    def beat(self) -> None:
+        """One heartbeat now (QoS 0: lost, not queued, while the link is down)."""
+        self.seq += 1
+        self._send("heartbeat", {"seq": self.seq, "active_alerts": len(
+            [a for a in self.alerts.active() if for_centre(a.id, a.scenario, a.data)]),
+            "started_at": self.started_at.isoformat() if self.started_at else None})
 
     # -- downward -----------------------------------------------------------------------------
 
@@ -357,6 +361,9 @@ class Uplink:
             # another node of the centre can be so quick that no "0" comes in between.
             if up and self._bridge_up is not None:
                 self._up.put_nowait(_Snapshot("the link to the centre is back"))
+            if up and self.started_at is not None:
+                # The heartbeats of the cut were not queued (QoS 0): tell the centre at once.
+                self.beat()
             if up != self._bridge_up:
                 log.info("uplink: the bridge to the centre is %s", "up" if up else "down")
             self._bridge_up = up

@@ -100,18 +100,23 @@ class MqttClient:
 
     def __init__(self, host: str, port: int, username: str, password: str) -> None:
         self.messages: list[tuple[str, bytes]] = []
+        self.qos: list[tuple[str, int]] = []  # (topic, QoS) of each message received
         self.granted: list[int] = []
         self._subscribed = threading.Event()
         self._connected = threading.Event()
         self.rc: object = None
         self.client = paho.Client(paho.CallbackAPIVersion.VERSION2, protocol=paho.MQTTv311)
         self.client.username_pw_set(username, password)
-        self.client.on_message = lambda _c, _u, m: self.messages.append((m.topic, m.payload))
+        self.client.on_message = self._on_message
         self.client.on_subscribe = self._on_subscribe
         self.client.on_connect = self._on_connect
         self.client.connect(host, port)
         self.client.loop_start()
         assert self._connected.wait(15), "no CONNACK"
+
+    def _on_message(self, _c: object, _u: object, m: paho.MQTTMessage) -> None:
+        self.messages.append((m.topic, m.payload))
+        self.qos.append((m.topic, m.qos))
 
     def _on_connect(self, _c: object, _u: object, _f: object, rc: object, _p: object = None) -> None:
         self.rc = rc
@@ -174,11 +179,11 @@ def home_yaml(tmp: Path, *, home_id: str, password: str, addresses: list[str], *
 
 @contextlib.contextmanager
 def home_broker(tmp: Path, cluster: NatsCluster, home_id: str, *, first: int = 0,
-                **central: object) -> Iterator[HomeBroker]:
+                via: list[tuple[str, int]] | None = None, **central: object) -> Iterator[HomeBroker]:
     """The shipped mosquitto config, closed with the home's accounts, plus its bridge (to the
-    cluster's nodes, node `first` first)."""
+    cluster's nodes, node `first` first; or to the addresses `via`, relays a test can cut)."""
     password = cluster.add_home(home_id)
-    nodes = cluster.mqtt_addresses[first:] + cluster.mqtt_addresses[:first]
+    nodes = via or cluster.mqtt_addresses[first:] + cluster.mqtt_addresses[:first]
     cfg = load_home(home_yaml(tmp, home_id=home_id, password=password,
                               addresses=[f"{h}:{p}" for h, p in nodes], **central))
     folder = Path(tempfile.mkdtemp(prefix="huis-mosquitto-"))
