@@ -297,6 +297,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """Run the demo home: embedded broker (unless configured), simulators, hub and dashboard."""
     from controller.broker import embedded_broker
     from controller.clock import AcceleratedClock
+    from huis.uplink import embedded_broker_warning
 
     cfg = _overrides(load_home(args.config), args)
     if _refuse_to_start(args):
@@ -311,6 +312,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
             await serve_home(cfg, clock, cfg.mqtt.host, cfg.mqtt.port, simulate=True)
             return
         eb = cfg.embedded_broker
+        if (warning := embedded_broker_warning(cfg)) is not None:
+            log.warning("%s", warning)
         async with embedded_broker(eb.host, eb.port, credentials=credentials) as (host, port):
             await serve_home(cfg, clock, host, port, simulate=True)
 

@@ -62,6 +62,17 @@ from controller.uplink_wire import (
 
 log = logging.getLogger(__name__)
 
+
+def embedded_broker_warning(cfg: HomeConfig) -> str | None:
+    """Plain words when a home linked to a centre (`central:`) has no `mqtt:`: `huis demo` then
+    runs it on its embedded broker (amqtt), which has no bridge, so nothing reaches the centre."""
+    if cfg.central is None or cfg.mqtt is not None:
+        return None
+    return (f"this home is linked to a centre as {cfg.central.home_id} (central:), but has no mqtt: section, so "
+            "it runs on the embedded broker, which cannot bridge: nothing reaches the centre and no command "
+            "comes from it. Run mosquitto with the bridge lines of `huis uplink bridge-config` and name it "
+            "under mqtt: (docs/central.md, 'The bridge').")
+
 KEY_FILE = "central.key"  # next to the database unless central.key_file says otherwise
 SEEN_FILE = "central-commands.json"
 SEEN_KEEP = 1000
