@@ -49,7 +49,7 @@ from psycopg.rows import dict_row
 
 from bench.common import ROOT, machine
 from central.ingest import STREAM
-from central.servers import NatsCluster, Postgres, ServerError, free_port
+from central.servers import NatsCluster, Postgres, ServerError, free_port, write_centre_config
 from controller.clock import RealClock
 from dashboard.auth import CSRF_COOKIE
 from simulators.homes import (
@@ -239,23 +239,10 @@ class Rig:
 
     def _centre_config(self) -> Path:
         """config/central.yaml for this cluster and database: every home in one team."""
-        for name, secret in (("nats.pw", self.cluster.centre_password), ("pg.dsn", self.pg.dsn)):
-            fd = os.open(self.folder / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as f:
-                f.write(secret + "\n")
-        servers = ", ".join(self.cluster.nats_urls)
-        mqtt = ", ".join(f'"{h}:{p}"' for h, p in self.cluster.mqtt_addresses)
-        homes = "\n".join(f"  {h}: {{team: wijk}}" for h in self.ids)
-        cfg = self.folder / "central.yaml"
-        cfg.write_text(f"""nats: {{servers: [{servers}], mqtt: [{mqtt}], password_file: nats.pw}}
-postgres: {{dsn_file: pg.dsn}}
-dashboard: {{host: 127.0.0.1, port: {self.view_port}, audit_key_file: central-audit.key}}
-keys_dir: homes
-teams: {{wijk: {{name: Wijkteam}}}}
-homes:
-{homes}
-""")
-        return cfg
+        return write_centre_config(self.folder, self.cluster, self.pg, teams={"wijk": "Wijkteam"},
+                                   homes=dict.fromkeys(self.ids, "wijk"),
+                                   dashboard={"host": "127.0.0.1", "port": self.view_port,
+                                              "audit_key_file": "central-audit.key"})
 
     async def _start_bridge(self) -> None:
         self.relays = [LinkCut(a) for a in self.cluster.mqtt_addresses]
@@ -349,9 +336,9 @@ homes:
             await asyncio.wait_for(self.homes.wait(), 300)
 
     async def stop(self) -> None:
-        for p, sig in ((self.homes, signal.SIGTERM), (self.centre, signal.SIGINT)):
+        for p in (self.homes, self.centre):
             if p is not None and p.returncode is None:
-                p.send_signal(sig)
+                p.send_signal(signal.SIGTERM)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(p.wait(), 30)
                 if p.returncode is None:

@@ -14,7 +14,7 @@ import pytest
 from nats.js.api import StreamConfig
 
 from central import wire
-from central.servers import CENTRE_USER, NatsCluster, free_port
+from central.servers import CENTRE_USER, NatsCluster, free_port, running_cluster
 from simulators.homes import HomeBroker, Homes, HomeSpec, LinkCut, Rates, bridge_config
 
 DIRECT = ("sim-0001", "sim-0002", "sim-0003")
@@ -25,15 +25,8 @@ WAIT = 60.0  # real seconds for real servers to pass messages on; never an asser
 
 @pytest.fixture
 async def cluster(tmp_path: Path) -> AsyncIterator[NatsCluster]:
-    c = NatsCluster(tmp_path / "nats")
-    for home in (*DIRECT, BRIDGED):
-        c.add_home(home)
-    c.start()
-    try:
-        await c.wait_ready()
+    async with running_cluster(tmp_path / "nats", (*DIRECT, BRIDGED)) as c:
         yield c
-    finally:
-        c.stop()
 
 
 async def test_every_message_once_in_the_stream(cluster: NatsCluster, tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from central.servers import CENTRE_USER, NatsCluster
+from central.servers import CENTRE_USER, running_cluster
 from controller.events import Context
 from controller.uplink_wire import command_topic, make_command, parse_up
 from huis.compose import Home
@@ -36,18 +36,13 @@ RESIDENT = "Mevrouw Jansen"
 
 @pytest.fixture
 async def centre(tmp_path: Path) -> AsyncIterator[Centre]:
-    cluster = NatsCluster(tmp_path / "nats")
-    cluster.add_home(HOME)
-    cluster.add_home(OTHER)
-    cluster.start()
-    c = Centre(cluster)
-    try:
-        await cluster.wait_ready()
-        await c.connect()
-        yield c
-    finally:
-        await c.close()
-        cluster.stop()
+    async with running_cluster(tmp_path / "nats", (HOME, OTHER)) as cluster:
+        c = Centre(cluster)
+        try:
+            await c.connect()
+            yield c
+        finally:
+            await c.close()
 
 
 @pytest.fixture
