@@ -563,7 +563,9 @@ def report(run: Run) -> None:
           f"{t.get('other_sent', 0)}, stored {t.get('other_stored', 0)}, lost {t.get('other_lost', 0)}; "
           f"heartbeats (QoS 0) sent {t.get('heartbeat_sent', 0)}, stored {t.get('heartbeat_stored', 0)}; "
           f"unknown {t.get('unknown', 0)}, rejected {run.counts.get('*', {}).get('rejected', 0)}; "
-          f"redelivered and stored once: {run.ingest.get('duplicates', '?')}")
+          f"redelivered and stored once: {run.ingest.get('duplicates', '?')}; heartbeats superseded at the "
+          f"centre (a newer one of the home came before the older was stored): "
+          f"{run.ingest.get('heartbeats_superseded', '?')}")
     if run.faults:
         print("  per home (alert steps sent/stored/lost/duplicated, alerts sent/rows, other sent/stored):")
         for home, c in run.counts.items():
@@ -690,7 +692,9 @@ def fault_lines(runs: Sequence[Run], s: Settings) -> list[str]:
                 f"{t.get('heartbeat_stored', 0)}; stored but never sent {t.get('unknown', 0)}; "
                 f"rejected {r.counts.get('*', {}).get('rejected', 0)}. "
                 f"Delivered again and stored once (the ingest's duplicates): {r.ingest.get('duplicates', '?')}; "
-                f"store retries while PostgreSQL was away: {r.ingest.get('store_retries', '?')}.",
+                f"store retries while PostgreSQL was away: {r.ingest.get('store_retries', '?')}; heartbeats "
+                f"superseded at the centre by a newer one of the same home: "
+                f"{r.ingest.get('heartbeats_superseded', '?')}.",
                 f"The slowest alert step sent during the faults took {r.fault_latency_max_ms / 1000:.1f} s to its "
                 f"commit; the bridged home's slowest {r.bridged_latency_max_ms / 1000:.0f} s (queued in its own "
                 f"mosquitto for the cut). Best 5 s while catching up: {r.peak_stored:.0f} msg/s stored.", ""]

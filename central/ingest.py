@@ -14,16 +14,17 @@ What it survives (tests/central/test_ingest.py does each for real):
 
 Heartbeats come at QoS 0 (a heartbeat is worth only its freshness), and NATS's MQTT layer keeps
 only QoS 1 messages in `$MQTT_msgs`: a QoS 0 publish is a plain NATS message on
-`homes.<id>.up.heartbeat`. A plain subscription takes those, stored in batches of what arrived
-while the last batch was stored; when PostgreSQL is away they are dropped (and counted), as the
-next heartbeat says the same, fresher. A heartbeat sent at QoS 1 (an older hub) still comes
-through the stream.
+`homes.<id>.up.heartbeat`. A plain subscription takes those; of each home only the newest waits
+to be stored (an older one it replaces is counted as superseded: the newer says the same,
+fresher), so while PostgreSQL is away at most one heartbeat per home waits and is stored once it
+is back. A heartbeat sent at QoS 1 (an older hub) comes through the stream instead.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import ssl
 from collections.abc import AsyncIterator
@@ -53,7 +54,7 @@ STREAM = "$MQTT_msgs"
 FILTER = wire.MQTT_PREFIX + "homes.*.up.>"
 DURABLE = "huis-central"
 HEARTBEATS = "homes.*.up.heartbeat"  # QoS 0: plain NATS messages, never in the stream
-HEARTBEATS_WAITING = 20_000  # at most this many heartbeats wait for PostgreSQL; older ones are dropped
+MQTT_QOS_HEADER = "Nmqtt-Pub"  # NATS's MQTT layer says with which QoS a home published
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -95,7 +96,7 @@ class IngestStats:
     last_error: str | None = None
     fetched: int = 0
     heartbeats: int = 0  # QoS 0 heartbeats stored (plain NATS messages, not the stream)
-    heartbeats_dropped: int = 0  # QoS 0 heartbeats dropped while PostgreSQL was away
+    heartbeats_superseded: int = 0  # QoS 0 heartbeats not stored: a newer one of the home came first
 
     def add(self, r: BatchResult) -> None:
         self.stored += r.stored
@@ -226,16 +227,27 @@ class Ingest:
                 await m.ack()
 
     async def _heartbeats(self, nc: NatsClient) -> None:
-        """QoS 0 heartbeats (plain NATS messages) into PostgreSQL, a batch of what arrived
-        while the previous batch was stored; dropped when PostgreSQL is away."""
-        waiting: list[Msg] = []
+        """QoS 0 heartbeats (plain NATS messages) into PostgreSQL: the newest of each home
+        waits (an older one it replaces is counted as superseded), stored a batch at a time;
+        while PostgreSQL is away, tried again with backoff, so at most one per home waits."""
+        newest: dict[str, Incoming] = {}  # home (or for a refused one its subject) -> not stored yet
         arrived = asyncio.Event()
+        refused = itertools.count()
 
         async def on_message(m: Msg) -> None:
-            if len(waiting) >= HEARTBEATS_WAITING:
-                del waiting[0]
-                self.stats.heartbeats_dropped += 1
-            waiting.append(m)
+            if (m.headers or {}).get(MQTT_QOS_HEADER, "0") != "0":
+                return  # a QoS 1 heartbeat (an older hub): NATS delivers it here too, and in the stream
+            item = _incoming_plain(m)
+            if item.message is None:  # refused: stored with why, never in place of a heartbeat
+                newest[f"refused {next(refused)}"] = item
+            else:
+                home, waiting = item.message.home, newest.get(item.message.home)
+                if waiting is not None and waiting.message is not None and waiting.message.at > item.message.at:
+                    self.stats.heartbeats_superseded += 1  # an older one, late: the waiting one is newer
+                    return
+                if newest.pop(home, None) is not None:
+                    self.stats.heartbeats_superseded += 1
+                newest[home] = item
             arrived.set()
 
         try:
@@ -243,28 +255,38 @@ class Ingest:
         except nats.errors.Error as exc:
             self._failed(f"heartbeats: {exc!r}", 0)  # the connection is going: run() starts again
             return
+        delay = self.settings.backoff_initial
         try:
             while True:
                 await arrived.wait()
                 arrived.clear()
-                while waiting:
-                    batch = waiting[:self.settings.batch]
-                    del waiting[:len(batch)]
-                    await self._store_heartbeats(batch)
+                while newest:
+                    batch = {key: newest.pop(key) for key in list(newest)[:self.settings.batch]}
+                    if await self._store_heartbeats(list(batch.values())):
+                        delay = self.settings.backoff_initial
+                        continue
+                    for key, item in batch.items():
+                        if key in newest:  # a newer one came meanwhile
+                            self.stats.heartbeats_superseded += 1
+                        else:
+                            newest[key] = item
+                    await self.clock.sleep(delay)
+                    delay = min(delay * 2, self.settings.backoff_max)
         finally:
             with contextlib.suppress(nats.errors.Error):
                 await sub.unsubscribe()
 
-    async def _store_heartbeats(self, msgs: list[Msg]) -> None:
-        items = [_incoming_plain(m) for m in msgs]
+    async def _store_heartbeats(self, items: list[Incoming]) -> bool:
+        """Store one batch of heartbeats; False when PostgreSQL is away (try again later)."""
         try:
             result = await self.store.store_batch(items, self.clock.now())
         except (*TRANSIENT, PoolTimeout) as exc:
-            self.stats.heartbeats_dropped += len(items)
-            log.warning("ingest: %d heartbeats dropped, PostgreSQL: %s", len(items), exc)
-            return
+            self.stats.store_retries += 1
+            self._failed(f"PostgreSQL (heartbeats): {exc}", 0)
+            return False
         self.stats.heartbeats += result.stored
         self.stats.rejected += result.rejected
+        return True
 
     async def _store_until_done(self, msgs: list[Msg]) -> None:
         """Store the batch; while PostgreSQL is away, keep trying (nothing is acknowledged)."""

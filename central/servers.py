@@ -419,6 +419,14 @@ class Postgres:
     def restart(self, *, kill: bool = False) -> None:
         """Stop (SIGKILL when `kill`, else a fast shutdown) and start again on the same port."""
         self._halt(signal.SIGKILL if kill else signal.SIGINT)
+        self.resume()
+
+    def kill(self) -> None:
+        """SIGKILL the server, as a power cut would; `resume` starts it again."""
+        self._halt(signal.SIGKILL)
+
+    def resume(self) -> None:
+        """Start a killed server again on the same port and data (crash recovery)."""
         self._launch()
         self.wait_ready()
 

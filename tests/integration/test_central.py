@@ -108,6 +108,21 @@ async def kinds_stored(store: Store, home: str) -> Counter[str]:
     return Counter({str(r["kind"]): int(r["n"]) for r in rows})
 
 
+async def heartbeat_arrives(store: Store, home_id: str, home: Home) -> None:
+    """A heartbeat goes at QoS 0 and reaches the centre only while it listens: beat until one
+    is stored (each a new `seq`)."""
+    assert home.uplink is not None
+    async with asyncio.timeout(120):
+        while True:
+            home.uplink.beat()
+            seq = home.uplink.seq
+            for _ in range(30):
+                (row,) = await store.homes([home_id])
+                if row.heartbeat_seq is not None and row.heartbeat_seq >= seq:
+                    return
+                await asyncio.sleep(0.1)
+
+
 def without_heartbeats(kinds: Counter[str]) -> Counter[str]:
     return Counter({k: n for k, n in kinds.items() if k != "heartbeat"})
 
@@ -198,6 +213,8 @@ async def exercise(homes: list[Home], cluster: NatsCluster, centre: CentralConfi
         # centre a snapshot of its active alerts.
         await eventually(lambda: all(h.uplink is not None and h.uplink.sent["snapshot"] >= 2 for h in homes),
                          within=120)  # mosquitto's restart_timeout is 2-30 s
+        for home_id, home in zip(HOMES, homes, strict=True):
+            await heartbeat_arrives(store, home_id, home)
         # What each hub sent, taken when both have handed everything to their brokers (no await
         # between the check and the count, so nothing is sent in between).
         while any(home.hub.link.pending for home in homes):  # type: ignore[attr-defined]

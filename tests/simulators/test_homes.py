@@ -67,12 +67,16 @@ async def test_every_message_once_in_the_stream(cluster: NatsCluster, tmp_path: 
             assert kinds[(h, "house")] >= 1
             assert kinds[(h, "alert")] >= 1, f"{h} sent no alert: {kinds}"
 
-        # Read the stream until it holds as many messages as were sent (the bridge may still be
-        # forwarding the bridged home's), then every msg_id must be there exactly once.
+        # Read the stream until it holds every QoS 1 message sent (the bridge may still be
+        # forwarding the bridged home's), then each msg_id must be there exactly once. Heartbeats
+        # go at QoS 0, as a hub sends them: one sent before its home's connection was up is gone.
+        acked = {m for m, e in sent.items() if e.qos == 1}
+        beats = {m for m, e in sent.items() if e.qos == 0}
+        assert beats and all(sent[m].kind == "heartbeat" for m in beats)
         sub = await js.pull_subscribe("homes.*.up.>", durable="test", stream="TEST_UP")
         seen: Counter[str] = Counter()
         async with asyncio.timeout(WAIT):
-            while sum(seen.values()) < len(sent):
+            while not acked <= set(seen):
                 try:
                     msgs = await sub.fetch(500, timeout=1)
                 except nats.errors.TimeoutError:
@@ -81,10 +85,9 @@ async def test_every_message_once_in_the_stream(cluster: NatsCluster, tmp_path: 
                     msg = wire.parse(m.subject, m.data)
                     seen[str(msg.msg_id)] += 1
                     await m.ack()
-        assert set(seen) == set(sent)
+        assert set(seen) <= set(sent) and set(seen) - acked <= beats
         assert [k for k, n in seen.items() if n > 1] == []
-        info = await js.stream_info("TEST_UP")
-        assert info.state.messages == len(sent)
+        assert len(set(seen) & beats) >= len(beats) // 2, f"{len(set(seen) & beats)} of {len(beats)} heartbeats"
     finally:
         broker.stop()
         for r in relays:
