@@ -597,9 +597,9 @@ def verdict(runs: Sequence[Run]) -> tuple[bool, str]:
 def section(runs: Sequence[Run], s: Settings, when: str) -> str:
     rates = Rates(alert_scale=s.alert_scale)
     svc = [n for n in runs[0].usage if n != "simulated homes"]
-    head = ("| homes | offered msg/s | stored msg/s | alert step to PostgreSQL commit p50 / p95 / max | "
-            "raised alert to the dashboard's API p50 / p95 / max | one overview p50 | "
-            + " | ".join(f"{n} CPU % / PSS MiB" for n in svc) + " |")
+    head = ("| homes | stored msg/s (offered) | alert step to PostgreSQL commit p50 / p95 / max | raised alert to "
+            "the dashboard's API p50 / p95 | one overview p50 | CPU ms per message stored (all services) | "
+            "load average (1 min) at start / end |")
     lines = [BEGIN, "## Measured", "",
              f"Run {when} UTC by `python -m bench.central{' --quick' if s.quick else ''}` on {machine()}, shared "
              f"with other work: load average {runs[0].load_before} at the start, {runs[-1].load_after} at the end, "
@@ -608,28 +608,35 @@ def section(runs: Sequence[Run], s: Settings, when: str) -> str:
              "hour); `make bench` runs it with `--quick` (1 minute), `HUIS_BENCH_CENTRAL_FULL=1 make bench` in full. "
              "`--redoc var/central-bench/results.json` writes this section again from the last run.", "",
              f"- **Homes** (simulators/homes.py): {s.speed:g} home seconds per real second, so each sends a "
-             f"heartbeat every {60 / s.speed:g} s of real time; {rates.describe()}. A real home sends about "
-             f"{_per_day(rates):.0f} messages a day (0.017 a second); here each sends "
+             f"heartbeat (QoS 0, as a hub) every {60 / s.speed:g} s of real time; {rates.describe()}. A real home "
+             f"sends about {_per_day(rates):.0f} messages a day (0.017 a second); here each sends "
              f"{_per_day(rates, s.alert_scale) * s.speed / 86400:.2f} a second. One home "
              f"(`{BRIDGED_HOME}`) publishes to its own mosquitto, whose bridge (the lines above) goes through a "
              "relay the benchmark can cut; the others connect to a node's MQTT port each (spread over the three), "
              "with the next nodes to try when theirs goes away.",
-             "- **Centre**: the 3-node NATS cluster and PostgreSQL of central/servers.py, and one process running "
-             "the ingest (central/ingest.py) and the central dashboard (central/app.py), as `huis central` does.",
+             "- **Centre**: the 3-node NATS cluster and PostgreSQL of central/servers.py, set up with `huis central "
+             "init` and `huis central user add` (a coordinator), and `huis central run` itself in a process of its "
+             "own (ingest, commands, the central dashboard).",
              "- **Alert step to commit**: from the home handing an alert message to MQTT (wall clock) to the "
              "commit of its row (PostgreSQL's `track_commit_timestamp`), for every alert step sent in the "
-             "steady window. **To the dashboard's API**: a coordinator logged in to the dashboard asks "
-             "`/api/overview` each second (the page asks every 5 s); from a home raising the alert to the first "
-             "answer listing it, so up to a second is the polling.",
-             f"- Steady window {s.steady:g} s after {s.warmup:g} s of warm-up; CPU in % of one core over the window "
-             "(the NATS, PostgreSQL and huis central process trees), memory as PSS at its end. The simulated homes "
-             "are left out of the table.", "", head, "|" + "---|" * (6 + len(svc))]
+             "steady window. **To the dashboard's API**: the coordinator, logged in, asks `/api/overview` each "
+             "second (the page asks every 5 s); from a home raising the alert to the first answer listing it, so "
+             "up to a second is the polling.",
+             f"- Steady window {s.steady:g} s after {s.warmup:g} s of warm-up; CPU of the NATS, PostgreSQL and "
+             "huis central process trees over the window (the simulated homes left out), memory as PSS at its end.",
+             "", head, "|---|---|---|---|---|---|---|"]
     for r in runs:
         v = r.view_latency_ms
-        lines.append(f"| {r.homes} | {r.offered:.0f} | {r.stored:.0f} | {r.pct(50):.0f} / {r.pct(95):.0f} / "
-                     f"{max(r.latency_ms, default=float('nan')):.0f} ms | {r.pct(50, v):.0f} / {r.pct(95, v):.0f} / "
-                     f"{max(v, default=float('nan')):.0f} ms | {r.pct(50, r.overview_ms):.0f} ms | "
-                     + " | ".join(f"{r.usage[n]['cpu_pct']:.1f} / {r.usage[n]['pss_mib']:.0f}" for n in svc) + " |")
+        per_msg = sum(u["cpu_pct"] for n, u in r.usage.items() if n in svc) / 100 / r.stored * 1000 if r.stored else 0
+        lines.append(f"| {r.homes} | {r.stored:.0f} ({r.offered:.0f}) | {r.pct(50):.0f} / {r.pct(95):.0f} / "
+                     f"{max(r.latency_ms, default=float('nan')):.0f} ms | {r.pct(50, v):.0f} / {r.pct(95, v):.0f} ms | "
+                     f"{r.pct(50, r.overview_ms):.0f} ms | {per_msg:.2f} | {r.load_before.split()[0]} / "
+                     f"{r.load_after.split()[0]} |")
+    lines += ["", "Each service: CPU in % of one core over the window / PSS in MiB.", "",
+              "| homes | " + " | ".join(svc) + " |", "|---|" + "---|" * len(svc)]
+    for r in runs:
+        lines.append(f"| {r.homes} | " + " | ".join(f"{r.usage[n]['cpu_pct']:.1f} % / {r.usage[n]['pss_mib']:.0f}"
+                                                    for n in svc) + " |")
     lines += ["", *growth(runs), "", *fault_lines(runs, s),
               "The raw figures, each home's ledger and the per-home counts: var/central-bench/ "
               "(`results.json`, `<n>-homes/*/sent.jsonl`).", END]
