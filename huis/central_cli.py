@@ -65,6 +65,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     cfg = _load(args.config)
     if cfg is None:
         return EXIT_CONFIG
+
     async def until_stopped() -> None:
         # SIGTERM (systemd's stop) ends it as Ctrl-C does: every task cancelled, the stats logged.
         task = asyncio.current_task()
