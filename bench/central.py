@@ -674,8 +674,8 @@ def growth(runs: Sequence[Run]) -> list[str]:
                 "(extrapolated from CPU, not a run with that many homes; the overview a user asks for grows with "
                 f"the homes they see: {big.pct(50, big.overview_ms):.0f} ms for {big.homes}), "
                 f"and a single huis central process about {1000 / central / real:,.0f}"
-                " (it is the largest of the three). On this shared machine latency gave out first: with "
-                f"{big.homes} homes ({big.stored:.0f} msg/s) the alert step to commit took p95 {big.pct(95):.0f} ms, "
+                f" (it is the largest of the three). On this shared machine, with {big.homes} homes "
+                f"({big.stored:.0f} msg/s) the alert step to commit took p95 {big.pct(95):.0f} ms, "
                 f"max {max(big.latency_ms, default=float('nan')):.0f} ms, and the most the ingest stored while "
                 f"catching up after the faults was {big.peak_stored:.0f} msg/s (best 5 s)."]
     return out

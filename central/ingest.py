@@ -176,6 +176,9 @@ class Ingest:
         self.clock = clock
         self.stats = IngestStats()
         self.ready = asyncio.Event()  # the consumer exists and the first fetch was made
+        # One batch in PostgreSQL at a time: a stream batch and a heartbeat batch both update
+        # `homes` rows, in their own orders, and together they deadlocked (seen in the benchmark).
+        self._writing = asyncio.Lock()
 
     async def run(self) -> None:
         s = self.settings
@@ -279,7 +282,8 @@ class Ingest:
     async def _store_heartbeats(self, items: list[Incoming]) -> bool:
         """Store one batch of heartbeats; False when PostgreSQL is away (try again later)."""
         try:
-            result = await self.store.store_batch(items, self.clock.now())
+            async with self._writing:
+                result = await self.store.store_batch(items, self.clock.now())
         except (*TRANSIENT, PoolTimeout) as exc:
             self.stats.store_retries += 1
             self._failed(f"PostgreSQL (heartbeats): {exc}", 0)
@@ -295,7 +299,8 @@ class Ingest:
         delay = s.backoff_initial
         while True:
             try:
-                self.stats.add(await self.store.store_batch(items, self.clock.now()))
+                async with self._writing:
+                    self.stats.add(await self.store.store_batch(items, self.clock.now()))
                 return
             except (*TRANSIENT, PoolTimeout) as exc:
                 self.stats.store_retries += 1
