@@ -22,6 +22,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -120,43 +121,83 @@ def hundred_rules(count: int = 100) -> str:
     timers on motion and doors, battery and availability watches, and a few on unrelated
     attributes, so most events meet several triggers and some conditions.
     """
-    out = ["scenarios:",
-           "  - id: r000",
-           "    mode: parallel",
-           "    triggers: [{type: state, device: bed_sensor, attribute: occupancy, to: false}]",
-           "    actions: [{type: light, device: hall_light, state: on, brightness: 25}]"]
-    for i in range(1, count):
-        sid = f"r{i:03d}"
-        kind = i % 6
-        sensor = MOTION[i % 5]
-        light = LIGHTS[i % 5]
-        if kind == 0:
-            rule = (f"triggers: [{{type: state, device: {sensor}, attribute: occupancy, to: true}}]\n"
-                    f"    conditions: [{{type: time, after: '{i % 24:02d}:00', before: '{(i + 8) % 24:02d}:00'}}]\n"
-                    f"    actions: [{{type: light, device: {light}, state: on, brightness_percent: {i % 100}}}]")
-        elif kind == 1:
-            rule = (f"triggers: [{{type: state, device: {sensor}, attribute: occupancy, to: false, for: {i}m}}]\n"
-                    f"    actions: [{{type: light, device: {light}, state: off}}]")
-        elif kind == 2:
-            door = "front_door" if i % 2 else "back_door"
-            rule = (f"triggers: [{{type: state, device: {door}, attribute: open, to: true}}]\n"
-                    f"    conditions: [{{type: state, device: bed_sensor, attribute: occupancy, is: true}},"
-                    f" {{type: resident, is: home}}]\n"
-                    f"    actions: [{{type: light, device: hall_light, state: on}}]")
-        elif kind == 3:
-            rule = (f"triggers: [{{type: state, device: bed_sensor, attribute: occupancy, to: true}}]\n"
-                    f"    conditions: [{{type: mode, is: [night]}}]\n"
-                    f"    actions: [{{type: light, device: {light}, state: off}}]")
-        elif kind == 4:
-            rule = (f"triggers: [{{type: state, kind: motion, attribute: battery, below: {10 + i % 20}}}]\n"
-                    f"    actions: [{{type: mqtt, topic: bench/battery/{i}, payload: low}}]")
+    return rules_text(range(count))
+
+
+RULES_PER_GROUP = 50  # the spread home: a room of 5 devices per 50 rules, 1 device per 10 rules
+
+
+def group_devices(g: int) -> dict[str, str]:
+    """Role -> device id of group `g` of the spread home (bench-generated)."""
+    return {"bed": f"bed_{g}", "door": f"door_{g}", "motion": f"motion_{g}",
+            "light": f"light_{g}", "curtain": f"curtain_{g}", "room": f"room_{g}"}
+
+
+def rules_text(indexes: range, *, spread: bool = False) -> str:
+    """The scenarios of `indexes`: on the demo home's devices, or (`spread`) each on its own
+    group of the spread home (`spread_home`), a group per RULES_PER_GROUP rules."""
+    out = ["scenarios:"]
+    for i in indexes:
+        if i == 0:
+            out += ["  - id: r000",
+                    "    mode: parallel",
+                    "    triggers: [{type: state, device: bed_sensor, attribute: occupancy, to: false}]",
+                    "    actions: [{type: light, device: hall_light, state: on, brightness: 25}]"]
+            continue
+        if spread:
+            d = group_devices(i // RULES_PER_GROUP)
+            where = {"sensor": d["motion"], "light": d["light"], "door": d["door"], "bed": d["bed"],
+                     "curtain": d["curtain"], "motions": f"kind: motion, room: {d['room']}"}
         else:
-            rule = (f"triggers: [{{type: state, device: {sensor}, attribute: illuminance, above: {i * 10}}}]\n"
-                    f"    conditions: [{{type: or, conditions: [{{type: mode, is: day}}, "
-                    f"{{type: time, after: '08:00', before: '20:00'}}]}}]\n"
-                    f"    actions: [{{type: curtain, device: living_curtain, position: {i % 100}}}]")
-        out += [f"  - id: {sid}", "    mode: parallel", f"    {rule}"]
+            where = {"sensor": MOTION[i % 5], "light": LIGHTS[i % 5],
+                     "door": "front_door" if i % 2 else "back_door", "bed": "bed_sensor",
+                     "curtain": "living_curtain", "motions": "kind: motion"}
+        out += [f"  - id: r{i:03d}", "    mode: parallel", f"    {_rule(i, **where)}"]
     return "\n".join(out) + "\n"
+
+
+def _rule(i: int, *, sensor: str, light: str, door: str, bed: str, curtain: str, motions: str) -> str:
+    kind = i % 6
+    if kind == 0:
+        return (f"triggers: [{{type: state, device: {sensor}, attribute: occupancy, to: true}}]\n"
+                f"    conditions: [{{type: time, after: '{i % 24:02d}:00', before: '{(i + 8) % 24:02d}:00'}}]\n"
+                f"    actions: [{{type: light, device: {light}, state: on, brightness_percent: {i % 100}}}]")
+    if kind == 1:
+        return (f"triggers: [{{type: state, device: {sensor}, attribute: occupancy, to: false, for: {i}m}}]\n"
+                f"    actions: [{{type: light, device: {light}, state: off}}]")
+    if kind == 2:
+        return (f"triggers: [{{type: state, device: {door}, attribute: open, to: true}}]\n"
+                f"    conditions: [{{type: state, device: {bed}, attribute: occupancy, is: true}},"
+                f" {{type: resident, is: home}}]\n"
+                f"    actions: [{{type: light, device: {light if bed != 'bed_sensor' else 'hall_light'}, state: on}}]")
+    if kind == 3:
+        return (f"triggers: [{{type: state, device: {bed}, attribute: occupancy, to: true}}]\n"
+                f"    conditions: [{{type: mode, is: [night]}}]\n"
+                f"    actions: [{{type: light, device: {light}, state: off}}]")
+    if kind == 4:
+        return (f"triggers: [{{type: state, {motions}, attribute: battery, below: {10 + i % 20}}}]\n"
+                f"    actions: [{{type: mqtt, topic: bench/battery/{i}, payload: low}}]")
+    return (f"triggers: [{{type: state, device: {sensor}, attribute: illuminance, above: {i * 10}}}]\n"
+            f"    conditions: [{{type: or, conditions: [{{type: mode, is: day}}, "
+            f"{{type: time, after: '08:00', before: '20:00'}}]}}]\n"
+            f"    actions: [{{type: curtain, device: {curtain}, position: {i % 100}}}]")
+
+
+def spread_home(cfg: HomeConfig, count: int) -> HomeConfig:
+    """The demo home with a room of five devices (bed, door, motion, light, curtain) added for
+    every RULES_PER_GROUP rules: the home `count` spread rules are written for."""
+    from controller.config import Device, Room
+
+    rooms, devices = dict(cfg.rooms), dict(cfg.devices)
+    models = {"bed": ("bed", "TS0601_bed_presence_sensor"), "door": ("contact", "MCCGQ11LM"),
+              "motion": ("motion", "RTCGQ11LM"), "light": ("light", "LED1623G12"),
+              "curtain": ("curtain", "ZNCLDJ12LM")}
+    for g in range((count + RULES_PER_GROUP - 1) // RULES_PER_GROUP):
+        d = group_devices(g)
+        rooms[d["room"]] = Room(name=f"Kamer {g}", name_en=f"Room {g}", area=(0, 0, 10, 10))
+        for role, (kind, model) in models.items():
+            devices[d[role]] = Device(kind=kind, model=model, room=d["room"], name=f"{role} {g}")
+    return cfg.model_copy(update={"rooms": rooms, "devices": devices})
 
 
 def load_rules(cfg: HomeConfig, count: int = 100) -> ScenarioSet:
@@ -218,64 +259,72 @@ async def _throughput(n: int) -> dict[str, float]:
 # -- 1b. rules that scale -------------------------------------------------------------------------
 
 
-def _mix() -> list[tuple[str, bytes]]:
-    """A realistic mix: beds and doors flip, motion sensors flip with illuminance, batteries."""
-    msgs: list[tuple[str, bytes]] = []
-    for i in range(200):
-        msgs.append(("zigbee2mqtt/bed_sensor", json.dumps({"occupancy": i % 2 == 0}).encode()))
-        m = MOTION[i % 5]
-        msgs.append((f"zigbee2mqtt/{m}", json.dumps({"occupancy": i % 4 < 2, "illuminance": i * 7,
-                                                     "battery": 100 - i % 50}).encode()))
-        door = "front_door" if i % 2 else "back_door"
-        msgs.append((f"zigbee2mqtt/{door}", json.dumps({"contact": i % 4 < 2}).encode()))
+def _mix(groups: int = 0) -> list[tuple[str, bytes]]:
+    """A realistic mix: beds and doors flip, motion sensors flip with illuminance, batteries.
+    With `groups`, on the spread home's groups in turn, each visited an even number of times
+    (at least twice) so that every visit changes its devices' values, round after round."""
+    if not groups:
+        return [m for i in range(200) for m in _visit(
+            "bed_sensor", MOTION[i % 5], "front_door" if i % 2 else "back_door",
+            bed=i % 2 == 0, motion=i % 4 < 2, door=i % 4 < 2, level=i)]
+    visits = 2 * max(1, -(-100 // groups))  # a group's visits per round: even, 200 events at least
+    msgs = []
+    for i in range(groups * visits):
+        d = group_devices(i * 7 % groups if groups % 7 else i % groups)
+        k = i // groups  # this group's visit: every group once per `groups` events
+        msgs += _visit(d["bed"], d["motion"], d["door"], bed=k % 2 == 0, motion=k % 2 == 0,
+                       door=k % 2 == 0, level=k)
     return msgs
 
 
-async def _scale(count: int, seconds: float) -> dict[str, float]:
-    """Load `count` generated rules into a hub + engine on a real SQLite file; events/s on the mix,
-    load time, memory, and how many triggers the average event met."""
-    from controller.engine.triggers import TriggerIndex
+def _visit(bed_id: str, motion_id: str, door_id: str, *, bed: bool, motion: bool, door: bool,
+           level: int) -> list[tuple[str, bytes]]:
+    return [(f"zigbee2mqtt/{bed_id}", json.dumps({"occupancy": bed}).encode()),
+            (f"zigbee2mqtt/{motion_id}", json.dumps({"occupancy": motion, "illuminance": level * 7,
+                                                     "battery": 100 - level % 50}).encode()),
+            (f"zigbee2mqtt/{door_id}", json.dumps({"contact": door}).encode())]
 
-    cfg = load_home(CONFIG)
-    rss0 = _rss_self()
-    t0 = monotonic()
-    rules = load_rules(cfg, count)
-    clock = VirtualClock(datetime(2026, 1, 5, 22, 30, tzinfo=UTC))
-    link = MemoryLink()
-    parts = Parts(config=cfg, scenarios=rules, paths=())
-    hub = parts.hub(clock, link)
-    out: dict[str, float] = {"rules": count}
+
+def _write_rules(folder: Path, count: int, *, spread: bool, per_file: int = 1_000) -> None:
+    """The rules as files of `per_file` scenarios each (a file may hold 1 MiB: ~4,000 rules)."""
+    for first in range(0, count, per_file):
+        text = rules_text(range(first, min(count, first + per_file)), spread=spread)
+        (folder / f"rules_{first // per_file:03d}.yaml").write_text(text, encoding="utf-8")
+
+
+async def _scale(count: int, seconds: float, spread: bool = False) -> dict[str, float]:
+    """Load `count` generated rules from files into a hub + engine on a real SQLite file; load
+    time and memory, then events/s on the mix and how many triggers the average event met."""
+    from controller.engine import load_scenarios
+
+    home = load_home(CONFIG)
+    cfg = spread_home(home, count) if spread else home
+    out: dict[str, float] = {"rules": count, "devices": len(cfg.devices), "spread": spread}
     with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "rules"
+        folder.mkdir()
+        _write_rules(folder, count, spread=spread)
+        rss0 = _rss_self()
+        t0, cpu0 = monotonic(), time.process_time()  # CPU time too: the machine is shared
+        rules = load_scenarios([folder], cfg, KINDS)
+        assert len(rules.scenarios) == count, len(rules.scenarios)
+        clock = VirtualClock(datetime(2026, 1, 5, 22, 30, tzinfo=UTC))
+        parts = Parts(config=cfg, scenarios=rules, paths=())
+        hub = parts.hub(clock, MemoryLink())
         db = await Database.connect(Path(tmp) / "bench.db")
         engine = parts.engine(hub, db, MemoryAlertSink())
         task = asyncio.create_task(engine.run())
         await engine.ready.wait()
         out["load_s"] = monotonic() - t0
+        out["load_cpu_s"] = time.process_time() - cpu0
+        out["rss_loaded_mib"] = _rss_self()
+        out["rss_load_growth_mib"] = out["rss_loaded_mib"] - rss0
         try:
-            msgs = _mix()
-            index: TriggerIndex = engine._index  # noqa: SLF001 (a benchmark may look inside)
-            met = sum(len(index._state.get((topic.split("/")[1], attr), ()))  # noqa: SLF001
-                      for topic, payload in msgs for attr in json.loads(payload)
-                      for attr in ([attr] if attr != "contact" else ["open"]))
-            out["triggers_per_event"] = met / len(msgs)
-            handle = hub.handle_message
-            for topic, payload in msgs:  # warm-up
-                handle(topic, payload)
-            await clock.settle()
-            done, t1 = 0, monotonic()
-            while monotonic() - t1 < seconds:
-                # In chunks, with the loop turning between them as it does between MQTT messages:
-                # the engine's writer gets its turn.
-                for i in range(0, len(msgs), 20):
-                    for topic, payload in msgs[i:i + 20]:
-                        handle(topic, payload)
-                    await clock.settle(2)
-                done += len(msgs)
-            out["events_s"] = done / (monotonic() - t1)
+            groups = (count + RULES_PER_GROUP - 1) // RULES_PER_GROUP if spread else 0
+            out.update(await _events(hub, engine, clock, _mix(groups), seconds))
             await engine.flush()
             out["traces_dropped"] = getattr(engine._store, "traces_dropped", 0)  # noqa: SLF001
             out["rss_mib"] = _rss_self()
-            out["rss_growth_mib"] = out["rss_mib"] - rss0
         finally:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -284,29 +333,71 @@ async def _scale(count: int, seconds: float) -> dict[str, float]:
     return out
 
 
+async def _events(hub: Any, engine: Any, clock: VirtualClock, msgs: list[tuple[str, bytes]],
+                  seconds: float) -> dict[str, float]:
+    """Events/s through `hub.handle_message`, and the state triggers each event met (counted
+    in a round of its own, before the timed rounds: the count is not timed)."""
+    handle = hub.handle_message
+    for topic, payload in msgs:  # warm-up: from unknown values to the mix's round
+        handle(topic, payload)
+    await clock.settle()
+    timers = engine._timers  # noqa: SLF001 (a benchmark may look inside)
+    met = 0
+    state_changed = timers.state_changed
+
+    def counted(*args: Any) -> None:  # every state trigger an event looks at comes here
+        nonlocal met
+        met += 1
+        state_changed(*args)
+
+    timers.state_changed = counted
+    for topic, payload in msgs:
+        handle(topic, payload)
+    del timers.state_changed
+    await clock.settle()
+    done, t1, cpu1 = 0, monotonic(), time.process_time()
+    while monotonic() - t1 < seconds:
+        # In chunks, with the loop turning between them as it does between MQTT messages:
+        # the engine's writer gets its turn.
+        for i in range(0, len(msgs), 20):
+            for topic, payload in msgs[i:i + 20]:
+                handle(topic, payload)
+            await clock.settle(2)
+        done += len(msgs)
+    elapsed, cpu = monotonic() - t1, time.process_time() - cpu1
+    return {"events_s": done / elapsed, "events_cpu_s": done / cpu, "triggers_per_event": met / len(msgs)}
+
+
 def _rss_self() -> float:
     return _vm_rss()
 
 
 def scaling(counts: tuple[int, ...] = (100, 1_000, 10_000), seconds: float = 5.0) -> list[dict[str, float]]:
-    """`_scale` for each count, each in a fresh process (memory is the process's own)."""
+    """`_scale` for each count, on the demo home and on the spread home, each in a fresh process
+    (memory is the process's own)."""
     rows = []
-    for count in counts:
-        proc = subprocess.run([sys.executable, __file__, "--scale", str(count), str(seconds)],
-                              capture_output=True, text=True, cwd=ROOT, check=True)
-        rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    for spread in (False, True):
+        for count in counts:
+            proc = subprocess.run([sys.executable, __file__, "--scale", str(count), str(seconds)]
+                                  + (["spread"] if spread else []),
+                                  capture_output=True, text=True, cwd=ROOT, check=True)
+            rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
     return rows
 
 
 def scaling_table(rows: list[dict[str, float]]) -> str:
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     lines = [f"Machine: {machine()}; load average {load} at the end of the run.", "",
-             "| rules | load (s) | RSS (MiB) | triggers met per event | events/s | events/s x triggers met |",
-             "|---|---|---|---|---|---|"]
+             "| rules on | rules | devices | load (s) (CPU s) | RSS after load / after the run (MiB) "
+             "| triggers met per event | events/s (per CPU second) | triggers met per CPU second |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {int(r['rules']):,} | {r['load_s']:.2f} | {r['rss_mib']:.0f} | "
-                     f"{r['triggers_per_event']:.1f} | {r['events_s']:,.0f} | "
-                     f"{r['events_s'] * r['triggers_per_event']:,.0f} |")
+        home = "a room of 5 devices per 50 rules" if r["spread"] else "the demo home"
+        lines.append(f"| {home} | {int(r['rules']):,} | {int(r['devices']):,} | {r['load_s']:.2f} "
+                     f"({r['load_cpu_s']:.2f}) | "
+                     f"{r['rss_loaded_mib']:.0f} / {r['rss_mib']:.0f} | "
+                     f"{r['triggers_per_event']:.1f} | {r['events_s']:,.0f} ({r['events_cpu_s']:,.0f}) | "
+                     f"{r['events_cpu_s'] * r['triggers_per_event']:,.0f} |")
     return "\n".join(lines)
 
 
@@ -465,11 +556,12 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="fewer samples; do not write the docs")
     parser.add_argument("--serve-hub", nargs=4, metavar=("PORT", "DB", "RULES", "HISTORY"),
                         help=argparse.SUPPRESS)
-    parser.add_argument("--scale", nargs=2, metavar=("RULES", "SECONDS"), help=argparse.SUPPRESS)
+    parser.add_argument("--scale", nargs="+", metavar="RULES SECONDS [spread]", help=argparse.SUPPRESS)
     parser.add_argument("--rss-steps", metavar="CONFIG", default=None,  # handled above, before the imports
                         help="time and RSS at each start-up step of `huis run` with CONFIG (its broker must be up)")
     parser.add_argument("--scaling", action="store_true",
-                        help="only the rule-scaling table (100 / 1,000 / 10,000 rules); printed, not written")
+                        help="only the rule-scaling table (100 / 1,000 / 10,000 rules, on the demo home and "
+                        "spread over a generated home); printed, not written")
     parser.add_argument("--notes", default="", help="text appended below the table (e.g. a profile)")
     args = parser.parse_args()
     if args.serve_hub:
@@ -479,7 +571,8 @@ def main() -> int:
                                   history.endswith("+direct")))
         return 0
     if args.scale:
-        print(json.dumps(asyncio.run(_scale(int(args.scale[0]), float(args.scale[1])))))
+        print(json.dumps(asyncio.run(_scale(int(args.scale[0]), float(args.scale[1]),
+                                            spread=args.scale[2:] == ["spread"]))))
         return 0
     if args.scaling:
         print(scaling_table(scaling()))

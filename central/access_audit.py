@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 from central.accounts import CentreUser, Conn, Pool
 from controller import keyfile
@@ -79,6 +80,7 @@ class Verdict:
 
     rows: int
     bad: int | None = None  # the first row that fails, by seq
+    problem: Literal["removed", "edited"] | None = None  # what is wrong with it
     reason: str = ""
 
     @property
@@ -134,14 +136,21 @@ class AccessAudit:
         self._recent[key] = now
         await self.append(user, "read", homes=homes, detail=what)
 
-    async def rows(self, *, home: str | None = None, limit: int = 200) -> list[dict[str, object]]:
-        """Recent rows, newest first (of one home's reads when `home`)."""
+    async def rows(self, *, home: str | None = None, username: str | None = None,
+                   since: datetime | None = None, until: datetime | None = None,
+                   before: int | None = None, limit: int = 200) -> list[dict[str, object]]:
+        """Rows newest first, filtered: of one home's reads, by one user (any case), within
+        [since, until), with a seq below `before` (the next page of a paged view)."""
+        where: list[str] = ["true"]
+        args: list[object] = []
+        for clause, value in (("%s = ANY(homes)", home), ("lower(username) = lower(%s)", username),
+                              ("time >= %s", since), ("time < %s", until), ("seq < %s", before)):
+            if value is not None:
+                where.append(clause)
+                args.append(value)
         async with self.pool.connection() as conn:
-            if home is None:
-                cur = await conn.execute("SELECT * FROM centre_audit ORDER BY seq DESC LIMIT %s", (limit,))
-            else:
-                cur = await conn.execute("SELECT * FROM centre_audit WHERE %s = ANY(homes) "
-                                         "ORDER BY seq DESC LIMIT %s", (home, limit))
+            cur = await conn.execute(f"SELECT * FROM centre_audit WHERE {' AND '.join(where)} "
+                                     "ORDER BY seq DESC LIMIT %s", (*args, limit))
             return [dict(r) for r in await cur.fetchall()]
 
     async def verify(self) -> Verdict:
@@ -158,11 +167,12 @@ class AccessAudit:
                     n, last = n + 1, int(r["seq"])
                     values = _values(r["time"], r["username"], r["role"], r["action"], r["homes"], r["detail"])
                     if r["prev_hash"] != prev:
-                        return Verdict(rows=n, bad=last, reason="its prev_hash is not the hash of the row "
-                                                                "before: a row was removed or inserted")
+                        return Verdict(rows=n, bad=last, problem="removed",
+                                       reason="its prev_hash is not the hash of the row before: "
+                                              "a row was removed or inserted")
                     if r["hash"] != mac(self.key, prev, values):
-                        return Verdict(rows=n, bad=last, reason="its contents do not match its hash: "
-                                                                "the row was edited")
+                        return Verdict(rows=n, bad=last, problem="edited",
+                                       reason="its contents do not match its hash: the row was edited")
                     prev = r["hash"]
 
 

@@ -28,8 +28,14 @@ from psycopg.rows import DictRow
 from psycopg_pool import AsyncConnectionPool
 
 from controller.clock import Clock
-from controller.errors import HuisError
-from dashboard.auth import SESSION_IDLE, SESSION_LIFETIME, RateLimiter, check_password, hash_password
+from dashboard.auth import (
+    SESSION_IDLE,
+    SESSION_LIFETIME,
+    AuthError,
+    RateLimiter,
+    check_password,
+    hash_password,
+)
 
 ROLES = ("caregiver", "coordinator", "admin")
 ALL_HOMES_ROLES = ("coordinator", "admin")
@@ -48,8 +54,11 @@ CREATE TABLE IF NOT EXISTS centre_users (
     display_name TEXT,
     teams TEXT[] NOT NULL DEFAULT '{}',
     created TIMESTAMPTZ NOT NULL,
-    disabled BOOLEAN NOT NULL DEFAULT false
+    disabled BOOLEAN NOT NULL DEFAULT false,
+    must_change BOOLEAN NOT NULL DEFAULT false
 );
+-- Tables made before one-time passwords existed.
+ALTER TABLE centre_users ADD COLUMN IF NOT EXISTS must_change BOOLEAN NOT NULL DEFAULT false;
 CREATE UNIQUE INDEX IF NOT EXISTS centre_users_name ON centre_users (lower(username));
 CREATE TABLE IF NOT EXISTS centre_sessions (
     token_hash TEXT PRIMARY KEY,
@@ -61,8 +70,9 @@ CREATE TABLE IF NOT EXISTS centre_sessions (
 """
 
 
-class AccountError(HuisError):
-    """An account could not be made or used; the message says why in a full sentence."""
+class AccountError(AuthError):
+    """An account could not be made or used: the catalogue text `msgid` (English as str, for the
+    CLI; `text(lang)` for a page), a full sentence saying why."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -75,6 +85,7 @@ class CentreUser:
     display_name: str | None = None
     teams: tuple[str, ...] = ()
     disabled: bool = False
+    must_change: bool = False  # logged in with a one-time password: must choose their own first
 
     @property
     def name(self) -> str:
@@ -91,28 +102,35 @@ class CentreUser:
 
     def as_dict(self) -> dict[str, Any]:
         return {"username": self.username, "role": self.role, "name": self.name,
-                "teams": list(self.teams), "all_homes": self.all_homes}
+                "teams": list(self.teams), "all_homes": self.all_homes, "must_change": self.must_change}
 
 
 def _user(row: dict[str, Any]) -> CentreUser:
     return CentreUser(id=int(row["id"]), username=row["username"], role=row["role"],
                       display_name=row["display_name"], teams=tuple(row["teams"] or ()),
-                      disabled=bool(row["disabled"]))
+                      disabled=bool(row["disabled"]), must_change=bool(row["must_change"]))
 
 
 def _hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def one_time_password() -> str:
+    """A password for an admin to hand over once: 16 random characters from an alphabet without
+    look-alikes (no 0/O, 1/l/I), in groups of four so it can be read out; about 90 bits."""
+    alphabet = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+    return "-".join("".join(secrets.choice(alphabet) for _ in range(4)) for _ in range(4))
+
+
 def validate_username(username: str) -> None:
     if not username or len(username) > 64 or not username.replace("_", "").replace(".", "") \
             .replace("-", "").isalnum():
-        raise AccountError("A user name needs 1 to 64 letters, digits, '.', '-' or '_'.")
+        raise AccountError("auth.bad_username")
 
 
 def validate_team(team: str) -> None:
     if not team or len(team) > 64 or not team.replace("_", "").replace("-", "").isalnum():
-        raise AccountError(f"Team {team!r}: a team name needs 1 to 64 letters, digits, '-' or '_'.")
+        raise AccountError("central.err_team", team=team)
 
 
 async def migrate(conn: Conn) -> None:
@@ -141,31 +159,28 @@ class Accounts:
         self._dummy = hash_password(secrets.token_hex(16))  # a missing user costs as much time
 
     async def create_user(self, *, username: str, password: str, role: str, teams: Iterable[str] = (),
-                          display_name: str | None = None) -> CentreUser:
-        """A new account; AccountError saying why when it cannot be made."""
+                          display_name: str | None = None, one_time: bool = False) -> CentreUser:
+        """A new account; AccountError saying why when it cannot be made. With `one_time`, the
+        password only lets them choose their own."""
         validate_username(username)
         if role not in ROLES:
-            raise AccountError(f"'{role}' is not a role at the centre; choose one of {', '.join(ROLES)}.")
+            raise AccountError("central.err_no_role", role=role, roles=", ".join(ROLES))
         team_list = sorted(set(teams))
         for team in team_list:
             validate_team(team)
         if role == "caregiver" and not team_list:
-            raise AccountError("A centre caregiver needs at least one team (--team): they see only "
-                               "their teams' homes.")
-        try:
-            check_password(password, user_inputs=[username])
-        except HuisError as exc:
-            raise AccountError(str(exc)) from exc
+            raise AccountError("central.err_needs_team")
+        check_password(password, user_inputs=[username])  # AuthError saying why
         password_hash = hash_password(password)
         async with self.pool.connection() as conn:
             await migrate(conn)
             cur = await conn.execute(
-                "INSERT INTO centre_users (username, password_hash, role, display_name, teams, created) "
-                "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING *",
-                (username, password_hash, role, display_name, team_list, self.wall.now()))
+                "INSERT INTO centre_users (username, password_hash, role, display_name, teams, created, must_change) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING *",
+                (username, password_hash, role, display_name, team_list, self.wall.now(), one_time))
             row = await cur.fetchone()
         if row is None:
-            raise AccountError(f"There is already a user called '{username}'.")
+            raise AccountError("auth.user_exists", username=username)
         return _user(row)
 
     async def users(self) -> list[CentreUser]:
@@ -183,8 +198,59 @@ class Accounts:
             if row is not None and disabled:
                 await conn.execute("DELETE FROM centre_sessions WHERE user_id = %s", (row["id"],))
         if row is None:
-            raise AccountError(f"There is no user called '{username}'.")
+            raise AccountError("auth.no_user", username=username)
         return _user(row)
+
+    async def reset_password(self, username: str) -> tuple[CentreUser, str]:
+        """Give an account a new generated one-time password (returned once, stored only as its
+        hash; it only lets them choose their own); its sessions end at once."""
+        password = one_time_password()
+        password_hash = await asyncio.to_thread(hash_password, password)
+        async with self.pool.connection() as conn:
+            cur = await conn.execute("UPDATE centre_users SET password_hash = %s, must_change = true "
+                                     "WHERE lower(username) = lower(%s) RETURNING *", (password_hash, username))
+            row = await cur.fetchone()
+            if row is not None:
+                await conn.execute("DELETE FROM centre_sessions WHERE user_id = %s", (row["id"],))
+        if row is None:
+            raise AccountError("auth.no_user", username=username)
+        return _user(row), password
+
+    async def change_password(self, user: CentreUser, current: str, new: str, *, keep: str | None) -> CentreUser:
+        """Their own password instead of the current one (a one-time one, or their old one); their
+        sessions but `keep` (the one asking) end. AccountError when `current` is wrong, or `new`
+        too weak or the same."""
+        async with self.pool.connection() as conn:
+            cur = await conn.execute("SELECT password_hash FROM centre_users WHERE id = %s", (user.id,))
+            row = await cur.fetchone()
+            try:
+                ok = row is not None and await asyncio.to_thread(_hasher.verify, row["password_hash"], current)
+            except (VerifyMismatchError, VerificationError, InvalidHashError):
+                ok = False
+            if not ok:
+                raise AccountError("central.err_current")
+            if new == current:
+                raise AccountError("central.password_same")
+            check_password(new, user_inputs=[user.username, user.display_name or ""])
+            password_hash = await asyncio.to_thread(hash_password, new)
+            cur = await conn.execute("UPDATE centre_users SET password_hash = %s, must_change = false "
+                                     "WHERE id = %s RETURNING *", (password_hash, user.id))
+            changed = await cur.fetchone()
+            await conn.execute("DELETE FROM centre_sessions WHERE user_id = %s AND token_hash <> %s",
+                               (user.id, _hash_token(keep or "")))
+        if changed is None:  # removed meanwhile (there is no removal yet; the SQL allows it)
+            raise AccountError("auth.no_user", username=user.username)
+        return _user(changed)
+
+    async def sessions(self) -> dict[str, int]:
+        """Open sessions per user name (expired and idle ones left out)."""
+        now = self.wall.now()
+        async with self.pool.connection() as conn:
+            await migrate(conn)
+            cur = await conn.execute("SELECT u.username, count(*) AS n FROM centre_sessions s JOIN centre_users u "
+                                     "ON u.id = s.user_id WHERE s.expires > %s AND s.last_seen > %s "
+                                     "GROUP BY u.username", (now, now - self.session_idle))
+            return {r["username"]: int(r["n"]) for r in await cur.fetchall()}
 
     def login_blocked(self, username: str, address: str) -> float:
         """Seconds before this user name or address may try again (0: go ahead)."""

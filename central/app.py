@@ -4,7 +4,9 @@
 The page (central/pages/central.html, central/static/central.js) polls `/api/overview` every few
 seconds and ticks the alerts' ages each second; "Ik ga erheen" and "Afhandelen" go to the homes
 through the core's command path (central/commands.py), and the page shows them as sent until
-the home's own answer comes back up the stream.
+the home's own answer comes back up the stream. The audit viewer and account management are
+central/routes_admin.py; what the routes share (state, language, pages, who is asking) is
+central/web.py. Texts: the gettext catalogues' `central.*` ids.
 
 Security, as in the home dashboard and with its functions (dashboard/security.py, dashboard/auth.py):
 - a session cookie (HttpOnly, SameSite=Strict, Secure over TLS), CSRF double submit on every
@@ -17,29 +19,40 @@ Security, as in the home dashboard and with its functions (dashboard/security.py
 
 from __future__ import annotations
 
-import asyncio
-import json
-import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from html import escape
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal, Protocol
+from typing import TYPE_CHECKING, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
-from central import texts, view
+from central import routes_admin, view
 from central.access_audit import AccessAudit
-from central.accounts import SESSION_COOKIE, Accounts, CentreUser, migrate
+from central.accounts import SESSION_COOKIE, Accounts, CentreUser
 from central.store import Store
+from central.web import (
+    POLL_SECONDS,
+    CentreView,
+    CommandPath,
+    User,
+    alert_title,
+    lang_of,
+    page,
+    refuse,
+    require_csrf,
+    say,
+    session_user,
+    view_of,
+)
+from controller import i18n
 from controller.alerts.model import ACTIVE_STATES
 from controller.clock import Clock, RealClock
 from controller.errors import DeliveryError, HuisError
-from dashboard.auth import CSRF_COOKIE
-from dashboard.security import SAFE_METHODS, csrf_ok, safe_next, secure_for, set_csrf_cookie
+from dashboard import routes_i18n
+from dashboard.auth import CSRF_COOKIE, AuthError
+from dashboard.security import safe_next, secure_for, set_csrf_cookie
 from dashboard.server import serve as serve_app
 from dashboard.static_files import static_bytes
 
@@ -48,55 +61,13 @@ if TYPE_CHECKING:
 
 __all__ = ["CommandPath", "CentreView", "create_app", "serve"]
 
-LANG_COOKIE = "huis_central_lang"
-POLL_SECONDS = 5  # how often the page asks for the overview
 # Pages load only this site's own files; the page talks only to this site.
 CSP = ("default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; "
        "script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
-_STATIC = {"central.css": "text/css", "central.js": "text/javascript", "login.js": "text/javascript"}
-
-
-class CommandPath(Protocol):
-    """The core's way to a home (central/commands.py `Commands`): check, sign with the home's key,
-    publish with QoS 1, record in `commands`. Raises DeliveryError when no node took it and
-    another HuisError (CommandRefused) when it will not send it, saying why."""
-
-    async def give(self, home: str, alert_id: str, action: Literal["acknowledge", "resolve"], *, user: str,
-                   note: str | None = None) -> object: ...
-
-
-@dataclass(slots=True, kw_only=True)
-class CentreView:
-    """What the routes share; `app.state.huis` (dashboard.server.serve and the cookie helpers
-    of dashboard.security read `services`, `aclose` and `secure_cookies` from it)."""
-
-    store: Store
-    accounts: Accounts
-    audit: AccessAudit
-    commands: CommandPath | None
-    wall: Clock
-    secure_cookies: bool | None = None
-    poll_seconds: int = POLL_SECONDS
-    timezone: str = "Europe/Amsterdam"
-    _ready: bool = False
-    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-
-    async def ready(self) -> None:
-        """Create the dashboard's tables and open the audit chain, on first use."""
-        if self._ready:
-            return
-        async with self._lock:
-            if not self._ready:
-                async with self.store.pool.connection() as conn:
-                    await migrate(conn)
-                await self.audit.open()
-                self._ready = True
-
-    def services(self) -> list[Callable[[], Awaitable[None]]]:
-        return []
-
-    async def aclose(self) -> None:
-        """The store belongs to whoever made it (`huis central run`): nothing to close here."""
+_STATIC = {"central.css": "text/css", "central.js": "text/javascript", "login.js": "text/javascript",
+           "admin.js": "text/javascript", "header.js": "text/javascript"}
+# The home dashboard's files the centre serves too: one product, one copy.
+_SHARED = {"icon.svg": "image/svg+xml", "common.js": "text/javascript"}
 
 
 async def serve(centre: Centre) -> None:
@@ -140,92 +111,48 @@ def create_app(store: Store, *, commands: CommandPath | None, audit_key: Path, w
             set_csrf_cookie(request, response)
         return response
 
+    app.include_router(routes_i18n.router)  # /i18n/catalogue.js, as the home dashboard serves it
     _page_routes(app)
     _account_routes(app)
     _care_routes(app)
+    routes_admin.add_routes(app)
     return app
 
 
 # -- language and pages ----------------------------------------------------------------------------
 
 
-def lang_of(request: Request) -> str:
-    """The page's language: `?lang=`, else the one chosen before (cookie), else Dutch. The API
-    takes the page's word for it (its script sends Accept-Language)."""
-    asked = request.query_params.get("lang")
-    if asked in texts.LANGUAGES:
-        return asked
-    header = request.headers.get("accept-language", "")[:2].lower()
-    if request.url.path.startswith("/api/") and header in texts.LANGUAGES:
-        return header
-    chosen = request.cookies.get(LANG_COOKIE)
-    return chosen if chosen in texts.LANGUAGES else texts.DEFAULT
-
-
-def _template(name: str) -> str:
-    return resources.files("central").joinpath("pages", name).read_text(encoding="utf-8")
-
-
-_KEY = re.compile(r"\{\{(\w+)\}\}")
-
-
-def render(name: str, lang: str, **values: str) -> str:
-    """A page with `{{key}}` from the language's table (escaped) and `{{texts}}` its whole table
-    as JSON for the script (in a data block, which the CSP lets through: it is not run)."""
-    table = texts.table(lang)
-    data = json.dumps({"lang": lang, "texts": table, **values}, ensure_ascii=False)
-    data = data.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-
-    def fill(m: re.Match[str]) -> str:
-        key = m.group(1)
-        if key == "data":
-            return data
-        return escape(values[key] if key in values else table[key])
-
-    return _KEY.sub(fill, _template(name))
-
-
-def _page(request: Request, name: str, status: int = 200, **values: str) -> HTMLResponse:
-    lang = lang_of(request)
-    response = HTMLResponse(render(name, lang, **values), status_code=status)
-    if request.query_params.get("lang") in texts.LANGUAGES:
-        response.set_cookie(LANG_COOKIE, lang, samesite="strict", secure=secure_for(request), path="/",
-                            max_age=365 * 24 * 3600)
-    return response
-
-
-def view_of(request: Request) -> CentreView:
-    centre: CentreView = request.app.state.huis
-    return centre
-
-
-async def _session_user(request: Request) -> CentreUser | None:
-    centre = view_of(request)
-    await centre.ready()
-    return await centre.accounts.session_user(request.cookies.get(SESSION_COOKIE))
-
-
 def _page_routes(app: FastAPI) -> None:
     @app.get("/", include_in_schema=False, response_model=None)
     async def home(request: Request) -> Response:
-        if await _session_user(request) is None:
+        user = await session_user(request)
+        if user is None:
             asked = request.query_params.get("lang")
-            return RedirectResponse("/login" + (f"?lang={asked}" if asked in texts.LANGUAGES else ""),
+            return RedirectResponse("/login" + (f"?lang={asked}" if asked in i18n.LANGS else ""),
                                     status_code=303)
+        if user.must_change:
+            return RedirectResponse("/password", status_code=303)
         centre = view_of(request)
-        return _page(request, "central.html", poll=str(centre.poll_seconds), tz=centre.timezone)
+        return page(request, "central.html", poll=str(centre.poll_seconds), tz=centre.timezone, role=user.role)
+
+    @app.get("/password", include_in_schema=False, response_model=None)
+    async def password_page(request: Request) -> Response:
+        """Choose one's own password: after a one-time one, or any time."""
+        if await session_user(request) is None:
+            return RedirectResponse("/login?next=/password", status_code=303)
+        return page(request, "password.html")
 
     @app.get("/login", include_in_schema=False, response_model=None)
     async def login_page(request: Request) -> Response:
         target = request.query_params.get("next")
         if target is not None and safe_next(target) is None:
             return RedirectResponse("/login", status_code=303)
-        return _page(request, "login.html")
+        return page(request, "login.html")
 
     @app.get("/static/{name}", include_in_schema=False)
     async def static(name: str) -> Response:
-        if name == "icon.svg":  # the hub's own icon: one product
-            return Response(static_bytes(name), media_type="image/svg+xml")
+        if name in _SHARED:
+            return Response(static_bytes(name), media_type=_SHARED[name])
         if name not in _STATIC:
             raise HTTPException(404, "No such file.")
         body = resources.files("central").joinpath("static", name).read_bytes()
@@ -235,32 +162,15 @@ def _page_routes(app: FastAPI) -> None:
 # -- the API ---------------------------------------------------------------------------------------
 
 
-def refuse(request: Request, status: int, key: str, **values: object) -> HTTPException:
-    return HTTPException(status, texts.text(lang_of(request), key, **values))
-
-
-async def require_user(request: Request) -> CentreUser:
-    """The logged-in user (401 otherwise), with the CSRF check on a state-changing request."""
-    user = await _session_user(request)
-    if user is None:
-        raise refuse(request, 401, "err_login")
-    if request.method not in SAFE_METHODS and not csrf_ok(request):
-        raise refuse(request, 403, "err_csrf")
-    return user
-
-
-async def require_csrf(request: Request) -> None:
-    if request.method not in SAFE_METHODS and not csrf_ok(request):
-        raise refuse(request, 403, "err_csrf")
-
-
-User = Annotated[CentreUser, Depends(require_user)]
-
-
 class Credentials(BaseModel):
     username: str = Field(max_length=64)
     password: str = Field(max_length=1024)
     next: str | None = Field(None, max_length=2000)
+
+
+class NewPassword(BaseModel):
+    current: str = Field(max_length=1024)
+    new: str = Field(max_length=1024)
 
 
 class ResolveBody(BaseModel):
@@ -276,7 +186,7 @@ def _account_routes(app: FastAPI) -> None:
         address = request.client.host if request.client else "unknown"
         wait = centre.accounts.login_blocked(body.username, address)
         if wait > 0:
-            return JSONResponse({"detail": texts.text(lang_of(request), "login_blocked")}, status_code=429,
+            return JSONResponse({"detail": say(lang_of(request), "login_blocked")}, status_code=429,
                                 headers={"Retry-After": str(round(wait))})
         result = await centre.accounts.login(body.username, body.password, address)
         if result is None:
@@ -287,7 +197,9 @@ def _account_routes(app: FastAPI) -> None:
             raise refuse(request, 401, "login_wrong")
         user, token = result
         await centre.audit.append(user, "login", detail=f"from {address}")
-        response = JSONResponse({"user": user.as_dict(), "go": safe_next(body.next) or "/"})
+        # A one-time password: first their own (the page may not be left before).
+        go = "/password" if user.must_change else safe_next(body.next) or "/"
+        response = JSONResponse({"user": user.as_dict(), "go": go})
         response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict", secure=secure_for(request),
                             path="/", max_age=int(centre.accounts.session_lifetime.total_seconds()))
         set_csrf_cookie(request, response)  # a fresh token with the fresh session
@@ -301,6 +213,19 @@ def _account_routes(app: FastAPI) -> None:
         response = JSONResponse({"ok": True})
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response
+
+    @app.post("/api/password")
+    async def change_password(body: NewPassword, request: Request, user: User) -> dict[str, object]:
+        """One's own password instead of the current (one-time or old) one; other sessions end."""
+        centre = view_of(request)
+        try:
+            changed = await centre.accounts.change_password(user, body.current, body.new,
+                                                            keep=request.cookies.get(SESSION_COOKIE))
+        except AuthError as exc:  # AccountError, or check_password's
+            await centre.audit.append(user, "password_changed", detail=f"refused: {exc}")
+            raise HTTPException(422, exc.text(lang_of(request))) from exc
+        await centre.audit.append(user, "password_changed", detail="one-time replaced" if user.must_change else "")
+        return {"user": changed.as_dict(), "go": "/"}
 
     @app.get("/api/session")
     async def session(request: Request, user: User) -> dict[str, object]:
@@ -320,7 +245,7 @@ def _care_routes(app: FastAPI) -> None:
         lang = lang_of(request)
         body = data.as_dict()
         for a in body["alerts"]:
-            a["title"] = texts.alert_title(lang, a["scenario"], a["title"])
+            a["title"] = alert_title(lang, a["scenario"], a["title"])
         return {"user": user.as_dict(), "poll_seconds": centre.poll_seconds, **body}
 
     @app.get("/api/homes/{home}/timeline")
@@ -336,7 +261,7 @@ def _care_routes(app: FastAPI) -> None:
         lang = lang_of(request)
         for item in items:
             if item["kind"] == "alert":
-                item["title"] = texts.alert_title(lang, item["scenario"] or "", item["title"])
+                item["title"] = alert_title(lang, item["scenario"] or "", item["title"])
         await centre.audit.read(user, f"GET /api/homes/{home}/timeline", [home])
         return {"home": found["id"], "pseudonym": found["pseudonym"], "team": found["team"],
                 "now": now.isoformat(), "items": items}

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import copy
 import difflib
 import gc
+import itertools
 import math
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -18,22 +21,44 @@ from controller.errors import ConfigError, Problem
 Path_ = tuple[str | int, ...]
 
 
-@dataclass(slots=True)
 class Located:
-    """Parsed YAML data plus the 1-based line of each node, keyed by its path."""
+    """Parsed YAML data plus the 1-based line of each node, keyed by its path.
 
-    file: str
-    data: object  # what yaml.safe_load would give: dicts, lists, scalars
-    lines: dict[Path_, int] = field(default_factory=dict)
+    A file read by the fast path knows the lines of its top two levels only (a scenario's own
+    line); the rest are read from the text again the first time anything asks for them, which
+    is when a problem is being reported. A valid 10,000-rule file never builds them.
+    """
+
+    __slots__ = ("_lines", "_text", "data", "file")
+
+    def __init__(self, file: str, data: object, lines: dict[Path_, int] | None = None,
+                 text: str | None = None) -> None:
+        self.file = file
+        self.data = data  # what yaml.safe_load would give: dicts, lists, scalars
+        self._lines: dict[Path_, int] = {} if lines is None else lines
+        self._text = text  # set while only the shallow lines are known
+
+    @property
+    def lines(self) -> dict[Path_, int]:
+        """Every path's line (built from the text on first use after the fast path)."""
+        if self._text is not None:
+            full = _load_located(self._text, self.file).lines
+            full.update(self._lines)  # anything added by hand (onboarding) stays
+            self._lines, self._text = full, None
+        return self._lines
 
     def line(self, path: Sequence[str | int]) -> int | None:
         """The line of `path`, or of its nearest ancestor we know."""
         p = tuple(path)
+        found = self._lines.get(p)
+        if found is not None:
+            return found
+        lines = self.lines
         while p:
-            if p in self.lines:
-                return self.lines[p]
+            if p in lines:
+                return lines[p]
             p = p[:-1]
-        return self.lines.get((), None)
+        return lines.get((), None)
 
     def problem(
         self, path: Sequence[str | int], message: str, hint: str | None = None
@@ -162,6 +187,190 @@ class _Builder:
         return value
 
 
+def _line_of(ev: yaml.Event | None) -> int:
+    mark = ev.start_mark if ev is not None else None
+    if mark is None:
+        raise _Fallback
+    return mark.line + 1
+
+
+class _Fallback(Exception):
+    """Something the fast path leaves to the full builder, which reports it with its line."""
+
+
+_MERGE = "tag:yaml.org,2002:merge"
+_SHALLOW = 2  # paths this long get their line in the fast path: a file's keys and its scenarios
+
+
+def _fast_load(text: str, file: str) -> Located | None:
+    """The usual file read from libyaml's events, without a node graph or a line per value.
+
+    Returns None for anything unusual (no libyaml, an alias at the top two levels, merge keys, duplicate
+    keys, a syntax error, limits exceeded, several documents): `_load` then decides, with the
+    messages it always gave. Repeated scalars ("type", "state", "on") are built once and shared.
+    """
+    if _FAST is None:
+        return None
+    loader = _FAST(text)
+    try:
+        builder = _FastBuilder(loader)
+        data = builder.document()
+    except Exception:  # whatever it is, the full builder reads the file again and says what
+        return None
+    finally:
+        loader.dispose()
+    return Located(file=file, data=data, lines=builder.lines, text=text)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Anchor:
+    """An anchored value and what expanding an alias of it adds to the counts."""
+
+    value: object
+    nodes: int
+    containers: int
+    height: int
+
+
+class _FastBuilder:
+    """Plain data from a stream of parser events; lines only for the top `_SHALLOW` levels."""
+
+    def __init__(self, loader: yaml.CSafeLoader) -> None:
+        self._get = loader.get_event
+        self._safe = yaml.SafeLoader("")
+        self._scalars: dict[tuple[object, bool, str], object] = {}
+        self.lines: dict[Path_, int] = {}
+        self._anchors: dict[str, _Anchor] = {}
+        self._nodes = 0  # values built, aliases expanded (as _Builder counts them)
+        self._containers = 0
+        self._aliases = 0
+        self._deepest = 0
+
+    def _next(self) -> yaml.Event:
+        ev = self._get()
+        if ev is None:
+            raise _Fallback
+        return ev
+
+    def document(self) -> object:
+        ev = self._next()
+        if not isinstance(ev, yaml.StreamStartEvent) or \
+                not isinstance(self._next(), yaml.DocumentStartEvent):
+            raise _Fallback  # an empty file: the full builder says what it means
+        ev = self._next()
+        self.lines[()] = _line_of(ev)
+        data = self._node(ev, (), 0)
+        if not isinstance(self._next(), yaml.DocumentEndEvent) or \
+                not isinstance(self._next(), yaml.StreamEndEvent):
+            raise _Fallback
+        return data
+
+    def _node(self, ev: yaml.Event | None, path: Path_ | None, depth: int) -> object:
+        kind = type(ev)
+        if kind is yaml.ScalarEvent and ev.anchor is None:  # type: ignore[union-attr]
+            # Most values: the general case below, without what anchors need.
+            self._nodes += 1
+            if depth > MAX_DEPTH or self._nodes > MAX_NODES:
+                raise _Fallback
+            if depth > self._deepest:
+                self._deepest = depth
+            return self._scalar(ev)  # type: ignore[arg-type]
+        if kind is yaml.AliasEvent:
+            return self._alias(ev, path, depth)  # type: ignore[arg-type]
+        self._nodes += 1
+        if depth > MAX_DEPTH or self._nodes > MAX_NODES:
+            raise _Fallback
+        self._deepest = max(self._deepest, depth)
+        anchor = getattr(ev, "anchor", None)
+        before = (self._nodes, self._containers, self._deepest)
+        self._deepest = depth
+        if kind is yaml.ScalarEvent:
+            value = self._scalar(ev)  # type: ignore[arg-type]
+        elif kind is yaml.SequenceStartEvent:
+            self._containers += 1
+            value = self._sequence(path, depth)
+        elif kind is yaml.MappingStartEvent:
+            self._containers += 1
+            value = self._mapping(path, depth)
+        else:
+            raise _Fallback
+        if anchor is not None:
+            if anchor in self._anchors:
+                raise _Fallback  # a duplicate anchor: the full builder's parser refuses it
+            self._anchors[anchor] = _Anchor(value=value, nodes=self._nodes - before[0] + 1,
+                                            containers=self._containers - before[1],
+                                            height=self._deepest - depth)
+        self._deepest = max(before[2], self._deepest)
+        return value
+
+    def _alias(self, ev: yaml.AliasEvent, path: Path_ | None, depth: int) -> object:
+        """A copy of the anchored value, counted as the full builder counts an expanded alias."""
+        found = self._anchors.get(ev.anchor or "") if path is None else None
+        if found is None:
+            raise _Fallback  # undefined, still open (a cycle), or shallow (lines needed)
+        self._nodes += found.nodes
+        self._aliases += found.containers
+        self._deepest = max(self._deepest, depth + found.height)
+        if self._nodes > MAX_NODES or self._aliases > MAX_ALIASES or depth + found.height > MAX_DEPTH:
+            raise _Fallback
+        return copy.deepcopy(found.value)
+
+    def _sequence(self, path: Path_ | None, depth: int) -> list[object]:
+        out: list[object] = []
+        shallow = path is not None and len(path) < _SHALLOW
+        get = self._get  # a None event (the stream ended early) fails the type checks
+        while True:
+            ev = get()
+            if type(ev) is yaml.SequenceEndEvent:
+                return out
+            sub: Path_ | None = None
+            if shallow:
+                assert path is not None
+                sub = (*path, len(out))
+                self.lines[sub] = _line_of(ev)
+            out.append(self._node(ev, sub, depth + 1))
+
+    def _mapping(self, path: Path_ | None, depth: int) -> dict[object, object]:
+        out: dict[object, object] = {}
+        shallow = path is not None and len(path) < _SHALLOW
+        get = self._get
+        while True:
+            ev = get()
+            if type(ev) is yaml.MappingEndEvent:
+                return out
+            if type(ev) is not yaml.ScalarEvent or ev.anchor is not None:
+                raise _Fallback
+            key = self._scalar(ev)  # type: ignore[arg-type]
+            if key in out:
+                raise _Fallback
+            sub: Path_ | None = None
+            if shallow:
+                assert path is not None
+                sub = (*path, str(key))
+                self.lines[sub] = _line_of(ev)
+            out[key] = self._node(get(), sub, depth + 1)
+
+    def _scalar(self, ev: yaml.ScalarEvent) -> object:
+        plain = bool(ev.implicit[0])
+        cache_key = (ev.tag, plain, ev.value)
+        try:
+            return self._scalars[cache_key]
+        except KeyError:
+            pass
+        tag = ev.tag
+        if tag is None or tag == "!":
+            tag = self._safe.resolve(yaml.ScalarNode, ev.value, ev.implicit)  # type: ignore[no-untyped-call]
+        if tag == _MERGE:
+            raise _Fallback
+        value = self._safe.construct_object(yaml.ScalarNode(tag, ev.value, style=ev.style))
+        if isinstance(value, float) and not math.isfinite(value):
+            raise _Fallback
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
+            raise _Fallback
+        self._scalars[cache_key] = value
+        return value
+
+
 def _clip(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else f"{text[:limit]}..."
 
@@ -172,12 +381,19 @@ def _line_at(text: str, index: int) -> int:
 
 def _too_deep(text: str) -> int | None:
     """The line where brackets first nest deeper than MAX_DEPTH (quotes ignored: a hint only)."""
+    only = _NOT_BRACKETS.sub("", text)
+    if max(itertools.accumulate(_STEP[ch] for ch in only), default=0) <= MAX_DEPTH:
+        return None
     depth = 0
     for i, ch in enumerate(text):
         depth += (ch in "[{") - (ch in "]}")
         if depth > MAX_DEPTH:
             return _line_at(text, i)
-    return None
+    return None  # pragma: no cover - the scan above found it deeper
+
+
+_NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
+_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 
 
 def load_text(text: str, file: str) -> Located:
@@ -186,14 +402,23 @@ def load_text(text: str, file: str) -> Located:
     deep = _too_deep(text) if text.count("[") + text.count("{") > MAX_DEPTH else None
     if deep is not None:
         raise _fail(file, deep, (), f"nested more than {MAX_DEPTH} levels deep")
-    with _gc_paused():
+    with gc_paused():
+        # The fast path reads the usual file; whatever it leaves (anchors, duplicate keys, a
+        # syntax error...) the full builder reads again and reports with its line.
+        return _fast_load(text, file) or _load(text, file)
+
+
+def _load_located(text: str, file: str) -> Located:
+    """Every line of a file the fast path read (asked for when a problem is reported)."""
+    with gc_paused():
         return _load(text, file)
 
 
 @contextmanager
-def _gc_paused() -> Iterator[None]:
-    """The cyclic garbage collector off while a file is parsed: a parse only ever adds objects,
-    and with it on, a 10,000-rule file took six times as long (each collection walks them all)."""
+def gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while a file is parsed (or its scenarios validated and
+    compiled): those steps only ever add objects, and with it on, a 10,000-rule file took six
+    times as long to parse (each collection walks them all); validating it, a third longer."""
     was = gc.isenabled()
     gc.disable()
     try:

@@ -41,12 +41,14 @@ async def _list(auth: Auth) -> str:
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)
 
 
-def _password(args: argparse.Namespace) -> str:
-    if args.password_stdin:
+def read_password(username: str, *, from_stdin: bool, prompt: str = "New password for") -> str:
+    """A password for `username`: one line of stdin (scripts), or asked twice without echo.
+    AuthError when the two differ (`huis central user add` asks the same way)."""
+    if from_stdin:
         return sys.stdin.readline().rstrip("\n")
-    first = getpass.getpass(f"New password for {args.username}: ")
+    first = getpass.getpass(f"{prompt} {username}: ")
     if getpass.getpass("Again: ") != first:
-        raise AuthError("The passwords differ.")
+        raise AuthError("account.mismatch")
     return first
 
 
@@ -64,7 +66,7 @@ def _job(args: argparse.Namespace) -> Callable[[Auth], Awaitable[str]]:
             await auth.delete_user(name, by=CLI)
             return f"{name} is deleted."
         if action == "password":
-            await auth.reset_password(name, _password(args), by=CLI)
+            await auth.reset_password(name, read_password(name, from_stdin=args.password_stdin), by=CLI)
             return f"{name}'s password is changed; their sessions have ended."
         n = await auth.revoke_sessions(name, by=CLI)
         return f"Ended {n} session(s) of {name}."

@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import getpass
 import os
 import sys
 from pathlib import Path
 
 from central.access_audit import AccessAudit
-from central.accounts import ROLES, AccountError, Accounts
+from central.accounts import ROLES, Accounts
 from central.config import load_central
 from central.store import Store
 from controller.clock import RealClock
 from controller.errors import HuisError
+from huis.accounts_cli import read_password
 
 DSN_ENV = "HUIS_CENTRAL_DSN"
 DEFAULT_CONFIG = "config/central.yaml"
@@ -41,15 +41,6 @@ def _audit_key(args: argparse.Namespace) -> Path:
     return cfg.path(cfg.dashboard.audit_key_file)
 
 
-def _password(args: argparse.Namespace) -> str:
-    if args.password_stdin:
-        return sys.stdin.readline().rstrip("\n")
-    first = getpass.getpass(f"Password for {args.username}: ")
-    if getpass.getpass("Again: ") != first:
-        raise AccountError("The passwords differ.")
-    return first
-
-
 async def _add(args: argparse.Namespace, password: str) -> str:
     async with Store.open(_dsn(args)) as store:
         user = await Accounts(store.pool, RealClock()).create_user(
@@ -64,7 +55,8 @@ async def _list(args: argparse.Namespace) -> str:
         users = await Accounts(store.pool, RealClock()).users()
     rows = [("USER", "ROLE", "TEAMS", "STATE", "NAME")]
     rows += [(u.username, u.role, "(all)" if u.all_homes else ",".join(u.teams),
-              "disabled" if u.disabled else "active", u.name) for u in users]
+              "disabled" if u.disabled else "one-time password" if u.must_change else "active", u.name)
+             for u in users]
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)
 
@@ -80,7 +72,8 @@ def cmd_central_user(args: argparse.Namespace) -> int:
     """Run one `huis central user` subcommand."""
     try:
         if args.user_command == "add":
-            print(asyncio.run(_add(args, _password(args))))
+            print(asyncio.run(_add(args, read_password(args.username, from_stdin=args.password_stdin,
+                                                             prompt="Password for"))))
         elif args.user_command == "list":
             print(asyncio.run(_list(args)))
         else:

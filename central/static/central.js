@@ -1,6 +1,6 @@
 // The night nurse's screen: open alerts of every home of the team, silent hubs, device trouble,
 // a home's timeline. Polls /api/overview; ages tick every second on the server's clock.
-// Every text comes from the page's own table (central/texts.py): one language per page.
+// Texts: the catalogues' central.* ids in the page's one language (the server picks it).
 "use strict";
 
 (() => {
@@ -19,65 +19,15 @@
     timelineHome: null,
   };
 
-  function t(key, vars) {
-    let s = page.texts[key];
-    if (s === undefined) return key;
-    for (const [k, v] of Object.entries(vars || {})) s = s.replaceAll("{" + k + "}", String(v));
-    return s;
-  }
-  const has = key => page.texts[key] !== undefined;
-
-  function el(tag, attrs, ...children) {
-    const e = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs || {})) {
-      if (v === null || v === undefined || v === false) continue;
-      if (k === "class") e.className = v;
-      else if (k === "text") e.textContent = v;
-      else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
-      else if (k === "dataset") Object.assign(e.dataset, v);
-      else e.setAttribute(k, v === true ? "" : v);
-    }
-    for (const c of children.flat()) {
-      if (c === null || c === undefined || c === false) continue;
-      e.append(c instanceof Node ? c : document.createTextNode(String(c)));
-    }
-    return e;
-  }
-
-  function csrf() {
-    const m = document.cookie.match(/(?:^|;\s*)huis_csrf=([^;]+)/);
-    return m ? decodeURIComponent(m[1]) : "";
-  }
-
-  class ApiError extends Error {
-    constructor(status, detail) { super(detail); this.status = status; }
-  }
-
-  async function api(method, url, body) {
-    const opts = { method, credentials: "same-origin",
-                   headers: { "Accept": "application/json", "Accept-Language": lang } };
-    if (method !== "GET") opts.headers["X-CSRF-Token"] = csrf();
-    if (body !== undefined) {
-      opts.headers["Content-Type"] = "application/json";
-      opts.body = JSON.stringify(body);
-    }
-    const r = await fetch(url, opts);
-    const data = await r.json().catch(() => null);
-    if (!r.ok) {
-      const detail = data && typeof data.detail === "string" ? data.detail : r.statusText;
-      throw new ApiError(r.status, detail);
-    }
-    return data;
-  }
+  // The texts are the gettext catalogues' "central.*" ids (/i18n/catalogue.js, common.js's Huis)
+  // in the language the server chose (header.js told common.js).
+  const t = Huis.scope("central");
+  const has = key => t(key) !== key;
+  const { el, api, fmtTime } = Huis;
 
   // -- time ------------------------------------------------------------------------------------
 
   const serverNow = () => Date.now() + S.offset;
-
-  function fmtTime(iso) {
-    if (!iso) return "—";
-    return new Date(iso).toLocaleTimeString(locale, { hour: "2-digit", minute: "2-digit", timeZone });
-  }
 
   function fmtClock(ms) {
     return new Date(ms).toLocaleTimeString(locale, { hour: "2-digit", minute: "2-digit", second: "2-digit", timeZone });
@@ -119,6 +69,7 @@
 
   function setStatus(kind) {
     const status = document.getElementById("status");
+    status.hidden = false;  // the shared header has it hidden on the other pages
     status.dataset.state = kind;
     const text = document.getElementById("status-text");
     if (kind === "live") text.textContent = t("status_live", { time: fmtClock(S.lastOk + S.offset) });
@@ -142,9 +93,6 @@
     set("sum-silent", d.summary.silent, true);
     set("sum-trouble", d.summary.trouble, true);
     set("sum-homes", d.summary.homes, false);
-    const u = d.user;
-    const teams = u.all_homes ? t("teams_all") : t("teams_of", { teams: u.teams.join(", ") });
-    document.getElementById("who").textContent = t("who", { name: u.name, role: t("role_" + u.role), teams });
   }
 
   function alertStatus(a) {
@@ -228,7 +176,7 @@
     if (h.status === "never") chips.push(el("span", { class: "chip bad", text: t("home_never") }));
     else if (h.status === "silent") chips.push(el("span", { class: "chip bad", dataset: { since: h.heard_at, template: "home_silent" }, text: t("home_silent", { age: age(h.heard_at) }) }));
     if (h.open) chips.push(el("span", { class: "chip alert-chip", text: t("home_alerts", { n: h.open }) }));
-    if (h.trouble.length) chips.push(el("span", { class: "chip warn", text: t(h.trouble.length === 1 ? "home_trouble" : "home_trouble_n", { n: h.trouble.length }) }));
+    if (h.trouble.length) chips.push(el("span", { class: "chip warn", text: t.n("home_trouble", h.trouble.length) }));
     if (!chips.length) chips.push(el("span", { class: "chip good", text: t("home_ok") }));
     const facts = [];
     if (h.presence) facts.push(word("presence_", h.presence));
@@ -355,9 +303,6 @@
 
   document.getElementById("timeline-close").addEventListener("click", closeTimeline);
   document.addEventListener("keydown", ev => { if (ev.key === "Escape" && S.timelineHome) closeTimeline(); });
-  document.getElementById("logout").addEventListener("click", async () => {
-    try { await api("POST", "/api/logout"); } finally { location.assign("/login"); }
-  });
 
   setStatus("connecting");
   poll();

@@ -1,17 +1,35 @@
-// The care centre's login: posts the name and password with the CSRF token, then goes where
-// the server says (`next` only when it is a path on this site; the server decides).
+// The care centre's login, and choosing one's own password (after a one-time one): posts with
+// the CSRF token (common.js's Huis.api), then goes where the server says (`next` only when it is
+// a path on this site; the server decides).
 "use strict";
 
 (() => {
-  const page = JSON.parse(document.getElementById("page-data").textContent);
-  const t = key => page.texts[key] ?? key;
+  const t = Huis.scope("central");
   const form = document.getElementById("login-form");
   const error = document.getElementById("login-error");
+  const go = to => location.assign(to && to.startsWith("/") && !to.startsWith("//") ? to : "/");
 
-  function csrf() {
-    const m = document.cookie.match(/(?:^|;\s*)huis_csrf=([^;]+)/);
-    return m ? decodeURIComponent(m[1]) : "";
+  const own = document.getElementById("password-form");
+  if (own) {
+    own.addEventListener("submit", async ev => {
+      ev.preventDefault();
+      const problem = document.getElementById("password-error");
+      problem.textContent = "";
+      if (own.new.value !== own.again.value) {
+        problem.textContent = t("password_mismatch");
+        own.again.focus();
+        return;
+      }
+      try {
+        const data = await Huis.api("POST", "/api/password", { current: own.current.value, new: own.new.value });
+        go(data.go);
+      } catch (e) {
+        if (e.status === 401) location.assign("/login?next=/password");
+        problem.textContent = e.message;
+      }
+    });
   }
+  if (!form) return;
 
   form.addEventListener("submit", async ev => {
     ev.preventDefault();
@@ -19,19 +37,12 @@
     const button = form.querySelector("button");
     button.disabled = true;
     try {
-      const r = await fetch("/api/login", {
-        method: "POST", credentials: "same-origin",
-        headers: { "Content-Type": "application/json", "Accept": "application/json",
-                   "Accept-Language": page.lang, "X-CSRF-Token": csrf() },
-        body: JSON.stringify({ username: form.username.value.trim(), password: form.password.value,
-                               next: new URLSearchParams(location.search).get("next") }),
-      });
-      const data = await r.json().catch(() => ({}));
-      if (!r.ok) throw new Error(typeof data.detail === "string" ? data.detail : t("login_wrong"));
-      // The server already checked `go`; a path on this site, never another host.
-      location.assign(data.go && data.go.startsWith("/") && !data.go.startsWith("//") ? data.go : "/");
+      const data = await Huis.api("POST", "/api/login", {
+        username: form.username.value.trim(), password: form.password.value,
+        next: new URLSearchParams(location.search).get("next") });
+      go(data.go);  // the server already checked it; a path on this site, never another host
     } catch (e) {
-      error.textContent = e.message;
+      error.textContent = e.status === 401 || !e.message ? t("login_wrong") : e.message;
       form.password.value = "";
       form.password.focus();
     } finally {

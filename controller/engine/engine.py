@@ -132,6 +132,7 @@ class Engine:
                     raise
         finally:
             self._early.close()
+            self._restorer.release()
             for unsubscribe in self._unsubscribe:
                 unsubscribe()
             self._unsubscribe.clear()

@@ -33,12 +33,15 @@ class HomeChecker:
     """
 
     def __init__(self, doc: Located, cfg: HomeConfig | None, params: Mapping[str, ParameterInfo],
-                 kinds: Kinds) -> None:
+                 kinds: Kinds, encoded: dict[object, str | None] | None = None) -> None:
         self.doc = doc
         self.cfg = cfg
         self.params = params
         self.kinds = kinds
         self.problems: list[Problem] = []
+        # Commands already encoded in this check -> the adapter's refusal (None: fine). Ten
+        # thousand rules send the same few commands to the same lights.
+        self._encoded: dict[object, str | None] = {} if encoded is None else encoded
 
     def add(self, path: Path_, message: str, hint: str | None = None) -> None:
         self.problems.append(self.doc.problem(path, message, hint))
@@ -266,19 +269,33 @@ class HomeChecker:
         if self.cfg is None:
             return
         for dev_id in devices:
-            dev = self.cfg.devices[dev_id]
-            adapter = self.kinds.get(dev.kind)
-            if adapter is None:
-                continue
-            spec = DeviceSpec(id=dev_id, topic=device_topic(dev_id, dev), model=dev.model,
-                              options=dict(dev.options))
-            try:
-                adapter.encode(spec, Command(device=dev_id, values=dict(values)))
-            except ValueError as exc:
-                self.add(path, f"{dev_id}: {exc}")
+            key = _command_key(dev_id, values)
+            if key is not None and key in self._encoded:
+                refusal = self._encoded[key]
+            else:
+                refusal = self._encode(dev_id, values)
+                if key is not None:
+                    self._encoded[key] = refusal
+            if refusal is not None:
+                self.add(path, f"{dev_id}: {refusal}")
                 return
-            except Exception:  # an adapter that cannot encode offline is checked at run time
-                continue
+
+    def _encode(self, dev_id: str, values: Mapping[str, object]) -> str | None:
+        """Why the device's adapter refuses the command (None: it does not)."""
+        assert self.cfg is not None
+        dev = self.cfg.devices[dev_id]
+        adapter = self.kinds.get(dev.kind)
+        if adapter is None:
+            return None
+        spec = DeviceSpec(id=dev_id, topic=device_topic(dev_id, dev), model=dev.model,
+                          options=dict(dev.options))
+        try:
+            adapter.encode(spec, Command(device=dev_id, values=dict(values)))
+        except ValueError as exc:
+            return str(exc)
+        except Exception:  # an adapter that cannot encode offline is checked at run time
+            return None
+        return None
 
     def template(self, text: str, path: Path_) -> Template | None:
         try:
@@ -330,3 +347,14 @@ def check_valid_parts(doc: Located, config: HomeConfig | None, params: Mapping[s
 def _items(raw: Mapping[str, object], section: str) -> list[object]:
     found = raw.get(section)
     return found if isinstance(found, list) else []
+
+
+def _command_key(dev_id: str, values: Mapping[str, object]) -> tuple[object, ...] | None:
+    """What an adapter's verdict on a command depends on; None when a value is a list or a
+    mapping (not remembered). The type is part of it: `true` and `1` are different commands."""
+    key = (dev_id, *((k, type(v), v) for k, v in sorted(values.items())))
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key

@@ -9,8 +9,6 @@ events, templates), `cross_checks` (scenarios naming each other) and `scenario_s
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,13 +22,13 @@ from controller.engine.cross_checks import check_set, walk_actions, walk_scenari
 from controller.engine.device_facts import Kinds, select_devices
 from controller.engine.hints import suggest
 from controller.engine.home_check import HomeChecker, check_valid_parts
-from controller.engine.parameters import coerce_parameter, declare_parameters, jsonable, substitute
+from controller.engine.parameters import coerce_parameter, declare_parameters, substitute
 from controller.engine.scenario_files import config_scenario_paths, file_kind, is_config, scenario_files
 from controller.engine.scenario_set import LoadedScenario, Overrides, ParameterInfo, ScenarioSet
 from controller.engine.shape_errors import translate_errors
 from controller.engine.template_names import TEMPLATE_ROOTS, TRIGGER_VARIABLES, template_name_problem
 from controller.errors import ConfigError, Problem
-from controller.yamlfile import Located, Path_, load_file, load_text
+from controller.yamlfile import Located, Path_, gc_paused, load_file, load_text
 
 # What callers imported from here before the split keeps working from here.
 __all__ = [
@@ -155,6 +153,7 @@ class _Run:
     kinds: Kinds
     overrides: Overrides
     used: set[tuple[str, str]] = field(default_factory=set)  # overrides that found their parameter
+    encoded: dict[object, str | None] = field(default_factory=dict)  # see HomeChecker
 
 
 def validate_documents(
@@ -164,6 +163,13 @@ def validate_documents(
 
     With `config` None only shapes, parameters and templates are checked, not references.
     """
+    with gc_paused():
+        return _validate_documents(docs, config, kinds, overrides)
+
+
+def _validate_documents(
+    docs: Sequence[Located], config: HomeConfig | None, kinds: Kinds, overrides: Overrides | None
+) -> tuple[ScenarioSet, list[Problem]]:
     run = _Run(config=config, kinds=kinds, overrides=overrides or {})
     problems, duplicates = _duplicate_ids(docs)
     loaded: list[LoadedScenario] = []
@@ -186,17 +192,18 @@ def _duplicate_ids(docs: Sequence[Located]) -> tuple[list[Problem], set[tuple[st
     Found on the raw ids, so a scenario with other mistakes still counts.
     """
     problems: list[Problem] = []
-    seen: dict[str, str] = {}
+    seen: dict[str, tuple[Located, int]] = {}  # where first used; its line only read when needed
     duplicates: set[tuple[str, int]] = set()
     for doc in docs:
         for i, sid in _raw_ids(doc):
             if sid in seen:
+                first, at = seen[sid]
                 duplicates.add((doc.file, i))
-                problems.append(doc.problem(("scenarios", i, "id"),
-                                            f"scenario id '{sid}' is also used at {seen[sid]}",
+                problems.append(doc.problem(("scenarios", i, "id"), f"scenario id '{sid}' is also "
+                                            f"used at {first.file}:{first.line(('scenarios', at, 'id'))}",
                                             "scenario ids must be unique over all files"))
             else:
-                seen[sid] = f"{doc.file}:{doc.line(('scenarios', i, 'id'))}"
+                seen[sid] = (doc, i)
     return problems, duplicates
 
 
@@ -267,7 +274,7 @@ def _validate_scenario(
         return None, problems
     if unknown:
         return None, problems
-    problems.extend(HomeChecker(doc, run.config, params, run.kinds).scenario(scenario, path))
+    problems.extend(HomeChecker(doc, run.config, params, run.kinds, run.encoded).scenario(scenario, path))
     return _loaded(doc, scenario, index, params), problems
 
 
@@ -291,17 +298,8 @@ def _scenario_parameters(
 
 
 def _loaded(doc: Located, scenario: m.Scenario, index: int, params: Mapping[str, ParameterInfo]) -> LoadedScenario:
-    body = json.dumps(
-        [scenario.model_dump(mode="json", by_alias=True),
-         {k: jsonable(p.value) for k, p in params.items()}],
-        sort_keys=True, default=str)
-    actions = json.dumps([a.model_dump(mode="json", by_alias=True) for a in scenario.actions],
-                         sort_keys=True, default=str)
-    return LoadedScenario(
-        model=scenario, file=doc.file, line=doc.line(("scenarios", index)), index=index,
-        parameters=params,
-        digest=hashlib.sha256(body.encode()).hexdigest()[:16],
-        actions_digest=hashlib.sha256(actions.encode()).hexdigest()[:16])
+    return LoadedScenario(model=scenario, file=doc.file, line=doc.line(("scenarios", index)),
+                          index=index, parameters=params)
 
 
 def _stem_scope(file: str) -> str:

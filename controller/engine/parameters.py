@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import time, timedelta
 
 from controller.durations import parse_duration
 from controller.engine import model as m
@@ -19,6 +18,8 @@ from controller.errors import Problem
 from controller.yamlfile import Located, Path_
 
 _PARAM_REF = re.compile(r"^\$([a-z][a-z0-9_]*)$")
+# A path being walked: (parent link, key), the root being (None, the scenario's path).
+_Link = tuple["_Link | None", "str | int | Path_"]
 
 
 def coerce_parameter(defn: m.Parameter, value: object) -> ParamValue:
@@ -112,31 +113,46 @@ def substitute(
     """Replace `$name` values with parameter values (the id and parameters themselves excepted)."""
     problems: list[Problem] = []
 
-    def walk(node: object, at: Path_) -> object:
+    # Paths are linked pairs (parent, key) from (None, path), made into a tuple only for a problem; a part with
+    # no `$name` in it comes back as the same object (most scenarios use no parameter at all).
+    def walk(node: object, at: _Link) -> object:
         if isinstance(node, str):
-            ref = _PARAM_REF.match(node)
+            ref = _PARAM_REF.match(node) if node[:1] == "$" else None
             if ref is None:
                 return node
             name = ref.group(1)
             if name not in params:
-                problems.append(doc.problem(at, f"unknown parameter '${name}'",
+                problems.append(doc.problem(_unlink(at), f"unknown parameter '${name}'",
                                             suggest(name, params) or declared(params)))
                 return node
             return params[name].value
         if isinstance(node, dict):
-            return {k: walk(v, (*at, str(k))) for k, v in node.items()}
+            new = {k: walk(v, (at, str(k))) for k, v in node.items()}
+            return node if all(new[k] is v for k, v in node.items()) else new
         if isinstance(node, list):
-            return [walk(v, (*at, i)) for i, v in enumerate(node)]
+            items = [walk(v, (at, i)) for i, v in enumerate(node)]
+            return node if all(a is b for a, b in zip(items, node, strict=True)) else items
         return node
 
-    out = {k: (v if k in ("id", "parameters") else walk(v, (*path, k))) for k, v in raw.items()}
+    out = {k: (v if k in ("id", "parameters") or not _mentions(v) else walk(v, ((None, path), k)))
+           for k, v in raw.items()}
     return out, problems
 
 
-def jsonable(value: ParamValue) -> float | int | bool | str:
-    """A parameter value as JSON can hold it (for the scenario's digest)."""
-    if isinstance(value, timedelta):
-        return value.total_seconds()
-    if isinstance(value, time):
-        return value.isoformat()
-    return value
+def _mentions(node: object) -> bool:
+    """Whether a `$name` may be in `node` (a quick look, before anything is copied)."""
+    if isinstance(node, str):
+        return node[:1] == "$"
+    if isinstance(node, dict):
+        return any(map(_mentions, node.values()))
+    if isinstance(node, list):
+        return any(map(_mentions, node))
+    return False
+
+
+def _unlink(at: _Link) -> Path_:
+    parts: list[str | int] = []
+    while at[0] is not None:
+        parts.append(at[1])  # type: ignore[arg-type]
+        at = at[0]
+    return (*at[1], *reversed(parts))  # type: ignore[misc]

@@ -6,6 +6,8 @@ same device kinds) and swaps it in whole.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import time, timedelta
@@ -39,12 +41,33 @@ class LoadedScenario:
     line: int | None
     index: int = 0  # position in its file's `scenarios` list
     parameters: Mapping[str, ParameterInfo]
-    digest: str  # changes whenever anything about the scenario changes
-    actions_digest: str  # changes when its actions change (a pending run cannot resume then)
+    # The digests below, made when first asked for (a reload, a run that waits), not at load.
+    _digests: dict[str, str] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     @property
     def id(self) -> str:
         return self.model.id
+
+    @property
+    def digest(self) -> str:
+        """Changes whenever anything about the scenario changes (a reload compares them)."""
+        found = self._digests.get("all")
+        if found is None:
+            body = json.dumps([self.model.model_dump(mode="json", by_alias=True),
+                               {k: _jsonable(p.value) for k, p in self.parameters.items()}],
+                              sort_keys=True, default=str)
+            found = self._digests["all"] = hashlib.sha256(body.encode()).hexdigest()[:16]
+        return found
+
+    @property
+    def actions_digest(self) -> str:
+        """Changes when its actions change: a pending run cannot resume then (stored with it)."""
+        found = self._digests.get("actions")
+        if found is None:
+            body = json.dumps([a.model_dump(mode="json", by_alias=True) for a in self.model.actions],
+                              sort_keys=True, default=str)
+            found = self._digests["actions"] = hashlib.sha256(body.encode()).hexdigest()[:16]
+        return found
 
     def param_values(self) -> dict[str, object]:
         """Parameter name -> value, for templates and `parameter` conditions."""
@@ -68,3 +91,12 @@ class ScenarioSet:
 
     def ids(self) -> list[str]:
         return [s.id for s in self.scenarios]
+
+
+def _jsonable(value: ParamValue) -> float | int | bool | str:
+    """A parameter value as JSON can hold it (for the scenario's digest)."""
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, time):
+        return value.isoformat()
+    return value

@@ -127,6 +127,10 @@ class EngineStore:
     def __init__(self, db: Database, clock: Clock) -> None:
         self.db = db
         self._clock = clock
+        # Traces stored per scenario (read at the first commit): a scenario is trimmed back to
+        # KEEP_PER_SCENARIO only when it holds more. With thousands of scenarios a commit holds
+        # one or two traces of each, and a trim per trace cost as much as writing it.
+        self._stored: dict[str, int] | None = None
         self._backoff = Backoff()
         self._queue: deque[tuple[str, Sequence[Param]]] = deque()
         self._wake = asyncio.Event()  # anything to write
@@ -328,17 +332,34 @@ class EngineStore:
         # Statements in chunks of MAX_BATCH, each chunk its own short transaction, removed from
         # `batch` once committed; the latest states of timers, latches and traces go with the
         # last chunk, after every statement (as they did when a batch was one transaction).
+        trim = await self._due_for_trim(traces) if traces else []
         while True:
             chunk = batch[:MAX_BATCH]
             last = len(chunk) == len(batch)
             async with self.db.transaction() as conn:
                 if last:
-                    await self._write(conn, chunk, traces, latches, timers)
+                    await self._write(conn, chunk, traces, latches, timers, trim)
                 else:
-                    await self._write(conn, chunk, {}, {}, {})
+                    await self._write(conn, chunk, {}, {}, {}, [])
             del batch[:len(chunk)]
             if last:
                 return
+
+    async def _due_for_trim(self, traces: dict[str, deque[RunTrace]]) -> list[str]:
+        """The scenarios that will hold more than KEEP_PER_SCENARIO traces after this commit
+        (counted as if it succeeds: a failed one at worst trims sooner than needed)."""
+        stored = self._stored
+        if stored is None:
+            rows = await self.db.fetchall("SELECT scenario, COUNT(*) AS n FROM engine_traces GROUP BY scenario")
+            stored = self._stored = {str(r["scenario"]): int(r["n"]) for r in rows}
+        due = []
+        for scenario, pending in traces.items():
+            count = stored.get(scenario, 0) + len(pending)
+            if count > KEEP_PER_SCENARIO:
+                due.append(scenario)
+                count = KEEP_PER_SCENARIO
+            stored[scenario] = count
+        return due
 
     def _requeue(self, batch: list[tuple[str, Sequence[Param]]], traces: dict[str, deque[RunTrace]],
                  latches: dict[str, tuple[str, bool]], timers: dict[str, _TimerState | None]) -> None:
@@ -370,7 +391,7 @@ class EngineStore:
     @staticmethod
     async def _write(conn: aiosqlite.Connection, batch: list[tuple[str, Sequence[Param]]],
                      traces: dict[str, deque[RunTrace]], latches: dict[str, tuple[str, bool]],
-                     timers: dict[str, _TimerState | None]) -> None:
+                     timers: dict[str, _TimerState | None], trim: list[str]) -> None:
         # Consecutive statements with the same SQL go in one executemany: one hop to SQLite's
         # thread instead of one per row.
         i = 0
@@ -405,7 +426,7 @@ class EngineStore:
             await conn.executemany(
                 "DELETE FROM engine_traces WHERE scenario = ? AND id NOT IN "
                 "(SELECT id FROM engine_traces WHERE scenario = ? ORDER BY id DESC LIMIT ?)",
-                [(sc, sc, KEEP_PER_SCENARIO) for sc in traces])
+                [(sc, sc, KEEP_PER_SCENARIO) for sc in trim])
 
     # Reading (at start-up and reload, after a flush).
 

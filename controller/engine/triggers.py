@@ -1,6 +1,7 @@
 """The trigger index: which compiled triggers an event can fire, found by dictionary lookups.
 
-State triggers by (device, attribute), device-event triggers by device, hub triggers by hub event
+State triggers by (device, attribute) and then by the value or threshold they wait for
+(state_index.py), device-event triggers by device, hub triggers by hub event
 name; alert, mode and presence triggers in short lists; time and sun triggers each get a task
 that sleeps until their next moment. `attach()` adds triggers and returns the callable that
 removes them again (as Home Assistant's helpers/trigger.py does): a scenario keeps it until it is
@@ -31,6 +32,7 @@ from controller.engine.compiled import (
 )
 from controller.engine.house import HOUSE_CHANGED, HouseChanged
 from controller.engine.names import DeviceNames
+from controller.engine.state_index import AttributeTriggers
 from controller.engine.sun import next_sun_event, next_time_of_day
 from controller.engine.timers import ForTimers
 from controller.events import (
@@ -85,7 +87,7 @@ class TriggerIndex:
         self._names = names
         self._timers = timers
         self._spawn = spawn
-        self._state: dict[tuple[str, str], list[StateTriggerRT]] = {}
+        self._state: dict[tuple[str, str], AttributeTriggers] = {}
         self._events: dict[str, list[EventTriggerRT]] = {}
         self._hub: dict[str, list[HubTriggerRT]] = {}
         self._alerts: list[SimpleTriggerRT] = []
@@ -114,7 +116,10 @@ class TriggerIndex:
     def _add(self, tr: TriggerRT) -> None:
         if isinstance(tr, StateTriggerRT):
             for dev in tr.devices:
-                self._state.setdefault((dev, tr.attribute), []).append(tr)
+                bucket = self._state.get((dev, tr.attribute))
+                if bucket is None:
+                    bucket = self._state[(dev, tr.attribute)] = AttributeTriggers()
+                bucket.add(tr)
         elif isinstance(tr, EventTriggerRT):
             for dev in tr.devices:
                 self._events.setdefault(dev, []).append(tr)
@@ -135,7 +140,9 @@ class TriggerIndex:
     def _remove(self, tr: TriggerRT, *, keep_rows: bool) -> None:
         if isinstance(tr, StateTriggerRT):
             for dev in tr.devices:
-                _discard(self._state.get((dev, tr.attribute)), tr)
+                bucket = self._state.get((dev, tr.attribute))
+                if bucket is not None:
+                    bucket.discard(tr)
             self._timers.drop(tr, keep_rows=keep_rows)
         elif isinstance(tr, EventTriggerRT):
             for dev in tr.devices:
@@ -189,7 +196,8 @@ class TriggerIndex:
             self.changed[key] = now
             trs = self._state.get(key)
             if trs:
-                for tr in tuple(trs):
+                # Only the triggers whose test this change can alter (engine/state_index.py).
+                for tr in trs.concerned(old, new):
                     self._timers.state_changed(tr, dev, old, new, ctx, now)
             if attr == "battery":
                 self._battery(dev, old, new, ctx)

@@ -14,11 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import aiomqtt
+import httpx
 import pytest
 from playwright.async_api import Page, expect
 
+from central.access_audit import AccessAudit
+from central.accounts import Accounts
 from central.commands import Commands, verify
 from central.mqtt import Publisher
+from central.routes_admin import AUDIT_PAGE
 from central.servers import Postgres, running_cluster
 from central.store import Store
 from controller.clock import RealClock
@@ -31,10 +35,10 @@ from tests.central.view_support import (
     ORDER_NOORD,
     PASSWORD,
     WALL,
-    add_users,
     alert_doc,
     app_for,
-    seed,
+    login,
+    seeded,
     served,
     store_docs,
     up,
@@ -52,12 +56,7 @@ _HAVE_CHROMIUM = Path(CHROMIUM).exists()
 @pytest.fixture
 async def store(postgres: Postgres) -> AsyncIterator[Store]:
     """The core's store (conftest's PostgreSQL), seeded with eight homes of two teams."""
-    async with Store.open(postgres.dsn) as s:
-        await s.init(WALL.now())
-        async with s.pool.connection() as conn:
-            await conn.execute("DROP TABLE IF EXISTS centre_audit, centre_audit_chain")
-        await seed(s)
-        await add_users(s)
+    async with seeded(postgres.dsn) as s:
         yield s
 
 
@@ -226,7 +225,8 @@ async def on_the_page(*, page_of: tuple[Page, list[str]], store: Store,
     page, problems = page_of
     card = page.locator('.alert[data-alert="a-night-0001"]')
     await card.locator("button.go").click()
-    await expect(card).to_contain_text("Ik ga erheen verstuurd door marieke (centrale)")
+    # Sent once a node took it: on a loaded machine one may time out and the next takes it.
+    await expect(card).to_contain_text("Ik ga erheen verstuurd door marieke (centrale)", timeout=30_000)
     await expect(card).to_contain_text("wacht op bevestiging van de hub")
     await expect(card.locator("button.go")).to_be_disabled()
     await eventually(lambda: len(received["zwolle-0001"]) == 1, within=30)
@@ -237,7 +237,7 @@ async def on_the_page(*, page_of: tuple[Page, list[str]], store: Store,
     await expect(sos.locator(".resolve-form .error")).to_have_text("Schrijf een korte notitie.")
     await sos.locator("textarea").fill("Vals alarm, mevrouw sliep")
     await sos.locator(".resolve-form button.primary").click()
-    await expect(sos).to_contain_text("Afhandelen verstuurd door marieke (centrale)")
+    await expect(sos).to_contain_text("Afhandelen verstuurd door marieke (centrale)", timeout=30_000)
     await expect(sos.locator(".resolve-form")).to_have_count(0)
     await eventually(lambda: len(received["zwolle-0003"]) == 1, within=30)
 
@@ -257,3 +257,107 @@ async def on_the_page(*, page_of: tuple[Page, list[str]], store: Store,
     await expect(card).to_contain_text("marieke (centrale) gaat erheen", timeout=15_000)
     await expect(card.locator("button.go")).to_have_count(0)
     return page, problems
+
+
+async def test_the_audit_viewer_and_the_accounts_page(store: Store, browser: Any, tmp_path: Path) -> None:
+    """An admin's oversight pages: the audit with its chain checked, filtered and paged; a user
+    added with team and role, whose one-time password (shown once) logs her in; a new one for
+    her; a caregiver who is disabled. A caregiver sees neither link and gets 403."""
+    await Accounts(store.pool, WALL).create_user(username="beheer", password=PASSWORD, role="admin",
+                                                display_name="Bea Beheer")
+    async with served(app_for(store, tmp_path, None)) as server:
+        async with httpx.AsyncClient(base_url=server.url) as client:  # reads to find in the audit
+            await login(client, "marieke")
+            await client.get("/api/overview")
+            await client.get("/api/homes/zwolle-0002/timeline")
+        audit = AccessAudit(pool=store.pool, key_file=tmp_path / "centre-audit.key", wall=WALL)  # type: ignore[arg-type]
+        await audit.open()
+        for i in range(AUDIT_PAGE):  # a second page
+            await audit.append(None, "login_failed", detail=f"from 192.0.2.{i + 1}")
+
+        page, problems = await logged_in(browser, server.url, "beheer")
+        await page.locator("#nav-audit").click()
+        await expect(page.locator("body[data-loaded]")).to_have_count(1)
+        await expect(page.locator("#chain")).to_have_attribute("data-state", "ok")
+        await expect(page.locator("#chain")).to_contain_text("Keten ongeschonden")
+        rows = page.locator("#audit-rows tr")
+        await expect(rows).to_have_count(AUDIT_PAGE)
+        await page.locator("#page-older").click()
+        await expect(page.locator("#page-n")).to_have_text("Pagina 2")
+        await expect(page.locator('#audit-rows tr[data-action="read"]').first).to_be_visible()
+        await page.locator("#page-newer").click()
+        await expect(page.locator("#page-n")).to_have_text("Pagina 1")
+        await page.locator("#f-user").select_option("marieke")
+        await page.locator("#f-home").fill("zwolle-0002")
+        await page.locator("#audit-filter button[type=submit]").click()
+        await expect(rows).to_have_count(2)  # the overview (all her homes) and the timeline
+        await expect(rows.first).to_contain_text("inzage")
+        await expect(rows.first).to_contain_text("GET /api/homes/zwolle-0002/timeline")
+        await page.locator("#f-clear").click()
+        await expect(rows).to_have_count(AUDIT_PAGE)
+        await shot(page, "central-audit.png")
+
+        await page.locator("#nav-accounts").click()
+        await expect(page.locator("body[data-loaded]")).to_have_count(1)
+        await expect(page.locator("#accounts tr")).to_have_count(4)
+        await page.fill("#a-username", "fatima")
+        await page.fill("#a-name", "Fatima")
+        await page.select_option("#a-role", "caregiver")
+        await page.fill("#a-teams", "noord")
+        await page.locator("#add-user button[type=submit]").click()
+        await expect(page.locator("#once")).to_be_visible()
+        await expect(page.locator("#once-title")).to_have_text("Eenmalig wachtwoord voor fatima")
+        first = await page.locator("#once-password").inner_text()
+        await expect(page.locator('#accounts tr[data-user="fatima"]')).to_contain_text("noord")
+        async with httpx.AsyncClient(base_url=server.url) as fatima:
+            assert (await login(fatima, "fatima", first)).status_code == 200
+        joost = page.locator('#accounts tr[data-user="joost"]')
+        await joost.locator("button.toggle").click()
+        await expect(joost).to_have_attribute("data-disabled", "1")
+        await expect(page.locator("#once")).to_be_hidden()  # the password shown does not stay on screen
+        await expect(page.locator("#accounts-result")).to_have_text(
+            "joost is uitgeschakeld; open sessies zijn beëindigd.")
+        row = page.locator('#accounts tr[data-user="fatima"]')
+        await row.locator("button.reset").click()
+        await expect(row).to_contain_text("Een nieuw eenmalig wachtwoord maken voor fatima?")
+        await row.locator("button.confirm").click()
+        await expect(page.locator("#once")).to_be_visible()
+        second = await page.locator("#once-password").inner_text()
+        assert second != first
+        async with httpx.AsyncClient(base_url=server.url) as fatima:
+            assert (await login(fatima, "fatima", first)).status_code == 401
+            assert (await login(fatima, "fatima", second)).status_code == 200
+        await shot(page, "central-accounts.png")
+        assert problems == []
+
+        # Fatima logs in with it: the page asks for her own password first, then shows her homes.
+        context = await browser.new_context(viewport=PHONE, has_touch=True, is_mobile=True)
+        phone = await context.new_page()
+        await phone.goto(server.url + "/")
+        await phone.fill("#username", "fatima")
+        await phone.fill("#password", second)
+        await phone.click("button[type=submit]")
+        await expect(phone).to_have_url(server.url + "/password")
+        await phone.fill("#current", second)
+        await phone.fill("#new", "zwolle-nachtdienst-fatima")
+        await phone.fill("#again", "zwolle-nachtdienst-fatma")
+        await phone.click("button[type=submit]")
+        await expect(phone.locator("#password-error")).to_have_text("De twee nieuwe wachtwoorden verschillen.")
+        await phone.fill("#again", "zwolle-nachtdienst-fatima")
+        await phone.click("button[type=submit]")
+        await expect(phone.locator("body[data-loaded]")).to_have_count(1)
+        await expect(phone.locator(f'.home[data-home="{NOORD[0]}"]')).to_have_count(1)
+        await page.reload()
+        await expect(page.locator('#accounts tr[data-user="fatima"] .one-time')).to_have_count(0)
+
+        nurse, problems = await logged_in(browser, server.url, "marieke")
+        await expect(nurse.locator("#nav-audit")).to_be_hidden()
+        await expect(nurse.locator("#nav-accounts")).to_be_hidden()
+        response = await nurse.goto(server.url + "/audit")
+        assert response is not None and response.status == 403
+        await expect(nurse.locator("#forbidden-why")).to_have_text(
+            "Deze pagina is voor coördinatoren en beheerders van de centrale.")
+    rows_after = await audit.rows(limit=10_000)
+    assert {"audit_read", "audit_verify", "users_read", "user_added", "password_reset", "user_disabled"} <= {
+        str(r["action"]) for r in rows_after if r["username"] == "beheer"}
+    assert ("marieke", "refused", "GET /audit") in {(r["username"], r["action"], r["detail"]) for r in rows_after}

@@ -140,6 +140,19 @@ async def add_users(store: Store) -> dict[str, CentreUser]:
     }
 
 
+@contextlib.asynccontextmanager
+async def seeded(dsn: str) -> AsyncIterator[Store]:
+    """The core's store on `dsn` with eight homes of two teams, three accounts and a new audit chain."""
+    async with Store.open(dsn) as s:
+        await s.init(WALL.now())
+        async with s.pool.connection() as conn:
+            # Each test starts a new chain with its own key (DROP is the one thing triggers allow).
+            await conn.execute("DROP TABLE IF EXISTS centre_audit, centre_audit_chain")
+        await seed(s)
+        await add_users(s)
+        yield s
+
+
 def app_for(store: Store, tmp_path: Path, commands: CommandPath | None, **kw: Any) -> FastAPI:
     return create_app(store, commands=commands, audit_key=tmp_path / "centre-audit.key", **kw)
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from controller import yamlfile
 from controller.durations import MAX_DURATION, parse_duration
 from controller.errors import ConfigError
 from controller.yamlfile import MAX_ALIASES, load_file, load_text
@@ -87,3 +88,55 @@ def test_the_longest_duration_is_accepted_and_messages_stay_short() -> None:
     with pytest.raises(ValueError) as err:
         parse_duration("x" * 1_000_000)
     assert len(str(err.value)) < 120
+
+
+# -- the fast path (issue 15: 10,000 rules) and the full builder read every file alike ---------
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _shipped_yaml() -> list[Path]:
+    return sorted(p for folder in ("config", "scenarios", "tests/data") for p in (ROOT / folder).rglob("*.y*ml"))
+
+
+@pytest.mark.parametrize("path", _shipped_yaml(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_the_fast_path_reads_a_file_as_the_full_builder_does(path: Path) -> None:
+    try:
+        text = yamlfile.read_text(path)
+    except ConfigError:
+        return  # not a text file: refused before any YAML is read
+    try:
+        full = yamlfile._load(text, "f.yaml")
+    except ConfigError:
+        assert yamlfile._fast_load(text, "f.yaml") is None  # refused: the full builder says why
+        return
+    fast = yamlfile._fast_load(text, "f.yaml")
+    if fast is None:  # left to the full builder (an empty file)
+        return
+    shallow = dict(fast._lines)
+    assert fast.data == full.data
+    assert {k: full.lines[k] for k in shallow} == shallow  # the lines it knows are the right ones
+    assert fast.lines == full.lines  # and the rest, read when asked for, are all there
+
+
+def test_a_usual_scenario_file_with_anchors_takes_the_fast_path() -> None:
+    text = (ROOT / "scenarios" / "day_structure.yaml").read_text(encoding="utf-8")
+    doc = load_text(text, "day_structure.yaml")
+    assert doc._text is not None  # the deep lines are not built yet
+    lines = text.splitlines()
+    assert doc.line(("scenarios",)) == lines.index("scenarios:") + 1
+    # A path deep inside still gets its own line: the rest are read from the text on demand.
+    i = next(i for i, s in enumerate(doc.data["scenarios"]) if "conditions" in s)
+    assert "conditions:" in lines[doc.line(("scenarios", i, "conditions")) - 1]
+    assert doc._text is None
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("a: 1\nb:\n  c: [1, 2]\n  c: 3\n", "f.yaml:4: b.c: key appears twice"),
+    ("a: &x {k: 1}\nb: *x\n<<: *x\n", "f.yaml:3: '<<' merge keys are not supported"),
+    ("a:\n  - x: 1\n    y: [1, *nowhere]\n", "f.yaml:3: YAML syntax error: found undefined alias"),
+])
+def test_what_the_fast_path_leaves_is_reported_with_its_line(text: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_text(text, "f.yaml")
+    assert expected in str(err.value)

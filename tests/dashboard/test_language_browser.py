@@ -2,8 +2,11 @@
 
 Every page (tour, visitor phone, care, devices, technician console with each tab and a scenario's
 explanation, login, setup, the admin's user page, the 403 page) is rendered in Debian's
-Chromium in each language. What a person reads is collected: the visible text, the title, and the
-aria-label, placeholder, alt and title attributes. Two checks, both must find nothing:
+Chromium in each language; so is every page of the care centre (central/: login, the overview
+with a timeline, the audit viewer, the accounts page with a one-time password, choosing one's
+own password, its 403 page).
+What a person reads is collected: the visible text, the title, and the aria-label, placeholder,
+alt and title attributes. Two checks, both must find nothing:
 
 1. The other language's catalogue: every text of the other language that is not also a text of
    this one (placeholders matched as "anything") must not appear. Catches a text left in the
@@ -32,6 +35,8 @@ from typing import Any
 import pytest
 from playwright.async_api import Page, expect
 
+from central.accounts import Accounts
+from central.servers import Postgres
 from controller import i18n
 from controller.alerts.channels.page import PageChannel
 from controller.alerts.service import AlertService
@@ -43,6 +48,8 @@ from controller.testing import MemoryAlertSink
 from dashboard.app import create_app
 from huis.compose import Parts
 from simulators.home import SimulatedHome
+from tests.central.view_support import PASSWORD as CENTRAL_PASSWORD
+from tests.central.view_support import WALL, app_for, seeded, served
 from tests.dashboard.conftest import PASSWORD, Server, add_user, running
 from tests.dashboard.test_browser import BIG_SCREEN, shot
 
@@ -317,3 +324,90 @@ async def test_the_checker_finds_a_planted_english_string(browser: Any, hub: Hub
             document.getElementById("now").append(p); }""")
         found = foreign("en", (await read(page))[1])
         assert any("story.caption" in f or "word(s)" in f for f in found)
+
+
+# -- the care centre's pages (central/): one language per page there too ------------------------
+
+
+async def central_pages(browser: Any, url: str, lang: str) -> AsyncIterator[tuple[str, Page]]:
+    """Every central page and state a person reads, in `lang` (chosen with ?lang=, as its link does)."""
+    context = await browser.new_context(viewport=BIG_SCREEN, device_scale_factor=1)
+    page = await context.new_page()
+    await page.goto(f"{url}/login?lang={lang}")
+    await page.locator("#username").fill("beheer")
+    await page.locator("#password").fill("wrong-password-1")
+    await page.locator("#login-form button[type=submit]").click()
+    await expect(page.locator("#login-error")).not_to_be_empty()  # a refusal, said by the server
+    yield "central /login", page
+    await page.locator("#password").fill(CENTRAL_PASSWORD)
+    await page.locator("#login-form button[type=submit]").click()
+    await expect(page.locator("body[data-loaded]")).to_have_count(1)
+    await page.locator('.alert[data-alert="a-sos-0003"] button.resolve').click()
+    await page.locator('.home[data-home="zwolle-0004"] .home-open').click()  # device trouble, a timeline
+    await expect(page.locator("#timeline-items li").first).to_be_visible()
+    yield "central /", page
+    await page.goto(url + "/audit")
+    await expect(page.locator("#chain")).to_have_attribute("data-state", "ok")
+    await expect(page.locator("#audit-rows tr").first).to_be_visible()
+    yield "central /audit", page
+    await page.goto(url + "/accounts")
+    await expect(page.locator("body[data-loaded]")).to_have_count(1)
+    await page.locator("#a-username").fill("nina")  # a caregiver without a team: refused
+    await page.locator("#add-user button[type=submit]").click()
+    await expect(page.locator("#add-error")).not_to_be_empty()
+    await page.locator('#accounts tr[data-user="joost"] button.reset').click()  # asked first
+    await expect(page.locator('#accounts tr[data-user="joost"] .confirm-text')).to_be_visible()
+    yield "central /accounts (asking)", page
+    await page.locator('#accounts tr[data-user="joost"] button.confirm').click()
+    await expect(page.locator("#once")).to_be_visible()
+    yield "central /accounts (one-time password)", page
+    one_time = await page.locator("#once-password").inner_text()
+    joost = await (await browser.new_context(viewport=BIG_SCREEN)).new_page()
+    await joost.goto(f"{url}/login?lang={lang}")
+    await joost.locator("#username").fill("joost")
+    await joost.locator("#password").fill(one_time)
+    await joost.locator("#login-form button[type=submit]").click()
+    await expect(joost.locator("#password-form")).to_be_visible()
+    await joost.locator("#current").fill(one_time)
+    await joost.locator("#new").fill("welkom123")  # too short: refused by the server
+    await joost.locator("#again").fill("welkom123")
+    await joost.locator("#password-form button[type=submit]").click()
+    await expect(joost.locator("#password-error")).not_to_be_empty()
+    yield "central /password (one-time)", joost
+    nurse = await (await browser.new_context(viewport=BIG_SCREEN)).new_page()
+    await nurse.goto(f"{url}/login?lang={lang}")
+    await nurse.locator("#username").fill("marieke")
+    await nurse.locator("#password").fill(CENTRAL_PASSWORD)
+    await nurse.locator("#login-form button[type=submit]").click()
+    await expect(nurse.locator("body[data-loaded]")).to_have_count(1)
+    await nurse.goto(url + "/accounts")
+    await expect(nurse.locator("#forbidden-why")).to_be_visible()
+    yield "central /accounts as caregiver (403)", nurse
+
+
+@pytest.mark.parametrize("lang", ["nl", "en"])
+async def test_every_central_page_speaks_one_language(lang: str, browser: Any, tmp_path: Any) -> None:
+    pg = Postgres()
+    pg.start()
+    try:
+        async with seeded(pg.dsn) as store:
+            await Accounts(store.pool, WALL).create_user(username="beheer", password=CENTRAL_PASSWORD, role="admin")
+            async with served(app_for(store, tmp_path, None)) as server:
+                seen, problems = [], []
+                async for where, page in central_pages(browser, server.url, lang):
+                    page_lang, texts = await read(page)
+                    assert page_lang == lang, where
+                    seen.append(where)
+                    problems += [f"{where}: {p}" for p in foreign(lang, texts)]
+                    assert len(texts) >= 5, where  # the checker read the page
+                    if where == "central /audit":  # the checker sees these pages: a planted text is found
+                        other = "en" if lang == "nl" else "nl"
+                        await page.evaluate("t => { const p = document.createElement('p'); p.id = 'planted'; "
+                                            "p.textContent = t; document.querySelector('main').append(p); }",
+                                            i18n.text(other, "central.audit_empty"))
+                        assert any("central.audit_empty" in f for f in foreign(lang, (await read(page))[1]))
+                        await page.evaluate("document.getElementById('planted').remove()")
+    finally:
+        pg.stop()
+    assert len(seen) == 7
+    assert problems == [], "\n".join(problems)

@@ -233,3 +233,23 @@ def test_device_vocabulary_comes_from_the_injected_kinds(home: HomeConfig) -> No
         "(bed attributes: weight, available)",
         "s.yaml:5: scenarios[0].triggers[1]: a sos sends no events (use a 'state' trigger)",
     ]
+
+
+def test_selectors_name_devices_in_configuration_order(home: HomeConfig) -> None:
+    """Kind and room selectors read an index of the home (issue 15): same answers as a walk."""
+    from controller.engine.device_facts import select_devices
+
+    def walk(device: str | list[str] | None, kind: str | None, room: str | list[str] | None) -> list[str]:
+        ids = [device] if isinstance(device, str) else device
+        rooms = [room] if isinstance(room, str) else room
+        return [d for d, dev in home.devices.items() if (ids is None or d in ids)
+                and (kind is None or dev.kind == kind) and (rooms is None or dev.room in rooms)]
+
+    kinds = sorted({d.kind for d in home.devices.values()}) + ["nothing", None]
+    rooms = sorted({d.room for d in home.devices.values() if d.room}) + ["attic"]
+    Sel = tuple[str | list[str] | None, str | None, str | list[str] | None]
+    selectors: list[Sel] = [(None, k, r) for k in kinds for r in [None, *rooms, list(reversed(rooms[:3]))]]
+    selectors += [(d, k, None) for d in [*home.devices, "nobody"] for k in (None, "motion")]
+    selectors += [(list(reversed(list(home.devices)))[:4], None, None), (["nobody"], None, rooms[0])]
+    for device, kind, room in selectors:
+        assert select_devices(home, device, kind, room) == walk(device, kind, room), (device, kind, room)
