@@ -451,12 +451,24 @@ class Postgres:
 async def running_cluster(folder: Path, homes: Iterable[str] = ()) -> AsyncIterator[NatsCluster]:
     """A 3-node cluster in `folder` with these homes' accounts, started, healthy and taking MQTT
     logins; stopped after."""
-    cluster = NatsCluster(folder)
-    for home_id in homes:
-        cluster.add_home(home_id)
-    cluster.start()
+    homes = list(homes)
+    for attempt in range(3):
+        cluster = NatsCluster(folder / f"try{attempt}" if attempt else folder)
+        for home_id in homes:
+            cluster.add_home(home_id)
+        cluster.start()
+        try:
+            await cluster.wait_ready()
+            break
+        except ServerError as exc:
+            cluster.stop()
+            # A free port taken by another process before the node bound it: new ports.
+            if "address already in use" not in str(exc) or attempt == 2:
+                raise
+        except BaseException:
+            cluster.stop()
+            raise
     try:
-        await cluster.wait_ready()
         await cluster.wait_mqtt_ready()
         yield cluster
     finally:
