@@ -1,16 +1,20 @@
 """The central care view under load and faults: simulated homes into the real 3-node NATS
 cluster and PostgreSQL on loopback, through the centre's own ingest.
 
-For each size (20, 100, 200 homes) a fresh cluster, PostgreSQL and centre are started
-(central/servers.py; the centre runs `central.ingest.Ingest` in a process of its own, as
-`huis central` does), the homes of simulators/homes.py publish for a steady window, and the
-benchmark measures what PostgreSQL stored per second, the latency from a home handing an alert
-to MQTT (wall clock) to the commit of its row in PostgreSQL (`track_commit_timestamp`), and CPU
-and memory (PSS) of each service from /proc. In the largest run it then kills one NATS node
-and starts it again, kills PostgreSQL and starts it again, and cuts the bridged home's link
-(a real mosquitto bridge behind a relay) for `--cut-minutes`, then restores it. At the end the
-homes stop, every PUBACK is awaited, and what each home sent (its ledger) is counted against
-what PostgreSQL holds: every alert step stored, none twice.
+For each size (20, 100, 200 homes) a fresh cluster and PostgreSQL are started
+(central/servers.py) and the centre as a care organisation runs it: `huis central init`, a
+coordinator made with `huis central user add`, and `huis central run` in a process of its own
+(ingest, commands, dashboard). The homes of simulators/homes.py publish for a steady window,
+and the benchmark measures what PostgreSQL stored per second, the latency from a home handing
+an alert to MQTT (wall clock) to the commit of its row in PostgreSQL
+(`track_commit_timestamp`), and CPU and memory (PSS) of each service from /proc. In the
+largest run it then kills the NATS node that leads NATS's MQTT stream `$MQTT_msgs` (asked of
+the JetStream API) and starts it again, kills PostgreSQL and starts it again, and cuts the
+bridged home's link (a real mosquitto bridge behind a relay) for `--cut-minutes`, then
+restores it. At the end the homes stop, every PUBACK is awaited, and what each home sent (its
+ledger) is counted against what PostgreSQL holds: every alert step stored, none twice.
+Heartbeats go at QoS 0 (as a hub sends them) and are counted apart: one lost to a fault is not
+a failure.
 
     python -m bench.central --quick     # 1-minute cut, shorter windows (bench/run.py runs this)
     python -m bench.central             # the full run: 10-minute cut (about 25 minutes)
@@ -41,19 +45,13 @@ from typing import Any
 
 import httpx
 import psycopg
-from fastapi import FastAPI
 from psycopg.rows import dict_row
 
 from bench.common import ROOT, machine
-from central.accounts import Accounts, migrate
-from central.app import create_app
-from central.ingest import Ingest, NatsSettings
-from central.mqtt import MqttSettings
-from central.servers import CENTRE_USER, NatsCluster, Postgres, ServerError, free_port
-from central.store import Store
+from central.ingest import STREAM
+from central.servers import NatsCluster, Postgres, ServerError, free_port, write_centre_config
 from controller.clock import RealClock
 from dashboard.auth import CSRF_COOKIE
-from dashboard.server import serve
 from simulators.homes import (
     PAGES_PER_DAY,
     HomeBroker,
@@ -84,51 +82,6 @@ class Settings:
     cut_minutes: float = 10.0
     faults: bool = True
     quick: bool = False
-
-
-# -- the centre, in a process of its own ------------------------------------------------------------
-
-
-async def _centre(cfg: dict[str, Any]) -> dict[str, Any]:
-    """`python -m bench.central centre CONFIG`: the ingest and the central dashboard (as
-    `huis central` serves them) until SIGTERM; returns the ingest's stats."""
-    nats_settings = NatsSettings(servers=tuple(cfg["servers"]), user=cfg["user"], password=cfg["password"])
-    mqtt_settings = MqttSettings(addresses=tuple((h, p) for h, p in cfg["mqtt"]), user=cfg["user"],
-                                 password=cfg["password"])
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
-    async with Store.open(cfg["dsn"], size=6) as store:
-        await store.init(WALL.now())
-        ingest = Ingest(store, nats_settings, WALL, mqtt_settings)
-        async with asyncio.TaskGroup() as tg:
-            tasks = [tg.create_task(ingest.run(), name="ingest")]
-            started = asyncio.Event()
-            tasks.append(tg.create_task(serve(await _view(store, cfg), "127.0.0.1", cfg["view_port"],
-                                              started=started), name="central-view"))
-            await started.wait()
-            await ingest.ready.wait()
-            print("ready", flush=True)
-            await stop.wait()
-            for t in tasks:
-                t.cancel()
-    return asdict(ingest.stats)
-
-
-async def _view(store: Store, cfg: dict[str, Any]) -> FastAPI:
-    """The central dashboard's app with one coordinator account (sees every home)."""
-    async with store.pool.connection() as conn:
-        await migrate(conn)
-    await Accounts(store.pool, WALL).create_user(username=cfg["view_user"], password=cfg["view_password"],
-                                                 role="coordinator", display_name="Benchmark")
-    return create_app(store, commands=None, audit_key=Path(cfg["audit_key"]))
-
-
-def centre_main(config: Path) -> int:
-    cfg = json.loads(config.read_text())
-    stats = asyncio.run(_centre(cfg))
-    Path(cfg["stats"]).write_text(json.dumps(stats))
-    return 0
 
 
 # -- processes: CPU and memory from /proc -----------------------------------------------------------
@@ -255,29 +208,41 @@ class Rig:
         await self._start_bridge()
         await self._start_homes()
 
+    async def _huis(self, *argv: str, stdin: bytes | None = None) -> None:
+        """One `huis` command (`python -m huis.cli`), as a care organisation's IT would run it."""
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "huis.cli", *argv, cwd=ROOT, stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        out, _ = await proc.communicate(stdin)
+        if proc.returncode != 0:
+            raise RuntimeError(f"huis {' '.join(argv)} failed ({proc.returncode}): {out.decode()[-2000:]}")
+
     async def _start_centre(self) -> None:
+        """`huis central init`, a coordinator, then `huis central run` until its dashboard answers."""
         cfg = self._centre_config()
+        await self._huis("central", "init", "--config", str(cfg))
+        await self._huis("central", "user", "add", "bench", "--role", "coordinator", "--password-stdin",
+                         "--config", str(cfg), stdin=f"{self.view_password}\n".encode())
         with (self.folder / "centre.log").open("w") as log:
             self.centre = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bench.central", "centre", str(cfg), cwd=ROOT, stdout=asyncio.subprocess.PIPE,
-                stderr=log, start_new_session=True)
-        assert self.centre.stdout is not None
-        line = b""
-        with contextlib.suppress(TimeoutError):
-            line = await asyncio.wait_for(self.centre.stdout.readline(), 120)
-        if line.strip() != b"ready":
-            raise RuntimeError(f"the centre did not start: {(self.folder / 'centre.log').read_text()[-2000:]}")
+                sys.executable, "-m", "huis.cli", "central", "run", "--config", str(cfg), cwd=ROOT,
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{self.view_port}", timeout=5) as client:
+            for _ in range(600):
+                if self.centre.returncode is not None:
+                    break
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await client.get("/login")).status_code == 200:
+                        return
+                await WALL.sleep(0.2)
+        raise RuntimeError(f"the centre did not start: {(self.folder / 'centre.log').read_text()[-2000:]}")
 
     def _centre_config(self) -> Path:
-        cfg = self.folder / "centre.json"
-        fd = os.open(cfg, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump({"servers": self.cluster.nats_urls, "user": CENTRE_USER,
-                       "password": self.cluster.centre_password, "mqtt": self.cluster.mqtt_addresses,
-                       "dsn": self.pg.dsn, "stats": str(self.folder / "ingest.json"),
-                       "view_port": self.view_port, "view_user": "bench", "view_password": self.view_password,
-                       "audit_key": str(self.folder / "central-audit.key")}, f)
-        return cfg
+        """config/central.yaml for this cluster and database: every home in one team."""
+        return write_centre_config(self.folder, self.cluster, self.pg, teams={"wijk": "Wijkteam"},
+                                   homes=dict.fromkeys(self.ids, "wijk"),
+                                   dashboard={"host": "127.0.0.1", "port": self.view_port,
+                                              "audit_key_file": "central-audit.key"})
 
     async def _start_bridge(self) -> None:
         self.relays = [LinkCut(a) for a in self.cluster.mqtt_addresses]
@@ -330,9 +295,10 @@ class Rig:
             cur = await conn.execute(sql)  # type: ignore[arg-type]  # the benchmark's own constants
             return await cur.fetchall()
 
-    async def stored(self) -> int | None:
+    async def stored(self, *, heartbeats: bool = True) -> int | None:
         try:
-            rows = await self.query("SELECT count(*) AS n FROM events")
+            rows = await self.query("SELECT count(*) AS n FROM events"
+                                    + ("" if heartbeats else " WHERE kind <> 'heartbeat'"))
             return int(rows[0]["n"])
         except psycopg.Error:  # PostgreSQL is away (a fault): no sample
             return None
@@ -402,13 +368,18 @@ async def steady(rig: Rig, run: Run) -> None:
 
 
 async def faults(rig: Rig, run: Run) -> None:
-    """Kill a NATS node and start it again; kill PostgreSQL and start it again; cut the bridge."""
+    """Kill the NATS node leading `$MQTT_msgs` and start it again; kill PostgreSQL and start it
+    again; cut the bridge."""
     settle = 10.0 if rig.settings.quick else 20.0
-    node = rig.cluster.nodes[1].name
-    rig.cluster.kill(1)
-    run.faults.append(f"{WALL.now():%H:%M:%S} NATS node {node} killed (SIGKILL)")
+    i = await rig.cluster.leader_of(STREAM)
+    node = rig.cluster.nodes[i].name
+    rig.cluster.kill(i)
+    run.faults.append(f"{WALL.now():%H:%M:%S} NATS node {node}, the leader of {STREAM}, killed (SIGKILL)")
     await WALL.sleep(settle)
-    rig.cluster.restart(1)
+    with contextlib.suppress(ServerError):
+        new = rig.cluster.nodes[await rig.cluster.leader_of(STREAM)].name
+        run.faults.append(f"{WALL.now():%H:%M:%S} {new} leads {STREAM} now")
+    rig.cluster.restart(i)
     try:
         await rig.cluster.wait_ready(120)
         run.faults.append(f"{WALL.now():%H:%M:%S} {node} restarted and healthy")
@@ -433,10 +404,11 @@ async def faults(rig: Rig, run: Run) -> None:
 
 
 async def catch_up(rig: Rig, expected: int, within: float) -> None:
-    """Wait until PostgreSQL holds as many events as the homes sent, or nothing moves for `within` s."""
+    """Wait until PostgreSQL holds as many events other than heartbeats (QoS 0, which a fault may
+    lose) as the homes sent, or nothing moves for `within` s."""
     last, since = -1, WALL.now()
     while True:
-        n = await rig.stored()
+        n = await rig.stored(heartbeats=False)
         if n is not None and n >= expected:
             return
         if n is not None and n > last:
@@ -458,7 +430,7 @@ async def count(rig: Rig, sent: list[Sent], run: Run) -> None:
     counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for e in sent:
         c = counts[e.home]
-        key = "alert" if e.kind == "alert" else "other"
+        key = e.kind if e.kind in ("alert", "heartbeat") else "other"
         c[f"{key}_sent"] += 1
         c[f"{key}_stored"] += e.msg_id in stored
         c[f"{key}_lost"] += e.msg_id not in stored
@@ -472,7 +444,7 @@ async def count(rig: Rig, sent: list[Sent], run: Run) -> None:
         c["alerts_distinct_sent"] = len({e.alert_id for e in sent if e.home == home and e.alert_id})
         c["alerts_rows"] = alert_rows.get(home, 0)
     run.counts = {h: dict(c) for h, c in sorted(counts.items())}
-    run.lost = [asdict(e) for e in sent if e.msg_id not in stored]
+    run.lost = [asdict(e) for e in sent if e.msg_id not in stored and e.qos > 0]
     run.counts["*"] = {"rejected": int(rejected["n"]) if rejected else 0}
     _latencies(sent, stored, run)
 
@@ -538,7 +510,7 @@ async def one_run(n: int, settings: Settings, with_faults: bool) -> Run:
             assert run.steady_from is not None and run.steady_to is not None
             in_window = [e for e in sent if run.steady_from <= datetime.fromisoformat(e.sent) <= run.steady_to]
             run.offered = len(in_window) / run.window
-            await catch_up(rig, len(sent), 120 if settings.quick else 300)
+            await catch_up(rig, sum(e.kind != "heartbeat" for e in sent), 120 if settings.quick else 300)
             sampler.cancel()
             watcher.cancel()
             await count(rig, sent, run)
@@ -547,10 +519,19 @@ async def one_run(n: int, settings: Settings, with_faults: bool) -> Run:
     finally:
         await rig.stop()
     run.peak_stored = _peak(rig.samples)
-    stats = rig.folder / "ingest.json"
-    run.ingest = json.loads(stats.read_text()) if stats.exists() else {}
+    run.ingest = ingest_stats(rig.folder / "centre.log")
     report(run)
     return run
+
+
+def ingest_stats(log: Path) -> dict[str, Any]:
+    """The last "ingest stats: {...}" line `huis central run` logged as it stopped."""
+    found: dict[str, Any] = {}
+    for line in log.read_text(errors="replace").splitlines():
+        if "ingest stats: " in line:
+            with contextlib.suppress(ValueError):
+                found = json.loads(line.split("ingest stats: ", 1)[1])
+    return found
 
 
 # -- output ---------------------------------------------------------------------------------------------
@@ -580,8 +561,11 @@ def report(run: Run) -> None:
     print(f"  all homes: alert steps sent {t.get('alert_sent', 0)}, stored {t.get('alert_stored', 0)}, "
           f"lost {t.get('alert_lost', 0)}, duplicated {t.get('alert_duplicated', 0)}; other messages sent "
           f"{t.get('other_sent', 0)}, stored {t.get('other_stored', 0)}, lost {t.get('other_lost', 0)}; "
+          f"heartbeats (QoS 0) sent {t.get('heartbeat_sent', 0)}, stored {t.get('heartbeat_stored', 0)}; "
           f"unknown {t.get('unknown', 0)}, rejected {run.counts.get('*', {}).get('rejected', 0)}; "
-          f"redelivered and stored once: {run.ingest.get('duplicates', '?')}")
+          f"redelivered and stored once: {run.ingest.get('duplicates', '?')}; heartbeats superseded at the "
+          f"centre (a newer one of the home came before the older was stored): "
+          f"{run.ingest.get('heartbeats_superseded', '?')}")
     if run.faults:
         print("  per home (alert steps sent/stored/lost/duplicated, alerts sent/rows, other sent/stored):")
         for home, c in run.counts.items():
@@ -613,9 +597,9 @@ def verdict(runs: Sequence[Run]) -> tuple[bool, str]:
 def section(runs: Sequence[Run], s: Settings, when: str) -> str:
     rates = Rates(alert_scale=s.alert_scale)
     svc = [n for n in runs[0].usage if n != "simulated homes"]
-    head = ("| homes | offered msg/s | stored msg/s | alert step to PostgreSQL commit p50 / p95 / max | "
-            "raised alert to the dashboard's API p50 / p95 / max | one overview p50 | "
-            + " | ".join(f"{n} CPU % / PSS MiB" for n in svc) + " |")
+    head = ("| homes | stored msg/s (offered) | alert step to PostgreSQL commit p50 / p95 / max | raised alert to "
+            "the dashboard's API p50 / p95 | one overview p50 | CPU ms per message stored (all services) | "
+            "load average (1 min) at start / end |")
     lines = [BEGIN, "## Measured", "",
              f"Run {when} UTC by `python -m bench.central{' --quick' if s.quick else ''}` on {machine()}, shared "
              f"with other work: load average {runs[0].load_before} at the start, {runs[-1].load_after} at the end, "
@@ -624,28 +608,35 @@ def section(runs: Sequence[Run], s: Settings, when: str) -> str:
              "hour); `make bench` runs it with `--quick` (1 minute), `HUIS_BENCH_CENTRAL_FULL=1 make bench` in full. "
              "`--redoc var/central-bench/results.json` writes this section again from the last run.", "",
              f"- **Homes** (simulators/homes.py): {s.speed:g} home seconds per real second, so each sends a "
-             f"heartbeat every {60 / s.speed:g} s of real time; {rates.describe()}. A real home sends about "
-             f"{_per_day(rates):.0f} messages a day (0.017 a second); here each sends "
+             f"heartbeat (QoS 0, as a hub) every {60 / s.speed:g} s of real time; {rates.describe()}. A real home "
+             f"sends about {_per_day(rates):.0f} messages a day (0.017 a second); here each sends "
              f"{_per_day(rates, s.alert_scale) * s.speed / 86400:.2f} a second. One home "
              f"(`{BRIDGED_HOME}`) publishes to its own mosquitto, whose bridge (the lines above) goes through a "
              "relay the benchmark can cut; the others connect to a node's MQTT port each (spread over the three), "
              "with the next nodes to try when theirs goes away.",
-             "- **Centre**: the 3-node NATS cluster and PostgreSQL of central/servers.py, and one process running "
-             "the ingest (central/ingest.py) and the central dashboard (central/app.py), as `huis central` does.",
+             "- **Centre**: the 3-node NATS cluster and PostgreSQL of central/servers.py, set up with `huis central "
+             "init` and `huis central user add` (a coordinator), and `huis central run` itself in a process of its "
+             "own (ingest, commands, the central dashboard).",
              "- **Alert step to commit**: from the home handing an alert message to MQTT (wall clock) to the "
              "commit of its row (PostgreSQL's `track_commit_timestamp`), for every alert step sent in the "
-             "steady window. **To the dashboard's API**: a coordinator logged in to the dashboard asks "
-             "`/api/overview` each second (the page asks every 5 s); from a home raising the alert to the first "
-             "answer listing it, so up to a second is the polling.",
-             f"- Steady window {s.steady:g} s after {s.warmup:g} s of warm-up; CPU in % of one core over the window "
-             "(the NATS, PostgreSQL and huis central process trees), memory as PSS at its end. The simulated homes "
-             "are left out of the table.", "", head, "|" + "---|" * (6 + len(svc))]
+             "steady window. **To the dashboard's API**: the coordinator, logged in, asks `/api/overview` each "
+             "second (the page asks every 5 s); from a home raising the alert to the first answer listing it, so "
+             "up to a second is the polling.",
+             f"- Steady window {s.steady:g} s after {s.warmup:g} s of warm-up; CPU of the NATS, PostgreSQL and "
+             "huis central process trees over the window (the simulated homes left out), memory as PSS at its end.",
+             "", head, "|---|---|---|---|---|---|---|"]
     for r in runs:
         v = r.view_latency_ms
-        lines.append(f"| {r.homes} | {r.offered:.0f} | {r.stored:.0f} | {r.pct(50):.0f} / {r.pct(95):.0f} / "
-                     f"{max(r.latency_ms, default=float('nan')):.0f} ms | {r.pct(50, v):.0f} / {r.pct(95, v):.0f} / "
-                     f"{max(v, default=float('nan')):.0f} ms | {r.pct(50, r.overview_ms):.0f} ms | "
-                     + " | ".join(f"{r.usage[n]['cpu_pct']:.1f} / {r.usage[n]['pss_mib']:.0f}" for n in svc) + " |")
+        per_msg = sum(u["cpu_pct"] for n, u in r.usage.items() if n in svc) / 100 / r.stored * 1000 if r.stored else 0
+        lines.append(f"| {r.homes} | {r.stored:.0f} ({r.offered:.0f}) | {r.pct(50):.0f} / {r.pct(95):.0f} / "
+                     f"{max(r.latency_ms, default=float('nan')):.0f} ms | {r.pct(50, v):.0f} / {r.pct(95, v):.0f} ms | "
+                     f"{r.pct(50, r.overview_ms):.0f} ms | {per_msg:.2f} | {r.load_before.split()[0]} / "
+                     f"{r.load_after.split()[0]} |")
+    lines += ["", "Each service: CPU in % of one core over the window / PSS in MiB.", "",
+              "| homes | " + " | ".join(svc) + " |", "|---|" + "---|" * len(svc)]
+    for r in runs:
+        lines.append(f"| {r.homes} | " + " | ".join(f"{r.usage[n]['cpu_pct']:.1f} % / {r.usage[n]['pss_mib']:.0f}"
+                                                    for n in svc) + " |")
     lines += ["", *growth(runs), "", *fault_lines(runs, s),
               "The raw figures, each home's ledger and the per-home counts: var/central-bench/ "
               "(`results.json`, `<n>-homes/*/sent.jsonl`).", END]
@@ -683,8 +674,8 @@ def growth(runs: Sequence[Run]) -> list[str]:
                 "(extrapolated from CPU, not a run with that many homes; the overview a user asks for grows with "
                 f"the homes they see: {big.pct(50, big.overview_ms):.0f} ms for {big.homes}), "
                 f"and a single huis central process about {1000 / central / real:,.0f}"
-                " (it is the largest of the three). On this shared machine latency gave out first: with "
-                f"{big.homes} homes ({big.stored:.0f} msg/s) the alert step to commit took p95 {big.pct(95):.0f} ms, "
+                f" (it is the largest of the three). On this shared machine, with {big.homes} homes "
+                f"({big.stored:.0f} msg/s) the alert step to commit took p95 {big.pct(95):.0f} ms, "
                 f"max {max(big.latency_ms, default=float('nan')):.0f} ms, and the most the ingest stored while "
                 f"catching up after the faults was {big.peak_stored:.0f} msg/s (best 5 s)."]
     return out
@@ -704,9 +695,13 @@ def fault_lines(runs: Sequence[Run], s: Settings) -> list[str]:
                 f"**lost {t.get('alert_lost', 0)}, duplicated {t.get('alert_duplicated', 0)}**; alerts "
                 f"{t.get('alerts_distinct_sent', 0)} sent, {t.get('alerts_rows', 0)} rows; other messages sent "
                 f"{t.get('other_sent', 0)}, stored {t.get('other_stored', 0)}, lost {t.get('other_lost', 0)}; "
-                f"stored but never sent {t.get('unknown', 0)}; rejected {r.counts.get('*', {}).get('rejected', 0)}. "
+                f"heartbeats (QoS 0, may be lost to a fault) sent {t.get('heartbeat_sent', 0)}, stored "
+                f"{t.get('heartbeat_stored', 0)}; stored but never sent {t.get('unknown', 0)}; "
+                f"rejected {r.counts.get('*', {}).get('rejected', 0)}. "
                 f"Delivered again and stored once (the ingest's duplicates): {r.ingest.get('duplicates', '?')}; "
-                f"store retries while PostgreSQL was away: {r.ingest.get('store_retries', '?')}.",
+                f"store retries while PostgreSQL was away: {r.ingest.get('store_retries', '?')}; heartbeats "
+                f"superseded at the centre by a newer one of the same home: "
+                f"{r.ingest.get('heartbeats_superseded', '?')}.",
                 f"The slowest alert step sent during the faults took {r.fault_latency_max_ms / 1000:.1f} s to its "
                 f"commit; the bridged home's slowest {r.bridged_latency_max_ms / 1000:.0f} s (queued in its own "
                 f"mosquitto for the cut). Best 5 s while catching up: {r.peak_stored:.0f} msg/s stored.", ""]
@@ -753,8 +748,6 @@ def redoc(path: Path) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["centre"]:
-        return centre_main(Path(argv[1]))
     p = argparse.ArgumentParser(prog="python -m bench.central", description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="1-minute cut and shorter windows")
     p.add_argument("--homes", default="20,100,200", help="sizes, comma-separated")

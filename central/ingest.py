@@ -11,11 +11,20 @@ What it survives (tests/central/test_ingest.py does each for real):
   handing it out again while we wait).
 - its own kill -9: what was fetched and not acknowledged is delivered again; the store keeps
   each `(home, msg_id, at)` once, so a redelivered message is counted as a duplicate, not stored.
+
+Heartbeats come at QoS 0 (a heartbeat is worth only its freshness), and NATS's MQTT layer keeps
+only QoS 1 messages in `$MQTT_msgs`: a QoS 0 publish is a plain NATS message on
+`homes.<id>.up.heartbeat`. A plain subscription takes those; of each home only the newest waits
+to be stored (an older one it replaces is counted as superseded: the newer says the same,
+fresher), so while PostgreSQL is away at most one heartbeat per home waits and is stored once it
+is back. A heartbeat sent at QoS 1 (an older hub) comes through the stream instead.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 import logging
 import ssl
 from collections.abc import AsyncIterator
@@ -44,6 +53,8 @@ log = logging.getLogger(__name__)
 STREAM = "$MQTT_msgs"
 FILTER = wire.MQTT_PREFIX + "homes.*.up.>"
 DURABLE = "huis-central"
+HEARTBEATS = "homes.*.up.heartbeat"  # QoS 0: plain NATS messages, never in the stream
+MQTT_QOS_HEADER = "Nmqtt-Pub"  # NATS's MQTT layer says with which QoS a home published
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -84,6 +95,8 @@ class IngestStats:
     connects: int = 0
     last_error: str | None = None
     fetched: int = 0
+    heartbeats: int = 0  # QoS 0 heartbeats stored (plain NATS messages, not the stream)
+    heartbeats_superseded: int = 0  # QoS 0 heartbeats not stored: a newer one of the home came first
 
     def add(self, r: BatchResult) -> None:
         self.stored += r.stored
@@ -163,6 +176,9 @@ class Ingest:
         self.clock = clock
         self.stats = IngestStats()
         self.ready = asyncio.Event()  # the consumer exists and the first fetch was made
+        # One batch in PostgreSQL at a time: a stream batch and a heartbeat batch both update
+        # `homes` rows, in their own orders, and together they deadlocked (seen in the benchmark).
+        self._writing = asyncio.Lock()
 
     async def run(self) -> None:
         s = self.settings
@@ -175,7 +191,10 @@ class Ingest:
                     sub = await js.pull_subscribe_bind(s.durable, STREAM)
                     self.stats.connects += 1
                     delay = s.backoff_initial
-                    await self._consume(nc, sub)
+                    async with asyncio.TaskGroup() as tg:
+                        beats = tg.create_task(self._heartbeats(nc), name="central-heartbeats")
+                        await self._consume(nc, sub)
+                        beats.cancel()
             except (nats.errors.Error, OSError, DeliveryError) as exc:
                 # Cannot connect, or JetStream is not ready (no meta leader yet): try again.
                 self._failed(f"NATS: {exc!r}", delay)
@@ -210,6 +229,69 @@ class Ingest:
             for m in msgs:
                 await m.ack()
 
+    async def _heartbeats(self, nc: NatsClient) -> None:
+        """QoS 0 heartbeats (plain NATS messages) into PostgreSQL: the newest of each home
+        waits (an older one it replaces is counted as superseded), stored a batch at a time;
+        while PostgreSQL is away, tried again with backoff, so at most one per home waits."""
+        newest: dict[str, Incoming] = {}  # home (or for a refused one its subject) -> not stored yet
+        arrived = asyncio.Event()
+        refused = itertools.count()
+
+        async def on_message(m: Msg) -> None:
+            if (m.headers or {}).get(MQTT_QOS_HEADER, "0") != "0":
+                return  # a QoS 1 heartbeat (an older hub): NATS delivers it here too, and in the stream
+            item = _incoming_plain(m)
+            if item.message is None:  # refused: stored with why, never in place of a heartbeat
+                newest[f"refused {next(refused)}"] = item
+            else:
+                home, waiting = item.message.home, newest.get(item.message.home)
+                if waiting is not None and waiting.message is not None and waiting.message.at > item.message.at:
+                    self.stats.heartbeats_superseded += 1  # an older one, late: the waiting one is newer
+                    return
+                if newest.pop(home, None) is not None:
+                    self.stats.heartbeats_superseded += 1
+                newest[home] = item
+            arrived.set()
+
+        try:
+            sub = await nc.subscribe(HEARTBEATS, cb=on_message)
+        except nats.errors.Error as exc:
+            self._failed(f"heartbeats: {exc!r}", 0)  # the connection is going: run() starts again
+            return
+        delay = self.settings.backoff_initial
+        try:
+            while True:
+                await arrived.wait()
+                arrived.clear()
+                while newest:
+                    batch = {key: newest.pop(key) for key in list(newest)[:self.settings.batch]}
+                    if await self._store_heartbeats(list(batch.values())):
+                        delay = self.settings.backoff_initial
+                        continue
+                    for key, item in batch.items():
+                        if key in newest:  # a newer one came meanwhile
+                            self.stats.heartbeats_superseded += 1
+                        else:
+                            newest[key] = item
+                    await self.clock.sleep(delay)
+                    delay = min(delay * 2, self.settings.backoff_max)
+        finally:
+            with contextlib.suppress(nats.errors.Error):
+                await sub.unsubscribe()
+
+    async def _store_heartbeats(self, items: list[Incoming]) -> bool:
+        """Store one batch of heartbeats; False when PostgreSQL is away (try again later)."""
+        try:
+            async with self._writing:
+                result = await self.store.store_batch(items, self.clock.now())
+        except (*TRANSIENT, PoolTimeout) as exc:
+            self.stats.store_retries += 1
+            self._failed(f"PostgreSQL (heartbeats): {exc}", 0)
+            return False
+        self.stats.heartbeats += result.stored
+        self.stats.rejected += result.rejected
+        return True
+
     async def _store_until_done(self, msgs: list[Msg]) -> None:
         """Store the batch; while PostgreSQL is away, keep trying (nothing is acknowledged)."""
         items = [self._incoming(m) for m in msgs]
@@ -217,7 +299,8 @@ class Ingest:
         delay = s.backoff_initial
         while True:
             try:
-                self.stats.add(await self.store.store_batch(items, self.clock.now()))
+                async with self._writing:
+                    self.stats.add(await self.store.store_batch(items, self.clock.now()))
                 return
             except (*TRANSIENT, PoolTimeout) as exc:
                 self.stats.store_retries += 1
@@ -241,3 +324,13 @@ class Ingest:
                             reason=str(exc))
         return Incoming(subject=m.subject, stream=STREAM, stream_seq=seq, payload=m.data,
                         message=message)
+
+
+def _incoming_plain(m: Msg) -> Incoming:
+    """A message that came as a plain NATS message (QoS 0): no stream, no sequence (0)."""
+    try:
+        message = wire.parse(m.subject, m.data)
+    except PayloadError as exc:
+        log.warning("rejected %s: %s", m.subject, exc)
+        return Incoming(subject=m.subject, stream="", stream_seq=0, payload=m.data, reason=str(exc))
+    return Incoming(subject=m.subject, stream="", stream_seq=0, payload=m.data, message=message)

@@ -15,6 +15,7 @@ cluster's own 0600 config files.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import pwd
@@ -27,9 +28,13 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import nats
+import nats.errors
 
 NATS_SERVER = shutil.which("nats-server") or "/usr/bin/nats-server"
 CLUSTER_NAME = "huis-centre"
@@ -198,6 +203,42 @@ class NatsCluster:
                                   + "\n".join(f"--- {n.name}\n{_tail(n.log)}" for n in bad))
             await asyncio.sleep(0.25)
 
+    async def leader_of(self, stream: str, within: float = 30) -> int:
+        """The node leading `stream` (its index), from the JetStream API
+        (`$JS.API.STREAM.INFO.<stream>`, its `cluster.leader`); waits while one is elected."""
+        names = [n.name for n in self.nodes]
+        deadline = time.monotonic() + within
+        nc = await nats.connect(self.nats_urls, user=CENTRE_USER, password=self.centre_password, connect_timeout=5)
+        try:
+            while True:
+                with contextlib.suppress(nats.errors.Error, TimeoutError):
+                    info = await nc.jetstream(timeout=5).stream_info(stream)
+                    if info.cluster is not None and info.cluster.leader in names:
+                        return names.index(info.cluster.leader)
+                if time.monotonic() > deadline:
+                    raise ServerError(f"no leader of {stream} within {within:.0f} s")
+                await asyncio.sleep(0.25)
+        finally:
+            await nc.close()
+
+    async def wait_mqtt_ready(self, within: float = 120) -> None:
+        """Every running node takes an MQTT login, and NATS's MQTT streams have leaders.
+
+        The first MQTT connection to an account makes its streams (`$MQTT_sess`, `$MQTT_msgs`,
+        ...) through the JetStream API, within a few seconds NATS does not let us change; on a
+        loaded machine just after start-up that can time out and the CONNACK says "server
+        unavailable". Tried here until it works, so a test's own clients find them made."""
+        deadline = time.monotonic() + within
+        for node in self.nodes:
+            while node.running:
+                if await _mqtt_login(node.mqtt_port, CENTRE_USER, self.centre_password) == 0:
+                    break
+                if time.monotonic() > deadline:
+                    raise ServerError(f"{node.name}'s MQTT refused logins for {within:.0f} s:\n{_tail(node.log)}")
+                await asyncio.sleep(0.25)
+        for stream in ("$MQTT_sess", "$MQTT_msgs"):
+            await self.leader_of(stream, within=max(1.0, deadline - time.monotonic()))
+
     def kill(self, index: int) -> None:
         """SIGKILL one node, as a power cut would."""
         node = self.nodes[index]
@@ -228,6 +269,39 @@ class NatsCluster:
                 except subprocess.TimeoutExpired:
                     os.killpg(node.proc.pid, signal.SIGKILL)
                     node.proc.wait(10)
+
+
+async def _mqtt_login(port: int, user: str, password: str) -> int | None:
+    """One MQTT 3.1.1 CONNECT (clean session) on loopback: the CONNACK's return code (0:
+    accepted), or None when no CONNACK came within 10 s."""
+
+    def field(b: bytes) -> bytes:
+        return len(b).to_bytes(2, "big") + b
+
+    body = (field(b"MQTT") + bytes([4, 0b11000010]) + (10).to_bytes(2, "big")  # user, password, clean
+            + field(f"huis-ready-{secrets.token_hex(4)}".encode()) + field(user.encode()) + field(password.encode()))
+    length, n = b"", len(body)
+    while True:
+        n, digit = divmod(n, 128)
+        length += bytes([digit | (128 if n else 0)])
+        if not n:
+            break
+    try:
+        async with asyncio.timeout(10):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            try:
+                writer.write(b"\x10" + length + body)
+                await writer.drain()
+                connack = await reader.readexactly(4)
+                writer.write(b"\xe0\x00")  # DISCONNECT
+                await writer.drain()
+            finally:
+                writer.close()
+                with contextlib.suppress(OSError):
+                    await writer.wait_closed()
+    except (OSError, TimeoutError, asyncio.IncompleteReadError):
+        return None
+    return connack[3] if connack[0] == 0x20 else None
 
 
 # -- PostgreSQL -----------------------------------------------------------------------------------
@@ -345,6 +419,14 @@ class Postgres:
     def restart(self, *, kill: bool = False) -> None:
         """Stop (SIGKILL when `kill`, else a fast shutdown) and start again on the same port."""
         self._halt(signal.SIGKILL if kill else signal.SIGINT)
+        self.resume()
+
+    def kill(self) -> None:
+        """SIGKILL the server, as a power cut would; `resume` starts it again."""
+        self._halt(signal.SIGKILL)
+
+    def resume(self) -> None:
+        """Start a killed server again on the same port and data (crash recovery)."""
         self._launch()
         self.wait_ready()
 
@@ -360,3 +442,67 @@ class Postgres:
     def stop(self) -> None:
         self._halt(signal.SIGINT)
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+# -- started for a test or a benchmark ------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def running_cluster(folder: Path, homes: Iterable[str] = ()) -> AsyncIterator[NatsCluster]:
+    """A 3-node cluster in `folder` with these homes' accounts, started, healthy and taking MQTT
+    logins; stopped after."""
+    homes = list(homes)
+    for attempt in range(3):
+        cluster = NatsCluster(folder / f"try{attempt}" if attempt else folder)
+        for home_id in homes:
+            cluster.add_home(home_id)
+        cluster.start()
+        try:
+            await cluster.wait_ready()
+            break
+        except ServerError as exc:
+            cluster.stop()
+            # A free port taken by another process before the node bound it: new ports.
+            if "address already in use" not in str(exc) or attempt == 2:
+                raise
+        except BaseException:
+            cluster.stop()
+            raise
+    try:
+        await cluster.wait_mqtt_ready()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@contextlib.contextmanager
+def running_postgres() -> Iterator[Postgres]:
+    """A throwaway PostgreSQL, started; stopped and removed after."""
+    pg = Postgres()
+    pg.start()
+    try:
+        yield pg
+    finally:
+        pg.stop()
+
+
+def write_centre_config(folder: Path, cluster: NatsCluster, postgres: Postgres, *, teams: Mapping[str, str],
+                        homes: Mapping[str, str], dashboard: Mapping[str, object] | None = None) -> Path:
+    """config/central.yaml for this cluster and database (team id -> name, home id -> team), the
+    secrets in 0600 files beside it, the homes' keys in `homes/` (`huis central add-home`)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, secret in (("nats.pw", cluster.centre_password), ("pg.dsn", postgres.dsn)):
+        fd = os.open(folder / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(secret + "\n")
+    doc: dict[str, object] = {
+        "nats": {"servers": cluster.nats_urls, "mqtt": [f"{h}:{p}" for h, p in cluster.mqtt_addresses],
+                 "password_file": "nats.pw"},
+        "postgres": {"dsn_file": "pg.dsn"}, "keys_dir": "homes",
+        "teams": {t: {"name": name} for t, name in teams.items()},
+        "homes": {h: {"team": team} for h, team in homes.items()}}
+    if dashboard is not None:
+        doc["dashboard"] = dict(dashboard)
+    cfg = folder / "central.yaml"
+    cfg.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")  # JSON is YAML
+    return cfg

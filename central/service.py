@@ -14,8 +14,10 @@ acting through `centre.commands`. Without it the centre consumes and stores only
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import importlib
 import importlib.util
+import json
 import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -84,11 +86,15 @@ async def run_centre(cfg: CentralConfig, clock: Clock, *, web: bool = True) -> N
         commands = Commands(store, publisher, cfg.home_key, clock)
         centre = Centre(config=cfg, clock=clock, store=store, ingest=ingest, commands=commands)
         serve = dashboard() if web else None
-        async with asyncio.TaskGroup() as tg:
-            tg.create_task(ingest.run(), name="central-ingest")
-            tg.create_task(publisher.run(), name="central-commands")
-            tg.create_task(watch_silence(store, clock), name="central-silence")
-            if serve is not None:
-                tg.create_task(serve(centre), name="central-dashboard")
-            else:
-                log.info("central.app is not installed: consuming and storing only")
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(ingest.run(), name="central-ingest")
+                tg.create_task(publisher.run(), name="central-commands")
+                tg.create_task(watch_silence(store, clock), name="central-silence")
+                if serve is not None:
+                    tg.create_task(serve(centre), name="central-dashboard")
+                else:
+                    log.info("central.app is not installed: consuming and storing only")
+        finally:
+            # What it did, for the log (and bench/central.py, which reads this line).
+            log.info("ingest stats: %s", json.dumps(dataclasses.asdict(ingest.stats)))

@@ -70,6 +70,13 @@ LOCAL_DOWN = "huis/downlink/"  # `topic # in 1 huis/downlink/ homes/<id>/down/`
 LOCAL_COMMAND = LOCAL_DOWN + "command"
 
 
+def up_qos(kind: str) -> int:
+    """The MQTT QoS an upward message of `kind` goes with: a heartbeat is only worth its
+    freshness, so it goes at QoS 0 (the bridge forwards it at 0 too and queues none while the
+    link is cut); every other kind at QoS 1, kept until the centre has it."""
+    return 0 if kind == "heartbeat" else 1
+
+
 def check_home_id(home_id: str) -> str:
     """`home_id` if it can be a home id (a NATS subject token); ValueError otherwise."""
     if not HOME_ID.match(home_id):

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import secrets
+import signal
 import sys
 from pathlib import Path
 
@@ -64,9 +65,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     cfg = _load(args.config)
     if cfg is None:
         return EXIT_CONFIG
+
+    async def until_stopped() -> None:
+        # SIGTERM (systemd's stop) ends it as Ctrl-C does: every task cancelled, the stats logged.
+        task = asyncio.current_task()
+        assert task is not None
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+        await run_centre(cfg, RealClock(), web=not args.no_dashboard)
+
     try:
-        asyncio.run(run_centre(cfg, RealClock(), web=not args.no_dashboard))
-    except KeyboardInterrupt:
+        asyncio.run(until_stopped())
+    except (KeyboardInterrupt, asyncio.CancelledError):
         pass
     except HuisError as exc:
         print(f"huis central: {exc}", file=sys.stderr)

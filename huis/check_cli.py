@@ -20,6 +20,7 @@ from controller.engine.scenario_files import config_scenario_paths, file_kind, s
 from controller.errors import ConfigError, Problem
 from controller.yamlfile import load_file
 from huis.compose import alerts_config, check_files, load_home
+from huis.uplink import embedded_broker_warning
 
 EXIT_CONFIG = 2
 DEFAULT_CONFIG = "config/home.yaml"
@@ -37,7 +38,11 @@ def check(paths: Sequence[str | Path], out: TextIO | None = None, err: TextIO | 
     if problems:
         print(f"{len(problems)} {'problem' if len(problems) == 1 else 'problems'} found.", file=err)
         return EXIT_CONFIG
-    print(f"OK: {describe(checked_files(chosen))} valid.", file=out)
+    kinds = checked_files(chosen)
+    print(f"OK: {describe(kinds)} valid.", file=out)
+    for path in kinds["config"]:
+        for warning in filter(None, map(embedded_broker_warning, _configs([path]))):
+            print(f"{_show(path)}: warning: {warning}", file=err)
     return 0
 
 

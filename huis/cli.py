@@ -320,6 +320,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """Run the demo home: embedded broker (unless configured), simulators, hub and dashboard."""
     from controller.broker import demo_broker
     from controller.clock import AcceleratedClock
+    from huis.uplink import embedded_broker_warning
 
     loaded = _load_to_start(args)
     if loaded is None:
@@ -336,6 +337,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
                              policies=policies)
             return
         eb = cfg.embedded_broker
+        if (warning := embedded_broker_warning(cfg)) is not None:
+            log.warning("%s", warning)
         async with demo_broker(eb.host, eb.port, credentials=credentials, server=eb.server) as (host, port):
             await serve_home(cfg, clock, host, port, simulate=True, parts=parts, policies=policies)
 

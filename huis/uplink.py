@@ -3,7 +3,8 @@
 With a `central:` section in the home's config (docs/central.md) the hub publishes, with QoS 1,
 under `huis/uplink/<kind>` on its own broker; mosquitto's bridge carries that to the centre as
 `homes/<home-id>/up/<kind>` and keeps it (persistence, `cleansession false`) while the link is
-cut or the home restarts. Upward: every care alert's lifecycle step, a snapshot of the active
+cut or the home restarts. Heartbeats go with QoS 0 (`up_qos`): one is worth only its freshness,
+so none is queued for a cut link. Upward: every care alert's lifecycle step, a snapshot of the active
 alerts at start-up and whenever the link comes back, presence and house mode, device health and
 a heartbeat on the hub's clock. Nothing names the resident: an alert goes with a neutral title
 per scenario (`TITLES`), its own message and notes only with `central.share_details`.
@@ -55,10 +56,23 @@ from controller.uplink_wire import (
     encode,
     envelope,
     local_up,
+    up_qos,
     wire_alert,
 )
 
 log = logging.getLogger(__name__)
+
+
+def embedded_broker_warning(cfg: HomeConfig) -> str | None:
+    """Plain words when a home linked to a centre (`central:`) has no `mqtt:`: `huis demo` then
+    runs it on its own broker (amqtt, or a mosquitto of its own), which has no bridge lines, so nothing
+    reaches the centre."""
+    if cfg.central is None or cfg.mqtt is not None:
+        return None
+    return (f"this home is linked to a centre as {cfg.central.home_id} (central:), but has no mqtt: section, so "
+            "it runs on the demo's own broker, which has no bridge: nothing reaches the centre and no command "
+            "comes from it. Run mosquitto with the bridge lines of `huis uplink bridge-config` and name it "
+            "under mqtt: (docs/central.md, 'The bridge').")
 
 KEY_FILE = "central.key"  # next to the database unless central.key_file says otherwise
 SEEN_FILE = "central-commands.json"
@@ -259,7 +273,7 @@ class Uplink:
             pseudonym = self.central.pseudonym
         doc = {**envelope(home=self.central.home_id, kind=kind, at=at or self.hub.clock.now(),
                           pseudonym=pseudonym), **body}
-        self.hub.link.send(local_up(kind), encode(doc), qos=1)
+        self.hub.link.send(local_up(kind), encode(doc), qos=up_qos(kind))
         self.sent[kind] += 1
         self.recent.append((kind, str(doc["msg_id"])))
 
@@ -334,15 +348,19 @@ class Uplink:
         clock, every = self.hub.clock, self.central.heartbeat
         next_at = clock.now()
         while True:
-            self.seq += 1
-            self._send("heartbeat", {"seq": self.seq, "active_alerts": len(
-                [a for a in self.alerts.active() if for_centre(a.id, a.scenario, a.data)]),
-                "started_at": self.started_at.isoformat() if self.started_at else None})
+            self.beat()
             next_at += every
             now = clock.now()
             if next_at <= now:
                 next_at = now + every
             await clock.sleep_until(next_at)
+
+    def beat(self) -> None:
+        """One heartbeat now (QoS 0: lost, not queued, while the link is down)."""
+        self.seq += 1
+        self._send("heartbeat", {"seq": self.seq, "active_alerts": len(
+            [a for a in self.alerts.active() if for_centre(a.id, a.scenario, a.data)]),
+            "started_at": self.started_at.isoformat() if self.started_at else None})
 
     # -- downward -----------------------------------------------------------------------------
 
@@ -355,6 +373,9 @@ class Uplink:
             # another node of the centre can be so quick that no "0" comes in between.
             if up and self._bridge_up is not None:
                 self._up.put_nowait(_Snapshot("the link to the centre is back"))
+            if up and self.started_at is not None:
+                # The heartbeats of the cut were not queued (QoS 0): tell the centre at once.
+                self.beat()
             if up != self._bridge_up:
                 log.info("uplink: the bridge to the centre is %s", "up" if up else "down")
             self._bridge_up = up

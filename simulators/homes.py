@@ -1,11 +1,12 @@
 """Simulated homes for the central care view: lightweight publishers, not full hubs.
 
-Each home speaks the upward wire format version 1 (docs/central.md) with MQTT QoS 1, logged in
-as its own user, on a persistent session (clean_session false): a heartbeat every 60 s of its
-clock, alert lifecycles (raised, delivered, maybe escalated, acknowledged, resolved), house
-mode and presence, device health. Every message gets a fresh `msg_id` and is written to the
-home's `Ledger` (when it was handed to MQTT on the wall clock, and when the broker acknowledged
-it), so a benchmark can count, per home, what was sent against what the centre stored.
+Each home speaks the upward wire format version 1 (docs/central.md) with MQTT QoS 1 (heartbeats
+QoS 0, as a hub sends them), logged in as its own user, on a persistent session (clean_session
+false): a heartbeat every 60 s of its clock, alert lifecycles (raised, delivered, maybe
+escalated, acknowledged, resolved), house mode and presence, device health. Every message gets
+a fresh `msg_id` and is written to the home's `Ledger` (when it was handed to MQTT on the wall
+clock, and when the broker acknowledged it), so a benchmark can count, per home, what was sent
+against what the centre stored.
 
 How often: real homes page 1.15-1.65 times a day (docs/care-quality.md, "Pages and incidents";
 `PAGES_PER_DAY` takes 1.5) and get about one info notice every two days. The homes run on an
@@ -46,6 +47,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from controller.clock import AcceleratedClock, Clock, RealClock
+from controller.uplink_wire import up_qos
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +138,7 @@ class Sent:
     at: str  # the home's clock
     sent: str  # wall clock, when handed to MQTT
     acked: str | None = None  # wall clock, PUBACK from the broker (the home's own mosquitto when bridged)
+    qos: int = 1  # 0: a heartbeat, sent once and never acknowledged
 
 
 class Ledger:
@@ -149,6 +152,7 @@ class Ledger:
         self.entries: dict[str, Sent] = {}
         self._by_mid: dict[tuple[str, int], str] = {}
         self._early: set[tuple[str, int]] = set()
+        self._qos0: set[tuple[str, int]] = set()  # paho reports a QoS 0 publish as sent: not a PUBACK
         self._lock = threading.Lock()
         self._wall = RealClock()
 
@@ -158,6 +162,13 @@ class Ledger:
             if sent.msg_id in self.entries:
                 raise RuntimeError(f"msg_id {sent.msg_id} used twice")
             self.entries[sent.msg_id] = sent
+            if sent.qos == 0:
+                if (sent.home, mid) in self._early:
+                    self._early.discard((sent.home, mid))
+                else:
+                    self._qos0.add((sent.home, mid))
+                return
+            self._qos0.discard((sent.home, mid))  # a QoS 0 publish paho never reported, mid reused
             if (sent.home, mid) in self._early:
                 self._early.discard((sent.home, mid))
                 sent.acked = iso(self._wall.now())
@@ -167,7 +178,9 @@ class Ledger:
     def acked(self, home: str, mid: int) -> None:
         with self._lock:
             msg_id = self._by_mid.pop((home, mid), None)
-            if msg_id is None:
+            if msg_id is None and (home, mid) in self._qos0:
+                self._qos0.discard((home, mid))
+            elif msg_id is None:
                 self._early.add((home, mid))
             else:
                 self.entries[msg_id].acked = iso(self._wall.now())
@@ -217,8 +230,8 @@ class MqttUplink:
         self.client.connect_async(host, port, keepalive=30)
         self.client.loop_start()
 
-    def publish(self, topic: str, payload: bytes) -> int:
-        info = self.client.publish(topic, payload, qos=1)
+    def publish(self, topic: str, payload: bytes, qos: int = 1) -> int:
+        info = self.client.publish(topic, payload, qos=qos)
         return info.mid
 
     def stop(self) -> None:
@@ -280,8 +293,8 @@ class SimHome:
         alert = fields.get("alert")
         sent = Sent(home=self.spec.home_id, msg_id=doc["msg_id"], kind=kind, action=fields.get("action"),
                     alert_id=alert["id"] if isinstance(alert, dict) else None, at=doc["at"],
-                    sent=iso(self._wall.now()))
-        self.ledger.sent(sent, self.uplink.publish(self.spec.prefix + kind, payload))
+                    sent=iso(self._wall.now()), qos=up_qos(kind))
+        self.ledger.sent(sent, self.uplink.publish(self.spec.prefix + kind, payload, sent.qos))
         return sent.msg_id
 
     # -- the home's life --------------------------------------------------------------------------

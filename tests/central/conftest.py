@@ -19,7 +19,7 @@ import pytest
 
 from central.ingest import NatsSettings
 from central.mqtt import MqttSettings
-from central.servers import CENTRE_USER, NatsCluster, Postgres
+from central.servers import CENTRE_USER, NatsCluster, Postgres, running_cluster, running_postgres
 from central.store import Store
 
 HOMES = ("zwolle-0001", "zwolle-0002")
@@ -29,12 +29,8 @@ T0 = datetime(2026, 12, 3, 2, 0, tzinfo=UTC)
 @pytest.fixture(scope="module")
 def postgres() -> Iterator[Postgres]:
     """One PostgreSQL per test module (1.5 s to start); each test empties the tables."""
-    pg = Postgres()
-    pg.start()
-    try:
+    with running_postgres() as pg:
         yield pg
-    finally:
-        pg.stop()
 
 
 @pytest.fixture
@@ -48,15 +44,8 @@ async def store(postgres: Postgres) -> AsyncIterator[Store]:
 
 @pytest.fixture
 async def cluster(tmp_path: Path) -> AsyncIterator[NatsCluster]:
-    c = NatsCluster(tmp_path / "nats")
-    for home in HOMES:
-        c.add_home(home)
-    c.start()
-    try:
-        await c.wait_ready()
+    async with running_cluster(tmp_path / "nats", HOMES) as c:
         yield c
-    finally:
-        c.stop()
 
 
 def nats_settings(cluster: NatsCluster, **kw: Any) -> NatsSettings:

@@ -175,14 +175,3 @@ async def separate_leaders(cluster: NatsCluster) -> tuple[int, int]:
                 await asyncio.sleep(0.2)
     finally:
         await nc.close()
-
-
-async def stream_leader(cluster: NatsCluster, stream: str) -> int:
-    """The node leading `stream` (its index in the cluster)."""
-    nc = await nats.connect(cluster.nats_urls, user=CENTRE_USER, password=cluster.centre_password)
-    try:
-        info = await nc.jetstream().stream_info(stream)
-    finally:
-        await nc.close()
-    assert info.cluster is not None and info.cluster.leader is not None
-    return [n.name for n in cluster.nodes].index(info.cluster.leader)

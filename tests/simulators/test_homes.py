@@ -14,7 +14,7 @@ import pytest
 from nats.js.api import StreamConfig
 
 from central import wire
-from central.servers import CENTRE_USER, NatsCluster, free_port
+from central.servers import CENTRE_USER, NatsCluster, free_port, running_cluster
 from simulators.homes import HomeBroker, Homes, HomeSpec, LinkCut, Rates, bridge_config
 
 DIRECT = ("sim-0001", "sim-0002", "sim-0003")
@@ -25,15 +25,8 @@ WAIT = 60.0  # real seconds for real servers to pass messages on; never an asser
 
 @pytest.fixture
 async def cluster(tmp_path: Path) -> AsyncIterator[NatsCluster]:
-    c = NatsCluster(tmp_path / "nats")
-    for home in (*DIRECT, BRIDGED):
-        c.add_home(home)
-    c.start()
-    try:
-        await c.wait_ready()
+    async with running_cluster(tmp_path / "nats", (*DIRECT, BRIDGED)) as c:
         yield c
-    finally:
-        c.stop()
 
 
 async def test_every_message_once_in_the_stream(cluster: NatsCluster, tmp_path: Path) -> None:
@@ -74,12 +67,16 @@ async def test_every_message_once_in_the_stream(cluster: NatsCluster, tmp_path: 
             assert kinds[(h, "house")] >= 1
             assert kinds[(h, "alert")] >= 1, f"{h} sent no alert: {kinds}"
 
-        # Read the stream until it holds as many messages as were sent (the bridge may still be
-        # forwarding the bridged home's), then every msg_id must be there exactly once.
+        # Read the stream until it holds every QoS 1 message sent (the bridge may still be
+        # forwarding the bridged home's), then each msg_id must be there exactly once. Heartbeats
+        # go at QoS 0, as a hub sends them: one sent before its home's connection was up is gone.
+        acked = {m for m, e in sent.items() if e.qos == 1}
+        beats = {m for m, e in sent.items() if e.qos == 0}
+        assert beats and all(sent[m].kind == "heartbeat" for m in beats)
         sub = await js.pull_subscribe("homes.*.up.>", durable="test", stream="TEST_UP")
         seen: Counter[str] = Counter()
         async with asyncio.timeout(WAIT):
-            while sum(seen.values()) < len(sent):
+            while not acked <= set(seen):
                 try:
                     msgs = await sub.fetch(500, timeout=1)
                 except nats.errors.TimeoutError:
@@ -88,10 +85,9 @@ async def test_every_message_once_in_the_stream(cluster: NatsCluster, tmp_path: 
                     msg = wire.parse(m.subject, m.data)
                     seen[str(msg.msg_id)] += 1
                     await m.ack()
-        assert set(seen) == set(sent)
+        assert set(seen) <= set(sent) and set(seen) - acked <= beats
         assert [k for k, n in seen.items() if n > 1] == []
-        info = await js.stream_info("TEST_UP")
-        assert info.state.messages == len(sent)
+        assert len(set(seen) & beats) >= len(beats) // 2, f"{len(set(seen) & beats)} of {len(beats)} heartbeats"
     finally:
         broker.stop()
         for r in relays:

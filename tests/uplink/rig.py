@@ -1,5 +1,5 @@
-"""Real servers for the uplink tests: the centre's 3-node NATS cluster (central/servers.py) with
-a test stream on `homes.*.up.>` read through nats-py, and a home's closed mosquitto (the shipped config, the
+"""Real servers for the uplink tests: the centre's 3-node NATS cluster (central/servers.py), read
+through nats-py as the centre reads it, and a home's closed mosquitto (the shipped config, the
 home's generated accounts and ACL) with the bridge of `huis uplink bridge-config` appended."""
 
 from __future__ import annotations
@@ -16,11 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nats
+import nats.js.errors
 import paho.mqtt.client as paho
 import yaml
 from nats.aio.client import Client as Nats
-from nats.js.api import StorageType, StreamConfig
+from nats.aio.msg import Msg
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
+from central import wire
+from central.ingest import STREAM
 from central.servers import CENTRE_USER, NatsCluster
 from controller.broker import bridge_config
 from controller.broker_auth import Credentials
@@ -31,23 +35,23 @@ from huis.uplink import bridge_settings
 from tests.conftest import DEMO_CONFIG, Mosquitto, free_port
 from tests.support import closed_mosquitto_conf, hand_to_mosquitto
 
-STREAM = "HOMES_UP"
+CONSUMER = "uplink-test"
 
 
 @dataclass
 class Up:
-    """One message as the centre's stream has it."""
+    """One message as the centre has it."""
 
     subject: str
     doc: dict[str, object]
-    seq: int
+    seq: int  # in `$MQTT_msgs`; 0 for a heartbeat (QoS 0, a plain NATS message)
 
 
 @dataclass
 class Centre:
-    """The NATS cluster and a reader of a test stream of its own on `homes.*.up.>` (`huis central`
-    reads NATS's MQTT stream instead, docs/central.md; for these tests, without node kills, the
-    same messages)."""
+    """The NATS cluster, read as `huis central` reads it: a durable consumer of its own on NATS's
+    MQTT stream `$MQTT_msgs` (what a home's QoS 1 publish was acknowledged for stays there until
+    read, through a restart of every node), and the QoS 0 heartbeats as plain NATS messages."""
 
     cluster: NatsCluster
     nc: Nats | None = None
@@ -61,9 +65,20 @@ class Centre:
         # The JetStream API answers slowly on a loaded machine just after the cluster elected
         # its leaders (nats-py's default of 5 s once timed out here in a full run).
         js = self.nc.jetstream(timeout=30)
-        await js.add_stream(StreamConfig(name=STREAM, subjects=["homes.*.up.>"], num_replicas=3,
-                                         storage=StorageType.FILE))
-        self._sub = await js.pull_subscribe("homes.*.up.>", durable="uplink-test", stream=STREAM)
+        try:
+            await js.consumer_info(STREAM, CONSUMER)
+        except nats.js.errors.NotFoundError:
+            # `$MQTT_msgs` exists: running_cluster waited until the nodes took MQTT logins.
+            await js.add_consumer(STREAM, ConsumerConfig(
+                durable_name=CONSUMER, filter_subject=wire.MQTT_PREFIX + "homes.*.up.>",
+                ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL))
+        self._sub = await js.pull_subscribe_bind(CONSUMER, STREAM)
+
+        async def on_heartbeat(m: Msg) -> None:
+            self.got.append(Up(m.subject, json.loads(m.data), 0))
+
+        await self.nc.subscribe("homes.*.up.heartbeat", cb=on_heartbeat)
+        await self.nc.flush()
 
     async def close(self) -> None:
         if self.nc is not None:
@@ -72,7 +87,7 @@ class Centre:
         self.nc = None
 
     async def read(self, until: Callable[[list[Up]], bool], within: float = 60) -> list[Up]:
-        """Everything in the stream until `until(got)` holds (a limit only against a hang)."""
+        """Everything the homes sent until `until(got)` holds (a limit only against a hang)."""
         async with asyncio.timeout(within):
             while not until(self.got):
                 try:
@@ -80,7 +95,8 @@ class Centre:
                 except (TimeoutError, nats.errors.TimeoutError):
                     continue
                 for m in batch:
-                    self.got.append(Up(m.subject, json.loads(m.data), m.metadata.sequence.stream))
+                    subject = m.subject.removeprefix(wire.MQTT_PREFIX)
+                    self.got.append(Up(subject, json.loads(m.data), m.metadata.sequence.stream))
                     await m.ack()
         return self.got
 
@@ -100,22 +116,31 @@ class MqttClient:
 
     def __init__(self, host: str, port: int, username: str, password: str) -> None:
         self.messages: list[tuple[str, bytes]] = []
+        self.qos: list[tuple[str, int]] = []  # (topic, QoS) of each message received
         self.granted: list[int] = []
         self._subscribed = threading.Event()
         self._connected = threading.Event()
         self.rc: object = None
         self.client = paho.Client(paho.CallbackAPIVersion.VERSION2, protocol=paho.MQTTv311)
         self.client.username_pw_set(username, password)
-        self.client.on_message = lambda _c, _u, m: self.messages.append((m.topic, m.payload))
+        self.client.on_message = self._on_message
         self.client.on_subscribe = self._on_subscribe
         self.client.on_connect = self._on_connect
-        self.client.connect(host, port)
+        self.client.reconnect_delay_set(0.2, 2)
+        self.client.connect_async(host, port)
         self.client.loop_start()
-        assert self._connected.wait(15), "no CONNACK"
+        # Until the broker accepts the login (paho tries again after a refusal or a timeout,
+        # as on a loaded machine); the limit only stops a hung test.
+        assert self._connected.wait(90), f"no accepting CONNACK: {self.rc}"
 
-    def _on_connect(self, _c: object, _u: object, _f: object, rc: object, _p: object = None) -> None:
+    def _on_message(self, _c: object, _u: object, m: paho.MQTTMessage) -> None:
+        self.messages.append((m.topic, m.payload))
+        self.qos.append((m.topic, m.qos))
+
+    def _on_connect(self, _c: object, _u: object, _f: object, rc: paho.ReasonCode, _p: object = None) -> None:
         self.rc = rc
-        self._connected.set()
+        if not rc.is_failure:
+            self._connected.set()
 
     def _on_subscribe(self, _c: object, _u: object, _mid: int, codes: list[paho.ReasonCode], _p: object) -> None:
         self.granted = [c.value for c in codes]
@@ -174,11 +199,11 @@ def home_yaml(tmp: Path, *, home_id: str, password: str, addresses: list[str], *
 
 @contextlib.contextmanager
 def home_broker(tmp: Path, cluster: NatsCluster, home_id: str, *, first: int = 0,
-                **central: object) -> Iterator[HomeBroker]:
+                via: list[tuple[str, int]] | None = None, **central: object) -> Iterator[HomeBroker]:
     """The shipped mosquitto config, closed with the home's accounts, plus its bridge (to the
-    cluster's nodes, node `first` first)."""
+    cluster's nodes, node `first` first; or to the addresses `via`, relays a test can cut)."""
     password = cluster.add_home(home_id)
-    nodes = cluster.mqtt_addresses[first:] + cluster.mqtt_addresses[:first]
+    nodes = via or cluster.mqtt_addresses[first:] + cluster.mqtt_addresses[:first]
     cfg = load_home(home_yaml(tmp, home_id=home_id, password=password,
                               addresses=[f"{h}:{p}" for h, p in nodes], **central))
     folder = Path(tempfile.mkdtemp(prefix="huis-mosquitto-"))

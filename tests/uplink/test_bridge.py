@@ -18,10 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from central.servers import CENTRE_USER, NatsCluster
+from central.servers import CENTRE_USER, running_cluster
 from controller.events import Context
 from controller.uplink_wire import command_topic, make_command, parse_up
 from huis.compose import Home
+from simulators.homes import LinkCut
 from tests.ha.tasks import supervised
 from tests.support import eventually
 from tests.uplink.rig import Centre, HomeBroker, Up, home_broker, open_hub, started
@@ -35,18 +36,13 @@ RESIDENT = "Mevrouw Jansen"
 
 @pytest.fixture
 async def centre(tmp_path: Path) -> AsyncIterator[Centre]:
-    cluster = NatsCluster(tmp_path / "nats")
-    cluster.add_home(HOME)
-    cluster.add_home(OTHER)
-    cluster.start()
-    c = Centre(cluster)
-    try:
-        await cluster.wait_ready()
-        await c.connect()
-        yield c
-    finally:
-        await c.close()
-        cluster.stop()
+    async with running_cluster(tmp_path / "nats", (HOME, OTHER)) as cluster:
+        c = Centre(cluster)
+        try:
+            await c.connect()
+            yield c
+        finally:
+            await c.close()
 
 
 @pytest.fixture
@@ -223,3 +219,53 @@ async def test_the_centres_signed_command_acknowledges_and_bad_ones_are_refused(
         client.close()
         await home.close()
     await asyncio.sleep(0)
+
+
+async def test_a_cut_link_queues_alert_steps_but_not_heartbeats(centre: Centre, tmp_path: Path) -> None:
+    """Heartbeats go at QoS 0 through the real bridge: none is queued for a cut link (a heartbeat
+    is worth only its freshness), while the alert step raised in the cut is queued and arrives."""
+    relays = [LinkCut(a) for a in centre.cluster.mqtt_addresses]
+    for r in relays:
+        await r.start()
+    listener = centre.as_centre(node=1)
+    try:
+        # Proof the listener hears the home: a QoS 1 subscription gets each message at the QoS
+        # the bridge forwarded it with.
+        assert listener.subscribe(f"homes/{HOME}/up/#") == [1]
+        with home_broker(tmp_path, centre.cluster, HOME, via=[("127.0.0.1", r.port) for r in relays]) as broker:
+            home = await open_hub(broker, tmp_path)
+            try:
+                async with supervised(home.run()):
+                    await started(home)
+                    assert home.uplink is not None
+                    up = home.uplink
+                    await eventually(lambda: up.bridge_up is True, within=60)
+                    up.beat()
+                    before = up.seq
+                    await centre.read(lambda got: any(u.doc.get("seq") == before for u in centre.of("heartbeat")))
+                    for r in relays:
+                        r.cut()
+                    await eventually(lambda: up.bridge_up is False, within=60)
+                    for _ in range(5):
+                        up.beat()
+                    in_cut = set(range(before + 1, up.seq + 1))
+                    alert_id = await raise_alert(home)
+                    await home.hub.link.drain()  # type: ignore[attr-defined]
+                    for r in relays:
+                        r.restore()
+                    await eventually(lambda: up.bridge_up is True, within=120)
+                    # Once the bridge is back the hub beats at once (the cut's beats are gone).
+                    await centre.read(lambda got: bool(alert_steps(centre, alert_id, "raised")) and any(
+                        int(u.doc["seq"]) > max(in_cut) for u in centre.of("heartbeat")))  # type: ignore[call-overload]
+            finally:
+                await home.close()
+    finally:
+        listener.close()
+        for r in relays:
+            await r.close()
+    seqs = {u.doc["seq"] for u in centre.of("heartbeat")}
+    assert len(in_cut) == 5 and not in_cut & seqs, f"heartbeats of the cut arrived: {sorted(in_cut & seqs)}"
+    assert before in seqs
+    qos = {(topic.rsplit("/", 1)[1], q) for topic, q in listener.qos}
+    assert ("heartbeat", 0) in qos and ("alert", 1) in qos
+    assert ("heartbeat", 1) not in qos and ("alert", 0) not in qos

@@ -97,3 +97,26 @@ def test_bridge_config_without_a_central_section_says_so(tmp_path: Path) -> None
     done = subprocess.run([sys.executable, "-m", "huis.cli", "uplink", "bridge-config", "--config", str(DEMO_CONFIG)],
                           capture_output=True, text=True, check=False)
     assert done.returncode == 2 and "no `central:` section" in done.stderr
+
+
+def test_a_home_linked_to_a_centre_on_the_embedded_broker_is_warned(tmp_path: Path) -> None:
+    """`huis demo` without mqtt: runs the demo's own broker, which has no bridge: `huis
+    check` says so in plain words (and `huis demo` logs the same line at start)."""
+    from huis.check_cli import check
+    from huis.uplink import embedded_broker_warning
+
+    path = home_yaml(tmp_path, home_id="zwolle-0042", password="pw", addresses=["centre1.zorg.example:8883"])
+    out, err = io.StringIO(), io.StringIO()
+    assert check([path], out=out, err=err) == 0  # a warning, not a problem
+    assert out.getvalue().startswith("OK:")
+    assert "home.yaml: warning: this home is linked to a centre as zwolle-0042 (central:), but has no mqtt:" \
+        in err.getvalue()
+    assert "demo's own broker, which has no bridge: nothing reaches the centre" in err.getvalue()
+    # With its own mosquitto (mqtt:) the same home is not warned; nor is a home without central:.
+    with_mqtt = path.read_text(encoding="utf-8") + "mqtt: {host: 127.0.0.1, port: 1883}\n"
+    path.write_text(with_mqtt, encoding="utf-8")
+    assert load_home(path).mqtt is not None and load_home(path).central is not None
+    assert embedded_broker_warning(load_home(path)) is None
+    out, err = io.StringIO(), io.StringIO()
+    assert check([path], out=out, err=err) == 0 and err.getvalue() == ""
+    assert load_home(DEMO_CONFIG).mqtt is None and embedded_broker_warning(load_home(DEMO_CONFIG)) is None
