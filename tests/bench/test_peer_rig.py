@@ -31,11 +31,12 @@ def test_the_huis_config_is_the_demo_home_on_the_rigs_broker(tmp_path: Path) -> 
 def test_the_table_gives_medians_and_ratios_to_the_floor() -> None:
     def run(p50: float, eps: float) -> dict[str, float]:
         return {"startup_ms": 100, "rss_mib": 20, "p50_ms": p50, "p99_ms": 2 * p50, "burst_cps": eps,
-                "drain_cps": eps, "sustained_eps": eps}
+                "drain_cps": eps, "sustained_eps": eps, "cpu_ms_per_event": 1000 / eps}
 
     text = table({"floor": [run(1.0, 1000), run(3.0, 3000)], "huis": [run(2.4, 1000), run(2.4, 1000)]})
     assert "| latency p50 at 50 ev/s (ms) (lower is better) | 2.00 | 2.40 (1.20x) |" in text
     assert "| max sustained events/s (higher is better) | 2,000 | 1,000 (0.50x) |" in text
+    assert "| CPU time per event, drain (ms) (lower is better) | 0.667 | 1.000 (1.50x) |" in text
 
 
 def test_without_the_rig_it_says_where_and_measures_nothing(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
